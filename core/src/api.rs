@@ -1,0 +1,341 @@
+//! The facade the Android and iOS apps (and the `pocketbook-device` CLI)
+//! call. It only maps values and errors: rules live in `model`, document
+//! edits in `document`, durability in `store`.
+
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use crate::document::DocumentError;
+use crate::model::{
+    ActionDetail, ChecklistItem, FieldViolation, Officer, Receipt, ReceiptMedium, Record,
+    RecordBody, RecordHeader, RecordKind, RecordSummary, SceneAttendance, SceneInput, StopAccount,
+    StopSearch, Tick, TickOutcome, UpdateAgreement, Violations, normalise_registration,
+};
+use crate::reference::Reference;
+use crate::store::{ListFilter, Store, now};
+
+pub use crate::error::ApiError;
+
+const OFFICER_META: &str = "officer";
+
+/// Where a change to a record came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum ChangeOrigin {
+    /// An edit made through this notebook.
+    Local,
+    /// Automerge bytes imported through [`Notebook::import`].
+    Import,
+    /// Changes received from the sync server.
+    Sync,
+}
+
+/// Sent to listeners after a change is durable.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ChangeEvent {
+    pub record_id: String,
+    pub kind: RecordKind,
+    pub origin: ChangeOrigin,
+}
+
+/// Implemented by the app to hear about changes (e.g. to refresh a list).
+/// Called on the thread that made the change, after the store lock is released.
+#[uniffi::export(with_foreign)]
+pub trait ChangeListener: Send + Sync {
+    fn on_change(&self, event: ChangeEvent);
+}
+
+type Listeners = Mutex<Vec<(u64, Arc<dyn ChangeListener>)>>;
+
+/// Keeps a listener registered; cancelling or dropping it unregisters.
+#[derive(uniffi::Object)]
+pub struct Subscription {
+    id: u64,
+    listeners: Weak<Listeners>,
+}
+
+#[uniffi::export]
+impl Subscription {
+    /// Stops the listener from being called again.
+    pub fn cancel(&self) {
+        if let Some(listeners) = self.listeners.upgrade() {
+            lock(&listeners).retain(|(id, _)| *id != self.id);
+        }
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.cancel();
+    }
+}
+
+/// An officer's notebook on one device: the entry point of the API.
+#[derive(uniffi::Object)]
+pub struct Notebook {
+    store: Mutex<Store>,
+    officer: Officer,
+    listeners: Arc<Listeners>,
+    next_listener: std::sync::atomic::AtomicU64,
+}
+
+impl std::fmt::Debug for Notebook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Notebook").finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock cannot leave the store half-written
+    // (SQLite transactions roll back), so the data is still consistent.
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[uniffi::export]
+impl Notebook {
+    /// Opens the notebook stored in `directory` for `officer`, creating it
+    /// on first use. A notebook belongs to one officer: opening it with
+    /// another shoulder number is refused.
+    #[uniffi::constructor]
+    pub fn open(directory: String, officer: Officer) -> Result<Arc<Self>, ApiError> {
+        let mut v = Violations::new();
+        officer.validate(&mut v, "officer.");
+        v.finish().map_err(invalid)?;
+        let store = Store::open(std::path::Path::new(&directory))?;
+        if let Some(bytes) = store.meta(OFFICER_META)? {
+            let owner: Officer = serde_json::from_slice(&bytes)
+                .map_err(|e| ApiError::Storage(format!("unreadable notebook owner: {e}")))?;
+            if owner.shoulder_number != officer.shoulder_number {
+                return Err(ApiError::Conflict(
+                    "this notebook belongs to another officer".into(),
+                ));
+            }
+        }
+        let json = serde_json::to_vec(&officer).map_err(|e| ApiError::Storage(e.to_string()))?;
+        store.set_meta(OFFICER_META, &json)?;
+        Ok(Arc::new(Notebook {
+            store: Mutex::new(store),
+            officer,
+            listeners: Arc::default(),
+            next_listener: Default::default(),
+        }))
+    }
+
+    /// The officer this notebook belongs to.
+    pub fn officer(&self) -> Officer {
+        self.officer.clone()
+    }
+
+    /// Where an unreadable store file was moved when the notebook opened,
+    /// so the app can tell the officer and support can recover it.
+    pub fn store_moved_aside(&self) -> Option<String> {
+        lock(&self.store)
+            .moved_aside()
+            .map(|p| p.display().to_string())
+    }
+
+    /// Opens a scene-attendance record.
+    pub fn create_scene(&self, input: SceneInput) -> Result<Record, ApiError> {
+        let scene = SceneAttendance::from_input(input);
+        self.create(RecordBody::SceneAttendance { scene })
+    }
+
+    /// Opens a home-burglary record (a scene attendance with the burglary checklist).
+    pub fn create_burglary(&self, input: SceneInput) -> Result<Record, ApiError> {
+        let scene = SceneAttendance::from_input(input);
+        self.create(RecordBody::HomeBurglary { scene })
+    }
+
+    /// Records a stop and search. The receipt is issued separately with
+    /// [`Notebook::issue_receipt`] or [`Notebook::receipt_not_given`].
+    pub fn create_stop_search(&self, mut search: StopSearch) -> Result<Record, ApiError> {
+        search.vehicle_registration = search
+            .vehicle_registration
+            .as_deref()
+            .map(normalise_registration)
+            .filter(|r| !r.is_empty());
+        if search.receipt.is_some() {
+            return Err(ApiError::Invalid(
+                "receipt: issue it with issue_receipt once the record is made".into(),
+            ));
+        }
+        self.create(RecordBody::StopSearch { search })
+    }
+
+    /// Records a stop and account.
+    pub fn create_stop_account(&self, account: StopAccount) -> Result<Record, ApiError> {
+        if account.receipt.is_some() {
+            return Err(ApiError::Invalid(
+                "receipt: issue it with issue_receipt once the record is made".into(),
+            ));
+        }
+        self.create(RecordBody::StopAccount { account })
+    }
+
+    /// Appends a scene action by this officer; returns the action's id.
+    pub fn add_scene_action(&self, record_id: String, detail: ActionDetail) -> Result<String, ApiError> {
+        let by = self.officer.shoulder_number.clone();
+        self.edit(&record_id, |doc| doc.add_action(detail, &by, &now()))
+    }
+
+    /// Ticks a checklist item. "Not done" needs the reason.
+    pub fn tick(
+        &self,
+        record_id: String,
+        item: ChecklistItem,
+        outcome: TickOutcome,
+        reason: Option<String>,
+    ) -> Result<(), ApiError> {
+        let tick = Tick {
+            item,
+            outcome,
+            reason: reason.filter(|r| !r.trim().is_empty()),
+            ticked_by: self.officer.shoulder_number.clone(),
+            ticked_at: now(),
+        };
+        self.edit(&record_id, |doc| doc.tick(&tick))
+    }
+
+    /// Records when officers arrived at the scene.
+    pub fn record_arrival(&self, record_id: String, at: String) -> Result<(), ApiError> {
+        self.edit(&record_id, |doc| doc.set_times(Some(&at), None))
+    }
+
+    /// Records when officers left the scene.
+    pub fn record_departure(&self, record_id: String, at: String) -> Result<(), ApiError> {
+        self.edit(&record_id, |doc| doc.set_times(None, Some(&at)))
+    }
+
+    /// Records how and how often the victim wants updates (at least every 4 weeks).
+    pub fn agree_updates(&self, record_id: String, updates: UpdateAgreement) -> Result<(), ApiError> {
+        self.edit(&record_id, |doc| doc.agree_updates(&updates))
+    }
+
+    /// Replaces a record's notes; concurrent edits by others merge as text.
+    pub fn set_notes(&self, record_id: String, notes: String) -> Result<(), ApiError> {
+        self.edit(&record_id, |doc| doc.set_notes(&notes))
+    }
+
+    /// Issues the receipt of a stop and search (or the record of a stop and
+    /// account); returns the reference printed on it.
+    pub fn issue_receipt(&self, record_id: String, medium: ReceiptMedium) -> Result<String, ApiError> {
+        let receipt = Receipt::Given {
+            medium,
+            given_at: now(),
+        };
+        self.edit(&record_id, |doc| {
+            doc.set_receipt(&receipt)?;
+            Ok(doc.header().reference.clone())
+        })
+    }
+
+    /// Records why no receipt could be given (exceptional circumstances).
+    pub fn receipt_not_given(&self, record_id: String, reason: String) -> Result<(), ApiError> {
+        let receipt = Receipt::NotGiven {
+            reason,
+            recorded_at: now(),
+        };
+        self.edit(&record_id, |doc| doc.set_receipt(&receipt))
+    }
+
+    /// Reads a whole typed record.
+    pub fn get(&self, record_id: String) -> Result<Record, ApiError> {
+        Ok(lock(&self.store).get(&record_id)?)
+    }
+
+    /// Lists records, newest first, from the index alone.
+    pub fn list(&self, filter: ListFilter) -> Result<Vec<RecordSummary>, ApiError> {
+        if let Some(reference) = &filter.reference {
+            Reference::parse(reference).map_err(|e| ApiError::BadInput(e.to_string()))?;
+        }
+        Ok(lock(&self.store).list(&filter)?)
+    }
+
+    /// The record's Automerge document, for repair and interop.
+    pub fn export(&self, record_id: String) -> Result<Vec<u8>, ApiError> {
+        Ok(lock(&self.store).export(&record_id)?)
+    }
+
+    /// Imports a record's Automerge document, merging it with the stored copy.
+    pub fn import(&self, bytes: Vec<u8>) -> Result<Record, ApiError> {
+        let record = lock(&self.store).import(&bytes)?;
+        self.notify(&record.header, ChangeOrigin::Import);
+        Ok(record)
+    }
+
+    /// Registers a listener for changes; keep the subscription to keep listening.
+    pub fn subscribe(&self, listener: Arc<dyn ChangeListener>) -> Arc<Subscription> {
+        let id = self
+            .next_listener
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        lock(&self.listeners).push((id, listener));
+        Arc::new(Subscription {
+            id,
+            listeners: Arc::downgrade(&self.listeners),
+        })
+    }
+}
+
+/// Checks a record body without storing it, so a form can mark every
+/// offending field before the officer submits.
+#[uniffi::export]
+pub fn validate_record(body: RecordBody) -> Vec<FieldViolation> {
+    body.validate().err().unwrap_or_default()
+}
+
+/// Checks a reference as typed; returns it in canonical form.
+#[uniffi::export]
+pub fn parse_reference(text: String) -> Result<String, ApiError> {
+    Reference::parse(&text)
+        .map(|r| r.to_string())
+        .map_err(|e| ApiError::BadInput(e.to_string()))
+}
+
+impl Notebook {
+    fn create(&self, body: RecordBody) -> Result<Record, ApiError> {
+        body.validate().map_err(invalid)?;
+        let header = RecordHeader {
+            id: uuid::Uuid::now_v7().to_string(),
+            kind: body.kind(),
+            reference: Reference::generate().to_string(),
+            created_at: now(),
+            author: self.officer.clone(),
+        };
+        let record = lock(&self.store).create(header, &body)?;
+        self.notify(&record.header, ChangeOrigin::Local);
+        Ok(record)
+    }
+
+    fn edit<T>(
+        &self,
+        record_id: &str,
+        edit: impl FnOnce(&mut crate::document::RecordDoc) -> Result<T, DocumentError>,
+    ) -> Result<T, ApiError> {
+        let mut header = None;
+        let value = lock(&self.store).edit(record_id, |doc| {
+            header = Some(doc.header().clone());
+            edit(doc)
+        })?;
+        if let Some(header) = header {
+            self.notify(&header, ChangeOrigin::Local);
+        }
+        Ok(value)
+    }
+
+    pub(crate) fn notify(&self, header: &RecordHeader, origin: ChangeOrigin) {
+        let listeners: Vec<_> = lock(&self.listeners)
+            .iter()
+            .map(|(_, l)| Arc::clone(l))
+            .collect();
+        let event = ChangeEvent {
+            record_id: header.id.clone(),
+            kind: header.kind,
+            origin,
+        };
+        for listener in listeners {
+            listener.on_change(event.clone());
+        }
+    }
+}
+
+fn invalid(violations: Vec<FieldViolation>) -> ApiError {
+    DocumentError::Invalid(violations).into()
+}

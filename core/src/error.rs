@@ -1,0 +1,71 @@
+//! The one place internal errors become the small [`ApiError`] the apps see.
+//!
+//! Messages name fields and say what to do; they never carry record
+//! content, so they are safe to log and to show.
+
+use crate::document::DocumentError;
+use crate::store::StoreError;
+
+/// What an app (or the device CLI) can act on. Each variant's message is
+/// readable as it is; Kotlin and Swift see them as typed exceptions.
+#[derive(Debug, thiserror::Error, uniffi::Error)]
+#[uniffi(flat_error)]
+pub enum ApiError {
+    /// The record breaks a rule; the message names every offending field.
+    #[error("{0}")]
+    Invalid(String),
+    /// Bytes or text that are not what they claim (corrupt Automerge, not a
+    /// Pocketbook record, malformed reference).
+    #[error("{0}")]
+    BadInput(String),
+    #[error("no record with this id on this device")]
+    NotFound,
+    /// The operation does not fit the record or its state.
+    #[error("{0}")]
+    Conflict(String),
+    /// The store or a record was written by a newer app version.
+    #[error("{0}")]
+    UpdateRequired(String),
+    /// The device's storage failed; the edit was not recorded.
+    #[error("{0}")]
+    Storage(String),
+    /// The server could not be reached; everything stays queued on the device.
+    #[error("{0}")]
+    Offline(String),
+    /// The server refused this device's credentials.
+    #[error("{0}")]
+    Unauthorised(String),
+    /// The server answered in a way this app does not understand.
+    #[error("{0}")]
+    Protocol(String),
+    /// The operation was cancelled by the caller.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl From<DocumentError> for ApiError {
+    fn from(e: DocumentError) -> Self {
+        match e {
+            DocumentError::Invalid(_) => ApiError::Invalid(e.to_string()),
+            DocumentError::Corrupt(_) | DocumentError::NotPocketbook | DocumentError::Shape(_) => {
+                ApiError::BadInput(e.to_string())
+            }
+            DocumentError::TooNew { .. } => ApiError::UpdateRequired(e.to_string()),
+            DocumentError::WrongKind { .. } | DocumentError::ReceiptAlreadyIssued => {
+                ApiError::Conflict(e.to_string())
+            }
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Document(d) => d.into(),
+            StoreError::NotFound => ApiError::NotFound,
+            StoreError::Duplicate => ApiError::Conflict(e.to_string()),
+            StoreError::TooNew { .. } => ApiError::UpdateRequired(e.to_string()),
+            StoreError::Sqlite(_) | StoreError::Io(_) => ApiError::Storage(e.to_string()),
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! Pocketbook's shared core: the record kinds of the Policing Pledge as
+//! Automerge documents, the durable on-device store, the sync client, and
+//! the API the Android and iOS apps call through uniffi.
+//!
+//! The map: [`model`] is pure data and rules; [`reference`] makes the short
+//! references read aloud; [`document`] turns a record into an Automerge
+//! document and applies each typed edit; [`store`] keeps documents durable in
+//! SQLite; [`api`] is the one facade the apps and the device CLI call.
+
+pub mod api;
+pub mod document;
+pub mod error;
+pub mod model;
+pub mod reference;
+pub mod store;
+
+pub use api::{ApiError, Notebook};
+
+uniffi::setup_scaffolding!();

@@ -1,0 +1,311 @@
+//! Scene attendance and its extension, the home-burglary checklist.
+//!
+//! A burglary record is a scene attendance whose checklist also carries the
+//! burglary items, so both kinds share one document shape and one set of
+//! operations. Scene actions are an append-only list: concurrent appends from
+//! several officers all survive and every replica orders them the same way.
+
+use autosurgeon::{Hydrate, Reconcile};
+use chrono::Duration;
+use serde::{Deserialize, Serialize};
+
+use super::common::{Location, Tick};
+use super::validate::{Violations, parse_time};
+use super::vocab::{AttendanceReason, RecordKind, ResponseGrade, TargetStatus, TickOutcome};
+
+vocabulary! {
+    /// Every promise an officer ticks: the quality-of-service and victim-care
+    /// promises of any attendance, and the home-burglary checklist.
+    ChecklistItem {
+        IntroducedThemselves => "introduced themselves",
+        NeedsAskedAndMet => "needs asked and met",
+        ToldWhatHappensNext => "told what happens next",
+        GivenReferenceAndContact => "given reference and contact number",
+        UpdatesAgreed => "updates agreed",
+        VictimsOfCrimeLeaflet => "victims of crime leaflet given",
+        VictimSupportReferral => "details passed to victim support",
+        RepeatPreventionAdvice => "advice on preventing a repeat given",
+        CallerToldToProtectEvidence => "caller told how to protect evidence",
+        CrimeDetailsRecorded => "crime details recorded",
+        InitialInvestigationDone => "initial investigation done",
+        WitnessesSought => "witnesses sought",
+        ForensicExaminationArranged => "forensic examination arranged",
+        ReferenceNumberGiven => "reference number given",
+        InvestigationPhoneGiven => "investigation phone number given",
+        CrimePreventionAdviceGiven => "crime prevention advice given",
+    }
+}
+
+vocabulary! {
+    /// When in a home-burglary attendance an item is due.
+    ChecklistPhase {
+        AnyAttendance => "any attendance",
+        BeforeArrival => "before arrival",
+        OnArrival => "on arrival",
+        Forensic => "forensic examination",
+        BeforeLeaving => "before leaving",
+    }
+}
+
+impl ChecklistItem {
+    pub fn phase(self) -> ChecklistPhase {
+        use ChecklistItem::*;
+        match self {
+            CallerToldToProtectEvidence => ChecklistPhase::BeforeArrival,
+            CrimeDetailsRecorded | InitialInvestigationDone | WitnessesSought => {
+                ChecklistPhase::OnArrival
+            }
+            ForensicExaminationArranged => ChecklistPhase::Forensic,
+            ReferenceNumberGiven | InvestigationPhoneGiven | CrimePreventionAdviceGiven => {
+                ChecklistPhase::BeforeLeaving
+            }
+            _ => ChecklistPhase::AnyAttendance,
+        }
+    }
+
+    /// Whether this item belongs on a record of the given kind.
+    pub fn applies_to(self, kind: RecordKind) -> bool {
+        match kind {
+            RecordKind::HomeBurglary => true,
+            RecordKind::SceneAttendance => self.phase() == ChecklistPhase::AnyAttendance,
+            _ => false,
+        }
+    }
+}
+
+/// How the victim wants to hear about progress; the Pledge says at least every 4 weeks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Reconcile, Hydrate, uniffi::Record)]
+pub struct UpdateAgreement {
+    /// "phone", "email", "visit", ... as agreed with the victim.
+    pub method: String,
+    pub every_days: u32,
+}
+
+/// Longest interval between updates the Pledge allows.
+pub const MAX_UPDATE_INTERVAL_DAYS: u32 = 28;
+
+/// What an officer did at the scene. New kinds of action are new variants.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Reconcile, Hydrate, uniffi::Enum)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ActionDetail {
+    /// Evidence collected and protected.
+    EvidenceCollected {
+        what: String,
+        where_found: String,
+        exhibit_number: String,
+    },
+    /// Suspect description recorded, and whether it was circulated to other units.
+    SuspectDescription { description: String, circulated: bool },
+    /// Search for suspect and evidence.
+    Search {
+        area: String,
+        victim_pointed_out_suspect: bool,
+    },
+    /// A witness sought; contact details when found.
+    Witness {
+        found: bool,
+        #[serde(default)]
+        contact_details: String,
+    },
+    /// Free notes.
+    Note { text: String },
+}
+
+impl ActionDetail {
+    pub fn validate(&self, v: &mut Violations) {
+        match self {
+            ActionDetail::EvidenceCollected {
+                what,
+                where_found,
+                exhibit_number,
+            } => {
+                v.required_text("action.what", what);
+                v.required_text("action.where_found", where_found);
+                v.required_short("action.exhibit_number", exhibit_number);
+            }
+            ActionDetail::SuspectDescription { description, .. } => {
+                v.required_text("action.description", description)
+            }
+            ActionDetail::Search { area, .. } => v.required_text("action.area", area),
+            ActionDetail::Witness {
+                found,
+                contact_details,
+            } => {
+                if *found {
+                    v.required_text("action.contact_details", contact_details)
+                } else {
+                    v.optional_text("action.contact_details", contact_details)
+                }
+            }
+            ActionDetail::Note { text } => v.required_text("action.text", text),
+        }
+    }
+}
+
+/// One scene action as appended by one officer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Reconcile, Hydrate, uniffi::Record)]
+pub struct SceneAction {
+    #[key]
+    pub id: String,
+    /// Shoulder number of the officer who recorded it (from their notebook).
+    pub recorded_by: String,
+    pub recorded_at: String,
+    pub detail: ActionDetail,
+}
+
+/// What an officer enters to open a scene-attendance or burglary record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, uniffi::Record)]
+pub struct SceneInput {
+    pub reasons: Vec<AttendanceReason>,
+    pub grade: ResponseGrade,
+    /// When the call was received: the target clock starts here.
+    pub call_received: String,
+    /// Appointment agreed with the caller (scheduled grade only).
+    #[serde(default)]
+    pub appointment: Option<String>,
+    #[serde(default)]
+    pub arrived: Option<String>,
+    #[serde(default)]
+    pub left: Option<String>,
+    pub location: Location,
+    #[serde(default)]
+    pub notes: String,
+}
+
+/// A scene attendance (or home burglary) as stored and shown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Reconcile, Hydrate, uniffi::Record)]
+pub struct SceneAttendance {
+    pub reasons: Vec<AttendanceReason>,
+    pub grade: ResponseGrade,
+    pub call_received: String,
+    pub appointment: Option<String>,
+    pub arrived: Option<String>,
+    pub left: Option<String>,
+    pub location: Location,
+    pub actions: Vec<SceneAction>,
+    #[autosurgeon(with = "super::checklist_map")]
+    pub checklist: Vec<Tick>,
+    pub updates: Option<UpdateAgreement>,
+    #[autosurgeon(with = "super::text_field")]
+    pub notes: String,
+}
+
+impl SceneAttendance {
+    pub fn from_input(input: SceneInput) -> Self {
+        SceneAttendance {
+            reasons: input.reasons,
+            grade: input.grade,
+            call_received: input.call_received,
+            appointment: input.appointment,
+            arrived: input.arrived,
+            left: input.left,
+            location: input.location,
+            actions: Vec::new(),
+            checklist: Vec::new(),
+            updates: None,
+            notes: input.notes,
+        }
+    }
+
+    /// Checks every rule of DOMAIN.md for an attendance of `kind`.
+    pub fn validate(&self, kind: RecordKind, v: &mut Violations) {
+        if self.reasons.is_empty() {
+            v.push("reasons", "at least one reason for attending is required");
+        }
+        let call = v.timestamp("call_received", &self.call_received);
+        let arrived = self
+            .arrived
+            .as_deref()
+            .and_then(|t| v.timestamp("arrived", t));
+        let left = self.left.as_deref().and_then(|t| v.timestamp("left", t));
+        match (&self.grade, &self.appointment) {
+            (ResponseGrade::Scheduled, None) => {
+                v.push("appointment", "required for a scheduled attendance")
+            }
+            (ResponseGrade::Scheduled, Some(at)) => {
+                if let (Some(at), Some(call)) = (v.timestamp("appointment", at), call)
+                    && (at < call || at - call > Duration::hours(48))
+                {
+                    v.push("appointment", "must be within 48 hours after the call");
+                }
+            }
+            (_, Some(_)) => v.push("appointment", "only a scheduled attendance has one"),
+            (_, None) => {}
+        }
+        if self.grade == ResponseGrade::NotAttended && (self.arrived.is_some() || self.left.is_some())
+        {
+            v.push("arrived", "a not-attended report has no arrival or departure");
+        }
+        if let (Some(call), Some(arrived)) = (call, arrived)
+            && arrived < call
+        {
+            v.push("arrived", "earlier than the call was received");
+        }
+        if let Some(left) = left {
+            match arrived {
+                None => v.push("left", "cannot leave before arriving"),
+                Some(arrived) if left < arrived => v.push("left", "earlier than arrival"),
+                _ => {}
+            }
+        }
+        self.location.validate(v, "location");
+        for tick in &self.checklist {
+            if !tick.item.applies_to(kind) {
+                v.push(
+                    format!("checklist.{}", tick.item.as_str()),
+                    format!("not an item of a {} record", kind.as_str()),
+                );
+            }
+            tick.validate(v);
+        }
+        for action in &self.actions {
+            action.detail.validate(v);
+        }
+        if let Some(updates) = &self.updates {
+            v.required_short("updates.method", &updates.method);
+            if updates.every_days == 0 || updates.every_days > MAX_UPDATE_INTERVAL_DAYS {
+                v.push(
+                    "updates.every_days",
+                    format!("must be 1 to {MAX_UPDATE_INTERVAL_DAYS} (at least every 4 weeks)"),
+                );
+            }
+        }
+        v.optional_text("notes", &self.notes);
+    }
+
+    /// Whether the Pledge's attendance target was met, from the grade and the times.
+    pub fn target_status(&self) -> TargetStatus {
+        let call = parse_time(&self.call_received);
+        let arrived = self.arrived.as_deref().and_then(parse_time);
+        let deadline = match self.grade {
+            ResponseGrade::NotAttended => return TargetStatus::NotApplicable,
+            ResponseGrade::Emergency => call.map(|c| c + Duration::minutes(12)),
+            ResponseGrade::Priority => call.map(|c| c + Duration::minutes(60)),
+            ResponseGrade::Scheduled => self.appointment.as_deref().and_then(parse_time),
+        };
+        match (arrived, deadline) {
+            (None, _) => TargetStatus::Pending,
+            (Some(arrived), Some(deadline)) if arrived <= deadline => TargetStatus::Met,
+            (Some(_), Some(_)) => TargetStatus::Missed,
+            (Some(_), None) => TargetStatus::NotApplicable,
+        }
+    }
+
+    /// Before-leaving items still open after the officers left: allowed, but flagged.
+    pub fn open_on_leaving(&self, kind: RecordKind) -> Vec<ChecklistItem> {
+        if kind != RecordKind::HomeBurglary || self.left.is_none() {
+            return Vec::new();
+        }
+        ChecklistItem::ALL
+            .iter()
+            .copied()
+            .filter(|item| item.phase() == ChecklistPhase::BeforeLeaving)
+            .filter(|item| {
+                !self
+                    .checklist
+                    .iter()
+                    .any(|t| t.item == *item && t.outcome != TickOutcome::NotDone)
+            })
+            .collect()
+    }
+}

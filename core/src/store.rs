@@ -1,0 +1,499 @@
+//! The durable on-device store: every record's Automerge document kept in
+//! SQLite as a compacted snapshot plus the incremental changes appended
+//! since, with index columns for listing.
+//!
+//! An edit appends only its own change and updates one index row in one
+//! transaction, committed with `synchronous = FULL` before the call returns:
+//! its cost is the size of the change, not of the record's history. Every
+//! [`COMPACT_AFTER`] changes the record is folded into a new snapshot in the
+//! same transaction that removes the changes it covers, so a crash leaves
+//! either the old rows or the new snapshot, never neither.
+//!
+//! Documents recently used stay in memory, so an officer adding action after
+//! action to one scene never reloads its history.
+
+mod schema;
+
+use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+
+use automerge::ActorId;
+use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
+
+use crate::document::{DocumentError, RecordDoc};
+use crate::model::{Record, RecordBody, RecordHeader, RecordKind, RecordStatus, RecordSummary};
+
+pub use schema::{APPLICATION_ID, CURRENT_VERSION};
+
+/// File name of the store inside the notebook directory.
+pub const STORE_FILE: &str = "pocketbook.db";
+/// Changes appended before a record is compacted into a new snapshot.
+pub const COMPACT_AFTER: i64 = 256;
+/// Documents kept in memory.
+const CACHE_CAPACITY: usize = 32;
+
+/// Errors of the device store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage failure: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("file system failure: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("this store was written by a newer app (schema {found}, this app reads up to {supported}); update the app")]
+    TooNew { found: u32, supported: u32 },
+    #[error("no record with this id")]
+    NotFound,
+    #[error("a record with this id or reference already exists")]
+    Duplicate,
+    #[error(transparent)]
+    Document(#[from] DocumentError),
+}
+
+/// A filter for [`Store::list`]; every field narrows the result.
+#[derive(Debug, Clone, Default, uniffi::Record)]
+pub struct ListFilter {
+    #[uniffi(default = None)]
+    pub kind: Option<RecordKind>,
+    #[uniffi(default = None)]
+    pub status: Option<RecordStatus>,
+    /// Exact reference, as typed (normalised before the lookup).
+    #[uniffi(default = None)]
+    pub reference: Option<String>,
+    /// Only records created at or after this RFC 3339 time.
+    #[uniffi(default = None)]
+    pub created_since: Option<String>,
+    #[uniffi(default = None)]
+    pub limit: Option<u32>,
+}
+
+/// The device store. One instance owns the only writer connection.
+pub struct Store {
+    conn: Connection,
+    actor: ActorId,
+    cache: DocCache,
+    moved_aside: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir`.
+    ///
+    /// A file that is not a Pocketbook store (corrupt, or some other SQLite
+    /// database) is moved aside, never deleted, and a fresh store is opened;
+    /// [`Store::moved_aside`] reports where it went so the app can tell the
+    /// officer and support can recover unsynced records from it.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join(STORE_FILE);
+        let (conn, moved_aside) = match Self::open_checked(&path) {
+            Ok(conn) => (conn, None),
+            Err(OpenFailure::Unreadable) => {
+                let aside = move_aside(&path)?;
+                tracing::warn!("device store unreadable; moved aside and started a fresh one");
+                (Self::open_checked(&path).map_err(OpenFailure::into_error)?, Some(aside))
+            }
+            Err(other) => return Err(other.into_error()),
+        };
+        let actor = load_or_create_actor(&conn)?;
+        Ok(Store {
+            conn,
+            actor,
+            cache: DocCache::default(),
+            moved_aside,
+        })
+    }
+
+    fn open_checked(path: &Path) -> Result<Connection, OpenFailure> {
+        let mut conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let app_id: i32 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
+        let objects: i64 =
+            conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
+        if app_id != APPLICATION_ID && (app_id != 0 || objects != 0) {
+            return Err(OpenFailure::Unreadable);
+        }
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "temp_store", 2)?;
+        conn.pragma_update(None, "foreign_keys", true)?;
+        schema::migrate(&mut conn).map_err(OpenFailure::Store)?;
+        Ok(conn)
+    }
+
+    /// Where an unreadable store file was moved when this store was opened.
+    pub fn moved_aside(&self) -> Option<&Path> {
+        self.moved_aside.as_deref()
+    }
+
+    /// This device's Automerge actor id (one per store, never shared).
+    pub fn actor(&self) -> &ActorId {
+        &self.actor
+    }
+
+    /// Reads a value of the store's key-value metadata.
+    pub fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Writes a metadata value durably.
+    pub fn set_meta(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+
+    /// Stores a new record built by this device.
+    pub fn create(&mut self, header: RecordHeader, body: &RecordBody) -> Result<Record, StoreError> {
+        let mut doc = RecordDoc::create(header, body, self.actor.clone())?;
+        let record = doc.record()?;
+        self.insert_doc(&mut doc, &now())?;
+        self.cache.put(doc);
+        Ok(record)
+    }
+
+    fn insert_doc(&mut self, doc: &mut RecordDoc, updated_at: &str) -> Result<(), StoreError> {
+        let columns = doc.index_columns()?;
+        let header = doc.header().clone();
+        let snapshot = doc.save();
+        let result = self.conn.execute(
+            "INSERT INTO records (id, kind, status, reference, author, created_at, updated_at,
+                                  occurred_at, snapshot)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                header.id,
+                header.kind.as_str(),
+                columns.status.as_str(),
+                header.reference,
+                header.author.shoulder_number,
+                header.created_at,
+                updated_at,
+                columns.occurred_at,
+                snapshot,
+            ],
+        );
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) => {
+                Err(StoreError::Duplicate)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Applies one typed edit to a record and makes it durable before returning.
+    ///
+    /// If the edit or the write fails, nothing is stored and the in-memory
+    /// copy is dropped, so memory never holds what the disk does not.
+    pub fn edit<T>(
+        &mut self,
+        id: &str,
+        edit: impl FnOnce(&mut RecordDoc) -> Result<T, DocumentError>,
+    ) -> Result<T, StoreError> {
+        let mut doc = self.take_doc(id)?;
+        let before = doc.heads();
+        let result = edit(&mut doc).map_err(StoreError::from).and_then(|value| {
+            if doc.heads() != before {
+                self.append_local_change(&mut doc)?;
+            }
+            Ok(value)
+        });
+        if result.is_ok() {
+            self.cache.put(doc);
+        }
+        result
+    }
+
+    fn append_local_change(&mut self, doc: &mut RecordDoc) -> Result<(), StoreError> {
+        let change = doc
+            .last_local_change()
+            .ok_or_else(|| DocumentError::Shape("edit produced no change".into()))?;
+        self.append_changes(doc, &change, true)
+    }
+
+    /// Appends change bytes for a record and refreshes its index row, in one transaction.
+    fn append_changes(
+        &mut self,
+        doc: &mut RecordDoc,
+        bytes: &[u8],
+        local: bool,
+    ) -> Result<(), StoreError> {
+        let columns = doc.index_columns()?;
+        let id = doc.header().id.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "INSERT INTO changes (record_id, bytes) VALUES (?1, ?2)",
+            params![id, bytes],
+        )?;
+        let pending: i64 = tx.query_row(
+            "UPDATE records SET status = ?2, occurred_at = ?3, updated_at = ?4,
+                    changes_since_snapshot = changes_since_snapshot + 1,
+                    unsynced = unsynced OR ?5
+             WHERE id = ?1 RETURNING changes_since_snapshot",
+            params![id, columns.status.as_str(), columns.occurred_at, now(), local],
+            |r| r.get(0),
+        )?;
+        if pending >= COMPACT_AFTER {
+            let snapshot = doc.save();
+            tx.execute(
+                "UPDATE records SET snapshot = ?2, changes_since_snapshot = 0 WHERE id = ?1",
+                params![id, snapshot],
+            )?;
+            tx.execute("DELETE FROM changes WHERE record_id = ?1", [&id])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Reads a typed record.
+    pub fn get(&mut self, id: &str) -> Result<Record, StoreError> {
+        let doc = self.take_doc(id)?;
+        let record = doc.record();
+        self.cache.put(doc);
+        Ok(record?)
+    }
+
+    /// Lists records from the index columns alone, newest first.
+    pub fn list(&self, filter: &ListFilter) -> Result<Vec<RecordSummary>, StoreError> {
+        let mut sql = String::from(
+            "SELECT id, kind, reference, status, created_at, updated_at, occurred_at
+             FROM records WHERE 1 = 1",
+        );
+        let mut args: Vec<String> = Vec::new();
+        if let Some(kind) = filter.kind {
+            args.push(kind.as_str().into());
+            sql.push_str(&format!(" AND kind = ?{}", args.len()));
+        }
+        if let Some(status) = filter.status {
+            args.push(status.as_str().into());
+            sql.push_str(&format!(" AND status = ?{}", args.len()));
+        }
+        if let Some(reference) = &filter.reference {
+            let canonical = crate::reference::Reference::parse(reference)
+                .map(|r| r.to_string())
+                .unwrap_or_default();
+            args.push(canonical);
+            sql.push_str(&format!(" AND reference = ?{}", args.len()));
+        }
+        if let Some(since) = &filter.created_since {
+            args.push(since.clone());
+            sql.push_str(&format!(" AND created_at >= ?{}", args.len()));
+        }
+        sql.push_str(" ORDER BY created_at DESC, id DESC");
+        if let Some(limit) = filter.limit {
+            sql.push_str(&format!(" LIMIT {limit}"));
+        }
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+                r.get::<_, String>(6)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, kind, reference, status, created_at, updated_at, occurred_at) = row?;
+            let (Some(kind), Some(status)) = (RecordKind::parse(&kind), RecordStatus::parse(&status))
+            else {
+                return Err(DocumentError::Shape(format!("unknown index values for {id}")).into());
+            };
+            out.push(RecordSummary {
+                id,
+                kind,
+                reference,
+                status,
+                created_at,
+                updated_at,
+                occurred_at,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Number of records in the store.
+    pub fn count(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT count(*) FROM records", [], |r| r.get::<_, i64>(0))? as u64)
+    }
+
+    /// The record's whole Automerge document (for repair and interop).
+    pub fn export(&mut self, id: &str) -> Result<Vec<u8>, StoreError> {
+        let mut doc = self.take_doc(id)?;
+        let bytes = doc.save();
+        self.cache.put(doc);
+        Ok(bytes)
+    }
+
+    /// Imports a record's Automerge bytes: a new record is stored, a known
+    /// one is merged. The merged result must still be a valid record, or
+    /// nothing is stored.
+    pub fn import(&mut self, bytes: &[u8]) -> Result<Record, StoreError> {
+        let mut incoming = RecordDoc::load(bytes, self.actor.clone())?;
+        incoming.validate()?;
+        let id = incoming.header().id.clone();
+        match self.take_doc(&id) {
+            Err(StoreError::NotFound) => {
+                let record = incoming.record()?;
+                self.insert_doc(&mut incoming, &now())?;
+                self.mark_unsynced(&id)?;
+                self.cache.put(incoming);
+                Ok(record)
+            }
+            Err(e) => Err(e),
+            Ok(mut existing) => {
+                if existing.header() != incoming.header() {
+                    return Err(
+                        DocumentError::Shape("header differs from the stored record".into()).into(),
+                    );
+                }
+                let before = existing.heads();
+                let mut merged = existing.fork(self.actor.clone());
+                merged.merge(&mut incoming)?;
+                merged.validate()?;
+                let record = merged.record()?;
+                let new_changes = merged.changes_since(&before);
+                if !new_changes.is_empty() {
+                    self.append_changes(&mut merged, &new_changes, true)?;
+                }
+                self.cache.put(merged);
+                Ok(record)
+            }
+        }
+    }
+
+    fn mark_unsynced(&self, id: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute("UPDATE records SET unsynced = 1 WHERE id = ?1", [id])?;
+        Ok(())
+    }
+
+    /// Takes a record's document out of the cache or loads it from disk.
+    fn take_doc(&mut self, id: &str) -> Result<RecordDoc, StoreError> {
+        if let Some(doc) = self.cache.take(id) {
+            return Ok(doc);
+        }
+        let snapshot: Vec<u8> = self
+            .conn
+            .query_row("SELECT snapshot FROM records WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()?
+            .ok_or(StoreError::NotFound)?;
+        let mut doc = RecordDoc::load(&snapshot, self.actor.clone())?;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT bytes FROM changes WHERE record_id = ?1 ORDER BY seq")?;
+        let mut rows = stmt.query([id])?;
+        while let Some(row) = rows.next()? {
+            let bytes: Vec<u8> = row.get(0)?;
+            doc.apply_changes(&bytes)?;
+        }
+        Ok(doc)
+    }
+}
+
+/// Why a file could not be opened as a store.
+enum OpenFailure {
+    /// Not a Pocketbook store: move it aside.
+    Unreadable,
+    Store(StoreError),
+}
+
+impl OpenFailure {
+    fn into_error(self) -> StoreError {
+        match self {
+            OpenFailure::Unreadable => StoreError::Io(std::io::Error::other(
+                "a fresh store could not be created",
+            )),
+            OpenFailure::Store(e) => e,
+        }
+    }
+}
+
+impl From<rusqlite::Error> for OpenFailure {
+    fn from(e: rusqlite::Error) -> Self {
+        match e.sqlite_error_code() {
+            Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => OpenFailure::Unreadable,
+            _ => OpenFailure::Store(e.into()),
+        }
+    }
+}
+
+/// Renames an unreadable store (and its WAL files) out of the way.
+fn move_aside(path: &Path) -> Result<PathBuf, StoreError> {
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
+    let aside = path.with_extension(format!("db.corrupt-{stamp}"));
+    std::fs::rename(path, &aside)?;
+    for suffix in ["-wal", "-shm"] {
+        let side = PathBuf::from(format!("{}{suffix}", path.display()));
+        if side.exists() {
+            std::fs::rename(&side, format!("{}{suffix}", aside.display()))?;
+        }
+    }
+    Ok(aside)
+}
+
+fn load_or_create_actor(conn: &Connection) -> Result<ActorId, StoreError> {
+    let existing: Option<Vec<u8>> = conn
+        .query_row("SELECT value FROM meta WHERE key = 'actor'", [], |r| r.get(0))
+        .optional()?;
+    if let Some(bytes) = existing {
+        return Ok(ActorId::from(bytes));
+    }
+    let actor = ActorId::random();
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('actor', ?1)",
+        [actor.to_bytes()],
+    )?;
+    Ok(actor)
+}
+
+/// Now, as stored in index columns (RFC 3339, UTC, milliseconds).
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// A small least-recently-used cache of loaded documents.
+#[derive(Default)]
+struct DocCache {
+    docs: HashMap<String, RecordDoc>,
+    order: VecDeque<String>,
+}
+
+impl DocCache {
+    fn take(&mut self, id: &str) -> Option<RecordDoc> {
+        let doc = self.docs.remove(id)?;
+        self.order.retain(|o| o != id);
+        Some(doc)
+    }
+
+    fn put(&mut self, doc: RecordDoc) {
+        let id = doc.header().id.clone();
+        self.order.retain(|o| o != &id);
+        self.order.push_back(id.clone());
+        self.docs.insert(id, doc);
+        while self.order.len() > CACHE_CAPACITY {
+            if let Some(old) = self.order.pop_front() {
+                self.docs.remove(&old);
+            }
+        }
+    }
+}

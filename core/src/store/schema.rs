@@ -1,0 +1,77 @@
+//! The device store's SQLite schema and its migrations.
+//!
+//! The version lives in `PRAGMA user_version`; upgrades run inside one
+//! IMMEDIATE transaction, and a store written by a newer app is refused
+//! rather than guessed at. `application_id` marks the file as ours, so a
+//! foreign SQLite file is never mistaken for an empty notebook.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::StoreError;
+
+/// `PRAGMA application_id` of a Pocketbook device store ("PBK1").
+pub const APPLICATION_ID: i32 = 0x5042_4B31;
+/// The schema version this code writes.
+pub const CURRENT_VERSION: u32 = 1;
+
+const V1: &str = "
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY NOT NULL,
+    value BLOB NOT NULL
+) STRICT;
+
+-- One row per record: index columns for listing, the latest compacted
+-- snapshot, and sync bookkeeping. The document itself is snapshot + changes.
+CREATE TABLE records (
+    id              TEXT PRIMARY KEY NOT NULL,
+    kind            TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    reference       TEXT NOT NULL UNIQUE,
+    author          TEXT NOT NULL,
+    created_at      TEXT NOT NULL,
+    updated_at      TEXT NOT NULL,
+    occurred_at     TEXT NOT NULL,
+    snapshot        BLOB NOT NULL,
+    changes_since_snapshot INTEGER NOT NULL DEFAULT 0,
+    -- Heads the server has acknowledged (encoded), NULL if never synced.
+    synced_heads    BLOB,
+    -- 1 while the record has changes the server has not acknowledged.
+    unsynced        INTEGER NOT NULL DEFAULT 1
+) STRICT;
+CREATE INDEX records_by_kind ON records (kind, created_at);
+CREATE INDEX records_by_status ON records (status, created_at);
+CREATE INDEX records_by_updated ON records (updated_at);
+CREATE INDEX records_unsynced ON records (unsynced) WHERE unsynced = 1;
+
+-- Incremental Automerge changes appended since the record's snapshot.
+CREATE TABLE changes (
+    seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+    record_id TEXT NOT NULL REFERENCES records (id) ON DELETE CASCADE,
+    bytes     BLOB NOT NULL
+) STRICT;
+CREATE INDEX changes_by_record ON changes (record_id, seq);
+";
+
+/// Each migration moves the schema from version `index` to `index + 1`.
+const MIGRATIONS: &[&str] = &[V1];
+
+/// Brings the schema to [`CURRENT_VERSION`] in one transaction.
+pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let found: u32 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if found > CURRENT_VERSION {
+        return Err(StoreError::TooNew {
+            found,
+            supported: CURRENT_VERSION,
+        });
+    }
+    for step in &MIGRATIONS[found as usize..] {
+        tx.execute_batch(step)?;
+    }
+    if found < CURRENT_VERSION {
+        tx.pragma_update(None, "application_id", APPLICATION_ID)?;
+        tx.pragma_update(None, "user_version", CURRENT_VERSION)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
