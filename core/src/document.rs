@@ -45,6 +45,8 @@ pub enum DocumentError {
         operation: &'static str,
         kind: RecordKind,
     },
+    #[error("the changes depend on changes that are missing; resend the whole record")]
+    MissingDependencies,
     #[error("the receipt of this record was already issued")]
     ReceiptAlreadyIssued,
 }
@@ -123,6 +125,19 @@ impl RecordDoc {
         let doc = AutoCommit::load(bytes)
             .map_err(|e| DocumentError::Corrupt(e.to_string()))?
             .with_actor(actor);
+        Self::from_automerge(doc)
+    }
+
+    /// Builds a record from raw change chunks (what a device pushes for a
+    /// record the server has not seen). Changes whose dependencies are
+    /// missing are refused rather than silently queued.
+    pub fn from_changes(bytes: &[u8], actor: ActorId) -> Result<Self, DocumentError> {
+        let mut doc = AutoCommit::new().with_actor(actor);
+        doc.load_incremental(bytes)
+            .map_err(|e| DocumentError::Corrupt(e.to_string()))?;
+        if !doc.get_missing_deps(&[]).is_empty() {
+            return Err(DocumentError::MissingDependencies);
+        }
         Self::from_automerge(doc)
     }
 
@@ -303,11 +318,23 @@ impl RecordDoc {
     }
 
     /// Merges changes from elsewhere (another device, the server, an import).
+    ///
+    /// Changes whose dependencies this copy lacks are reported as an error;
+    /// the caller must then drop this copy (Automerge would hold them queued)
+    /// and must not store anything from it.
     pub fn apply_changes(&mut self, bytes: &[u8]) -> Result<(), DocumentError> {
         self.doc
             .load_incremental(bytes)
             .map_err(|e| DocumentError::Corrupt(e.to_string()))?;
+        if !self.doc.get_missing_deps(&[]).is_empty() {
+            return Err(DocumentError::MissingDependencies);
+        }
         Ok(())
+    }
+
+    /// Heads as lowercase hex strings, as the wire format carries them.
+    pub fn heads_hex(&mut self) -> Vec<String> {
+        self.doc.get_heads().iter().map(|h| h.to_string()).collect()
     }
 
     /// Merges another copy of this record.

@@ -47,7 +47,10 @@ impl From<DocumentError> for ApiError {
     fn from(e: DocumentError) -> Self {
         match e {
             DocumentError::Invalid(_) => ApiError::Invalid(e.to_string()),
-            DocumentError::Corrupt(_) | DocumentError::NotPocketbook | DocumentError::Shape(_) => {
+            DocumentError::Corrupt(_)
+            | DocumentError::NotPocketbook
+            | DocumentError::Shape(_)
+            | DocumentError::MissingDependencies => {
                 ApiError::BadInput(e.to_string())
             }
             DocumentError::TooNew { .. } => ApiError::UpdateRequired(e.to_string()),

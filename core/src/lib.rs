@@ -13,6 +13,7 @@ pub mod error;
 pub mod model;
 pub mod reference;
 pub mod store;
+pub mod sync;
 
 pub use api::{ApiError, Notebook};
 

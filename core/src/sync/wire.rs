@@ -1,0 +1,173 @@
+//! The sync wire format, shared by the device client and the server so the
+//! two cannot disagree. JSON bodies (gzip-compressed on the wire), with
+//! Automerge change bytes in base64. See `docs/sync-protocol.md`.
+//!
+//! Versioning: every body carries `protocol`. A server answers a request of
+//! a protocol it does not speak with `426 Upgrade Required` and an
+//! [`ErrorBody`] listing what it supports; fields added later are optional,
+//! so an older peer ignores them.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::RecordKind;
+
+/// The protocol version this code speaks.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// Largest request body a server accepts, compressed or not (bytes).
+pub const MAX_REQUEST_BYTES: usize = 8 * 1024 * 1024;
+/// Largest total of change bytes a device puts in one request.
+pub const MAX_PUSH_BYTES: usize = 2 * 1024 * 1024;
+/// Most records a device pushes in one request.
+pub const MAX_PUSH_RECORDS: usize = 500;
+/// Most feed entries a server returns in one page.
+pub const MAX_PAGE_ENTRIES: u32 = 500;
+
+/// Path of the sync endpoint.
+pub const SYNC_PATH: &str = "/v1/sync";
+/// Path of the enrolment endpoint.
+pub const ENROL_PATH: &str = "/v1/enrol";
+
+/// Base64 (standard alphabet, padded) for byte fields.
+pub mod b64 {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        STANDARD
+            .decode(text.as_bytes())
+            .map_err(|e| serde::de::Error::custom(format!("invalid base64: {e}")))
+    }
+}
+
+/// `POST /v1/enrol`: a device redeems a one-time enrolment code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrolRequest {
+    pub protocol: u32,
+    pub code: String,
+    /// A label for the admin listing, e.g. the handset model.
+    #[serde(default)]
+    pub device_label: String,
+}
+
+/// The answer to a redeemed code: the device's long-lived credential.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrolResponse {
+    pub protocol: u32,
+    pub device_id: String,
+    /// Sent once; the server keeps only its hash.
+    pub token: String,
+    pub officer: crate::model::Officer,
+}
+
+impl std::fmt::Debug for EnrolResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnrolResponse")
+            .field("device_id", &self.device_id)
+            .field("token", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+/// `POST /v1/sync` body: what the device has not had acknowledged, and where
+/// it is in the server's feed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncRequest {
+    pub protocol: u32,
+    /// Feed position of the last page the device durably applied; `None` on first sync.
+    #[serde(default)]
+    pub cursor: Option<u64>,
+    /// Records with changes the server has not acknowledged.
+    #[serde(default)]
+    pub push: Vec<PushedRecord>,
+    /// Most feed entries the device wants in this answer (server caps it).
+    #[serde(default)]
+    pub page_size: Option<u32>,
+}
+
+/// Changes to one record, exactly those after the heads the server acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushedRecord {
+    pub record_id: String,
+    pub kind: RecordKind,
+    /// Concatenated Automerge change chunks.
+    #[serde(with = "b64")]
+    pub changes: Vec<u8>,
+}
+
+/// The answer: acknowledgements, per-record refusals, and a page of the feed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncResponse {
+    pub protocol: u32,
+    /// Records whose pushed changes are now durable on the server, with the
+    /// server's heads after merging (hex change hashes).
+    pub acknowledged: Vec<Ack>,
+    /// Records refused, each with its own reason; the rest of the batch stands.
+    pub rejected: Vec<Rejection>,
+    /// Feed entries after the request's cursor, in feed order.
+    pub changes: Vec<FeedEntry>,
+    /// Position to send next time, once these entries are durably applied.
+    pub cursor: u64,
+    /// More entries wait after this page: sync again at once.
+    pub more: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ack {
+    pub record_id: String,
+    pub heads: Vec<String>,
+}
+
+/// Why the server refused a pushed record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RejectionCode {
+    /// The merged record breaks a rule of its kind.
+    Invalid,
+    /// The bytes are not Automerge changes of a Pocketbook record.
+    Corrupt,
+    /// The changes depend on changes the server has never seen: resend all.
+    MissingDependencies,
+    /// The device may not change this record (or the author is forged).
+    Forbidden,
+    /// The record was erased and may not be recreated.
+    Erased,
+    /// The kind named does not match the record, or is unknown.
+    WrongKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejection {
+    pub record_id: String,
+    pub code: RejectionCode,
+    /// Says what is wrong; names fields, never their content.
+    pub message: String,
+}
+
+/// One step of the server's change feed: new changes to one record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedEntry {
+    pub seq: u64,
+    pub record_id: String,
+    pub kind: RecordKind,
+    #[serde(with = "b64")]
+    pub changes: Vec<u8>,
+}
+
+/// Body of every 4xx/5xx answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// Stable machine-readable code, e.g. `unauthorised`, `too-large`, `unsupported-protocol`.
+    pub error: String,
+    /// Readable explanation; never contains record content.
+    pub message: String,
+    /// Protocol versions the server speaks (on `unsupported-protocol`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub supported_protocols: Vec<u32>,
+}
