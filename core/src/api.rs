@@ -86,7 +86,9 @@ impl std::fmt::Debug for Notebook {
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding the lock cannot leave the store half-written
     // (SQLite transactions roll back), so the data is still consistent.
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[uniffi::export]
@@ -171,7 +173,11 @@ impl Notebook {
     }
 
     /// Appends a scene action by this officer; returns the action's id.
-    pub fn add_scene_action(&self, record_id: String, detail: ActionDetail) -> Result<String, ApiError> {
+    pub fn add_scene_action(
+        &self,
+        record_id: String,
+        detail: ActionDetail,
+    ) -> Result<String, ApiError> {
         let by = self.officer.shoulder_number.clone();
         self.edit(&record_id, |doc| doc.add_action(detail, &by, &now()))
     }
@@ -205,7 +211,11 @@ impl Notebook {
     }
 
     /// Records how and how often the victim wants updates (at least every 4 weeks).
-    pub fn agree_updates(&self, record_id: String, updates: UpdateAgreement) -> Result<(), ApiError> {
+    pub fn agree_updates(
+        &self,
+        record_id: String,
+        updates: UpdateAgreement,
+    ) -> Result<(), ApiError> {
         self.edit(&record_id, |doc| doc.agree_updates(&updates))
     }
 
@@ -216,7 +226,11 @@ impl Notebook {
 
     /// Issues the receipt of a stop and search (or the record of a stop and
     /// account); returns the reference printed on it.
-    pub fn issue_receipt(&self, record_id: String, medium: ReceiptMedium) -> Result<String, ApiError> {
+    pub fn issue_receipt(
+        &self,
+        record_id: String,
+        medium: ReceiptMedium,
+    ) -> Result<String, ApiError> {
         let receipt = Receipt::Given {
             medium,
             given_at: now(),

@@ -34,7 +34,9 @@ pub enum DocumentError {
     Corrupt(String),
     #[error("an Automerge document, but not a Pocketbook record")]
     NotPocketbook,
-    #[error("record schema version {found} is newer than this app reads ({supported}); update the app")]
+    #[error(
+        "record schema version {found} is newer than this app reads ({supported}); update the app"
+    )]
     TooNew { found: u64, supported: u64 },
     #[error("the record's content does not have the Pocketbook shape: {0}")]
     Shape(String),
@@ -146,8 +148,8 @@ impl RecordDoc {
             Some((Value::Scalar(s), _)) if s.as_str() == Some(SCHEMA_ID) => {}
             _ => return Err(DocumentError::NotPocketbook),
         }
-        let version: u64 = hydrate_prop(&doc, ROOT, "schema_version")
-            .map_err(|_| DocumentError::NotPocketbook)?;
+        let version: u64 =
+            hydrate_prop(&doc, ROOT, "schema_version").map_err(|_| DocumentError::NotPocketbook)?;
         if version > SCHEMA_VERSION {
             return Err(DocumentError::TooNew {
                 found: version,

@@ -50,9 +50,7 @@ impl From<DocumentError> for ApiError {
             DocumentError::Corrupt(_)
             | DocumentError::NotPocketbook
             | DocumentError::Shape(_)
-            | DocumentError::MissingDependencies => {
-                ApiError::BadInput(e.to_string())
-            }
+            | DocumentError::MissingDependencies => ApiError::BadInput(e.to_string()),
             DocumentError::TooNew { .. } => ApiError::UpdateRequired(e.to_string()),
             DocumentError::WrongKind { .. } | DocumentError::ReceiptAlreadyIssued => {
                 ApiError::Conflict(e.to_string())

@@ -111,7 +111,9 @@ impl RecordBody {
 }
 
 /// Who made a record, when, and how it is referred to; fixed at creation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Reconcile, Hydrate, uniffi::Record)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Reconcile, Hydrate, uniffi::Record,
+)]
 pub struct RecordHeader {
     /// Internal id (UUID v7), stable across devices and the server.
     pub id: String,
@@ -162,6 +164,7 @@ pub(crate) mod text_field {
     use autosurgeon::reconcile::TextReconciler;
     use autosurgeon::{HydrateError, Prop, Reconciler};
 
+    #[allow(clippy::ptr_arg)] // autosurgeon's `with` passes the field as declared
     pub fn reconcile<R: Reconciler>(value: &String, mut reconciler: R) -> Result<(), R::Error> {
         let mut text = reconciler.text()?;
         text.splice(0, 0, value)
@@ -194,6 +197,7 @@ pub(crate) mod checklist_map {
 
     use super::{ChecklistItem, Tick};
 
+    #[allow(clippy::ptr_arg)] // autosurgeon's `with` passes the field as declared
     pub fn reconcile<R: Reconciler>(ticks: &Vec<Tick>, reconciler: R) -> Result<(), R::Error> {
         let map: BTreeMap<String, Tick> = ticks
             .iter()

@@ -86,7 +86,10 @@ fn decode_char(c: char) -> Option<u8> {
         'O' => '0',
         other => other,
     };
-    ALPHABET.iter().position(|&a| a as char == c).map(|p| p as u8)
+    ALPHABET
+        .iter()
+        .position(|&a| a as char == c)
+        .map(|p| p as u8)
 }
 
 fn format_groups(digits: &[u8]) -> String {
@@ -115,7 +118,7 @@ fn luhn_check_digit(digits: &[u8]) -> u8 {
 }
 
 fn luhn_valid(digits: &[u8]) -> bool {
-    luhn_sum(digits, 1) % 32 == 0
+    luhn_sum(digits, 1).is_multiple_of(32)
 }
 
 #[cfg(test)]

@@ -39,7 +39,9 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("file system failure: {0}")]
     Io(#[from] std::io::Error),
-    #[error("this store was written by a newer app (schema {found}, this app reads up to {supported}); update the app")]
+    #[error(
+        "this store was written by a newer app (schema {found}, this app reads up to {supported}); update the app"
+    )]
     TooNew { found: u32, supported: u32 },
     #[error("no record with this id")]
     NotFound,
@@ -95,7 +97,10 @@ impl Store {
             Err(OpenFailure::Unreadable) => {
                 let aside = move_aside(&path)?;
                 tracing::warn!("device store unreadable; moved aside and started a fresh one");
-                (Self::open_checked(&path).map_err(OpenFailure::into_error)?, Some(aside))
+                (
+                    Self::open_checked(&path).map_err(OpenFailure::into_error)?,
+                    Some(aside),
+                )
             }
             Err(other) => return Err(other.into_error()),
         };
@@ -154,7 +159,11 @@ impl Store {
     }
 
     /// Stores a new record built by this device.
-    pub fn create(&mut self, header: RecordHeader, body: &RecordBody) -> Result<Record, StoreError> {
+    pub fn create(
+        &mut self,
+        header: RecordHeader,
+        body: &RecordBody,
+    ) -> Result<Record, StoreError> {
         let mut doc = RecordDoc::create(header, body, self.actor.clone())?;
         let record = doc.record()?;
         self.insert_doc(&mut doc, &now())?;
@@ -242,7 +251,13 @@ impl Store {
                     changes_since_snapshot = changes_since_snapshot + 1,
                     unsynced = unsynced OR ?5
              WHERE id = ?1 RETURNING changes_since_snapshot",
-            params![id, columns.status.as_str(), columns.occurred_at, now(), local],
+            params![
+                id,
+                columns.status.as_str(),
+                columns.occurred_at,
+                now(),
+                local
+            ],
             |r| r.get(0),
         )?;
         if pending >= COMPACT_AFTER {
@@ -310,7 +325,8 @@ impl Store {
         let mut out = Vec::new();
         for row in rows {
             let (id, kind, reference, status, created_at, updated_at, occurred_at) = row?;
-            let (Some(kind), Some(status)) = (RecordKind::parse(&kind), RecordStatus::parse(&status))
+            let (Some(kind), Some(status)) =
+                (RecordKind::parse(&kind), RecordStatus::parse(&status))
             else {
                 return Err(DocumentError::Shape(format!("unknown index values for {id}")).into());
             };
@@ -331,7 +347,8 @@ impl Store {
     pub fn count(&self) -> Result<u64, StoreError> {
         Ok(self
             .conn
-            .query_row("SELECT count(*) FROM records", [], |r| r.get::<_, i64>(0))? as u64)
+            .query_row("SELECT count(*) FROM records", [], |r| r.get::<_, i64>(0))?
+            as u64)
     }
 
     /// The record's whole Automerge document (for repair and interop).
@@ -360,9 +377,10 @@ impl Store {
             Err(e) => Err(e),
             Ok(mut existing) => {
                 if existing.header() != incoming.header() {
-                    return Err(
-                        DocumentError::Shape("header differs from the stored record".into()).into(),
-                    );
+                    return Err(DocumentError::Shape(
+                        "header differs from the stored record".into(),
+                    )
+                    .into());
                 }
                 let before = existing.heads();
                 let mut merged = existing.fork(self.actor.clone());
@@ -420,9 +438,9 @@ enum OpenFailure {
 impl OpenFailure {
     fn into_error(self) -> StoreError {
         match self {
-            OpenFailure::Unreadable => StoreError::Io(std::io::Error::other(
-                "a fresh store could not be created",
-            )),
+            OpenFailure::Unreadable => {
+                StoreError::Io(std::io::Error::other("a fresh store could not be created"))
+            }
             OpenFailure::Store(e) => e,
         }
     }
@@ -453,7 +471,9 @@ fn move_aside(path: &Path) -> Result<PathBuf, StoreError> {
 
 fn load_or_create_actor(conn: &Connection) -> Result<ActorId, StoreError> {
     let existing: Option<Vec<u8>> = conn
-        .query_row("SELECT value FROM meta WHERE key = 'actor'", [], |r| r.get(0))
+        .query_row("SELECT value FROM meta WHERE key = 'actor'", [], |r| {
+            r.get(0)
+        })
         .optional()?;
     if let Some(bytes) = existing {
         return Ok(ActorId::from(bytes));

@@ -13,7 +13,9 @@ pub const MAX_TEXT_LEN: usize = 8 * 1024;
 pub const MAX_SHORT_LEN: usize = 120;
 
 /// The officer who holds a notebook, as stamped on every record they create.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Reconcile, Hydrate, uniffi::Record)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Reconcile, Hydrate, uniffi::Record,
+)]
 pub struct Officer {
     pub shoulder_number: String,
     pub name: String,
@@ -45,24 +47,28 @@ pub struct Location {
 impl Location {
     pub fn validate(&self, v: &mut Violations, field: &str) {
         v.required_text(&format!("{field}.street"), &self.street);
+        if let Some(lat) = self.latitude
+            && !(lat.is_finite() && (-90.0..=90.0).contains(&lat))
+        {
+            v.push(format!("{field}.latitude"), "must be between -90 and 90");
+        }
+        if let Some(lon) = self.longitude
+            && !(lon.is_finite() && (-180.0..=180.0).contains(&lon))
+        {
+            v.push(format!("{field}.longitude"), "must be between -180 and 180");
+        }
         match (self.latitude, self.longitude) {
-            (None, None) => {}
-            (Some(lat), Some(lon)) => {
-                if !(lat.is_finite() && (-90.0..=90.0).contains(&lat)) {
-                    v.push(format!("{field}.latitude"), "must be between -90 and 90");
-                }
-                if !(lon.is_finite() && (-180.0..=180.0).contains(&lon)) {
-                    v.push(format!("{field}.longitude"), "must be between -180 and 180");
-                }
-            }
             (Some(_), None) => v.push(format!("{field}.longitude"), "required with latitude"),
             (None, Some(_)) => v.push(format!("{field}.latitude"), "required with longitude"),
+            _ => {}
         }
     }
 }
 
 /// One checklist item as ticked by an officer: who, when, with what result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Reconcile, Hydrate, uniffi::Record)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Reconcile, Hydrate, uniffi::Record,
+)]
 pub struct Tick {
     pub item: super::ChecklistItem,
     pub outcome: TickOutcome,
@@ -79,9 +85,10 @@ impl Tick {
     pub fn validate(&self, v: &mut Violations) {
         let field = format!("checklist.{}", self.item.as_str());
         match (&self.outcome, self.reason.as_deref().map(str::trim)) {
-            (TickOutcome::NotDone, None | Some("")) => {
-                v.push(format!("{field}.reason"), "required when an item is not done")
-            }
+            (TickOutcome::NotDone, None | Some("")) => v.push(
+                format!("{field}.reason"),
+                "required when an item is not done",
+            ),
             (_, Some(reason)) => v.optional_text(&format!("{field}.reason"), reason),
             _ => {}
         }
@@ -94,7 +101,10 @@ impl Tick {
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Receipt {
     /// Handed over on the spot; its reference is the record's reference.
-    Given { medium: ReceiptMedium, given_at: String },
+    Given {
+        medium: ReceiptMedium,
+        given_at: String,
+    },
     /// Not given because of exceptional circumstances, with the reason.
     NotGiven { reason: String, recorded_at: String },
 }

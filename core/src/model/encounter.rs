@@ -13,7 +13,9 @@ use super::vocab::{
 };
 
 /// How the search was conducted: the leaflet's "GOWISELY" and its own list.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, Reconcile, Hydrate, uniffi::Record)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, Reconcile, Hydrate, uniffi::Record,
+)]
 #[serde(default)]
 pub struct Conduct {
     pub grounds_explained: bool,
@@ -69,7 +71,10 @@ pub struct StopSearch {
 
 impl StopSearch {
     pub fn validate(&self, v: &mut Violations) {
-        match (&self.vehicle_registration, self.search_type.includes_vehicle()) {
+        match (
+            &self.vehicle_registration,
+            self.search_type.includes_vehicle(),
+        ) {
             (None, true) => v.push("vehicle_registration", "required for a vehicle search"),
             (Some(reg), true) => v.required_short("vehicle_registration", reg),
             (Some(_), false) => v.push(

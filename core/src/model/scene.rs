@@ -74,7 +74,9 @@ impl ChecklistItem {
 }
 
 /// How the victim wants to hear about progress; the Pledge says at least every 4 weeks.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Reconcile, Hydrate, uniffi::Record)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Reconcile, Hydrate, uniffi::Record,
+)]
 pub struct UpdateAgreement {
     /// "phone", "email", "visit", ... as agreed with the victim.
     pub method: String,
@@ -95,7 +97,10 @@ pub enum ActionDetail {
         exhibit_number: String,
     },
     /// Suspect description recorded, and whether it was circulated to other units.
-    SuspectDescription { description: String, circulated: bool },
+    SuspectDescription {
+        description: String,
+        circulated: bool,
+    },
     /// Search for suspect and evidence.
     Search {
         area: String,
@@ -143,7 +148,9 @@ impl ActionDetail {
 }
 
 /// One scene action as appended by one officer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Reconcile, Hydrate, uniffi::Record)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Reconcile, Hydrate, uniffi::Record,
+)]
 pub struct SceneAction {
     #[key]
     pub id: String,
@@ -232,9 +239,13 @@ impl SceneAttendance {
             (_, Some(_)) => v.push("appointment", "only a scheduled attendance has one"),
             (_, None) => {}
         }
-        if self.grade == ResponseGrade::NotAttended && (self.arrived.is_some() || self.left.is_some())
+        if self.grade == ResponseGrade::NotAttended
+            && (self.arrived.is_some() || self.left.is_some())
         {
-            v.push("arrived", "a not-attended report has no arrival or departure");
+            v.push(
+                "arrived",
+                "a not-attended report has no arrival or departure",
+            );
         }
         if let (Some(call), Some(arrived)) = (call, arrived)
             && arrived < call

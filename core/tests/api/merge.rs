@@ -1,0 +1,227 @@
+//! Several officers editing one record offline: every change survives the
+//! merge, and every replica converges to the same record.
+
+use std::sync::Arc;
+
+use pocketbook_core::Notebook;
+use pocketbook_core::model::*;
+
+use crate::support::*;
+
+struct Replica {
+    _dir: tempfile::TempDir,
+    nb: Arc<Notebook>,
+}
+
+fn replicas(numbers: &[&str]) -> Vec<Replica> {
+    numbers
+        .iter()
+        .map(|n| {
+            let dir = tempfile::tempdir().unwrap();
+            let nb = notebook(&dir, n);
+            Replica { _dir: dir, nb }
+        })
+        .collect()
+}
+
+/// Exchanges every replica's copy with every other (in both orders).
+fn exchange(all: &[Replica], id: &str) {
+    let exports: Vec<Vec<u8>> = all
+        .iter()
+        .map(|r| r.nb.export(id.into()).unwrap())
+        .collect();
+    for (i, replica) in all.iter().enumerate() {
+        for (j, bytes) in exports.iter().enumerate().rev() {
+            if i != j {
+                replica.nb.import(bytes.clone()).unwrap();
+            }
+        }
+    }
+}
+
+fn share(all: &[Replica], id: &str) {
+    let bytes = all[0].nb.export(id.into()).unwrap();
+    for replica in &all[1..] {
+        replica.nb.import(bytes.clone()).unwrap();
+    }
+}
+
+fn scene_of(record: &Record) -> &SceneAttendance {
+    match &record.body {
+        RecordBody::SceneAttendance { scene } | RecordBody::HomeBurglary { scene } => scene,
+        other => panic!("not a scene: {other:?}"),
+    }
+}
+
+#[test]
+fn concurrent_scene_actions_from_three_officers_all_survive_in_one_order() {
+    let all = replicas(&["PC1", "PC2", "PC3"]);
+    let id = all[0]
+        .nb
+        .create_scene(scene(ResponseGrade::Emergency))
+        .unwrap()
+        .header
+        .id;
+    share(&all, &id);
+    for (i, replica) in all.iter().enumerate() {
+        for n in 0..5 {
+            replica
+                .nb
+                .add_scene_action(id.clone(), note(&format!("officer {i} action {n}")))
+                .unwrap();
+        }
+    }
+    exchange(&all, &id);
+    let records: Vec<Record> = all.iter().map(|r| r.nb.get(id.clone()).unwrap()).collect();
+    assert_eq!(scene_of(&records[0]).actions.len(), 15);
+    assert_eq!(records[0], records[1]);
+    assert_eq!(records[1], records[2]);
+    // Each officer's own actions keep their relative order.
+    for i in 0..3 {
+        let mine: Vec<String> = scene_of(&records[0])
+            .actions
+            .iter()
+            .filter_map(|a| match &a.detail {
+                ActionDetail::Note { text } if text.starts_with(&format!("officer {i}")) => {
+                    Some(text.clone())
+                }
+                _ => None,
+            })
+            .collect();
+        let expected: Vec<String> = (0..5).map(|n| format!("officer {i} action {n}")).collect();
+        assert_eq!(mine, expected);
+    }
+}
+
+#[test]
+fn two_officers_ticking_different_items_both_stick() {
+    let all = replicas(&["PC1", "PC2"]);
+    let id = all[0]
+        .nb
+        .create_burglary(scene(ResponseGrade::Priority))
+        .unwrap()
+        .header
+        .id;
+    share(&all, &id);
+    all[0]
+        .nb
+        .tick(
+            id.clone(),
+            ChecklistItem::WitnessesSought,
+            TickOutcome::Done,
+            None,
+        )
+        .unwrap();
+    all[1]
+        .nb
+        .tick(
+            id.clone(),
+            ChecklistItem::ForensicExaminationArranged,
+            TickOutcome::NotDone,
+            Some("No examiner available tonight".into()),
+        )
+        .unwrap();
+    exchange(&all, &id);
+    let a = all[0].nb.get(id.clone()).unwrap();
+    let b = all[1].nb.get(id.clone()).unwrap();
+    assert_eq!(a, b);
+    let ticks = &scene_of(&a).checklist;
+    assert_eq!(ticks.len(), 2);
+    assert_eq!(ticks[0].item, ChecklistItem::WitnessesSought);
+    assert_eq!(ticks[0].ticked_by, "PC1");
+    assert_eq!(ticks[1].ticked_by, "PC2");
+}
+
+#[test]
+fn the_same_field_set_concurrently_converges_everywhere() {
+    let all = replicas(&["PC1", "PC2", "PC3"]);
+    let id = all[0]
+        .nb
+        .create_scene(scene(ResponseGrade::Emergency))
+        .unwrap()
+        .header
+        .id;
+    share(&all, &id);
+    for (i, replica) in all.iter().enumerate() {
+        replica
+            .nb
+            .record_arrival(id.clone(), format!("2026-11-28T10:0{}:00Z", i + 1))
+            .unwrap();
+        replica
+            .nb
+            .tick(
+                id.clone(),
+                ChecklistItem::IntroducedThemselves,
+                TickOutcome::Done,
+                None,
+            )
+            .unwrap();
+    }
+    exchange(&all, &id);
+    let records: Vec<Record> = all.iter().map(|r| r.nb.get(id.clone()).unwrap()).collect();
+    assert_eq!(records[0], records[1]);
+    assert_eq!(records[1], records[2]);
+    let arrived = scene_of(&records[0]).arrived.clone().unwrap();
+    assert!(arrived.starts_with("2026-11-28T10:0"), "{arrived}");
+    assert_eq!(scene_of(&records[0]).checklist.len(), 1);
+}
+
+#[test]
+fn notes_merge_as_text() {
+    let all = replicas(&["PC1", "PC2"]);
+    let mut input = scene(ResponseGrade::Emergency);
+    input.notes = "Door forced. Window intact.".into();
+    let id = all[0].nb.create_scene(input).unwrap().header.id;
+    share(&all, &id);
+    all[0]
+        .nb
+        .set_notes(id.clone(), "Rear door forced. Window intact.".into())
+        .unwrap();
+    all[1]
+        .nb
+        .set_notes(
+            id.clone(),
+            "Door forced. Window intact. Dog barking.".into(),
+        )
+        .unwrap();
+    exchange(&all, &id);
+    for replica in &all {
+        assert_eq!(
+            scene_of(&replica.nb.get(id.clone()).unwrap()).notes,
+            "Rear door forced. Window intact. Dog barking."
+        );
+    }
+}
+
+#[test]
+fn merging_in_any_order_gives_the_same_record() {
+    let all = replicas(&["PC1", "PC2", "PC3"]);
+    let id = all[0]
+        .nb
+        .create_scene(scene(ResponseGrade::Emergency))
+        .unwrap()
+        .header
+        .id;
+    share(&all, &id);
+    let mut exports = Vec::new();
+    for (i, replica) in all.iter().enumerate() {
+        replica
+            .nb
+            .add_scene_action(id.clone(), note(&format!("from {i}")))
+            .unwrap();
+        exports.push(replica.nb.export(id.clone()).unwrap());
+    }
+    let orders = [[0, 1, 2], [2, 1, 0], [1, 2, 0]];
+    let mut results = Vec::new();
+    for order in orders {
+        let dir = tempfile::tempdir().unwrap();
+        let fresh = notebook(&dir, "PC9");
+        for i in order {
+            fresh.import(exports[i].clone()).unwrap();
+        }
+        results.push(fresh.get(id.clone()).unwrap());
+    }
+    assert_eq!(results[0], results[1]);
+    assert_eq!(results[1], results[2]);
+    assert_eq!(scene_of(&results[0]).actions.len(), 3);
+}

@@ -1,0 +1,152 @@
+//! The device store: durability across reopen, compaction, refusal of a
+//! newer store, recovery from corrupt or foreign files, and hostile imports.
+
+use pocketbook_core::ApiError;
+use pocketbook_core::model::*;
+use pocketbook_core::store::{COMPACT_AFTER, ListFilter, STORE_FILE};
+
+use crate::support::*;
+
+#[test]
+fn edits_survive_reopening_and_compaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let total = COMPACT_AFTER as usize + 40;
+    let id = {
+        let nb = notebook(&dir, "PC201");
+        let id = nb
+            .create_scene(scene(ResponseGrade::Emergency))
+            .unwrap()
+            .header
+            .id;
+        for n in 0..total {
+            nb.add_scene_action(id.clone(), note(&format!("action {n}")))
+                .unwrap();
+        }
+        id
+    };
+    let nb = notebook(&dir, "PC201");
+    let record = nb.get(id).unwrap();
+    let RecordBody::SceneAttendance { scene } = record.body else {
+        panic!()
+    };
+    assert_eq!(scene.actions.len(), total);
+    assert_eq!(
+        scene.actions[total - 1].detail,
+        note(&format!("action {}", total - 1))
+    );
+}
+
+#[test]
+fn a_store_from_a_newer_app_is_refused_not_touched() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(notebook(&dir, "PC202"));
+    let path = dir.path().join(STORE_FILE);
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+    }
+    let result =
+        pocketbook_core::Notebook::open(dir.path().display().to_string(), officer("PC202"));
+    assert!(matches!(result, Err(ApiError::UpdateRequired(m)) if m.contains("99")));
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let version: u32 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 99, "the newer store is left as it was");
+}
+
+#[test]
+fn a_corrupt_store_is_moved_aside_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(STORE_FILE), b"this is not a database at all, just junk bytes that are long enough to look like a header").unwrap();
+    let nb = notebook(&dir, "PC203");
+    let aside = nb.store_moved_aside().expect("reported");
+    assert!(std::path::Path::new(&aside).exists(), "kept, not deleted");
+    assert!(
+        std::fs::read(&aside)
+            .unwrap()
+            .starts_with(b"this is not a database")
+    );
+    nb.create_stop_account(stop_account()).unwrap();
+    assert_eq!(nb.list(ListFilter::default()).unwrap().len(), 1);
+}
+
+#[test]
+fn a_foreign_sqlite_file_is_moved_aside() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let conn = rusqlite::Connection::open(dir.path().join(STORE_FILE)).unwrap();
+        conn.execute_batch("CREATE TABLE contacts (name TEXT); INSERT INTO contacts VALUES ('x');")
+            .unwrap();
+    }
+    let nb = notebook(&dir, "PC204");
+    let aside = nb.store_moved_aside().expect("reported");
+    let conn = rusqlite::Connection::open(aside).unwrap();
+    let n: i64 = conn
+        .query_row("SELECT count(*) FROM contacts", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 1);
+    assert!(notebook(&dir, "PC204").store_moved_aside().is_none());
+}
+
+#[test]
+fn hostile_imports_are_refused_and_store_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let nb = notebook(&dir, "PC205");
+    let garbage = nb.import(b"\x85\x6f\x4a\x83garbage".to_vec());
+    assert!(
+        matches!(garbage, Err(ApiError::BadInput(m)) if m.contains("not an Automerge document"))
+    );
+    let mut foreign = automerge::AutoCommit::new();
+    use automerge::transaction::Transactable;
+    foreign
+        .put(automerge::ROOT, "title", "shopping list")
+        .unwrap();
+    let not_ours = nb.import(foreign.save());
+    assert!(
+        matches!(not_ours, Err(ApiError::BadInput(m)) if m.contains("not a Pocketbook record"))
+    );
+    foreign
+        .put(automerge::ROOT, "schema", "pocketbook.record")
+        .unwrap();
+    foreign
+        .put(automerge::ROOT, "schema_version", 7_u64)
+        .unwrap();
+    assert!(matches!(
+        nb.import(foreign.save()),
+        Err(ApiError::UpdateRequired(_))
+    ));
+    foreign
+        .put(automerge::ROOT, "schema_version", 1_u64)
+        .unwrap();
+    assert!(matches!(
+        nb.import(foreign.save()),
+        Err(ApiError::BadInput(_))
+    ));
+    assert!(nb.list(ListFilter::default()).unwrap().is_empty());
+}
+
+#[test]
+fn an_imported_record_breaking_a_rule_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let nb = notebook(&dir, "PC206");
+    let id = nb.create_stop_search(stop_search()).unwrap().header.id;
+    let mut doc = automerge::AutoCommit::load(&nb.export(id.clone()).unwrap()).unwrap();
+    use automerge::ReadDoc;
+    use automerge::transaction::Transactable;
+    let (_, body) = doc.get(automerge::ROOT, "body").unwrap().unwrap();
+    let (_, variant) = doc.get(&body, "StopSearch").unwrap().unwrap();
+    let (_, search) = doc.get(&variant, "search").unwrap().unwrap();
+    doc.put(&search, "grounds", "").unwrap();
+    let other_dir = tempfile::tempdir().unwrap();
+    let other = notebook(&other_dir, "PC207");
+    let refused = other.import(doc.save());
+    assert!(matches!(refused, Err(ApiError::Invalid(m)) if m.contains("grounds")));
+    assert!(other.list(ListFilter::default()).unwrap().is_empty());
+    // Merging the same bad change into the original is refused too, and the original stays valid.
+    assert!(nb.import(doc.save()).is_err());
+    let RecordBody::StopSearch { search } = nb.get(id).unwrap().body else {
+        panic!()
+    };
+    assert!(!search.grounds.is_empty());
+}
