@@ -121,6 +121,25 @@ impl Notebook {
         }))
     }
 
+    /// Reopens a notebook already set up in `directory` (by `open` or by
+    /// enrolment), for the officer it belongs to.
+    #[uniffi::constructor]
+    pub fn open_existing(directory: String) -> Result<Arc<Self>, ApiError> {
+        let owner = {
+            let store = Store::open(std::path::Path::new(&directory))?;
+            store.meta(OFFICER_META)?
+        };
+        let Some(bytes) = owner else {
+            return Err(ApiError::NotEnrolled(
+                "no notebook in this directory yet: open it for an officer or enrol the device"
+                    .into(),
+            ));
+        };
+        let officer: Officer = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::Storage(format!("unreadable notebook owner: {e}")))?;
+        Self::open(directory, officer)
+    }
+
     /// The officer this notebook belongs to.
     pub fn officer(&self) -> Officer {
         self.officer.clone()

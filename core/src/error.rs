@@ -32,6 +32,9 @@ pub enum ApiError {
     /// The server could not be reached; everything stays queued on the device.
     #[error("{0}")]
     Offline(String),
+    /// The notebook or device has not been set up for this (open or enrol first).
+    #[error("{0}")]
+    NotEnrolled(String),
     /// The server refused this device's credentials.
     #[error("{0}")]
     Unauthorised(String),

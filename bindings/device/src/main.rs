@@ -1,0 +1,375 @@
+//! `pocketbook-device`: drives the Pocketbook core only through its exported
+//! API, exactly as the Android and iOS apps do, and prints JSON. Used by the
+//! README quickstart, by end-to-end tests, and by support staff.
+//!
+//! Output: the result as JSON on stdout, exit 0. On failure: one JSON object
+//! `{"error": "<kind>", "message": "..."}` on stderr and exit 1 (the core
+//! refused) or 2 (the command line or its input was wrong).
+
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use pocketbook_core::model::{
+    ActionDetail, ChecklistItem, Officer, ReceiptMedium, RecordKind, RecordStatus, SceneInput,
+    StopAccount, StopSearch, TickOutcome, UpdateAgreement,
+};
+use pocketbook_core::store::ListFilter;
+use pocketbook_core::{ApiError, Notebook};
+use serde::Serialize;
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "Drive a Pocketbook device notebook from the command line"
+)]
+struct Cli {
+    /// Directory of the device store (created on first use).
+    #[arg(long, env = "POCKETBOOK_STORE", default_value = "./pocketbook-device")]
+    store: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Set up the notebook for an officer without a server (offline use).
+    Init {
+        #[arg(long)]
+        shoulder_number: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        station: String,
+    },
+    /// Create a record from a JSON file ("-" reads standard input).
+    New {
+        #[arg(value_enum)]
+        kind: KindArg,
+        #[arg(long)]
+        json: PathBuf,
+    },
+    /// Print a whole record.
+    Show { id: String },
+    /// List records, newest first.
+    List {
+        #[arg(long, value_enum)]
+        kind: Option<KindArg>,
+        #[arg(long, value_enum)]
+        status: Option<StatusArg>,
+        /// A receipt reference, as typed.
+        #[arg(long)]
+        reference: Option<String>,
+        #[arg(long)]
+        limit: Option<u32>,
+    },
+    /// Append a scene action from JSON, e.g. {"type":"note","text":"..."}.
+    Action {
+        id: String,
+        #[arg(long)]
+        json: PathBuf,
+    },
+    /// Append a free-text note as a scene action.
+    Note { id: String, text: String },
+    /// Tick a checklist item, e.g. `tick ID "witnesses sought" done`.
+    Tick {
+        id: String,
+        /// The item's text, e.g. "crime prevention advice given".
+        item: String,
+        /// done | "not applicable" | "not done"
+        outcome: String,
+        /// Required for "not done".
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Record the arrival time (RFC 3339).
+    Arrive { id: String, at: String },
+    /// Record the departure time (RFC 3339).
+    Leave { id: String, at: String },
+    /// Record how and how often the victim wants updates.
+    Updates {
+        id: String,
+        #[arg(long)]
+        method: String,
+        #[arg(long)]
+        every_days: u32,
+    },
+    /// Replace the notes of a record.
+    Notes { id: String, text: String },
+    /// Issue the receipt (printed, email, text) or record why it was not given.
+    Receipt {
+        id: String,
+        #[arg(long, value_enum, conflicts_with = "not_given")]
+        medium: Option<MediumArg>,
+        /// The exceptional circumstances that prevented a receipt.
+        #[arg(long)]
+        not_given: Option<String>,
+    },
+    /// Write a record's Automerge document to a file.
+    Export {
+        id: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Import (merge) a record's Automerge document from a file.
+    Import { file: PathBuf },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum KindArg {
+    Scene,
+    Burglary,
+    StopSearch,
+    StopAccount,
+}
+
+impl KindArg {
+    fn kind(self) -> RecordKind {
+        match self {
+            KindArg::Scene => RecordKind::SceneAttendance,
+            KindArg::Burglary => RecordKind::HomeBurglary,
+            KindArg::StopSearch => RecordKind::StopSearch,
+            KindArg::StopAccount => RecordKind::StopAccount,
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum StatusArg {
+    Open,
+    Complete,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum MediumArg {
+    Printed,
+    Email,
+    Text,
+}
+
+/// A failure to report: which kind and what happened.
+struct Failure {
+    kind: &'static str,
+    message: String,
+    exit: u8,
+}
+
+impl From<ApiError> for Failure {
+    fn from(e: ApiError) -> Self {
+        let kind = match &e {
+            ApiError::Invalid(_) => "invalid",
+            ApiError::BadInput(_) => "bad-input",
+            ApiError::NotFound => "not-found",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::UpdateRequired(_) => "update-required",
+            ApiError::Storage(_) => "storage",
+            ApiError::NotEnrolled(_) => "not-enrolled",
+            ApiError::Offline(_) => "offline",
+            ApiError::Unauthorised(_) => "unauthorised",
+            ApiError::Protocol(_) => "protocol",
+            ApiError::Cancelled => "cancelled",
+        };
+        Failure {
+            kind,
+            message: e.to_string(),
+            exit: 1,
+        }
+    }
+}
+
+fn input_error(message: String) -> Failure {
+    Failure {
+        kind: "bad-input",
+        message,
+        exit: 2,
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(value) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&value).unwrap_or_default()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(failure) => {
+            let body = serde_json::json!({"error": failure.kind, "message": failure.message});
+            eprintln!("{body}");
+            ExitCode::from(failure.exit)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<serde_json::Value, Failure> {
+    let store = cli.store.display().to_string();
+    if let Command::Init {
+        shoulder_number,
+        name,
+        station,
+    } = cli.command
+    {
+        let nb = Notebook::open(
+            store,
+            Officer {
+                shoulder_number,
+                name,
+                station,
+            },
+        )?;
+        return json(&nb.officer());
+    }
+    let nb = Notebook::open_existing(store)?;
+    if let Some(aside) = nb.store_moved_aside() {
+        eprintln!(
+            "{}",
+            serde_json::json!({"warning": "store unreadable; moved aside", "path": aside})
+        );
+    }
+    match cli.command {
+        Command::Init { .. } => unreachable!("handled above"),
+        Command::New { kind, json: file } => {
+            let text = read_input(&file)?;
+            let record = match kind.kind() {
+                RecordKind::SceneAttendance => nb.create_scene(parse::<SceneInput>(&text)?)?,
+                RecordKind::HomeBurglary => nb.create_burglary(parse::<SceneInput>(&text)?)?,
+                RecordKind::StopSearch => nb.create_stop_search(parse::<StopSearch>(&text)?)?,
+                RecordKind::StopAccount => nb.create_stop_account(parse::<StopAccount>(&text)?)?,
+            };
+            json(&record)
+        }
+        Command::Show { id } => json(&nb.get(id)?),
+        Command::List {
+            kind,
+            status,
+            reference,
+            limit,
+        } => json(&nb.list(ListFilter {
+            kind: kind.map(KindArg::kind),
+            status: status.map(|s| match s {
+                StatusArg::Open => RecordStatus::Open,
+                StatusArg::Complete => RecordStatus::Complete,
+            }),
+            reference,
+            created_since: None,
+            limit,
+        })?),
+        Command::Action { id, json: file } => {
+            let detail: ActionDetail = parse(&read_input(&file)?)?;
+            let action_id = nb.add_scene_action(id, detail)?;
+            json(&serde_json::json!({ "action_id": action_id }))
+        }
+        Command::Note { id, text } => {
+            let action_id = nb.add_scene_action(id, ActionDetail::Note { text })?;
+            json(&serde_json::json!({ "action_id": action_id }))
+        }
+        Command::Tick {
+            id,
+            item,
+            outcome,
+            reason,
+        } => {
+            let item = ChecklistItem::parse(&item).ok_or_else(|| {
+                input_error(format!(
+                    "unknown checklist item {item:?}; expected one of {}",
+                    ChecklistItem::expected()
+                ))
+            })?;
+            let outcome = TickOutcome::parse(&outcome).ok_or_else(|| {
+                input_error(format!(
+                    "unknown outcome {outcome:?}; expected one of {}",
+                    TickOutcome::expected()
+                ))
+            })?;
+            nb.tick(id.clone(), item, outcome, reason)?;
+            json(&nb.get(id)?)
+        }
+        Command::Arrive { id, at } => {
+            nb.record_arrival(id.clone(), at)?;
+            json(&nb.get(id)?)
+        }
+        Command::Leave { id, at } => {
+            nb.record_departure(id.clone(), at)?;
+            json(&nb.get(id)?)
+        }
+        Command::Updates {
+            id,
+            method,
+            every_days,
+        } => {
+            nb.agree_updates(id.clone(), UpdateAgreement { method, every_days })?;
+            json(&nb.get(id)?)
+        }
+        Command::Notes { id, text } => {
+            nb.set_notes(id.clone(), text)?;
+            json(&nb.get(id)?)
+        }
+        Command::Receipt {
+            id,
+            medium,
+            not_given,
+        } => match (medium, not_given) {
+            (Some(medium), None) => {
+                let medium = match medium {
+                    MediumArg::Printed => ReceiptMedium::Printed,
+                    MediumArg::Email => ReceiptMedium::Email,
+                    MediumArg::Text => ReceiptMedium::Text,
+                };
+                let reference = nb.issue_receipt(id, medium)?;
+                json(&serde_json::json!({ "reference": reference }))
+            }
+            (None, Some(reason)) => {
+                nb.receipt_not_given(id.clone(), reason)?;
+                json(&nb.get(id)?)
+            }
+            _ => Err(input_error("give --medium or --not-given".into())),
+        },
+        Command::Export { id, out } => {
+            let bytes = nb.export(id)?;
+            std::fs::write(&out, &bytes)
+                .map_err(|e| input_error(format!("cannot write {}: {e}", out.display())))?;
+            json(&serde_json::json!({ "bytes": bytes.len(), "out": out }))
+        }
+        Command::Import { file } => {
+            let bytes = std::fs::read(&file)
+                .map_err(|e| input_error(format!("cannot read {}: {e}", file.display())))?;
+            json(&nb.import(bytes)?)
+        }
+    }
+}
+
+/// Largest JSON input accepted (a record is a few kilobytes).
+const MAX_INPUT_BYTES: u64 = 1024 * 1024;
+
+fn read_input(path: &PathBuf) -> Result<String, Failure> {
+    use std::io::Read;
+    let mut text = String::new();
+    let result = if path.as_os_str() == "-" {
+        std::io::stdin()
+            .take(MAX_INPUT_BYTES + 1)
+            .read_to_string(&mut text)
+    } else {
+        std::fs::File::open(path)
+            .and_then(|f| f.take(MAX_INPUT_BYTES + 1).read_to_string(&mut text))
+    };
+    result.map_err(|e| input_error(format!("cannot read {}: {e}", path.display())))?;
+    if text.len() as u64 > MAX_INPUT_BYTES {
+        return Err(input_error(format!(
+            "{} is larger than {MAX_INPUT_BYTES} bytes",
+            path.display()
+        )));
+    }
+    Ok(text)
+}
+
+fn parse<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, Failure> {
+    serde_json::from_str(text).map_err(|e| input_error(format!("invalid JSON: {e}")))
+}
+
+fn json<T: Serialize>(value: &T) -> Result<serde_json::Value, Failure> {
+    serde_json::to_value(value).map_err(|e| input_error(format!("cannot encode output: {e}")))
+}

@@ -1,0 +1,222 @@
+//! The device command line, run as a newcomer would: JSON in, JSON out,
+//! clear errors for bad input.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::{Value, json};
+
+fn device(store: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pocketbook-device"))
+        .arg("--store")
+        .arg(store)
+        .args(args)
+        .output()
+        .expect("run pocketbook-device")
+}
+
+fn ok(store: &Path, args: &[&str]) -> Value {
+    let out = device(store, args);
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON on stdout")
+}
+
+fn failure(store: &Path, args: &[&str], exit: i32) -> Value {
+    let out = device(store, args);
+    assert_eq!(out.status.code(), Some(exit), "{args:?}: {out:?}");
+    serde_json::from_slice(&out.stderr).expect("JSON error on stderr")
+}
+
+fn init(store: &Path, number: &str) {
+    ok(
+        store,
+        &[
+            "init",
+            "--shoulder-number",
+            number,
+            "--name",
+            "Jo Smith",
+            "--station",
+            "Lewisham",
+        ],
+    );
+}
+
+fn stop_search_json() -> Value {
+    json!({
+        "type": "Person and Vehicle search",
+        "vehicle_registration": "ab12 cde",
+        "datetime": "2026-11-28T14:05:00Z",
+        "location": {"latitude": 51.46, "longitude": -0.01, "street": "Lewisham High Street"},
+        "gender": "Female",
+        "age_range": "25-34",
+        "self_defined_ethnicity": "White - Irish",
+        "grounds": "Seen passing packages from the car window",
+        "object_of_search": "Controlled drugs",
+        "legislation": "Misuse of Drugs Act 1971 (section 23)",
+        "outcome": "Arrest",
+        "outcome_linked_to_object_of_search": true,
+        "conduct": {"grounds_explained": true, "object_told": true, "treated_with_respect": true}
+    })
+}
+
+fn write(dir: &Path, name: &str, value: &Value) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, value.to_string()).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn stop_search_from_json_to_receipt_export_and_import() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("device");
+    init(&store, "PC500");
+    let file = write(dir.path(), "search.json", &stop_search_json());
+    let record = ok(&store, &["new", "stop-search", "--json", &file]);
+    let id = record["header"]["id"].as_str().unwrap().to_string();
+    let search = &record["body"]["search"];
+    assert_eq!(record["body"]["kind"], "stop-search");
+    assert_eq!(search["type"], "Person and Vehicle search");
+    assert_eq!(search["vehicle_registration"], "AB12CDE");
+    assert_eq!(record["header"]["author"]["shoulder_number"], "PC500");
+
+    let receipt = ok(&store, &["receipt", &id, "--medium", "printed"]);
+    assert_eq!(receipt["reference"], record["header"]["reference"]);
+    let listed = ok(
+        &store,
+        &["list", "--kind", "stop-search", "--status", "complete"],
+    );
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    let typed = record["header"]["reference"]
+        .as_str()
+        .unwrap()
+        .to_lowercase();
+    let by_ref = ok(&store, &["list", "--reference", &typed]);
+    assert_eq!(by_ref[0]["id"], id.as_str());
+
+    let export = dir.path().join("record.automerge");
+    ok(
+        &store,
+        &["export", &id, "--out", &export.display().to_string()],
+    );
+    let other = dir.path().join("other");
+    init(&other, "PC501");
+    let imported = ok(&other, &["import", &export.display().to_string()]);
+    assert_eq!(imported["header"]["id"], id.as_str());
+    let shown = ok(&other, &["show", &id]);
+    assert_eq!(shown["body"]["search"]["receipt"]["status"], "given");
+}
+
+#[test]
+fn scene_actions_ticks_and_times() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("device");
+    init(&store, "PC502");
+    let scene = json!({
+        "reasons": ["crime in progress", "suspect at or near the scene"],
+        "grade": "emergency",
+        "call_received": "2026-11-28T10:00:00Z",
+        "location": {"street": "12 Acacia Avenue"}
+    });
+    let file = write(dir.path(), "scene.json", &scene);
+    let record = ok(&store, &["new", "burglary", "--json", &file]);
+    let id = record["header"]["id"].as_str().unwrap().to_string();
+    let action = write(
+        dir.path(),
+        "action.json",
+        &json!({"type": "evidence_collected", "what": "Crowbar", "where_found": "Garden", "exhibit_number": "JS/1"}),
+    );
+    ok(&store, &["action", &id, "--json", &action]);
+    ok(
+        &store,
+        &["note", &id, "Neighbour heard glass break at 09:55"],
+    );
+    ok(&store, &["tick", &id, "witnesses sought", "done"]);
+    ok(&store, &["arrive", &id, "2026-11-28T10:09:00Z"]);
+    let left = ok(&store, &["leave", &id, "2026-11-28T11:00:00Z"]);
+    assert_eq!(
+        left["body"]["scene"]["actions"].as_array().unwrap().len(),
+        2
+    );
+    assert_eq!(left["derived"]["target_status"], "met");
+    assert_eq!(
+        left["derived"]["open_on_leaving"].as_array().unwrap().len(),
+        3
+    );
+
+    let err = failure(
+        &store,
+        &["tick", &id, "crime prevention advice given", "not done"],
+        1,
+    );
+    assert_eq!(err["error"], "invalid");
+    assert!(err["message"].as_str().unwrap().contains("reason"));
+    let err = failure(&store, &["tick", &id, "made tea", "done"], 2);
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown checklist item")
+    );
+}
+
+#[test]
+fn bad_input_gets_a_clear_error_and_stores_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("device");
+    let err = failure(&store, &["list"], 1);
+    assert_eq!(err["error"], "not-enrolled");
+    init(&store, "PC503");
+
+    let malformed = dir.path().join("bad.json");
+    std::fs::write(&malformed, "{\"type\": \"Person search\",").unwrap();
+    let err = failure(
+        &store,
+        &[
+            "new",
+            "stop-search",
+            "--json",
+            &malformed.display().to_string(),
+        ],
+        2,
+    );
+    assert!(
+        err["message"].as_str().unwrap().starts_with("invalid JSON"),
+        "{err}"
+    );
+
+    let mut unknown = stop_search_json();
+    unknown["legislation"] = json!("Section 1 PACE");
+    let file = write(dir.path(), "unknown.json", &unknown);
+    let err = failure(&store, &["new", "stop-search", "--json", &file], 2);
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown Legislation"),
+        "{err}"
+    );
+
+    let mut invalid = stop_search_json();
+    invalid["grounds"] = json!("");
+    invalid["vehicle_registration"] = Value::Null;
+    let file = write(dir.path(), "invalid.json", &invalid);
+    let err = failure(&store, &["new", "stop-search", "--json", &file], 1);
+    let message = err["message"].as_str().unwrap();
+    assert!(message.contains("grounds: required"), "{message}");
+    assert!(
+        message.contains("vehicle_registration: required"),
+        "{message}"
+    );
+
+    let junk = dir.path().join("junk.automerge");
+    std::fs::write(&junk, b"junk").unwrap();
+    let err = failure(&store, &["import", &junk.display().to_string()], 1);
+    assert_eq!(err["error"], "bad-input");
+
+    assert_eq!(ok(&store, &["list"]), json!([]));
+}
