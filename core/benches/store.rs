@@ -1,1 +1,139 @@
-fn main() {}
+//! Device store benchmarks (criterion). Read the results as ratios between
+//! benchmarks of one run: `BENCHMARKS.md` records them with the machine.
+//!
+//! - `scene_action/after_10` vs `scene_action/after_5000`: the cost of one
+//!   durable scene action must not grow with the record's history.
+//! - `floor/raw_sqlite_insert_commit`: the same change bytes inserted and
+//!   committed with plain rusqlite under the same pragmas, the floor.
+//! - `open/10000_records`, `list/10000_records`: startup and the list screen.
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use pocketbook_core::Notebook;
+use pocketbook_core::document::RecordDoc;
+use pocketbook_core::model::*;
+use pocketbook_core::store::ListFilter;
+
+fn officer() -> Officer {
+    Officer {
+        shoulder_number: "PC1".into(),
+        name: "Bench".into(),
+        station: "Lewisham".into(),
+    }
+}
+
+fn scene_input() -> SceneInput {
+    SceneInput {
+        reasons: vec![AttendanceReason::CrimeInProgress],
+        grade: ResponseGrade::Emergency,
+        call_received: "2026-11-28T10:00:00Z".into(),
+        appointment: None,
+        arrived: None,
+        left: None,
+        location: Location {
+            latitude: None,
+            longitude: None,
+            street: "High Street".into(),
+        },
+        notes: String::new(),
+    }
+}
+
+fn note(n: usize) -> ActionDetail {
+    ActionDetail::Note {
+        text: format!("Spoke to neighbour at number {n}; saw a man in a grey hoodie"),
+    }
+}
+
+fn notebook_with_actions(prior: usize) -> (tempfile::TempDir, Arc<Notebook>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let nb = Notebook::open(dir.path().display().to_string(), officer()).unwrap();
+    let id = nb.create_scene(scene_input()).unwrap().header.id;
+    for n in 0..prior {
+        nb.add_scene_action(id.clone(), note(n)).unwrap();
+    }
+    (dir, nb, id)
+}
+
+fn scene_action(c: &mut Criterion) {
+    let mut group = c.benchmark_group("scene_action");
+    for prior in [10, 5000] {
+        let (_dir, nb, id) = notebook_with_actions(prior);
+        let mut n = prior;
+        group.bench_function(format!("after_{prior}"), |b| {
+            b.iter(|| {
+                n += 1;
+                nb.add_scene_action(id.clone(), note(n)).unwrap()
+            })
+        });
+    }
+    group.finish();
+}
+
+fn floor(c: &mut Criterion) {
+    // The bytes of one real scene-action change, as the store appends them.
+    let header = RecordHeader {
+        id: "bench".into(),
+        kind: RecordKind::SceneAttendance,
+        reference: pocketbook_core::reference::Reference::generate().to_string(),
+        created_at: "2026-11-28T10:00:00Z".into(),
+        author: officer(),
+    };
+    let body = RecordBody::SceneAttendance {
+        scene: SceneAttendance::from_input(scene_input()),
+    };
+    let mut doc = RecordDoc::create(header, &body, automerge::ActorId::random()).unwrap();
+    doc.add_action(note(1), "PC1", "2026-11-28T10:01:00Z")
+        .unwrap();
+    let change = doc.last_local_change().unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let conn = rusqlite::Connection::open(dir.path().join("floor.db")).unwrap();
+    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+    conn.pragma_update(None, "synchronous", "FULL").unwrap();
+    conn.execute_batch("CREATE TABLE changes (seq INTEGER PRIMARY KEY, bytes BLOB NOT NULL)")
+        .unwrap();
+    let mut group = c.benchmark_group("floor");
+    group.bench_function("raw_sqlite_insert_commit", |b| {
+        b.iter(|| {
+            conn.execute("INSERT INTO changes (bytes) VALUES (?1)", [&change])
+                .unwrap()
+        })
+    });
+    group.finish();
+}
+
+fn open_and_list(c: &mut Criterion) {
+    const RECORDS: usize = 10_000;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().display().to_string();
+    {
+        let nb = Notebook::open(path.clone(), officer()).unwrap();
+        for _ in 0..RECORDS {
+            nb.create_scene(scene_input()).unwrap();
+        }
+    }
+    let mut group = c.benchmark_group("store");
+    group.sample_size(20);
+    group.bench_function("open/10000_records", |b| {
+        b.iter(|| black_box(Notebook::open(path.clone(), officer()).unwrap()))
+    });
+    let nb = Notebook::open(path, officer()).unwrap();
+    group.bench_function("list/10000_records", |b| {
+        b.iter(|| {
+            let all = nb.list(ListFilter::default()).unwrap();
+            assert_eq!(all.len(), RECORDS);
+            all
+        })
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(50).measurement_time(std::time::Duration::from_secs(5));
+    targets = scene_action, floor, open_and_list
+}
+criterion_main!(benches);

@@ -11,7 +11,11 @@ use crate::model::{
     StopSearch, Tick, TickOutcome, UpdateAgreement, Violations, normalise_registration,
 };
 use crate::reference::Reference;
-use crate::store::{ListFilter, Store, now};
+use crate::store::{Credentials, ListFilter, Store, now};
+use crate::sync::client::SyncClient;
+use crate::sync::wire::{
+    EnrolRequest, MAX_PUSH_BYTES, MAX_PUSH_RECORDS, PROTOCOL_VERSION, PushedRecord, SyncRequest,
+};
 
 pub use crate::error::ApiError;
 
@@ -307,6 +311,137 @@ impl Notebook {
     }
 }
 
+/// Hears how a sync is going (records sent and received so far).
+#[uniffi::export(with_foreign)]
+pub trait SyncProgress: Send + Sync {
+    fn on_progress(&self, sent: u32, received: u32);
+}
+
+/// A record the server refused, with its reason (no record content).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct RecordRejection {
+    pub record_id: String,
+    /// Stable code: invalid, corrupt, forbidden, erased, wrong-kind, missing-dependencies.
+    pub code: String,
+    pub message: String,
+}
+
+/// What one `sync()` did.
+#[derive(Debug, Clone, PartialEq, Eq, Default, uniffi::Record)]
+pub struct SyncSummary {
+    /// HTTP round trips made.
+    pub requests: u32,
+    /// Records whose changes were sent.
+    pub sent: u32,
+    /// Records the server acknowledged.
+    pub acknowledged: u32,
+    /// Records changed here by what the server sent.
+    pub received: u32,
+    pub rejected: Vec<RecordRejection>,
+    /// Records still waiting for the server afterwards (refused ones excluded).
+    pub pending: u64,
+}
+
+/// Enrols this device with a one-time code from the server's admin, and
+/// opens the notebook of the officer the code was issued for.
+#[uniffi::export(async_runtime = "tokio")]
+pub async fn enrol_device(
+    directory: String,
+    server_url: String,
+    code: String,
+    device_label: String,
+) -> Result<Arc<Notebook>, ApiError> {
+    let client = SyncClient::new(&server_url, None)?;
+    let response = client
+        .enrol(&EnrolRequest {
+            protocol: PROTOCOL_VERSION,
+            code: code.trim().to_string(),
+            device_label,
+        })
+        .await?;
+    let notebook = Notebook::open(directory, response.officer.clone())?;
+    lock(&notebook.store).set_credentials(&Credentials {
+        server_url,
+        device_id: response.device_id,
+        token: response.token,
+    })?;
+    Ok(notebook)
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl Notebook {
+    /// Sends every change the server has not acknowledged and applies every
+    /// change the server has for this officer, page by page, until both
+    /// sides are level. Safe to cancel (cancel the coroutine or Task) or to
+    /// lose the network at any point: a page is applied with its cursor in
+    /// one transaction, and an interrupted sync simply resumes.
+    pub async fn sync(
+        &self,
+        progress: Option<Arc<dyn SyncProgress>>,
+    ) -> Result<SyncSummary, ApiError> {
+        let credentials = lock(&self.store).credentials()?.ok_or_else(|| {
+            ApiError::NotEnrolled("this device is not enrolled with a server".into())
+        })?;
+        let client = SyncClient::new(&credentials.server_url, Some(credentials.token))?;
+        let mut summary = SyncSummary::default();
+        for _ in 0..MAX_SYNC_ROUNDS {
+            let (pushes, cursor) = {
+                let mut store = lock(&self.store);
+                (
+                    store.pending_pushes(MAX_PUSH_RECORDS, MAX_PUSH_BYTES)?,
+                    store.cursor()?,
+                )
+            };
+            let request = SyncRequest {
+                protocol: PROTOCOL_VERSION,
+                cursor,
+                push: pushes
+                    .iter()
+                    .map(|p| PushedRecord {
+                        record_id: p.record_id.clone(),
+                        kind: p.kind,
+                        changes: p.changes.clone(),
+                    })
+                    .collect(),
+                page_size: None,
+            };
+            let response = client.sync(&request).await?;
+            let page = lock(&self.store).apply_sync(&pushes, &response)?;
+            summary.requests += 1;
+            summary.sent += pushes.len() as u32;
+            summary.acknowledged += page.acknowledged;
+            summary.received += page.received.len() as u32;
+            summary.rejected.extend(response.rejected.iter().map(|r| {
+                RecordRejection {
+                    record_id: r.record_id.clone(),
+                    code: serde_json::to_value(r.code)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default(),
+                    message: r.message.clone(),
+                }
+            }));
+            for (record_id, kind) in &page.received {
+                self.notify_id(record_id, *kind, ChangeOrigin::Sync);
+            }
+            if let Some(progress) = &progress {
+                progress.on_progress(summary.sent, summary.received);
+            }
+            let progressed = page.acknowledged > 0 || !page.received.is_empty();
+            let pending = lock(&self.store).unsynced_count()?;
+            if !response.more && (pending == 0 || !progressed) {
+                break;
+            }
+        }
+        summary.pending = lock(&self.store).unsynced_count()?;
+        Ok(summary)
+    }
+}
+
+/// Upper bound on round trips in one `sync()`, so a misbehaving server
+/// cannot keep a device busy forever; the next sync resumes.
+const MAX_SYNC_ROUNDS: usize = 10_000;
+
 /// Checks a record body without storing it, so a form can mark every
 /// offending field before the officer submits.
 #[uniffi::export]
@@ -354,13 +489,17 @@ impl Notebook {
     }
 
     pub(crate) fn notify(&self, header: &RecordHeader, origin: ChangeOrigin) {
+        self.notify_id(&header.id, header.kind, origin)
+    }
+
+    fn notify_id(&self, record_id: &str, kind: RecordKind, origin: ChangeOrigin) {
         let listeners: Vec<_> = lock(&self.listeners)
             .iter()
             .map(|(_, l)| Arc::clone(l))
             .collect();
         let event = ChangeEvent {
-            record_id: header.id.clone(),
-            kind: header.kind,
+            record_id: record_id.to_string(),
+            kind,
             origin,
         };
         for listener in listeners {

@@ -5,6 +5,7 @@
 
 use crate::document::DocumentError;
 use crate::store::StoreError;
+use crate::sync::client::ClientError;
 
 /// What an app (or the device CLI) can act on. Each variant's message is
 /// readable as it is; Kotlin and Swift see them as typed exceptions.
@@ -57,6 +58,19 @@ impl From<DocumentError> for ApiError {
             DocumentError::TooNew { .. } => ApiError::UpdateRequired(e.to_string()),
             DocumentError::WrongKind { .. } | DocumentError::ReceiptAlreadyIssued => {
                 ApiError::Conflict(e.to_string())
+            }
+        }
+    }
+}
+
+impl From<ClientError> for ApiError {
+    fn from(e: ClientError) -> Self {
+        match e {
+            ClientError::Offline(_) => ApiError::Offline(e.to_string()),
+            ClientError::Unauthorised(_) => ApiError::Unauthorised(e.to_string()),
+            ClientError::UpdateRequired(_) => ApiError::UpdateRequired(e.to_string()),
+            ClientError::Refused { .. } | ClientError::Protocol(_) => {
+                ApiError::Protocol(e.to_string())
             }
         }
     }

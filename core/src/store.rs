@@ -13,6 +13,7 @@
 //! action to one scene never reloads its history.
 
 mod schema;
+mod sync_state;
 
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -24,6 +25,7 @@ use crate::document::{DocumentError, RecordDoc};
 use crate::model::{Record, RecordBody, RecordHeader, RecordKind, RecordStatus, RecordSummary};
 
 pub use schema::{APPLICATION_ID, CURRENT_VERSION};
+pub use sync_state::{Credentials, PendingPush};
 
 /// File name of the store inside the notebook directory.
 pub const STORE_FILE: &str = "pocketbook.db";
@@ -166,38 +168,9 @@ impl Store {
     ) -> Result<Record, StoreError> {
         let mut doc = RecordDoc::create(header, body, self.actor.clone())?;
         let record = doc.record()?;
-        self.insert_doc(&mut doc, &now())?;
+        insert_record(&self.conn, &mut doc, true)?;
         self.cache.put(doc);
         Ok(record)
-    }
-
-    fn insert_doc(&mut self, doc: &mut RecordDoc, updated_at: &str) -> Result<(), StoreError> {
-        let columns = doc.index_columns()?;
-        let header = doc.header().clone();
-        let snapshot = doc.save();
-        let result = self.conn.execute(
-            "INSERT INTO records (id, kind, status, reference, author, created_at, updated_at,
-                                  occurred_at, snapshot)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![
-                header.id,
-                header.kind.as_str(),
-                columns.status.as_str(),
-                header.reference,
-                header.author.shoulder_number,
-                header.created_at,
-                updated_at,
-                columns.occurred_at,
-                snapshot,
-            ],
-        );
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if e.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) => {
-                Err(StoreError::Duplicate)
-            }
-            Err(e) => Err(e.into()),
-        }
     }
 
     /// Applies one typed edit to a record and makes it durable before returning.
@@ -237,37 +210,10 @@ impl Store {
         bytes: &[u8],
         local: bool,
     ) -> Result<(), StoreError> {
-        let columns = doc.index_columns()?;
-        let id = doc.header().id.clone();
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute(
-            "INSERT INTO changes (record_id, bytes) VALUES (?1, ?2)",
-            params![id, bytes],
-        )?;
-        let pending: i64 = tx.query_row(
-            "UPDATE records SET status = ?2, occurred_at = ?3, updated_at = ?4,
-                    changes_since_snapshot = changes_since_snapshot + 1,
-                    unsynced = unsynced OR ?5
-             WHERE id = ?1 RETURNING changes_since_snapshot",
-            params![
-                id,
-                columns.status.as_str(),
-                columns.occurred_at,
-                now(),
-                local
-            ],
-            |r| r.get(0),
-        )?;
-        if pending >= COMPACT_AFTER {
-            let snapshot = doc.save();
-            tx.execute(
-                "UPDATE records SET snapshot = ?2, changes_since_snapshot = 0 WHERE id = ?1",
-                params![id, snapshot],
-            )?;
-            tx.execute("DELETE FROM changes WHERE record_id = ?1", [&id])?;
-        }
+        write_changes(&tx, doc, bytes, local)?;
         tx.commit()?;
         Ok(())
     }
@@ -369,8 +315,7 @@ impl Store {
         match self.take_doc(&id) {
             Err(StoreError::NotFound) => {
                 let record = incoming.record()?;
-                self.insert_doc(&mut incoming, &now())?;
-                self.mark_unsynced(&id)?;
+                insert_record(&self.conn, &mut incoming, true)?;
                 self.cache.put(incoming);
                 Ok(record)
             }
@@ -397,14 +342,8 @@ impl Store {
         }
     }
 
-    fn mark_unsynced(&self, id: &str) -> Result<(), StoreError> {
-        self.conn
-            .execute("UPDATE records SET unsynced = 1 WHERE id = ?1", [id])?;
-        Ok(())
-    }
-
     /// Takes a record's document out of the cache or loads it from disk.
-    fn take_doc(&mut self, id: &str) -> Result<RecordDoc, StoreError> {
+    pub(crate) fn take_doc(&mut self, id: &str) -> Result<RecordDoc, StoreError> {
         if let Some(doc) = self.cache.take(id) {
             return Ok(doc);
         }
@@ -426,6 +365,78 @@ impl Store {
         }
         Ok(doc)
     }
+}
+
+/// Inserts a new record row with its first snapshot.
+fn insert_record(conn: &Connection, doc: &mut RecordDoc, unsynced: bool) -> Result<(), StoreError> {
+    let columns = doc.index_columns()?;
+    let header = doc.header().clone();
+    let snapshot = doc.save();
+    let result = conn.execute(
+        "INSERT INTO records (id, kind, status, reference, author, created_at, updated_at,
+                              occurred_at, snapshot, unsynced)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![
+            header.id,
+            header.kind.as_str(),
+            columns.status.as_str(),
+            header.reference,
+            header.author.shoulder_number,
+            header.created_at,
+            now(),
+            columns.occurred_at,
+            snapshot,
+            unsynced,
+        ],
+    );
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if e.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) => {
+            Err(StoreError::Duplicate)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Appends change bytes for a record, refreshes its index row, and folds the
+/// record into a new snapshot once enough changes have piled up. A local
+/// change marks the record for the next sync and clears an earlier refusal.
+fn write_changes(
+    conn: &Connection,
+    doc: &mut RecordDoc,
+    bytes: &[u8],
+    local: bool,
+) -> Result<(), StoreError> {
+    let columns = doc.index_columns()?;
+    let id = doc.header().id.clone();
+    conn.execute(
+        "INSERT INTO changes (record_id, bytes) VALUES (?1, ?2)",
+        params![id, bytes],
+    )?;
+    let pending: i64 = conn.query_row(
+        "UPDATE records SET status = ?2, occurred_at = ?3, updated_at = ?4,
+                changes_since_snapshot = changes_since_snapshot + 1,
+                unsynced = unsynced OR ?5,
+                rejection = CASE WHEN ?5 THEN NULL ELSE rejection END
+         WHERE id = ?1 RETURNING changes_since_snapshot",
+        params![
+            id,
+            columns.status.as_str(),
+            columns.occurred_at,
+            now(),
+            local
+        ],
+        |r| r.get(0),
+    )?;
+    if pending >= COMPACT_AFTER {
+        let snapshot = doc.save();
+        conn.execute(
+            "UPDATE records SET snapshot = ?2, changes_since_snapshot = 0 WHERE id = ?1",
+            params![id, snapshot],
+        )?;
+        conn.execute("DELETE FROM changes WHERE record_id = ?1", [&id])?;
+    }
+    Ok(())
 }
 
 /// Why a file could not be opened as a store.

@@ -1,4 +1,6 @@
 //! Sync between a device and the server: the wire format both sides share,
-//! and the device's HTTP client.
+//! the device's HTTP client, and the loop that pushes what the server lacks
+//! and applies what the device lacks, page by page.
 
+pub mod client;
 pub mod wire;

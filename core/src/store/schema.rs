@@ -36,7 +36,9 @@ CREATE TABLE records (
     -- Heads the server has acknowledged (encoded), NULL if never synced.
     synced_heads    BLOB,
     -- 1 while the record has changes the server has not acknowledged.
-    unsynced        INTEGER NOT NULL DEFAULT 1
+    unsynced        INTEGER NOT NULL DEFAULT 1,
+    -- The server's reason for refusing the last push; cleared by a local edit.
+    rejection       TEXT
 ) STRICT;
 CREATE INDEX records_by_kind ON records (kind, created_at);
 CREATE INDEX records_by_status ON records (status, created_at);
