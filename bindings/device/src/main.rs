@@ -44,6 +44,19 @@ enum Command {
         #[arg(long)]
         station: String,
     },
+    /// Enrol this device with a sync server using a one-time code from its admin.
+    Enrol {
+        /// e.g. http://127.0.0.1:8650
+        #[arg(long)]
+        server: String,
+        #[arg(long)]
+        code: String,
+        /// A label for the server's device list.
+        #[arg(long, default_value = "pocketbook-device")]
+        label: String,
+    },
+    /// Sync with the server: send what it lacks, receive what this device lacks.
+    Sync,
     /// Create a record from a JSON file ("-" reads standard input).
     New {
         #[arg(value_enum)]
@@ -223,6 +236,15 @@ fn run(cli: Cli) -> Result<serde_json::Value, Failure> {
         )?;
         return json(&nb.officer());
     }
+    if let Command::Enrol {
+        server,
+        code,
+        label,
+    } = cli.command
+    {
+        let nb = runtime()?.block_on(pocketbook_core::api::enrol_device(store, server, code, label))?;
+        return json(&nb.officer());
+    }
     let nb = Notebook::open_existing(store)?;
     if let Some(aside) = nb.store_moved_aside() {
         eprintln!(
@@ -231,7 +253,20 @@ fn run(cli: Cli) -> Result<serde_json::Value, Failure> {
         );
     }
     match cli.command {
-        Command::Init { .. } => unreachable!("handled above"),
+        Command::Init { .. } | Command::Enrol { .. } => unreachable!("handled above"),
+        Command::Sync => {
+            let summary = runtime()?.block_on(nb.sync(None))?;
+            json(&serde_json::json!({
+                "requests": summary.requests,
+                "sent": summary.sent,
+                "acknowledged": summary.acknowledged,
+                "received": summary.received,
+                "pending": summary.pending,
+                "rejected": summary.rejected.iter().map(|r| serde_json::json!({
+                    "record_id": r.record_id, "code": r.code, "message": r.message,
+                })).collect::<Vec<_>>(),
+            }))
+        }
         Command::New { kind, json: file } => {
             let text = read_input(&file)?;
             let record = match kind.kind() {
@@ -340,6 +375,17 @@ fn run(cli: Cli) -> Result<serde_json::Value, Failure> {
             json(&nb.import(bytes)?)
         }
     }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure {
+            kind: "storage",
+            message: format!("cannot start the async runtime: {e}"),
+            exit: 1,
+        })
 }
 
 /// Largest JSON input accepted (a record is a few kilobytes).
