@@ -135,11 +135,16 @@ impl SyncClient {
             return serde_json::from_slice(&bytes)
                 .map_err(|e| ClientError::Protocol(format!("unreadable answer: {e}")));
         }
-        let message = serde_json::from_slice::<ErrorBody>(&bytes)
-            .map(|b| b.message)
-            .unwrap_or_else(|_| status.canonical_reason().unwrap_or("error").to_string());
+        let (code, message) = match serde_json::from_slice::<ErrorBody>(&bytes) {
+            Ok(body) => (body.error, body.message),
+            Err(_) => (
+                String::new(),
+                status.canonical_reason().unwrap_or("error").to_string(),
+            ),
+        };
         Err(match status.as_u16() {
             401 | 403 => ClientError::Unauthorised(message),
+            400 if code == "enrolment-code-refused" => ClientError::Unauthorised(message),
             426 => ClientError::UpdateRequired(message),
             code @ 400..=499 => ClientError::Refused {
                 status: code,

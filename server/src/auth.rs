@@ -1,0 +1,95 @@
+//! Enrolment codes and device tokens.
+//!
+//! A code is short enough to read off an admin's screen (10 Crockford base32
+//! characters, 50 random bits) and lives minutes, once. A device token is
+//! 256 random bits. The server stores only SHA-256 hashes of both, so a copy
+//! of the database does not let anyone sync as a device.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// A new one-time enrolment code, formatted `XXXXX-XXXXX`.
+pub fn new_enrolment_code() -> String {
+    let mut rng = rand::rng();
+    let mut out = String::with_capacity(11);
+    for i in 0..10 {
+        if i == 5 {
+            out.push('-');
+        }
+        out.push(CROCKFORD[(rng.next_u32() % 32) as usize] as char);
+    }
+    out
+}
+
+/// Canonical form of a typed code (case, separators, look-alike letters),
+/// or `None` if it cannot be one.
+pub fn normalise_code(typed: &str) -> Option<String> {
+    let mut out = String::with_capacity(10);
+    for c in typed.chars() {
+        if c == '-' || c.is_whitespace() {
+            continue;
+        }
+        let c = match c.to_ascii_uppercase() {
+            'I' | 'L' => '1',
+            'O' => '0',
+            other => other,
+        };
+        if !CROCKFORD.contains(&(c as u8)) || out.len() >= 10 {
+            return None;
+        }
+        out.push(c);
+    }
+    (out.len() == 10).then_some(out)
+}
+
+/// A new device token (sent to the device once).
+pub fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// What the server stores for a code or token.
+pub fn hash(secret: &str) -> Vec<u8> {
+    Sha256::digest(secret.as_bytes()).to_vec()
+}
+
+/// The token of an `Authorization: Bearer` header, if well formed.
+pub fn bearer(header: Option<&axum::http::HeaderValue>) -> Option<&str> {
+    let value = header?.to_str().ok()?;
+    let token = value.strip_prefix("Bearer ")?.trim();
+    (!token.is_empty() && token.len() <= 128).then_some(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_normalise_as_typed() {
+        let code = new_enrolment_code();
+        assert_eq!(code.len(), 11);
+        let canonical = normalise_code(&code).unwrap();
+        assert_eq!(normalise_code(&code.to_lowercase()).unwrap(), canonical);
+        assert_eq!(
+            normalise_code("0ILO0-11111").unwrap(),
+            "01100".to_string() + "11111"
+        );
+        assert!(normalise_code("short").is_none());
+        assert!(normalise_code("UUUUU-UUUUU").is_none());
+        assert!(normalise_code(&"1".repeat(1000)).is_none());
+    }
+
+    #[test]
+    fn tokens_are_long_and_distinct() {
+        let a = new_token();
+        assert_eq!(a.len(), 43);
+        assert_ne!(a, new_token());
+        assert_eq!(hash(&a), hash(&a));
+        assert_ne!(hash(&a), hash(&new_token()));
+    }
+}

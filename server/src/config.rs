@@ -1,0 +1,100 @@
+//! Where and how the server runs: flags over environment over a TOML file
+//! over defaults, resolved once at start.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+/// Default data directory, relative to where the server is started.
+pub const DEFAULT_DATA_DIR: &str = "./pocketbook-data";
+/// Default listen address: loopback, so a fresh start exposes nothing.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8650";
+
+/// The time source; tests inject one to jump ahead without sleeping.
+#[derive(Clone)]
+pub struct Clock(Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>);
+
+impl Clock {
+    pub fn system() -> Self {
+        Clock(Arc::new(Utc::now))
+    }
+
+    pub fn new(f: impl Fn() -> DateTime<Utc> + Send + Sync + 'static) -> Self {
+        Clock(Arc::new(f))
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Clock")
+    }
+}
+
+/// Everything the server needs to run.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub clock: Clock,
+}
+
+impl ServerConfig {
+    /// A configuration for tests: the given data directory, a free loopback port.
+    pub fn for_tests(data_dir: &Path) -> Self {
+        ServerConfig {
+            data_dir: data_dir.to_path_buf(),
+            listen: "127.0.0.1:0".parse().expect("loopback address"),
+            clock: Clock::system(),
+        }
+    }
+}
+
+/// The keys a config file may hold (all optional).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub data_dir: Option<PathBuf>,
+    pub listen: Option<String>,
+}
+
+impl FileConfig {
+    pub fn read(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| format!("config file {}: {e}", path.display()))
+    }
+}
+
+/// Resolves the final configuration from flag/env values (clap merges
+/// those two) and the file.
+pub fn resolve(
+    data_dir: Option<PathBuf>,
+    listen: Option<String>,
+    file: Option<&Path>,
+) -> Result<ServerConfig, String> {
+    let file = match file {
+        Some(path) => FileConfig::read(path)?,
+        None => FileConfig::default(),
+    };
+    let data_dir = data_dir
+        .or(file.data_dir)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+    let listen_text = listen
+        .or(file.listen)
+        .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+    let listen = listen_text.parse().map_err(|e| {
+        format!("listen address {listen_text:?}: {e} (expected host:port, e.g. 127.0.0.1:8650)")
+    })?;
+    Ok(ServerConfig {
+        data_dir,
+        listen,
+        clock: Clock::system(),
+    })
+}

@@ -1,0 +1,66 @@
+//! `POST /v1/enrol`: a device redeems a one-time code for its token.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use pocketbook_core::model::Officer;
+use pocketbook_core::sync::wire::{EnrolRequest, EnrolResponse, PROTOCOL_VERSION};
+
+use super::{AppState, HttpError, blocking, decode, read_body};
+use crate::auth;
+use crate::storage::{DeviceRow, StorageError};
+
+fn refused() -> HttpError {
+    HttpError::new(
+        StatusCode::BAD_REQUEST,
+        "enrolment-code-refused",
+        "the enrolment code is unknown, already used or expired: ask an admin for a new one",
+    )
+}
+
+pub async fn handle(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Result<Json<EnrolResponse>, HttpError> {
+    let bytes = read_body(&headers, body).await?;
+    let request: EnrolRequest = decode(&bytes)?;
+    let code = auth::normalise_code(&request.code).ok_or_else(refused)?;
+    let label: String = request.device_label.chars().take(80).collect();
+    let token = auth::new_token();
+    let now = state.now();
+    let device = DeviceRow {
+        id: uuid::Uuid::now_v7().to_string(),
+        officer: String::new(),
+        label,
+        enrolled_at: now.to_rfc3339(),
+        revoked_at: None,
+        last_seen: None,
+    };
+    let storage = state.storage.clone();
+    let token_hash = auth::hash(&token);
+    let device_id = device.id.clone();
+    let officer = blocking(move || {
+        storage
+            .redeem_enrolment_code(&auth::hash(&code), now.timestamp(), &device, &token_hash)
+            .map_err(|e| match e {
+                StorageError::CodeRefused => refused(),
+                other => other.into(),
+            })
+    })
+    .await?;
+    state.metrics.enrolments.inc();
+    tracing::info!(device = %device_id, "device enrolled");
+    Ok(Json(EnrolResponse {
+        protocol: PROTOCOL_VERSION,
+        device_id,
+        token,
+        officer: Officer {
+            shoulder_number: officer.shoulder_number,
+            name: officer.name,
+            station: officer.station,
+        },
+    }))
+}

@@ -1,0 +1,99 @@
+//! The Pocketbook sync server. Devices enrol with a one-time code and then
+//! sync their records over HTTP (`docs/sync-protocol.md`); admins manage
+//! officers and devices from the command line.
+//!
+//! The map: [`config`] says where and how to run; [`storage`] is the one
+//! trait every backend implements (SQLite embedded by default); [`auth`]
+//! makes and checks enrolment codes and device tokens; [`scope`] decides
+//! what a device may see; [`sync`] merges pushed changes and pages the feed;
+//! [`http`] is the axum surface; [`metrics`] the Prometheus registry;
+//! [`cli`] the `serve` and `admin` commands.
+
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod metrics;
+pub mod scope;
+pub mod storage;
+pub mod sync;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub use config::{Clock, ServerConfig};
+pub use storage::Storage;
+
+/// A server started on a listener; dropping it does not stop it, call [`RunningServer::shutdown`].
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    /// The base URL devices use, e.g. `http://127.0.0.1:8650`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting connections, finishes in-flight requests, and waits.
+    pub async fn shutdown(mut self) -> std::io::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            // The server may already have stopped; then there is nothing to signal.
+            if tx.send(()).is_err() {
+                tracing::debug!("server already stopped");
+            }
+        }
+        self.task.await.map_err(std::io::Error::other)?
+    }
+
+    /// Stops at once, dropping in-flight requests (a crash, for tests).
+    pub fn abort(self) {
+        self.task.abort();
+    }
+}
+
+/// Opens the configured storage and serves on `config.listen` (port 0 picks a free port).
+pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
+    let storage: Arc<dyn Storage> =
+        Arc::new(storage::sqlite::SqliteStorage::open(&config.data_dir)?);
+    start_with(config, storage).await
+}
+
+/// Serves an already opened storage backend.
+pub async fn start_with(
+    config: ServerConfig,
+    storage: Arc<dyn Storage>,
+) -> Result<RunningServer, StartError> {
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let addr = listener.local_addr()?;
+    let app = http::router(http::AppState::new(storage, config));
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                // Either an explicit shutdown or the sender being dropped ends serving.
+                if rx.await.is_err() {
+                    tracing::debug!("shutdown handle dropped");
+                }
+            })
+            .await
+    });
+    Ok(RunningServer {
+        addr,
+        shutdown: Some(tx),
+        task,
+    })
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen: {0}")]
+    Listen(#[from] std::io::Error),
+    #[error(transparent)]
+    Storage(#[from] storage::StorageError),
+}

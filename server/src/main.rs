@@ -1,0 +1,8 @@
+//! `pocketbook-server`: `serve` runs the sync server; `admin ...` manages
+//! officers, devices and records on the same data directory.
+
+#![forbid(unsafe_code)]
+
+fn main() -> std::process::ExitCode {
+    pocketbook_server::cli::main()
+}

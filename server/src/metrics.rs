@@ -1,0 +1,118 @@
+//! Prometheus metrics. Labels are fixed, low-cardinality words (endpoint,
+//! outcome, rejection code): never an officer, a device, a record or a
+//! reference.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub endpoint: &'static str,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RejectionLabels {
+    pub code: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EndpointLabels {
+    pub endpoint: &'static str,
+}
+
+/// Every metric the server exports.
+pub struct Metrics {
+    registry: Registry,
+    pub requests: Family<RequestLabels, Counter>,
+    pub latency: Family<EndpointLabels, Histogram>,
+    pub records_pushed: Counter,
+    pub records_pulled: Counter,
+    pub rejections: Family<RejectionLabels, Counter>,
+    pub bytes_in: Counter,
+    pub bytes_out: Counter,
+    pub enrolments: Counter,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("pocketbook");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests by endpoint and status",
+            requests.clone(),
+        );
+        let latency = Family::<EndpointLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+        });
+        registry.register(
+            "http_request_duration_seconds",
+            "Time to answer a request",
+            latency.clone(),
+        );
+        let records_pushed = Counter::default();
+        registry.register(
+            "sync_records_pushed",
+            "Pushed records accepted",
+            records_pushed.clone(),
+        );
+        let records_pulled = Counter::default();
+        registry.register(
+            "sync_records_pulled",
+            "Feed entries sent to devices",
+            records_pulled.clone(),
+        );
+        let rejections = Family::<RejectionLabels, Counter>::default();
+        registry.register(
+            "sync_rejections",
+            "Pushed records refused, by code",
+            rejections.clone(),
+        );
+        let bytes_in = Counter::default();
+        registry.register(
+            "sync_request_bytes",
+            "Sync request bytes received (as sent)",
+            bytes_in.clone(),
+        );
+        let bytes_out = Counter::default();
+        registry.register(
+            "sync_change_bytes_sent",
+            "Automerge change bytes sent to devices",
+            bytes_out.clone(),
+        );
+        let enrolments = Counter::default();
+        registry.register("enrolments", "Devices enrolled", enrolments.clone());
+        Metrics {
+            registry,
+            requests,
+            latency,
+            records_pushed,
+            records_pulled,
+            rejections,
+            bytes_in,
+            bytes_out,
+            enrolments,
+        }
+    }
+}
+
+impl Metrics {
+    /// The text exposition format.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}

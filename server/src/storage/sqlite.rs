@@ -1,0 +1,522 @@
+//! The embedded default backend: one SQLite file in the data directory.
+//!
+//! One connection behind a mutex is the single writer; WAL lets the admin
+//! command line read and write the same file while the server runs. Feed
+//! sequence numbers come from `AUTOINCREMENT` inside the same IMMEDIATE
+//! transaction as the record's snapshot, and SQLite commits one writer at a
+//! time, so entries become visible strictly in sequence order (the pitfall
+//! of a database sequence committing 101 before 100 cannot happen here; the
+//! PostgreSQL backend takes a transaction-level lock on the feed to get the
+//! same guarantee).
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use pocketbook_core::model::RecordKind;
+use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
+
+use super::{
+    DeviceRow, FeedRow, OfficerRow, Principal, RecordCommit, RecordIndex, Storage, StorageError,
+    StoredRecord,
+};
+
+/// File name of the server store in the data directory.
+pub const STORE_FILE: &str = "server.db";
+const APPLICATION_ID: i32 = 0x5042_5331; // "PBS1"
+const CURRENT_VERSION: u32 = 1;
+
+const V1: &str = "
+CREATE TABLE officers (
+    shoulder_number TEXT PRIMARY KEY NOT NULL,
+    name            TEXT NOT NULL,
+    station         TEXT NOT NULL,
+    role            TEXT NOT NULL,
+    active          INTEGER NOT NULL DEFAULT 1
+) STRICT;
+
+CREATE TABLE devices (
+    id          TEXT PRIMARY KEY NOT NULL,
+    officer     TEXT NOT NULL REFERENCES officers (shoulder_number),
+    token_hash  BLOB NOT NULL UNIQUE,
+    label       TEXT NOT NULL,
+    enrolled_at TEXT NOT NULL,
+    revoked_at  TEXT,
+    last_seen   TEXT
+) STRICT;
+
+CREATE TABLE enrolment_codes (
+    code_hash  BLOB PRIMARY KEY NOT NULL,
+    officer    TEXT NOT NULL REFERENCES officers (shoulder_number),
+    expires_at INTEGER NOT NULL,
+    used_at    INTEGER
+) STRICT;
+
+CREATE TABLE records (
+    id          TEXT PRIMARY KEY NOT NULL,
+    kind        TEXT NOT NULL,
+    reference   TEXT NOT NULL,
+    author      TEXT NOT NULL,
+    station     TEXT NOT NULL,
+    occurred_at TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL,
+    snapshot    BLOB NOT NULL,
+    version     INTEGER NOT NULL
+) STRICT;
+CREATE INDEX records_by_reference ON records (reference);
+CREATE INDEX records_by_station ON records (station, occurred_at);
+CREATE INDEX records_by_author ON records (author, occurred_at);
+CREATE INDEX records_by_kind ON records (kind, occurred_at);
+
+CREATE TABLE feed (
+    seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+    record_id     TEXT NOT NULL,
+    kind          TEXT NOT NULL,
+    author        TEXT NOT NULL,
+    station       TEXT NOT NULL,
+    origin_device TEXT NOT NULL,
+    changes       BLOB NOT NULL
+) STRICT;
+CREATE INDEX feed_by_record ON feed (record_id);
+";
+
+const MIGRATIONS: &[&str] = &[V1];
+
+/// The SQLite backend.
+pub struct SqliteStorage {
+    conn: Mutex<Connection>,
+}
+
+impl std::fmt::Debug for SqliteStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStorage").finish_non_exhaustive()
+    }
+}
+
+fn backend(e: rusqlite::Error) -> StorageError {
+    StorageError::Backend(e.to_string())
+}
+
+impl SqliteStorage {
+    /// Opens (creating and migrating) the store in `data_dir`.
+    pub fn open(data_dir: &Path) -> Result<Self, StorageError> {
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            StorageError::Backend(format!("cannot create {}: {e}", data_dir.display()))
+        })?;
+        let mut conn = Connection::open(data_dir.join(STORE_FILE)).map_err(backend)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(backend)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(backend)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(backend)?;
+        conn.pragma_update(None, "foreign_keys", true)
+            .map_err(backend)?;
+        migrate(&mut conn)?;
+        Ok(SqliteStorage {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // SQLite rolls back an unfinished transaction, so a poisoned lock
+        // still guards a consistent database.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(backend)?;
+    let app_id: i32 = tx
+        .query_row("PRAGMA application_id", [], |r| r.get(0))
+        .map_err(backend)?;
+    let found: u32 = tx
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(backend)?;
+    if app_id != 0 && app_id != APPLICATION_ID {
+        return Err(StorageError::Backend(
+            "the data directory holds a database that is not a Pocketbook server store".into(),
+        ));
+    }
+    if found > CURRENT_VERSION {
+        return Err(StorageError::TooNew {
+            found,
+            supported: CURRENT_VERSION,
+        });
+    }
+    for step in &MIGRATIONS[found as usize..] {
+        tx.execute_batch(step).map_err(backend)?;
+    }
+    tx.pragma_update(None, "application_id", APPLICATION_ID)
+        .map_err(backend)?;
+    tx.pragma_update(None, "user_version", CURRENT_VERSION)
+        .map_err(backend)?;
+    tx.commit().map_err(backend)
+}
+
+fn officer_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OfficerRow> {
+    Ok(OfficerRow {
+        shoulder_number: r.get(0)?,
+        name: r.get(1)?,
+        station: r.get(2)?,
+        role: r.get(3)?,
+        active: r.get(4)?,
+    })
+}
+
+fn device_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeviceRow> {
+    Ok(DeviceRow {
+        id: r.get(0)?,
+        officer: r.get(1)?,
+        label: r.get(2)?,
+        enrolled_at: r.get(3)?,
+        revoked_at: r.get(4)?,
+        last_seen: r.get(5)?,
+    })
+}
+
+fn kind_of(text: String) -> rusqlite::Result<RecordKind> {
+    RecordKind::parse(&text).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Text,
+            format!("unknown record kind {text:?}").into(),
+        )
+    })
+}
+
+fn index_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RecordIndex> {
+    Ok(RecordIndex {
+        id: r.get(0)?,
+        kind: kind_of(r.get(1)?)?,
+        reference: r.get(2)?,
+        author: r.get(3)?,
+        station: r.get(4)?,
+        occurred_at: r.get(5)?,
+        status: r.get(6)?,
+        created_at: r.get(7)?,
+        updated_at: r.get(8)?,
+    })
+}
+
+const OFFICER_COLUMNS: &str = "shoulder_number, name, station, role, active";
+const DEVICE_COLUMNS: &str = "id, officer, label, enrolled_at, revoked_at, last_seen";
+const INDEX_COLUMNS: &str =
+    "id, kind, reference, author, station, occurred_at, status, created_at, updated_at";
+
+impl Storage for SqliteStorage {
+    fn ping(&self) -> Result<(), StorageError> {
+        self.conn()
+            .query_row("SELECT 1", [], |_| Ok(()))
+            .map_err(backend)
+    }
+
+    fn add_officer(&self, officer: &OfficerRow) -> Result<(), StorageError> {
+        let result = self.conn().execute(
+            "INSERT INTO officers (shoulder_number, name, station, role, active)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                officer.shoulder_number,
+                officer.name,
+                officer.station,
+                officer.role,
+                officer.active
+            ],
+        );
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) => Err(
+                StorageError::Duplicate("an officer with this shoulder number"),
+            ),
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    fn officer(&self, shoulder_number: &str) -> Result<Option<OfficerRow>, StorageError> {
+        self.conn()
+            .query_row(
+                &format!("SELECT {OFFICER_COLUMNS} FROM officers WHERE shoulder_number = ?1"),
+                [shoulder_number],
+                officer_row,
+            )
+            .optional()
+            .map_err(backend)
+    }
+
+    fn officers(&self) -> Result<Vec<OfficerRow>, StorageError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT {OFFICER_COLUMNS} FROM officers ORDER BY shoulder_number"
+            ))
+            .map_err(backend)?;
+        let rows = stmt.query_map([], officer_row).map_err(backend)?;
+        rows.collect::<Result<_, _>>().map_err(backend)
+    }
+
+    fn add_enrolment_code(
+        &self,
+        code_hash: &[u8],
+        officer: &str,
+        expires_at: i64,
+    ) -> Result<(), StorageError> {
+        let conn = self.conn();
+        let exists: Option<i64> = conn
+            .query_row(
+                "SELECT 1 FROM officers WHERE shoulder_number = ?1 AND active = 1",
+                [officer],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(backend)?;
+        if exists.is_none() {
+            return Err(StorageError::NotFound(
+                "active officer with this shoulder number",
+            ));
+        }
+        conn.execute(
+            "INSERT INTO enrolment_codes (code_hash, officer, expires_at) VALUES (?1, ?2, ?3)",
+            params![code_hash, officer, expires_at],
+        )
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    fn redeem_enrolment_code(
+        &self,
+        code_hash: &[u8],
+        now: i64,
+        device: &DeviceRow,
+        token_hash: &[u8],
+    ) -> Result<OfficerRow, StorageError> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(backend)?;
+        let officer: Option<String> = tx
+            .query_row(
+                "UPDATE enrolment_codes SET used_at = ?2
+                 WHERE code_hash = ?1 AND used_at IS NULL AND expires_at > ?2
+                 RETURNING officer",
+                params![code_hash, now],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(backend)?;
+        let Some(officer) = officer else {
+            return Err(StorageError::CodeRefused);
+        };
+        let row = tx
+            .query_row(
+                &format!(
+                    "SELECT {OFFICER_COLUMNS} FROM officers WHERE shoulder_number = ?1 AND active = 1"
+                ),
+                [&officer],
+                officer_row,
+            )
+            .optional()
+            .map_err(backend)?
+            .ok_or(StorageError::CodeRefused)?;
+        tx.execute(
+            "INSERT INTO devices (id, officer, token_hash, label, enrolled_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                device.id,
+                officer,
+                token_hash,
+                device.label,
+                device.enrolled_at
+            ],
+        )
+        .map_err(backend)?;
+        tx.commit().map_err(backend)?;
+        Ok(row)
+    }
+
+    fn principal(&self, token_hash: &[u8]) -> Result<Option<Principal>, StorageError> {
+        let conn = self.conn();
+        let device = conn
+            .query_row(
+                &format!(
+                    "SELECT {DEVICE_COLUMNS} FROM devices WHERE token_hash = ?1 AND revoked_at IS NULL"
+                ),
+                [token_hash],
+                device_row,
+            )
+            .optional()
+            .map_err(backend)?;
+        let Some(device) = device else {
+            return Ok(None);
+        };
+        let officer = conn
+            .query_row(
+                &format!(
+                    "SELECT {OFFICER_COLUMNS} FROM officers WHERE shoulder_number = ?1 AND active = 1"
+                ),
+                [&device.officer],
+                officer_row,
+            )
+            .optional()
+            .map_err(backend)?;
+        Ok(officer.map(|officer| Principal { device, officer }))
+    }
+
+    fn devices(&self) -> Result<Vec<DeviceRow>, StorageError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT {DEVICE_COLUMNS} FROM devices ORDER BY enrolled_at"
+            ))
+            .map_err(backend)?;
+        let rows = stmt.query_map([], device_row).map_err(backend)?;
+        rows.collect::<Result<_, _>>().map_err(backend)
+    }
+
+    fn touch_device(&self, device_id: &str, at: &str) -> Result<(), StorageError> {
+        self.conn()
+            .execute(
+                "UPDATE devices SET last_seen = ?2 WHERE id = ?1",
+                params![device_id, at],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn record(&self, id: &str) -> Result<Option<StoredRecord>, StorageError> {
+        self.conn()
+            .query_row(
+                &format!("SELECT {INDEX_COLUMNS}, snapshot, version FROM records WHERE id = ?1"),
+                [id],
+                |r| {
+                    Ok(StoredRecord {
+                        index: index_row(r)?,
+                        snapshot: r.get(9)?,
+                        version: r.get(10)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(backend)
+    }
+
+    fn commit_record(&self, commit: &RecordCommit) -> Result<u64, StorageError> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(backend)?;
+        let i = &commit.index;
+        let written = match commit.expected_version {
+            None => tx.execute(
+                "INSERT INTO records (id, kind, reference, author, station, occurred_at, status,
+                                      created_at, updated_at, snapshot, version)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1)
+                 ON CONFLICT (id) DO NOTHING",
+                params![
+                    i.id,
+                    i.kind.as_str(),
+                    i.reference,
+                    i.author,
+                    i.station,
+                    i.occurred_at,
+                    i.status,
+                    i.created_at,
+                    i.updated_at,
+                    commit.snapshot
+                ],
+            ),
+            Some(version) => tx.execute(
+                "UPDATE records SET occurred_at = ?2, status = ?3, updated_at = ?4,
+                        snapshot = ?5, version = version + 1
+                 WHERE id = ?1 AND version = ?6",
+                params![
+                    i.id,
+                    i.occurred_at,
+                    i.status,
+                    i.updated_at,
+                    commit.snapshot,
+                    version
+                ],
+            ),
+        }
+        .map_err(backend)?;
+        if written == 0 {
+            return Err(StorageError::Conflict);
+        }
+        let seq: i64 = tx
+            .query_row(
+                "INSERT INTO feed (record_id, kind, author, station, origin_device, changes)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING seq",
+                params![
+                    i.id,
+                    i.kind.as_str(),
+                    i.author,
+                    i.station,
+                    commit.origin_device,
+                    commit.new_changes
+                ],
+                |r| r.get(0),
+            )
+            .map_err(backend)?;
+        tx.commit().map_err(backend)?;
+        Ok(seq as u64)
+    }
+
+    fn records(&self) -> Result<Vec<RecordIndex>, StorageError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT {INDEX_COLUMNS} FROM records ORDER BY created_at, id"
+            ))
+            .map_err(backend)?;
+        let rows = stmt.query_map([], index_row).map_err(backend)?;
+        rows.collect::<Result<_, _>>().map_err(backend)
+    }
+
+    fn feed_after(&self, cursor: u64, limit: u32) -> Result<Vec<FeedRow>, StorageError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT seq, record_id, kind, author, station, origin_device, changes
+                 FROM feed WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            )
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map(params![cursor as i64, limit], |r| {
+                Ok(FeedRow {
+                    seq: r.get::<_, i64>(0)? as u64,
+                    record_id: r.get(1)?,
+                    kind: kind_of(r.get(2)?)?,
+                    author: r.get(3)?,
+                    station: r.get(4)?,
+                    origin_device: r.get(5)?,
+                    changes: r.get(6)?,
+                })
+            })
+            .map_err(backend)?;
+        rows.collect::<Result<_, _>>().map_err(backend)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sqlite_passes_the_storage_suite() {
+        super::super::suite::run(|dir| Box::new(super::SqliteStorage::open(dir).unwrap()));
+    }
+
+    #[test]
+    fn a_newer_store_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(super::SqliteStorage::open(dir.path()).unwrap());
+        let conn = rusqlite::Connection::open(dir.path().join(super::STORE_FILE)).unwrap();
+        conn.pragma_update(None, "user_version", 42).unwrap();
+        drop(conn);
+        assert!(matches!(
+            super::SqliteStorage::open(dir.path()),
+            Err(super::StorageError::TooNew { found: 42, .. })
+        ));
+    }
+}
