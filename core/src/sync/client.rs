@@ -49,7 +49,9 @@ impl std::fmt::Debug for SyncClient {
     }
 }
 
-fn install_crypto_provider() {
+/// Installs the ring crypto provider for rustls once per process (any
+/// reqwest client in the process needs one).
+pub fn install_crypto_provider() {
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {
         // ring builds for every Android and iOS target without extra tools.

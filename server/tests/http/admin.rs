@@ -1,0 +1,107 @@
+//! The admin command line, run as an admin would, on a data directory.
+
+use std::process::{Command, Output};
+
+fn server(dir: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pocketbook-server"))
+        .args(args)
+        .env("POCKETBOOK_DATA_DIR", dir)
+        .env_remove("POCKETBOOK_CONFIG")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn officers_devices_and_records_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let add = server(
+        &data,
+        &[
+            "admin",
+            "officer",
+            "add",
+            "--shoulder-number",
+            "PC7",
+            "--name",
+            "Sam Lee",
+            "--station",
+            "Lewisham",
+        ],
+    );
+    assert!(add.status.success(), "{add:?}");
+    let again = server(
+        &data,
+        &[
+            "admin",
+            "officer",
+            "add",
+            "--shoulder-number",
+            "PC7",
+            "--name",
+            "Sam Lee",
+            "--station",
+            "Lewisham",
+        ],
+    );
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+
+    let list = server(&data, &["admin", "--json", "officer", "list"]);
+    let officers: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(officers[0]["shoulder_number"], "PC7");
+    assert_eq!(officers[0]["role"], "officer");
+
+    let code = server(&data, &["admin", "device", "enrol", "--officer", "PC7"]);
+    assert!(code.status.success());
+    let code = String::from_utf8(code.stdout).unwrap();
+    assert!(
+        pocketbook_server::auth::normalise_code(code.trim()).is_some(),
+        "{code}"
+    );
+
+    let unknown = server(&data, &["admin", "device", "enrol", "--officer", "PC404"]);
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("admin officer add"));
+
+    let records = server(&data, &["admin", "--json", "records", "list"]);
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&records.stdout).unwrap(),
+        serde_json::json!([])
+    );
+}
+
+#[test]
+fn admin_commands_say_what_to_do_without_a_data_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = server(&dir.path().join("missing"), &["admin", "device", "list"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no data directory"));
+}
+
+#[test]
+fn config_file_environment_and_flags_resolve_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("server.toml");
+    std::fs::write(
+        &file,
+        "data_dir = \"/from/file\"\nlisten = \"127.0.0.1:9001\"\n",
+    )
+    .unwrap();
+    let from_file = pocketbook_server::config::resolve(None, None, Some(&file)).unwrap();
+    assert_eq!(from_file.data_dir, std::path::PathBuf::from("/from/file"));
+    assert_eq!(from_file.listen.port(), 9001);
+    let flags = pocketbook_server::config::resolve(
+        Some("/from/flag".into()),
+        Some("127.0.0.1:9002".into()),
+        Some(&file),
+    )
+    .unwrap();
+    assert_eq!(flags.data_dir, std::path::PathBuf::from("/from/flag"));
+    assert_eq!(flags.listen.port(), 9002);
+    let defaults = pocketbook_server::config::resolve(None, None, None).unwrap();
+    assert_eq!(defaults.listen.to_string(), "127.0.0.1:8650");
+    std::fs::write(&file, "colour = \"blue\"\n").unwrap();
+    assert!(pocketbook_server::config::resolve(None, None, Some(&file)).is_err());
+    assert!(pocketbook_server::config::resolve(None, Some("nowhere".into()), None).is_err());
+}

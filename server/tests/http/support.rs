@@ -1,0 +1,172 @@
+//! A running server on port 0 with its storage at hand, and raw HTTP helpers.
+
+use std::sync::Arc;
+
+use pocketbook_core::Notebook;
+use pocketbook_core::model::*;
+use pocketbook_core::sync::wire::*;
+use pocketbook_server::storage::sqlite::SqliteStorage;
+use pocketbook_server::storage::{OfficerRow, Storage};
+use pocketbook_server::{RunningServer, ServerConfig};
+
+pub struct TestServer {
+    pub dir: tempfile::TempDir,
+    pub storage: Arc<dyn Storage>,
+    pub server: Option<RunningServer>,
+    pub http: reqwest::Client,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        pocketbook_core::sync::client::install_crypto_provider();
+        let dir = tempfile::tempdir().unwrap();
+        let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(dir.path()).unwrap());
+        let server =
+            pocketbook_server::start_with(ServerConfig::for_tests(dir.path()), storage.clone())
+                .await
+                .unwrap();
+        TestServer {
+            dir,
+            storage,
+            server: Some(server),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.server.as_ref().unwrap().url())
+    }
+
+    pub fn add_officer(&self, number: &str, station: &str) {
+        self.storage
+            .add_officer(&OfficerRow {
+                shoulder_number: number.into(),
+                name: format!("Officer {number}"),
+                station: station.into(),
+                role: "officer".into(),
+                active: true,
+            })
+            .unwrap();
+    }
+
+    /// A fresh enrolment code for an officer, valid for `seconds`.
+    pub fn code(&self, officer: &str, seconds: i64) -> String {
+        let code = pocketbook_server::auth::new_enrolment_code();
+        let canonical = pocketbook_server::auth::normalise_code(&code).unwrap();
+        self.storage
+            .add_enrolment_code(
+                &pocketbook_server::auth::hash(&canonical),
+                officer,
+                chrono::Utc::now().timestamp() + seconds,
+            )
+            .unwrap();
+        code
+    }
+
+    /// Enrols a device for the officer (adding them if needed); returns its token.
+    pub async fn device(&self, officer: &str, station: &str) -> String {
+        if self.storage.officer(officer).unwrap().is_none() {
+            self.add_officer(officer, station);
+        }
+        let code = self.code(officer, 600);
+        let response = self
+            .http
+            .post(self.url(ENROL_PATH))
+            .json(&EnrolRequest {
+                protocol: PROTOCOL_VERSION,
+                code,
+                device_label: "test".into(),
+            })
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.json::<serde_json::Value>().await.unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    pub async fn post_raw(&self, token: Option<&str>, body: Vec<u8>) -> reqwest::Response {
+        let mut request = self
+            .http
+            .post(self.url(SYNC_PATH))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap()
+    }
+
+    pub async fn sync(&self, token: &str, request: &SyncRequest) -> SyncResponse {
+        let response = self
+            .post_raw(Some(token), serde_json::to_vec(request).unwrap())
+            .await;
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        assert_eq!(status, 200, "{text}");
+        serde_json::from_str(&text).unwrap()
+    }
+}
+
+pub fn request(cursor: Option<u64>, push: Vec<PushedRecord>) -> SyncRequest {
+    SyncRequest {
+        protocol: PROTOCOL_VERSION,
+        cursor,
+        push,
+        page_size: None,
+    }
+}
+
+pub fn officer(number: &str) -> Officer {
+    Officer {
+        shoulder_number: number.into(),
+        name: format!("Officer {number}"),
+        station: "Lewisham".into(),
+    }
+}
+
+pub fn stop_search() -> StopSearch {
+    StopSearch {
+        search_type: SearchType::Person,
+        vehicle_registration: None,
+        datetime: "2026-11-28T14:05:00Z".into(),
+        location: Location {
+            latitude: None,
+            longitude: None,
+            street: "High Street".into(),
+        },
+        gender: None,
+        age_range: None,
+        self_defined_ethnicity: None,
+        officer_defined_ethnicity: None,
+        grounds: "Seen passing packages".into(),
+        object_of_search: ObjectOfSearch::ControlledDrugs,
+        legislation: Legislation::MisuseOfDrugsSection23,
+        operation_name: None,
+        outcome: Outcome::Arrest,
+        outcome_linked_to_object_of_search: Some(true),
+        removal_of_more_than_outer_clothing: false,
+        conduct: Conduct::default(),
+        receipt: None,
+        notes: String::new(),
+    }
+}
+
+/// A notebook of `officer` in its own directory, for building real documents.
+pub fn notebook(officer_number: &str) -> (tempfile::TempDir, Arc<Notebook>) {
+    let dir = tempfile::tempdir().unwrap();
+    let nb = Notebook::open(dir.path().display().to_string(), officer(officer_number)).unwrap();
+    (dir, nb)
+}
+
+/// A new stop and search by `officer`, as a push of its whole document.
+pub fn new_search(nb: &Notebook) -> PushedRecord {
+    let record = nb.create_stop_search(stop_search()).unwrap();
+    PushedRecord {
+        record_id: record.header.id.clone(),
+        kind: RecordKind::StopSearch,
+        changes: nb.export(record.header.id).unwrap(),
+    }
+}
