@@ -242,7 +242,9 @@ fn run(cli: Cli) -> Result<serde_json::Value, Failure> {
         label,
     } = cli.command
     {
-        let nb = runtime()?.block_on(pocketbook_core::api::enrol_device(store, server, code, label))?;
+        let nb = runtime()?.block_on(pocketbook_core::api::enrol_device(
+            store, server, code, label,
+        ))?;
         return json(&nb.officer());
     }
     let nb = Notebook::open_existing(store)?;
