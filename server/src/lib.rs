@@ -50,9 +50,14 @@ impl RunningServer {
         self.task.await.map_err(std::io::Error::other)?
     }
 
-    /// Stops at once, dropping in-flight requests (a crash, for tests).
-    pub fn abort(self) {
+    /// Stops at once, dropping in-flight requests, as a crash would, and
+    /// waits until the listener is closed.
+    pub async fn kill(self) {
         self.task.abort();
+        // The task's result is the abort itself; nothing more to learn from it.
+        if let Err(e) = self.task.await {
+            tracing::debug!(cancelled = e.is_cancelled(), "server task ended");
+        }
     }
 }
 

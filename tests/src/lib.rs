@@ -1,0 +1,206 @@
+//! The end-to-end harness: a station (a real server on a loopback port with
+//! its own data directory), officers, and enrolled device cores that sync
+//! with it through the same API the apps use. Also a TCP proxy that can cut
+//! a response half way, to play a mobile link that drops.
+
+#![forbid(unsafe_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use pocketbook_core::Notebook;
+use pocketbook_server::storage::sqlite::SqliteStorage;
+use pocketbook_server::storage::{OfficerRow, Storage};
+use pocketbook_server::{RunningServer, ServerConfig, auth};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// A running server and an admin's connection to its store.
+pub struct Station {
+    pub data: tempfile::TempDir,
+    /// The admin's view of the store (a second connection, as the admin CLI has).
+    pub admin: Arc<dyn Storage>,
+    server: Option<RunningServer>,
+    addr: SocketAddr,
+}
+
+impl Station {
+    pub async fn start() -> Self {
+        pocketbook_core::sync::client::install_crypto_provider();
+        let data = tempfile::tempdir().expect("data dir");
+        let server = pocketbook_server::start(ServerConfig::for_tests(data.path()))
+            .await
+            .expect("server starts");
+        let addr = server.addr;
+        let admin = Arc::new(SqliteStorage::open(data.path()).expect("admin store"));
+        Station {
+            data,
+            admin,
+            server: Some(server),
+            addr,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Kills the server as a crash would (in-flight requests dropped).
+    pub async fn kill(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.kill().await;
+        }
+    }
+
+    /// Starts the server again on the same address and data.
+    pub async fn restart(&mut self) {
+        let mut config = ServerConfig::for_tests(self.data.path());
+        config.listen = self.addr;
+        self.server = Some(
+            pocketbook_server::start(config)
+                .await
+                .expect("server restarts"),
+        );
+    }
+
+    pub fn add_officer(&self, number: &str, station: &str) {
+        self.admin
+            .add_officer(&OfficerRow {
+                shoulder_number: number.into(),
+                name: format!("Officer {number}"),
+                station: station.into(),
+                role: "officer".into(),
+                active: true,
+            })
+            .expect("officer added");
+    }
+
+    /// A one-time code, as `admin device enrol` prints it.
+    pub fn enrolment_code(&self, officer: &str) -> String {
+        let code = auth::new_enrolment_code();
+        let canonical = auth::normalise_code(&code).expect("valid code");
+        let expires = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs() as i64
+            + 900;
+        self.admin
+            .add_enrolment_code(&auth::hash(&canonical), officer, expires)
+            .expect("code stored");
+        code
+    }
+
+    /// Enrols a new device of `officer` against `server_url` (this station or a proxy).
+    pub async fn device_via(&self, officer: &str, server_url: &str) -> Device {
+        let dir = tempfile::tempdir().expect("device dir");
+        let notebook = pocketbook_core::api::enrol_device(
+            dir.path().display().to_string(),
+            server_url.to_string(),
+            self.enrolment_code(officer),
+            "e2e".into(),
+        )
+        .await
+        .expect("device enrols");
+        Device {
+            _dir: dir,
+            notebook,
+        }
+    }
+
+    pub async fn device(&self, officer: &str) -> Device {
+        let url = self.url();
+        self.device_via(officer, &url).await
+    }
+}
+
+/// A device core with its own store directory.
+pub struct Device {
+    _dir: tempfile::TempDir,
+    pub notebook: Arc<Notebook>,
+}
+
+impl std::ops::Deref for Device {
+    type Target = Notebook;
+    fn deref(&self) -> &Notebook {
+        &self.notebook
+    }
+}
+
+/// A TCP proxy in front of the server. While `cut_after` is non-zero, each
+/// response is cut after that many bytes and the connection closed.
+pub struct FlakyLink {
+    pub addr: SocketAddr,
+    cut_after: Arc<AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl FlakyLink {
+    pub async fn start(upstream: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("proxy binds");
+        let addr = listener.local_addr().expect("proxy address");
+        let cut_after = Arc::new(AtomicUsize::new(0));
+        let cut = cut_after.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let limit = cut.load(Ordering::SeqCst);
+                tokio::spawn(relay(client, upstream, limit));
+            }
+        });
+        FlakyLink {
+            addr,
+            cut_after,
+            task,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Cut every response after `bytes` bytes (0: pass everything).
+    pub fn cut_responses_after(&self, bytes: usize) {
+        self.cut_after.store(bytes, Ordering::SeqCst);
+    }
+}
+
+impl Drop for FlakyLink {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn relay(mut client: TcpStream, upstream: SocketAddr, cut_after: usize) {
+    let Ok(mut server) = TcpStream::connect(upstream).await else {
+        return;
+    };
+    let (mut client_read, mut client_write) = client.split();
+    let (mut server_read, mut server_write) = server.split();
+    let upload = tokio::io::copy(&mut client_read, &mut server_write);
+    let download = async {
+        let mut sent = 0;
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            let n = match server_read.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            let n = if cut_after > 0 {
+                n.min(cut_after - sent)
+            } else {
+                n
+            };
+            if client_write.write_all(&buf[..n]).await.is_err() {
+                break;
+            }
+            sent += n;
+            if cut_after > 0 && sent >= cut_after {
+                break; // the link drops mid-response
+            }
+        }
+    };
+    tokio::select! {
+        _ = upload => {},
+        () = download => {},
+    }
+}

@@ -1,0 +1,101 @@
+//! Links that drop and servers that die: nothing lost, nothing duplicated.
+
+use pocketbook_core::ApiError;
+use pocketbook_core::store::ListFilter;
+use pocketbook_tests::{FlakyLink, Station};
+
+use crate::inputs::*;
+
+#[tokio::test]
+async fn a_response_cut_mid_way_loses_and_duplicates_nothing() {
+    let station = Station::start().await;
+    station.add_officer("PC1", "Lewisham");
+    station.add_officer("PC2", "Lewisham");
+    let link = FlakyLink::start(station.url().trim_start_matches("http://").parse().unwrap()).await;
+    let device = station.device_via("PC1", &link.url()).await;
+    let other = station.device("PC2").await;
+    let id = device.create_scene(scene()).unwrap().header.id;
+    for n in 0..20 {
+        device
+            .add_scene_action(id.clone(), note(format!("action {n}")))
+            .unwrap();
+    }
+    for _ in 0..30 {
+        device.create_stop_account(stop_account()).unwrap();
+    }
+
+    // The server commits the push, but the answer is cut half way.
+    link.cut_responses_after(120);
+    let cut = device.sync(None).await;
+    assert!(matches!(cut, Err(ApiError::Offline(_))), "{cut:?}");
+    assert_eq!(
+        station.admin.records().unwrap().len(),
+        31,
+        "the push was committed"
+    );
+    let feed_after_cut = station.admin.feed_after(0, 1000).unwrap().len();
+
+    // The link recovers: the retry is acknowledged without new feed entries.
+    link.cut_responses_after(0);
+    let retry = device.sync(None).await.unwrap();
+    assert_eq!(retry.acknowledged, 31);
+    assert_eq!(retry.pending, 0);
+    assert_eq!(
+        station.admin.feed_after(0, 1000).unwrap().len(),
+        feed_after_cut
+    );
+
+    let pulled = other.sync(None).await.unwrap();
+    assert_eq!(pulled.received, 31);
+    assert_eq!(other.get(id.clone()).unwrap(), device.get(id).unwrap());
+}
+
+#[tokio::test]
+async fn a_server_killed_mid_sync_and_restarted_loses_and_duplicates_nothing() {
+    let mut station = Station::start().await;
+    station.add_officer("PC1", "Lewisham");
+    station.add_officer("PC2", "Lewisham");
+    let device = station.device("PC1").await;
+    for _ in 0..1200 {
+        device.create_stop_account(stop_account()).unwrap();
+    }
+
+    // Kill the server while the device is pushing its pages.
+    let pushing = {
+        let notebook = device.notebook.clone();
+        tokio::spawn(async move { notebook.sync(None).await })
+    };
+    loop {
+        if !station.admin.records().unwrap().is_empty() || pushing.is_finished() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    station.kill().await;
+    let outcome = pushing.await.unwrap();
+    let stored_at_kill = station.admin.records().unwrap().len();
+    assert!(
+        outcome.is_err() || stored_at_kill == 1200,
+        "either the sync was cut or it had finished: {outcome:?}"
+    );
+    assert!(stored_at_kill <= 1200);
+
+    // Offline while the server is down: the device keeps everything queued.
+    let offline = device.sync(None).await;
+    assert!(matches!(offline, Err(ApiError::Offline(_))), "{offline:?}");
+
+    station.restart().await;
+    let resumed = device.sync(None).await.unwrap();
+    assert_eq!(resumed.pending, 0);
+    assert_eq!(station.admin.records().unwrap().len(), 1200);
+    assert_eq!(
+        station.admin.feed_after(0, 5000).unwrap().len(),
+        1200,
+        "one entry per record"
+    );
+
+    let other = station.device("PC2").await;
+    let pulled = other.sync(None).await.unwrap();
+    assert_eq!(pulled.received, 1200);
+    assert_eq!(other.list(ListFilter::default()).unwrap().len(), 1200);
+}

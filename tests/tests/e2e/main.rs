@@ -1,0 +1,6 @@
+//! End to end: a real server on a loopback port and several real device
+//! cores syncing through the public API.
+
+mod converge;
+mod failures;
+mod inputs;
