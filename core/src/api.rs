@@ -79,6 +79,7 @@ pub struct Notebook {
     officer: Officer,
     listeners: Arc<Listeners>,
     next_listener: std::sync::atomic::AtomicU64,
+    client: Mutex<Option<(Credentials, Arc<SyncClient>)>>,
 }
 
 impl std::fmt::Debug for Notebook {
@@ -122,6 +123,7 @@ impl Notebook {
             officer,
             listeners: Arc::default(),
             next_listener: Default::default(),
+            client: Mutex::default(),
         }))
     }
 
@@ -382,7 +384,7 @@ impl Notebook {
         let credentials = lock(&self.store).credentials()?.ok_or_else(|| {
             ApiError::NotEnrolled("this device is not enrolled with a server".into())
         })?;
-        let client = SyncClient::new(&credentials.server_url, Some(credentials.token))?;
+        let client = self.client(credentials)?;
         let mut summary = SyncSummary::default();
         for _ in 0..MAX_SYNC_ROUNDS {
             let (pushes, cursor) = {
@@ -470,6 +472,23 @@ impl Notebook {
         let record = lock(&self.store).create(header, &body)?;
         self.notify(&record.header, ChangeOrigin::Local);
         Ok(record)
+    }
+
+    /// The HTTP client for these credentials, made once and reused so
+    /// connections and TLS sessions survive from one sync to the next.
+    fn client(&self, credentials: Credentials) -> Result<Arc<SyncClient>, ApiError> {
+        let mut cached = lock(&self.client);
+        if let Some((known, client)) = cached.as_ref()
+            && *known == credentials
+        {
+            return Ok(client.clone());
+        }
+        let client = Arc::new(SyncClient::new(
+            &credentials.server_url,
+            Some(credentials.token.clone()),
+        )?);
+        *cached = Some((credentials, client.clone()));
+        Ok(client)
     }
 
     fn edit<T>(

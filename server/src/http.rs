@@ -93,6 +93,13 @@ async fn observe(State(state): State<Arc<AppState>>, request: Request, next: Nex
         .latency
         .get_or_create(&EndpointLabels { endpoint })
         .observe(started.elapsed().as_secs_f64());
+    if let Some(bytes) = axum::body::HttpBody::size_hint(response.body()).exact() {
+        state
+            .metrics
+            .response_bytes
+            .get_or_create(&EndpointLabels { endpoint })
+            .inc_by(bytes);
+    }
     response
 }
 
@@ -113,6 +120,11 @@ impl HttpError {
                 supported_protocols: Vec::new(),
             },
         }
+    }
+
+    /// The stable machine-readable code, e.g. `malformed`.
+    pub fn code(&self) -> &str {
+        &self.body.error
     }
 
     fn malformed(message: impl Into<String>) -> Self {
@@ -176,9 +188,10 @@ impl IntoResponse for HttpError {
     }
 }
 
-/// Reads a request body of at most [`MAX_REQUEST_BYTES`], before and after
-/// gzip decompression, refusing an oversized one before reading it.
-pub async fn read_body(headers: &HeaderMap, body: axum::body::Body) -> Result<Vec<u8>, HttpError> {
+/// Reads a request body of at most [`MAX_REQUEST_BYTES`] as sent, refusing
+/// an oversized one from its `Content-Length` before reading it, and
+/// otherwise as soon as the limit is crossed.
+pub async fn read_raw(headers: &HeaderMap, body: axum::body::Body) -> Result<Vec<u8>, HttpError> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -198,28 +211,58 @@ pub async fn read_body(headers: &HeaderMap, body: axum::body::Body) -> Result<Ve
                 HttpError::malformed(format!("the body could not be read: {e}"))
             }
         })?;
+    Ok(raw.to_vec())
+}
+
+/// How the body is encoded, from `Content-Encoding`: `Ok(true)` for gzip.
+pub fn gzipped(headers: &HeaderMap) -> Result<bool, HttpError> {
     match headers
         .get(header::CONTENT_ENCODING)
         .map(|v| v.to_str().unwrap_or("?"))
     {
-        None | Some("identity") => Ok(raw.to_vec()),
-        Some("gzip") => {
-            let mut out = Vec::new();
-            flate2::read::GzDecoder::new(&raw[..])
-                .take(MAX_REQUEST_BYTES as u64 + 1)
-                .read_to_end(&mut out)
-                .map_err(|e| HttpError::malformed(format!("invalid gzip body: {e}")))?;
-            if out.len() > MAX_REQUEST_BYTES {
-                return Err(HttpError::too_large());
-            }
-            Ok(out)
-        }
+        None | Some("identity") => Ok(false),
+        Some("gzip") => Ok(true),
         Some(other) => Err(HttpError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported-encoding",
             format!("content encoding {other:?} is not accepted; use gzip or none"),
         )),
     }
+}
+
+/// Inflates a gzip body, stopping as soon as it grows past
+/// [`MAX_REQUEST_BYTES`] (a few kilobytes can inflate to gigabytes).
+/// CPU work: call it on a blocking thread.
+pub fn gunzip(raw: &[u8]) -> Result<Vec<u8>, HttpError> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(raw)
+        .take(MAX_REQUEST_BYTES as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| HttpError::malformed(format!("invalid gzip body: {e}")))?;
+    if out.len() > MAX_REQUEST_BYTES {
+        return Err(HttpError::too_large());
+    }
+    Ok(out)
+}
+
+/// Reads, inflates and decodes a JSON request body, bounded before and
+/// after decompression; the CPU-heavy part runs off the async runtime.
+pub async fn read_json<T: DeserializeOwned + Send + 'static>(
+    headers: &HeaderMap,
+    body: axum::body::Body,
+) -> Result<(T, usize), HttpError> {
+    let gzip = gzipped(headers)?;
+    let raw = read_raw(headers, body).await?;
+    let received = raw.len();
+    let value = blocking(move || {
+        if gzip {
+            decode(&gunzip(&raw)?)
+        } else {
+            decode(&raw)
+        }
+    })
+    .await?;
+    Ok((value, received))
 }
 
 /// Decodes a JSON body: the protocol version first (so an old or new app

@@ -19,6 +19,14 @@ pub struct RejectionLabels {
     pub code: &'static str,
 }
 
+/// How a sync request ended: `ok`, `partly-rejected`, or the error code
+/// of the refusal (`unauthorised`, `malformed`, `too-large`, ...): a fixed
+/// vocabulary chosen by the server, never by the client.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    pub outcome: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct EndpointLabels {
     pub endpoint: &'static str,
@@ -29,6 +37,8 @@ pub struct Metrics {
     registry: Registry,
     pub requests: Family<RequestLabels, Counter>,
     pub latency: Family<EndpointLabels, Histogram>,
+    pub response_bytes: Family<EndpointLabels, Counter>,
+    pub sync_requests: Family<OutcomeLabels, Counter>,
     pub records_pushed: Counter,
     pub records_pulled: Counter,
     pub rejections: Family<RejectionLabels, Counter>,
@@ -59,6 +69,18 @@ impl Default for Metrics {
             "http_request_duration_seconds",
             "Time to answer a request",
             latency.clone(),
+        );
+        let response_bytes = Family::<EndpointLabels, Counter>::default();
+        registry.register(
+            "http_response_bytes",
+            "Response body bytes by endpoint, before compression",
+            response_bytes.clone(),
+        );
+        let sync_requests = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "sync_requests",
+            "Sync requests by outcome",
+            sync_requests.clone(),
         );
         let records_pushed = Counter::default();
         registry.register(
@@ -96,6 +118,8 @@ impl Default for Metrics {
             registry,
             requests,
             latency,
+            response_bytes,
+            sync_requests,
             records_pushed,
             records_pulled,
             rejections,

@@ -138,13 +138,43 @@ pub trait Storage: Send + Sync + 'static {
     fn touch_device(&self, device_id: &str, at: &str) -> Result<(), StorageError>;
 
     fn record(&self, id: &str) -> Result<Option<StoredRecord>, StorageError>;
-    /// Commits a push; `Conflict` if the record changed since it was loaded.
+    /// Commits a push in one transaction: the record row (inserted, or
+    /// updated only if its `version` is still `expected_version`, a
+    /// compare-and-swap) and one feed entry. `Conflict` if the record was
+    /// created or changed since it was loaded: the caller reloads, merges
+    /// again and retries, so two devices pushing the same record at once
+    /// both keep their changes.
+    ///
+    /// The feed sequence number must become visible in order. A backend
+    /// whose sequence numbers can commit out of order (PostgreSQL
+    /// sequences with several writers: 101 commits, a reader moves its
+    /// cursor past it, then 100 commits and is never read) must assign the
+    /// number under a lock held until commit, e.g. an `UPDATE feed_head SET
+    /// seq = seq + 1 RETURNING seq` on a one-row table inside the same
+    /// transaction, which serialises feed appends (not whole pushes: the
+    /// merge happens before). SQLite has one writer at a time, so
+    /// `AUTOINCREMENT` in the same IMMEDIATE transaction already does this.
+    ///
     /// Returns the feed sequence number given to the new entry.
     fn commit_record(&self, commit: &RecordCommit) -> Result<u64, StorageError>;
     fn records(&self) -> Result<Vec<RecordIndex>, StorageError>;
 
-    /// Feed entries after `cursor`, oldest first, at most `limit` of them.
+    /// Feed entries after `cursor`, oldest first: at most `limit` rows, and
+    /// no further row once the rows' change bytes reach `max_bytes` (the
+    /// first row always comes, so one large entry never stalls the feed).
+    /// Reading stops at the bound, so memory stays bounded too.
+    ///
     /// Sequence numbers are visible only in order: a reader never sees
-    /// entry n+1 while entry n can still commit.
-    fn feed_after(&self, cursor: u64, limit: u32) -> Result<Vec<FeedRow>, StorageError>;
+    /// entry n+1 while entry n can still commit (see [`Storage::commit_record`]).
+    fn feed_window(
+        &self,
+        cursor: u64,
+        limit: u32,
+        max_bytes: usize,
+    ) -> Result<Vec<FeedRow>, StorageError>;
+
+    /// Feed entries after `cursor`, oldest first, at most `limit` of them.
+    fn feed_after(&self, cursor: u64, limit: u32) -> Result<Vec<FeedRow>, StorageError> {
+        self.feed_window(cursor, limit, usize::MAX)
+    }
 }

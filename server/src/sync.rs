@@ -219,6 +219,11 @@ pub struct FeedPage {
 }
 
 /// The feed after `cursor` that this device may see, skipping what it caused.
+///
+/// One request examines at most [`MAX_EXAMINED`] rows and about
+/// [`PAGE_BYTES`] of changes, whatever the device may see, so its cost is
+/// bounded; `cursor` moves past every row examined (seen or skipped), and
+/// `more` says the device should ask again at once.
 pub fn feed_page(
     storage: &dyn Storage,
     principal: &Principal,
@@ -228,34 +233,30 @@ pub fn feed_page(
     let limit = page_size
         .unwrap_or(MAX_PAGE_ENTRIES)
         .clamp(1, MAX_PAGE_ENTRIES) as usize;
-    let rows = storage.feed_after(cursor, MAX_EXAMINED)?;
-    let examined_all = rows.len() < MAX_EXAMINED as usize;
+    let rows = storage.feed_window(cursor, MAX_EXAMINED, PAGE_BYTES)?;
+    let read: usize = rows.iter().map(|r| r.changes.len()).sum();
+    let window_full = rows.len() >= MAX_EXAMINED as usize || read >= PAGE_BYTES;
     let mut page = FeedPage {
         entries: Vec::new(),
         cursor,
         more: false,
     };
-    let mut bytes = 0;
-    for (i, row) in rows.iter().enumerate() {
-        if page.entries.len() >= limit || bytes >= PAGE_BYTES {
+    for row in rows {
+        if page.entries.len() >= limit {
             page.more = true;
             return Ok(page);
         }
         page.cursor = row.seq;
-        if row.origin_device == principal.device.id || !scope::may_see(principal, row) {
+        if row.origin_device == principal.device.id || !scope::may_see(principal, &row) {
             continue;
         }
-        bytes += row.changes.len();
         page.entries.push(FeedEntry {
             seq: row.seq,
-            record_id: row.record_id.clone(),
+            record_id: row.record_id,
             kind: row.kind,
-            changes: row.changes.clone(),
+            changes: row.changes,
         });
-        if i + 1 == rows.len() {
-            break;
-        }
     }
-    page.more = !examined_all;
+    page.more = window_full;
     Ok(page)
 }

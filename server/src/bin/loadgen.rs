@@ -1,1 +1,318 @@
-fn main() {}
+//! `pocketbook-loadgen`: measures the sync server with real device cores on
+//! this machine and prints a Markdown report for `BENCHMARKS.md`. Every
+//! number is reported beside a baseline measured in the same run.
+//!
+//! It starts the server in-process on a loopback port with a throwaway data
+//! directory, enrols devices through `/v1/enrol`, and puts a counting TCP
+//! proxy between devices and server to measure bytes on the wire.
+//!
+//! Usage: `cargo run --release -p pocketbook-server --bin pocketbook-loadgen [-- --quick]`
+
+#![forbid(unsafe_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use pocketbook_core::Notebook;
+use pocketbook_core::model::*;
+use pocketbook_server::storage::sqlite::SqliteStorage;
+use pocketbook_server::storage::{OfficerRow, Storage};
+use pocketbook_server::{ServerConfig, auth};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// Counts the bytes that cross it in both directions.
+struct CountingProxy {
+    addr: SocketAddr,
+    up: Arc<AtomicU64>,
+    down: Arc<AtomicU64>,
+}
+
+impl CountingProxy {
+    async fn start(upstream: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let addr = listener.local_addr().expect("proxy addr");
+        let (up, down) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+        let (u, d) = (up.clone(), down.clone());
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                tokio::spawn(relay(client, upstream, u.clone(), d.clone()));
+            }
+        });
+        CountingProxy { addr, up, down }
+    }
+
+    fn take(&self) -> (u64, u64) {
+        (
+            self.up.swap(0, Ordering::SeqCst),
+            self.down.swap(0, Ordering::SeqCst),
+        )
+    }
+}
+
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    counter: Arc<AtomicU64>,
+) {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match from.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                counter.fetch_add(n as u64, Ordering::Relaxed);
+                if to.write_all(&buf[..n]).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+async fn relay(client: TcpStream, upstream: SocketAddr, up: Arc<AtomicU64>, down: Arc<AtomicU64>) {
+    let Ok(server) = TcpStream::connect(upstream).await else {
+        return;
+    };
+    // Without these, delayed ACKs would add tens of milliseconds per request.
+    if client.set_nodelay(true).is_err() || server.set_nodelay(true).is_err() {
+        return;
+    }
+    let (cr, cw) = client.into_split();
+    let (sr, sw) = server.into_split();
+    tokio::join!(pump(cr, sw, up), pump(sr, cw, down));
+}
+
+struct Bench {
+    _data: tempfile::TempDir,
+    admin: Arc<dyn Storage>,
+    proxy: CountingProxy,
+    devices: Vec<(tempfile::TempDir, Arc<Notebook>)>,
+}
+
+impl Bench {
+    async fn start() -> Self {
+        pocketbook_core::sync::client::install_crypto_provider();
+        let data = tempfile::tempdir().expect("data dir");
+        let server = pocketbook_server::start(ServerConfig::for_tests(data.path()))
+            .await
+            .expect("server");
+        let admin: Arc<dyn Storage> = Arc::new(SqliteStorage::open(data.path()).expect("store"));
+        let proxy = CountingProxy::start(server.addr).await;
+        // The server runs until the process ends.
+        std::mem::forget(server);
+        Bench {
+            _data: data,
+            admin,
+            proxy,
+            devices: Vec::new(),
+        }
+    }
+
+    async fn device(&mut self, officer: &str) -> Arc<Notebook> {
+        if self.admin.officer(officer).expect("officer").is_none() {
+            self.admin
+                .add_officer(&OfficerRow {
+                    shoulder_number: officer.into(),
+                    name: format!("Officer {officer}"),
+                    station: "Lewisham".into(),
+                    role: "officer".into(),
+                    active: true,
+                })
+                .expect("add officer");
+        }
+        let code = auth::new_enrolment_code();
+        let canonical = auth::normalise_code(&code).expect("code");
+        self.admin
+            .add_enrolment_code(&auth::hash(&canonical), officer, i64::MAX / 2)
+            .expect("code");
+        let dir = tempfile::tempdir().expect("device dir");
+        let notebook = pocketbook_core::api::enrol_device(
+            dir.path().display().to_string(),
+            format!("http://{}", self.proxy.addr),
+            code,
+            "loadgen".into(),
+        )
+        .await
+        .expect("enrol");
+        self.devices.push((dir, notebook.clone()));
+        notebook
+    }
+}
+
+fn stop_account(n: usize) -> StopAccount {
+    StopAccount {
+        datetime: "2026-11-28T15:00:00Z".into(),
+        location: Location {
+            latitude: Some(51.46),
+            longitude: Some(-0.01),
+            street: format!("{n} High Street"),
+        },
+        self_defined_ethnicity: Some(SelfDefinedEthnicity::NotStated),
+        asked_about: "Presence near a reported break-in".into(),
+        receipt: None,
+        notes: String::new(),
+    }
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn feed_bytes(admin: &dyn Storage) -> u64 {
+    admin
+        .feed_after(0, u32::MAX)
+        .expect("feed")
+        .iter()
+        .map(|f| f.changes.len() as u64)
+        .sum()
+}
+
+/// Time, requests and bytes to push `n` new records, against the change bytes.
+async fn push_new_records(bench: &mut Bench, n: usize) -> String {
+    let device = bench.device("PC1").await;
+    for i in 0..n {
+        device.create_stop_account(stop_account(i)).expect("create");
+    }
+    bench.proxy.take();
+    let started = Instant::now();
+    let summary = device.sync(None).await.expect("sync");
+    let elapsed = started.elapsed();
+    let (up, down) = bench.proxy.take();
+    let floor = feed_bytes(bench.admin.as_ref());
+    format!(
+        "| push {n} new records, one device | {:.0} ms | {} requests | {} B up + {} B down | floor: {} B of Automerge changes; wire/floor = {:.2} |\n",
+        elapsed.as_secs_f64() * 1000.0,
+        summary.requests,
+        up,
+        down,
+        floor,
+        (up + down) as f64 / floor as f64
+    )
+}
+
+/// Median latency and bytes of an idle sync with `n` records on both sides.
+async fn idle_sync(bench: &mut Bench, n: usize, officer: &str) -> (Duration, u64) {
+    let writer = bench.device(officer).await;
+    let have = bench.admin.records().expect("records").len();
+    for i in have..n {
+        writer.create_stop_account(stop_account(i)).expect("create");
+    }
+    writer.sync(None).await.expect("push");
+    let reader = bench.device(&format!("{officer}R")).await;
+    reader.sync(None).await.expect("catch up");
+    writer.sync(None).await.expect("level");
+    let mut samples = Vec::new();
+    bench.proxy.take();
+    let rounds = 50;
+    for _ in 0..rounds {
+        let started = Instant::now();
+        let summary = reader.sync(None).await.expect("idle sync");
+        samples.push(started.elapsed());
+        assert_eq!(summary.received + summary.sent, 0, "idle");
+    }
+    let (up, down) = bench.proxy.take();
+    (median(samples), (up + down) / rounds)
+}
+
+/// Sync requests per second from `devices` devices syncing at once.
+async fn concurrent_idle_syncs(bench: &mut Bench, devices: usize, rounds: usize) -> f64 {
+    let mut notebooks = Vec::new();
+    for d in 0..devices {
+        notebooks.push(bench.device(&format!("PC5{d:02}")).await);
+    }
+    for nb in &notebooks {
+        nb.sync(None).await.expect("warm up");
+    }
+    let started = Instant::now();
+    let tasks: Vec<_> = notebooks
+        .into_iter()
+        .map(|nb| {
+            tokio::spawn(async move {
+                for _ in 0..rounds {
+                    nb.sync(None).await.expect("sync");
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("device task");
+    }
+    (devices * rounds) as f64 / started.elapsed().as_secs_f64()
+}
+
+/// The same load against an axum handler that does nothing: the ceiling.
+async fn concurrent_empty_handler(devices: usize, rounds: usize) -> f64 {
+    let app = axum::Router::new().route(
+        "/v1/sync",
+        axum::routing::post(|_body: axum::body::Bytes| async { "{}" }),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..devices)
+        .map(|_| {
+            tokio::spawn(async move {
+                // One client per device, as each device core keeps one.
+                let client = reqwest::Client::new();
+                for _ in 0..rounds {
+                    client
+                        .post(format!("http://{addr}/v1/sync"))
+                        .header("authorization", "Bearer x")
+                        .body(r#"{"protocol":1,"cursor":1,"push":[]}"#)
+                        .send()
+                        .await
+                        .expect("post")
+                        .bytes()
+                        .await
+                        .expect("body");
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("client task");
+    }
+    (devices * rounds) as f64 / started.elapsed().as_secs_f64()
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let (big, rounds) = if quick { (2_000, 5) } else { (10_000, 20) };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async move {
+        let mut report = String::from("| scenario | time | requests | wire bytes | baseline |\n|---|---|---|---|---|\n");
+        let mut bench = Bench::start().await;
+        report.push_str(&push_new_records(&mut bench, 1_000).await);
+
+        let mut bench = Bench::start().await;
+        let (small_latency, small_bytes) = idle_sync(&mut bench, 1_000, "PC2").await;
+        let (big_latency, big_bytes) = idle_sync(&mut bench, big, "PC3").await;
+        report.push_str(&format!(
+            "| idle sync, 1,000 records both sides | {:.2} ms median | 1 | {small_bytes} B | baseline |\n",
+            small_latency.as_secs_f64() * 1000.0
+        ));
+        report.push_str(&format!(
+            "| idle sync, {big} records both sides | {:.2} ms median | 1 | {big_bytes} B | latency ratio {:.2}, bytes ratio {:.2} |\n",
+            big_latency.as_secs_f64() * 1000.0,
+            big_latency.as_secs_f64() / small_latency.as_secs_f64(),
+            big_bytes as f64 / small_bytes as f64
+        ));
+
+        let mut bench = Bench::start().await;
+        let empty = concurrent_empty_handler(50, rounds).await;
+        let syncs = concurrent_idle_syncs(&mut bench, 50, rounds).await;
+        report.push_str(&format!(
+            "| 50 devices syncing at once (idle syncs) | {syncs:.0} syncs/s | {} | — | empty axum handler, same load: {empty:.0} req/s; ratio {:.2} |\n",
+            50 * rounds,
+            syncs / empty
+        ));
+        println!("{report}");
+    });
+}

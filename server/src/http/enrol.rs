@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use pocketbook_core::model::Officer;
 use pocketbook_core::sync::wire::{EnrolRequest, EnrolResponse, PROTOCOL_VERSION};
 
-use super::{AppState, HttpError, blocking, decode, read_body};
+use super::{AppState, HttpError, blocking, read_json};
 use crate::auth;
 use crate::storage::{DeviceRow, StorageError};
 
@@ -25,8 +25,7 @@ pub async fn handle(
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Result<Json<EnrolResponse>, HttpError> {
-    let bytes = read_body(&headers, body).await?;
-    let request: EnrolRequest = decode(&bytes)?;
+    let (request, _) = read_json::<EnrolRequest>(&headers, body).await?;
     let code = auth::normalise_code(&request.code).ok_or_else(refused)?;
     let label: String = request.device_label.chars().take(80).collect();
     let token = auth::new_token();

@@ -5,16 +5,21 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, StatusCode, header};
+use chrono::{DateTime, Utc};
 use pocketbook_core::sync::wire::{
     MAX_PUSH_RECORDS, PROTOCOL_VERSION, RejectionCode, SyncRequest, SyncResponse,
 };
 
-use super::{AppState, HttpError, blocking, decode, read_body};
+use super::{AppState, HttpError, blocking, read_json};
 use crate::auth;
-use crate::metrics::RejectionLabels;
+use crate::metrics::{OutcomeLabels, RejectionLabels};
 use crate::storage::Principal;
 use crate::sync::{PushResult, feed_page, push_record};
+
+/// A device's `last_seen` is rewritten at most this often, so an idle sync
+/// is a read, not a durable write.
+const LAST_SEEN_RESOLUTION: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
 
 /// The device behind a bearer token, or 401.
 pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, HttpError> {
@@ -37,29 +42,59 @@ fn code_label(code: RejectionCode) -> &'static str {
     }
 }
 
+/// Whether the device's `last_seen` is stale enough to rewrite.
+fn needs_touch(last_seen: Option<&str>, now: DateTime<Utc>) -> bool {
+    last_seen
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .is_none_or(|t| now.signed_duration_since(t) >= LAST_SEEN_RESOLUTION)
+}
+
+/// The endpoint: one sync round trip, counted by outcome.
 pub async fn handle(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Result<Json<SyncResponse>, HttpError> {
-    let principal = authenticate(&state, &headers).await?;
-    let bytes = read_body(&headers, body).await?;
-    state.metrics.bytes_in.inc_by(bytes.len() as u64);
-    let request: SyncRequest = decode(&bytes)?;
+    let result = sync(&state, &headers, body).await;
+    let outcome = match &result {
+        Ok(response) if response.rejected.is_empty() => "ok",
+        Ok(_) => "partly-rejected",
+        Err(e) => e.code(),
+    };
+    state
+        .metrics
+        .sync_requests
+        .get_or_create(&OutcomeLabels {
+            outcome: outcome.to_string(),
+        })
+        .inc();
+    result.map(Json)
+}
+
+async fn sync(
+    state: &Arc<AppState>,
+    headers: &HeaderMap,
+    body: axum::body::Body,
+) -> Result<SyncResponse, HttpError> {
+    let principal = authenticate(state, headers).await?;
+    let (request, received) = read_json::<SyncRequest>(headers, body).await?;
+    state.metrics.bytes_in.inc_by(received as u64);
     if request.push.len() > MAX_PUSH_RECORDS {
         return Err(HttpError::new(
-            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            StatusCode::PAYLOAD_TOO_LARGE,
             "too-large",
             format!("at most {MAX_PUSH_RECORDS} records per request"),
         ));
     }
-    let now = state
-        .now()
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let clock = state.now();
+    let now = clock.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let touch = needs_touch(principal.device.last_seen.as_deref(), clock);
     let worker = state.clone();
-    let response = blocking(move || {
+    blocking(move || {
         let storage = worker.storage.as_ref();
-        storage.touch_device(&principal.device.id, &now)?;
+        if touch {
+            storage.touch_device(&principal.device.id, &now)?;
+        }
         let mut acknowledged = Vec::new();
         let mut rejected = Vec::new();
         for push in &request.push {
@@ -103,6 +138,21 @@ pub async fn handle(
             more: page.more,
         })
     })
-    .await?;
-    Ok(Json(response))
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_seen_is_rewritten_only_when_stale() {
+        let now = Utc::now();
+        assert!(needs_touch(None, now));
+        assert!(needs_touch(Some("garbage"), now));
+        let recent = (now - chrono::TimeDelta::seconds(5)).to_rfc3339();
+        assert!(!needs_touch(Some(&recent), now));
+        let old = (now - chrono::TimeDelta::seconds(61)).to_rfc3339();
+        assert!(needs_touch(Some(&old), now));
+    }
 }

@@ -475,7 +475,12 @@ impl Storage for SqliteStorage {
         rows.collect::<Result<_, _>>().map_err(backend)
     }
 
-    fn feed_after(&self, cursor: u64, limit: u32) -> Result<Vec<FeedRow>, StorageError> {
+    fn feed_window(
+        &self,
+        cursor: u64,
+        limit: u32,
+        max_bytes: usize,
+    ) -> Result<Vec<FeedRow>, StorageError> {
         let conn = self.conn();
         let mut stmt = conn
             .prepare_cached(
@@ -483,20 +488,28 @@ impl Storage for SqliteStorage {
                  FROM feed WHERE seq > ?1 ORDER BY seq LIMIT ?2",
             )
             .map_err(backend)?;
-        let rows = stmt
-            .query_map(params![cursor as i64, limit], |r| {
-                Ok(FeedRow {
-                    seq: r.get::<_, i64>(0)? as u64,
-                    record_id: r.get(1)?,
-                    kind: kind_of(r.get(2)?)?,
-                    author: r.get(3)?,
-                    station: r.get(4)?,
-                    origin_device: r.get(5)?,
-                    changes: r.get(6)?,
-                })
-            })
-            .map_err(backend)?;
-        rows.collect::<Result<_, _>>().map_err(backend)
+        let cursor = i64::try_from(cursor).unwrap_or(i64::MAX);
+        let mut rows = stmt.query(params![cursor, limit]).map_err(backend)?;
+        let mut out = Vec::new();
+        let mut bytes = 0usize;
+        // Rows stream from SQLite; stop reading once the byte budget is spent.
+        while bytes < max_bytes {
+            let Some(r) = rows.next().map_err(backend)? else {
+                break;
+            };
+            let row = FeedRow {
+                seq: r.get::<_, i64>(0).map_err(backend)? as u64,
+                record_id: r.get(1).map_err(backend)?,
+                kind: kind_of(r.get(2).map_err(backend)?).map_err(backend)?,
+                author: r.get(3).map_err(backend)?,
+                station: r.get(4).map_err(backend)?,
+                origin_device: r.get(5).map_err(backend)?,
+                changes: r.get(6).map_err(backend)?,
+            };
+            bytes = bytes.saturating_add(row.changes.len());
+            out.push(row);
+        }
+        Ok(out)
     }
 }
 
