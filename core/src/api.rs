@@ -20,6 +20,7 @@ use crate::sync::wire::{
 pub use crate::error::ApiError;
 
 const OFFICER_META: &str = "officer";
+const KEEP_SYNCED_META: &str = "keep_synced_days";
 
 /// Where a change to a record came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
@@ -300,6 +301,33 @@ impl Notebook {
         Ok(record)
     }
 
+    /// Data minimisation: synced records last changed more than `days` ago
+    /// leave this device after each sync (they stay on the server). `None`
+    /// keeps everything. Records not yet synced never leave this way.
+    pub fn set_keep_synced_days(&self, days: Option<u32>) -> Result<(), ApiError> {
+        let store = lock(&self.store);
+        match days {
+            Some(days) => store.set_meta(KEEP_SYNCED_META, &days.to_be_bytes())?,
+            None => store.delete_meta(KEEP_SYNCED_META)?,
+        }
+        Ok(())
+    }
+
+    /// Applies the data-minimisation setting now; returns how many records left.
+    pub fn prune_synced_records(&self) -> Result<u32, ApiError> {
+        let mut store = lock(&self.store);
+        let Some(days) = store
+            .meta(KEEP_SYNCED_META)?
+            .and_then(|b| <[u8; 4]>::try_from(b.as_slice()).ok())
+            .map(u32::from_be_bytes)
+        else {
+            return Ok(0);
+        };
+        let cutoff = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
+        let cutoff = cutoff.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        Ok(store.prune_synced(&cutoff)?.len() as u32)
+    }
+
     /// Registers a listener for changes; keep the subscription to keep listening.
     pub fn subscribe(&self, listener: Arc<dyn ChangeListener>) -> Arc<Subscription> {
         let id = self
@@ -342,6 +370,8 @@ pub struct SyncSummary {
     pub rejected: Vec<RecordRejection>,
     /// Records still waiting for the server afterwards (refused ones excluded).
     pub pending: u64,
+    /// Synced records removed from this device by data minimisation.
+    pub pruned: u32,
 }
 
 /// Enrols this device with a one-time code from the server's admin, and
@@ -436,6 +466,7 @@ impl Notebook {
             }
         }
         summary.pending = lock(&self.store).unsynced_count()?;
+        summary.pruned = self.prune_synced_records()?;
         Ok(summary)
     }
 }

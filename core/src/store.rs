@@ -12,6 +12,7 @@
 //! Documents recently used stay in memory, so an officer adding action after
 //! action to one scene never reloads its history.
 
+mod retention;
 mod schema;
 mod sync_state;
 
@@ -128,6 +129,8 @@ impl Store {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "temp_store", 2)?;
         conn.pragma_update(None, "foreign_keys", true)?;
+        // Erased records are overwritten, not just unlinked.
+        conn.pragma_update(None, "secure_delete", true)?;
         schema::migrate(&mut conn).map_err(OpenFailure::Store)?;
         Ok(conn)
     }
@@ -157,6 +160,13 @@ impl Store {
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             params![key, value],
         )?;
+        Ok(())
+    }
+
+    /// Removes a metadata value.
+    pub fn delete_meta(&self, key: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute("DELETE FROM meta WHERE key = ?1", [key])?;
         Ok(())
     }
 

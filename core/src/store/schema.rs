@@ -44,6 +44,7 @@ CREATE INDEX records_by_kind ON records (kind, created_at);
 CREATE INDEX records_by_status ON records (status, created_at);
 CREATE INDEX records_by_updated ON records (updated_at);
 CREATE INDEX records_unsynced ON records (unsynced) WHERE unsynced = 1;
+CREATE INDEX records_synced_by_updated ON records (updated_at) WHERE unsynced = 0;
 
 -- Incremental Automerge changes appended since the record's snapshot.
 CREATE TABLE changes (

@@ -164,7 +164,13 @@ impl Store {
                     });
                 }
                 Err(StoreError::NotFound) => {
-                    let doc = RecordDoc::from_changes(&entry.changes, self.actor.clone())?;
+                    let doc = match RecordDoc::from_changes(&entry.changes, self.actor.clone()) {
+                        Ok(doc) => doc,
+                        // Later changes to a record this device no longer
+                        // holds (data minimisation removed it): not needed.
+                        Err(DocumentError::MissingDependencies) => continue,
+                        Err(e) => return Err(e.into()),
+                    };
                     if doc.kind() != entry.kind {
                         return Err(DocumentError::Shape("feed entry kind differs".into()).into());
                     }

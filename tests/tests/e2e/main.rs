@@ -4,3 +4,4 @@
 mod converge;
 mod failures;
 mod inputs;
+mod minimisation;
