@@ -9,7 +9,7 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::auth;
-use crate::config::{self, DEFAULT_DATA_DIR};
+use crate::config::{self, DEFAULT_DATA_DIR, LogFormat};
 use crate::storage::sqlite::SqliteStorage;
 use crate::storage::{OfficerRow, Storage, StorageError};
 
@@ -25,7 +25,7 @@ struct DataDir {
     /// Where the server keeps its store.
     #[arg(long, env = "POCKETBOOK_DATA_DIR")]
     data_dir: Option<PathBuf>,
-    /// A TOML file with `data_dir` and `listen`.
+    /// A TOML file with `data_dir`, `listen` and `log_format`.
     #[arg(long, env = "POCKETBOOK_CONFIG")]
     config: Option<PathBuf>,
 }
@@ -39,6 +39,9 @@ enum Command {
         /// Address to listen on (default 127.0.0.1:8650).
         #[arg(long, env = "POCKETBOOK_LISTEN")]
         listen: Option<String>,
+        /// Log lines as readable text or as one JSON object per line.
+        #[arg(long, env = "POCKETBOOK_LOG_FORMAT", value_enum)]
+        log_format: Option<LogFormat>,
     },
     /// Manage officers, devices and records.
     Admin {
@@ -125,7 +128,11 @@ enum RecordsCommand {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve { data, listen } => serve(data, listen),
+        Command::Serve {
+            data,
+            listen,
+            log_format,
+        } => serve(data, listen, log_format),
         Command::Admin {
             data,
             json,
@@ -141,14 +148,23 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn serve(data: DataDir, listen: Option<String>) -> Result<(), String> {
-    tracing_subscriber::fmt()
+fn serve(
+    data: DataDir,
+    listen: Option<String>,
+    log_format: Option<LogFormat>,
+) -> Result<(), String> {
+    let log_format = config::resolve_log_format(log_format, data.config.as_deref())?;
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "info,tower_http=warn".into()),
         )
-        .with_target(false)
-        .init();
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    match log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().init(),
+    }
     let config = config::resolve(data.data_dir, listen, data.config.as_deref())?;
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     runtime.block_on(async move {
@@ -212,6 +228,14 @@ fn print<T: serde::Serialize>(json: bool, value: &T, text: impl FnOnce() -> Stri
     }
 }
 
+/// A tab-separated listing with a header line.
+fn table(header: &str, rows: Vec<String>) -> String {
+    std::iter::once(header.to_string())
+        .chain(rows)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 fn admin(data: DataDir, json: bool, command: AdminCommand) -> Result<(), String> {
     if let AdminCommand::Officer(OfficerCommand::Add { .. }) = &command {
         // Adding the first officer may create the data directory.
@@ -255,20 +279,22 @@ fn admin(data: DataDir, json: bool, command: AdminCommand) -> Result<(), String>
         AdminCommand::Officer(OfficerCommand::List) => {
             let officers = storage.officers().map_err(|e| e.to_string())?;
             print(json, &officers, || {
-                officers
-                    .iter()
-                    .map(|o| {
-                        format!(
-                            "{}\t{}\t{}\t{}\t{}",
-                            o.shoulder_number,
-                            o.name,
-                            o.station,
-                            o.role,
-                            if o.active { "active" } else { "inactive" }
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("\n")
+                table(
+                    "SHOULDER NUMBER\tNAME\tSTATION\tROLE\tSTATUS",
+                    officers
+                        .iter()
+                        .map(|o| {
+                            format!(
+                                "{}\t{}\t{}\t{}\t{}",
+                                o.shoulder_number,
+                                o.name,
+                                o.station,
+                                o.role,
+                                if o.active { "active" } else { "inactive" }
+                            )
+                        })
+                        .collect(),
+                )
             });
         }
         AdminCommand::Device(DeviceCommand::Enrol {
@@ -287,40 +313,57 @@ fn admin(data: DataDir, json: bool, command: AdminCommand) -> Result<(), String>
                     other => other.to_string(),
                 })?;
             let value = serde_json::json!({"officer": officer, "code": code, "expires_at": expires.to_rfc3339()});
+            if !json {
+                // The code alone on stdout, for scripts; the expiry for the admin on stderr.
+                eprintln!(
+                    "one-time code for officer {officer}, valid for {ttl_minutes} minutes (until {})",
+                    expires.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                );
+            }
             print(json, &value, || code.clone());
         }
         AdminCommand::Device(DeviceCommand::List) => {
             let devices = storage.devices().map_err(|e| e.to_string())?;
             print(json, &devices, || {
-                devices
-                    .iter()
-                    .map(|d| {
-                        format!(
-                            "{}\t{}\t{}\t{}\t{}",
-                            d.id,
-                            d.officer,
-                            d.label,
-                            d.enrolled_at,
-                            d.last_seen.as_deref().unwrap_or("never synced")
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("\n")
+                table(
+                    "DEVICE\tOFFICER\tLABEL\tENROLLED\tLAST SEEN",
+                    devices
+                        .iter()
+                        .map(|d| {
+                            format!(
+                                "{}\t{}\t{}\t{}\t{}",
+                                d.id,
+                                d.officer,
+                                d.label,
+                                d.enrolled_at,
+                                d.last_seen.as_deref().unwrap_or("never synced")
+                            )
+                        })
+                        .collect(),
+                )
             });
         }
         AdminCommand::Records(RecordsCommand::List) => {
             let records = storage.records().map_err(|e| e.to_string())?;
             print(json, &records, || {
-                records
-                    .iter()
-                    .map(|r| {
-                        format!(
-                            "{}\t{}\t{}\t{}\t{}\t{}",
-                            r.id, r.kind, r.reference, r.author, r.station, r.updated_at
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("\n")
+                table(
+                    "ID\tKIND\tREFERENCE\tAUTHOR\tSTATION\tCREATED\tUPDATED",
+                    records
+                        .iter()
+                        .map(|r| {
+                            format!(
+                                "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                                r.id,
+                                r.kind,
+                                r.reference,
+                                r.author,
+                                r.station,
+                                r.created_at,
+                                r.updated_at
+                            )
+                        })
+                        .collect(),
+                )
             });
         }
     }

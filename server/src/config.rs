@@ -62,6 +62,32 @@ impl ServerConfig {
 pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
     pub listen: Option<String>,
+    pub log_format: Option<LogFormat>,
+}
+
+/// How log lines are written (to stderr; stdout carries only the ready line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// The log format from the flag or environment, else the file, else text.
+pub fn resolve_log_format(
+    flag_or_env: Option<LogFormat>,
+    file: Option<&Path>,
+) -> Result<LogFormat, String> {
+    if let Some(format) = flag_or_env {
+        return Ok(format);
+    }
+    Ok(match file {
+        Some(path) => FileConfig::read(path)?.log_format.unwrap_or_default(),
+        None => LogFormat::default(),
+    })
 }
 
 impl FileConfig {

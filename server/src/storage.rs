@@ -3,7 +3,10 @@
 //! database) are two implementations of the same behaviour, checked by one
 //! suite (`storage/suite.rs`).
 //!
-//! Methods are synchronous; the HTTP layer calls them on blocking threads.
+//! Methods are synchronous; the HTTP layer calls them on blocking threads
+//! (`spawn_blocking`), never on the async runtime. A PostgreSQL backend can
+//! use the synchronous `postgres` client, or an async driver through
+//! `tokio::runtime::Handle::block_on` on those blocking threads.
 //! Writes that must not interleave (a record's snapshot and its feed entry)
 //! happen inside one method, so each backend makes them one transaction.
 

@@ -3,6 +3,8 @@
 //! the device. Pure logic over [`Storage`]; the HTTP layer only decodes,
 //! authenticates and encodes.
 
+use std::panic::AssertUnwindSafe;
+
 use automerge::ActorId;
 use pocketbook_core::document::{DocumentError, RecordDoc};
 use pocketbook_core::sync::wire::{
@@ -54,13 +56,28 @@ pub fn push_record(
     now: &str,
 ) -> Result<PushResult, StorageError> {
     for _ in 0..COMMIT_ATTEMPTS {
-        let attempt = match storage.record(&push.record_id)? {
-            None => push_new(storage, principal, push, now)?,
-            Some(stored) => push_existing(storage, principal, push, stored, now)?,
-        };
+        // Decoding hostile bytes must never take the batch (or the server)
+        // down: a panic while merging one record refuses that record alone.
+        // Nothing is half-written: storage commits in one transaction.
+        let attempt = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            match storage.record(&push.record_id)? {
+                None => push_new(storage, principal, push, now),
+                Some(stored) => push_existing(storage, principal, push, stored, now),
+            }
+        }));
         match attempt {
-            Some(result) => return Ok(result),
-            None => continue, // lost a race with another writer: reload and merge again
+            Ok(Ok(Some(result))) => return Ok(result),
+            // Lost a race with another writer: reload and merge again.
+            Ok(Ok(None)) => continue,
+            Ok(Err(e)) => return Err(e),
+            Err(_) => {
+                tracing::warn!("merging a pushed record panicked; refused as corrupt");
+                return Ok(reject(
+                    &push.record_id,
+                    RejectionCode::Corrupt,
+                    "the changes could not be decoded",
+                ));
+            }
         }
     }
     Err(StorageError::Conflict)

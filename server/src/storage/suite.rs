@@ -123,4 +123,36 @@ pub fn run(make: impl Fn(&Path) -> Box<dyn Storage>) {
     assert_eq!(store.feed_after(third, 10).unwrap(), vec![]);
     assert_eq!(store.records().unwrap().len(), 2);
     assert!(store.record("missing").unwrap().is_none());
+
+    // Byte-bounded windows stop once the budget is spent, but never return
+    // nothing while entries remain; a cursor past the end reads nothing.
+    assert_eq!(store.feed_window(0, 10, 1).unwrap().len(), 1);
+    assert_eq!(store.feed_window(0, 10, 4).unwrap().len(), 2);
+    assert_eq!(store.feed_window(0, 2, usize::MAX).unwrap().len(), 2);
+    assert!(store.feed_window(u64::MAX, 10, 100).unwrap().is_empty());
+
+    // Writers racing on one record: compare-and-swap loses nothing, and
+    // every commit gets its own feed entry in order.
+    const WRITERS: usize = 4;
+    const EACH: usize = 10;
+    std::thread::scope(|threads| {
+        for _ in 0..WRITERS {
+            threads.spawn(|| {
+                for _ in 0..EACH {
+                    loop {
+                        let current = store.record("r2").unwrap().unwrap();
+                        match store.commit_record(&commit("r2", Some(current.version), b"more")) {
+                            Ok(_) => break,
+                            Err(StorageError::Conflict) => continue,
+                            Err(e) => panic!("{e}"),
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let feed = store.feed_after(third, 1000).unwrap();
+    assert_eq!(feed.len(), WRITERS * EACH);
+    assert!(feed.windows(2).all(|w| w[0].seq < w[1].seq));
+    assert_eq!(store.record("r2").unwrap().unwrap().snapshot, b"more");
 }

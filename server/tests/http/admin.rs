@@ -99,6 +99,17 @@ fn config_file_environment_and_flags_resolve_in_order() {
     .unwrap();
     assert_eq!(flags.data_dir, std::path::PathBuf::from("/from/flag"));
     assert_eq!(flags.listen.port(), 9002);
+    use pocketbook_server::config::{LogFormat, resolve_log_format};
+    std::fs::write(&file, "log_format = \"json\"\n").unwrap();
+    assert_eq!(
+        resolve_log_format(None, Some(&file)).unwrap(),
+        LogFormat::Json
+    );
+    assert_eq!(
+        resolve_log_format(Some(LogFormat::Text), Some(&file)).unwrap(),
+        LogFormat::Text
+    );
+    assert_eq!(resolve_log_format(None, None).unwrap(), LogFormat::Text);
     let defaults = pocketbook_server::config::resolve(None, None, None).unwrap();
     assert_eq!(defaults.listen.to_string(), "127.0.0.1:8650");
     std::fs::write(&file, "colour = \"blue\"\n").unwrap();

@@ -4,7 +4,10 @@
 mod support;
 
 mod admin;
+mod concurrency;
+mod cost;
 mod enrol;
 mod hostile;
 mod ops;
+mod serve;
 mod sync;

@@ -38,6 +38,9 @@ async fn health_readiness_and_metrics_without_personal_data() {
     );
     assert!(metrics.contains(r#"pocketbook_http_requests_total{endpoint="sync",status="400"} 1"#));
     assert!(metrics.contains("pocketbook_sync_records_pushed_total 1"));
+    assert!(metrics.contains(r#"pocketbook_sync_requests_total{outcome="ok"} 1"#));
+    assert!(metrics.contains(r#"pocketbook_sync_requests_total{outcome="malformed"} 1"#));
+    assert!(metrics.contains(r#"pocketbook_http_response_bytes_total{endpoint="sync"}"#));
     assert!(metrics.contains("pocketbook_http_request_duration_seconds"));
     for secret in ["PC4321", "Officer", &push.record_id, &token, "Lewisham"] {
         assert!(!metrics.contains(secret), "{secret} leaked into metrics");

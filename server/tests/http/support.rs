@@ -170,3 +170,41 @@ pub fn new_search(nb: &Notebook) -> PushedRecord {
         changes: nb.export(record.header.id).unwrap(),
     }
 }
+
+/// A scene attendance opened by an emergency call.
+pub fn scene() -> SceneInput {
+    SceneInput {
+        reasons: vec![AttendanceReason::CrimeInProgress],
+        grade: ResponseGrade::Emergency,
+        call_received: "2026-11-28T10:00:00Z".into(),
+        appointment: None,
+        arrived: None,
+        left: None,
+        location: Location {
+            latitude: None,
+            longitude: None,
+            street: "12 Acacia Avenue".into(),
+        },
+        notes: String::new(),
+    }
+}
+
+/// One sync round trip without a `TestServer` borrow, for spawned tasks.
+pub async fn sync_with(
+    http: reqwest::Client,
+    url: String,
+    token: String,
+    request: SyncRequest,
+) -> SyncResponse {
+    let response = http
+        .post(url)
+        .bearer_auth(token)
+        .json(&request)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    assert_eq!(status, 200, "{text}");
+    serde_json::from_str(&text).unwrap()
+}

@@ -99,3 +99,42 @@ async fn a_server_killed_mid_sync_and_restarted_loses_and_duplicates_nothing() {
     assert_eq!(pulled.received, 1200);
     assert_eq!(other.list(ListFilter::default()).unwrap().len(), 1200);
 }
+
+#[tokio::test]
+async fn a_cancelled_sync_resumes_and_progress_is_reported() {
+    use std::sync::Mutex;
+
+    use pocketbook_core::api::SyncProgress;
+
+    #[derive(Default)]
+    struct Progress(Mutex<Vec<(u32, u32)>>);
+    impl SyncProgress for Progress {
+        fn on_progress(&self, sent: u32, received: u32) {
+            self.0.lock().unwrap().push((sent, received));
+        }
+    }
+
+    let station = Station::start().await;
+    station.add_officer("PC1", "Lewisham");
+    let device = station.device("PC1").await;
+    for _ in 0..1100 {
+        device.create_stop_account(stop_account()).unwrap();
+    }
+    // Cancel (drop the future, as a cancelled coroutine or Task does) almost at once.
+    let cancelled =
+        tokio::time::timeout(std::time::Duration::from_millis(1), device.sync(None)).await;
+    assert!(
+        cancelled.is_err(),
+        "the sync was still running when cancelled"
+    );
+
+    let progress = std::sync::Arc::new(Progress::default());
+    let summary = device.sync(Some(progress.clone())).await.unwrap();
+    assert_eq!(summary.pending, 0);
+    assert_eq!(station.admin.records().unwrap().len(), 1100);
+    assert_eq!(station.admin.feed_after(0, 5000).unwrap().len(), 1100);
+    let reports = progress.0.lock().unwrap().clone();
+    assert!(reports.len() >= 3, "one report per round trip: {reports:?}");
+    assert!(reports.windows(2).all(|w| w[0].0 <= w[1].0), "{reports:?}");
+    assert_eq!(reports.last().unwrap().0, summary.sent);
+}

@@ -1,0 +1,104 @@
+// Errors arrive as the sealed ApiException with a readable message.
+package uk.police.pocketbook.core.test
+
+import uk.police.pocketbook.core.ApiException
+import uk.police.pocketbook.core.ChecklistItem
+import uk.police.pocketbook.core.Notebook
+import uk.police.pocketbook.core.Officer
+import uk.police.pocketbook.core.RecordBody
+import uk.police.pocketbook.core.TickOutcome
+import uk.police.pocketbook.core.parseReference
+import uk.police.pocketbook.core.validateRecord
+
+/** What an app would show: every variant handled, checked by the compiler. */
+fun describe(e: ApiException): String = when (e) {
+    is ApiException.Invalid -> "invalid"
+    is ApiException.BadInput -> "bad input"
+    is ApiException.NotFound -> "not found"
+    is ApiException.Conflict -> "conflict"
+    is ApiException.UpdateRequired -> "update required"
+    is ApiException.Storage -> "storage"
+    is ApiException.Offline -> "offline"
+    is ApiException.NotEnrolled -> "not enrolled"
+    is ApiException.Unauthorised -> "unauthorised"
+    is ApiException.Protocol -> "protocol"
+    is ApiException.Cancelled -> "cancelled"
+}
+
+/** A flat error's message is the Rust Display text, not a dump of fields. */
+fun assertReadable(e: ApiException) {
+    val message = e.message.orEmpty()
+    check(message.isNotBlank()) { "${e::class.simpleName} has no message" }
+    check(!message.contains("ApiException") && !message.contains("v1=")) {
+        "message looks like a field dump: $message"
+    }
+}
+
+fun errorTests(suite: TestSuite) = with(suite) {
+    test("a stop and search without grounds throws Invalid naming grounds") {
+        withNotebook { notebook ->
+            val e = assertThrows<ApiException.Invalid>("create without grounds") {
+                notebook.createStopSearch(stopSearch(grounds = "  "))
+            }
+            assertReadable(e)
+            check(e.message.orEmpty().contains("grounds")) { "message does not name grounds: ${e.message}" }
+            assertEquals("invalid", describe(e), "variant")
+            assertEquals(0, notebook.list(uk.police.pocketbook.core.ListFilter()).size, "records stored")
+        }
+    }
+
+    test("validateRecord returns every field violation without throwing") {
+        val violations = validateRecord(RecordBody.StopSearch(stopSearch(grounds = "")))
+        check(violations.any { it.field == "grounds" && it.problem.isNotBlank() }) { "violations: $violations" }
+        assertEquals(emptyList(), validateRecord(RecordBody.StopSearch(stopSearch())), "violations of a valid record")
+    }
+
+    test("a missing record id throws NotFound") {
+        withNotebook { notebook ->
+            val missing = "01950000-0000-7000-8000-000000000000"
+            val e = assertThrows<ApiException.NotFound>("get") { notebook.get(missing) }
+            assertReadable(e)
+            assertThrows<ApiException.NotFound>("export") { notebook.export(missing) }
+            assertThrows<ApiException.NotFound>("tick") {
+                notebook.tick(missing, ChecklistItem.INTRODUCED_THEMSELVES, TickOutcome.DONE, null)
+            }
+        }
+    }
+
+    test("parseReference returns the canonical form and throws BadInput when malformed") {
+        withNotebook { notebook ->
+            val reference = notebook.createStopAccount(stopAccount()).header.reference
+            assertEquals(reference, parseReference(reference), "canonical reference")
+        }
+        val e = assertThrows<ApiException.BadInput>("malformed reference") { parseReference("ABC") }
+        assertReadable(e)
+        check(e.message.orEmpty().contains("14 characters")) { "message: ${e.message}" }
+    }
+
+    test("an item not done without a reason throws Invalid naming the reason") {
+        withNotebook { notebook ->
+            val id = notebook.createScene(sceneInput()).header.id
+            val e = assertThrows<ApiException.Invalid>("tick") {
+                notebook.tick(id, ChecklistItem.NEEDS_ASKED_AND_MET, TickOutcome.NOT_DONE, null)
+            }
+            check(e.message.orEmpty().contains("reason")) { "message: ${e.message}" }
+        }
+    }
+
+    test("another officer's notebook is refused with Conflict") {
+        withTempDir { dir ->
+            Notebook.open(dir.toString(), officer).close()
+            val other = Officer(shoulderNumber = "PC9999", name = "Sam Lee", station = "Central")
+            val e = assertThrows<ApiException.Conflict>("open as another officer") {
+                Notebook.open(dir.toString(), other)
+            }
+            assertReadable(e)
+        }
+    }
+
+    test("opening an empty folder as an existing notebook throws NotEnrolled") {
+        withTempDir { dir ->
+            assertThrows<ApiException.NotEnrolled>("openExisting") { Notebook.openExisting(dir.toString()) }
+        }
+    }
+}

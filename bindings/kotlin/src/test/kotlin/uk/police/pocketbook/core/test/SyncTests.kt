@@ -1,0 +1,87 @@
+// Sync against a real pocketbook-server, started by run-tests on a free
+// local port with one officer and two one-time enrolment codes:
+//   -Dpocketbook.test.server=http://127.0.0.1:PORT
+//   -Dpocketbook.test.codes=CODE1,CODE2
+// Checks the async glue end to end: suspend calls served by the core's tokio
+// runtime, a Kotlin SyncProgress called from the core's threads, change
+// events with origin SYNC, and cancelling a sync coroutine.
+package uk.police.pocketbook.core.test
+
+import java.util.concurrent.CopyOnWriteArrayList
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.launch
+import kotlinx.coroutines.runBlocking
+import uk.police.pocketbook.core.ChangeOrigin
+import uk.police.pocketbook.core.ListFilter
+import uk.police.pocketbook.core.Notebook
+import uk.police.pocketbook.core.ReceiptMedium
+import uk.police.pocketbook.core.SyncProgress
+import uk.police.pocketbook.core.enrolDevice
+
+private class ProgressRecorder : SyncProgress {
+    val calls = CopyOnWriteArrayList<Pair<UInt, UInt>>()
+
+    override fun onProgress(sent: UInt, received: UInt) {
+        calls += sent to received
+    }
+}
+
+private fun server(): Pair<String, ArrayDeque<String>> {
+    val url = System.getProperty("pocketbook.test.server")
+    val codes = System.getProperty("pocketbook.test.codes")
+    check(!url.isNullOrBlank() && !codes.isNullOrBlank()) {
+        "no test server: run these tests through bindings/kotlin/run-tests, which starts one"
+    }
+    return url to ArrayDeque(codes.split(","))
+}
+
+/** Enrols a device with the next code into a fresh folder, closed and deleted afterwards. */
+private fun <T> withEnrolledDevice(url: String, code: String, label: String, block: (Notebook) -> T): T =
+    withTempDir { dir ->
+        runBlocking { enrolDevice(dir.toString(), url, code, label) }.use(block)
+    }
+
+fun syncTests(suite: TestSuite) = with(suite) {
+    test("two devices enrolled with a real server exchange a record through sync") {
+        val (url, codes) = server()
+        withEnrolledDevice(url, codes.removeFirst(), "kotlin device A") { a ->
+            assertEquals(officer, a.officer(), "officer of the enrolment code")
+            val record = a.createStopSearch(stopSearch())
+            a.issueReceipt(record.header.id, ReceiptMedium.PRINTED)
+
+            val progress = ProgressRecorder()
+            val sent = runBlocking { a.sync(progress) }
+            assertEquals(1u, sent.sent, "records sent")
+            assertEquals(1u, sent.acknowledged, "records acknowledged")
+            assertEquals(emptyList(), sent.rejected, "rejections")
+            assertEquals(0uL, sent.pending, "records pending")
+            check(progress.calls.isNotEmpty() && progress.calls.last().first == 1u) {
+                "progress calls: ${progress.calls}"
+            }
+
+            withEnrolledDevice(url, codes.removeFirst(), "kotlin device B") { b ->
+                val recorder = Recorder()
+                val subscription = b.subscribe(recorder)
+                val received = runBlocking { b.sync(null) }
+                assertEquals(1u, received.received, "records received")
+                assertEquals(a.get(record.header.id), b.get(record.header.id), "record on the second device")
+                val events = recorder.events.filter { it.recordId == record.header.id }
+                check(events.isNotEmpty() && events.all { it.origin == ChangeOrigin.SYNC }) { "events: $events" }
+                subscription.cancel()
+            }
+
+            // Cancelling a sync coroutine while the core's future runs (or
+            // before it starts: the race is fine) leaves the notebook usable,
+            // and the next sync sends what is pending.
+            a.createScene(sceneInput())
+            runBlocking {
+                val job = launch(Dispatchers.Default) { a.sync(null) }
+                job.cancel()
+                job.join()
+            }
+            val again = runBlocking { a.sync(null) }
+            assertEquals(0uL, again.pending, "records pending after the cancelled sync")
+            assertEquals(2, a.list(ListFilter()).size, "records on device A")
+        }
+    }
+}

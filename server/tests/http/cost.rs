@@ -1,0 +1,144 @@
+//! An idle sync costs the same with 3 records or 100: counted storage
+//! calls and rows read, never a wall-clock time.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use pocketbook_server::storage::*;
+use pocketbook_server::{ServerConfig, Storage};
+
+use crate::support::*;
+
+/// Delegates to SQLite and counts what each request asks of the store.
+struct Counting {
+    inner: Arc<dyn Storage>,
+    calls: AtomicU64,
+    rows_read: AtomicU64,
+}
+
+impl Counting {
+    fn take(&self) -> (u64, u64) {
+        (
+            self.calls.swap(0, Ordering::SeqCst),
+            self.rows_read.swap(0, Ordering::SeqCst),
+        )
+    }
+
+    fn call(&self) -> &dyn Storage {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.inner.as_ref()
+    }
+
+    fn rows<T>(&self, rows: Vec<T>) -> Vec<T> {
+        self.rows_read
+            .fetch_add(rows.len() as u64, Ordering::SeqCst);
+        rows
+    }
+}
+
+impl Storage for Counting {
+    fn ping(&self) -> Result<(), StorageError> {
+        self.call().ping()
+    }
+    fn add_officer(&self, officer: &OfficerRow) -> Result<(), StorageError> {
+        self.call().add_officer(officer)
+    }
+    fn officer(&self, number: &str) -> Result<Option<OfficerRow>, StorageError> {
+        self.call().officer(number)
+    }
+    fn officers(&self) -> Result<Vec<OfficerRow>, StorageError> {
+        Ok(self.rows(self.call().officers()?))
+    }
+    fn add_enrolment_code(&self, hash: &[u8], officer: &str, at: i64) -> Result<(), StorageError> {
+        self.call().add_enrolment_code(hash, officer, at)
+    }
+    fn redeem_enrolment_code(
+        &self,
+        hash: &[u8],
+        now: i64,
+        device: &DeviceRow,
+        token_hash: &[u8],
+    ) -> Result<OfficerRow, StorageError> {
+        self.call()
+            .redeem_enrolment_code(hash, now, device, token_hash)
+    }
+    fn principal(&self, token_hash: &[u8]) -> Result<Option<Principal>, StorageError> {
+        self.call().principal(token_hash)
+    }
+    fn devices(&self) -> Result<Vec<DeviceRow>, StorageError> {
+        Ok(self.rows(self.call().devices()?))
+    }
+    fn touch_device(&self, device_id: &str, at: &str) -> Result<(), StorageError> {
+        self.call().touch_device(device_id, at)
+    }
+    fn record(&self, id: &str) -> Result<Option<StoredRecord>, StorageError> {
+        self.call().record(id)
+    }
+    fn commit_record(&self, commit: &RecordCommit) -> Result<u64, StorageError> {
+        self.call().commit_record(commit)
+    }
+    fn records(&self) -> Result<Vec<RecordIndex>, StorageError> {
+        Ok(self.rows(self.call().records()?))
+    }
+    fn feed_window(
+        &self,
+        cursor: u64,
+        limit: u32,
+        max_bytes: usize,
+    ) -> Result<Vec<FeedRow>, StorageError> {
+        Ok(self.rows(self.call().feed_window(cursor, limit, max_bytes)?))
+    }
+}
+
+/// Storage calls and rows read by one idle sync of a device that is up to
+/// date, after `records` records were pushed by another device.
+async fn idle_sync_cost(records: usize) -> (u64, u64) {
+    let plain = TestServer::start().await;
+    let counting = Arc::new(Counting {
+        inner: plain.storage.clone(),
+        calls: AtomicU64::new(0),
+        rows_read: AtomicU64::new(0),
+    });
+    let config = ServerConfig::for_tests(plain.dir.path());
+    let server = pocketbook_server::start_with(config, counting.clone())
+        .await
+        .unwrap();
+    let url = format!("{}{}", server.url(), pocketbook_core::sync::wire::SYNC_PATH);
+    let writer = plain.device("PC1", "Lewisham").await;
+    let idle = plain.device("PC2", "Lewisham").await;
+    let (_dir, nb) = notebook("PC1");
+    let pushes: Vec<_> = (0..records).map(|_| new_search(&nb)).collect();
+    for chunk in pushes.chunks(100) {
+        plain.sync(&writer, &request(None, chunk.to_vec())).await;
+    }
+    // Catch up once (this also stamps last_seen), then measure an idle sync.
+    let mut cursor = None;
+    loop {
+        let page = sync_with(
+            plain.http.clone(),
+            url.clone(),
+            idle.clone(),
+            request(cursor, vec![]),
+        )
+        .await;
+        cursor = Some(page.cursor);
+        if !page.more {
+            break;
+        }
+    }
+    counting.take();
+    let page = sync_with(plain.http.clone(), url, idle, request(cursor, vec![])).await;
+    assert!(page.changes.is_empty() && !page.more);
+    let cost = counting.take();
+    server.shutdown().await.unwrap();
+    cost
+}
+
+#[tokio::test]
+async fn an_idle_sync_does_not_grow_with_the_number_of_records() {
+    let small = idle_sync_cost(3).await;
+    let large = idle_sync_cost(100).await;
+    assert_eq!(small, large);
+    // One token lookup and one empty read of the feed.
+    assert_eq!(small, (2, 0));
+}
