@@ -2,6 +2,7 @@
 //! call. It only maps values and errors: rules live in `model`, document
 //! edits in `document`, durability in `store`.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use crate::document::DocumentError;
@@ -12,7 +13,8 @@ use crate::model::{
 };
 use crate::reference::Reference;
 use crate::store::{Credentials, ListFilter, Store, now};
-use crate::sync::client::SyncClient;
+use crate::sync::client::{ClientError, SyncClient};
+use crate::sync::lifecycle::{WipeReason, ready_to_retire};
 use crate::sync::wire::{
     EnrolRequest, MAX_PUSH_BYTES, MAX_PUSH_RECORDS, PROTOCOL_VERSION, PushedRecord, SyncRequest,
 };
@@ -31,6 +33,10 @@ pub enum ChangeOrigin {
     Import,
     /// Changes received from the sync server.
     Sync,
+    /// The record left this device: the server erased it (its retention
+    /// ran out), or the whole notebook was wiped (`ApiError::Wiped`). Drop
+    /// it from any list; reading it now fails.
+    Erased,
 }
 
 /// Sent to listeners after a change is durable.
@@ -81,6 +87,9 @@ pub struct Notebook {
     listeners: Arc<Listeners>,
     next_listener: std::sync::atomic::AtomicU64,
     client: Mutex<Option<(Credentials, Arc<SyncClient>)>>,
+    /// Set (under the store lock) once the store was wiped: every later
+    /// call that needs data fails with `NotEnrolled`.
+    wiped: AtomicBool,
 }
 
 impl std::fmt::Debug for Notebook {
@@ -125,6 +134,7 @@ impl Notebook {
             listeners: Arc::default(),
             next_listener: Default::default(),
             client: Mutex::default(),
+            wiped: AtomicBool::new(false),
         }))
     }
 
@@ -155,7 +165,8 @@ impl Notebook {
     /// Where an unreadable store file was moved when the notebook opened,
     /// so the app can tell the officer and support can recover it.
     pub fn store_moved_aside(&self) -> Option<String> {
-        lock(&self.store)
+        self.store()
+            .ok()?
             .moved_aside()
             .map(|p| p.display().to_string())
     }
@@ -226,6 +237,25 @@ impl Notebook {
         self.edit(&record_id, |doc| doc.tick(&tick))
     }
 
+    /// Names another officer who attended the scene (scene-attendance and
+    /// home-burglary records): the server then lets them see and add to the
+    /// record. The shoulder number is checked as an officer's own is.
+    /// Naming the record's author, or an officer already named, succeeds
+    /// and changes nothing. Stop-search and stop-account records are never
+    /// shared this way (`Conflict`).
+    pub fn add_attending_officer(
+        &self,
+        record_id: String,
+        shoulder_number: String,
+    ) -> Result<(), ApiError> {
+        let (changed, header) =
+            self.edit_quietly(&record_id, |doc| doc.add_attending(&shoulder_number))?;
+        if let (true, Some(header)) = (changed, header) {
+            self.notify(&header, ChangeOrigin::Local);
+        }
+        Ok(())
+    }
+
     /// Records when officers arrived at the scene.
     pub fn record_arrival(&self, record_id: String, at: String) -> Result<(), ApiError> {
         self.edit(&record_id, |doc| doc.set_times(Some(&at), None))
@@ -278,7 +308,7 @@ impl Notebook {
 
     /// Reads a whole typed record.
     pub fn get(&self, record_id: String) -> Result<Record, ApiError> {
-        Ok(lock(&self.store).get(&record_id)?)
+        Ok(self.store()?.get(&record_id)?)
     }
 
     /// Lists records, newest first, from the index alone.
@@ -286,17 +316,17 @@ impl Notebook {
         if let Some(reference) = &filter.reference {
             Reference::parse(reference).map_err(|e| ApiError::BadInput(e.to_string()))?;
         }
-        Ok(lock(&self.store).list(&filter)?)
+        Ok(self.store()?.list(&filter)?)
     }
 
     /// The record's Automerge document, for repair and interop.
     pub fn export(&self, record_id: String) -> Result<Vec<u8>, ApiError> {
-        Ok(lock(&self.store).export(&record_id)?)
+        Ok(self.store()?.export(&record_id)?)
     }
 
     /// Imports a record's Automerge document, merging it with the stored copy.
     pub fn import(&self, bytes: Vec<u8>) -> Result<Record, ApiError> {
-        let record = lock(&self.store).import(&bytes)?;
+        let record = self.store()?.import(&bytes)?;
         self.notify(&record.header, ChangeOrigin::Import);
         Ok(record)
     }
@@ -305,7 +335,7 @@ impl Notebook {
     /// leave this device after each sync (they stay on the server). `None`
     /// keeps everything. Records not yet synced never leave this way.
     pub fn set_keep_synced_days(&self, days: Option<u32>) -> Result<(), ApiError> {
-        let store = lock(&self.store);
+        let store = self.store()?;
         match days {
             Some(days) => store.set_meta(KEEP_SYNCED_META, &days.to_be_bytes())?,
             None => store.delete_meta(KEEP_SYNCED_META)?,
@@ -315,7 +345,7 @@ impl Notebook {
 
     /// Applies the data-minimisation setting now; returns how many records left.
     pub fn prune_synced_records(&self) -> Result<u32, ApiError> {
-        let mut store = lock(&self.store);
+        let mut store = self.store()?;
         let Some(days) = store
             .meta(KEEP_SYNCED_META)?
             .and_then(|b| <[u8; 4]>::try_from(b.as_slice()).ok())
@@ -392,7 +422,7 @@ pub async fn enrol_device(
         })
         .await?;
     let notebook = Notebook::open(directory, response.officer.clone())?;
-    lock(&notebook.store).set_credentials(&Credentials {
+    notebook.store()?.set_credentials(&Credentials {
         server_url,
         device_id: response.device_id,
         token: response.token,
@@ -407,18 +437,29 @@ impl Notebook {
     /// sides are level. Safe to cancel (cancel the coroutine or Task) or to
     /// lose the network at any point: a page is applied with its cursor in
     /// one transaction, and an interrupted sync simply resumes.
+    ///
+    /// Ends a device's life when the server says so: if the device was
+    /// revoked (or, retired, it calls again) the server answers 401 with
+    /// `wipe`, and the whole notebook is erased; if it is being handed back
+    /// (`retire` in the answer) and nothing on it is unacknowledged, it
+    /// confirms on `/v1/retire` and is erased. Either way the result is
+    /// `ApiError::Wiped`, listeners hear one `Erased` event per record,
+    /// and this notebook answers `NotEnrolled` from then on. A plain 401
+    /// (a token the server does not know) erases nothing: `Unauthorised`.
     pub async fn sync(
         &self,
         progress: Option<Arc<dyn SyncProgress>>,
     ) -> Result<SyncSummary, ApiError> {
-        let credentials = lock(&self.store).credentials()?.ok_or_else(|| {
+        let credentials = self.store()?.credentials()?.ok_or_else(|| {
             ApiError::NotEnrolled("this device is not enrolled with a server".into())
         })?;
         let client = self.client(credentials)?;
         let mut summary = SyncSummary::default();
+        // What the last answer said: asked to retire, more pages waiting.
+        let (mut retire, mut more) = (false, true);
         for _ in 0..MAX_SYNC_ROUNDS {
             let (pushes, cursor) = {
-                let mut store = lock(&self.store);
+                let mut store = self.store()?;
                 (
                     store.pending_pushes(MAX_PUSH_RECORDS, MAX_PUSH_BYTES)?,
                     store.cursor()?,
@@ -437,8 +478,12 @@ impl Notebook {
                     .collect(),
                 page_size: None,
             };
-            let response = client.sync(&request).await?;
-            let page = lock(&self.store).apply_sync(&pushes, &response)?;
+            let response = client
+                .sync(&request)
+                .await
+                .map_err(|e| self.client_failure(e))?;
+            let page = self.store()?.apply_sync(&pushes, &response)?;
+            (retire, more) = (response.retire, response.more);
             summary.requests += 1;
             summary.sent += pushes.len() as u32;
             summary.acknowledged += page.acknowledged;
@@ -456,16 +501,31 @@ impl Notebook {
             for (record_id, kind) in &page.received {
                 self.notify_id(record_id, *kind, ChangeOrigin::Sync);
             }
+            for (record_id, kind) in &page.erased {
+                self.notify_id(record_id, *kind, ChangeOrigin::Erased);
+            }
             if let Some(progress) = &progress {
                 progress.on_progress(summary.sent, summary.received);
             }
             let progressed = page.acknowledged > 0 || !page.received.is_empty();
-            let pending = lock(&self.store).unsynced_count()?;
+            let pending = self.store()?.unsynced_count()?;
             if !response.more && (pending == 0 || !progressed) {
                 break;
             }
         }
-        summary.pending = lock(&self.store).unsynced_count()?;
+        summary.pending = self.store()?.unsynced_count()?;
+        let unacknowledged = self.store()?.unacknowledged_count()?;
+        if ready_to_retire(retire, more, unacknowledged) {
+            // An edit made while this request is in flight would be erased
+            // with the rest; the window is one round trip, on a device its
+            // officer is handing back.
+            match client.retire().await {
+                Ok(()) => return Err(self.erase(WipeReason::Retired)),
+                // `not-retiring`: the retirement was withdrawn meanwhile.
+                Err(ClientError::Refused { status: 409, .. }) => {}
+                Err(e) => return Err(self.client_failure(e)),
+            }
+        }
         summary.pruned = self.prune_synced_records()?;
         Ok(summary)
     }
@@ -500,7 +560,7 @@ impl Notebook {
             created_at: now(),
             author: self.officer.clone(),
         };
-        let record = lock(&self.store).create(header, &body)?;
+        let record = self.store()?.create(header, &body)?;
         self.notify(&record.header, ChangeOrigin::Local);
         Ok(record)
     }
@@ -527,15 +587,76 @@ impl Notebook {
         record_id: &str,
         edit: impl FnOnce(&mut crate::document::RecordDoc) -> Result<T, DocumentError>,
     ) -> Result<T, ApiError> {
-        let mut header = None;
-        let value = lock(&self.store).edit(record_id, |doc| {
-            header = Some(doc.header().clone());
-            edit(doc)
-        })?;
+        let (value, header) = self.edit_quietly(record_id, edit)?;
         if let Some(header) = header {
             self.notify(&header, ChangeOrigin::Local);
         }
         Ok(value)
+    }
+
+    /// An edit whose caller decides whether listeners hear of it; returns
+    /// the record's header with the edit's value.
+    fn edit_quietly<T>(
+        &self,
+        record_id: &str,
+        edit: impl FnOnce(&mut crate::document::RecordDoc) -> Result<T, DocumentError>,
+    ) -> Result<(T, Option<RecordHeader>), ApiError> {
+        let mut header = None;
+        let value = self.store()?.edit(record_id, |doc| {
+            header = Some(doc.header().clone());
+            edit(doc)
+        })?;
+        Ok((value, header))
+    }
+
+    /// The store, unless it was wiped.
+    fn store(&self) -> Result<MutexGuard<'_, Store>, ApiError> {
+        let store = lock(&self.store);
+        // Checked under the lock, which the wipe holds while it sets the flag.
+        if self.wiped.load(Ordering::SeqCst) {
+            return Err(ApiError::NotEnrolled(
+                "this notebook was erased (the device was revoked or handed back): enrol the device again"
+                    .into(),
+            ));
+        }
+        Ok(store)
+    }
+
+    /// Acts on a failed round trip: a wipe order erases the store.
+    fn client_failure(&self, e: ClientError) -> ApiError {
+        match e {
+            ClientError::Wipe(reason) => self.erase(reason),
+            other => other.into(),
+        }
+    }
+
+    /// Erases the whole notebook as the server ordered, tells listeners that
+    /// every record left (one `Erased` event each), and returns the
+    /// `Wiped` error to report. If the erasure itself fails the storage
+    /// error is returned instead: the order comes again at the next sync.
+    fn erase(&self, reason: WipeReason) -> ApiError {
+        let erased = {
+            let mut store = lock(&self.store);
+            if self.wiped.load(Ordering::SeqCst) {
+                return ApiError::Wiped(reason.message().into());
+            }
+            let records = store.list(&ListFilter::default()).unwrap_or_else(|e| {
+                tracing::warn!("listing records before a wipe failed: {e}");
+                Vec::new()
+            });
+            if let Err(e) = store.wipe() {
+                tracing::error!("wipe ordered by the server failed: {e}");
+                return e.into();
+            }
+            self.wiped.store(true, Ordering::SeqCst);
+            records
+        };
+        *lock(&self.client) = None;
+        tracing::warn!(reason = reason.code(), "device notebook erased");
+        for record in &erased {
+            self.notify_id(&record.id, record.kind, ChangeOrigin::Erased);
+        }
+        ApiError::Wiped(reason.message().into())
     }
 
     pub(crate) fn notify(&self, header: &RecordHeader, origin: ChangeOrigin) {

@@ -6,6 +6,7 @@
 //! |---|---|---|
 //! | scene actions | list, appended at the end | all survive, same order everywhere |
 //! | checklist | map keyed by item | different items both stick; same item converges |
+//! | co-attending officers | map keyed by shoulder number (a set) | different officers both stick; the same one converges |
 //! | scalar fields (times, receipt) | map entry | converge to one value on every replica |
 //! | notes | text | merged character by character |
 //!
@@ -20,6 +21,7 @@ use autosurgeon::{hydrate_prop, reconcile_prop};
 use crate::model::{
     ActionDetail, FieldViolation, MAX_TEXT_LEN, Receipt, Record, RecordBody, RecordHeader,
     RecordKind, RecordStatus, ResponseGrade, SceneAction, Tick, UpdateAgreement, Violations,
+    validate_shoulder_number,
 };
 
 /// Marks a document as a Pocketbook record.
@@ -260,6 +262,35 @@ impl RecordDoc {
         reconcile_prop(&mut self.doc, &checklist, tick.item.as_str(), tick)?;
         self.commit("tick");
         Ok(())
+    }
+
+    /// Names a co-attending officer (by shoulder number) on a scene or
+    /// burglary record. Returns whether the record changed: naming the
+    /// author, or an officer already named, changes nothing.
+    ///
+    /// Each officer is one key of the `attending` map, so officers adding
+    /// different colleagues offline all survive the merge. A record made
+    /// before sharing existed has no map yet; the first addition creates
+    /// it, and two devices doing that concurrently for such a record would
+    /// keep only one device's map (records made since carry it from
+    /// creation).
+    pub fn add_attending(&mut self, shoulder_number: &str) -> Result<bool, DocumentError> {
+        self.require_scene("naming a co-attending officer")?;
+        let mut v = Violations::new();
+        validate_shoulder_number(&mut v, "attending", shoulder_number);
+        v.finish().map_err(DocumentError::Invalid)?;
+        let shoulder_number = shoulder_number.trim();
+        if shoulder_number == self.header.author.shoulder_number {
+            return Ok(false);
+        }
+        let inner = self.inner_obj()?;
+        let attending = self.child(&inner, "attending", ObjType::Map)?;
+        if self.doc.get(&attending, shoulder_number)?.is_some() {
+            return Ok(false);
+        }
+        self.doc.put(&attending, shoulder_number, true)?;
+        self.commit("attending");
+        Ok(true)
     }
 
     /// Records arrival and/or departure times.

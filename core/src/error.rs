@@ -45,6 +45,14 @@ pub enum ApiError {
     /// The operation was cancelled by the caller.
     #[error("cancelled")]
     Cancelled,
+    /// The server closed this device's credential (an administrator revoked
+    /// it, or it was handed back and retired) and the notebook on this
+    /// device has been erased: every record, the credential and the owner.
+    /// The notebook object is unusable afterwards (calls fail with
+    /// `NotEnrolled`); enrol the device again to continue. The message says
+    /// which of the two happened, without personal data.
+    #[error("{0}")]
+    Wiped(String),
 }
 
 impl From<DocumentError> for ApiError {
@@ -67,7 +75,12 @@ impl From<ClientError> for ApiError {
     fn from(e: ClientError) -> Self {
         match e {
             ClientError::Offline(_) => ApiError::Offline(e.to_string()),
-            ClientError::Unauthorised(_) => ApiError::Unauthorised(e.to_string()),
+            // Only `Notebook::sync` acts on a wipe order (it erases the store
+            // and reports `Wiped`); anywhere else it is a refusal, and
+            // claiming an erasure that did not happen would mislead.
+            ClientError::Unauthorised(_) | ClientError::Wipe(_) => {
+                ApiError::Unauthorised(e.to_string())
+            }
             ClientError::UpdateRequired(_) => ApiError::UpdateRequired(e.to_string()),
             ClientError::Refused { .. } | ClientError::Protocol(_) => {
                 ApiError::Protocol(e.to_string())

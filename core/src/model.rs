@@ -12,7 +12,9 @@ mod validate;
 use autosurgeon::{Hydrate, Reconcile};
 use serde::{Deserialize, Serialize};
 
-pub use common::{Location, MAX_SHORT_LEN, MAX_TEXT_LEN, Officer, Receipt, Tick};
+pub use common::{
+    Location, MAX_SHORT_LEN, MAX_TEXT_LEN, Officer, Receipt, Tick, validate_shoulder_number,
+};
 pub use encounter::{Conduct, StopAccount, StopSearch, normalise_registration};
 pub use scene::{
     ActionDetail, ChecklistItem, ChecklistPhase, MAX_UPDATE_INTERVAL_DAYS, SceneAction,
@@ -184,6 +186,48 @@ pub(crate) mod text_field {
             Some((Value::Object(ObjType::Text), id)) => Ok(doc.text(&id)?),
             Some((Value::Scalar(s), _)) if s.is_str() => Ok(s.as_str().unwrap_or("").to_string()),
             Some(_) => Err(HydrateError::unexpected("text", "another value".into())),
+        }
+    }
+}
+
+/// Co-attending officers held as a map keyed by shoulder number: a CRDT set.
+/// Two officers adding different colleagues offline both survive the merge;
+/// adding the same colleague twice converges to one key. Only the keys
+/// count (each value is `true`), so a later, richer value still reads as
+/// present. A document without the map (a record made before sharing
+/// existed) reads as nobody.
+pub(crate) mod attending_set {
+    use std::collections::BTreeMap;
+
+    use automerge::{ObjType, Value};
+    use autosurgeon::{HydrateError, Prop, Reconcile, Reconciler};
+
+    #[allow(clippy::ptr_arg)] // autosurgeon's `with` passes the field as declared
+    pub fn reconcile<R: Reconciler>(officers: &Vec<String>, reconciler: R) -> Result<(), R::Error> {
+        let set: BTreeMap<String, bool> = officers.iter().map(|o| (o.clone(), true)).collect();
+        set.reconcile(reconciler)
+    }
+
+    pub fn hydrate<D: autosurgeon::ReadDoc>(
+        doc: &D,
+        obj: &automerge::ObjId,
+        prop: Prop<'_>,
+    ) -> Result<Vec<String>, HydrateError> {
+        let found = match prop {
+            Prop::Key(key) => doc.get(obj, key.as_ref())?,
+            Prop::Index(index) => doc.get(obj, index as usize)?,
+        };
+        match found {
+            None => Ok(Vec::new()),
+            Some((Value::Object(ObjType::Map), id)) => {
+                let mut officers: Vec<String> = doc
+                    .map_range(&id, ..)
+                    .map(|item| item.key.into_owned())
+                    .collect();
+                officers.sort();
+                Ok(officers)
+            }
+            Some(_) => Err(HydrateError::unexpected("a map", "another value".into())),
         }
     }
 }

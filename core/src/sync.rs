@@ -3,4 +3,5 @@
 //! and applies what the device lacks, page by page.
 
 pub mod client;
+pub mod lifecycle;
 pub mod wire;

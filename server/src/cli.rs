@@ -2,16 +2,20 @@
 //! that work directly on the data directory (safe while the server runs:
 //! SQLite's WAL lets both write the same store).
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
-use crate::auth;
-use crate::config::{self, DEFAULT_DATA_DIR, LogFormat};
+use crate::admin::{Admin, AdminError};
+use crate::audit::{self, Action};
+use crate::config::{self, Clock, DEFAULT_DATA_DIR, LogFormat};
+use crate::copy;
+use crate::scope::Role;
 use crate::storage::sqlite::SqliteStorage;
-use crate::storage::{OfficerRow, Storage, StorageError};
+use crate::storage::{AuditQuery, Storage};
 
 #[derive(Parser)]
 #[command(version, about = "The Pocketbook sync server")]
@@ -66,6 +70,77 @@ enum AdminCommand {
     /// Records held by the server (index columns only, no content).
     #[command(subcommand)]
     Records(RecordsCommand),
+    /// The hash-chained audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Erase records whose retention period is over.
+    #[command(subcommand)]
+    Retention(RetentionCommand),
+    /// Legal holds: records a complaint or court case names, kept past retention.
+    #[command(subcommand)]
+    Hold(HoldCommand),
+    /// Copies of a search record for a person at the station desk (audited).
+    #[command(subcommand)]
+    Copy(CopyCommand),
+}
+
+#[derive(Subcommand)]
+enum CopyCommand {
+    /// Find a person's record without its reference, by date, place and officer.
+    Find {
+        /// Shoulder number of the staff member or supervisor looking it up.
+        #[arg(long)]
+        staff: String,
+        /// Date of the stop (London), YYYY-MM-DD.
+        #[arg(long)]
+        date: chrono::NaiveDate,
+        /// Part of the street or place description.
+        #[arg(long)]
+        place: Option<String>,
+        /// Shoulder number of the officer who made the stop.
+        #[arg(long)]
+        officer: Option<String>,
+    },
+    /// Issue the copy of one record: as a printable page (--out) or JSON.
+    Issue {
+        /// Record id (from `admin copy find`).
+        record: String,
+        #[arg(long)]
+        staff: String,
+        /// Write the printable HTML copy here instead of printing JSON.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum RetentionCommand {
+    /// Run the retention job now (the server also runs it on its schedule).
+    Run {
+        /// List what would be erased, erase nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum HoldCommand {
+    /// Place a record on legal hold.
+    Set {
+        /// Record id (see `admin records list`).
+        record: String,
+        /// Why, e.g. the complaint or case reference.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Lift a legal hold.
+    Release {
+        record: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// List records on legal hold.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -83,25 +158,11 @@ enum OfficerCommand {
     },
     /// List officers.
     List,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum Role {
-    Officer,
-    Supervisor,
-    Staff,
-    Admin,
-}
-
-impl Role {
-    fn as_str(self) -> &'static str {
-        match self {
-            Role::Officer => "officer",
-            Role::Supervisor => "supervisor",
-            Role::Staff => "staff",
-            Role::Admin => "admin",
-        }
-    }
+    /// Deactivate an officer (leaving the force): revokes all their devices.
+    Deactivate {
+        /// Shoulder number.
+        shoulder_number: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -110,18 +171,57 @@ enum DeviceCommand {
     Enrol {
         #[arg(long)]
         officer: String,
-        /// Minutes the code stays valid.
+        /// Minutes the code stays valid (1 to 1440).
         #[arg(long, default_value_t = 15)]
         ttl_minutes: u32,
     },
     /// List enrolled devices.
     List,
+    /// Lost or stolen: cut the device off now; it wipes itself at its next contact.
+    Revoke {
+        /// Device id (see `admin device list`).
+        id: String,
+    },
+    /// Handed back: at its next sync the device uploads what is pending, then wipes.
+    Retire {
+        /// Device id (see `admin device list`).
+        id: String,
+    },
 }
 
 #[derive(Subcommand)]
 enum RecordsCommand {
     /// List records.
     List,
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Show events, oldest first, optionally filtered.
+    Show {
+        /// Only events about this record id.
+        #[arg(long)]
+        record: Option<String>,
+        /// Only events by this actor, e.g. `officer:PC1234`, `admin`, `public`.
+        #[arg(long)]
+        actor: Option<String>,
+        /// Only this action, e.g. `record-read`, `device-revoked`.
+        #[arg(long)]
+        action: Option<String>,
+        /// Only events after this sequence number.
+        #[arg(long, default_value_t = 0)]
+        after: u64,
+        /// At most this many events.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// Write every event as JSON lines (to a file, or to stdout).
+    Export {
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Check the hash chain: exits non-zero if any event was altered or removed.
+    Verify,
 }
 
 /// Runs the command line; the exit code says whether it worked.
@@ -243,6 +343,8 @@ fn admin(data: DataDir, json: bool, command: AdminCommand) -> Result<(), String>
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
     let storage = open(&data)?;
+    let admin = Admin::new(storage.clone(), Clock::system());
+    let failed = |e: AdminError| e.to_string();
     match command {
         AdminCommand::Officer(OfficerCommand::Add {
             shoulder_number,
@@ -250,30 +352,14 @@ fn admin(data: DataDir, json: bool, command: AdminCommand) -> Result<(), String>
             station,
             role,
         }) => {
-            for (field, value) in [
-                ("shoulder number", &shoulder_number),
-                ("name", &name),
-                ("station", &station),
-            ] {
-                if value.trim().is_empty() || value.len() > 120 {
-                    return Err(format!("the {field} must be 1 to 120 characters"));
-                }
-            }
-            let officer = OfficerRow {
-                shoulder_number: shoulder_number.trim().to_string(),
-                name: name.trim().to_string(),
-                station: station.trim().to_string(),
-                role: role.as_str().to_string(),
-                active: true,
-            };
-            storage.add_officer(&officer).map_err(|e| match e {
-                StorageError::Duplicate(_) => {
-                    format!("officer {shoulder_number} already exists (see `admin officer list`)")
-                }
-                other => other.to_string(),
-            })?;
+            let officer = admin
+                .add_officer(&shoulder_number, &name, &station, role)
+                .map_err(failed)?;
             print(json, &officer, || {
-                format!("added officer {}", officer.shoulder_number)
+                format!(
+                    "added officer {} ({})",
+                    officer.shoulder_number, officer.role
+                )
             });
         }
         AdminCommand::Officer(OfficerCommand::List) => {
@@ -297,51 +383,84 @@ fn admin(data: DataDir, json: bool, command: AdminCommand) -> Result<(), String>
                 )
             });
         }
+        AdminCommand::Officer(OfficerCommand::Deactivate { shoulder_number }) => {
+            let devices = admin.deactivate_officer(&shoulder_number).map_err(failed)?;
+            let value = serde_json::json!({"officer": shoulder_number, "devices_revoked": devices});
+            print(json, &value, || {
+                format!(
+                    "deactivated officer {shoulder_number}; revoked {} device(s), each wipes at its next contact",
+                    devices.len()
+                )
+            });
+        }
         AdminCommand::Device(DeviceCommand::Enrol {
             officer,
             ttl_minutes,
         }) => {
-            let code = auth::new_enrolment_code();
-            let canonical = auth::normalise_code(&code).ok_or("generated an invalid code")?;
-            let expires = chrono::Utc::now() + chrono::Duration::minutes(i64::from(ttl_minutes));
-            storage
-                .add_enrolment_code(&auth::hash(&canonical), &officer, expires.timestamp())
-                .map_err(|e| match e {
-                    StorageError::NotFound(_) => format!(
-                        "no active officer {officer}: add them first with `admin officer add`"
-                    ),
-                    other => other.to_string(),
-                })?;
-            let value = serde_json::json!({"officer": officer, "code": code, "expires_at": expires.to_rfc3339()});
+            let issued = admin
+                .issue_enrolment_code(&officer, ttl_minutes)
+                .map_err(failed)?;
             if !json {
                 // The code alone on stdout, for scripts; the expiry for the admin on stderr.
                 eprintln!(
                     "one-time code for officer {officer}, valid for {ttl_minutes} minutes (until {})",
-                    expires.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                    issued.expires_at
                 );
             }
-            print(json, &value, || code.clone());
+            print(json, &issued, || issued.code.clone());
         }
         AdminCommand::Device(DeviceCommand::List) => {
             let devices = storage.devices().map_err(|e| e.to_string())?;
             print(json, &devices, || {
                 table(
-                    "DEVICE\tOFFICER\tLABEL\tENROLLED\tLAST SEEN",
+                    "DEVICE\tOFFICER\tLABEL\tENROLLED\tLAST SEEN\tSTATUS",
                     devices
                         .iter()
                         .map(|d| {
+                            let status = match (&d.revoke_reason, &d.retire_requested_at) {
+                                (Some(reason), _) => reason.clone(),
+                                (None, Some(_)) => "retiring".to_string(),
+                                (None, None) => "active".to_string(),
+                            };
                             format!(
-                                "{}\t{}\t{}\t{}\t{}",
+                                "{}\t{}\t{}\t{}\t{}\t{}",
                                 d.id,
                                 d.officer,
                                 d.label,
                                 d.enrolled_at,
-                                d.last_seen.as_deref().unwrap_or("never synced")
+                                d.last_seen.as_deref().unwrap_or("never synced"),
+                                status
                             )
                         })
                         .collect(),
                 )
             });
+        }
+        AdminCommand::Device(DeviceCommand::Revoke { id }) => {
+            let device = admin.revoke_device(&id).map_err(failed)?;
+            print(
+                json,
+                &serde_json::json!({"device": id, "status": "revoked"}),
+                || {
+                    format!(
+                        "revoked device {id} of officer {}: it can no longer sync and wipes itself at its next contact",
+                        device.officer
+                    )
+                },
+            );
+        }
+        AdminCommand::Device(DeviceCommand::Retire { id }) => {
+            let device = admin.retire_device(&id).map_err(failed)?;
+            print(
+                json,
+                &serde_json::json!({"device": id, "status": "retiring"}),
+                || {
+                    format!(
+                        "device {id} of officer {} will upload what it holds at its next sync, then wipe itself",
+                        device.officer
+                    )
+                },
+            );
         }
         AdminCommand::Records(RecordsCommand::List) => {
             let records = storage.records().map_err(|e| e.to_string())?;
@@ -365,6 +484,197 @@ fn admin(data: DataDir, json: bool, command: AdminCommand) -> Result<(), String>
                         .collect(),
                 )
             });
+        }
+        AdminCommand::Audit(command) => audit_command(storage.as_ref(), json, command)?,
+        AdminCommand::Retention(RetentionCommand::Run { dry_run }) => {
+            let policy =
+                config::resolve(data.data_dir.clone(), None, data.config.as_deref())?.retention;
+            let report = admin.run_retention(&policy, dry_run).map_err(failed)?;
+            print(json, &report, || {
+                let verb = if dry_run { "would erase" } else { "erased" };
+                let mut lines = vec![format!(
+                    "{verb} {} record(s); {} on legal hold kept",
+                    report.records.len(),
+                    report.legal_holds
+                )];
+                lines.extend(
+                    report
+                        .records
+                        .iter()
+                        .map(|r| format!("{}\t{}\t{}", r.record_id, r.kind, r.occurred_at)),
+                );
+                lines.join("\n")
+            });
+        }
+        AdminCommand::Hold(HoldCommand::Set { record, reason }) => {
+            let hold = admin.hold(&record, &reason).map_err(failed)?;
+            print(json, &hold, || {
+                format!("record {record} is on legal hold: retention will not erase it")
+            });
+        }
+        AdminCommand::Hold(HoldCommand::Release { record, reason }) => {
+            admin.release(&record, &reason).map_err(failed)?;
+            print(
+                json,
+                &serde_json::json!({"record": record, "held": false}),
+                || format!("legal hold on record {record} lifted"),
+            );
+        }
+        AdminCommand::Copy(CopyCommand::Find {
+            staff,
+            date,
+            place,
+            officer,
+        }) => {
+            let found = copy::staff::find_for_person(
+                storage.as_ref(),
+                chrono::Utc::now(),
+                &staff,
+                date,
+                place.as_deref(),
+                officer.as_deref(),
+            )
+            .map_err(|e| e.to_string())?;
+            print(json, &found, || {
+                table(
+                    "RECORD\tREFERENCE\tKIND\tWHEN\tPLACE\tOFFICER",
+                    found
+                        .iter()
+                        .map(|m| {
+                            format!(
+                                "{}\t{}\t{}\t{}\t{}\t{}",
+                                m.record_id, m.reference, m.kind, m.occurred_at, m.place, m.officer
+                            )
+                        })
+                        .collect(),
+                )
+            });
+        }
+        AdminCommand::Copy(CopyCommand::Issue { record, staff, out }) => {
+            let issued =
+                copy::staff::issue_copy(storage.as_ref(), chrono::Utc::now(), &staff, &record)
+                    .map_err(|e| e.to_string())?;
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, copy::page::copy_page(&issued))
+                        .map_err(|e| format!("{}: {e}", path.display()))?;
+                    eprintln!(
+                        "copy of {} written to {} (audited)",
+                        issued.reference,
+                        path.display()
+                    );
+                }
+                None => print(true, &issued, String::new),
+            }
+        }
+        AdminCommand::Hold(HoldCommand::List) => {
+            let holds = storage.legal_holds().map_err(|e| e.to_string())?;
+            print(json, &holds, || {
+                table(
+                    "RECORD\tSET\tREASON",
+                    holds
+                        .iter()
+                        .map(|h| format!("{}\t{}\t{}", h.record_id, h.set_at, h.reason))
+                        .collect(),
+                )
+            });
+        }
+    }
+    Ok(())
+}
+
+fn audit_command(storage: &dyn Storage, json: bool, command: AuditCommand) -> Result<(), String> {
+    match command {
+        AuditCommand::Show {
+            record,
+            actor,
+            action,
+            after,
+            limit,
+        } => {
+            if let Some(action) = &action
+                && !Action::ALL.iter().any(|a| a.as_str() == action)
+            {
+                let known: Vec<&str> = Action::ALL.iter().map(|a| a.as_str()).collect();
+                return Err(format!(
+                    "unknown action {action:?}; one of: {}",
+                    known.join(", ")
+                ));
+            }
+            let events = storage
+                .audit_events(&AuditQuery {
+                    after_seq: after,
+                    limit: limit.clamp(1, 10_000),
+                    record_id: record,
+                    actor,
+                    action,
+                })
+                .map_err(|e| e.to_string())?;
+            print(json, &events, || {
+                table(
+                    "SEQ\tAT\tACTOR\tACTION\tRECORD\tDETAIL",
+                    events
+                        .iter()
+                        .map(|e| {
+                            format!(
+                                "{}\t{}\t{}\t{}\t{}\t{}",
+                                e.seq,
+                                e.at,
+                                e.actor,
+                                e.action,
+                                e.record_id.as_deref().unwrap_or("-"),
+                                e.detail
+                            )
+                        })
+                        .collect(),
+                )
+            });
+        }
+        AuditCommand::Export { out } => {
+            let mut sink: Box<dyn Write> = match &out {
+                Some(path) => Box::new(std::io::BufWriter::new(
+                    std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?,
+                )),
+                None => Box::new(std::io::stdout().lock()),
+            };
+            let mut after_seq = 0;
+            let mut written = 0u64;
+            loop {
+                let page = storage
+                    .audit_events(&AuditQuery {
+                        after_seq,
+                        limit: 1000,
+                        ..AuditQuery::default()
+                    })
+                    .map_err(|e| e.to_string())?;
+                let Some(last) = page.last() else { break };
+                after_seq = last.seq;
+                for event in &page {
+                    let line = serde_json::to_string(event).map_err(|e| e.to_string())?;
+                    writeln!(sink, "{line}").map_err(|e| e.to_string())?;
+                    written += 1;
+                }
+            }
+            sink.flush().map_err(|e| e.to_string())?;
+            if let Some(path) = out {
+                eprintln!("exported {written} audit events to {}", path.display());
+            }
+        }
+        AuditCommand::Verify => {
+            let verification = audit::verify(storage).map_err(|e| e.to_string())?;
+            print(json, &verification, || match &verification.problem {
+                None => format!(
+                    "the audit trail is intact: {} events, every hash chained",
+                    verification.events
+                ),
+                Some(problem) => format!(
+                    "the audit trail was tampered with: {problem} ({} events checked before it)",
+                    verification.events
+                ),
+            });
+            if !verification.intact() {
+                return Err("audit verification failed".into());
+            }
         }
     }
     Ok(())

@@ -8,6 +8,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+use crate::retention::RetentionPolicy;
+
 /// Default data directory, relative to where the server is started.
 pub const DEFAULT_DATA_DIR: &str = "./pocketbook-data";
 /// Default listen address: loopback, so a fresh start exposes nothing.
@@ -43,6 +45,24 @@ pub struct ServerConfig {
     pub data_dir: PathBuf,
     pub listen: SocketAddr,
     pub clock: Clock,
+    pub retention: RetentionPolicy,
+    /// How often the retention job runs inside the server.
+    pub retention_every: std::time::Duration,
+}
+
+/// Default pause between retention runs.
+pub const DEFAULT_RETENTION_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// The `[retention]` table of the config file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionFile {
+    /// Months a stop and search or stop and account record is kept (default 12).
+    pub encounter_months: Option<u32>,
+    /// Days a scene or burglary record is kept (default: not erased automatically).
+    pub attendance_days: Option<u32>,
+    /// Minutes between runs of the job (default 60).
+    pub every_minutes: Option<u64>,
 }
 
 impl ServerConfig {
@@ -52,6 +72,8 @@ impl ServerConfig {
             data_dir: data_dir.to_path_buf(),
             listen: "127.0.0.1:0".parse().expect("loopback address"),
             clock: Clock::system(),
+            retention: RetentionPolicy::default(),
+            retention_every: DEFAULT_RETENTION_EVERY,
         }
     }
 }
@@ -63,6 +85,8 @@ pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
     pub listen: Option<String>,
     pub log_format: Option<LogFormat>,
+    #[serde(default)]
+    pub retention: RetentionFile,
 }
 
 /// How log lines are written (to stderr; stdout carries only the ready line).
@@ -118,9 +142,27 @@ pub fn resolve(
     let listen = listen_text.parse().map_err(|e| {
         format!("listen address {listen_text:?}: {e} (expected host:port, e.g. 127.0.0.1:8650)")
     })?;
+    let defaults = RetentionPolicy::default();
+    let retention = RetentionPolicy {
+        encounter_months: file
+            .retention
+            .encounter_months
+            .unwrap_or(defaults.encounter_months),
+        attendance_days: file.retention.attendance_days.or(defaults.attendance_days),
+    };
+    if retention.encounter_months == 0 {
+        return Err("retention.encounter_months must be at least 1".into());
+    }
+    let retention_every = match file.retention.every_minutes {
+        Some(0) => return Err("retention.every_minutes must be at least 1".into()),
+        Some(minutes) => std::time::Duration::from_secs(minutes * 60),
+        None => DEFAULT_RETENTION_EVERY,
+    };
     Ok(ServerConfig {
         data_dir,
         listen,
         clock: Clock::system(),
+        retention,
+        retention_every,
     })
 }

@@ -2,6 +2,7 @@
 //! the JSON error every refusal uses. Handlers decode and authenticate;
 //! merging and paging live in [`crate::sync`].
 
+mod copy;
 mod enrol;
 mod ops;
 mod sync;
@@ -17,7 +18,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use pocketbook_core::sync::wire::{
-    ENROL_PATH, ErrorBody, MAX_REQUEST_BYTES, PROTOCOL_VERSION, SYNC_PATH,
+    ENROL_PATH, ErrorBody, MAX_REQUEST_BYTES, PROTOCOL_VERSION, RETIRE_PATH, SYNC_PATH,
 };
 use serde::de::DeserializeOwned;
 
@@ -52,6 +53,9 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route(SYNC_PATH, post(sync::handle))
         .route(ENROL_PATH, post(enrol::handle))
+        .route(RETIRE_PATH, post(sync::retire))
+        .route("/copy", get(copy::form).post(copy::submit))
+        .route("/v1/copy", post(copy::api))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
@@ -73,6 +77,9 @@ async fn observe(State(state): State<Arc<AppState>>, request: Request, next: Nex
     {
         Some(SYNC_PATH) => "sync",
         Some(ENROL_PATH) => "enrol",
+        Some(RETIRE_PATH) => "retire",
+        Some("/copy") => "copy-page",
+        Some("/v1/copy") => "copy",
         Some("/healthz") => "healthz",
         Some("/readyz") => "readyz",
         Some("/metrics") => "metrics",
@@ -118,6 +125,7 @@ impl HttpError {
                 error: code.to_string(),
                 message: message.into(),
                 supported_protocols: Vec::new(),
+                wipe: false,
             },
         }
     }
@@ -141,7 +149,7 @@ impl HttpError {
         )
     }
 
-    fn unsupported_protocol(found: u32) -> Self {
+    pub(crate) fn unsupported_protocol(found: u32) -> Self {
         let mut e = Self::new(
             StatusCode::UPGRADE_REQUIRED,
             "unsupported-protocol",
@@ -157,6 +165,23 @@ impl HttpError {
             "unauthorised",
             "missing or unknown device token: enrol the device again",
         )
+    }
+
+    /// A closed credential: 401 and the instruction to erase the device.
+    pub fn wipe(reason: Option<&str>) -> Self {
+        let (code, message) = match reason {
+            Some("retired") => (
+                "device-retired",
+                "this device was handed back and retired: erase its notebook",
+            ),
+            _ => (
+                "device-revoked",
+                "this device's access was revoked: erase its notebook and ask an admin to enrol it again",
+            ),
+        };
+        let mut e = Self::new(StatusCode::UNAUTHORIZED, code, message);
+        e.body.wipe = true;
+        e
     }
 
     pub fn unavailable(what: &str) -> Self {

@@ -7,15 +7,21 @@
 //! makes and checks enrolment codes and device tokens; [`scope`] decides
 //! what a device may see; [`sync`] merges pushed changes and pages the feed;
 //! [`http`] is the axum surface; [`metrics`] the Prometheus registry;
-//! [`cli`] the `serve` and `admin` commands.
+//! [`admin`] the audited operations on people and devices; [`audit`] the
+//! hash-chained trail; [`retention`] the 12-month erasure job; [`copy`] the
+//! public copy of a search record; [`cli`] the `serve` and `admin` commands.
 
 #![forbid(unsafe_code)]
 
+pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod copy;
 pub mod http;
 pub mod metrics;
+pub mod retention;
 pub mod scope;
 pub mod storage;
 pub mod sync;
@@ -75,23 +81,61 @@ pub async fn start_with(
 ) -> Result<RunningServer, StartError> {
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
+    let retention = tokio::spawn(retention_schedule(storage.clone(), config.clone()));
     let app = http::router(http::AppState::new(storage, config));
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                // Either an explicit shutdown or the sender being dropped ends serving.
-                if rx.await.is_err() {
-                    tracing::debug!("shutdown handle dropped");
-                }
-            })
-            .await
+        // The schedule stops with the server, whichever way it stops.
+        let _schedule = AbortOnDrop(retention);
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            // Either an explicit shutdown or the sender being dropped ends serving.
+            if rx.await.is_err() {
+                tracing::debug!("shutdown handle dropped");
+            }
+        })
+        .await
     });
     Ok(RunningServer {
         addr,
         shutdown: Some(tx),
         task,
     })
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Runs the retention job now and then every `retention_every`. A failed
+/// run is logged and retried at the next tick; erasures already made stay.
+async fn retention_schedule(storage: Arc<dyn Storage>, config: ServerConfig) {
+    let mut ticks = tokio::time::interval(config.retention_every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let storage = storage.clone();
+        let policy = config.retention;
+        let now = config.clock.now();
+        let run = tokio::task::spawn_blocking(move || {
+            retention::run(storage.as_ref(), &policy, now, audit::actor::SYSTEM, false)
+        })
+        .await;
+        match run {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "retention run failed; retrying at the next tick")
+            }
+            Err(e) => tracing::error!(error = %e, "retention run stopped"),
+        }
+    }
 }
 
 /// Why the server could not start.

@@ -55,9 +55,35 @@ pub struct DeviceRow {
     pub enrolled_at: String,
     pub revoked_at: Option<String>,
     pub last_seen: Option<String>,
+    /// Why the device stopped: see [`RevokeReason`].
+    pub revoke_reason: Option<String>,
+    /// When an admin asked for the device to be handed back.
+    pub retire_requested_at: Option<String>,
 }
 
-/// A device together with its officer, as a sync request sees it.
+/// Why a device's credential was closed. Each one tells the device to wipe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevokeReason {
+    /// Lost or stolen: cut off at once.
+    Revoked,
+    /// Handed back after uploading everything.
+    Retired,
+    /// Its officer was deactivated.
+    OfficerDeactivated,
+}
+
+impl RevokeReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RevokeReason::Revoked => "revoked",
+            RevokeReason::Retired => "retired",
+            RevokeReason::OfficerDeactivated => "officer-deactivated",
+        }
+    }
+}
+
+/// A device together with its officer, as a sync request sees it. The
+/// device may be revoked: authentication decides what that means.
 #[derive(Debug, Clone)]
 pub struct Principal {
     pub device: DeviceRow,
@@ -83,6 +109,8 @@ pub struct RecordIndex {
 #[derive(Debug, Clone)]
 pub struct StoredRecord {
     pub index: RecordIndex,
+    /// Officers other than the author who may see and change it (co-attending).
+    pub readers: Vec<String>,
     pub snapshot: Vec<u8>,
     pub version: i64,
 }
@@ -97,6 +125,11 @@ pub struct RecordCommit {
     /// `None` for a new record; else the version it was loaded at.
     pub expected_version: Option<i64>,
     pub origin_device: String,
+    /// Officers to add to the record's readers, in the same transaction.
+    pub grant: Vec<String>,
+    /// Audit events of this change (sharing), appended in the same
+    /// transaction at `index.updated_at`.
+    pub audit: Vec<NewAuditEvent>,
 }
 
 /// One entry of the change feed.
@@ -109,16 +142,149 @@ pub struct FeedRow {
     pub station: String,
     pub origin_device: String,
     pub changes: Vec<u8>,
+    /// The record's readers now (not when the entry was written), so an
+    /// officer added later receives the entry that shared it with them.
+    pub readers: Vec<String>,
+    /// The record was erased; `changes` is empty.
+    pub erased: bool,
+}
+
+/// An audit event to append; the backend gives it its sequence number,
+/// time and place in the hash chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAuditEvent {
+    /// Who acted: `admin`, `officer:PC1234`, `device:<id>`, `public`, `system`.
+    pub actor: String,
+    /// What happened, from [`crate::audit::Action`].
+    pub action: String,
+    pub record_id: Option<String>,
+    /// Ids, codes and counts only: never names or record content.
+    pub detail: serde_json::Value,
+}
+
+/// A stored audit event, as chained.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AuditEvent {
+    pub seq: u64,
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub record_id: Option<String>,
+    pub detail: serde_json::Value,
+    /// Hex SHA-256 of the previous event (64 zeros for the first).
+    pub prev_hash: String,
+    /// Hex SHA-256 over `prev_hash` and this event's fields.
+    pub hash: String,
+}
+
+/// Which audit events to read, oldest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Events with a greater sequence number only.
+    pub after_seq: u64,
+    pub limit: u32,
+    pub record_id: Option<String>,
+    pub actor: Option<String>,
+    pub action: Option<String>,
+}
+
+/// The append-only, hash-chained audit trail (`crate::audit` has the chain
+/// rule and the verification).
+pub trait AuditLog {
+    /// Appends the events in one transaction, each chained to the one
+    /// before, at time `at` (RFC 3339).
+    fn append_audit(&self, at: &str, events: &[NewAuditEvent]) -> Result<(), StorageError>;
+    /// Events matching the query, oldest first.
+    fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, StorageError>;
+    /// The sequence number and hash of the newest event as recorded at
+    /// append time (`None` for an empty trail), so truncating the trail is
+    /// detected too.
+    fn audit_head(&self) -> Result<Option<(u64, String)>, StorageError>;
+}
+
+/// What is left of an erased record: no content, enough to refuse it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Tombstone {
+    pub record_id: String,
+    pub kind: RecordKind,
+    pub erased_at: String,
+    pub reason: String,
+}
+
+/// A legal hold: a complaint or court case names the record, so retention
+/// must not erase it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LegalHold {
+    pub record_id: String,
+    pub reason: String,
+    pub set_at: String,
+}
+
+/// Retention, erasure and legal holds.
+pub trait RetentionStore {
+    /// Records of these kinds that occurred before `occurred_before`
+    /// (RFC 3339 UTC) and are not on legal hold, oldest first.
+    fn retention_due(
+        &self,
+        kinds: &[RecordKind],
+        occurred_before: &str,
+        limit: u32,
+    ) -> Result<Vec<RecordIndex>, StorageError>;
+    /// Erases a record whole, in one transaction: its document, its feed
+    /// entries and its readers go; a content-free tombstone and one
+    /// `erased` feed entry (so devices erase their copies) are written, with
+    /// the audit events. `NotFound` if there is no such record, `Conflict`
+    /// if it is on legal hold.
+    fn erase_record(
+        &self,
+        id: &str,
+        at: &str,
+        reason: &str,
+        audit: &[NewAuditEvent],
+    ) -> Result<(), StorageError>;
+    fn tombstone(&self, id: &str) -> Result<Option<Tombstone>, StorageError>;
+    /// Places a hold (replacing the reason of an existing one).
+    fn set_legal_hold(&self, hold: &LegalHold, audit: &[NewAuditEvent])
+    -> Result<(), StorageError>;
+    /// `NotFound` if the record has no hold.
+    fn release_legal_hold(
+        &self,
+        id: &str,
+        at: &str,
+        audit: &[NewAuditEvent],
+    ) -> Result<(), StorageError>;
+    fn legal_holds(&self) -> Result<Vec<LegalHold>, StorageError>;
+}
+
+/// Lookups for copies of a record, and the attempts that rate-limit them.
+pub trait CopyStore {
+    /// Records whose reference is exactly this (canonical form).
+    fn records_by_reference(&self, reference: &str) -> Result<Vec<StoredRecord>, StorageError>;
+    /// Counts one attempt under `key` (a client, a reference) at `at`
+    /// (unix seconds).
+    fn add_attempt(&self, key: &str, at: i64, failed: bool) -> Result<(), StorageError>;
+    /// Attempts under `key` since `since`: (all, failed).
+    fn attempts_since(&self, key: &str, since: i64) -> Result<(u32, u32), StorageError>;
+    /// Forgets attempts older than `before` (unix seconds).
+    fn prune_attempts(&self, before: i64) -> Result<u64, StorageError>;
 }
 
 /// Every behaviour the server needs from a backend.
-pub trait Storage: Send + Sync + 'static {
+pub trait Storage: AuditLog + RetentionStore + CopyStore + Send + Sync + 'static {
     /// Answers when the backend is usable (readiness).
     fn ping(&self) -> Result<(), StorageError>;
 
     fn add_officer(&self, officer: &OfficerRow) -> Result<(), StorageError>;
     fn officer(&self, shoulder_number: &str) -> Result<Option<OfficerRow>, StorageError>;
     fn officers(&self) -> Result<Vec<OfficerRow>, StorageError>;
+    /// Marks an officer inactive and revokes (reason `officer-deactivated`)
+    /// every device of theirs still active, in one transaction. Returns
+    /// the ids of the devices revoked.
+    fn deactivate_officer(
+        &self,
+        shoulder_number: &str,
+        at: &str,
+    ) -> Result<Vec<String>, StorageError>;
 
     /// Stores the hash of a one-time code for an officer, valid until `expires_at` (unix seconds).
     fn add_enrolment_code(
@@ -135,9 +301,15 @@ pub trait Storage: Send + Sync + 'static {
         device: &DeviceRow,
         token_hash: &[u8],
     ) -> Result<OfficerRow, StorageError>;
-    /// The active device holding this token, with its officer.
+    /// The device holding this token, with its officer, revoked or not.
     fn principal(&self, token_hash: &[u8]) -> Result<Option<Principal>, StorageError>;
+    fn device(&self, id: &str) -> Result<Option<DeviceRow>, StorageError>;
     fn devices(&self) -> Result<Vec<DeviceRow>, StorageError>;
+    /// Closes an active device's credential. `NotFound` for an unknown or
+    /// already closed device.
+    fn revoke_device(&self, id: &str, reason: RevokeReason, at: &str) -> Result<(), StorageError>;
+    /// Marks an active device to be handed back: it uploads, then retires.
+    fn request_retire(&self, id: &str, at: &str) -> Result<(), StorageError>;
     fn touch_device(&self, device_id: &str, at: &str) -> Result<(), StorageError>;
 
     fn record(&self, id: &str) -> Result<Option<StoredRecord>, StorageError>;

@@ -7,12 +7,17 @@ use std::panic::AssertUnwindSafe;
 
 use automerge::ActorId;
 use pocketbook_core::document::{DocumentError, RecordDoc};
+use pocketbook_core::model::{Record, RecordBody, SceneAttendance};
 use pocketbook_core::sync::wire::{
     Ack, FeedEntry, MAX_PAGE_ENTRIES, PushedRecord, Rejection, RejectionCode,
 };
+use serde_json::json;
 
-use crate::scope;
-use crate::storage::{Principal, RecordCommit, RecordIndex, Storage, StorageError};
+use crate::audit::{self, Action, actor};
+use crate::scope::{self, RecordScope};
+use crate::storage::{
+    NewAuditEvent, Principal, RecordCommit, RecordIndex, Storage, StorageError, StoredRecord,
+};
 
 /// How often a push is retried when another device changed the same record
 /// between load and commit.
@@ -48,8 +53,30 @@ fn document_rejection(record_id: &str, e: DocumentError) -> PushResult {
 }
 
 /// Merges one pushed record and commits it, or says why not. Nothing is
-/// written for a rejected record.
+/// written for a rejected record. A refusal that matters (outside scope,
+/// forged authorship) adds an event to `audit`, for the caller to append.
 pub fn push_record(
+    storage: &dyn Storage,
+    principal: &Principal,
+    push: &PushedRecord,
+    now: &str,
+    audit: &mut Vec<NewAuditEvent>,
+) -> Result<PushResult, StorageError> {
+    let result = merge_and_commit(storage, principal, push, now)?;
+    if let PushResult::Rejected(rejection) = &result
+        && rejection.code == RejectionCode::Forbidden
+    {
+        audit.push(audit::event(
+            actor::officer(&principal.officer.shoulder_number),
+            Action::PushRefused,
+            Some(&push.record_id),
+            json!({"device": principal.device.id, "reason": rejection.message}),
+        ));
+    }
+    Ok(result)
+}
+
+fn merge_and_commit(
     storage: &dyn Storage,
     principal: &Principal,
     push: &PushedRecord,
@@ -61,6 +88,12 @@ pub fn push_record(
         // Nothing is half-written: storage commits in one transaction.
         let attempt = std::panic::catch_unwind(AssertUnwindSafe(|| {
             match storage.record(&push.record_id)? {
+                // An erased record stays erased: a stale device's copy is refused.
+                None if storage.tombstone(&push.record_id)?.is_some() => Ok(Some(reject(
+                    &push.record_id,
+                    RejectionCode::Erased,
+                    "this record was erased at the end of its retention period; erase the device's copy",
+                ))),
                 None => push_new(storage, principal, push, now),
                 Some(stored) => push_existing(storage, principal, push, stored, now),
             }
@@ -120,17 +153,25 @@ fn push_new(
     if let Err(e) = doc.validate() {
         return Ok(Some(document_rejection(id, e)));
     }
-    let columns = match doc.index_columns() {
-        Ok(c) => c,
+    let (columns, record) = match doc.index_columns().and_then(|c| Ok((c, doc.record()?))) {
+        Ok(found) => found,
         Err(e) => return Ok(Some(document_rejection(id, e))),
     };
+    let me = &principal.officer.shoulder_number;
+    if let Some(problem) = forged_entries(None, &record, me) {
+        return Ok(Some(reject(id, RejectionCode::Forbidden, problem)));
+    }
+    let grant = new_readers(&record, &[]);
     let commit = RecordCommit {
+        audit: sharing_events(principal, id, &grant),
+        grant,
         index: RecordIndex {
             id: id.clone(),
             kind: header.kind,
             reference: header.reference.clone(),
             author: header.author.shoulder_number.clone(),
-            station: scope::station_of(&principal.officer).to_string(),
+            // The author's station, from the server's officer list.
+            station: principal.officer.station.clone(),
             occurred_at: columns.occurred_at,
             status: columns.status.as_str().to_string(),
             created_at: header.created_at.clone(),
@@ -155,11 +196,16 @@ fn push_existing(
     storage: &dyn Storage,
     principal: &Principal,
     push: &PushedRecord,
-    stored: crate::storage::StoredRecord,
+    stored: StoredRecord,
     now: &str,
 ) -> Result<Option<PushResult>, StorageError> {
     let id = &push.record_id;
-    if !scope::may_change(principal, &stored.index) {
+    let record_scope = RecordScope {
+        author: &stored.index.author,
+        station: &stored.index.station,
+        readers: &stored.readers,
+    };
+    if !scope::may_change(principal, record_scope) {
         return Ok(Some(reject(
             id,
             RejectionCode::Forbidden,
@@ -176,6 +222,9 @@ fn push_existing(
     let mut doc = RecordDoc::load(&stored.snapshot, ActorId::random())
         .map_err(|e| StorageError::Backend(format!("stored record unreadable: {e}")))?;
     let header_before = doc.header().clone();
+    let record_before = doc
+        .record()
+        .map_err(|e| StorageError::Backend(format!("stored record unreadable: {e}")))?;
     let before = doc.heads();
     if let Err(e) = doc.apply_changes(&push.changes) {
         return Ok(Some(document_rejection(id, e)));
@@ -202,18 +251,35 @@ fn push_existing(
     if let Err(e) = merged.validate() {
         return Ok(Some(document_rejection(id, e)));
     }
-    let columns = match merged.index_columns() {
-        Ok(c) => c,
+    let (columns, record) = match merged
+        .index_columns()
+        .and_then(|c| Ok((c, merged.record()?)))
+    {
+        Ok(found) => found,
         Err(e) => return Ok(Some(document_rejection(id, e))),
     };
+    let me = &principal.officer.shoulder_number;
+    if let Some(problem) = forged_entries(Some(&record_before), &record, me) {
+        return Ok(Some(reject(id, RejectionCode::Forbidden, problem)));
+    }
+    let grant = new_readers(&record, &stored.readers);
+    // Officers added now have seen nothing of the record: their entry
+    // carries its whole history, not just this push.
+    let new_changes = if grant.is_empty() {
+        doc.changes_since(&before)
+    } else {
+        doc.changes_since(&[])
+    };
     let commit = RecordCommit {
+        audit: sharing_events(principal, id, &grant),
+        grant,
         index: RecordIndex {
             occurred_at: columns.occurred_at,
             status: columns.status.as_str().to_string(),
             updated_at: now.to_string(),
             ..stored.index.clone()
         },
-        new_changes: doc.changes_since(&before),
+        new_changes,
         snapshot: doc.save(),
         expected_version: Some(stored.version),
         origin_device: principal.device.id.clone(),
@@ -233,6 +299,9 @@ pub struct FeedPage {
     pub entries: Vec<FeedEntry>,
     pub cursor: u64,
     pub more: bool,
+    /// A `record-read` event for each entry of a record the device's
+    /// officer did not author: appended before the page is sent.
+    pub reads: Vec<NewAuditEvent>,
 }
 
 /// The feed after `cursor` that this device may see, skipping what it caused.
@@ -257,6 +326,7 @@ pub fn feed_page(
         entries: Vec::new(),
         cursor,
         more: false,
+        reads: Vec::new(),
     };
     for row in rows {
         if page.entries.len() >= limit {
@@ -264,16 +334,88 @@ pub fn feed_page(
             return Ok(page);
         }
         page.cursor = row.seq;
-        if row.origin_device == principal.device.id || !scope::may_see(principal, &row) {
+        if row.origin_device == principal.device.id || !scope::may_see(principal, (&row).into()) {
             continue;
+        }
+        if row.author != principal.officer.shoulder_number && !row.erased {
+            page.reads.push(audit::event(
+                actor::officer(&principal.officer.shoulder_number),
+                Action::RecordRead,
+                Some(&row.record_id),
+                json!({"device": principal.device.id, "seq": row.seq}),
+            ));
         }
         page.entries.push(FeedEntry {
             seq: row.seq,
             record_id: row.record_id,
             kind: row.kind,
             changes: row.changes,
+            erased: row.erased,
         });
     }
     page.more = window_full;
     Ok(page)
+}
+
+fn scene(record: &Record) -> Option<&SceneAttendance> {
+    match &record.body {
+        RecordBody::SceneAttendance { scene } | RecordBody::HomeBurglary { scene } => Some(scene),
+        RecordBody::StopSearch { .. } | RecordBody::StopAccount { .. } => None,
+    }
+}
+
+/// Entries of the record that claim another officer but are new in this
+/// push (`before` is the server's copy; `None` for a new record): a device
+/// writes in its own officer's name only.
+fn forged_entries(before: Option<&Record>, after: &Record, me: &str) -> Option<String> {
+    let after = scene(after)?;
+    let before = before.and_then(scene);
+    for action in &after.actions {
+        let known = before.is_some_and(|b| b.actions.iter().any(|a| a == action));
+        if !known && action.recorded_by != me {
+            return Some(format!(
+                "scene action {} is recorded in another officer's name",
+                action.id
+            ));
+        }
+    }
+    for tick in &after.checklist {
+        let known = before.is_some_and(|b| b.checklist.iter().any(|t| t == tick));
+        if !known && tick.ticked_by != me {
+            return Some(format!(
+                "checklist item '{}' is ticked in another officer's name",
+                tick.item.as_str()
+            ));
+        }
+    }
+    None
+}
+
+/// Co-attending officers named on the record who cannot see it yet.
+fn new_readers(record: &Record, readers: &[String]) -> Vec<String> {
+    let Some(scene) = scene(record) else {
+        return Vec::new();
+    };
+    let author = &record.header.author.shoulder_number;
+    let mut grant: Vec<String> = scene
+        .attending
+        .iter()
+        .filter(|o| *o != author && !readers.contains(o))
+        .cloned()
+        .collect();
+    grant.sort();
+    grant.dedup();
+    grant
+}
+
+fn sharing_events(principal: &Principal, record_id: &str, grant: &[String]) -> Vec<NewAuditEvent> {
+    if grant.is_empty() {
+        return Vec::new();
+    }
+    vec![audit::event(
+        actor::officer(&principal.officer.shoulder_number),
+        Action::RecordShared,
+        Some(record_id),
+        json!({"device": principal.device.id, "with": grant}),
+    )]
 }

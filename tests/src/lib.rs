@@ -7,12 +7,14 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
 use pocketbook_core::Notebook;
+use pocketbook_server::admin::Admin;
+pub use pocketbook_server::scope::Role;
+use pocketbook_server::storage::Storage;
 use pocketbook_server::storage::sqlite::SqliteStorage;
-use pocketbook_server::storage::{OfficerRow, Storage};
-use pocketbook_server::{RunningServer, ServerConfig, auth};
+use pocketbook_server::{Clock, RunningServer, ServerConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -23,13 +25,16 @@ pub struct Station {
     pub admin: Arc<dyn Storage>,
     server: Option<RunningServer>,
     addr: SocketAddr,
+    /// Seconds the station's clock runs ahead of real time.
+    ahead: Arc<AtomicI64>,
 }
 
 impl Station {
     pub async fn start() -> Self {
         pocketbook_core::sync::client::install_crypto_provider();
         let data = tempfile::tempdir().expect("data dir");
-        let server = pocketbook_server::start(ServerConfig::for_tests(data.path()))
+        let ahead = Arc::new(AtomicI64::new(0));
+        let server = pocketbook_server::start(Self::config(data.path(), &ahead))
             .await
             .expect("server starts");
         let addr = server.addr;
@@ -39,7 +44,26 @@ impl Station {
             admin,
             server: Some(server),
             addr,
+            ahead,
         }
+    }
+
+    fn config(data: &std::path::Path, ahead: &Arc<AtomicI64>) -> ServerConfig {
+        let mut config = ServerConfig::for_tests(data);
+        config.clock = Self::clock_of(ahead);
+        config
+    }
+
+    fn clock_of(ahead: &Arc<AtomicI64>) -> Clock {
+        let ahead = ahead.clone();
+        Clock::new(move || {
+            chrono::Utc::now() + chrono::TimeDelta::seconds(ahead.load(Ordering::SeqCst))
+        })
+    }
+
+    /// Moves the station's clock (server and admin) forward, without sleeping.
+    pub fn advance(&self, by: chrono::TimeDelta) {
+        self.ahead.fetch_add(by.num_seconds(), Ordering::SeqCst);
     }
 
     pub fn url(&self) -> String {
@@ -55,7 +79,7 @@ impl Station {
 
     /// Starts the server again on the same address and data.
     pub async fn restart(&mut self) {
-        let mut config = ServerConfig::for_tests(self.data.path());
+        let mut config = Self::config(self.data.path(), &self.ahead);
         config.listen = self.addr;
         self.server = Some(
             pocketbook_server::start(config)
@@ -65,46 +89,52 @@ impl Station {
     }
 
     pub fn add_officer(&self, number: &str, station: &str) {
-        self.admin
-            .add_officer(&OfficerRow {
-                shoulder_number: number.into(),
-                name: format!("Officer {number}"),
-                station: station.into(),
-                role: "officer".into(),
-                active: true,
-            })
+        self.add_officer_as(number, station, Role::Officer);
+    }
+
+    pub fn add_officer_as(&self, number: &str, station: &str, role: Role) {
+        self.admin_service()
+            .add_officer(number, &format!("Officer {number}"), station, role)
             .expect("officer added");
+    }
+
+    /// The audited admin operations, as `pocketbook-server admin` runs them.
+    pub fn admin_service(&self) -> Admin {
+        Admin::new(self.admin.clone(), Self::clock_of(&self.ahead))
     }
 
     /// A one-time code, as `admin device enrol` prints it.
     pub fn enrolment_code(&self, officer: &str) -> String {
-        let code = auth::new_enrolment_code();
-        let canonical = auth::normalise_code(&code).expect("valid code");
-        let expires = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("clock")
-            .as_secs() as i64
-            + 900;
-        self.admin
-            .add_enrolment_code(&auth::hash(&canonical), officer, expires)
-            .expect("code stored");
-        code
+        self.admin_service()
+            .issue_enrolment_code(officer, 15)
+            .expect("code issued")
+            .code
     }
 
     /// Enrols a new device of `officer` against `server_url` (this station or a proxy).
     pub async fn device_via(&self, officer: &str, server_url: &str) -> Device {
         let dir = tempfile::tempdir().expect("device dir");
+        let label = format!("e2e {}", uuid::Uuid::new_v4());
         let notebook = pocketbook_core::api::enrol_device(
             dir.path().display().to_string(),
             server_url.to_string(),
             self.enrolment_code(officer),
-            "e2e".into(),
+            label.clone(),
         )
         .await
         .expect("device enrols");
+        let device_id = self
+            .admin
+            .devices()
+            .expect("devices listed")
+            .into_iter()
+            .find(|d| d.label == label)
+            .expect("the enrolled device is listed")
+            .id;
         Device {
-            _dir: dir,
+            dir,
             notebook,
+            device_id,
         }
     }
 
@@ -116,8 +146,11 @@ impl Station {
 
 /// A device core with its own store directory.
 pub struct Device {
-    _dir: tempfile::TempDir,
+    /// The device's store directory.
+    pub dir: tempfile::TempDir,
     pub notebook: Arc<Notebook>,
+    /// The server's id for this device (`admin device list`).
+    pub device_id: String,
 }
 
 impl std::ops::Deref for Device {

@@ -4,7 +4,9 @@
 //!
 //! Output: the result as JSON on stdout, exit 0. On failure: one JSON object
 //! `{"error": "<kind>", "message": "..."}` on stderr and exit 1 (the core
-//! refused) or 2 (the command line or its input was wrong).
+//! refused) or 2 (the command line or its input was wrong). A `sync` that
+//! finds this device revoked or retired erases its notebook and fails with
+//! kind `wiped`; the message says which happened.
 
 #![forbid(unsafe_code)]
 
@@ -56,6 +58,8 @@ enum Command {
         label: String,
     },
     /// Sync with the server: send what it lacks, receive what this device lacks.
+    /// If the server revoked or retired this device, its notebook is erased
+    /// and the command fails with error "wiped" (exit 1).
     Sync,
     /// Create a record from a JSON file ("-" reads standard input).
     New {
@@ -111,6 +115,14 @@ enum Command {
     },
     /// Replace the notes of a record.
     Notes { id: String, text: String },
+    /// Name a co-attending officer on a scene or burglary record, e.g.
+    /// `attend ID --officer PC5678`: the server shares the record with them.
+    Attend {
+        id: String,
+        /// The colleague's shoulder number.
+        #[arg(long)]
+        officer: String,
+    },
     /// Issue the receipt (printed, email, text) or record why it was not given.
     Receipt {
         id: String,
@@ -183,6 +195,7 @@ impl From<ApiError> for Failure {
             ApiError::Unauthorised(_) => "unauthorised",
             ApiError::Protocol(_) => "protocol",
             ApiError::Cancelled => "cancelled",
+            ApiError::Wiped(_) => "wiped",
         };
         Failure {
             kind,
@@ -343,6 +356,10 @@ fn run(cli: Cli) -> Result<serde_json::Value, Failure> {
         }
         Command::Notes { id, text } => {
             nb.set_notes(id.clone(), text)?;
+            json(&nb.get(id)?)
+        }
+        Command::Attend { id, officer } => {
+            nb.add_attending_officer(id.clone(), officer)?;
             json(&nb.get(id)?)
         }
         Command::Receipt {

@@ -220,3 +220,115 @@ fn bad_input_gets_a_clear_error_and_stores_nothing() {
 
     assert_eq!(ok(&store, &["list"]), json!([]));
 }
+
+#[test]
+fn attend_names_colleagues_on_scenes_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("device");
+    init(&store, "PC504");
+    let scene = json!({
+        "reasons": ["someone in danger"],
+        "grade": "emergency",
+        "call_received": "2026-11-28T10:00:00Z",
+        "location": {"street": "12 Acacia Avenue"}
+    });
+    let file = write(dir.path(), "scene.json", &scene);
+    let record = ok(&store, &["new", "scene", "--json", &file]);
+    assert_eq!(record["body"]["scene"]["attending"], json!([]));
+    let id = record["header"]["id"].as_str().unwrap().to_string();
+    ok(&store, &["attend", &id, "--officer", "PC9012"]);
+    let shown = ok(&store, &["attend", &id, "--officer", "PC5678"]);
+    assert_eq!(
+        shown["body"]["scene"]["attending"],
+        json!(["PC5678", "PC9012"])
+    );
+    // The author, or someone already named: no change, no error.
+    let same = ok(&store, &["attend", &id, "--officer", "PC504"]);
+    assert_eq!(
+        same["body"]["scene"]["attending"],
+        json!(["PC5678", "PC9012"])
+    );
+
+    let err = failure(&store, &["attend", &id, "--officer", "  "], 1);
+    assert_eq!(err["error"], "invalid");
+    assert!(err["message"].as_str().unwrap().contains("attending"));
+    let file = write(dir.path(), "search.json", &stop_search_json());
+    let search = ok(&store, &["new", "stop-search", "--json", &file]);
+    let search_id = search["header"]["id"].as_str().unwrap();
+    let err = failure(&store, &["attend", search_id, "--officer", "PC5678"], 1);
+    assert_eq!(err["error"], "conflict");
+}
+
+/// A stand-in server: enrols any code, then answers every other request
+/// 401 with `wipe`, as a server does for a revoked device.
+fn revoking_server() -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let (mut request, mut length) = (String::new(), 0);
+            reader.read_line(&mut request).ok();
+            loop {
+                let mut header = String::new();
+                if reader.read_line(&mut header).unwrap_or(0) == 0 || header.trim().is_empty() {
+                    break;
+                }
+                if let Some((name, value)) = header.split_once(':')
+                    && name.eq_ignore_ascii_case("content-length")
+                {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).ok();
+            let (status, answer) = if request.contains("/v1/enrol") {
+                let officer =
+                    json!({"shoulder_number": "PC505", "name": "Jo Smith", "station": "Lewisham"});
+                (
+                    "200 OK",
+                    json!({"protocol": 1, "device_id": "d1", "token": "t0k3n", "officer": officer}),
+                )
+            } else {
+                (
+                    "401 Unauthorized",
+                    json!({"error": "device-revoked", "message": "revoked", "wipe": true}),
+                )
+            };
+            let answer = answer.to_string();
+            write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                answer.len()
+            )
+            .ok();
+        }
+    });
+    url
+}
+
+#[test]
+fn sync_on_a_revoked_device_erases_it_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("device");
+    let server = revoking_server();
+    ok(
+        &store,
+        &["enrol", "--server", &server, "--code", "ABCDE-FGHJK"],
+    );
+    let file = write(dir.path(), "search.json", &stop_search_json());
+    ok(&store, &["new", "stop-search", "--json", &file]);
+
+    let err = failure(&store, &["sync"], 1);
+    assert_eq!(err["error"], "wiped");
+    let message = err["message"].as_str().unwrap();
+    assert!(
+        message.contains("revoked") && message.contains("erased"),
+        "{message}"
+    );
+    // Nothing is left: the directory holds no notebook any more.
+    let err = failure(&store, &["list"], 1);
+    assert_eq!(err["error"], "not-enrolled");
+}

@@ -25,10 +25,20 @@ pub struct Officer {
 impl Officer {
     /// Checks every field, naming each one that is wrong.
     pub fn validate(&self, v: &mut Violations, prefix: &str) {
-        v.required_short(&format!("{prefix}shoulder_number"), &self.shoulder_number);
+        validate_shoulder_number(
+            v,
+            &format!("{prefix}shoulder_number"),
+            &self.shoulder_number,
+        );
         v.required_short(&format!("{prefix}name"), &self.name);
         v.required_short(&format!("{prefix}station"), &self.station);
     }
+}
+
+/// The one rule for a shoulder number, wherever one is typed (an officer's
+/// own, or a co-attending colleague's): present and short.
+pub fn validate_shoulder_number(v: &mut Violations, field: &str, value: &str) {
+    v.required_short(field, value);
 }
 
 /// Where something happened: the device position when it had one, and

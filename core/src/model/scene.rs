@@ -9,7 +9,7 @@ use autosurgeon::{Hydrate, Reconcile};
 use chrono::Duration;
 use serde::{Deserialize, Serialize};
 
-use super::common::{Location, Tick};
+use super::common::{Location, Tick, validate_shoulder_number};
 use super::validate::{Violations, parse_time};
 use super::vocab::{AttendanceReason, RecordKind, ResponseGrade, TargetStatus, TickOutcome};
 
@@ -195,6 +195,12 @@ pub struct SceneAttendance {
     pub updates: Option<UpdateAgreement>,
     #[autosurgeon(with = "super::text_field")]
     pub notes: String,
+    /// Shoulder numbers of the other officers at the scene, sorted: the
+    /// server lets each of them see and add to the record. A set in the
+    /// document (see `attending_set`), so concurrent additions all survive.
+    #[serde(default)]
+    #[autosurgeon(with = "super::attending_set")]
+    pub attending: Vec<String>,
 }
 
 impl SceneAttendance {
@@ -211,6 +217,7 @@ impl SceneAttendance {
             checklist: Vec::new(),
             updates: None,
             notes: input.notes,
+            attending: Vec::new(),
         }
     }
 
@@ -282,6 +289,9 @@ impl SceneAttendance {
             }
         }
         v.optional_text("notes", &self.notes);
+        for officer in &self.attending {
+            validate_shoulder_number(v, "attending", officer);
+        }
     }
 
     /// Whether the Pledge's attendance target was met, from the grade and the times.

@@ -8,7 +8,7 @@
 
 use rusqlite::{TransactionBehavior, params};
 
-use super::{Store, StoreError};
+use super::{STORE_FILE, Store, StoreError};
 
 impl Store {
     /// Removes records (document, changes and index row) in one
@@ -45,22 +45,51 @@ impl Store {
         Ok(ids)
     }
 
-    /// Erases every record, the credentials and the feed cursor: what a
-    /// revoked device must do. The officer and the device's actor id stay,
-    /// so the notebook can be enrolled again.
+    /// Erases the whole notebook: every record and change, and all the
+    /// store's metadata (the credential, the feed cursor, the owner, the
+    /// settings), plus any unreadable store moved aside earlier. What a
+    /// revoked or retired device must do: afterwards the directory holds no
+    /// notebook (`Notebook::open_existing` reports it not set up) and the
+    /// device must be enrolled again. The store gets a fresh Automerge
+    /// actor, so a later enrolment writes as a new device.
     pub fn wipe(&mut self) -> Result<(), StoreError> {
+        let actor = automerge::ActorId::random();
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute("DELETE FROM changes", [])?;
         tx.execute("DELETE FROM records", [])?;
+        tx.execute("DELETE FROM meta", [])?;
         tx.execute(
-            "DELETE FROM meta WHERE key IN ('credentials', 'cursor')",
-            [],
+            "INSERT INTO meta (key, value) VALUES ('actor', ?1)",
+            [actor.to_bytes()],
         )?;
         tx.commit()?;
+        self.actor = actor;
         self.cache = Default::default();
-        self.checkpoint()
+        self.checkpoint()?;
+        self.remove_moved_aside()
+    }
+
+    /// Deletes unreadable stores moved aside in this directory: they may
+    /// hold records, and a wiped device keeps none.
+    fn remove_moved_aside(&mut self) -> Result<(), StoreError> {
+        self.moved_aside = None;
+        let Some(dir) = self
+            .conn
+            .path()
+            .and_then(|p| std::path::Path::new(p).parent().map(|d| d.to_path_buf()))
+        else {
+            return Ok(());
+        };
+        let prefix = format!("{STORE_FILE}.corrupt-");
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                std::fs::remove_file(entry.path())?;
+            }
+        }
+        Ok(())
     }
 
     /// With `secure_delete` on, deleted rows are zeroed in the pages written

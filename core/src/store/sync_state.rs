@@ -50,6 +50,8 @@ pub struct AppliedPage {
     pub acknowledged: u32,
     /// Records changed by the page, for change listeners.
     pub received: Vec<(String, RecordKind)>,
+    /// Records the server erased (retention), removed from this device.
+    pub erased: Vec<(String, RecordKind)>,
 }
 
 impl Store {
@@ -131,6 +133,17 @@ impl Store {
         )? as u64)
     }
 
+    /// How many records hold changes the server has not acknowledged,
+    /// counting those it refused: what a retiring device must not leave
+    /// behind.
+    pub fn unacknowledged_count(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT count(*) FROM records WHERE unsynced = 1", [], |r| {
+                r.get::<_, i64>(0)
+            })? as u64)
+    }
+
     /// Applies a server response in one transaction: acknowledgements,
     /// refusals, the page of feed entries, and the new cursor.
     pub fn apply_sync(
@@ -141,7 +154,14 @@ impl Store {
         // Merge feed entries into working copies first; nothing is written
         // and no cached copy is touched until the whole page has merged.
         let mut touched: Vec<Touched> = Vec::new();
+        let mut erased: Vec<(String, RecordKind)> = Vec::new();
         for entry in &response.changes {
+            if entry.erased {
+                // Retention ran out on the server: this copy goes too.
+                touched.retain(|t| t.doc.header().id != entry.record_id);
+                erased.push((entry.record_id.clone(), entry.kind));
+                continue;
+            }
             if let Some(t) = touched
                 .iter_mut()
                 .find(|t| t.doc.header().id == entry.record_id)
@@ -209,7 +229,12 @@ impl Store {
             page.acknowledged += 1;
         }
         for rejection in &response.rejected {
-            if rejection.code == RejectionCode::MissingDependencies {
+            if rejection.code == RejectionCode::Erased {
+                // Pushed again after the server erased it: erase it here.
+                if let Some(push) = pushed.iter().find(|p| p.record_id == rejection.record_id) {
+                    erased.push((push.record_id.clone(), push.kind));
+                }
+            } else if rejection.code == RejectionCode::MissingDependencies {
                 // Resend the whole record next time.
                 tx.execute(
                     "UPDATE records SET synced_heads = NULL WHERE id = ?1",
@@ -230,6 +255,12 @@ impl Store {
             }
             page.received
                 .push((t.doc.header().id.clone(), t.doc.kind()));
+        }
+        let mut seen = std::collections::HashSet::new();
+        erased.retain(|(id, _)| seen.insert(id.clone()));
+        for (id, _) in &erased {
+            tx.execute("DELETE FROM changes WHERE record_id = ?1", [id])?;
+            tx.execute("DELETE FROM records WHERE id = ?1", [id])?;
         }
         tx.execute(
             "INSERT INTO meta (key, value) VALUES (?1, ?2)
@@ -261,6 +292,10 @@ impl Store {
         for t in touched {
             self.cache.put(t.doc);
         }
+        for (id, _) in &erased {
+            self.cache.take(id);
+        }
+        page.erased = erased;
         Ok(page)
     }
 

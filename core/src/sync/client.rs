@@ -1,6 +1,6 @@
 //! The device's HTTP client for the sync server: one POST per round trip,
 //! gzip-compressed JSON both ways, bounded responses, and errors an app can
-//! act on (offline, unauthorised, update required, refused).
+//! act on (offline, unauthorised, update required, refused, wipe).
 
 use std::io::Write;
 use std::sync::Once;
@@ -11,9 +11,10 @@ use flate2::write::GzEncoder;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::lifecycle::WipeReason;
 use super::wire::{
-    ENROL_PATH, EnrolRequest, EnrolResponse, ErrorBody, PROTOCOL_VERSION, SYNC_PATH, SyncRequest,
-    SyncResponse,
+    ENROL_PATH, EnrolRequest, EnrolResponse, ErrorBody, PROTOCOL_VERSION, RETIRE_PATH,
+    RetireRequest, SYNC_PATH, SyncRequest, SyncResponse,
 };
 
 /// Largest response body the client reads.
@@ -26,6 +27,12 @@ pub enum ClientError {
     Offline(String),
     #[error("the server refused this device: {0}")]
     Unauthorised(String),
+    /// 401 with `wipe: true`: the device's credential was closed for good
+    /// (revoked, or retired after handing back) and it must erase its store.
+    /// A plain 401 (an unknown token) is [`ClientError::Unauthorised`] and
+    /// never wipes anything.
+    #[error("the server closed this device's credential and ordered it erased ({})", .0.code())]
+    Wipe(WipeReason),
     #[error("the server speaks a newer protocol: {0}")]
     UpdateRequired(String),
     #[error("the server refused the request ({status}): {message}")]
@@ -98,11 +105,29 @@ impl SyncClient {
         Ok(response)
     }
 
+    /// `POST /v1/retire`: confirms that a device being handed back has
+    /// nothing left to upload. Success (204) means the server closed the
+    /// credential; the caller must then erase the store.
+    pub async fn retire(&self) -> Result<(), ClientError> {
+        let request = RetireRequest {
+            protocol: PROTOCOL_VERSION,
+        };
+        self.send(RETIRE_PATH, &request).await.map(|_| ())
+    }
+
     async fn post<T: Serialize, R: DeserializeOwned>(
         &self,
         path: &str,
         body: &T,
     ) -> Result<R, ClientError> {
+        let bytes = self.send(path, body).await?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| ClientError::Protocol(format!("unreadable answer: {e}")))
+    }
+
+    /// Sends one gzip JSON request; the body of a 2xx answer, or the error
+    /// the answer stands for.
+    async fn send<T: Serialize>(&self, path: &str, body: &T) -> Result<Vec<u8>, ClientError> {
         let url = self
             .base
             .join(path)
@@ -134,26 +159,33 @@ impl SyncClient {
             bytes.extend_from_slice(&chunk);
         }
         if status.is_success() {
-            return serde_json::from_slice(&bytes)
-                .map_err(|e| ClientError::Protocol(format!("unreadable answer: {e}")));
+            return Ok(bytes);
         }
-        let (code, message) = match serde_json::from_slice::<ErrorBody>(&bytes) {
-            Ok(body) => (body.error, body.message),
-            Err(_) => (
-                String::new(),
-                status.canonical_reason().unwrap_or("error").to_string(),
-            ),
-        };
-        Err(match status.as_u16() {
-            401 | 403 => ClientError::Unauthorised(message),
-            400 if code == "enrolment-code-refused" => ClientError::Unauthorised(message),
-            426 => ClientError::UpdateRequired(message),
-            code @ 400..=499 => ClientError::Refused {
-                status: code,
-                message,
-            },
-            _ => ClientError::Offline(format!("server error {status}: {message}")),
-        })
+        Err(error_of(status, &bytes))
+    }
+}
+
+/// What a non-2xx answer means for the device. Only a 401 whose body says
+/// `wipe: true` orders an erasure; every other refusal leaves the store be.
+fn error_of(status: reqwest::StatusCode, bytes: &[u8]) -> ClientError {
+    let (code, message, wipe) = match serde_json::from_slice::<ErrorBody>(bytes) {
+        Ok(body) => (body.error, body.message, body.wipe),
+        Err(_) => (
+            String::new(),
+            status.canonical_reason().unwrap_or("error").to_string(),
+            false,
+        ),
+    };
+    match status.as_u16() {
+        401 if wipe => ClientError::Wipe(WipeReason::from_code(&code)),
+        401 | 403 => ClientError::Unauthorised(message),
+        400 if code == "enrolment-code-refused" => ClientError::Unauthorised(message),
+        426 => ClientError::UpdateRequired(message),
+        code @ 400..=499 => ClientError::Refused {
+            status: code,
+            message,
+        },
+        _ => ClientError::Offline(format!("server error {status}: {message}")),
     }
 }
 
@@ -170,4 +202,59 @@ fn check_protocol(protocol: u32) -> Result<(), ClientError> {
 fn offline(e: reqwest::Error) -> ClientError {
     // reqwest's messages carry the URL but no token or record content.
     ClientError::Offline(e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use reqwest::StatusCode;
+
+    use super::*;
+
+    fn answer(status: u16, body: serde_json::Value) -> ClientError {
+        error_of(
+            StatusCode::from_u16(status).unwrap(),
+            body.to_string().as_bytes(),
+        )
+    }
+
+    #[test]
+    fn a_closed_credential_with_wipe_orders_an_erasure() {
+        let revoked = answer(
+            401,
+            serde_json::json!({"error": "device-revoked", "message": "m", "wipe": true}),
+        );
+        assert!(
+            matches!(revoked, ClientError::Wipe(WipeReason::Revoked)),
+            "{revoked:?}"
+        );
+        let retired = answer(
+            401,
+            serde_json::json!({"error": "device-retired", "message": "m", "wipe": true}),
+        );
+        assert!(
+            matches!(retired, ClientError::Wipe(WipeReason::Retired)),
+            "{retired:?}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_token_never_wipes() {
+        for body in [
+            serde_json::json!({"error": "unauthorised", "message": "unknown token"}),
+            serde_json::json!({"error": "unauthorised", "message": "m", "wipe": false}),
+            serde_json::json!({"error": "device-revoked", "message": "m"}),
+            serde_json::json!("not an error body"),
+        ] {
+            let e = answer(401, body.clone());
+            assert!(matches!(e, ClientError::Unauthorised(_)), "{body}: {e:?}");
+        }
+        // Only a 401 wipes: the flag on any other status is ignored.
+        for status in [403, 409, 500] {
+            let e = answer(
+                status,
+                serde_json::json!({"error": "device-revoked", "message": "m", "wipe": true}),
+            );
+            assert!(!matches!(e, ClientError::Wipe(_)), "{status}: {e:?}");
+        }
+    }
 }

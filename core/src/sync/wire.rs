@@ -24,6 +24,8 @@ pub const MAX_PAGE_ENTRIES: u32 = 500;
 
 /// Path of the sync endpoint.
 pub const SYNC_PATH: &str = "/v1/sync";
+/// Where a retiring device confirms it has uploaded everything.
+pub const RETIRE_PATH: &str = "/v1/retire";
 /// Path of the enrolment endpoint.
 pub const ENROL_PATH: &str = "/v1/enrol";
 
@@ -116,6 +118,18 @@ pub struct SyncResponse {
     pub cursor: u64,
     /// More entries wait after this page: sync again at once.
     pub more: bool,
+    /// The device is being handed back (retired by an admin): once nothing
+    /// is pending it confirms with `POST /v1/retire` and erases its store.
+    /// Absent (false) in answers of servers that predate it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub retire: bool,
+}
+
+/// `POST /v1/retire`: a retiring device confirms that everything it held
+/// is uploaded; the server then closes its credential for good.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetireRequest {
+    pub protocol: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -150,14 +164,20 @@ pub struct Rejection {
     pub message: String,
 }
 
-/// One step of the server's change feed: new changes to one record.
+/// One step of the server's change feed: new changes to one record, or
+/// its erasure.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FeedEntry {
     pub seq: u64,
     pub record_id: String,
     pub kind: RecordKind,
+    /// Empty when `erased`.
     #[serde(with = "b64")]
     pub changes: Vec<u8>,
+    /// The record was erased on the server (retention): the device erases
+    /// its copy. Absent (false) from servers that predate it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub erased: bool,
 }
 
 /// Body of every 4xx/5xx answer.
@@ -170,4 +190,9 @@ pub struct ErrorBody {
     /// Protocol versions the server speaks (on `unsupported-protocol`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub supported_protocols: Vec<u32>,
+    /// On `device-revoked` / `device-retired` (401): the device must erase
+    /// its store now. Never set for an unknown token, so a server restored
+    /// from an old backup cannot wipe devices it merely forgot.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub wipe: bool,
 }

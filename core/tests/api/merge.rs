@@ -46,13 +46,6 @@ fn share(all: &[Replica], id: &str) {
     }
 }
 
-fn scene_of(record: &Record) -> &SceneAttendance {
-    match &record.body {
-        RecordBody::SceneAttendance { scene } | RecordBody::HomeBurglary { scene } => scene,
-        other => panic!("not a scene: {other:?}"),
-    }
-}
-
 #[test]
 fn concurrent_scene_actions_from_three_officers_all_survive_in_one_order() {
     let all = replicas(&["PC1", "PC2", "PC3"]);
@@ -130,6 +123,43 @@ fn two_officers_ticking_different_items_both_stick() {
     assert_eq!(ticks[0].item, ChecklistItem::WitnessesSought);
     assert_eq!(ticks[0].ticked_by, "PC1");
     assert_eq!(ticks[1].ticked_by, "PC2");
+}
+
+#[test]
+fn co_attending_officers_added_concurrently_all_survive() {
+    let all = replicas(&["PC1", "PC2", "PC3"]);
+    let id = all[0]
+        .nb
+        .create_burglary(scene(ResponseGrade::Priority))
+        .unwrap()
+        .header
+        .id;
+    share(&all, &id);
+    // Offline, each officer names a different colleague; two name the same one.
+    all[0]
+        .nb
+        .add_attending_officer(id.clone(), "PC5678".into())
+        .unwrap();
+    all[1]
+        .nb
+        .add_attending_officer(id.clone(), "PC9012".into())
+        .unwrap();
+    all[1]
+        .nb
+        .add_attending_officer(id.clone(), "PC3456".into())
+        .unwrap();
+    all[2]
+        .nb
+        .add_attending_officer(id.clone(), "PC5678".into())
+        .unwrap();
+    exchange(&all, &id);
+    let records: Vec<Record> = all.iter().map(|r| r.nb.get(id.clone()).unwrap()).collect();
+    assert_eq!(
+        scene_of(&records[0]).attending,
+        ["PC3456", "PC5678", "PC9012"]
+    );
+    assert_eq!(records[0], records[1]);
+    assert_eq!(records[1], records[2]);
 }
 
 #[test]

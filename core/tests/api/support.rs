@@ -85,3 +85,27 @@ pub fn scene(grade: ResponseGrade) -> SceneInput {
 pub fn note(text: &str) -> ActionDetail {
     ActionDetail::Note { text: text.into() }
 }
+
+/// A change listener that keeps every event it hears.
+#[derive(Default)]
+pub struct Recorder(pub std::sync::Mutex<Vec<pocketbook_core::api::ChangeEvent>>);
+
+impl pocketbook_core::api::ChangeListener for Recorder {
+    fn on_change(&self, event: pocketbook_core::api::ChangeEvent) {
+        self.0.lock().unwrap().push(event);
+    }
+}
+
+impl Recorder {
+    pub fn events(&self) -> Vec<pocketbook_core::api::ChangeEvent> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+/// The scene (or burglary) part of a record.
+pub fn scene_of(record: &Record) -> &SceneAttendance {
+    match &record.body {
+        RecordBody::SceneAttendance { scene } | RecordBody::HomeBurglary { scene } => scene,
+        other => panic!("not a scene: {other:?}"),
+    }
+}

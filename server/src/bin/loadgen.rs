@@ -201,7 +201,8 @@ async fn idle_sync(bench: &mut Bench, n: usize, officer: &str) -> (Duration, u64
         writer.create_stop_account(stop_account(i)).expect("create");
     }
     writer.sync(None).await.expect("push");
-    let reader = bench.device(&format!("{officer}R")).await;
+    // The officer's second handset: it holds every record the first wrote.
+    let reader = bench.device(officer).await;
     reader.sync(None).await.expect("catch up");
     writer.sync(None).await.expect("level");
     let mut samples = Vec::new();

@@ -7,8 +7,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use pocketbook_core::model::Officer;
 use pocketbook_core::sync::wire::{EnrolRequest, EnrolResponse, PROTOCOL_VERSION};
+use serde_json::json;
 
 use super::{AppState, HttpError, blocking, read_json};
+use crate::audit::{self, Action, actor};
 use crate::auth;
 use crate::storage::{DeviceRow, StorageError};
 
@@ -37,17 +39,44 @@ pub async fn handle(
         enrolled_at: now.to_rfc3339(),
         revoked_at: None,
         last_seen: None,
+        revoke_reason: None,
+        retire_requested_at: None,
     };
     let storage = state.storage.clone();
     let token_hash = auth::hash(&token);
     let device_id = device.id.clone();
+    let at = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let officer = blocking(move || {
-        storage
-            .redeem_enrolment_code(&auth::hash(&code), now.timestamp(), &device, &token_hash)
-            .map_err(|e| match e {
-                StorageError::CodeRefused => refused(),
-                other => other.into(),
-            })
+        let redeemed = storage.redeem_enrolment_code(
+            &auth::hash(&code),
+            now.timestamp(),
+            &device,
+            &token_hash,
+        );
+        // Both outcomes are audited: a run of refusals is someone guessing.
+        let (event, result) = match redeemed {
+            Ok(officer) => (
+                audit::event(
+                    actor::device(&device.id),
+                    Action::DeviceEnrolled,
+                    None,
+                    json!({"officer": officer.shoulder_number}),
+                ),
+                Ok(officer),
+            ),
+            Err(StorageError::CodeRefused) => (
+                audit::event(
+                    actor::PUBLIC,
+                    Action::EnrolmentRefused,
+                    None,
+                    json!({"reason": "unknown, used or expired code"}),
+                ),
+                Err(refused()),
+            ),
+            Err(other) => return Err(other.into()),
+        };
+        storage.append_audit(&at, &[event])?;
+        result
     })
     .await?;
     state.metrics.enrolments.inc();

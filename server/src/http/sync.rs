@@ -8,27 +8,94 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use chrono::{DateTime, Utc};
 use pocketbook_core::sync::wire::{
-    MAX_PUSH_RECORDS, PROTOCOL_VERSION, RejectionCode, SyncRequest, SyncResponse,
+    MAX_PUSH_RECORDS, PROTOCOL_VERSION, RejectionCode, RetireRequest, SyncRequest, SyncResponse,
 };
+use serde_json::json;
 
 use super::{AppState, HttpError, blocking, read_json};
+use crate::audit::{self, Action, actor};
 use crate::auth;
 use crate::metrics::{OutcomeLabels, RejectionLabels};
-use crate::storage::Principal;
+use crate::storage::{Principal, RevokeReason};
 use crate::sync::{PushResult, feed_page, push_record};
 
 /// A device's `last_seen` is rewritten at most this often, so an idle sync
 /// is a read, not a durable write.
 const LAST_SEEN_RESOLUTION: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
 
-/// The device behind a bearer token, or 401.
+/// The active device behind a bearer token, or 401. A revoked or retired
+/// device (or one whose officer was deactivated) is told to wipe, and that
+/// is audited; an unknown token is only refused.
 pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, HttpError> {
     let token =
         auth::bearer(headers.get(header::AUTHORIZATION)).ok_or_else(HttpError::unauthorised)?;
     let token_hash = auth::hash(token);
     let storage = state.storage.clone();
-    let principal = blocking(move || Ok(storage.principal(&token_hash)?)).await?;
-    principal.ok_or_else(HttpError::unauthorised)
+    let now = state
+        .now()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    blocking(move || {
+        let Some(principal) = storage.principal(&token_hash)? else {
+            return Err(HttpError::unauthorised());
+        };
+        if principal.device.revoked_at.is_none() && principal.officer.active {
+            return Ok(principal);
+        }
+        let reason = principal.device.revoke_reason.clone();
+        storage.append_audit(
+            &now,
+            &[audit::event(
+                actor::device(&principal.device.id),
+                Action::WipeInstructed,
+                None,
+                json!({"officer": principal.officer.shoulder_number, "reason": reason}),
+            )],
+        )?;
+        tracing::info!(device = %principal.device.id, "closed device made contact: told to wipe");
+        Err(HttpError::wipe(reason.as_deref()))
+    })
+    .await
+}
+
+/// `POST /v1/retire`: a device marked for handing back confirms it has
+/// uploaded everything; its credential closes and it erases itself.
+pub async fn retire(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Result<StatusCode, HttpError> {
+    let principal = authenticate(&state, &headers).await?;
+    let (request, _) = read_json::<RetireRequest>(&headers, body).await?;
+    if request.protocol != PROTOCOL_VERSION {
+        return Err(HttpError::unsupported_protocol(request.protocol));
+    }
+    if principal.device.retire_requested_at.is_none() {
+        return Err(HttpError::new(
+            StatusCode::CONFLICT,
+            "not-retiring",
+            "this device has not been marked for handing back; ask an admin (`admin device retire`)",
+        ));
+    }
+    let storage = state.storage.clone();
+    let now = state
+        .now()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    blocking(move || {
+        storage.revoke_device(&principal.device.id, RevokeReason::Retired, &now)?;
+        storage.append_audit(
+            &now,
+            &[audit::event(
+                actor::device(&principal.device.id),
+                Action::DeviceRetired,
+                None,
+                json!({"officer": principal.officer.shoulder_number}),
+            )],
+        )?;
+        Ok(())
+    })
+    .await?;
+    tracing::info!("device retired");
+    Ok(StatusCode::NO_CONTENT)
 }
 
 fn code_label(code: RejectionCode) -> &'static str {
@@ -97,8 +164,9 @@ async fn sync(
         }
         let mut acknowledged = Vec::new();
         let mut rejected = Vec::new();
+        let mut audit_events = Vec::new();
         for push in &request.push {
-            match push_record(storage, &principal, push, &now)? {
+            match push_record(storage, &principal, push, &now, &mut audit_events)? {
                 PushResult::Accepted(ack) => {
                     worker.metrics.records_pushed.inc();
                     acknowledged.push(ack);
@@ -115,12 +183,17 @@ async fn sync(
                 }
             }
         }
-        let page = feed_page(
+        let mut page = feed_page(
             storage,
             &principal,
             request.cursor.unwrap_or(0),
             request.page_size,
         )?;
+        // Nothing leaves unaudited: the reads are durable before the page is sent.
+        audit_events.append(&mut page.reads);
+        if !audit_events.is_empty() {
+            storage.append_audit(&now, &audit_events)?;
+        }
         worker
             .metrics
             .records_pulled
@@ -136,6 +209,7 @@ async fn sync(
             changes: page.entries,
             cursor: page.cursor,
             more: page.more,
+            retire: principal.device.retire_requested_at.is_some(),
         })
     })
     .await

@@ -16,14 +16,17 @@ use pocketbook_core::model::RecordKind;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
 
 use super::{
-    DeviceRow, FeedRow, OfficerRow, Principal, RecordCommit, RecordIndex, Storage, StorageError,
-    StoredRecord,
+    DeviceRow, FeedRow, OfficerRow, Principal, RecordCommit, RecordIndex, RevokeReason, Storage,
+    StorageError, StoredRecord,
 };
+
+mod audit;
+mod retention;
 
 /// File name of the server store in the data directory.
 pub const STORE_FILE: &str = "server.db";
 const APPLICATION_ID: i32 = 0x5042_5331; // "PBS1"
-const CURRENT_VERSION: u32 = 1;
+const CURRENT_VERSION: u32 = 3;
 
 const V1: &str = "
 CREATE TABLE officers (
@@ -81,7 +84,71 @@ CREATE TABLE feed (
 CREATE INDEX feed_by_record ON feed (record_id);
 ";
 
-const MIGRATIONS: &[&str] = &[V1];
+/// Identity and access: why a device stopped, retiring devices, who else
+/// may see a record (co-attending officers), and the audit trail.
+const V2: &str = "
+ALTER TABLE devices ADD COLUMN revoke_reason TEXT;
+ALTER TABLE devices ADD COLUMN retire_requested_at TEXT;
+
+CREATE TABLE record_access (
+    record_id  TEXT NOT NULL,
+    officer    TEXT NOT NULL,
+    granted_at TEXT NOT NULL,
+    PRIMARY KEY (record_id, officer)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX record_access_by_officer ON record_access (officer);
+
+CREATE TABLE audit (
+    seq       INTEGER PRIMARY KEY NOT NULL,
+    at        TEXT NOT NULL,
+    actor     TEXT NOT NULL,
+    action    TEXT NOT NULL,
+    record_id TEXT,
+    detail    TEXT NOT NULL,
+    prev_hash BLOB NOT NULL,
+    hash      BLOB NOT NULL
+) STRICT;
+CREATE INDEX audit_by_record ON audit (record_id);
+CREATE INDEX audit_by_actor ON audit (actor);
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+
+CREATE TABLE audit_head (
+    id   INTEGER PRIMARY KEY CHECK (id = 1),
+    seq  INTEGER NOT NULL,
+    hash BLOB NOT NULL
+) STRICT;
+";
+
+/// Retention and public copies: tombstones of erased records, erasure
+/// entries in the feed, legal holds, and copy attempts for rate limits.
+const V3: &str = "
+ALTER TABLE feed ADD COLUMN erased INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE tombstones (
+    record_id TEXT PRIMARY KEY NOT NULL,
+    kind      TEXT NOT NULL,
+    erased_at TEXT NOT NULL,
+    reason    TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE legal_holds (
+    record_id TEXT PRIMARY KEY NOT NULL,
+    reason    TEXT NOT NULL,
+    set_at    TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE copy_attempts (
+    key    TEXT NOT NULL,
+    at     INTEGER NOT NULL,
+    failed INTEGER NOT NULL
+) STRICT;
+CREATE INDEX copy_attempts_by_key ON copy_attempts (key, at);
+";
+
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The SQLite backend.
 pub struct SqliteStorage {
@@ -175,6 +242,8 @@ fn device_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeviceRow> {
         enrolled_at: r.get(3)?,
         revoked_at: r.get(4)?,
         last_seen: r.get(5)?,
+        revoke_reason: r.get(6)?,
+        retire_requested_at: r.get(7)?,
     })
 }
 
@@ -203,7 +272,20 @@ fn index_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RecordIndex> {
 }
 
 const OFFICER_COLUMNS: &str = "shoulder_number, name, station, role, active";
-const DEVICE_COLUMNS: &str = "id, officer, label, enrolled_at, revoked_at, last_seen";
+const DEVICE_COLUMNS: &str =
+    "id, officer, label, enrolled_at, revoked_at, last_seen, revoke_reason, retire_requested_at";
+
+/// The officers other than the author who may see a record.
+const READERS_OF: &str =
+    "(SELECT group_concat(officer, ',') FROM record_access a WHERE a.record_id = ?)";
+
+fn readers(text: Option<String>) -> Vec<String> {
+    let mut readers: Vec<String> = text
+        .map(|t| t.split(',').map(str::to_string).collect())
+        .unwrap_or_default();
+    readers.sort();
+    readers
+}
 const INDEX_COLUMNS: &str =
     "id, kind, reference, author, station, occurred_at, status, created_at, updated_at";
 
@@ -244,6 +326,47 @@ impl Storage for SqliteStorage {
             )
             .optional()
             .map_err(backend)
+    }
+
+    fn deactivate_officer(
+        &self,
+        shoulder_number: &str,
+        at: &str,
+    ) -> Result<Vec<String>, StorageError> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(backend)?;
+        let changed = tx
+            .execute(
+                "UPDATE officers SET active = 0 WHERE shoulder_number = ?1",
+                [shoulder_number],
+            )
+            .map_err(backend)?;
+        if changed == 0 {
+            return Err(StorageError::NotFound("officer with this shoulder number"));
+        }
+        let revoked = {
+            let mut stmt = tx
+                .prepare(
+                    "UPDATE devices SET revoked_at = ?2, revoke_reason = ?3
+                     WHERE officer = ?1 AND revoked_at IS NULL RETURNING id",
+                )
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map(
+                    params![
+                        shoulder_number,
+                        at,
+                        RevokeReason::OfficerDeactivated.as_str()
+                    ],
+                    |r| r.get::<_, String>(0),
+                )
+                .map_err(backend)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(backend)?
+        };
+        tx.commit().map_err(backend)?;
+        Ok(revoked)
     }
 
     fn officers(&self) -> Result<Vec<OfficerRow>, StorageError> {
@@ -340,9 +463,7 @@ impl Storage for SqliteStorage {
         let conn = self.conn();
         let device = conn
             .query_row(
-                &format!(
-                    "SELECT {DEVICE_COLUMNS} FROM devices WHERE token_hash = ?1 AND revoked_at IS NULL"
-                ),
+                &format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE token_hash = ?1"),
                 [token_hash],
                 device_row,
             )
@@ -353,15 +474,54 @@ impl Storage for SqliteStorage {
         };
         let officer = conn
             .query_row(
-                &format!(
-                    "SELECT {OFFICER_COLUMNS} FROM officers WHERE shoulder_number = ?1 AND active = 1"
-                ),
+                &format!("SELECT {OFFICER_COLUMNS} FROM officers WHERE shoulder_number = ?1"),
                 [&device.officer],
                 officer_row,
             )
             .optional()
             .map_err(backend)?;
         Ok(officer.map(|officer| Principal { device, officer }))
+    }
+
+    fn device(&self, id: &str) -> Result<Option<DeviceRow>, StorageError> {
+        self.conn()
+            .query_row(
+                &format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE id = ?1"),
+                [id],
+                device_row,
+            )
+            .optional()
+            .map_err(backend)
+    }
+
+    fn revoke_device(&self, id: &str, reason: RevokeReason, at: &str) -> Result<(), StorageError> {
+        let changed = self
+            .conn()
+            .execute(
+                "UPDATE devices SET revoked_at = ?2, revoke_reason = ?3
+                 WHERE id = ?1 AND revoked_at IS NULL",
+                params![id, at, reason.as_str()],
+            )
+            .map_err(backend)?;
+        if changed == 0 {
+            return Err(StorageError::NotFound("active device with this id"));
+        }
+        Ok(())
+    }
+
+    fn request_retire(&self, id: &str, at: &str) -> Result<(), StorageError> {
+        let changed = self
+            .conn()
+            .execute(
+                "UPDATE devices SET retire_requested_at = coalesce(retire_requested_at, ?2)
+                 WHERE id = ?1 AND revoked_at IS NULL",
+                params![id, at],
+            )
+            .map_err(backend)?;
+        if changed == 0 {
+            return Err(StorageError::NotFound("active device with this id"));
+        }
+        Ok(())
     }
 
     fn devices(&self) -> Result<Vec<DeviceRow>, StorageError> {
@@ -388,13 +548,17 @@ impl Storage for SqliteStorage {
     fn record(&self, id: &str) -> Result<Option<StoredRecord>, StorageError> {
         self.conn()
             .query_row(
-                &format!("SELECT {INDEX_COLUMNS}, snapshot, version FROM records WHERE id = ?1"),
+                &format!(
+                    "SELECT {INDEX_COLUMNS}, snapshot, version, {} FROM records WHERE id = ?1",
+                    READERS_OF.replace('?', "records.id")
+                ),
                 [id],
                 |r| {
                     Ok(StoredRecord {
                         index: index_row(r)?,
                         snapshot: r.get(9)?,
                         version: r.get(10)?,
+                        readers: readers(r.get(11)?),
                     })
                 },
             )
@@ -445,6 +609,15 @@ impl Storage for SqliteStorage {
         if written == 0 {
             return Err(StorageError::Conflict);
         }
+        audit::append_in(&tx, &i.updated_at, &commit.audit)?;
+        for officer in &commit.grant {
+            tx.execute(
+                "INSERT INTO record_access (record_id, officer, granted_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT DO NOTHING",
+                params![i.id, officer, i.updated_at],
+            )
+            .map_err(backend)?;
+        }
         let seq: i64 = tx
             .query_row(
                 "INSERT INTO feed (record_id, kind, author, station, origin_device, changes)
@@ -483,10 +656,11 @@ impl Storage for SqliteStorage {
     ) -> Result<Vec<FeedRow>, StorageError> {
         let conn = self.conn();
         let mut stmt = conn
-            .prepare_cached(
-                "SELECT seq, record_id, kind, author, station, origin_device, changes
+            .prepare_cached(&format!(
+                "SELECT seq, record_id, kind, author, station, origin_device, changes, {}, erased
                  FROM feed WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-            )
+                READERS_OF.replace('?', "feed.record_id")
+            ))
             .map_err(backend)?;
         let cursor = i64::try_from(cursor).unwrap_or(i64::MAX);
         let mut rows = stmt.query(params![cursor, limit]).map_err(backend)?;
@@ -505,6 +679,8 @@ impl Storage for SqliteStorage {
                 station: r.get(4).map_err(backend)?,
                 origin_device: r.get(5).map_err(backend)?,
                 changes: r.get(6).map_err(backend)?,
+                readers: readers(r.get(7).map_err(backend)?),
+                erased: r.get(8).map_err(backend)?,
             };
             bytes = bytes.saturating_add(row.changes.len());
             out.push(row);

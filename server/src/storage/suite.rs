@@ -25,6 +25,8 @@ fn device(id: &str) -> DeviceRow {
         enrolled_at: "2026-11-28T10:00:00Z".into(),
         revoked_at: None,
         last_seen: None,
+        revoke_reason: None,
+        retire_requested_at: None,
     }
 }
 
@@ -45,6 +47,8 @@ fn commit(id: &str, version: Option<i64>, changes: &[u8]) -> RecordCommit {
         new_changes: changes.to_vec(),
         expected_version: version,
         origin_device: "dev-1".into(),
+        grant: Vec::new(),
+        audit: Vec::new(),
     }
 }
 
@@ -91,6 +95,8 @@ pub fn run(make: impl Fn(&Path) -> Box<dyn Storage>) {
     assert_eq!(principal.device.id, "d1");
     assert_eq!(principal.device.officer, "PC1");
     assert!(store.principal(b"tok-2").unwrap().is_none());
+    assert_eq!(store.device("d1").unwrap().unwrap().officer, "PC1");
+    assert!(store.device("d9").unwrap().is_none());
     store.touch_device("d1", "2026-11-28T11:00:00Z").unwrap();
     assert_eq!(
         store.devices().unwrap()[0].last_seen.as_deref(),
@@ -155,4 +161,170 @@ pub fn run(make: impl Fn(&Path) -> Box<dyn Storage>) {
     assert_eq!(feed.len(), WRITERS * EACH);
     assert!(feed.windows(2).all(|w| w[0].seq < w[1].seq));
     assert_eq!(store.record("r2").unwrap().unwrap().snapshot, b"more");
+
+    access(store.as_ref());
+    devices_close(store.as_ref());
+    audit_chain(store.as_ref());
+}
+
+/// Readers granted with a commit, and its audit events, land with it; the
+/// feed reports a record's readers as they are now.
+fn access(store: &dyn Storage) {
+    let mut shared = commit("r3", None, b"shared");
+    shared.grant = vec!["PC7".into(), "PC8".into()];
+    shared.audit = vec![crate::audit::event(
+        "officer:PC1",
+        crate::audit::Action::RecordShared,
+        Some("r3"),
+        serde_json::json!({"with": ["PC7", "PC8"]}),
+    )];
+    let seq = store.commit_record(&shared).unwrap();
+    let stored = store.record("r3").unwrap().unwrap();
+    assert_eq!(stored.readers, vec!["PC7".to_string(), "PC8".to_string()]);
+    let entry = store.feed_after(seq - 1, 1).unwrap().remove(0);
+    assert_eq!(entry.readers, stored.readers);
+    let events = store
+        .audit_events(&AuditQuery {
+            record_id: Some("r3".into()),
+            limit: 10,
+            ..AuditQuery::default()
+        })
+        .unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].at, "2026-11-28T10:00:00Z");
+
+    // A commit that loses its compare-and-swap grants nothing and audits nothing.
+    let mut stale = commit("r3", Some(stored.version - 1), b"stale");
+    stale.grant = vec!["PC9".into()];
+    stale.audit = shared.audit.clone();
+    assert!(matches!(
+        store.commit_record(&stale),
+        Err(StorageError::Conflict)
+    ));
+    assert_eq!(store.record("r3").unwrap().unwrap().readers.len(), 2);
+    assert_eq!(
+        store
+            .audit_events(&AuditQuery {
+                record_id: Some("r3".into()),
+                limit: 10,
+                ..AuditQuery::default()
+            })
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+/// Revocation, retirement and deactivation close credentials for good.
+fn devices_close(store: &dyn Storage) {
+    store.add_officer(&officer("PC5", "Lewisham")).unwrap();
+    for (n, id) in ["d5", "d6", "d7"].iter().enumerate() {
+        let code = format!("code-5{n}");
+        store
+            .add_enrolment_code(code.as_bytes(), "PC5", 100)
+            .unwrap();
+        store
+            .redeem_enrolment_code(
+                code.as_bytes(),
+                50,
+                &device(id),
+                format!("tok-5{n}").as_bytes(),
+            )
+            .unwrap();
+    }
+    store
+        .revoke_device("d5", RevokeReason::Revoked, "t1")
+        .unwrap();
+    assert!(matches!(
+        store.revoke_device("d5", RevokeReason::Revoked, "t2"),
+        Err(StorageError::NotFound(_))
+    ));
+    let d5 = store.principal(b"tok-50").unwrap().unwrap().device;
+    assert_eq!(d5.revoked_at.as_deref(), Some("t1"));
+    assert_eq!(d5.revoke_reason.as_deref(), Some("revoked"));
+
+    store.request_retire("d6", "t3").unwrap();
+    store.request_retire("d6", "t4").unwrap();
+    assert_eq!(
+        store
+            .device("d6")
+            .unwrap()
+            .unwrap()
+            .retire_requested_at
+            .as_deref(),
+        Some("t3")
+    );
+    assert!(matches!(
+        store.request_retire("d5", "t4"),
+        Err(StorageError::NotFound(_))
+    ));
+
+    let revoked = store.deactivate_officer("PC5", "t5").unwrap();
+    assert_eq!(revoked.len(), 2, "d6 and d7, not the already revoked d5");
+    assert!(!store.officer("PC5").unwrap().unwrap().active);
+    assert_eq!(
+        store
+            .device("d7")
+            .unwrap()
+            .unwrap()
+            .revoke_reason
+            .as_deref(),
+        Some("officer-deactivated")
+    );
+    assert!(matches!(
+        store.deactivate_officer("PC404", "t5"),
+        Err(StorageError::NotFound(_))
+    ));
+}
+
+/// Appends chain, read back in order with filters, and verify.
+fn audit_chain(store: &dyn Storage) {
+    use crate::audit::{Action, event, verify};
+    let before = store.audit_head().unwrap().map_or(0, |(seq, _)| seq);
+    store
+        .append_audit(
+            "2026-11-28T12:00:00Z",
+            &[
+                event(
+                    "admin",
+                    Action::OfficerAdded,
+                    None,
+                    serde_json::json!({"officer": "PC1"}),
+                ),
+                event(
+                    "officer:PC1",
+                    Action::RecordRead,
+                    Some("r1"),
+                    serde_json::json!({"seq": 1}),
+                ),
+            ],
+        )
+        .unwrap();
+    store.append_audit("2026-11-28T12:00:01Z", &[]).unwrap();
+    let all = store
+        .audit_events(&AuditQuery {
+            limit: 1000,
+            ..AuditQuery::default()
+        })
+        .unwrap();
+    assert_eq!(all.len() as u64, before + 2);
+    assert!(
+        all.windows(2)
+            .all(|w| w[1].prev_hash == w[0].hash && w[1].seq == w[0].seq + 1)
+    );
+    assert_eq!(
+        store.audit_head().unwrap(),
+        Some((all.last().unwrap().seq, all.last().unwrap().hash.clone()))
+    );
+    let reads = store
+        .audit_events(&AuditQuery {
+            action: Some("record-read".into()),
+            actor: Some("officer:PC1".into()),
+            limit: 10,
+            ..AuditQuery::default()
+        })
+        .unwrap();
+    assert_eq!(reads.len(), 1);
+    assert_eq!(reads[0].detail, serde_json::json!({"seq": 1}));
+    assert!(verify(store).unwrap().intact());
 }

@@ -2,7 +2,7 @@
 
 use std::process::{Command, Output};
 
-fn server(dir: &std::path::Path, args: &[&str]) -> Output {
+pub fn server(dir: &std::path::Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pocketbook-server"))
         .args(args)
         .env("POCKETBOOK_DATA_DIR", dir)

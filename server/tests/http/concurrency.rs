@@ -32,6 +32,12 @@ async fn concurrent_pushes_to_one_record_all_survive() {
     let (_dir, first) = notebook("PC1");
     let record = first.create_scene(scene()).unwrap();
     let id = record.header.id.clone();
+    // Every officer attends, so every one may add to the record.
+    for n in 1..=OFFICERS {
+        first
+            .add_attending_officer(id.clone(), format!("PC{}", n + 10))
+            .unwrap();
+    }
     let creator = server.device("PC1", "Lewisham").await;
     let created = PushedRecord {
         record_id: id.clone(),

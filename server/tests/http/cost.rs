@@ -68,6 +68,18 @@ impl Storage for Counting {
     fn devices(&self) -> Result<Vec<DeviceRow>, StorageError> {
         Ok(self.rows(self.call().devices()?))
     }
+    fn device(&self, id: &str) -> Result<Option<DeviceRow>, StorageError> {
+        self.call().device(id)
+    }
+    fn deactivate_officer(&self, number: &str, at: &str) -> Result<Vec<String>, StorageError> {
+        self.call().deactivate_officer(number, at)
+    }
+    fn revoke_device(&self, id: &str, reason: RevokeReason, at: &str) -> Result<(), StorageError> {
+        self.call().revoke_device(id, reason, at)
+    }
+    fn request_retire(&self, id: &str, at: &str) -> Result<(), StorageError> {
+        self.call().request_retire(id, at)
+    }
     fn touch_device(&self, device_id: &str, at: &str) -> Result<(), StorageError> {
         self.call().touch_device(device_id, at)
     }
@@ -90,6 +102,74 @@ impl Storage for Counting {
     }
 }
 
+impl AuditLog for Counting {
+    fn append_audit(&self, at: &str, events: &[NewAuditEvent]) -> Result<(), StorageError> {
+        self.call().append_audit(at, events)
+    }
+    fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, StorageError> {
+        Ok(self.rows(self.call().audit_events(query)?))
+    }
+    fn audit_head(&self) -> Result<Option<(u64, String)>, StorageError> {
+        self.call().audit_head()
+    }
+}
+
+impl RetentionStore for Counting {
+    fn retention_due(
+        &self,
+        kinds: &[pocketbook_core::model::RecordKind],
+        before: &str,
+        limit: u32,
+    ) -> Result<Vec<RecordIndex>, StorageError> {
+        Ok(self.rows(self.call().retention_due(kinds, before, limit)?))
+    }
+    fn erase_record(
+        &self,
+        id: &str,
+        at: &str,
+        reason: &str,
+        audit: &[NewAuditEvent],
+    ) -> Result<(), StorageError> {
+        self.call().erase_record(id, at, reason, audit)
+    }
+    fn tombstone(&self, id: &str) -> Result<Option<Tombstone>, StorageError> {
+        self.call().tombstone(id)
+    }
+    fn set_legal_hold(
+        &self,
+        hold: &LegalHold,
+        audit: &[NewAuditEvent],
+    ) -> Result<(), StorageError> {
+        self.call().set_legal_hold(hold, audit)
+    }
+    fn release_legal_hold(
+        &self,
+        id: &str,
+        at: &str,
+        audit: &[NewAuditEvent],
+    ) -> Result<(), StorageError> {
+        self.call().release_legal_hold(id, at, audit)
+    }
+    fn legal_holds(&self) -> Result<Vec<LegalHold>, StorageError> {
+        Ok(self.rows(self.call().legal_holds()?))
+    }
+}
+
+impl CopyStore for Counting {
+    fn records_by_reference(&self, reference: &str) -> Result<Vec<StoredRecord>, StorageError> {
+        Ok(self.rows(self.call().records_by_reference(reference)?))
+    }
+    fn add_attempt(&self, key: &str, at: i64, failed: bool) -> Result<(), StorageError> {
+        self.call().add_attempt(key, at, failed)
+    }
+    fn attempts_since(&self, key: &str, since: i64) -> Result<(u32, u32), StorageError> {
+        self.call().attempts_since(key, since)
+    }
+    fn prune_attempts(&self, before: i64) -> Result<u64, StorageError> {
+        self.call().prune_attempts(before)
+    }
+}
+
 /// Storage calls and rows read by one idle sync of a device that is up to
 /// date, after `records` records were pushed by another device.
 async fn idle_sync_cost(records: usize) -> (u64, u64) {
@@ -105,7 +185,15 @@ async fn idle_sync_cost(records: usize) -> (u64, u64) {
         .unwrap();
     let url = format!("{}{}", server.url(), pocketbook_core::sync::wire::SYNC_PATH);
     let writer = plain.device("PC1", "Lewisham").await;
-    let idle = plain.device("PC2", "Lewisham").await;
+    // The station's supervisor: receives every record, then is up to date.
+    let idle = plain
+        .enrol(
+            "PS2",
+            "Lewisham",
+            pocketbook_server::scope::Role::Supervisor,
+        )
+        .await
+        .token;
     let (_dir, nb) = notebook("PC1");
     let pushes: Vec<_> = (0..records).map(|_| new_search(&nb)).collect();
     for chunk in pushes.chunks(100) {

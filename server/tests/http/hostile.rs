@@ -248,7 +248,13 @@ async fn forged_authors_wrong_kinds_and_header_rewrites_are_refused() {
         changes: doc.save(),
         ..forged.clone()
     };
-    let response = server.sync(&intruder, &request(None, vec![rewrite])).await;
+    // Out of scope, the intruder is refused before anything is merged; the
+    // author's own device may not rewrite the header either.
+    let response = server
+        .sync(&intruder, &request(None, vec![rewrite.clone()]))
+        .await;
+    assert_eq!(response.rejected[0].code, RejectionCode::Forbidden);
+    let response = server.sync(&owner, &request(None, vec![rewrite])).await;
     assert_eq!(response.rejected[0].code, RejectionCode::Forbidden);
     assert!(response.rejected[0].message.contains("header"));
     assert_eq!(server.storage.records().unwrap()[0].author, "PC1");

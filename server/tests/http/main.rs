@@ -3,9 +3,13 @@
 
 mod support;
 
+mod access;
 mod admin;
+mod audit;
 mod concurrency;
+mod copy;
 mod cost;
+mod devices;
 mod enrol;
 mod hostile;
 mod ops;

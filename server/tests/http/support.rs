@@ -5,8 +5,16 @@ use std::sync::Arc;
 use pocketbook_core::Notebook;
 use pocketbook_core::model::*;
 use pocketbook_core::sync::wire::*;
+use pocketbook_server::admin::Admin;
+use pocketbook_server::scope::Role;
 use pocketbook_server::storage::sqlite::SqliteStorage;
-use pocketbook_server::storage::{OfficerRow, Storage};
+use pocketbook_server::storage::{AuditEvent, AuditQuery, OfficerRow, Storage};
+
+/// A device's credential as enrolment returned it.
+pub struct Enrolled {
+    pub token: String,
+    pub device_id: String,
+}
 use pocketbook_server::{RunningServer, ServerConfig};
 
 pub struct TestServer {
@@ -65,8 +73,21 @@ impl TestServer {
 
     /// Enrols a device for the officer (adding them if needed); returns its token.
     pub async fn device(&self, officer: &str, station: &str) -> String {
+        self.enrol(officer, station, Role::Officer).await.token
+    }
+
+    /// Enrols a device for an officer of this role (adding them if needed).
+    pub async fn enrol(&self, officer: &str, station: &str, role: Role) -> Enrolled {
         if self.storage.officer(officer).unwrap().is_none() {
-            self.add_officer(officer, station);
+            self.storage
+                .add_officer(&OfficerRow {
+                    shoulder_number: officer.into(),
+                    name: format!("Officer {officer}"),
+                    station: station.into(),
+                    role: role.as_str().into(),
+                    active: true,
+                })
+                .unwrap();
         }
         let code = self.code(officer, 600);
         let response = self
@@ -81,16 +102,42 @@ impl TestServer {
             .await
             .unwrap();
         assert_eq!(response.status(), 200);
-        response.json::<serde_json::Value>().await.unwrap()["token"]
-            .as_str()
+        let enrolled: EnrolResponse = response.json().await.unwrap();
+        Enrolled {
+            token: enrolled.token,
+            device_id: enrolled.device_id,
+        }
+    }
+
+    /// The admin operations over this server's store, as the CLI runs them.
+    pub fn admin(&self) -> Admin {
+        Admin::new(self.storage.clone(), pocketbook_server::Clock::system())
+    }
+
+    /// Audit events of one action, oldest first.
+    pub fn audit(&self, action: &str) -> Vec<AuditEvent> {
+        self.storage
+            .audit_events(&AuditQuery {
+                action: Some(action.into()),
+                limit: 10_000,
+                ..AuditQuery::default()
+            })
             .unwrap()
-            .to_string()
     }
 
     pub async fn post_raw(&self, token: Option<&str>, body: Vec<u8>) -> reqwest::Response {
+        self.post_to(SYNC_PATH, token, body).await
+    }
+
+    pub async fn post_to(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: Vec<u8>,
+    ) -> reqwest::Response {
         let mut request = self
             .http
-            .post(self.url(SYNC_PATH))
+            .post(self.url(path))
             .header("content-type", "application/json")
             .body(body);
         if let Some(token) = token {

@@ -1,15 +1,21 @@
 //! The protocol's promises: acknowledgement, idempotent replays, paging,
-//! skipping a device's own changes, and station scope.
+//! skipping a device's own changes, and scope (the station's supervisor
+//! sees its records, another station's officer does not).
 
 use pocketbook_core::sync::wire::*;
+
+use pocketbook_server::scope::Role;
 
 use crate::support::*;
 
 #[tokio::test]
-async fn pushed_records_reach_other_devices_of_the_station_once() {
+async fn pushed_records_reach_the_station_supervisor_once() {
     let server = TestServer::start().await;
     let a = server.device("PC1", "Lewisham").await;
-    let b = server.device("PC2", "Lewisham").await;
+    let b = server
+        .enrol("PS2", "Lewisham", Role::Supervisor)
+        .await
+        .token;
     let elsewhere = server.device("PC3", "Brixton").await;
     let (_dir, nb) = notebook("PC1");
     let push = new_search(&nb);
@@ -43,7 +49,10 @@ async fn pushed_records_reach_other_devices_of_the_station_once() {
 async fn a_large_backlog_comes_in_pages() {
     let server = TestServer::start().await;
     let a = server.device("PC1", "Lewisham").await;
-    let b = server.device("PC2", "Lewisham").await;
+    let b = server
+        .enrol("PS2", "Lewisham", Role::Supervisor)
+        .await
+        .token;
     let (_dir, nb) = notebook("PC1");
     let pushes: Vec<PushedRecord> = (0..250).map(|_| new_search(&nb)).collect();
     for chunk in pushes.chunks(100) {

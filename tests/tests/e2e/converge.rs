@@ -41,6 +41,11 @@ async fn offline_edits_by_three_devices_converge_in_every_sync_order() {
             station.device("PC3").await,
         ];
         let id = devices[0].create_scene(scene()).unwrap().header.id;
+        for colleague in ["PC2", "PC3"] {
+            devices[0]
+                .add_attending_officer(id.clone(), colleague.into())
+                .unwrap();
+        }
         devices[0].sync(None).await.unwrap();
         for device in &devices[1..] {
             let summary = device.sync(None).await.unwrap();
@@ -90,7 +95,8 @@ async fn offline_edits_by_three_devices_converge_in_every_sync_order() {
 async fn a_device_offline_with_2000_records_catches_up_in_pages() {
     let station = Station::start().await;
     station.add_officer("PC1", "Lewisham");
-    station.add_officer("PC2", "Lewisham");
+    // The station's supervisor, whose new handset sees every record of it.
+    station.add_officer_as("PC2", "Lewisham", pocketbook_tests::Role::Supervisor);
     let busy = station.device("PC1").await;
     for _ in 0..2000 {
         busy.create_stop_account(stop_account()).unwrap();

@@ -2,7 +2,7 @@
 
 use pocketbook_core::ApiError;
 use pocketbook_core::store::ListFilter;
-use pocketbook_tests::{FlakyLink, Station};
+use pocketbook_tests::{FlakyLink, Role, Station};
 
 use crate::inputs::*;
 
@@ -10,7 +10,8 @@ use crate::inputs::*;
 async fn a_response_cut_mid_way_loses_and_duplicates_nothing() {
     let station = Station::start().await;
     station.add_officer("PC1", "Lewisham");
-    station.add_officer("PC2", "Lewisham");
+    // PC2 supervises the station, so receives everything PC1 records.
+    station.add_officer_as("PC2", "Lewisham", Role::Supervisor);
     let link = FlakyLink::start(station.url().trim_start_matches("http://").parse().unwrap()).await;
     let device = station.device_via("PC1", &link.url()).await;
     let other = station.device("PC2").await;
@@ -54,7 +55,8 @@ async fn a_response_cut_mid_way_loses_and_duplicates_nothing() {
 async fn a_server_killed_mid_sync_and_restarted_loses_and_duplicates_nothing() {
     let mut station = Station::start().await;
     station.add_officer("PC1", "Lewisham");
-    station.add_officer("PC2", "Lewisham");
+    // PC2 supervises the station, so receives everything PC1 records.
+    station.add_officer_as("PC2", "Lewisham", Role::Supervisor);
     let device = station.device("PC1").await;
     for _ in 0..1200 {
         device.create_stop_account(stop_account()).unwrap();

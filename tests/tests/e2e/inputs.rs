@@ -37,3 +37,31 @@ pub fn stop_account() -> StopAccount {
 pub fn note(text: String) -> ActionDetail {
     ActionDetail::Note { text }
 }
+
+/// A stop and search at `datetime` (RFC 3339).
+pub fn stop_search(datetime: &str) -> StopSearch {
+    StopSearch {
+        search_type: SearchType::Person,
+        vehicle_registration: None,
+        datetime: datetime.into(),
+        location: Location {
+            latitude: Some(51.4613),
+            longitude: Some(-0.0106),
+            street: "Lewisham High Street".into(),
+        },
+        gender: Some(Gender::Male),
+        age_range: Some(AgeRange::From18To24),
+        self_defined_ethnicity: Some(SelfDefinedEthnicity::NotStated),
+        officer_defined_ethnicity: Some(OfficerDefinedEthnicity::White),
+        grounds: "Seen passing small packages to passers-by".into(),
+        object_of_search: ObjectOfSearch::ControlledDrugs,
+        legislation: Legislation::MisuseOfDrugsSection23,
+        operation_name: None,
+        outcome: Outcome::NoFurtherAction,
+        outcome_linked_to_object_of_search: Some(false),
+        removal_of_more_than_outer_clothing: false,
+        conduct: Conduct::default(),
+        receipt: None,
+        notes: String::new(),
+    }
+}

@@ -3,5 +3,7 @@
 
 mod converge;
 mod failures;
+mod identity;
 mod inputs;
 mod minimisation;
+mod retention;

@@ -13,6 +13,9 @@ async fn synced_records_leave_the_device_and_unsynced_ones_stay() {
     let device = station.device("PC1").await;
     let colleague = station.device("PC2").await;
     let scene_id = device.create_scene(scene()).unwrap().header.id;
+    device
+        .add_attending_officer(scene_id.clone(), "PC2".into())
+        .unwrap();
     for _ in 0..3 {
         device.create_stop_account(stop_account()).unwrap();
     }

@@ -23,6 +23,7 @@ fun describe(e: ApiException): String = when (e) {
     is ApiException.Unauthorised -> "unauthorised"
     is ApiException.Protocol -> "protocol"
     is ApiException.Cancelled -> "cancelled"
+    is ApiException.Wiped -> "wiped"
 }
 
 /** A flat error's message is the Rust Display text, not a dump of fields. */

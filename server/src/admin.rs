@@ -1,0 +1,272 @@
+//! What admins do to people and devices, each step audited: the one
+//! implementation behind the `admin` command line (and the tests' station).
+//! Admins manage people and devices, never record contents.
+
+use std::sync::Arc;
+
+use serde_json::json;
+
+use crate::audit::{self, Action, actor};
+use crate::auth;
+use crate::config::Clock;
+use crate::retention::{self, RetentionPolicy, RetentionReport};
+use crate::scope::Role;
+use crate::storage::{DeviceRow, LegalHold, OfficerRow, RevokeReason, Storage, StorageError};
+
+/// A refusal an admin can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// A one-time enrolment code as issued.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct IssuedCode {
+    pub officer: String,
+    pub code: String,
+    pub expires_at: String,
+}
+
+/// The admin operations over one store.
+#[derive(Clone)]
+pub struct Admin {
+    storage: Arc<dyn Storage>,
+    clock: Clock,
+}
+
+impl std::fmt::Debug for Admin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Admin").finish_non_exhaustive()
+    }
+}
+
+fn checked(field: &str, value: &str) -> Result<String, AdminError> {
+    let value = value.trim();
+    if value.is_empty() || value.chars().count() > 120 || value.chars().any(char::is_control) {
+        return Err(AdminError::Invalid(format!(
+            "the {field} must be 1 to 120 printable characters"
+        )));
+    }
+    Ok(value.to_string())
+}
+
+impl Admin {
+    pub fn new(storage: Arc<dyn Storage>, clock: Clock) -> Self {
+        Admin { storage, clock }
+    }
+
+    pub fn storage(&self) -> &Arc<dyn Storage> {
+        &self.storage
+    }
+
+    fn now(&self) -> String {
+        self.clock
+            .now()
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    }
+
+    fn audit(&self, action: Action, detail: serde_json::Value) -> Result<(), AdminError> {
+        self.storage.append_audit(
+            &self.now(),
+            &[audit::event(actor::ADMIN, action, None, detail)],
+        )?;
+        Ok(())
+    }
+
+    pub fn add_officer(
+        &self,
+        shoulder_number: &str,
+        name: &str,
+        station: &str,
+        role: Role,
+    ) -> Result<OfficerRow, AdminError> {
+        let shoulder_number = checked("shoulder number", shoulder_number)?;
+        if shoulder_number.contains(',') || shoulder_number.contains(char::is_whitespace) {
+            return Err(AdminError::Invalid(
+                "the shoulder number may not contain spaces or commas".into(),
+            ));
+        }
+        let officer = OfficerRow {
+            shoulder_number,
+            name: checked("name", name)?,
+            station: checked("station", station)?,
+            role: role.as_str().to_string(),
+            active: true,
+        };
+        self.storage.add_officer(&officer).map_err(|e| match e {
+            StorageError::Duplicate(_) => AdminError::Conflict(format!(
+                "officer {} already exists (see `admin officer list`)",
+                officer.shoulder_number
+            )),
+            other => other.into(),
+        })?;
+        self.audit(
+            Action::OfficerAdded,
+            json!({"officer": officer.shoulder_number, "station": officer.station, "role": officer.role}),
+        )?;
+        Ok(officer)
+    }
+
+    /// Marks the officer inactive and revokes every device of theirs: each
+    /// is told to wipe at its next contact. Returns the revoked device ids.
+    pub fn deactivate_officer(&self, shoulder_number: &str) -> Result<Vec<String>, AdminError> {
+        let officer = self.storage.officer(shoulder_number)?.ok_or_else(|| {
+            AdminError::NotFound(format!(
+                "no officer {shoulder_number} (see `admin officer list`)"
+            ))
+        })?;
+        if !officer.active {
+            return Err(AdminError::Conflict(format!(
+                "officer {shoulder_number} is already inactive"
+            )));
+        }
+        let devices = self
+            .storage
+            .deactivate_officer(shoulder_number, &self.now())?;
+        self.audit(
+            Action::OfficerDeactivated,
+            json!({"officer": shoulder_number, "devices_revoked": devices}),
+        )?;
+        Ok(devices)
+    }
+
+    /// A one-time code for a new device of an active officer.
+    pub fn issue_enrolment_code(
+        &self,
+        officer: &str,
+        ttl_minutes: u32,
+    ) -> Result<IssuedCode, AdminError> {
+        if !(1..=24 * 60).contains(&ttl_minutes) {
+            return Err(AdminError::Invalid(
+                "a code lives 1 minute to 24 hours (--ttl-minutes 1..=1440)".into(),
+            ));
+        }
+        match self.storage.officer(officer)? {
+            Some(o) if o.active => {}
+            _ => {
+                return Err(AdminError::NotFound(format!(
+                    "no active officer {officer}: add them first with `admin officer add`"
+                )));
+            }
+        }
+        let code = auth::new_enrolment_code();
+        let canonical = auth::normalise_code(&code)
+            .ok_or(AdminError::Invalid("generated an invalid code".into()))?;
+        let expires = self.clock.now() + chrono::Duration::minutes(i64::from(ttl_minutes));
+        self.storage
+            .add_enrolment_code(&auth::hash(&canonical), officer, expires.timestamp())?;
+        self.audit(
+            Action::EnrolmentCodeIssued,
+            json!({"officer": officer, "expires_at": expires.to_rfc3339()}),
+        )?;
+        Ok(IssuedCode {
+            officer: officer.to_string(),
+            code,
+            expires_at: expires.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        })
+    }
+
+    fn active_device(&self, id: &str) -> Result<DeviceRow, AdminError> {
+        let device = self.storage.device(id)?.ok_or_else(|| {
+            AdminError::NotFound(format!("no device {id} (see `admin device list`)"))
+        })?;
+        if device.revoked_at.is_some() {
+            return Err(AdminError::Conflict(format!(
+                "device {id} is already {}",
+                device.revoke_reason.as_deref().unwrap_or("revoked")
+            )));
+        }
+        Ok(device)
+    }
+
+    /// Lost or stolen: the device is cut off now and told to wipe at its
+    /// next contact.
+    pub fn revoke_device(&self, id: &str) -> Result<DeviceRow, AdminError> {
+        let device = self.active_device(id)?;
+        self.storage
+            .revoke_device(id, RevokeReason::Revoked, &self.now())?;
+        self.audit(
+            Action::DeviceRevoked,
+            json!({"device": id, "officer": device.officer}),
+        )?;
+        Ok(device)
+    }
+
+    /// Handed back: at its next sync the device uploads what is pending,
+    /// confirms, and wipes; its credential closes then.
+    pub fn retire_device(&self, id: &str) -> Result<DeviceRow, AdminError> {
+        let device = self.active_device(id)?;
+        self.storage.request_retire(id, &self.now())?;
+        self.audit(
+            Action::DeviceRetireRequested,
+            json!({"device": id, "officer": device.officer}),
+        )?;
+        Ok(device)
+    }
+
+    /// Runs the retention job now (or lists what it would erase).
+    pub fn run_retention(
+        &self,
+        policy: &RetentionPolicy,
+        dry_run: bool,
+    ) -> Result<RetentionReport, AdminError> {
+        Ok(retention::run(
+            self.storage.as_ref(),
+            policy,
+            self.clock.now(),
+            actor::ADMIN,
+            dry_run,
+        )?)
+    }
+
+    /// A complaint or court case names the record: retention keeps it.
+    pub fn hold(&self, record_id: &str, reason: &str) -> Result<LegalHold, AdminError> {
+        let reason = checked("reason", reason)?;
+        let hold = LegalHold {
+            record_id: record_id.to_string(),
+            reason: reason.clone(),
+            set_at: self.now(),
+        };
+        let event = audit::event(
+            actor::ADMIN,
+            Action::LegalHoldSet,
+            Some(record_id),
+            json!({"reason": reason}),
+        );
+        self.storage
+            .set_legal_hold(&hold, &[event])
+            .map_err(|e| match e {
+                StorageError::NotFound(_) => AdminError::NotFound(format!(
+                    "no record {record_id} on the server (see `admin records list`)"
+                )),
+                other => other.into(),
+            })?;
+        Ok(hold)
+    }
+
+    /// Lifts a hold; retention applies again from the next run.
+    pub fn release(&self, record_id: &str, reason: &str) -> Result<(), AdminError> {
+        let reason = checked("reason", reason)?;
+        let event = audit::event(
+            actor::ADMIN,
+            Action::LegalHoldReleased,
+            Some(record_id),
+            json!({"reason": reason}),
+        );
+        self.storage
+            .release_legal_hold(record_id, &self.now(), &[event])
+            .map_err(|e| match e {
+                StorageError::NotFound(_) => AdminError::NotFound(format!(
+                    "record {record_id} has no legal hold (see `admin hold list`)"
+                )),
+                other => other.into(),
+            })
+    }
+}

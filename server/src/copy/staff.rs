@@ -1,0 +1,155 @@
+//! Station staff at the front desk, for a person who has no reference (no
+//! receipt was given, or it was lost): find the record by the day, the
+//! place and the officer, then issue the copy.
+//!
+//! Only an active officer with the role `staff` or `supervisor` may do
+//! this, and only for the records of their own station (DOMAIN.md: "see
+//! their station's records, reissue a copy"). Every search is audited as
+//! `staff-lookup` and every copy as `copy-issued`, with the staff member as
+//! the actor; the place typed is not written to the trail.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::json;
+
+use super::{COPY_KINDS, Copy, london_date_of, make_copy, rfc3339};
+use crate::audit::{self, Action, actor};
+use crate::scope::Role;
+use crate::storage::{OfficerRow, Storage, StorageError};
+
+/// Why staff were refused.
+#[derive(Debug, thiserror::Error)]
+pub enum StaffError {
+    #[error("{0}")]
+    NotAllowed(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Copy(#[from] super::CopyError),
+}
+
+/// One candidate record, enough for staff to tell the person's stop from
+/// another the same day.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RecordMatch {
+    pub record_id: String,
+    pub reference: String,
+    pub kind: String,
+    /// RFC 3339, as recorded.
+    pub occurred_at: String,
+    /// The street or place description.
+    pub place: String,
+    pub officer: String,
+    pub station: String,
+}
+
+/// The staff member, if they may look records up for the public.
+fn authorised(storage: &dyn Storage, staff: &str) -> Result<OfficerRow, StaffError> {
+    let refused = || {
+        StaffError::NotAllowed(format!(
+            "{staff} may not look up records for the public: only an active member of station \
+             staff or a supervisor may"
+        ))
+    };
+    let officer = storage.officer(staff)?.ok_or_else(refused)?;
+    let role = Role::parse(&officer.role);
+    if !officer.active || !matches!(role, Some(Role::Staff | Role::Supervisor)) {
+        return Err(refused());
+    }
+    Ok(officer)
+}
+
+/// Stop and search and stop and account records of the staff member's
+/// station on `date` (London day), optionally at a place containing
+/// `place` (case-insensitive) and by `officer`. Audited as `staff-lookup`.
+pub fn find_for_person(
+    storage: &dyn Storage,
+    now: DateTime<Utc>,
+    staff: &str,
+    date: NaiveDate,
+    place: Option<&str>,
+    officer: Option<&str>,
+) -> Result<Vec<RecordMatch>, StaffError> {
+    let me = authorised(storage, staff)?;
+    let place = place
+        .map(|p| p.trim().to_lowercase())
+        .filter(|p| !p.is_empty());
+    let mut found = Vec::new();
+    for index in storage.records()? {
+        if !COPY_KINDS.contains(&index.kind)
+            || index.station != me.station
+            || london_date_of(&index.occurred_at) != Some(date)
+            || officer.is_some_and(|o| o != index.author)
+        {
+            continue;
+        }
+        let Some(stored) = storage.record(&index.id)? else {
+            continue;
+        };
+        let copy = make_copy(&stored, now)?;
+        if place
+            .as_deref()
+            .is_some_and(|p| !copy.place.to_lowercase().contains(p))
+        {
+            continue;
+        }
+        found.push(RecordMatch {
+            record_id: index.id,
+            reference: index.reference,
+            kind: index.kind.as_str().into(),
+            occurred_at: index.occurred_at,
+            place: copy.place,
+            officer: index.author,
+            station: index.station,
+        });
+    }
+    found.sort_by(|a, b| a.occurred_at.cmp(&b.occurred_at));
+    storage.append_audit(
+        &rfc3339(now),
+        &[audit::event(
+            actor::officer(staff),
+            Action::StaffLookup,
+            None,
+            json!({
+                "date": date.to_string(),
+                "place_given": place.is_some(),
+                "officer": officer,
+                "results": found.len(),
+                "records": found.iter().map(|m| m.record_id.as_str()).collect::<Vec<_>>(),
+            }),
+        )],
+    )?;
+    Ok(found)
+}
+
+/// The copy of one record of the staff member's station, for the person at
+/// the desk. Audited as `copy-issued` with the staff member as actor.
+pub fn issue_copy(
+    storage: &dyn Storage,
+    now: DateTime<Utc>,
+    staff: &str,
+    record_id: &str,
+) -> Result<Copy, StaffError> {
+    let me = authorised(storage, staff)?;
+    let stored = storage
+        .record(record_id)?
+        .filter(|r| COPY_KINDS.contains(&r.index.kind) && r.index.station == me.station)
+        .ok_or_else(|| {
+            StaffError::NotFound(format!(
+                "no stop and search or stop and account record {record_id} at {}",
+                me.station
+            ))
+        })?;
+    let copy = make_copy(&stored, now)?;
+    storage.append_audit(
+        &rfc3339(now),
+        &[audit::event(
+            actor::officer(staff),
+            Action::CopyIssued,
+            Some(record_id),
+            json!({"kind": stored.index.kind.as_str(), "via": "station"}),
+        )],
+    )?;
+    Ok(copy)
+}

@@ -1,0 +1,393 @@
+//! The public copy endpoints: `GET /copy` (the form), `POST /copy` (a form
+//! post, answered with a page) and `POST /v1/copy` (JSON). The rule lives
+//! in [`crate::copy`]; this layer bounds and decodes the body, derives the
+//! client key from the connection, and shapes the answer.
+//!
+//! **Equal time.** Every `POST` answer, whatever it says, is held until
+//! [`MIN_ANSWER`] after the request arrived, so a copy found (which decodes
+//! a document) and a copy not found (which does not) leave the server
+//! after the same time, and the response time does not tell whether a
+//! reference exists. The floor is well above the work itself (a lookup by
+//! reference and, when found, one document decode take milliseconds); if
+//! the work ever exceeds it, that request is slower, and the floor should
+//! be raised.
+//!
+//! No address, reference or date is logged or put in a metric label.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::{AppState, HttpError, blocking};
+use crate::copy::{self, Channel, Copy, CopyError, CopyRequest, MAX_FIELD_LEN, page};
+
+/// The shortest time any `POST` answer takes (see the module docs).
+pub const MIN_ANSWER: Duration = Duration::from_millis(300);
+/// Largest accepted body: a reference and a date need a few dozen bytes.
+pub const MAX_BODY: usize = 2 * 1024;
+
+const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The JSON request of `POST /v1/copy`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CopyBody {
+    pub reference: String,
+    pub date: String,
+}
+
+/// A refusal before the lookup, in the page's or the API's words.
+#[derive(Debug)]
+struct BodyError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl BodyError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        BodyError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn malformed(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "malformed", message)
+    }
+}
+
+/// Headers every copy answer carries: nothing cached, nothing sniffed,
+/// nothing loaded or run but the inline style.
+fn harden(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
+}
+
+fn html(status: StatusCode, page: String) -> Response {
+    harden((status, axum::response::Html(page)).into_response())
+}
+
+/// `GET /copy`: the empty form.
+pub async fn form() -> Response {
+    html(StatusCode::OK, page::form_page(None, "", ""))
+}
+
+/// `POST /copy`: a form post; answers with the copy or the form again.
+pub async fn submit(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let started = tokio::time::Instant::now();
+    let response = match read_form(request).await {
+        Err(e) => html(e.status, page::form_page(Some(&e.message), "", "")),
+        Ok(Err((e, reference, date))) => html(
+            e.status,
+            page::form_page(Some(&e.message), &reference, &date),
+        ),
+        Ok(Ok((client, reference, date))) => {
+            match lookup(
+                &state,
+                client,
+                reference.clone(),
+                date.clone(),
+                Channel::Web,
+            )
+            .await
+            {
+                Ok(copy) => html(StatusCode::OK, page::copy_page(&copy)),
+                Err(e) => {
+                    let (status, message) = (status_of(&e), e.to_string());
+                    // The uniform answer shows the empty form, so its body
+                    // is the same whatever was typed.
+                    let page = if matches!(e, CopyError::NotFound) {
+                        page::form_page(Some(&message), "", "")
+                    } else {
+                        page::form_page(Some(&message), &reference, &date)
+                    };
+                    with_retry_after(html(status, page), &e)
+                }
+            }
+        }
+    };
+    tokio::time::sleep_until(started + MIN_ANSWER).await;
+    response
+}
+
+/// `POST /v1/copy`: JSON in, the [`Copy`] or an `ErrorBody` out.
+pub async fn api(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let started = tokio::time::Instant::now();
+    let response = match read_json(request).await {
+        Err(e) => harden(HttpError::new(e.status, e.code, e.message).into_response()),
+        Ok((client, body)) => {
+            match lookup(&state, client, body.reference, body.date, Channel::Api).await {
+                Ok(copy) => harden(axum::Json(copy).into_response()),
+                Err(e) => with_retry_after(
+                    harden(HttpError::new(status_of(&e), e.code(), e.to_string()).into_response()),
+                    &e,
+                ),
+            }
+        }
+    };
+    tokio::time::sleep_until(started + MIN_ANSWER).await;
+    response
+}
+
+fn status_of(e: &CopyError) -> StatusCode {
+    match e {
+        CopyError::BadReference | CopyError::BadDate(_) => StatusCode::BAD_REQUEST,
+        CopyError::NotFound => StatusCode::NOT_FOUND,
+        CopyError::ClientThrottled { .. } | CopyError::ReferenceLocked { .. } => {
+            StatusCode::TOO_MANY_REQUESTS
+        }
+        CopyError::Storage(_) | CopyError::Document(_) => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+fn with_retry_after(mut response: Response, e: &CopyError) -> Response {
+    if let Some(seconds) = e.retry_after() {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
+}
+
+async fn lookup(
+    state: &Arc<AppState>,
+    client: String,
+    reference: String,
+    date: String,
+    channel: Channel,
+) -> Result<Copy, CopyError> {
+    let storage = state.storage.clone();
+    let policy = state.config.retention;
+    let now = state.now();
+    let result = blocking(move || {
+        Ok(copy::request_copy(
+            storage.as_ref(),
+            &policy,
+            now,
+            CopyRequest {
+                reference: &reference,
+                date: &date,
+                client: &client,
+                channel,
+            },
+        ))
+    })
+    .await;
+    let result = result.unwrap_or_else(|_| {
+        Err(CopyError::Storage(crate::storage::StorageError::Backend(
+            "the lookup did not finish".into(),
+        )))
+    });
+    match &result {
+        Err(CopyError::Storage(e)) => tracing::error!(error = %e, "copy lookup failed"),
+        Err(CopyError::Document(e)) => {
+            tracing::error!(error = %e, "copy: stored record unreadable")
+        }
+        Ok(_) | Err(_) => {}
+    }
+    result
+}
+
+/// The client key of the connection (see [`copy::client_key`]).
+fn client_of(request: &Request) -> String {
+    copy::client_key(
+        request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip()),
+    )
+}
+
+/// Reads a body of at most [`MAX_BODY`] bytes whose type is `expected`
+/// (415 otherwise; a missing type is refused too, except for JSON).
+async fn read_bounded(
+    request: Request,
+    expected: &str,
+    missing_ok: bool,
+) -> Result<(String, Vec<u8>), BodyError> {
+    let client = client_of(&request);
+    let (parts, body) = request.into_parts();
+    check_type(&parts.headers, expected, missing_ok)?;
+    let too_large = || {
+        BodyError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-large",
+            format!(
+                "The request is larger than {MAX_BODY} bytes: send only the reference and the date."
+            ),
+        )
+    };
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        return Err(too_large());
+    }
+    let bytes = axum::body::to_bytes(body, MAX_BODY).await.map_err(|e| {
+        if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+            || e.to_string().contains("length limit")
+        {
+            too_large()
+        } else {
+            BodyError::malformed("The request could not be read.")
+        }
+    })?;
+    Ok((client, bytes.to_vec()))
+}
+
+fn check_type(headers: &HeaderMap, expected: &str, missing_ok: bool) -> Result<(), BodyError> {
+    let unsupported = || {
+        BodyError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            format!("Send the request as {expected}."),
+        )
+    };
+    match headers.get(header::CONTENT_TYPE) {
+        None if missing_ok => Ok(()),
+        None => Err(unsupported()),
+        Some(value) => {
+            let essence = value
+                .to_str()
+                .map_err(|_| unsupported())?
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            if essence == expected {
+                Ok(())
+            } else {
+                Err(unsupported())
+            }
+        }
+    }
+}
+
+/// Outer error: nothing to show again. Inner error: the form is shown
+/// again with what was typed.
+type FormResult = Result<(String, String, String), (BodyError, String, String)>;
+
+async fn read_form(request: Request) -> Result<FormResult, BodyError> {
+    let (client, bytes) = read_bounded(request, "application/x-www-form-urlencoded", false).await?;
+    let fields = parse_form(&bytes)?;
+    let mut reference = None;
+    let mut date = None;
+    for (name, value) in fields {
+        let slot = match name.as_str() {
+            "reference" => &mut reference,
+            "date" => &mut date,
+            _ => {
+                return Err(BodyError::malformed(
+                    "The form has a field it should not have.",
+                ));
+            }
+        };
+        if slot.is_some() {
+            return Err(BodyError::malformed("The form has a field twice."));
+        }
+        if value.chars().count() > MAX_FIELD_LEN {
+            return Err(BodyError::malformed(
+                "That is too long for a reference or a date: check what you typed.",
+            ));
+        }
+        *slot = Some(value);
+    }
+    let (reference, date) = (reference.unwrap_or_default(), date.unwrap_or_default());
+    if reference.trim().is_empty() || date.trim().is_empty() {
+        let missing = if reference.trim().is_empty() {
+            "Enter the reference from your receipt."
+        } else {
+            "Enter the date of the stop."
+        };
+        return Ok(Err((BodyError::malformed(missing), reference, date)));
+    }
+    Ok(Ok((client, reference, date)))
+}
+
+async fn read_json(request: Request) -> Result<(String, CopyBody), BodyError> {
+    let (client, bytes) = read_bounded(request, "application/json", true).await?;
+    let body: CopyBody = serde_json::from_slice(&bytes).map_err(|_| {
+        BodyError::malformed(
+            "Send a JSON object with exactly two text fields: \"reference\" and \"date\" (YYYY-MM-DD).",
+        )
+    })?;
+    if body.reference.chars().count() > MAX_FIELD_LEN || body.date.chars().count() > MAX_FIELD_LEN {
+        return Err(BodyError::malformed(
+            "That is too long for a reference or a date.",
+        ));
+    }
+    Ok((client, body))
+}
+
+/// Decodes `application/x-www-form-urlencoded`: `+` is a space, `%XX` a
+/// byte, the result must be UTF-8. Empty pairs (`a=1&&b=2`) are skipped.
+fn parse_form(bytes: &[u8]) -> Result<Vec<(String, String)>, BodyError> {
+    let bad = || BodyError::malformed("The form could not be read.");
+    let mut fields = Vec::new();
+    for pair in bytes.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
+        let mut halves = pair.splitn(2, |&b| b == b'=');
+        let name = decode_component(halves.next().unwrap_or_default()).ok_or_else(bad)?;
+        let value = decode_component(halves.next().unwrap_or_default()).ok_or_else(bad)?;
+        fields.push((name, value));
+    }
+    Ok(fields)
+}
+
+fn decode_component(raw: &[u8]) -> Option<String> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        match raw[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = raw.get(i + 1..i + 3)?;
+                if !hex.iter().all(u8::is_ascii_hexdigit) {
+                    return None;
+                }
+                out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_bodies_decode_strictly() {
+        let fields = parse_form(b"reference=K3F9-QW2H&date=2026-11-28&x=a+b%26c").unwrap();
+        assert_eq!(fields[2], ("x".into(), "a b&c".into()));
+        assert!(parse_form(b"reference=%ZZ").is_err());
+        assert!(parse_form(b"reference=%C3").is_err());
+        assert!(parse_form(b"reference=%4").is_err());
+        assert!(parse_form(b"reference=%+1").is_err());
+    }
+}

@@ -1,0 +1,174 @@
+//! How long records are kept, and the job that erases them.
+//!
+//! Stop and search and stop and account records are kept 12 months from the
+//! encounter (DOMAIN.md), then erased everywhere: on the server in one
+//! transaction per record (document, changes, feed entries; a content-free
+//! tombstone stays so a stale device cannot bring it back), and on devices
+//! through an `erased` feed entry. Scene and burglary records follow a
+//! configured period, by default none (not erased automatically). Records on
+//! legal hold are never erased. The job runs on a schedule inside the server
+//! and on demand (`admin retention run [--dry-run]`); the clock is injected,
+//! so tests jump a year without sleeping.
+
+use chrono::{DateTime, Months, Utc};
+use pocketbook_core::model::RecordKind;
+use serde_json::json;
+
+use crate::audit::{self, Action};
+use crate::storage::{RecordIndex, Storage, StorageError};
+
+/// Records erased per storage call; the job loops until none are due.
+const BATCH: u32 = 500;
+/// Copy attempts are kept this long for the rate limits, then forgotten.
+const ATTEMPTS_KEPT: chrono::TimeDelta = chrono::TimeDelta::days(2);
+
+/// How long each kind is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+pub struct RetentionPolicy {
+    /// Stop and search, stop and account: months after the encounter.
+    pub encounter_months: u32,
+    /// Scene attendance and home burglary: days after the call, or never.
+    pub attendance_days: Option<u32>,
+}
+
+impl Default for RetentionPolicy {
+    fn default() -> Self {
+        RetentionPolicy {
+            encounter_months: 12,
+            attendance_days: None,
+        }
+    }
+}
+
+impl RetentionPolicy {
+    /// For each group of kinds, the instant before which its records are due.
+    fn cutoffs(&self, now: DateTime<Utc>) -> Vec<(&'static [RecordKind], DateTime<Utc>)> {
+        let mut out = Vec::new();
+        if let Some(cutoff) = now.checked_sub_months(Months::new(self.encounter_months)) {
+            out.push((
+                &[RecordKind::StopSearch, RecordKind::StopAccount][..],
+                cutoff,
+            ));
+        }
+        if let Some(days) = self.attendance_days {
+            out.push((
+                &[RecordKind::SceneAttendance, RecordKind::HomeBurglary][..],
+                now - chrono::TimeDelta::days(i64::from(days)),
+            ));
+        }
+        out
+    }
+
+    /// The first day a copy can no longer exist: the start of the window.
+    pub fn encounter_window_start(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        now.checked_sub_months(Months::new(self.encounter_months))
+    }
+}
+
+/// One record the job erased (or would erase): ids and times only.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Due {
+    pub record_id: String,
+    pub kind: RecordKind,
+    pub occurred_at: String,
+}
+
+impl From<RecordIndex> for Due {
+    fn from(index: RecordIndex) -> Self {
+        Due {
+            record_id: index.id,
+            kind: index.kind,
+            occurred_at: index.occurred_at,
+        }
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RetentionReport {
+    pub ran_at: String,
+    pub dry_run: bool,
+    /// Erased, or (dry run) due for erasure.
+    pub records: Vec<Due>,
+    /// Records on legal hold, kept whatever their age.
+    pub legal_holds: usize,
+}
+
+/// Runs the job once at `now`. `actor` is who asked (`system` for the
+/// schedule, `admin` on demand); each erasure is audited in its own
+/// transaction.
+pub fn run(
+    storage: &dyn Storage,
+    policy: &RetentionPolicy,
+    now: DateTime<Utc>,
+    actor: &str,
+    dry_run: bool,
+) -> Result<RetentionReport, StorageError> {
+    let at = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let mut records = Vec::new();
+    for (kinds, cutoff) in policy.cutoffs(now) {
+        let cutoff = cutoff.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        if dry_run {
+            records.extend(
+                storage
+                    .retention_due(kinds, &cutoff, u32::MAX)?
+                    .into_iter()
+                    .map(Due::from),
+            );
+            continue;
+        }
+        loop {
+            let due = storage.retention_due(kinds, &cutoff, BATCH)?;
+            if due.is_empty() {
+                break;
+            }
+            for index in due {
+                let event = audit::event(
+                    actor,
+                    Action::RecordErased,
+                    Some(&index.id),
+                    json!({"kind": index.kind.as_str(), "reason": "retention"}),
+                );
+                match storage.erase_record(&index.id, &at, "retention", &[event]) {
+                    Ok(()) => records.push(Due::from(index)),
+                    // Held or erased since it was listed: not this run's to erase.
+                    Err(StorageError::Conflict | StorageError::NotFound(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+    if !dry_run {
+        storage.prune_attempts((now - ATTEMPTS_KEPT).timestamp())?;
+    }
+    if !records.is_empty() {
+        tracing::info!(records = records.len(), dry_run, "retention run");
+    }
+    Ok(RetentionReport {
+        ran_at: at,
+        dry_run,
+        records,
+        legal_holds: storage.legal_holds()?.len(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encounters_are_due_after_twelve_months_and_scenes_never_by_default() {
+        let now: DateTime<Utc> = "2027-11-29T12:00:00Z".parse().unwrap();
+        let cutoffs = RetentionPolicy::default().cutoffs(now);
+        assert_eq!(cutoffs.len(), 1);
+        assert_eq!(
+            cutoffs[0].1,
+            "2026-11-29T12:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+        let with_scenes = RetentionPolicy {
+            attendance_days: Some(30),
+            ..RetentionPolicy::default()
+        };
+        assert_eq!(with_scenes.cutoffs(now).len(), 2);
+    }
+}

@@ -1,0 +1,134 @@
+//! The audit trail from the admin command line: show, export as JSON lines,
+//! and verify, which fails when a stored event is altered or removed.
+
+use crate::admin::server;
+
+fn run(data: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let out = server(data, args);
+    assert!(out.status.success(), "{args:?}: {out:?}");
+    out
+}
+
+/// A store with a few events: officers added, a code issued, a device
+/// revoked (through the admin CLI itself).
+fn store_with_events(data: &std::path::Path) {
+    for (number, role) in [("PC1", "officer"), ("PS1", "supervisor")] {
+        run(
+            data,
+            &[
+                "admin",
+                "officer",
+                "add",
+                "--shoulder-number",
+                number,
+                "--name",
+                "Jo Bloggs",
+                "--station",
+                "Central",
+                "--role",
+                role,
+            ],
+        );
+    }
+    run(data, &["admin", "device", "enrol", "--officer", "PC1"]);
+    run(data, &["admin", "officer", "deactivate", "PS1"]);
+}
+
+fn sql(data: &std::path::Path, statements: &str) {
+    let conn = rusqlite::Connection::open(data.join("server.db")).unwrap();
+    conn.execute_batch(statements).unwrap();
+}
+
+#[test]
+fn show_export_and_verify_an_intact_trail() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    store_with_events(&data);
+
+    let shown = run(
+        &data,
+        &[
+            "admin",
+            "--json",
+            "audit",
+            "show",
+            "--action",
+            "officer-added",
+        ],
+    );
+    let events: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(events.as_array().unwrap().len(), 2);
+    assert_eq!(events[0]["actor"], "admin");
+    // No names in the trail: shoulder numbers and ids only.
+    assert!(!String::from_utf8_lossy(&shown.stdout).contains("Bloggs"));
+
+    let out = dir.path().join("audit.jsonl");
+    run(
+        &data,
+        &["admin", "audit", "export", "--out", out.to_str().unwrap()],
+    );
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4);
+    assert_eq!(lines[3]["action"], "officer-deactivated");
+    assert_eq!(lines[1]["prev_hash"], lines[0]["hash"]);
+
+    let verified = run(&data, &["admin", "audit", "verify"]);
+    assert!(String::from_utf8_lossy(&verified.stdout).contains("intact: 4 events"));
+
+    let unknown = server(&data, &["admin", "audit", "show", "--action", "lunch"]);
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("record-read"));
+}
+
+#[test]
+fn the_trail_refuses_edits_and_verify_catches_them_when_forced() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    store_with_events(&data);
+
+    // The database itself refuses edits and deletions.
+    let conn = rusqlite::Connection::open(data.join("server.db")).unwrap();
+    assert!(
+        conn.execute("UPDATE audit SET actor = 'x' WHERE seq = 2", [])
+            .is_err()
+    );
+    assert!(conn.execute("DELETE FROM audit WHERE seq = 4", []).is_err());
+    drop(conn);
+
+    // Someone with the file drops the guard and rewrites an event.
+    sql(
+        &data,
+        "DROP TRIGGER audit_no_update;
+         UPDATE audit SET detail = '{\"officer\":\"PC9\"}' WHERE seq = 2;",
+    );
+    let tampered = server(&data, &["admin", "--json", "audit", "verify"]);
+    assert!(!tampered.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&tampered.stdout).unwrap();
+    assert_eq!(
+        report["problem"],
+        "event 2 was altered after it was written"
+    );
+}
+
+#[test]
+fn verify_catches_a_removed_event_and_a_cut_trail() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    store_with_events(&data);
+    sql(
+        &data,
+        "DROP TRIGGER audit_no_delete; DELETE FROM audit WHERE seq = 4;",
+    );
+    let cut = server(&data, &["admin", "audit", "verify"]);
+    assert!(!cut.status.success());
+    assert!(String::from_utf8_lossy(&cut.stdout).contains("events were removed"));
+
+    sql(&data, "DELETE FROM audit WHERE seq = 2;");
+    let gap = server(&data, &["admin", "audit", "verify"]);
+    assert!(!gap.status.success());
+    assert!(String::from_utf8_lossy(&gap.stdout).contains("event 2 is missing"));
+}

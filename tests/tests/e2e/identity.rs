@@ -1,0 +1,158 @@
+//! A lost handheld is cut off and wiped; a handed-back one uploads first;
+//! a colleague added to a scene receives it on their next sync.
+
+use pocketbook_core::ApiError;
+use pocketbook_core::store::ListFilter;
+use pocketbook_tests::Station;
+
+use crate::inputs::*;
+
+#[tokio::test]
+async fn a_revoked_device_is_wiped_on_its_next_sync() {
+    let station = Station::start().await;
+    station.add_officer("PC1", "Lewisham");
+    let lost = station.device("PC1").await;
+    lost.create_stop_account(stop_account()).unwrap();
+    lost.sync(None).await.unwrap();
+    // Recorded after the last sync: lost with the device, by design.
+    lost.create_stop_account(stop_account()).unwrap();
+
+    station
+        .admin_service()
+        .revoke_device(&lost.device_id)
+        .unwrap();
+    let wiped = lost.sync(None).await;
+    assert!(matches!(wiped, Err(ApiError::Wiped(_))), "{wiped:?}");
+    let message = wiped.unwrap_err().to_string();
+    assert!(message.contains("revoked"), "{message}");
+
+    // Nothing is readable any more, and the store cannot be reopened as enrolled.
+    assert!(
+        lost.list(ListFilter::default())
+            .map_or(true, |l| l.is_empty())
+    );
+    let reopened = pocketbook_core::Notebook::open_existing(lost.dir.path().display().to_string());
+    assert!(
+        matches!(reopened, Err(ApiError::NotEnrolled(_))),
+        "{reopened:?}"
+    );
+    assert_eq!(
+        station.admin.records().unwrap().len(),
+        1,
+        "the server keeps what was synced"
+    );
+    let events = station
+        .admin
+        .audit_events(&pocketbook_server::storage::AuditQuery {
+            action: Some("wipe-instructed".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(events.len(), 1);
+}
+
+#[tokio::test]
+async fn a_retired_device_uploads_everything_then_wipes() {
+    let station = Station::start().await;
+    station.add_officer("PC1", "Lewisham");
+    let handed_back = station.device("PC1").await;
+    let ids: Vec<String> = (0..3)
+        .map(|_| {
+            handed_back
+                .create_stop_account(stop_account())
+                .unwrap()
+                .header
+                .id
+        })
+        .collect();
+
+    station
+        .admin_service()
+        .retire_device(&handed_back.device_id)
+        .unwrap();
+    let retired = handed_back.sync(None).await;
+    assert!(matches!(retired, Err(ApiError::Wiped(_))), "{retired:?}");
+    let mut on_server: Vec<String> = station
+        .admin
+        .records()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    on_server.sort();
+    let mut expected = ids.clone();
+    expected.sort();
+    assert_eq!(
+        on_server, expected,
+        "everything was uploaded before the wipe"
+    );
+    let device = station
+        .admin
+        .device(&handed_back.device_id)
+        .unwrap()
+        .unwrap();
+    assert_eq!(device.revoke_reason.as_deref(), Some("retired"));
+    assert!(
+        handed_back
+            .list(ListFilter::default())
+            .map_or(true, |l| l.is_empty())
+    );
+
+    // The officer's new handset gets the records back.
+    let replacement = station.device("PC1").await;
+    assert_eq!(replacement.sync(None).await.unwrap().received, 3);
+}
+
+#[tokio::test]
+async fn an_unknown_token_never_wipes_a_device() {
+    let mut station = Station::start().await;
+    station.add_officer("PC1", "Lewisham");
+    let device = station.device("PC1").await;
+    let id = device
+        .create_stop_account(stop_account())
+        .unwrap()
+        .header
+        .id;
+    // The server's store is replaced by an empty one (restored from an old
+    // backup, say): the device is unknown there, not revoked.
+    station.kill().await;
+    for entry in std::fs::read_dir(station.data.path()).unwrap() {
+        std::fs::remove_file(entry.unwrap().path()).unwrap();
+    }
+    station.restart().await;
+    let refused = device.sync(None).await;
+    assert!(
+        matches!(refused, Err(ApiError::Unauthorised(_))),
+        "{refused:?}"
+    );
+    assert!(device.get(id).is_ok(), "the record is still on the device");
+}
+
+#[tokio::test]
+async fn a_colleague_added_to_a_scene_receives_it() {
+    let station = Station::start().await;
+    station.add_officer("PC1", "Lewisham");
+    station.add_officer("PC2", "Lewisham");
+    let first = station.device("PC1").await;
+    let second = station.device("PC2").await;
+    let id = first.create_scene(scene()).unwrap().header.id;
+    first.sync(None).await.unwrap();
+    assert_eq!(
+        second.sync(None).await.unwrap().received,
+        0,
+        "not shared yet"
+    );
+
+    first
+        .add_attending_officer(id.clone(), "PC2".into())
+        .unwrap();
+    first.sync(None).await.unwrap();
+    assert_eq!(second.sync(None).await.unwrap().received, 1);
+    second
+        .add_scene_action(id.clone(), note("second officer's note".into()))
+        .unwrap();
+    second.sync(None).await.unwrap();
+    first.sync(None).await.unwrap();
+    assert_eq!(first.get(id.clone()).unwrap(), second.get(id).unwrap());
+}

@@ -1,0 +1,146 @@
+//! Twelve months after a search the record is erased everywhere: on the
+//! server, on the officer's devices at their next sync, and a stale device
+//! cannot bring it back. A record on legal hold survives.
+
+use pocketbook_core::model::ReceiptMedium;
+use pocketbook_core::store::ListFilter;
+use pocketbook_server::retention::RetentionPolicy;
+use pocketbook_tests::Station;
+
+use crate::inputs::*;
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+#[tokio::test]
+async fn a_search_is_erased_everywhere_after_twelve_months_unless_held() {
+    let station = Station::start().await;
+    station.add_officer("PC1", "Lewisham");
+    let device = station.device("PC1").await;
+    let stale = station.device("PC1").await;
+
+    // Recorded offline, receipt given, synced; a second search goes on legal hold.
+    let erased = device
+        .create_stop_search(stop_search(&now()))
+        .unwrap()
+        .header
+        .id;
+    device
+        .issue_receipt(erased.clone(), ReceiptMedium::Printed)
+        .unwrap();
+    let held = device
+        .create_stop_search(stop_search(&now()))
+        .unwrap()
+        .header
+        .id;
+    device.sync(None).await.unwrap();
+    assert_eq!(stale.sync(None).await.unwrap().received, 2);
+    station
+        .admin_service()
+        .hold(&held, "complaint CMP-2026-114")
+        .unwrap();
+
+    // Eleven months on, nothing is due.
+    station.advance(chrono::TimeDelta::days(335));
+    let early = station
+        .admin_service()
+        .run_retention(&RetentionPolicy::default(), true)
+        .unwrap();
+    assert!(early.records.is_empty());
+
+    // A year and a day on: the dry run lists it, the run erases it.
+    station.advance(chrono::TimeDelta::days(31));
+    let dry = station
+        .admin_service()
+        .run_retention(&RetentionPolicy::default(), true)
+        .unwrap();
+    assert_eq!(dry.records.len(), 1);
+    assert_eq!(
+        station.admin.records().unwrap().len(),
+        2,
+        "a dry run erases nothing"
+    );
+    let report = station
+        .admin_service()
+        .run_retention(&RetentionPolicy::default(), false)
+        .unwrap();
+    assert_eq!(report.records.len(), 1);
+    assert_eq!(report.records[0].record_id, erased);
+    assert_eq!(report.legal_holds, 1);
+    let left: Vec<String> = station
+        .admin
+        .records()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(left, vec![held.clone()], "the held record survives");
+    assert!(station.admin.tombstone(&erased).unwrap().is_some());
+
+    // The officer's device erases its copy at its next sync.
+    device.sync(None).await.unwrap();
+    assert!(device.get(erased.clone()).is_err());
+    assert!(device.get(held.clone()).is_ok());
+
+    // A stale device that edited its copy offline pushes it again: refused,
+    // and its copy erased too.
+    stale
+        .set_notes(erased.clone(), "added while offline".into())
+        .unwrap();
+    let summary = stale.sync(None).await.unwrap();
+    assert_eq!(summary.rejected.len(), 1);
+    assert_eq!(summary.rejected[0].code, "erased");
+    assert!(stale.get(erased.clone()).is_err());
+    assert!(station.admin.record(&erased).unwrap().is_none());
+    let ids: Vec<String> = stale
+        .list(ListFilter::default())
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(ids, vec![held]);
+
+    // Each erasure is audited, without content.
+    let erasures = station
+        .admin
+        .audit_events(&pocketbook_server::storage::AuditQuery {
+            action: Some("record-erased".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(erasures.len(), 1);
+    assert_eq!(erasures[0].record_id.as_deref(), Some(erased.as_str()));
+}
+
+#[tokio::test]
+async fn the_server_runs_retention_on_its_own_schedule() {
+    let station = Station::start().await;
+    station.add_officer("PC1", "Lewisham");
+    let device = station.device("PC1").await;
+    device.create_stop_account(stop_account_now()).unwrap();
+    device.sync(None).await.unwrap();
+    station.advance(chrono::TimeDelta::days(367));
+    // The schedule's first tick runs at start; a restart runs it again now.
+    let mut station = station;
+    station.kill().await;
+    station.restart().await;
+    for _ in 0..200 {
+        if station.admin.records().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(
+        station.admin.records().unwrap().is_empty(),
+        "erased by the schedule"
+    );
+}
+
+fn stop_account_now() -> pocketbook_core::model::StopAccount {
+    pocketbook_core::model::StopAccount {
+        datetime: now(),
+        ..stop_account()
+    }
+}
