@@ -259,67 +259,70 @@ fn attend_names_colleagues_on_scenes_only() {
     assert_eq!(err["error"], "conflict");
 }
 
-/// A stand-in server: enrols any code, then answers every other request
-/// 401 with `wipe`, as a server does for a revoked device.
-fn revoking_server() -> String {
-    use std::io::{BufRead, BufReader, Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let (mut request, mut length) = (String::new(), 0);
-            reader.read_line(&mut request).ok();
-            loop {
-                let mut header = String::new();
-                if reader.read_line(&mut header).unwrap_or(0) == 0 || header.trim().is_empty() {
-                    break;
-                }
-                if let Some((name, value)) = header.split_once(':')
-                    && name.eq_ignore_ascii_case("content-length")
-                {
-                    length = value.trim().parse().unwrap_or(0);
-                }
-            }
-            let mut body = vec![0; length];
-            reader.read_exact(&mut body).ok();
-            let (status, answer) = if request.contains("/v1/enrol") {
-                let officer =
-                    json!({"shoulder_number": "PC505", "name": "Jo Smith", "station": "Lewisham"});
-                (
-                    "200 OK",
-                    json!({"protocol": 1, "device_id": "d1", "token": "t0k3n", "officer": officer}),
-                )
-            } else {
-                (
-                    "401 Unauthorized",
-                    json!({"error": "device-revoked", "message": "revoked", "wipe": true}),
-                )
-            };
-            let answer = answer.to_string();
-            write!(
-                stream,
-                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
-                answer.len()
-            )
-            .ok();
-        }
-    });
-    url
+/// A real sync server on a loopback port, with an officer PC505, and the
+/// admin operations over its store.
+struct Station {
+    /// Serving until dropped (its shutdown handle lives here).
+    _server: pocketbook_server::RunningServer,
+    _runtime: tokio::runtime::Runtime,
+    _data: tempfile::TempDir,
+    url: String,
+    admin: pocketbook_server::admin::Admin,
+}
+
+fn station() -> Station {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    // Serves on the runtime's worker threads while the CLI runs.
+    let server = runtime
+        .block_on(pocketbook_server::start(
+            pocketbook_server::ServerConfig::for_tests(data.path()),
+        ))
+        .unwrap();
+    let storage = pocketbook_server::storage::sqlite::SqliteStorage::open(data.path()).unwrap();
+    let admin = pocketbook_server::admin::Admin::new(
+        std::sync::Arc::new(storage),
+        pocketbook_server::Clock::system(),
+    );
+    admin
+        .add_officer(
+            "PC505",
+            "Jo Smith",
+            "Lewisham",
+            pocketbook_server::scope::Role::Officer,
+        )
+        .unwrap();
+    Station {
+        url: server.url(),
+        _server: server,
+        _runtime: runtime,
+        _data: data,
+        admin,
+    }
 }
 
 #[test]
 fn sync_on_a_revoked_device_erases_it_and_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("device");
-    let server = revoking_server();
+    let station = station();
+    let code = station
+        .admin
+        .issue_enrolment_code("PC505", 15)
+        .unwrap()
+        .code;
     ok(
         &store,
-        &["enrol", "--server", &server, "--code", "ABCDE-FGHJK"],
+        &["enrol", "--server", &station.url, "--code", &code],
     );
     let file = write(dir.path(), "search.json", &stop_search_json());
     ok(&store, &["new", "stop-search", "--json", &file]);
+    let synced = ok(&store, &["sync"]);
+    assert_eq!(synced["acknowledged"], 1);
+
+    // Lost: the admin revokes it; its next sync erases it.
+    let device_id = station.admin.storage().devices().unwrap()[0].id.clone();
+    station.admin.revoke_device(&device_id).unwrap();
 
     let err = failure(&store, &["sync"], 1);
     assert_eq!(err["error"], "wiped");

@@ -11,4 +11,3 @@ mod merge;
 mod records;
 mod sharing;
 mod store;
-mod wipe;

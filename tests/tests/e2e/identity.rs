@@ -7,6 +7,49 @@ use pocketbook_tests::Station;
 
 use crate::inputs::*;
 
+/// The store's bytes on disk (database and write-ahead log).
+fn store_bytes(dir: &std::path::Path) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for name in ["pocketbook.db", "pocketbook.db-wal"] {
+        bytes.extend(std::fs::read(dir.join(name)).unwrap_or_default());
+    }
+    bytes
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+/// The device token as the device stored it at enrolment.
+fn stored_token(dir: &std::path::Path) -> String {
+    let conn = rusqlite::Connection::open(dir.join("pocketbook.db")).unwrap();
+    let credentials: Vec<u8> = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'credentials'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let credentials: serde_json::Value = serde_json::from_slice(&credentials).unwrap();
+    credentials["token"].as_str().unwrap().to_string()
+}
+
+/// After a wipe: no record, no credential, nothing of either left on disk.
+fn assert_erased(dir: &std::path::Path, token: &str) {
+    let conn = rusqlite::Connection::open(dir.join("pocketbook.db")).unwrap();
+    let records: i64 = conn
+        .query_row("SELECT count(*) FROM records", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(records, 0);
+    drop(conn);
+    assert!(
+        !contains(&store_bytes(dir), token),
+        "the token is still on disk"
+    );
+}
+
 #[tokio::test]
 async fn a_revoked_device_is_wiped_on_its_next_sync() {
     let station = Station::start().await;
@@ -17,6 +60,7 @@ async fn a_revoked_device_is_wiped_on_its_next_sync() {
     // Recorded after the last sync: lost with the device, by design.
     lost.create_stop_account(stop_account()).unwrap();
 
+    let token = stored_token(lost.dir.path());
     station
         .admin_service()
         .revoke_device(&lost.device_id)
@@ -27,10 +71,10 @@ async fn a_revoked_device_is_wiped_on_its_next_sync() {
     assert!(message.contains("revoked"), "{message}");
 
     // Nothing is readable any more, and the store cannot be reopened as enrolled.
-    assert!(
-        lost.list(ListFilter::default())
-            .map_or(true, |l| l.is_empty())
-    );
+    assert!(matches!(
+        lost.list(ListFilter::default()),
+        Err(ApiError::NotEnrolled(_))
+    ));
     let reopened = pocketbook_core::Notebook::open_existing(lost.dir.path().display().to_string());
     assert!(
         matches!(reopened, Err(ApiError::NotEnrolled(_))),
@@ -41,6 +85,7 @@ async fn a_revoked_device_is_wiped_on_its_next_sync() {
         1,
         "the server keeps what was synced"
     );
+    assert_erased(lost.dir.path(), &token);
     let events = station
         .admin
         .audit_events(&pocketbook_server::storage::AuditQuery {
@@ -93,15 +138,53 @@ async fn a_retired_device_uploads_everything_then_wipes() {
         .unwrap()
         .unwrap();
     assert_eq!(device.revoke_reason.as_deref(), Some("retired"));
-    assert!(
-        handed_back
-            .list(ListFilter::default())
-            .map_or(true, |l| l.is_empty())
-    );
+    assert!(matches!(
+        handed_back.list(ListFilter::default()),
+        Err(ApiError::NotEnrolled(_))
+    ));
 
     // The officer's new handset gets the records back.
     let replacement = station.device("PC1").await;
     assert_eq!(replacement.sync(None).await.unwrap().received, 3);
+}
+
+#[tokio::test]
+async fn a_retiring_device_with_a_refused_record_keeps_it_and_does_not_retire() {
+    let station = Station::start().await;
+    station.add_officer("PC1", "Lewisham");
+    station.add_officer("PC2", "Lewisham");
+    let colleague = station.device("PC2").await;
+    let foreign = colleague
+        .create_stop_account(stop_account())
+        .unwrap()
+        .header
+        .id;
+    let device = station.device("PC1").await;
+    // A record of another officer's, imported here: the server refuses it.
+    device
+        .import(colleague.export(foreign.clone()).unwrap())
+        .unwrap();
+    station
+        .admin_service()
+        .retire_device(&device.device_id)
+        .unwrap();
+    let summary = device.sync(None).await.unwrap();
+    assert_eq!(summary.rejected.len(), 1);
+    assert_eq!(summary.rejected[0].code, "forbidden");
+    assert!(
+        device.get(foreign.clone()).is_ok(),
+        "not erased: never uploaded"
+    );
+    assert!(
+        station
+            .admin
+            .device(&device.device_id)
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_none(),
+        "not retired while something is not uploaded"
+    );
 }
 
 #[tokio::test]

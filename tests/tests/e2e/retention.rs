@@ -13,6 +13,18 @@ fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
+/// What the public copy endpoint answers for this reference and date.
+async fn ask_for_copy(station: &Station, reference: &str, date: &str) -> (u16, serde_json::Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/copy", station.url()))
+        .json(&serde_json::json!({"reference": reference, "date": date}))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
 #[tokio::test]
 async fn a_search_is_erased_everywhere_after_twelve_months_unless_held() {
     let station = Station::start().await;
@@ -21,12 +33,16 @@ async fn a_search_is_erased_everywhere_after_twelve_months_unless_held() {
     let stale = station.device("PC1").await;
 
     // Recorded offline, receipt given, synced; a second search goes on legal hold.
+    let searched_at = chrono::Utc::now();
+    // The person gives the date as they knew it: London's.
+    let date = pocketbook_server::copy::london_date(searched_at).to_string();
+    let searched_at = searched_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let erased = device
-        .create_stop_search(stop_search(&now()))
+        .create_stop_search(stop_search(&searched_at))
         .unwrap()
         .header
         .id;
-    device
+    let reference = device
         .issue_receipt(erased.clone(), ReceiptMedium::Printed)
         .unwrap();
     let held = device
@@ -40,6 +56,11 @@ async fn a_search_is_erased_everywhere_after_twelve_months_unless_held() {
         .admin_service()
         .hold(&held, "complaint CMP-2026-114")
         .unwrap();
+
+    // The person gets their copy with the reference on the receipt.
+    let (status, copy) = ask_for_copy(&station, &reference, &date).await;
+    assert_eq!(status, 200, "{copy}");
+    assert_eq!(copy["reference"], reference.as_str());
 
     // Eleven months on, nothing is due.
     station.advance(chrono::TimeDelta::days(335));
@@ -77,6 +98,13 @@ async fn a_search_is_erased_everywhere_after_twelve_months_unless_held() {
         .collect();
     assert_eq!(left, vec![held.clone()], "the held record survives");
     assert!(station.admin.tombstone(&erased).unwrap().is_some());
+    // The copy is gone: the date is now outside the 12 months a record is kept.
+    let (status, answer) = ask_for_copy(&station, &reference, &date).await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["message"].as_str().unwrap().contains("12 months"),
+        "{answer}"
+    );
 
     // The officer's device erases its copy at its next sync.
     device.sync(None).await.unwrap();
