@@ -116,3 +116,103 @@ fn config_file_environment_and_flags_resolve_in_order() {
     assert!(pocketbook_server::config::resolve(None, None, Some(&file)).is_err());
     assert!(pocketbook_server::config::resolve(None, Some("nowhere".into()), None).is_err());
 }
+
+#[test]
+fn retention_holds_and_staff_copies_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    for (number, role) in [("PC1", "officer"), ("ST1", "staff")] {
+        let out = server(
+            &data,
+            &[
+                "admin",
+                "officer",
+                "add",
+                "--shoulder-number",
+                number,
+                "--name",
+                "Sam Lee",
+                "--station",
+                "Lewisham",
+                "--role",
+                role,
+            ],
+        );
+        assert!(out.status.success(), "{out:?}");
+    }
+
+    let dry = server(&data, &["admin", "--json", "retention", "run", "--dry-run"]);
+    assert!(dry.status.success(), "{dry:?}");
+    let report: serde_json::Value = serde_json::from_slice(&dry.stdout).unwrap();
+    assert_eq!(report["dry_run"], true);
+    assert_eq!(report["records"], serde_json::json!([]));
+
+    let hold = server(
+        &data,
+        &[
+            "admin",
+            "hold",
+            "set",
+            "no-such-record",
+            "--reason",
+            "complaint 12",
+        ],
+    );
+    assert!(!hold.status.success());
+    assert!(String::from_utf8_lossy(&hold.stderr).contains("admin records list"));
+    let holds = server(&data, &["admin", "--json", "hold", "list"]);
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&holds.stdout).unwrap(),
+        serde_json::json!([])
+    );
+
+    // Staff may look up; an officer may not, and is told why.
+    let found = server(
+        &data,
+        &[
+            "admin",
+            "--json",
+            "copy",
+            "find",
+            "--staff",
+            "ST1",
+            "--date",
+            "2026-11-28",
+        ],
+    );
+    assert!(found.status.success(), "{found:?}");
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&found.stdout).unwrap(),
+        serde_json::json!([])
+    );
+    let refused = server(
+        &data,
+        &[
+            "admin",
+            "copy",
+            "find",
+            "--staff",
+            "PC1",
+            "--date",
+            "2026-11-28",
+        ],
+    );
+    assert!(!refused.status.success());
+    assert!(!String::from_utf8_lossy(&refused.stderr).is_empty());
+
+    // Each lookup is in the audit trail.
+    let lookups = server(
+        &data,
+        &[
+            "admin",
+            "--json",
+            "audit",
+            "show",
+            "--action",
+            "staff-lookup",
+        ],
+    );
+    let events: serde_json::Value = serde_json::from_slice(&lookups.stdout).unwrap();
+    assert_eq!(events.as_array().unwrap().len(), 1);
+    assert_eq!(events[0]["actor"], "officer:ST1");
+}
