@@ -697,6 +697,40 @@ mod tests {
     }
 
     #[test]
+    fn a_version_1_store_migrates_and_keeps_its_data() {
+        use crate::storage::{AuditLog, RetentionStore, Storage};
+        let dir = tempfile::tempdir().unwrap();
+        {
+            // A store exactly as the first server version left it.
+            let conn = rusqlite::Connection::open(dir.path().join(super::STORE_FILE)).unwrap();
+            conn.execute_batch(super::V1).unwrap();
+            conn.pragma_update(None, "application_id", super::APPLICATION_ID)
+                .unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            conn.execute_batch(
+                "INSERT INTO officers VALUES ('PC1', 'Jo', 'Lewisham', 'officer', 1);
+                 INSERT INTO devices (id, officer, token_hash, label, enrolled_at)
+                     VALUES ('d1', 'PC1', x'01', 'phone', '2026-01-01T00:00:00Z');
+                 INSERT INTO feed (record_id, kind, author, station, origin_device, changes)
+                     VALUES ('r1', 'stop-search', 'PC1', 'Lewisham', 'd1', x'00');",
+            )
+            .unwrap();
+        }
+        let store = super::SqliteStorage::open(dir.path()).unwrap();
+        let principal = store.principal(&[1]).unwrap().unwrap();
+        assert_eq!(principal.device.revoke_reason, None);
+        assert_eq!(principal.device.retire_requested_at, None);
+        let feed = store.feed_after(0, 10).unwrap();
+        assert_eq!(feed.len(), 1);
+        assert!(!feed[0].erased && feed[0].readers.is_empty());
+        assert!(store.audit_head().unwrap().is_none());
+        assert!(store.legal_holds().unwrap().is_empty());
+        drop(store);
+        // Opening again migrates nothing twice.
+        super::SqliteStorage::open(dir.path()).unwrap();
+    }
+
+    #[test]
     fn a_newer_store_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         drop(super::SqliteStorage::open(dir.path()).unwrap());
