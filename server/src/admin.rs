@@ -67,9 +67,7 @@ impl Admin {
     }
 
     fn now(&self) -> String {
-        self.clock
-            .now()
-            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        self.clock.stamp()
     }
 
     fn audit(&self, action: Action, detail: serde_json::Value) -> Result<(), AdminError> {
@@ -88,9 +86,9 @@ impl Admin {
         role: Role,
     ) -> Result<OfficerRow, AdminError> {
         let shoulder_number = checked("shoulder number", shoulder_number)?;
-        if shoulder_number.contains(',') || shoulder_number.contains(char::is_whitespace) {
+        if shoulder_number.contains(char::is_whitespace) {
             return Err(AdminError::Invalid(
-                "the shoulder number may not contain spaces or commas".into(),
+                "the shoulder number may not contain spaces".into(),
             ));
         }
         let officer = OfficerRow {

@@ -31,6 +31,17 @@ impl Clock {
     pub fn now(&self) -> DateTime<Utc> {
         (self.0)()
     }
+
+    /// Now, written as the store writes times: see [`stamp`].
+    pub fn stamp(&self) -> String {
+        stamp(self.now())
+    }
+}
+
+/// The one way the server writes an instant (RFC 3339, UTC, milliseconds):
+/// in the store, the feed and the audit trail, so times compare as text.
+pub fn stamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 impl std::fmt::Debug for Clock {

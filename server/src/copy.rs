@@ -48,6 +48,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::audit::{self, Action, actor};
+use crate::config::stamp;
 use crate::retention::RetentionPolicy;
 use crate::storage::{Storage, StorageError, StoredRecord};
 
@@ -314,7 +315,7 @@ pub fn request_copy(
     now: DateTime<Utc>,
     request: CopyRequest<'_>,
 ) -> Result<Copy, CopyError> {
-    let at = rfc3339(now);
+    let at = stamp(now);
     let now_unix = now.timestamp();
     let since = now_unix - WINDOW_SECS;
     let mut detail = json!({"client": request.client, "via": request.channel.as_str()});
@@ -457,7 +458,7 @@ fn find_by_reference(
 
 /// Seconds until fewer than `limit` attempts (failed ones if
 /// `failed_only`) under `key` fall in the window: when the `limit`-th
-/// newest leaves it. Found by bisecting on `attempts_since`.
+/// newest leaves it.
 fn retry_after(
     storage: &dyn Storage,
     key: &str,
@@ -465,25 +466,10 @@ fn retry_after(
     limit: u32,
     failed_only: bool,
 ) -> Result<u64, StorageError> {
-    let count = |since: i64| -> Result<u32, StorageError> {
-        let (all, failed) = storage.attempts_since(key, since)?;
-        Ok(if failed_only { failed } else { all })
-    };
-    // The latest `since` that still sees `limit` attempts is the time of
-    // the limit-th newest attempt.
-    let (mut lo, mut hi) = (now - WINDOW_SECS, now);
-    if count(hi)? >= limit {
-        lo = hi;
-    }
-    while lo < hi {
-        let mid = lo + (hi - lo + 1) / 2;
-        if count(mid)? >= limit {
-            lo = mid;
-        } else {
-            hi = mid - 1;
-        }
-    }
-    Ok(u64::try_from(lo + WINDOW_SECS + 1 - now)
+    let oldest_counted = storage
+        .nth_newest_attempt(key, now - WINDOW_SECS, limit, failed_only)?
+        .unwrap_or(now);
+    Ok(u64::try_from(oldest_counted + WINDOW_SECS + 1 - now)
         .unwrap_or(1)
         .max(1))
 }
@@ -556,7 +542,7 @@ pub fn copy_of(record: &Record, now: DateTime<Utc>) -> Option<Copy> {
         account,
         receipt: receipt_copy(receipt.as_ref()),
         how_to_complain: Complaints::from_leaflet(),
-        issued_at: rfc3339(now),
+        issued_at: stamp(now),
     })
 }
 
@@ -584,10 +570,6 @@ fn receipt_copy(receipt: Option<&Receipt>) -> ReceiptCopy {
             reason: None,
         },
     }
-}
-
-fn rfc3339(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use pocketbook_core::model::RecordKind;
 use serde_json::json;
 
 use crate::audit::{self, Action};
+use crate::config::stamp;
 use crate::storage::{RecordIndex, Storage, StorageError};
 
 /// Records erased per storage call; the job loops until none are due.
@@ -104,10 +105,10 @@ pub fn run(
     actor: &str,
     dry_run: bool,
 ) -> Result<RetentionReport, StorageError> {
-    let at = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let at = stamp(now);
     let mut records = Vec::new();
     for (kinds, cutoff) in policy.cutoffs(now) {
-        let cutoff = cutoff.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let cutoff = stamp(cutoff);
         if dry_run {
             records.extend(
                 storage

@@ -265,6 +265,16 @@ pub trait CopyStore {
     fn add_attempt(&self, key: &str, at: i64, failed: bool) -> Result<(), StorageError>;
     /// Attempts under `key` since `since`: (all, failed).
     fn attempts_since(&self, key: &str, since: i64) -> Result<(u32, u32), StorageError>;
+    /// When the `n`-th newest attempt under `key` since `since` was made (1
+    /// is the newest), counting failed attempts only if `failed_only`:
+    /// when it leaves the window, fewer than `n` remain.
+    fn nth_newest_attempt(
+        &self,
+        key: &str,
+        since: i64,
+        n: u32,
+        failed_only: bool,
+    ) -> Result<Option<i64>, StorageError>;
     /// Forgets attempts older than `before` (unix seconds).
     fn prune_attempts(&self, before: i64) -> Result<u64, StorageError>;
 }

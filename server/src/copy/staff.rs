@@ -11,8 +11,9 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::json;
 
-use super::{COPY_KINDS, Copy, london_date_of, make_copy, rfc3339};
+use super::{COPY_KINDS, Copy, london_date_of, make_copy};
 use crate::audit::{self, Action, actor};
+use crate::config::stamp;
 use crate::scope::Role;
 use crate::storage::{OfficerRow, Storage, StorageError};
 
@@ -106,7 +107,7 @@ pub fn find_for_person(
     }
     found.sort_by(|a, b| a.occurred_at.cmp(&b.occurred_at));
     storage.append_audit(
-        &rfc3339(now),
+        &stamp(now),
         &[audit::event(
             actor::officer(staff),
             Action::StaffLookup,
@@ -143,7 +144,7 @@ pub fn issue_copy(
         })?;
     let copy = make_copy(&stored, now)?;
     storage.append_audit(
-        &rfc3339(now),
+        &stamp(now),
         &[audit::event(
             actor::officer(staff),
             Action::CopyIssued,

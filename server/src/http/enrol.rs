@@ -45,7 +45,7 @@ pub async fn handle(
     let storage = state.storage.clone();
     let token_hash = auth::hash(&token);
     let device_id = device.id.clone();
-    let at = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let at = crate::config::stamp(now);
     let officer = blocking(move || {
         let redeemed = storage.redeem_enrolment_code(
             &auth::hash(&code),

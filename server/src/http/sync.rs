@@ -14,10 +14,10 @@ use serde_json::json;
 
 use super::{AppState, HttpError, blocking, read_json};
 use crate::audit::{self, Action, actor};
-use crate::auth;
 use crate::metrics::{OutcomeLabels, RejectionLabels};
 use crate::storage::{Principal, RevokeReason};
 use crate::sync::{PushResult, feed_page, push_record};
+use crate::{auth, config};
 
 /// A device's `last_seen` is rewritten at most this often, so an idle sync
 /// is a read, not a durable write.
@@ -31,9 +31,7 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Princ
         auth::bearer(headers.get(header::AUTHORIZATION)).ok_or_else(HttpError::unauthorised)?;
     let token_hash = auth::hash(token);
     let storage = state.storage.clone();
-    let now = state
-        .now()
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let now = config::stamp(state.now());
     blocking(move || {
         let Some(principal) = storage.principal(&token_hash)? else {
             return Err(HttpError::unauthorised());
@@ -77,9 +75,7 @@ pub async fn retire(
         ));
     }
     let storage = state.storage.clone();
-    let now = state
-        .now()
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let now = config::stamp(state.now());
     blocking(move || {
         storage.revoke_device(&principal.device.id, RevokeReason::Retired, &now)?;
         storage.append_audit(
@@ -154,7 +150,7 @@ async fn sync(
         ));
     }
     let clock = state.now();
-    let now = clock.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let now = config::stamp(clock);
     let touch = needs_touch(principal.device.last_seen.as_deref(), clock);
     let worker = state.clone();
     blocking(move || {

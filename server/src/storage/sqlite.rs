@@ -13,7 +13,9 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 use pocketbook_core::model::RecordKind;
-use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{
+    Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior, params,
+};
 
 use super::{
     DeviceRow, FeedRow, OfficerRow, Principal, RecordCommit, RecordIndex, RevokeReason, Storage,
@@ -21,6 +23,7 @@ use super::{
 };
 
 mod audit;
+mod copy;
 mod retention;
 
 /// File name of the server store in the data directory.
@@ -191,6 +194,21 @@ impl SqliteStorage {
         // still guards a consistent database.
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    /// Runs `work` in one IMMEDIATE transaction (the single writer) and
+    /// commits it; an error rolls everything back.
+    fn write<T>(
+        &self,
+        work: impl FnOnce(&Transaction<'_>) -> Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(backend)?;
+        let value = work(&tx)?;
+        tx.commit().map_err(backend)?;
+        Ok(value)
+    }
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
@@ -275,16 +293,37 @@ const OFFICER_COLUMNS: &str = "shoulder_number, name, station, role, active";
 const DEVICE_COLUMNS: &str =
     "id, officer, label, enrolled_at, revoked_at, last_seen, revoke_reason, retire_requested_at";
 
-/// The officers other than the author who may see a record.
-const READERS_OF: &str =
-    "(SELECT group_concat(officer, ',') FROM record_access a WHERE a.record_id = ?)";
+/// The officers other than the author who may see the record whose id is
+/// in `id_column`, as a JSON array (any shoulder number survives the trip).
+fn readers_of(id_column: &str) -> String {
+    format!(
+        "(SELECT json_group_array(officer) FROM record_access a WHERE a.record_id = {id_column})"
+    )
+}
 
-fn readers(text: Option<String>) -> Vec<String> {
-    let mut readers: Vec<String> = text
-        .map(|t| t.split(',').map(str::to_string).collect())
-        .unwrap_or_default();
+/// The columns [`stored_row`] reads, from `records`.
+fn stored_columns() -> String {
+    format!(
+        "{INDEX_COLUMNS}, snapshot, version, {}",
+        readers_of("records.id")
+    )
+}
+
+fn stored_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredRecord> {
+    Ok(StoredRecord {
+        index: index_row(r)?,
+        snapshot: r.get(9)?,
+        version: r.get(10)?,
+        readers: readers(r.get(11)?)?,
+    })
+}
+
+fn readers(json: String) -> rusqlite::Result<Vec<String>> {
+    let mut readers: Vec<String> = serde_json::from_str(&json).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
+    })?;
     readers.sort();
-    readers
+    Ok(readers)
 }
 const INDEX_COLUMNS: &str =
     "id, kind, reference, author, station, occurred_at, status, created_at, updated_at";
@@ -333,40 +372,37 @@ impl Storage for SqliteStorage {
         shoulder_number: &str,
         at: &str,
     ) -> Result<Vec<String>, StorageError> {
-        let mut conn = self.conn();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(backend)?;
-        let changed = tx
-            .execute(
-                "UPDATE officers SET active = 0 WHERE shoulder_number = ?1",
-                [shoulder_number],
-            )
-            .map_err(backend)?;
-        if changed == 0 {
-            return Err(StorageError::NotFound("officer with this shoulder number"));
-        }
-        let revoked = {
-            let mut stmt = tx
-                .prepare(
-                    "UPDATE devices SET revoked_at = ?2, revoke_reason = ?3
+        self.write(|tx| {
+            let changed = tx
+                .execute(
+                    "UPDATE officers SET active = 0 WHERE shoulder_number = ?1",
+                    [shoulder_number],
+                )
+                .map_err(backend)?;
+            if changed == 0 {
+                return Err(StorageError::NotFound("officer with this shoulder number"));
+            }
+            let revoked = {
+                let mut stmt = tx
+                    .prepare(
+                        "UPDATE devices SET revoked_at = ?2, revoke_reason = ?3
                      WHERE officer = ?1 AND revoked_at IS NULL RETURNING id",
-                )
-                .map_err(backend)?;
-            let rows = stmt
-                .query_map(
-                    params![
-                        shoulder_number,
-                        at,
-                        RevokeReason::OfficerDeactivated.as_str()
-                    ],
-                    |r| r.get::<_, String>(0),
-                )
-                .map_err(backend)?;
-            rows.collect::<Result<Vec<_>, _>>().map_err(backend)?
-        };
-        tx.commit().map_err(backend)?;
-        Ok(revoked)
+                    )
+                    .map_err(backend)?;
+                let rows = stmt
+                    .query_map(
+                        params![
+                            shoulder_number,
+                            at,
+                            RevokeReason::OfficerDeactivated.as_str()
+                        ],
+                        |r| r.get::<_, String>(0),
+                    )
+                    .map_err(backend)?;
+                rows.collect::<Result<Vec<_>, _>>().map_err(backend)?
+            };
+            Ok(revoked)
+        })
     }
 
     fn officers(&self) -> Result<Vec<OfficerRow>, StorageError> {
@@ -415,10 +451,7 @@ impl Storage for SqliteStorage {
         device: &DeviceRow,
         token_hash: &[u8],
     ) -> Result<OfficerRow, StorageError> {
-        let mut conn = self.conn();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(backend)?;
+        self.write(|tx| {
         let officer: Option<String> = tx
             .query_row(
                 "UPDATE enrolment_codes SET used_at = ?2
@@ -455,8 +488,8 @@ impl Storage for SqliteStorage {
             ],
         )
         .map_err(backend)?;
-        tx.commit().map_err(backend)?;
         Ok(row)
+        })
     }
 
     fn principal(&self, token_hash: &[u8]) -> Result<Option<Principal>, StorageError> {
@@ -548,31 +581,18 @@ impl Storage for SqliteStorage {
     fn record(&self, id: &str) -> Result<Option<StoredRecord>, StorageError> {
         self.conn()
             .query_row(
-                &format!(
-                    "SELECT {INDEX_COLUMNS}, snapshot, version, {} FROM records WHERE id = ?1",
-                    READERS_OF.replace('?', "records.id")
-                ),
+                &format!("SELECT {} FROM records WHERE id = ?1", stored_columns()),
                 [id],
-                |r| {
-                    Ok(StoredRecord {
-                        index: index_row(r)?,
-                        snapshot: r.get(9)?,
-                        version: r.get(10)?,
-                        readers: readers(r.get(11)?),
-                    })
-                },
+                stored_row,
             )
             .optional()
             .map_err(backend)
     }
 
     fn commit_record(&self, commit: &RecordCommit) -> Result<u64, StorageError> {
-        let mut conn = self.conn();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(backend)?;
-        let i = &commit.index;
-        let written = match commit.expected_version {
+        self.write(|tx| {
+            let i = &commit.index;
+            let written = match commit.expected_version {
             None => tx.execute(
                 "INSERT INTO records (id, kind, reference, author, station, occurred_at, status,
                                       created_at, updated_at, snapshot, version)
@@ -606,35 +626,35 @@ impl Storage for SqliteStorage {
             ),
         }
         .map_err(backend)?;
-        if written == 0 {
-            return Err(StorageError::Conflict);
-        }
-        audit::append_in(&tx, &i.updated_at, &commit.audit)?;
-        for officer in &commit.grant {
-            tx.execute(
-                "INSERT INTO record_access (record_id, officer, granted_at) VALUES (?1, ?2, ?3)
+            if written == 0 {
+                return Err(StorageError::Conflict);
+            }
+            audit::append_in(tx, &i.updated_at, &commit.audit)?;
+            for officer in &commit.grant {
+                tx.execute(
+                    "INSERT INTO record_access (record_id, officer, granted_at) VALUES (?1, ?2, ?3)
                  ON CONFLICT DO NOTHING",
-                params![i.id, officer, i.updated_at],
-            )
-            .map_err(backend)?;
-        }
-        let seq: i64 = tx
-            .query_row(
-                "INSERT INTO feed (record_id, kind, author, station, origin_device, changes)
+                    params![i.id, officer, i.updated_at],
+                )
+                .map_err(backend)?;
+            }
+            let seq: i64 = tx
+                .query_row(
+                    "INSERT INTO feed (record_id, kind, author, station, origin_device, changes)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING seq",
-                params![
-                    i.id,
-                    i.kind.as_str(),
-                    i.author,
-                    i.station,
-                    commit.origin_device,
-                    commit.new_changes
-                ],
-                |r| r.get(0),
-            )
-            .map_err(backend)?;
-        tx.commit().map_err(backend)?;
-        Ok(seq as u64)
+                    params![
+                        i.id,
+                        i.kind.as_str(),
+                        i.author,
+                        i.station,
+                        commit.origin_device,
+                        commit.new_changes
+                    ],
+                    |r| r.get(0),
+                )
+                .map_err(backend)?;
+            Ok(seq as u64)
+        })
     }
 
     fn records(&self) -> Result<Vec<RecordIndex>, StorageError> {
@@ -659,7 +679,7 @@ impl Storage for SqliteStorage {
             .prepare_cached(&format!(
                 "SELECT seq, record_id, kind, author, station, origin_device, changes, {}, erased
                  FROM feed WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-                READERS_OF.replace('?', "feed.record_id")
+                readers_of("feed.record_id")
             ))
             .map_err(backend)?;
         let cursor = i64::try_from(cursor).unwrap_or(i64::MAX);
@@ -679,7 +699,7 @@ impl Storage for SqliteStorage {
                 station: r.get(4).map_err(backend)?,
                 origin_device: r.get(5).map_err(backend)?,
                 changes: r.get(6).map_err(backend)?,
-                readers: readers(r.get(7).map_err(backend)?),
+                readers: readers(r.get(7).map_err(backend)?).map_err(backend)?,
                 erased: r.get(8).map_err(backend)?,
             };
             bytes = bytes.saturating_add(row.changes.len());

@@ -171,7 +171,8 @@ pub fn run(make: impl Fn(&Path) -> Box<dyn Storage>) {
 /// feed reports a record's readers as they are now.
 fn access(store: &dyn Storage) {
     let mut shared = commit("r3", None, b"shared");
-    shared.grant = vec!["PC7".into(), "PC8".into()];
+    // Any text a device typed survives as one reader, separators included.
+    shared.grant = vec!["PC7".into(), "PC8, \"x\"".into()];
     shared.audit = vec![crate::audit::event(
         "officer:PC1",
         crate::audit::Action::RecordShared,
@@ -180,7 +181,10 @@ fn access(store: &dyn Storage) {
     )];
     let seq = store.commit_record(&shared).unwrap();
     let stored = store.record("r3").unwrap().unwrap();
-    assert_eq!(stored.readers, vec!["PC7".to_string(), "PC8".to_string()]);
+    assert_eq!(
+        stored.readers,
+        vec!["PC7".to_string(), "PC8, \"x\"".to_string()]
+    );
     let entry = store.feed_after(seq - 1, 1).unwrap().remove(0);
     assert_eq!(entry.readers, stored.readers);
     let events = store

@@ -165,6 +165,15 @@ impl CopyStore for Counting {
     fn attempts_since(&self, key: &str, since: i64) -> Result<(u32, u32), StorageError> {
         self.call().attempts_since(key, since)
     }
+    fn nth_newest_attempt(
+        &self,
+        key: &str,
+        since: i64,
+        n: u32,
+        failed_only: bool,
+    ) -> Result<Option<i64>, StorageError> {
+        self.call().nth_newest_attempt(key, since, n, failed_only)
+    }
     fn prune_attempts(&self, before: i64) -> Result<u64, StorageError> {
         self.call().prune_attempts(before)
     }

@@ -2,7 +2,7 @@
 //! [`crate::audit::chain_hash`] inside the appending transaction, with the
 //! head kept in `audit_head`.
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{SqliteStorage, backend};
 use crate::audit::{GENESIS, chain_hash, detail_text};
@@ -13,12 +13,7 @@ impl AuditLog for SqliteStorage {
         if events.is_empty() {
             return Ok(());
         }
-        let mut conn = self.conn();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(backend)?;
-        append_in(&tx, at, events)?;
-        tx.commit().map_err(backend)
+        self.write(|tx| append_in(tx, at, events))
     }
 
     fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, StorageError> {

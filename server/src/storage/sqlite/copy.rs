@@ -1,0 +1,69 @@
+//! Copies in SQLite: records by reference, and the attempts behind the
+//! public copy page's rate limits.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::{SqliteStorage, backend, stored_columns, stored_row};
+use crate::storage::{CopyStore, StorageError, StoredRecord};
+
+impl CopyStore for SqliteStorage {
+    fn records_by_reference(&self, reference: &str) -> Result<Vec<StoredRecord>, StorageError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {} FROM records WHERE reference = ?1",
+                stored_columns()
+            ))
+            .map_err(backend)?;
+        let rows = stmt.query_map([reference], stored_row).map_err(backend)?;
+        rows.collect::<Result<_, _>>().map_err(backend)
+    }
+
+    fn add_attempt(&self, key: &str, at: i64, failed: bool) -> Result<(), StorageError> {
+        self.conn()
+            .execute(
+                "INSERT INTO copy_attempts (key, at, failed) VALUES (?1, ?2, ?3)",
+                params![key, at, failed],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn attempts_since(&self, key: &str, since: i64) -> Result<(u32, u32), StorageError> {
+        self.conn()
+            .query_row(
+                "SELECT count(*), coalesce(sum(failed), 0) FROM copy_attempts
+                 WHERE key = ?1 AND at >= ?2",
+                params![key, since],
+                |r| Ok((r.get::<_, i64>(0)? as u32, r.get::<_, i64>(1)? as u32)),
+            )
+            .map_err(backend)
+    }
+
+    fn nth_newest_attempt(
+        &self,
+        key: &str,
+        since: i64,
+        n: u32,
+        failed_only: bool,
+    ) -> Result<Option<i64>, StorageError> {
+        self.conn()
+            .query_row(
+                "SELECT at FROM copy_attempts
+                 WHERE key = ?1 AND at >= ?2 AND (failed = 1 OR NOT ?3)
+                 ORDER BY at DESC LIMIT 1 OFFSET ?4",
+                params![key, since, failed_only, n.saturating_sub(1)],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(backend)
+    }
+
+    fn prune_attempts(&self, before: i64) -> Result<u64, StorageError> {
+        let n = self
+            .conn()
+            .execute("DELETE FROM copy_attempts WHERE at < ?1", [before])
+            .map_err(backend)?;
+        Ok(n as u64)
+    }
+}
