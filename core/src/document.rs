@@ -189,6 +189,14 @@ impl RecordDoc {
         })
     }
 
+    /// The whole typed record, checked against every rule of its kind, from
+    /// one read of the document (the server's check of a merged push).
+    pub fn checked_record(&self) -> Result<Record, DocumentError> {
+        let record = self.record()?;
+        record.body.validate().map_err(DocumentError::Invalid)?;
+        Ok(record)
+    }
+
     /// Full check of the merged state (used after imports and merges).
     pub fn validate(&self) -> Result<(), DocumentError> {
         self.body()?.validate().map_err(DocumentError::Invalid)

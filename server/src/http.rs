@@ -17,6 +17,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use pocketbook_core::sync::lifecycle::WipeReason;
 use pocketbook_core::sync::wire::{
     ENROL_PATH, ErrorBody, MAX_REQUEST_BYTES, PROTOCOL_VERSION, RETIRE_PATH, SYNC_PATH,
 };
@@ -168,18 +169,14 @@ impl HttpError {
     }
 
     /// A closed credential: 401 and the instruction to erase the device.
-    pub fn wipe(reason: Option<&str>) -> Self {
-        let (code, message) = match reason {
-            Some("retired") => (
-                "device-retired",
-                "this device was handed back and retired: erase its notebook",
-            ),
-            _ => (
-                "device-revoked",
-                "this device's access was revoked: erase its notebook and ask an admin to enrol it again",
-            ),
+    pub fn wipe(reason: WipeReason) -> Self {
+        let message = match reason {
+            WipeReason::Retired => "this device was handed back and retired: erase its notebook",
+            WipeReason::Revoked => {
+                "this device's access was revoked: erase its notebook and ask an admin to enrol it again"
+            }
         };
-        let mut e = Self::new(StatusCode::UNAUTHORIZED, code, message);
+        let mut e = Self::new(StatusCode::UNAUTHORIZED, reason.code(), message);
         e.body.wipe = true;
         e
     }

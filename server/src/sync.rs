@@ -3,11 +3,12 @@
 //! the device. Pure logic over [`Storage`]; the HTTP layer only decodes,
 //! authenticates and encodes.
 
+use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 
 use automerge::ActorId;
-use pocketbook_core::document::{DocumentError, RecordDoc};
-use pocketbook_core::model::{Record, RecordBody, SceneAttendance};
+use pocketbook_core::document::{DocumentError, IndexColumns, RecordDoc};
+use pocketbook_core::model::{Record, RecordBody, RecordKind, SceneAction, SceneAttendance, Tick};
 use pocketbook_core::sync::wire::{
     Ack, FeedEntry, MAX_PAGE_ENTRIES, PushedRecord, Rejection, RejectionCode,
 };
@@ -150,17 +151,10 @@ fn push_new(
             "a device may only create records authored by its own officer",
         )));
     }
-    if let Err(e) = doc.validate() {
-        return Ok(Some(document_rejection(id, e)));
-    }
-    let (columns, record) = match doc.index_columns().and_then(|c| Ok((c, doc.record()?))) {
-        Ok(found) => found,
-        Err(e) => return Ok(Some(document_rejection(id, e))),
+    let (columns, record) = match check_merged(id, &doc, None, principal) {
+        Ok(checked) => checked,
+        Err(rejection) => return Ok(Some(rejection)),
     };
-    let me = &principal.officer.shoulder_number;
-    if let Some(problem) = forged_entries(None, &record, me) {
-        return Ok(Some(reject(id, RejectionCode::Forbidden, problem)));
-    }
     let grant = new_readers(&record, &[]);
     let commit = RecordCommit {
         audit: sharing_events(principal, id, &grant),
@@ -182,14 +176,7 @@ fn push_new(
         expected_version: None,
         origin_device: principal.device.id.clone(),
     };
-    match storage.commit_record(&commit) {
-        Ok(_) => Ok(Some(PushResult::Accepted(Ack {
-            record_id: id.clone(),
-            heads: doc.heads_hex(),
-        }))),
-        Err(StorageError::Conflict) => Ok(None),
-        Err(e) => Err(e),
-    }
+    commit_push(storage, &commit, &mut doc)
 }
 
 fn push_existing(
@@ -222,9 +209,14 @@ fn push_existing(
     let mut doc = RecordDoc::load(&stored.snapshot, ActorId::random())
         .map_err(|e| StorageError::Backend(format!("stored record unreadable: {e}")))?;
     let header_before = doc.header().clone();
-    let record_before = doc
-        .record()
-        .map_err(|e| StorageError::Backend(format!("stored record unreadable: {e}")))?;
+    // Only scene records hold entries in an officer's name to check later.
+    let record_before = match stored.index.kind {
+        RecordKind::SceneAttendance | RecordKind::HomeBurglary => Some(
+            doc.record()
+                .map_err(|e| StorageError::Backend(format!("stored record unreadable: {e}")))?,
+        ),
+        RecordKind::StopSearch | RecordKind::StopAccount => None,
+    };
     let before = doc.heads();
     if let Err(e) = doc.apply_changes(&push.changes) {
         return Ok(Some(document_rejection(id, e)));
@@ -248,20 +240,10 @@ fn push_existing(
             "a record's header (id, kind, reference, author, created) cannot change",
         )));
     }
-    if let Err(e) = merged.validate() {
-        return Ok(Some(document_rejection(id, e)));
-    }
-    let (columns, record) = match merged
-        .index_columns()
-        .and_then(|c| Ok((c, merged.record()?)))
-    {
-        Ok(found) => found,
-        Err(e) => return Ok(Some(document_rejection(id, e))),
+    let (columns, record) = match check_merged(id, &merged, record_before.as_ref(), principal) {
+        Ok(checked) => checked,
+        Err(rejection) => return Ok(Some(rejection)),
     };
-    let me = &principal.officer.shoulder_number;
-    if let Some(problem) = forged_entries(Some(&record_before), &record, me) {
-        return Ok(Some(reject(id, RejectionCode::Forbidden, problem)));
-    }
     let grant = new_readers(&record, &stored.readers);
     // Officers added now have seen nothing of the record: their entry
     // carries its whole history, not just this push.
@@ -284,9 +266,36 @@ fn push_existing(
         expected_version: Some(stored.version),
         origin_device: principal.device.id.clone(),
     };
-    match storage.commit_record(&commit) {
+    commit_push(storage, &commit, &mut doc)
+}
+
+/// The merged record, checked: every rule of its kind, its index columns,
+/// and every entry new since `before` in the pushing officer's name.
+fn check_merged(
+    id: &str,
+    doc: &RecordDoc,
+    before: Option<&Record>,
+    principal: &Principal,
+) -> Result<(IndexColumns, Record), PushResult> {
+    let checked = doc
+        .checked_record()
+        .and_then(|record| Ok((doc.index_columns()?, record)));
+    let (columns, record) = checked.map_err(|e| document_rejection(id, e))?;
+    if let Some(problem) = forged_entries(before, &record, &principal.officer.shoulder_number) {
+        return Err(reject(id, RejectionCode::Forbidden, problem));
+    }
+    Ok((columns, record))
+}
+
+/// Commits an accepted push; `Ok(None)` if a concurrent commit won.
+fn commit_push(
+    storage: &dyn Storage,
+    commit: &RecordCommit,
+    doc: &mut RecordDoc,
+) -> Result<Option<PushResult>, StorageError> {
+    match storage.commit_record(commit) {
         Ok(_) => Ok(Some(PushResult::Accepted(Ack {
-            record_id: id.clone(),
+            record_id: commit.index.id.clone(),
             heads: doc.heads_hex(),
         }))),
         Err(StorageError::Conflict) => Ok(None),
@@ -370,8 +379,15 @@ fn scene(record: &Record) -> Option<&SceneAttendance> {
 fn forged_entries(before: Option<&Record>, after: &Record, me: &str) -> Option<String> {
     let after = scene(after)?;
     let before = before.and_then(scene);
+    // Looked up by id and by item: one pass, whatever the record's size.
+    let known_actions: HashMap<&str, &SceneAction> = before
+        .map(|b| b.actions.iter().map(|a| (a.id.as_str(), a)).collect())
+        .unwrap_or_default();
+    let known_ticks: HashMap<&str, &Tick> = before
+        .map(|b| b.checklist.iter().map(|t| (t.item.as_str(), t)).collect())
+        .unwrap_or_default();
     for action in &after.actions {
-        let known = before.is_some_and(|b| b.actions.iter().any(|a| a == action));
+        let known = known_actions.get(action.id.as_str()) == Some(&action);
         if !known && action.recorded_by != me {
             return Some(format!(
                 "scene action {} is recorded in another officer's name",
@@ -380,7 +396,7 @@ fn forged_entries(before: Option<&Record>, after: &Record, me: &str) -> Option<S
         }
     }
     for tick in &after.checklist {
-        let known = before.is_some_and(|b| b.checklist.iter().any(|t| t == tick));
+        let known = known_ticks.get(tick.item.as_str()) == Some(&tick);
         if !known && tick.ticked_by != me {
             return Some(format!(
                 "checklist item '{}' is ticked in another officer's name",

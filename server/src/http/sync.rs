@@ -7,6 +7,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use chrono::{DateTime, Utc};
+use pocketbook_core::sync::lifecycle::WipeReason;
 use pocketbook_core::sync::wire::{
     MAX_PUSH_RECORDS, PROTOCOL_VERSION, RejectionCode, RetireRequest, SyncRequest, SyncResponse,
 };
@@ -50,7 +51,13 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Princ
             )],
         )?;
         tracing::info!(device = %principal.device.id, "closed device made contact: told to wipe");
-        Err(HttpError::wipe(reason.as_deref()))
+        // A retired device that calls again, or any other closed one.
+        let wipe = if reason.as_deref() == Some(RevokeReason::Retired.as_str()) {
+            WipeReason::Retired
+        } else {
+            WipeReason::Revoked
+        };
+        Err(HttpError::wipe(wipe))
     })
     .await
 }
