@@ -10,6 +10,13 @@ use rusqlite::{TransactionBehavior, params};
 
 use super::{STORE_FILE, Store, StoreError};
 
+/// Deletes one record whole (its changes and its row) inside the caller's
+/// transaction; whether it was there.
+pub(super) fn delete_record(tx: &rusqlite::Connection, id: &str) -> Result<bool, StoreError> {
+    tx.execute("DELETE FROM changes WHERE record_id = ?1", [id])?;
+    Ok(tx.execute("DELETE FROM records WHERE id = ?1", [id])? > 0)
+}
+
 impl Store {
     /// Removes records (document, changes and index row) in one
     /// transaction, whatever their sync state: the server erased them.
@@ -19,8 +26,7 @@ impl Store {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut erased = 0;
         for id in ids {
-            tx.execute("DELETE FROM changes WHERE record_id = ?1", [id])?;
-            erased += tx.execute("DELETE FROM records WHERE id = ?1", [id])? as u32;
+            erased += u32::from(delete_record(&tx, id)?);
         }
         tx.commit()?;
         for id in ids {

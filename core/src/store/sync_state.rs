@@ -259,8 +259,7 @@ impl Store {
         let mut seen = std::collections::HashSet::new();
         erased.retain(|(id, _)| seen.insert(id.clone()));
         for (id, _) in &erased {
-            tx.execute("DELETE FROM changes WHERE record_id = ?1", [id])?;
-            tx.execute("DELETE FROM records WHERE id = ?1", [id])?;
+            super::retention::delete_record(&tx, id)?;
         }
         tx.execute(
             "INSERT INTO meta (key, value) VALUES (?1, ?2)
