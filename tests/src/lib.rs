@@ -5,6 +5,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod inputs;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
@@ -12,8 +14,8 @@ use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use pocketbook_core::Notebook;
 use pocketbook_server::admin::Admin;
 pub use pocketbook_server::scope::Role;
-use pocketbook_server::storage::Storage;
 use pocketbook_server::storage::sqlite::SqliteStorage;
+use pocketbook_server::storage::{AuditEvent, AuditQuery, Storage};
 use pocketbook_server::{Clock, RunningServer, ServerConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -96,6 +98,17 @@ impl Station {
         self.admin_service()
             .add_officer(number, &format!("Officer {number}"), station, role)
             .expect("officer added");
+    }
+
+    /// The audit events of one action, oldest first.
+    pub fn audit(&self, action: &str) -> Vec<AuditEvent> {
+        self.admin
+            .audit_events(&AuditQuery {
+                action: Some(action.into()),
+                limit: 10_000,
+                ..AuditQuery::default()
+            })
+            .expect("audit trail read")
     }
 
     /// The audited admin operations, as `pocketbook-server admin` runs them.

@@ -83,11 +83,9 @@ fn artifacts() -> PathBuf {
     dir
 }
 
+/// A search whose every field shows on the copy.
 fn search(datetime: &str) -> StopSearch {
     StopSearch {
-        search_type: SearchType::Person,
-        vehicle_registration: None,
-        datetime: datetime.into(),
         location: Location {
             latitude: Some(51.461_234),
             longitude: Some(-0.010_987),
@@ -100,13 +98,7 @@ fn search(datetime: &str) -> StopSearch {
         grounds: "Matched the description of a person seen with a knife".into(),
         object_of_search: ObjectOfSearch::OffensiveWeapons,
         legislation: Legislation::PaceSection1,
-        operation_name: None,
-        outcome: Outcome::NoFurtherAction,
-        outcome_linked_to_object_of_search: Some(false),
-        removal_of_more_than_outer_clothing: false,
-        conduct: Conduct::default(),
-        receipt: None,
-        notes: String::new(),
+        ..pocketbook_tests::inputs::stop_search(datetime)
     }
 }
 

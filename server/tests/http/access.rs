@@ -1,6 +1,7 @@
 //! The authorisation matrix at the HTTP level: every role, every sync
 //! operation, in and out of scope; and the audit events they leave.
 
+use pocketbook_core::Notebook;
 use pocketbook_core::model::{ActionDetail, RecordKind};
 use pocketbook_core::sync::wire::*;
 use pocketbook_server::scope::Role;
@@ -21,7 +22,7 @@ async fn seen(server: &TestServer, token: &str) -> Vec<String> {
     ids
 }
 
-fn push_of(nb: &pocketbook_core::Notebook, id: &str, kind: RecordKind) -> PushedRecord {
+fn push_of(nb: &Notebook, id: &str, kind: RecordKind) -> PushedRecord {
     PushedRecord {
         record_id: id.to_string(),
         kind,
@@ -43,6 +44,12 @@ fn action_by(writer: &str, record: &[u8]) -> (tempfile::TempDir, PushedRecord) {
     .unwrap();
     let push = push_of(&nb, &id, RecordKind::SceneAttendance);
     (dir, push)
+}
+
+/// Pushes the whole scene record from `nb` with `token`.
+async fn push_scene(server: &TestServer, token: &str, nb: &Notebook, scene: &str) -> SyncResponse {
+    let push = push_of(nb, scene, RecordKind::SceneAttendance);
+    server.sync(token, &request(None, vec![push])).await
 }
 
 fn rejection(response: &SyncResponse) -> Option<RejectionCode> {
@@ -190,15 +197,7 @@ async fn a_device_cannot_write_in_another_officers_name() {
     let scene = nb.create_scene(scene()).unwrap().header.id;
     nb.add_attending_officer(scene.clone(), "PC2".into())
         .unwrap();
-    let first = server
-        .sync(
-            &author.token,
-            &request(
-                None,
-                vec![push_of(&nb, &scene, RecordKind::SceneAttendance)],
-            ),
-        )
-        .await;
+    let first = push_scene(&server, &author.token, &nb, &scene).await;
     assert_eq!(first.acknowledged.len(), 1);
 
     // PC2's device writes an action claiming to be PC1's.
@@ -232,30 +231,14 @@ async fn an_officer_added_later_receives_the_whole_record() {
     let late = server.enrol("PC2", "Central", Role::Officer).await;
     let (_dir, nb) = notebook("PC1");
     let scene = nb.create_scene(scene()).unwrap().header.id;
-    server
-        .sync(
-            &author.token,
-            &request(
-                None,
-                vec![push_of(&nb, &scene, RecordKind::SceneAttendance)],
-            ),
-        )
-        .await;
+    push_scene(&server, &author.token, &nb, &scene).await;
     // PC2 syncs and moves their cursor past the scene they cannot see yet.
     let before = server.sync(&late.token, &request(None, vec![])).await;
     assert!(before.changes.is_empty());
 
     nb.add_attending_officer(scene.clone(), "PC2".into())
         .unwrap();
-    server
-        .sync(
-            &author.token,
-            &request(
-                None,
-                vec![push_of(&nb, &scene, RecordKind::SceneAttendance)],
-            ),
-        )
-        .await;
+    push_scene(&server, &author.token, &nb, &scene).await;
     let after = server
         .sync(&late.token, &request(Some(before.cursor), vec![]))
         .await;

@@ -11,6 +11,39 @@ pub fn server(dir: &std::path::Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// Runs an admin command that must work; its output.
+pub fn run(dir: &std::path::Path, args: &[&str]) -> Output {
+    let out = server(dir, args);
+    assert!(out.status.success(), "{args:?}: {out:?}");
+    out
+}
+
+/// Runs `admin --json ARGS...`, which must work; its JSON answer.
+pub fn admin_json(dir: &std::path::Path, args: &[&str]) -> serde_json::Value {
+    let full: Vec<&str> = ["admin", "--json"].iter().chain(args).copied().collect();
+    serde_json::from_slice(&run(dir, &full).stdout).unwrap()
+}
+
+/// Adds an officer of `station` from the command line.
+pub fn add_officer(dir: &std::path::Path, number: &str, name: &str, station: &str, role: &str) {
+    run(
+        dir,
+        &[
+            "admin",
+            "officer",
+            "add",
+            "--shoulder-number",
+            number,
+            "--name",
+            name,
+            "--station",
+            station,
+            "--role",
+            role,
+        ],
+    );
+}
+
 #[test]
 fn officers_devices_and_records_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
@@ -122,28 +155,10 @@ fn retention_holds_and_staff_copies_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     for (number, role) in [("PC1", "officer"), ("ST1", "staff")] {
-        let out = server(
-            &data,
-            &[
-                "admin",
-                "officer",
-                "add",
-                "--shoulder-number",
-                number,
-                "--name",
-                "Sam Lee",
-                "--station",
-                "Lewisham",
-                "--role",
-                role,
-            ],
-        );
-        assert!(out.status.success(), "{out:?}");
+        add_officer(&data, number, "Sam Lee", "Lewisham", role);
     }
 
-    let dry = server(&data, &["admin", "--json", "retention", "run", "--dry-run"]);
-    assert!(dry.status.success(), "{dry:?}");
-    let report: serde_json::Value = serde_json::from_slice(&dry.stdout).unwrap();
+    let report = admin_json(&data, &["retention", "run", "--dry-run"]);
     assert_eq!(report["dry_run"], true);
     assert_eq!(report["records"], serde_json::json!([]));
 
@@ -160,31 +175,14 @@ fn retention_holds_and_staff_copies_from_the_command_line() {
     );
     assert!(!hold.status.success());
     assert!(String::from_utf8_lossy(&hold.stderr).contains("admin records list"));
-    let holds = server(&data, &["admin", "--json", "hold", "list"]);
-    assert_eq!(
-        serde_json::from_slice::<serde_json::Value>(&holds.stdout).unwrap(),
-        serde_json::json!([])
-    );
+    assert_eq!(admin_json(&data, &["hold", "list"]), serde_json::json!([]));
 
     // Staff may look up; an officer may not, and is told why.
-    let found = server(
+    let found = admin_json(
         &data,
-        &[
-            "admin",
-            "--json",
-            "copy",
-            "find",
-            "--staff",
-            "ST1",
-            "--date",
-            "2026-11-28",
-        ],
+        &["copy", "find", "--staff", "ST1", "--date", "2026-11-28"],
     );
-    assert!(found.status.success(), "{found:?}");
-    assert_eq!(
-        serde_json::from_slice::<serde_json::Value>(&found.stdout).unwrap(),
-        serde_json::json!([])
-    );
+    assert_eq!(found, serde_json::json!([]));
     let refused = server(
         &data,
         &[
@@ -201,18 +199,7 @@ fn retention_holds_and_staff_copies_from_the_command_line() {
     assert!(!String::from_utf8_lossy(&refused.stderr).is_empty());
 
     // Each lookup is in the audit trail.
-    let lookups = server(
-        &data,
-        &[
-            "admin",
-            "--json",
-            "audit",
-            "show",
-            "--action",
-            "staff-lookup",
-        ],
-    );
-    let events: serde_json::Value = serde_json::from_slice(&lookups.stdout).unwrap();
+    let events = admin_json(&data, &["audit", "show", "--action", "staff-lookup"]);
     assert_eq!(events.as_array().unwrap().len(), 1);
     assert_eq!(events[0]["actor"], "officer:ST1");
 }

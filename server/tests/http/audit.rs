@@ -1,34 +1,13 @@
 //! The audit trail from the admin command line: show, export as JSON lines,
 //! and verify, which fails when a stored event is altered or removed.
 
-use crate::admin::server;
-
-fn run(data: &std::path::Path, args: &[&str]) -> std::process::Output {
-    let out = server(data, args);
-    assert!(out.status.success(), "{args:?}: {out:?}");
-    out
-}
+use crate::admin::{add_officer, admin_json, run, server};
 
 /// A store with a few events: officers added, a code issued, a device
 /// revoked (through the admin CLI itself).
 fn store_with_events(data: &std::path::Path) {
     for (number, role) in [("PC1", "officer"), ("PS1", "supervisor")] {
-        run(
-            data,
-            &[
-                "admin",
-                "officer",
-                "add",
-                "--shoulder-number",
-                number,
-                "--name",
-                "Jo Bloggs",
-                "--station",
-                "Central",
-                "--role",
-                role,
-            ],
-        );
+        add_officer(data, number, "Jo Bloggs", "Central", role);
     }
     run(data, &["admin", "device", "enrol", "--officer", "PC1"]);
     run(data, &["admin", "officer", "deactivate", "PS1"]);
@@ -45,22 +24,11 @@ fn show_export_and_verify_an_intact_trail() {
     let data = dir.path().join("data");
     store_with_events(&data);
 
-    let shown = run(
-        &data,
-        &[
-            "admin",
-            "--json",
-            "audit",
-            "show",
-            "--action",
-            "officer-added",
-        ],
-    );
-    let events: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    let events = admin_json(&data, &["audit", "show", "--action", "officer-added"]);
     assert_eq!(events.as_array().unwrap().len(), 2);
     assert_eq!(events[0]["actor"], "admin");
     // No names in the trail: shoulder numbers and ids only.
-    assert!(!String::from_utf8_lossy(&shown.stdout).contains("Bloggs"));
+    assert!(!events.to_string().contains("Bloggs"));
 
     let out = dir.path().join("audit.jsonl");
     run(

@@ -13,11 +13,9 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use pocketbook_core::Notebook;
 use pocketbook_core::model::*;
 use pocketbook_core::sync::wire::*;
+use pocketbook_server::Clock;
 use pocketbook_server::copy::staff::{self, StaffError};
 use pocketbook_server::scope::Role;
-use pocketbook_server::storage::sqlite::SqliteStorage;
-use pocketbook_server::storage::{OfficerRow, Storage};
-use pocketbook_server::{Clock, ServerConfig};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -35,33 +33,18 @@ struct Desk {
 
 impl Desk {
     async fn start() -> Self {
-        pocketbook_core::sync::client::install_crypto_provider();
-        let dir = tempfile::tempdir().unwrap();
-        let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(dir.path()).unwrap());
         let ahead = Arc::new(AtomicI64::new(0));
-        let mut config = ServerConfig::for_tests(dir.path());
         let clock_ahead = ahead.clone();
-        config.clock = Clock::new(move || {
+        let server = TestServer::start_with_clock(Clock::new(move || {
             TODAY.parse::<DateTime<Utc>>().unwrap()
                 + TimeDelta::seconds(clock_ahead.load(Ordering::SeqCst))
-        });
-        let server = pocketbook_server::start_with(config, storage.clone())
-            .await
-            .unwrap();
-        Desk {
-            server: TestServer {
-                dir,
-                storage,
-                server: Some(server),
-                http: reqwest::Client::new(),
-            },
-            ahead,
-        }
+        }))
+        .await;
+        Desk { server, ahead }
     }
 
     fn now(&self) -> DateTime<Utc> {
-        TODAY.parse::<DateTime<Utc>>().unwrap()
-            + TimeDelta::seconds(self.ahead.load(Ordering::SeqCst))
+        self.server.clock.now()
     }
 
     fn advance(&self, by: TimeDelta) {
@@ -69,45 +52,15 @@ impl Desk {
     }
 
     fn add(&self, number: &str, station: &str, role: Role) {
-        self.server
-            .storage
-            .add_officer(&OfficerRow {
-                shoulder_number: number.into(),
-                name: format!("Officer {number}"),
-                station: station.into(),
-                role: role.as_str().into(),
-                active: true,
-            })
-            .unwrap();
+        self.server.add_officer_as(number, station, role);
     }
 
     /// Enrols a device of an officer (by the station's clock) and returns its token.
     async fn token(&self, number: &str) -> String {
-        self.add(number, "Lewisham", Role::Officer);
-        let code = pocketbook_server::auth::new_enrolment_code();
-        let canonical = pocketbook_server::auth::normalise_code(&code).unwrap();
         self.server
-            .storage
-            .add_enrolment_code(
-                &pocketbook_server::auth::hash(&canonical),
-                number,
-                self.now().timestamp() + 600,
-            )
-            .unwrap();
-        let response = self
-            .server
-            .http
-            .post(self.server.url(ENROL_PATH))
-            .json(&EnrolRequest {
-                protocol: PROTOCOL_VERSION,
-                code,
-                device_label: "test".into(),
-            })
-            .send()
+            .enrol(number, "Lewisham", Role::Officer)
             .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-        response.json::<EnrolResponse>().await.unwrap().token
+            .token
     }
 
     /// PC1 records a search (with the device's exact position), issues the

@@ -15,29 +15,38 @@ pub struct Enrolled {
     pub token: String,
     pub device_id: String,
 }
-use pocketbook_server::{RunningServer, ServerConfig};
+use pocketbook_server::{Clock, RunningServer, ServerConfig};
 
 pub struct TestServer {
     pub dir: tempfile::TempDir,
     pub storage: Arc<dyn Storage>,
     pub server: Option<RunningServer>,
     pub http: reqwest::Client,
+    /// The server's clock: codes and admin operations use it too.
+    pub clock: Clock,
 }
 
 impl TestServer {
     pub async fn start() -> Self {
+        Self::start_with_clock(Clock::system()).await
+    }
+
+    /// A server whose time is `clock`'s (tests move it instead of sleeping).
+    pub async fn start_with_clock(clock: Clock) -> Self {
         pocketbook_core::sync::client::install_crypto_provider();
         let dir = tempfile::tempdir().unwrap();
         let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(dir.path()).unwrap());
-        let server =
-            pocketbook_server::start_with(ServerConfig::for_tests(dir.path()), storage.clone())
-                .await
-                .unwrap();
+        let mut config = ServerConfig::for_tests(dir.path());
+        config.clock = clock.clone();
+        let server = pocketbook_server::start_with(config, storage.clone())
+            .await
+            .unwrap();
         TestServer {
             dir,
             storage,
             server: Some(server),
             http: reqwest::Client::new(),
+            clock,
         }
     }
 
@@ -46,12 +55,16 @@ impl TestServer {
     }
 
     pub fn add_officer(&self, number: &str, station: &str) {
+        self.add_officer_as(number, station, Role::Officer);
+    }
+
+    pub fn add_officer_as(&self, number: &str, station: &str, role: Role) {
         self.storage
             .add_officer(&OfficerRow {
                 shoulder_number: number.into(),
                 name: format!("Officer {number}"),
                 station: station.into(),
-                role: "officer".into(),
+                role: role.as_str().into(),
                 active: true,
             })
             .unwrap();
@@ -65,7 +78,7 @@ impl TestServer {
             .add_enrolment_code(
                 &pocketbook_server::auth::hash(&canonical),
                 officer,
-                chrono::Utc::now().timestamp() + seconds,
+                self.clock.now().timestamp() + seconds,
             )
             .unwrap();
         code
@@ -79,15 +92,7 @@ impl TestServer {
     /// Enrols a device for an officer of this role (adding them if needed).
     pub async fn enrol(&self, officer: &str, station: &str, role: Role) -> Enrolled {
         if self.storage.officer(officer).unwrap().is_none() {
-            self.storage
-                .add_officer(&OfficerRow {
-                    shoulder_number: officer.into(),
-                    name: format!("Officer {officer}"),
-                    station: station.into(),
-                    role: role.as_str().into(),
-                    active: true,
-                })
-                .unwrap();
+            self.add_officer_as(officer, station, role);
         }
         let code = self.code(officer, 600);
         let response = self
@@ -111,7 +116,7 @@ impl TestServer {
 
     /// The admin operations over this server's store, as the CLI runs them.
     pub fn admin(&self) -> Admin {
-        Admin::new(self.storage.clone(), pocketbook_server::Clock::system())
+        Admin::new(self.storage.clone(), self.clock.clone())
     }
 
     /// Audit events of one action, oldest first.

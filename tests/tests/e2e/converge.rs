@@ -4,7 +4,7 @@
 use pocketbook_core::model::*;
 use pocketbook_tests::{Device, Station};
 
-use crate::inputs::*;
+use pocketbook_tests::inputs::*;
 
 fn heads(device: &Device, id: &str) -> Vec<automerge::ChangeHash> {
     let mut doc = automerge::AutoCommit::load(&device.export(id.into()).unwrap()).unwrap();

@@ -4,7 +4,7 @@ use pocketbook_core::ApiError;
 use pocketbook_core::store::ListFilter;
 use pocketbook_tests::{FlakyLink, Role, Station};
 
-use crate::inputs::*;
+use pocketbook_tests::inputs::*;
 
 #[tokio::test]
 async fn a_response_cut_mid_way_loses_and_duplicates_nothing() {

@@ -4,6 +4,5 @@
 mod converge;
 mod failures;
 mod identity;
-mod inputs;
 mod minimisation;
 mod retention;

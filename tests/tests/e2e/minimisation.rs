@@ -3,7 +3,7 @@
 use pocketbook_core::store::ListFilter;
 use pocketbook_tests::Station;
 
-use crate::inputs::*;
+use pocketbook_tests::inputs::*;
 
 #[tokio::test]
 async fn synced_records_leave_the_device_and_unsynced_ones_stay() {

@@ -1,4 +1,5 @@
-//! Valid records to build scenarios from.
+//! Valid records to build scenarios from, shared by the end-to-end and
+//! browser suites.
 
 use pocketbook_core::model::*;
 
