@@ -260,6 +260,15 @@ pub trait RetentionStore {
 pub trait CopyStore {
     /// Records whose reference is exactly this (canonical form).
     fn records_by_reference(&self, reference: &str) -> Result<Vec<StoredRecord>, StorageError>;
+    /// Records of these kinds at `station` that occurred in `[from, to)`
+    /// (RFC 3339 instants), oldest first: the desk's search by day.
+    fn records_at_station(
+        &self,
+        station: &str,
+        kinds: &[RecordKind],
+        from: &str,
+        to: &str,
+    ) -> Result<Vec<StoredRecord>, StorageError>;
     /// Counts one attempt under `key` (a client, a reference) at `at`
     /// (unix seconds).
     fn add_attempt(&self, key: &str, at: i64, failed: bool) -> Result<(), StorageError>;

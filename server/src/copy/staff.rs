@@ -8,7 +8,8 @@
 //! `staff-lookup` and every copy as `copy-issued`, with the staff member as
 //! the actor; the place typed is not written to the trail.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono_tz::Europe::London;
 use serde_json::json;
 
 use super::{COPY_KINDS, Copy, london_date_of, make_copy};
@@ -61,6 +62,21 @@ fn authorised(storage: &dyn Storage, staff: &str) -> Result<OfficerRow, StaffErr
     Ok(officer)
 }
 
+/// The instants a London day starts and ends (RFC 3339, UTC).
+fn london_day_bounds(date: NaiveDate) -> (String, String) {
+    let start = |day: NaiveDate| {
+        let midnight = day.and_time(chrono::NaiveTime::MIN);
+        // A London day starts at a midnight that always exists (clocks
+        // change at 1 am and 2 am); `earliest` covers any ambiguity.
+        London
+            .from_local_datetime(&midnight)
+            .earliest()
+            .map_or_else(|| midnight.and_utc(), |t| t.with_timezone(&Utc))
+    };
+    let next = date.succ_opt().unwrap_or(date);
+    (stamp(start(date)), stamp(start(next)))
+}
+
 /// Stop and search and stop and account records of the staff member's
 /// station on `date` (London day), optionally at a place containing
 /// `place` (case-insensitive) and by `officer`. Audited as `staff-lookup`.
@@ -76,18 +92,15 @@ pub fn find_for_person(
     let place = place
         .map(|p| p.trim().to_lowercase())
         .filter(|p| !p.is_empty());
+    let (from, to) = london_day_bounds(date);
     let mut found = Vec::new();
-    for index in storage.records()? {
-        if !COPY_KINDS.contains(&index.kind)
-            || index.station != me.station
-            || london_date_of(&index.occurred_at) != Some(date)
+    for stored in storage.records_at_station(&me.station, &COPY_KINDS, &from, &to)? {
+        let index = &stored.index;
+        if london_date_of(&index.occurred_at) != Some(date)
             || officer.is_some_and(|o| o != index.author)
         {
             continue;
         }
-        let Some(stored) = storage.record(&index.id)? else {
-            continue;
-        };
         let copy = make_copy(&stored, now)?;
         if place
             .as_deref()
@@ -96,13 +109,13 @@ pub fn find_for_person(
             continue;
         }
         found.push(RecordMatch {
-            record_id: index.id,
-            reference: index.reference,
+            record_id: index.id.clone(),
+            reference: index.reference.clone(),
             kind: index.kind.as_str().into(),
-            occurred_at: index.occurred_at,
+            occurred_at: index.occurred_at.clone(),
             place: copy.place,
-            officer: index.author,
-            station: index.station,
+            officer: index.author.clone(),
+            station: index.station.clone(),
         });
     }
     found.sort_by(|a, b| a.occurred_at.cmp(&b.occurred_at));

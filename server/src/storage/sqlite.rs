@@ -301,6 +301,12 @@ fn readers_of(id_column: &str) -> String {
     )
 }
 
+/// Record kinds as a JSON array, for `kind IN (SELECT value FROM json_each(?))`.
+fn kinds_json(kinds: &[RecordKind]) -> Result<String, StorageError> {
+    let kinds: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+    serde_json::to_string(&kinds).map_err(|e| StorageError::Backend(e.to_string()))
+}
+
 /// The columns [`stored_row`] reads, from `records`.
 fn stored_columns() -> String {
     format!(

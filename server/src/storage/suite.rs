@@ -187,6 +187,37 @@ fn access(store: &dyn Storage) {
     );
     let entry = store.feed_after(seq - 1, 1).unwrap().remove(0);
     assert_eq!(entry.readers, stored.readers);
+
+    // The desk's search by day: station, kind and instant range.
+    let day = |station: &str, kind: RecordKind, from: &str, to: &str| {
+        store
+            .records_at_station(station, &[kind], from, to)
+            .unwrap()
+            .len()
+    };
+    let (from, to) = ("2026-11-28T00:00:00Z", "2026-11-29T00:00:00Z");
+    assert_eq!(day("Lewisham", RecordKind::StopSearch, from, to), 3);
+    // The same instants written with another offset.
+    assert_eq!(
+        day(
+            "Lewisham",
+            RecordKind::StopSearch,
+            "2026-11-28T11:00:00+01:00",
+            "2026-11-28T11:00:01+01:00"
+        ),
+        3
+    );
+    assert_eq!(
+        day(
+            "Lewisham",
+            RecordKind::StopSearch,
+            to,
+            "2026-11-30T00:00:00Z"
+        ),
+        0
+    );
+    assert_eq!(day("Brixton", RecordKind::StopSearch, from, to), 0);
+    assert_eq!(day("Lewisham", RecordKind::StopAccount, from, to), 0);
     let events = store
         .audit_events(&AuditQuery {
             record_id: Some("r3".into()),

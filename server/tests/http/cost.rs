@@ -159,6 +159,15 @@ impl CopyStore for Counting {
     fn records_by_reference(&self, reference: &str) -> Result<Vec<StoredRecord>, StorageError> {
         Ok(self.rows(self.call().records_by_reference(reference)?))
     }
+    fn records_at_station(
+        &self,
+        station: &str,
+        kinds: &[pocketbook_core::model::RecordKind],
+        from: &str,
+        to: &str,
+    ) -> Result<Vec<StoredRecord>, StorageError> {
+        Ok(self.rows(self.call().records_at_station(station, kinds, from, to)?))
+    }
     fn add_attempt(&self, key: &str, at: i64, failed: bool) -> Result<(), StorageError> {
         self.call().add_attempt(key, at, failed)
     }

@@ -3,7 +3,9 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{SqliteStorage, backend, stored_columns, stored_row};
+use pocketbook_core::model::RecordKind;
+
+use super::{SqliteStorage, backend, kinds_json, stored_columns, stored_row};
 use crate::storage::{CopyStore, StorageError, StoredRecord};
 
 impl CopyStore for SqliteStorage {
@@ -16,6 +18,32 @@ impl CopyStore for SqliteStorage {
             ))
             .map_err(backend)?;
         let rows = stmt.query_map([reference], stored_row).map_err(backend)?;
+        rows.collect::<Result<_, _>>().map_err(backend)
+    }
+
+    fn records_at_station(
+        &self,
+        station: &str,
+        kinds: &[RecordKind],
+        from: &str,
+        to: &str,
+    ) -> Result<Vec<StoredRecord>, StorageError> {
+        let conn = self.conn();
+        // The station narrows through `records_by_station`; `julianday`
+        // compares instants whatever offset a device wrote.
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {} FROM records
+                 WHERE station = ?1 AND kind IN (SELECT value FROM json_each(?2))
+                   AND julianday(occurred_at) >= julianday(?3)
+                   AND julianday(occurred_at) < julianday(?4)
+                 ORDER BY julianday(occurred_at)",
+                stored_columns()
+            ))
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map(params![station, kinds_json(kinds)?, from, to], stored_row)
+            .map_err(backend)?;
         rows.collect::<Result<_, _>>().map_err(backend)
     }
 

@@ -4,7 +4,7 @@
 use pocketbook_core::model::RecordKind;
 use rusqlite::{OptionalExtension, params};
 
-use super::{INDEX_COLUMNS, SqliteStorage, audit, backend, index_row, kind_of};
+use super::{INDEX_COLUMNS, SqliteStorage, audit, backend, index_row, kind_of, kinds_json};
 use crate::storage::{
     LegalHold, NewAuditEvent, RecordIndex, RetentionStore, StorageError, Tombstone,
 };
@@ -16,9 +16,7 @@ impl RetentionStore for SqliteStorage {
         occurred_before: &str,
         limit: u32,
     ) -> Result<Vec<RecordIndex>, StorageError> {
-        let kinds: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
-        let kinds =
-            serde_json::to_string(&kinds).map_err(|e| StorageError::Backend(e.to_string()))?;
+        let kinds = kinds_json(kinds)?;
         let conn = self.conn();
         // `julianday` compares instants whatever offset a time was written with.
         let mut stmt = conn
