@@ -95,7 +95,7 @@ impl Admin {
             shoulder_number,
             name: checked("name", name)?,
             station: checked("station", station)?,
-            role: role.as_str().to_string(),
+            role,
             active: true,
         };
         self.storage.add_officer(&officer).map_err(|e| match e {
@@ -107,7 +107,7 @@ impl Admin {
         })?;
         self.audit(
             Action::OfficerAdded,
-            json!({"officer": officer.shoulder_number, "station": officer.station, "role": officer.role}),
+            json!({"officer": officer.shoulder_number, "station": officer.station, "role": officer.role.as_str()}),
         )?;
         Ok(officer)
     }

@@ -358,7 +358,8 @@ fn admin(data: DataDir, json: bool, command: AdminCommand) -> Result<(), String>
             print(json, &officer, || {
                 format!(
                     "added officer {} ({})",
-                    officer.shoulder_number, officer.role
+                    officer.shoulder_number,
+                    officer.role.as_str()
                 )
             });
         }
@@ -375,7 +376,7 @@ fn admin(data: DataDir, json: bool, command: AdminCommand) -> Result<(), String>
                                 o.shoulder_number,
                                 o.name,
                                 o.station,
-                                o.role,
+                                o.role.as_str(),
                                 if o.active { "active" } else { "inactive" }
                             )
                         })

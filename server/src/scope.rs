@@ -64,10 +64,6 @@ impl<'a> From<&'a FeedRow> for RecordScope<'a> {
     }
 }
 
-fn role(principal: &Principal) -> Option<Role> {
-    Role::parse(&principal.officer.role)
-}
-
 fn own_or_shared(principal: &Principal, record: RecordScope<'_>) -> bool {
     let me = principal.officer.shoulder_number.as_str();
     record.author == me || record.readers.iter().any(|r| r == me)
@@ -75,23 +71,23 @@ fn own_or_shared(principal: &Principal, record: RecordScope<'_>) -> bool {
 
 /// Whether the device may receive the record.
 pub fn may_see(principal: &Principal, record: RecordScope<'_>) -> bool {
-    match role(principal) {
-        Some(Role::Officer) => own_or_shared(principal, record),
-        Some(Role::Supervisor) => {
+    match principal.officer.role {
+        Role::Officer => own_or_shared(principal, record),
+        Role::Supervisor => {
             own_or_shared(principal, record) || record.station == principal.officer.station
         }
-        Some(Role::Staff | Role::Admin) | None => false,
+        Role::Staff | Role::Admin => false,
     }
 }
 
 /// Whether the device may change an existing record.
 pub fn may_change(principal: &Principal, record: RecordScope<'_>) -> bool {
-    role(principal).is_some_and(Role::records_in_the_field) && own_or_shared(principal, record)
+    principal.officer.role.records_in_the_field() && own_or_shared(principal, record)
 }
 
 /// Whether the device may create a record claiming this author.
 pub fn may_author(principal: &Principal, author_shoulder_number: &str) -> bool {
-    role(principal).is_some_and(Role::records_in_the_field)
+    principal.officer.role.records_in_the_field()
         && principal.officer.shoulder_number == author_shoulder_number
 }
 
@@ -116,7 +112,7 @@ mod tests {
                 shoulder_number: number.into(),
                 name: "n".into(),
                 station: station.into(),
-                role: role.as_str().into(),
+                role,
                 active: true,
             },
         }

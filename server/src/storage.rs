@@ -42,7 +42,7 @@ pub struct OfficerRow {
     pub shoulder_number: String,
     pub name: String,
     pub station: String,
-    pub role: String,
+    pub role: crate::scope::Role,
     pub active: bool,
 }
 

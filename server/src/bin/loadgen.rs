@@ -117,7 +117,7 @@ impl Bench {
                     shoulder_number: officer.into(),
                     name: format!("Officer {officer}"),
                     station: "Lewisham".into(),
-                    role: "officer".into(),
+                    role: pocketbook_server::scope::Role::Officer,
                     active: true,
                 })
                 .expect("add officer");

@@ -55,8 +55,7 @@ fn authorised(storage: &dyn Storage, staff: &str) -> Result<OfficerRow, StaffErr
         ))
     };
     let officer = storage.officer(staff)?.ok_or_else(refused)?;
-    let role = Role::parse(&officer.role);
-    if !officer.active || !matches!(role, Some(Role::Staff | Role::Supervisor)) {
+    if !officer.active || !matches!(officer.role, Role::Staff | Role::Supervisor) {
         return Err(refused());
     }
     Ok(officer)

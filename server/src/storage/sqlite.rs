@@ -17,6 +17,8 @@ use rusqlite::{
     Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior, params,
 };
 
+use crate::scope::Role;
+
 use super::{
     DeviceRow, FeedRow, OfficerRow, Principal, RecordCommit, RecordIndex, RevokeReason, Storage,
     StorageError, StoredRecord,
@@ -242,12 +244,22 @@ fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
     tx.commit().map_err(backend)
 }
 
+fn role_of(text: String) -> rusqlite::Result<Role> {
+    Role::parse(&text).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            3,
+            rusqlite::types::Type::Text,
+            format!("unknown role {text:?}").into(),
+        )
+    })
+}
+
 fn officer_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OfficerRow> {
     Ok(OfficerRow {
         shoulder_number: r.get(0)?,
         name: r.get(1)?,
         station: r.get(2)?,
-        role: r.get(3)?,
+        role: role_of(r.get(3)?)?,
         active: r.get(4)?,
     })
 }
@@ -349,7 +361,7 @@ impl Storage for SqliteStorage {
                 officer.shoulder_number,
                 officer.name,
                 officer.station,
-                officer.role,
+                officer.role.as_str(),
                 officer.active
             ],
         );

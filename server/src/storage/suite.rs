@@ -12,7 +12,7 @@ fn officer(number: &str, station: &str) -> OfficerRow {
         shoulder_number: number.into(),
         name: format!("Officer {number}"),
         station: station.into(),
-        role: "officer".into(),
+        role: crate::scope::Role::Officer,
         active: true,
     }
 }

@@ -64,7 +64,7 @@ impl TestServer {
                 shoulder_number: number.into(),
                 name: format!("Officer {number}"),
                 station: station.into(),
-                role: role.as_str().into(),
+                role,
                 active: true,
             })
             .unwrap();
