@@ -84,6 +84,9 @@ pub struct Limits {
     pub header_read: Duration,
     /// A request body must arrive whole within this time, or 408.
     pub body_read: Duration,
+    /// A response write that cannot make progress for this long (the
+    /// client stopped reading) closes the connection.
+    pub write_stall: Duration,
     /// Connections held open at once; beyond it the server stops
     /// accepting until one closes (the kernel's backlog holds the rest).
     pub max_connections: usize,
@@ -105,6 +108,7 @@ impl Default for Limits {
         Limits {
             header_read: Duration::from_secs(10),
             body_read: Duration::from_secs(30),
+            write_stall: Duration::from_secs(30),
             max_connections: 1024,
             max_connections_per_client: 64,
             max_concurrent_requests: 64,
@@ -120,6 +124,7 @@ impl Default for Limits {
 pub struct LimitsFile {
     pub header_read_seconds: Option<u64>,
     pub body_read_seconds: Option<u64>,
+    pub write_stall_seconds: Option<u64>,
     pub max_connections: Option<usize>,
     pub max_connections_per_client: Option<usize>,
     pub max_concurrent_requests: Option<usize>,
@@ -149,6 +154,11 @@ impl LimitsFile {
                 d.header_read,
             )?,
             body_read: secs(self.body_read_seconds, "body_read_seconds", d.body_read)?,
+            write_stall: secs(
+                self.write_stall_seconds,
+                "write_stall_seconds",
+                d.write_stall,
+            )?,
             max_connections: positive(self.max_connections, "max_connections")?
                 .unwrap_or(d.max_connections),
             max_connections_per_client: positive(

@@ -519,3 +519,45 @@ async fn metrics_can_have_their_own_address_and_are_then_not_public() {
         .unwrap();
     assert_eq!(copy.status(), 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_its_answers_is_cut_off() {
+    // More answers than the loopback socket buffers of both ends can hold.
+    const PIPELINED: usize = 10_000;
+    let server = Edge::start(|config| {
+        config.limits.write_stall = Duration::from_millis(500);
+        // Idle keep-alive would close the connection too; keep it out of the way.
+        config.limits.header_read = GENEROUS * 4;
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let socket = socket_from("127.0.0.2", server.addr).await;
+    let (mut read, mut write) = socket.into_split();
+    let requests = "GET /copy HTTP/1.1\r\nHost: pocketbook\r\n\r\n".repeat(PIPELINED);
+    // Written from a task: the server stops reading once its writes stall.
+    let writer = tokio::spawn(async move { write.write_all(requests.as_bytes()).await });
+
+    // The server gives the connection up without this side reading a byte.
+    let gone = tokio::time::timeout(GENEROUS, async {
+        loop {
+            let seen = metrics(&http, server.url("/metrics")).await;
+            if metric(&seen, "pocketbook_http_connections_open") <= 1.0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert!(gone.is_ok(), "the stalled connection is still open");
+    let mut answers = Vec::new();
+    // What was already in flight can still be read; then the end.
+    let ended = tokio::time::timeout(GENEROUS, read.read_to_end(&mut answers)).await;
+    assert!(ended.is_ok(), "the connection ends");
+    let answered = answers
+        .windows(b"HTTP/1.1 200".len())
+        .filter(|w| w == b"HTTP/1.1 200")
+        .count();
+    assert!(answered < PIPELINED, "{answered} answers");
+    writer.abort();
+    assert_eq!(server.health(&http).await, 200);
+}
