@@ -309,39 +309,18 @@ async fn read_json(request: Request) -> Result<(String, CopyBody), HttpError> {
     Ok((client, body))
 }
 
-/// Decodes `application/x-www-form-urlencoded`: `+` is a space, `%XX` a
-/// byte, the result must be UTF-8. Empty pairs (`a=1&&b=2`) are skipped.
+/// Decodes `application/x-www-form-urlencoded` (the `form_urlencoded`
+/// crate, as browsers encode). Bytes that are not UTF-8 once decoded are
+/// refused rather than replaced.
 fn parse_form(bytes: &[u8]) -> Result<Vec<(String, String)>, HttpError> {
-    let bad = || HttpError::malformed("The form could not be read.");
-    let mut fields = Vec::new();
-    for pair in bytes.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
-        let mut halves = pair.splitn(2, |&b| b == b'=');
-        let name = decode_component(halves.next().unwrap_or_default()).ok_or_else(bad)?;
-        let value = decode_component(halves.next().unwrap_or_default()).ok_or_else(bad)?;
-        fields.push((name, value));
+    let fields: Vec<(String, String)> = form_urlencoded::parse(bytes).into_owned().collect();
+    if fields
+        .iter()
+        .any(|(name, value)| name.contains('\u{FFFD}') || value.contains('\u{FFFD}'))
+    {
+        return Err(HttpError::malformed("The form could not be read."));
     }
     Ok(fields)
-}
-
-fn decode_component(raw: &[u8]) -> Option<String> {
-    let mut out = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        match raw[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = raw.get(i + 1..i + 3)?;
-                if !hex.iter().all(u8::is_ascii_hexdigit) {
-                    return None;
-                }
-                out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]
@@ -349,12 +328,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn form_bodies_decode_strictly() {
-        let fields = parse_form(b"reference=K3F9-QW2H&date=2026-11-28&x=a+b%26c").unwrap();
+    fn form_bodies_decode_as_browsers_encode_them() {
+        let fields = parse_form(b"reference=K3F9-QW2H&&date=2026-11-28&x=a+b%26c").unwrap();
+        assert_eq!(fields.len(), 3);
         assert_eq!(fields[2], ("x".into(), "a b&c".into()));
-        assert!(parse_form(b"reference=%ZZ").is_err());
         assert!(parse_form(b"reference=%C3").is_err());
-        assert!(parse_form(b"reference=%4").is_err());
-        assert!(parse_form(b"reference=%+1").is_err());
+        assert!(parse_form(b"%FF=1").is_err());
     }
 }
