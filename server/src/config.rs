@@ -109,7 +109,7 @@ impl Default for Limits {
             header_read: Duration::from_secs(10),
             body_read: Duration::from_secs(30),
             write_stall: Duration::from_secs(30),
-            max_connections: 1024,
+            max_connections: 512,
             max_connections_per_client: 64,
             max_concurrent_requests: 64,
             queue_wait: Duration::from_secs(2),

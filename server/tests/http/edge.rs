@@ -561,3 +561,47 @@ async fn a_client_that_stops_reading_its_answers_is_cut_off() {
     writer.abort();
     assert_eq!(server.health(&http).await, 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_never_holds_more_connections_than_its_cap() {
+    const CAP: usize = 40;
+    const SLOW: usize = 160;
+    let server = Edge::start(|config| {
+        config.limits.header_read = Duration::from_millis(300);
+        config.limits.max_connections = CAP;
+        config.limits.max_connections_per_client = SLOW;
+        config.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+    })
+    .await;
+    let metrics_url = format!(
+        "http://{}/metrics",
+        server.server.as_ref().unwrap().metrics_addr.unwrap()
+    );
+    // Slow sockets from many addresses, more than the cap.
+    let mut sockets = Vec::new();
+    for i in 0..SLOW {
+        let mut socket = socket_from(&format!("127.0.1.{}", i % 200 + 1), server.addr).await;
+        socket
+            .write_all(b"GET /healthz HTTP/1.1\r\n")
+            .await
+            .unwrap();
+        sockets.push(socket);
+    }
+    // While they come and go, the public listener holds at most its cap
+    // (the metrics address has its own, hence the one extra).
+    let http = reqwest::Client::new();
+    let mut most = 0.0_f64;
+    for _ in 0..20 {
+        let seen = metrics(&http, metrics_url.clone()).await;
+        most = most.max(metric(&seen, "pocketbook_http_connections_open"));
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(most >= 1.0 && most <= (CAP + 1) as f64, "{most} open");
+    // Health answers once the header timeout has turned the slots over,
+    // and every slow socket is closed by the server.
+    let health = tokio::time::timeout(GENEROUS, server.health(&http)).await;
+    assert_eq!(health.expect("health answers"), 200);
+    for socket in &mut sockets {
+        until_closed(socket).await;
+    }
+}
