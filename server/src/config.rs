@@ -82,7 +82,9 @@ pub struct Limits {
     /// time from when the server starts waiting for them (also the idle
     /// time of a kept-alive connection), or it is closed.
     pub header_read: Duration,
-    /// A request body must arrive whole within this time, or 408.
+    /// A request body must arrive whole within this time, or 408. The
+    /// default leaves room for the largest push (2 MiB before gzip) over
+    /// a poor mobile link.
     pub body_read: Duration,
     /// A response write that cannot make progress for this long (the
     /// client stopped reading) closes the connection.
@@ -107,7 +109,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             header_read: Duration::from_secs(10),
-            body_read: Duration::from_secs(30),
+            body_read: Duration::from_secs(60),
             write_stall: Duration::from_secs(30),
             max_connections: 512,
             max_connections_per_client: 64,

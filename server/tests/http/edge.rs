@@ -605,3 +605,45 @@ async fn the_server_never_holds_more_connections_than_its_cap() {
         until_closed(socket).await;
     }
 }
+
+#[tokio::test]
+async fn throttled_refusals_are_summarised_each_window_while_the_server_runs() {
+    let server = Edge::start(|config| {
+        config.limits.audit_summary_every = Duration::from_millis(200);
+    })
+    .await;
+    let attacker = client_from("127.0.0.2");
+    for _ in 0..15 {
+        let answer = attacker
+            .post(server.url(ENROL_PATH))
+            .json(&json!({"protocol": 1, "code": "ZZZZZ-ZZZZZ"}))
+            .send()
+            .await
+            .unwrap();
+        assert!([400, 429].contains(&answer.status().as_u16()));
+    }
+    // The summary of the five throttled attempts appears without a stop.
+    let summary = tokio::time::timeout(GENEROUS, async {
+        loop {
+            let found = server
+                .audit("enrolment-refused")
+                .into_iter()
+                .find(|e| e.detail.get("summary").is_some());
+            if let Some(found) = found {
+                return found;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("a summary within the window");
+    assert_eq!(summary.detail["count"], 5);
+    // Windows with nothing refused write nothing.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let summaries = server
+        .audit("enrolment-refused")
+        .into_iter()
+        .filter(|e| e.detail.get("summary").is_some())
+        .count();
+    assert_eq!(summaries, 1);
+}
