@@ -10,7 +10,7 @@
 //!   the request's arrival, or 408 ([`read_body`]).
 //! - **Body size**, per route: sync and retire [`MAX_REQUEST_BYTES`] (and
 //!   again after gzip), enrolment [`MAX_ENROL_BYTES`], the copy form
-//!   [`copy::MAX_BODY`]; refused from `Content-Length` before reading, and
+//!   2 KB (`copy::MAX_BODY`); refused from `Content-Length` before reading, and
 //!   otherwise as soon as the limit is crossed (413).
 
 mod copy;
@@ -392,7 +392,7 @@ const SYNC_HINT: &str = "send fewer records per request";
 /// The one bounded body reader of every route: at most `limit` bytes as
 /// sent, refused from `Content-Length` before reading (413), otherwise as
 /// soon as the limit is crossed (413); a body that does not arrive within
-/// its deadline (see [`deadline`]) gets 408. `hint` ends the 413 message.
+/// its deadline (`limits.body_read` from arrival) gets 408. `hint` ends the 413 message.
 pub async fn read_body(
     headers: &HeaderMap,
     body: axum::body::Body,
