@@ -29,7 +29,8 @@ struct DataDir {
     /// Where the server keeps its store.
     #[arg(long, env = "POCKETBOOK_DATA_DIR")]
     data_dir: Option<PathBuf>,
-    /// A TOML file with `data_dir`, `listen` and `log_format`.
+    /// A TOML file with `data_dir`, `listen`, `log_format`, `metrics_listen`,
+    /// `trusted_proxies` and the `[retention]` and `[limits]` tables.
     #[arg(long, env = "POCKETBOOK_CONFIG")]
     config: Option<PathBuf>,
 }
@@ -43,6 +44,9 @@ enum Command {
         /// Address to listen on (default 127.0.0.1:8650).
         #[arg(long, env = "POCKETBOOK_LISTEN")]
         listen: Option<String>,
+        /// Serve `/metrics` on this address only, not on `--listen`.
+        #[arg(long, env = "POCKETBOOK_METRICS_LISTEN")]
+        metrics_listen: Option<String>,
         /// Log lines as readable text or as one JSON object per line.
         #[arg(long, env = "POCKETBOOK_LOG_FORMAT", value_enum)]
         log_format: Option<LogFormat>,
@@ -231,8 +235,9 @@ pub fn main() -> ExitCode {
         Command::Serve {
             data,
             listen,
+            metrics_listen,
             log_format,
-        } => serve(data, listen, log_format),
+        } => serve(data, listen, metrics_listen, log_format),
         Command::Admin {
             data,
             json,
@@ -251,6 +256,7 @@ pub fn main() -> ExitCode {
 fn serve(
     data: DataDir,
     listen: Option<String>,
+    metrics_listen: Option<String>,
     log_format: Option<LogFormat>,
 ) -> Result<(), String> {
     let log_format = config::resolve_log_format(log_format, data.config.as_deref())?;
@@ -265,7 +271,10 @@ fn serve(
         LogFormat::Text => logs.init(),
         LogFormat::Json => logs.json().init(),
     }
-    let config = config::resolve(data.data_dir, listen, data.config.as_deref())?;
+    let mut config = config::resolve(data.data_dir, listen, data.config.as_deref())?;
+    if let Some(text) = metrics_listen {
+        config.metrics_listen = Some(config::parse_listen(&text, "metrics listen address")?);
+    }
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     runtime.block_on(async move {
         let data_dir = config.data_dir.clone();
@@ -275,6 +284,9 @@ fn serve(
             server.url(),
             data_dir.display()
         );
+        if let Some(at) = server.metrics_addr {
+            tracing::info!(%at, "metrics served on their own address");
+        }
         shutdown_signal().await;
         tracing::info!("shutting down: finishing in-flight requests");
         server.shutdown().await.map_err(|e| e.to_string())

@@ -1,11 +1,17 @@
 //! Where and how the server runs: flags over environment over a TOML file
-//! over defaults, resolved once at start.
+//! over defaults, resolved once at start. Besides the data directory and
+//! the listen address, this is where the edge's bounds live ([`Limits`]:
+//! timeouts, connection and concurrency caps), the reverse proxies whose
+//! `X-Forwarded-For` is believed, and the separate metrics address.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
+use ipnet::IpNet;
 use serde::Deserialize;
 
 use crate::retention::RetentionPolicy;
@@ -59,6 +65,147 @@ pub struct ServerConfig {
     pub retention: RetentionPolicy,
     /// How often the retention job runs inside the server.
     pub retention_every: std::time::Duration,
+    /// Timeouts and caps at the edge.
+    pub limits: Limits,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (see
+    /// [`crate::http::edge::client_ip`]); empty: the socket address is the client.
+    pub trusted_proxies: Vec<IpNet>,
+    /// When set, `/metrics` is served here and not on `listen`.
+    pub metrics_listen: Option<SocketAddr>,
+}
+
+/// The bounds that keep slow, idle or numerous clients from holding the
+/// server: every one is a config key under `[limits]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// A connection must deliver a request's complete headers within this
+    /// time from when the server starts waiting for them (also the idle
+    /// time of a kept-alive connection), or it is closed.
+    pub header_read: Duration,
+    /// A request body must arrive whole within this time, or 408. The
+    /// default leaves room for the largest push (2 MiB before gzip) over
+    /// a poor mobile link.
+    pub body_read: Duration,
+    /// A response write that cannot make progress for this long (the
+    /// client stopped reading) closes the connection.
+    pub write_stall: Duration,
+    /// Connections held open at once; beyond it the server stops
+    /// accepting until one closes (the kernel's backlog holds the rest).
+    pub max_connections: usize,
+    /// Connections held open at once from one client address (IPv6 by its
+    /// /64); more are closed at once. Trusted proxies are exempt.
+    pub max_connections_per_client: usize,
+    /// Requests handled at once (health checks exempt); more wait up to
+    /// `queue_wait` for a turn, then get 503 with `Retry-After`.
+    pub max_concurrent_requests: usize,
+    /// How long a request waits for a turn before 503.
+    pub queue_wait: Duration,
+    /// Refusals by a rate limit are written to the audit trail as one
+    /// summary event per this window, not one event each.
+    pub audit_summary_every: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            header_read: Duration::from_secs(10),
+            body_read: Duration::from_secs(60),
+            write_stall: Duration::from_secs(30),
+            max_connections: 512,
+            max_connections_per_client: 64,
+            max_concurrent_requests: 64,
+            queue_wait: Duration::from_secs(2),
+            audit_summary_every: Duration::from_secs(300),
+        }
+    }
+}
+
+/// The `[limits]` table of the config file: see [`Limits`] for each key.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsFile {
+    pub header_read_seconds: Option<u64>,
+    pub body_read_seconds: Option<u64>,
+    pub write_stall_seconds: Option<u64>,
+    pub max_connections: Option<usize>,
+    pub max_connections_per_client: Option<usize>,
+    pub max_concurrent_requests: Option<usize>,
+    pub queue_wait_ms: Option<u64>,
+    pub audit_summary_seconds: Option<u64>,
+}
+
+impl LimitsFile {
+    fn resolve(&self) -> Result<Limits, String> {
+        fn positive<T: PartialEq + Default + Copy>(
+            value: Option<T>,
+            key: &str,
+        ) -> Result<Option<T>, String> {
+            match value {
+                Some(v) if v == T::default() => Err(format!("limits.{key} must be at least 1")),
+                other => Ok(other),
+            }
+        }
+        let d = Limits::default();
+        let secs = |v: Option<u64>, key: &str, default: Duration| {
+            positive(v, key).map(|v| v.map_or(default, Duration::from_secs))
+        };
+        Ok(Limits {
+            header_read: secs(
+                self.header_read_seconds,
+                "header_read_seconds",
+                d.header_read,
+            )?,
+            body_read: secs(self.body_read_seconds, "body_read_seconds", d.body_read)?,
+            write_stall: secs(
+                self.write_stall_seconds,
+                "write_stall_seconds",
+                d.write_stall,
+            )?,
+            max_connections: positive(self.max_connections, "max_connections")?
+                .unwrap_or(d.max_connections),
+            max_connections_per_client: positive(
+                self.max_connections_per_client,
+                "max_connections_per_client",
+            )?
+            .unwrap_or(d.max_connections_per_client),
+            max_concurrent_requests: positive(
+                self.max_concurrent_requests,
+                "max_concurrent_requests",
+            )?
+            .unwrap_or(d.max_concurrent_requests),
+            queue_wait: positive(self.queue_wait_ms, "queue_wait_ms")?
+                .map_or(d.queue_wait, Duration::from_millis),
+            audit_summary_every: secs(
+                self.audit_summary_seconds,
+                "audit_summary_seconds",
+                d.audit_summary_every,
+            )?,
+        })
+    }
+}
+
+/// Parses `trusted_proxies` entries: an address (`192.0.2.10`) or a
+/// network (`10.0.0.0/8`, `fd00::/8`).
+pub fn parse_proxies(entries: &[String]) -> Result<Vec<IpNet>, String> {
+    entries
+        .iter()
+        .map(|entry| {
+            entry
+                .parse::<IpNet>()
+                .or_else(|_| entry.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| {
+                    format!(
+                        "trusted_proxies: {entry:?} is not an address or a network (e.g. 10.0.0.5 or 10.0.0.0/8)"
+                    )
+                })
+        })
+        .collect()
+}
+
+/// Parses a listen address; `what` names the setting in the error.
+pub fn parse_listen(text: &str, what: &str) -> Result<SocketAddr, String> {
+    text.parse()
+        .map_err(|e| format!("{what} {text:?}: {e} (expected host:port, e.g. 127.0.0.1:8650)"))
 }
 
 /// Default pause between retention runs.
@@ -85,6 +232,9 @@ impl ServerConfig {
             clock: Clock::system(),
             retention: RetentionPolicy::default(),
             retention_every: DEFAULT_RETENTION_EVERY,
+            limits: Limits::default(),
+            trusted_proxies: Vec::new(),
+            metrics_listen: None,
         }
     }
 }
@@ -96,8 +246,15 @@ pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
     pub listen: Option<String>,
     pub log_format: Option<LogFormat>,
+    /// Where `/metrics` is served instead of on `listen`.
+    pub metrics_listen: Option<String>,
+    /// Reverse proxies (addresses or networks) whose `X-Forwarded-For` is believed.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
     #[serde(default)]
     pub retention: RetentionFile,
+    #[serde(default)]
+    pub limits: LimitsFile,
 }
 
 /// How log lines are written (to stderr; stdout carries only the ready line).
@@ -150,9 +307,12 @@ pub fn resolve(
     let listen_text = listen
         .or(file.listen)
         .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
-    let listen = listen_text.parse().map_err(|e| {
-        format!("listen address {listen_text:?}: {e} (expected host:port, e.g. 127.0.0.1:8650)")
-    })?;
+    let listen = parse_listen(&listen_text, "listen address")?;
+    let metrics_listen = file
+        .metrics_listen
+        .as_deref()
+        .map(|text| parse_listen(text, "metrics_listen"))
+        .transpose()?;
     let defaults = RetentionPolicy::default();
     let retention = RetentionPolicy {
         encounter_months: file
@@ -175,5 +335,51 @@ pub fn resolve(
         clock: Clock::system(),
         retention,
         retention_every,
+        limits: file.limits.resolve()?,
+        trusted_proxies: parse_proxies(&file.trusted_proxies)?,
+        metrics_listen,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_file_sets_limits_proxies_and_the_metrics_address() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("server.toml");
+        std::fs::write(
+            &path,
+            "trusted_proxies = [\"10.0.0.0/8\", \"192.0.2.10\"]\n\
+             metrics_listen = \"127.0.0.1:9650\"\n\
+             [limits]\nheader_read_seconds = 3\nmax_connections_per_client = 8\n",
+        )
+        .unwrap();
+        let config = resolve(None, None, Some(&path)).unwrap();
+        assert_eq!(config.limits.header_read, Duration::from_secs(3));
+        assert_eq!(config.limits.max_connections_per_client, 8);
+        assert_eq!(config.limits.body_read, Limits::default().body_read);
+        assert_eq!(config.trusted_proxies.len(), 2);
+        assert!(
+            config.trusted_proxies[1].contains(&"192.0.2.10".parse::<std::net::IpAddr>().unwrap())
+        );
+        assert_eq!(
+            config.metrics_listen,
+            Some("127.0.0.1:9650".parse().unwrap())
+        );
+
+        std::fs::write(&path, "trusted_proxies = [\"everyone\"]\n").unwrap();
+        assert!(
+            resolve(None, None, Some(&path))
+                .unwrap_err()
+                .contains("everyone")
+        );
+        std::fs::write(&path, "[limits]\nmax_connections = 0\n").unwrap();
+        assert!(
+            resolve(None, None, Some(&path))
+                .unwrap_err()
+                .contains("max_connections")
+        );
+    }
 }

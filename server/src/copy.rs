@@ -9,14 +9,15 @@
 //!   that is not a date, is in the future, or is older than the retention
 //!   window is refused with its own clear message. None of these depends on
 //!   what is stored, so none of them tells anyone anything.
-//! - **Rate limits.** Every attempt counts against its client (a salted hash
-//!   of the address, never the address): [`CLIENT_LIMIT`] an hour. Failed
-//!   lookups count against the reference: after [`REFERENCE_FAILURES`] in an
-//!   hour the reference is locked, even for the right date, until the
-//!   oldest of them is an hour old. A refusal by a limit is itself not
-//!   counted, so a limit ends an hour after the attempts that caused it. The
-//!   check, the lookup and the counting run under one lock, so parallel
-//!   requests from one client cannot overshoot a limit on this instance.
+//! - **Rate limits** ([`crate::limit`], shared with enrolment). Every
+//!   attempt counts against its client (a salted hash of the address, never
+//!   the address): [`CLIENT_LIMIT`] an hour. Failed lookups count against
+//!   the reference: after [`REFERENCE_FAILURES`] in an hour the reference is
+//!   locked, even for the right date, until the oldest of them is an hour
+//!   old. A refusal by a limit is itself not counted, so a limit ends an
+//!   hour after the attempts that caused it. The check, the lookup and the
+//!   counting run under one lock, so parallel requests from one client
+//!   cannot overshoot a limit on this instance.
 //! - **The uniform answer.** A wrong reference, a wrong date, an erased
 //!   record and a record that never existed all give [`CopyError::NotFound`]
 //!   (one status, one body), after the same storage work: one lookup by
@@ -24,19 +25,18 @@
 //!   tombstone read. Only a match decodes its document; the HTTP layer
 //!   holds every answer until a fixed minimum time from the start of the
 //!   request, so found and not found also take the same time.
-//! - **Audit.** Every attempt appends `copy-issued` (with the record id) or
-//!   `copy-refused` (with a reason code), carrying the hashed client key and,
-//!   where the reference parsed, a hash of it: no address, no typed text, no
-//!   record content.
+//! - **Audit.** Every attempt that passes the limits appends `copy-issued`
+//!   (with the record id) or `copy-refused` (with a reason code), carrying
+//!   the hashed client key and, where the reference parsed, a hash of it:
+//!   no address, no typed text, no record content. Refusals by a limit are
+//!   counted and summarised once per window instead ([`Throttled`]), so the
+//!   public cannot grow the trail without bound.
 //!
 //! Station staff finding a record for a person without the reference are in
 //! [`staff`]; the HTML form of a copy in [`page`].
 
 pub mod page;
 pub mod staff;
-
-use std::net::IpAddr;
-use std::sync::{Mutex, OnceLock};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Europe::London;
@@ -49,6 +49,8 @@ use sha2::{Digest, Sha256};
 
 use crate::audit::{self, Action, actor};
 use crate::config::stamp;
+use crate::limit::{self, Limit, Throttled};
+pub use crate::limit::{WINDOW_SECS, client_key};
 use crate::retention::RetentionPolicy;
 use crate::storage::{Storage, StorageError, StoredRecord};
 
@@ -56,8 +58,6 @@ use crate::storage::{Storage, StorageError, StoredRecord};
 pub const CLIENT_LIMIT: u32 = 20;
 /// Failed lookups of one reference in [`WINDOW_SECS`] before it is locked.
 pub const REFERENCE_FAILURES: u32 = 5;
-/// The rate-limit window: one hour.
-pub const WINDOW_SECS: i64 = 3600;
 /// Longest reference or date text looked at (a reference is 17 characters
 /// with its hyphens; anything much longer is not one).
 pub const MAX_FIELD_LEN: usize = 64;
@@ -70,8 +70,18 @@ if you have no receipt, or you still cannot find your record, ask at a police st
 /// The kinds a member of the public may get a copy of.
 const COPY_KINDS: [RecordKind; 2] = [RecordKind::StopSearch, RecordKind::StopAccount];
 
-/// Serialises check, lookup and counting (see the module docs).
-static ATTEMPTS: Mutex<()> = Mutex::new(());
+/// Attempts per client (every attempt counts).
+const CLIENT: Limit = Limit {
+    name: "copy-client",
+    max: CLIENT_LIMIT,
+    failed_only: false,
+};
+/// Failed lookups per reference.
+const REFERENCE: Limit = Limit {
+    name: "copy-reference",
+    max: REFERENCE_FAILURES,
+    failed_only: true,
+};
 
 /// Why a copy was not given. Every message is safe to show the person.
 #[derive(Debug, thiserror::Error)]
@@ -268,36 +278,6 @@ pub struct CopyRequest<'a> {
     pub channel: Channel,
 }
 
-/// The rate-limit and audit key of a client address: a truncated SHA-256
-/// of a random salt made once per server process and the address (IPv6
-/// by its /64, which one household or phone usually holds whole). The
-/// address cannot be read back from it, and keys from different server
-/// runs cannot be linked; a restart therefore also forgets the per-client
-/// counts (the per-reference lockout is kept).
-pub fn client_key(addr: Option<IpAddr>) -> String {
-    static SALT: OnceLock<[u8; 32]> = OnceLock::new();
-    let salt = SALT.get_or_init(|| {
-        let mut salt = [0u8; 32];
-        rand::RngCore::fill_bytes(&mut rand::rng(), &mut salt);
-        salt
-    });
-    let mut h = Sha256::new();
-    h.update(salt);
-    match addr.map(canonical_ip) {
-        Some(IpAddr::V4(v4)) => h.update(v4.octets()),
-        Some(IpAddr::V6(v6)) => h.update(&v6.octets()[..8]),
-        None => h.update(b"unknown"),
-    }
-    format!("client:{}", &hex::encode(h.finalize())[..16])
-}
-
-fn canonical_ip(addr: IpAddr) -> IpAddr {
-    match addr {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(addr, IpAddr::V4),
-        v4 => v4,
-    }
-}
-
 /// The rate-limit and audit key of a (canonical) reference: a hash, so the
 /// attempts table and the trail hold no usable reference.
 fn reference_key(reference: &str) -> String {
@@ -308,16 +288,17 @@ fn reference_key(reference: &str) -> String {
 }
 
 /// Looks a record up for a member of the public and makes their copy, or
-/// says why not. Every call is counted and audited (see the module docs).
+/// says why not. Every call is counted; every call that passes the limits
+/// is audited, the others are summarised by `throttled` (see the module docs).
 pub fn request_copy(
     storage: &dyn Storage,
     policy: &RetentionPolicy,
     now: DateTime<Utc>,
     request: CopyRequest<'_>,
+    throttled: &Throttled,
 ) -> Result<Copy, CopyError> {
     let at = stamp(now);
     let now_unix = now.timestamp();
-    let since = now_unix - WINDOW_SECS;
     let mut detail = json!({"client": request.client, "via": request.channel.as_str()});
     let refuse = |error: CopyError, detail: &mut serde_json::Value| {
         detail["reason"] = json!(error.code());
@@ -333,13 +314,11 @@ pub fn request_copy(
         Err(error)
     };
 
-    let _serial = ATTEMPTS
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let (client_attempts, _) = storage.attempts_since(request.client, since)?;
-    if client_attempts >= CLIENT_LIMIT {
-        let retry_after = retry_after(storage, request.client, now_unix, CLIENT_LIMIT, false)?;
-        return refuse(CopyError::ClientThrottled { retry_after }, &mut detail);
+    let _serial = limit::serial();
+    if let Some(retry_after) = limit::check(storage, request.client, CLIENT, now_unix)? {
+        let error = CopyError::ClientThrottled { retry_after };
+        throttled.refused(CLIENT.name, Action::CopyRefused, error.code(), None, now);
+        return Err(error);
     }
 
     let checked = check_reference(request.reference)
@@ -354,11 +333,17 @@ pub fn request_copy(
     let ref_key = reference_key(&reference);
     detail["reference_key"] = json!(ref_key);
 
-    let (_, reference_failures) = storage.attempts_since(&ref_key, since)?;
-    if reference_failures >= REFERENCE_FAILURES {
-        let retry_after = retry_after(storage, &ref_key, now_unix, REFERENCE_FAILURES, true)?;
+    if let Some(retry_after) = limit::check(storage, &ref_key, REFERENCE, now_unix)? {
         storage.add_attempt(request.client, now_unix, true)?;
-        return refuse(CopyError::ReferenceLocked { retry_after }, &mut detail);
+        let error = CopyError::ReferenceLocked { retry_after };
+        throttled.refused(
+            REFERENCE.name,
+            Action::CopyRefused,
+            error.code(),
+            Some(&ref_key),
+            now,
+        );
+        return Err(error);
     }
 
     // The same work whatever the outcome: one lookup, index dates compared.
@@ -454,24 +439,6 @@ fn find_by_reference(
         .find(|r| {
             COPY_KINDS.contains(&r.index.kind) && london_date_of(&r.index.occurred_at) == Some(date)
         }))
-}
-
-/// Seconds until fewer than `limit` attempts (failed ones if
-/// `failed_only`) under `key` fall in the window: when the `limit`-th
-/// newest leaves it.
-fn retry_after(
-    storage: &dyn Storage,
-    key: &str,
-    now: i64,
-    limit: u32,
-    failed_only: bool,
-) -> Result<u64, StorageError> {
-    let oldest_counted = storage
-        .nth_newest_attempt(key, now - WINDOW_SECS, limit, failed_only)?
-        .unwrap_or(now);
-    Ok(u64::try_from(oldest_counted + WINDOW_SECS + 1 - now)
-        .unwrap_or(1)
-        .max(1))
 }
 
 /// Decodes a stored record and makes the copy of it.
@@ -622,18 +589,5 @@ mod tests {
             check_reference(&"A".repeat(500)),
             Err(CopyError::BadReference)
         ));
-    }
-
-    #[test]
-    fn client_keys_hide_the_address() {
-        let a = client_key(Some("192.0.2.7".parse().unwrap()));
-        assert!(!a.contains("192"));
-        assert_eq!(a, client_key(Some("::ffff:192.0.2.7".parse().unwrap())));
-        assert_ne!(a, client_key(Some("192.0.2.8".parse().unwrap())));
-        // One IPv6 /64 is one client.
-        assert_eq!(
-            client_key(Some("2001:db8::1".parse().unwrap())),
-            client_key(Some("2001:db8::2".parse().unwrap()))
-        );
     }
 }

@@ -1,19 +1,34 @@
 //! The HTTP surface (axum): routes, shared state, bounded body decoding and
 //! the JSON error every refusal uses. Handlers decode and authenticate;
 //! merging and paging live in [`crate::sync`].
+//!
+//! Bounds per request (connections are bounded in [`edge`]):
+//! - **Concurrency**: at most `limits.max_concurrent_requests` requests are
+//!   handled at once; a request waits up to `limits.queue_wait` for a turn,
+//!   then gets 503 with `Retry-After` (`/healthz` and `/metrics` never wait).
+//! - **Body time**: a body must arrive whole within `limits.body_read` of
+//!   the request's arrival, or 408 ([`read_body`]).
+//! - **Body size**, per route: sync and retire [`MAX_REQUEST_BYTES`] (and
+//!   again after gzip), enrolment [`MAX_ENROL_BYTES`], the copy form
+//!   2 KB (`copy::MAX_BODY`); refused from `Content-Length` before reading, and
+//!   otherwise as soon as the limit is crossed (413).
 
 mod copy;
+pub mod edge;
 mod enrol;
 mod ops;
 mod sync;
 
+use std::future::Future;
 use std::io::Read;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Instant;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -22,25 +37,56 @@ use pocketbook_core::sync::wire::{
     ENROL_PATH, ErrorBody, MAX_REQUEST_BYTES, PROTOCOL_VERSION, RETIRE_PATH, SYNC_PATH,
 };
 use serde::de::DeserializeOwned;
+use tokio::sync::Semaphore;
 
 use crate::config::ServerConfig;
+use crate::limit::Throttled;
 use crate::metrics::{EndpointLabels, Metrics, RequestLabels};
 use crate::storage::{Storage, StorageError};
+
+/// Largest enrolment request: a protocol number, a code of a dozen
+/// characters and a device label of at most 80 (JSON-escaped, that is
+/// under 1 KB); 4 KB leaves room and nothing more.
+pub const MAX_ENROL_BYTES: usize = 4 * 1024;
 
 /// What every handler shares.
 pub struct AppState {
     pub storage: Arc<dyn Storage>,
     pub config: ServerConfig,
     pub metrics: Metrics,
+    /// Refusals by a rate limit, summarised into the audit trail.
+    pub throttled: Throttled,
+    /// Turns for requests: the concurrency limit.
+    turns: Arc<Semaphore>,
 }
 
 impl AppState {
     pub fn new(storage: Arc<dyn Storage>, config: ServerConfig) -> Arc<Self> {
+        let metrics = Metrics::default();
         Arc::new(AppState {
             storage,
+            throttled: Throttled::new(metrics.throttled.clone()),
+            turns: Arc::new(Semaphore::new(config.limits.max_concurrent_requests)),
             config,
-            metrics: Metrics::default(),
+            metrics,
         })
+    }
+
+    /// Writes the rate-limit refusals counted so far as summary audit
+    /// events (see [`crate::limit`]); the server calls it once per
+    /// `limits.audit_summary_every` and when it stops.
+    pub async fn flush_throttled(self: &Arc<Self>) {
+        let state = self.clone();
+        let flushed = blocking(move || {
+            state
+                .throttled
+                .flush(state.storage.as_ref(), state.now())
+                .map_err(HttpError::from)
+        })
+        .await;
+        if let Err(e) = flushed {
+            tracing::error!(error = %e.body.message, "rate-limit summary not written; kept for the next one");
+        }
     }
 
     /// Now, as the injected clock says, in RFC 3339.
@@ -49,24 +95,129 @@ impl AppState {
     }
 }
 
-/// Builds the router with its layers.
+/// Builds the public router with its layers. `/metrics` is on it unless
+/// the config gives metrics their own address ([`metrics_router`]).
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
+    let admit = axum::middleware::from_fn_with_state(state.clone(), admit);
+    let devices = Router::new()
         .route(SYNC_PATH, post(sync::handle))
         .route(ENROL_PATH, post(enrol::handle))
         .route(RETIRE_PATH, post(sync::retire))
+        .route("/readyz", get(ops::readyz))
+        .layer(admit.clone());
+    // The equal-time floor of the copy answers waits outside the
+    // concurrency limit, so a waiting answer holds no turn.
+    let public = Router::new()
         .route("/copy", get(copy::form).post(copy::submit))
         .route("/v1/copy", post(copy::api))
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
-        .fallback(|| async {
-            HttpError::new(StatusCode::NOT_FOUND, "not-found", "no such endpoint")
-        })
+        .layer(admit)
+        .layer(axum::middleware::from_fn(copy::equal_time));
+    let mut operators = Router::new().route("/healthz", get(ops::healthz));
+    if state.config.metrics_listen.is_none() {
+        operators = operators.route("/metrics", get(ops::metrics));
+    }
+    devices
+        .merge(public)
+        .merge(operators)
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            deadline,
+        ))
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .layer(tower_http::compression::CompressionLayer::new().gzip(true))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// The router of the separate metrics address (`metrics_listen`).
+pub fn metrics_router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/metrics", get(ops::metrics))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+async fn not_found() -> HttpError {
+    HttpError::new(StatusCode::NOT_FOUND, "not-found", "no such endpoint")
+}
+
+/// The concurrency limit: a turn within `limits.queue_wait`, or 503.
+async fn admit(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let turn = tokio::time::timeout(
+        state.config.limits.queue_wait,
+        state.turns.clone().acquire_owned(),
+    )
+    .await;
+    match turn {
+        Ok(Ok(turn)) => {
+            let response = next.run(request).await;
+            drop(turn);
+            response
+        }
+        Ok(Err(_)) | Err(_) => {
+            state.throttled.shed("busy");
+            let mut busy = HttpError::unavailable("the server is busy with other requests");
+            busy.retry_after = Some(1);
+            busy.into_response()
+        }
+    }
+}
+
+/// Gives the request's body its deadline: `limits.body_read` from now.
+async fn deadline(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let limit = state.config.limits.body_read;
+    next.run(request.map(|body| axum::body::Body::new(Deadline::new(body, limit))))
+        .await
+}
+
+/// A request body that fails with [`BodyTimeout`] once its deadline passes.
+struct Deadline {
+    inner: axum::body::Body,
+    sleep: Pin<Box<tokio::time::Sleep>>,
+    limit: Duration,
+}
+
+impl Deadline {
+    fn new(inner: axum::body::Body, limit: Duration) -> Self {
+        Deadline {
+            inner,
+            sleep: Box::pin(tokio::time::sleep(limit)),
+            limit,
+        }
+    }
+}
+
+/// The body did not arrive within its time.
+#[derive(Debug, thiserror::Error)]
+#[error("the body did not arrive within {0:?}")]
+pub struct BodyTimeout(Duration);
+
+impl http_body::Body for Deadline {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        if let Poll::Ready(frame) = Pin::new(&mut self.inner).poll_frame(cx) {
+            return Poll::Ready(frame);
+        }
+        if self.sleep.as_mut().poll(cx).is_ready() {
+            let limit = self.limit;
+            return Poll::Ready(Some(Err(axum::Error::new(BodyTimeout(limit)))));
+        }
+        Poll::Pending
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 /// Counts every answer by endpoint and status, and times it.
@@ -116,6 +267,8 @@ async fn observe(State(state): State<Arc<AppState>>, request: Request, next: Nex
 pub struct HttpError {
     status: StatusCode,
     body: ErrorBody,
+    /// Seconds for `Retry-After`.
+    retry_after: Option<u64>,
 }
 
 impl HttpError {
@@ -128,7 +281,15 @@ impl HttpError {
                 supported_protocols: Vec::new(),
                 wipe: false,
             },
+            retry_after: None,
         }
+    }
+
+    /// 429: a rate limit refused the request; it lifts in `retry_after` seconds.
+    pub fn throttled(message: impl Into<String>, retry_after: u64) -> Self {
+        let mut e = Self::new(StatusCode::TOO_MANY_REQUESTS, "too-many-attempts", message);
+        e.retry_after = Some(retry_after);
+        e
     }
 
     /// The stable machine-readable code, e.g. `malformed`.
@@ -140,14 +301,23 @@ impl HttpError {
         Self::new(StatusCode::BAD_REQUEST, "malformed", message)
     }
 
-    fn too_large() -> Self {
+    /// 413: the body is over `limit`; `hint` says what to send instead.
+    fn too_large(limit: usize, hint: &str) -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "too-large",
-            format!(
-                "the body is larger than {MAX_REQUEST_BYTES} bytes; send fewer records per request"
-            ),
+            format!("the body is larger than {limit} bytes; {hint}"),
         )
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The readable message.
+    pub fn message(&self) -> &str {
+        &self.body.message
     }
 
     pub(crate) fn unsupported_protocol(found: u32) -> Self {
@@ -206,33 +376,56 @@ impl From<StorageError> for HttpError {
 
 impl IntoResponse for HttpError {
     fn into_response(self) -> Response {
-        (self.status, axum::Json(self.body)).into_response()
+        let mut response = (self.status, axum::Json(self.body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }
 
-/// Reads a request body of at most [`MAX_REQUEST_BYTES`] as sent, refusing
-/// an oversized one from its `Content-Length` before reading it, and
-/// otherwise as soon as the limit is crossed.
-pub async fn read_raw(headers: &HeaderMap, body: axum::body::Body) -> Result<Vec<u8>, HttpError> {
+/// What to send instead of a sync or retire body that is too large.
+const SYNC_HINT: &str = "send fewer records per request";
+
+/// The one bounded body reader of every route: at most `limit` bytes as
+/// sent, refused from `Content-Length` before reading (413), otherwise as
+/// soon as the limit is crossed (413); a body that does not arrive within
+/// its deadline (`limits.body_read` from arrival) gets 408. `hint` ends the 413 message.
+pub async fn read_body(
+    headers: &HeaderMap,
+    body: axum::body::Body,
+    limit: usize,
+    hint: &str,
+) -> Result<Vec<u8>, HttpError> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_REQUEST_BYTES as u64) {
-        return Err(HttpError::too_large());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(HttpError::too_large(limit, hint));
     }
-    let raw = axum::body::to_bytes(body, MAX_REQUEST_BYTES)
-        .await
-        .map_err(|e| {
-            if std::error::Error::source(&e)
-                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
-                || e.to_string().contains("length limit")
-            {
-                HttpError::too_large()
-            } else {
-                HttpError::malformed(format!("the body could not be read: {e}"))
+    let raw = axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        while let Some(error) = cause {
+            if error.is::<http_body_util::LengthLimitError>() {
+                return HttpError::too_large(limit, hint);
             }
-        })?;
+            if let Some(timeout) = error.downcast_ref::<BodyTimeout>() {
+                return HttpError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "request-timeout",
+                    format!(
+                        "the body did not arrive within {} seconds; try again on a better connection",
+                        timeout.0.as_secs_f64()
+                    ),
+                );
+            }
+            cause = error.source();
+        }
+        HttpError::malformed("the body could not be read")
+    })?;
     Ok(raw.to_vec())
 }
 
@@ -252,33 +445,45 @@ pub fn gzipped(headers: &HeaderMap) -> Result<bool, HttpError> {
     }
 }
 
-/// Inflates a gzip body, stopping as soon as it grows past
-/// [`MAX_REQUEST_BYTES`] (a few kilobytes can inflate to gigabytes).
+/// Inflates a gzip body, stopping as soon as it grows past `limit`
+/// (a few kilobytes can inflate to gigabytes).
 /// CPU work: call it on a blocking thread.
-pub fn gunzip(raw: &[u8]) -> Result<Vec<u8>, HttpError> {
+pub fn gunzip(raw: &[u8], limit: usize, hint: &str) -> Result<Vec<u8>, HttpError> {
     let mut out = Vec::new();
     flate2::read::GzDecoder::new(raw)
-        .take(MAX_REQUEST_BYTES as u64 + 1)
+        .take(limit as u64 + 1)
         .read_to_end(&mut out)
         .map_err(|e| HttpError::malformed(format!("invalid gzip body: {e}")))?;
-    if out.len() > MAX_REQUEST_BYTES {
-        return Err(HttpError::too_large());
+    if out.len() > limit {
+        return Err(HttpError::too_large(limit, hint));
     }
     Ok(out)
 }
 
-/// Reads, inflates and decodes a JSON request body, bounded before and
-/// after decompression; the CPU-heavy part runs off the async runtime.
+/// Reads, inflates and decodes a sync or retire request body (at most
+/// [`MAX_REQUEST_BYTES`]): see [`read_json_within`].
 pub async fn read_json<T: DeserializeOwned + Send + 'static>(
     headers: &HeaderMap,
     body: axum::body::Body,
 ) -> Result<(T, usize), HttpError> {
+    read_json_within(headers, body, MAX_REQUEST_BYTES, SYNC_HINT).await
+}
+
+/// Reads, inflates and decodes a JSON request body, bounded to `limit`
+/// before and after decompression; the CPU-heavy part runs off the async
+/// runtime. Returns the value and the bytes received.
+pub async fn read_json_within<T: DeserializeOwned + Send + 'static>(
+    headers: &HeaderMap,
+    body: axum::body::Body,
+    limit: usize,
+    hint: &'static str,
+) -> Result<(T, usize), HttpError> {
     let gzip = gzipped(headers)?;
-    let raw = read_raw(headers, body).await?;
+    let raw = read_body(headers, body, limit, hint).await?;
     let received = raw.len();
     let value = blocking(move || {
         if gzip {
-            decode(&gunzip(&raw)?)
+            decode(&gunzip(&raw, limit, hint)?)
         } else {
             decode(&raw)
         }

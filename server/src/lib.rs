@@ -9,7 +9,8 @@
 //! [`http`] is the axum surface; [`metrics`] the Prometheus registry;
 //! [`admin`] the audited operations on people and devices; [`audit`] the
 //! hash-chained trail; [`retention`] the 12-month erasure job; [`copy`] the
-//! public copy of a search record; [`cli`] the `serve` and `admin` commands.
+//! public copy of a search record; [`limit`] the per-client rate limits of
+//! the public doors; [`cli`] the `serve` and `admin` commands.
 
 #![forbid(unsafe_code)]
 
@@ -20,6 +21,7 @@ pub mod cli;
 pub mod config;
 pub mod copy;
 pub mod http;
+pub mod limit;
 pub mod metrics;
 pub mod retention;
 pub mod scope;
@@ -35,7 +37,9 @@ pub use storage::Storage;
 /// A server started on a listener; dropping it does not stop it, call [`RunningServer::shutdown`].
 pub struct RunningServer {
     pub addr: SocketAddr,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    /// Where `/metrics` is served, when `metrics_listen` is configured.
+    pub metrics_addr: Option<SocketAddr>,
+    shutdown: Option<tokio::sync::watch::Sender<bool>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
@@ -49,7 +53,7 @@ impl RunningServer {
     pub async fn shutdown(mut self) -> std::io::Result<()> {
         if let Some(tx) = self.shutdown.take() {
             // The server may already have stopped; then there is nothing to signal.
-            if tx.send(()).is_err() {
+            if tx.send(true).is_err() {
                 tracing::debug!("server already stopped");
             }
         }
@@ -81,34 +85,68 @@ pub async fn start_with(
 ) -> Result<RunningServer, StartError> {
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
+    let metrics_listener = match config.metrics_listen {
+        Some(at) => Some(tokio::net::TcpListener::bind(at).await?),
+        None => None,
+    };
+    let metrics_addr = metrics_listener
+        .as_ref()
+        .map(tokio::net::TcpListener::local_addr)
+        .transpose()?;
     let retention = tokio::spawn(retention_schedule(storage.clone(), config.clone()));
-    let app = http::router(http::AppState::new(storage, config));
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        // The schedule stops with the server, whichever way it stops.
-        let _schedule = AbortOnDrop(retention);
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            // Either an explicit shutdown or the sender being dropped ends serving.
-            if rx.await.is_err() {
+    let state = http::AppState::new(storage, config);
+    let summaries = tokio::spawn(throttle_summaries(state.clone()));
+    let app = http::router(state.clone());
+    // Either an explicit shutdown or the sender being dropped ends serving.
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let stopped = move || {
+        let mut rx = rx.clone();
+        async move {
+            if rx.wait_for(|stop| *stop).await.is_err() {
                 tracing::debug!("shutdown handle dropped");
             }
-        })
-        .await
+        }
+    };
+    let metrics = metrics_listener.map(|listener| {
+        let state = state.clone();
+        tokio::spawn(http::edge::serve(
+            listener,
+            http::metrics_router(state.clone()),
+            state,
+            stopped(),
+        ))
+    });
+    let task = tokio::spawn(async move {
+        // The schedules stop with the server, whichever way it stops.
+        let _schedules = (AbortOnDrop(retention), AbortOnDrop(summaries));
+        let _metrics = metrics.map(AbortOnDrop);
+        let served = http::edge::serve(listener, app, state.clone(), stopped()).await;
+        state.flush_throttled().await;
+        served
     });
     Ok(RunningServer {
         addr,
+        metrics_addr,
         shutdown: Some(tx),
         task,
     })
 }
 
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
+/// Writes the rate-limit refusals counted in each window as summary
+/// audit events (see [`limit`]).
+async fn throttle_summaries(state: Arc<http::AppState>) {
+    let every = state.config.limits.audit_summary_every;
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        state.flush_throttled().await;
+    }
+}
 
-impl Drop for AbortOnDrop {
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
     fn drop(&mut self) {
         self.0.abort();
     }

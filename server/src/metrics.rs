@@ -5,6 +5,7 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -32,6 +33,14 @@ pub struct EndpointLabels {
     pub endpoint: &'static str,
 }
 
+/// Which limit refused a request or a connection: `copy-client`,
+/// `copy-reference`, `enrol-client`, `busy` (the concurrency limit),
+/// `connections-per-client`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LimitLabels {
+    pub limit: &'static str,
+}
+
 /// Every metric the server exports.
 pub struct Metrics {
     registry: Registry,
@@ -45,6 +54,10 @@ pub struct Metrics {
     pub bytes_in: Counter,
     pub bytes_out: Counter,
     pub enrolments: Counter,
+    /// Requests and connections refused by a limit, by limit.
+    pub throttled: Family<LimitLabels, Counter>,
+    /// Connections open now (both listeners).
+    pub connections_open: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -114,6 +127,18 @@ impl Default for Metrics {
         );
         let enrolments = Counter::default();
         registry.register("enrolments", "Devices enrolled", enrolments.clone());
+        let throttled = Family::<LimitLabels, Counter>::default();
+        registry.register(
+            "throttled",
+            "Requests or connections refused by a limit, by limit",
+            throttled.clone(),
+        );
+        let connections_open = Gauge::default();
+        registry.register(
+            "http_connections_open",
+            "Connections open now",
+            connections_open.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -126,6 +151,8 @@ impl Default for Metrics {
             bytes_in,
             bytes_out,
             enrolments,
+            throttled,
+            connections_open,
         }
     }
 }

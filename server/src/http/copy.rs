@@ -4,7 +4,8 @@
 //! client key from the connection, and shapes the answer.
 //!
 //! **Equal time.** Every `POST` answer, whatever it says, is held until
-//! [`MIN_ANSWER`] after the request arrived, so a copy found (which decodes
+//! [`MIN_ANSWER`] after the request arrived ([`equal_time`], a layer
+//! outside the concurrency limit, so a held answer holds no turn), so a copy found (which decodes
 //! a document) and a copy not found (which does not) leave the server
 //! after the same time, and the response time does not tell whether a
 //! reference exists. The floor is well above the work itself (a lookup by
@@ -14,16 +15,17 @@
 //!
 //! No address, reference or date is logged or put in a metric label.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::{AppState, HttpError, blocking};
+use super::edge::ClientAddr;
+use super::{AppState, HttpError, blocking, read_body};
 use crate::copy::{self, Channel, Copy, CopyError, CopyRequest, MAX_FIELD_LEN, page};
 
 /// The shortest time any `POST` answer takes (see the module docs).
@@ -39,28 +41,6 @@ const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 's
 pub struct CopyBody {
     pub reference: String,
     pub date: String,
-}
-
-/// A refusal before the lookup, in the page's or the API's words.
-#[derive(Debug)]
-struct BodyError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-}
-
-impl BodyError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        BodyError {
-            status,
-            code,
-            message: message.into(),
-        }
-    }
-
-    fn malformed(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "malformed", message)
-    }
 }
 
 /// Headers every copy answer carries: nothing cached, nothing sniffed,
@@ -92,14 +72,25 @@ pub async fn form() -> Response {
     html(StatusCode::OK, page::form_page(None, "", ""))
 }
 
+/// Holds every `POST` answer until [`MIN_ANSWER`] after the request
+/// arrived (see the module docs).
+pub async fn equal_time(request: Request, next: Next) -> Response {
+    let started = tokio::time::Instant::now();
+    let post = request.method() == Method::POST;
+    let response = next.run(request).await;
+    if post {
+        tokio::time::sleep_until(started + MIN_ANSWER).await;
+    }
+    response
+}
+
 /// `POST /copy`: a form post; answers with the copy or the form again.
 pub async fn submit(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    let started = tokio::time::Instant::now();
-    let response = match read_form(request).await {
-        Err(e) => html(e.status, page::form_page(Some(&e.message), "", "")),
+    match read_form(request).await {
+        Err(e) => html(e.status(), page::form_page(Some(e.message()), "", "")),
         Ok(Err((e, reference, date))) => html(
-            e.status,
-            page::form_page(Some(&e.message), &reference, &date),
+            e.status(),
+            page::form_page(Some(e.message()), &reference, &date),
         ),
         Ok(Ok((client, reference, date))) => {
             match lookup(
@@ -125,16 +116,13 @@ pub async fn submit(State(state): State<Arc<AppState>>, request: Request) -> Res
                 }
             }
         }
-    };
-    tokio::time::sleep_until(started + MIN_ANSWER).await;
-    response
+    }
 }
 
 /// `POST /v1/copy`: JSON in, the [`Copy`] or an `ErrorBody` out.
 pub async fn api(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    let started = tokio::time::Instant::now();
-    let response = match read_json(request).await {
-        Err(e) => harden(HttpError::new(e.status, e.code, e.message).into_response()),
+    match read_json(request).await {
+        Err(e) => harden(e.into_response()),
         Ok((client, body)) => {
             match lookup(&state, client, body.reference, body.date, Channel::Api).await {
                 Ok(copy) => harden(axum::Json(copy).into_response()),
@@ -144,9 +132,7 @@ pub async fn api(State(state): State<Arc<AppState>>, request: Request) -> Respon
                 ),
             }
         }
-    };
-    tokio::time::sleep_until(started + MIN_ANSWER).await;
-    response
+    }
 }
 
 fn status_of(e: &CopyError) -> StatusCode {
@@ -176,20 +162,19 @@ async fn lookup(
     date: String,
     channel: Channel,
 ) -> Result<Copy, CopyError> {
-    let storage = state.storage.clone();
-    let policy = state.config.retention;
-    let now = state.now();
+    let state = state.clone();
     let result = blocking(move || {
         Ok(copy::request_copy(
-            storage.as_ref(),
-            &policy,
-            now,
+            state.storage.as_ref(),
+            &state.config.retention,
+            state.now(),
             CopyRequest {
                 reference: &reference,
                 date: &date,
                 client: &client,
                 channel,
             },
+            &state.throttled,
         ))
     })
     .await;
@@ -208,13 +193,14 @@ async fn lookup(
     result
 }
 
-/// The client key of the connection (see [`copy::client_key`]).
-fn client_of(request: &Request) -> String {
+/// The client key of the request (see [`copy::client_key`]): its address
+/// as [`super::edge`] decided it.
+pub(super) fn client_of(request: &Request) -> String {
     copy::client_key(
         request
             .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip()),
+            .get::<ClientAddr>()
+            .map(|ClientAddr(addr)| *addr),
     )
 }
 
@@ -224,42 +210,23 @@ async fn read_bounded(
     request: Request,
     expected: &str,
     missing_ok: bool,
-) -> Result<(String, Vec<u8>), BodyError> {
+) -> Result<(String, Vec<u8>), HttpError> {
     let client = client_of(&request);
     let (parts, body) = request.into_parts();
     check_type(&parts.headers, expected, missing_ok)?;
-    let too_large = || {
-        BodyError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too-large",
-            format!(
-                "The request is larger than {MAX_BODY} bytes: send only the reference and the date."
-            ),
-        )
-    };
-    let declared = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY as u64) {
-        return Err(too_large());
-    }
-    let bytes = axum::body::to_bytes(body, MAX_BODY).await.map_err(|e| {
-        if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
-            || e.to_string().contains("length limit")
-        {
-            too_large()
-        } else {
-            BodyError::malformed("The request could not be read.")
-        }
-    })?;
-    Ok((client, bytes.to_vec()))
+    let bytes = read_body(
+        &parts.headers,
+        body,
+        MAX_BODY,
+        "send only the reference and the date",
+    )
+    .await?;
+    Ok((client, bytes))
 }
 
-fn check_type(headers: &HeaderMap, expected: &str, missing_ok: bool) -> Result<(), BodyError> {
+fn check_type(headers: &HeaderMap, expected: &str, missing_ok: bool) -> Result<(), HttpError> {
     let unsupported = || {
-        BodyError::new(
+        HttpError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported-media-type",
             format!("Send the request as {expected}."),
@@ -288,9 +255,9 @@ fn check_type(headers: &HeaderMap, expected: &str, missing_ok: bool) -> Result<(
 
 /// Outer error: nothing to show again. Inner error: the form is shown
 /// again with what was typed.
-type FormResult = Result<(String, String, String), (BodyError, String, String)>;
+type FormResult = Result<(String, String, String), (HttpError, String, String)>;
 
-async fn read_form(request: Request) -> Result<FormResult, BodyError> {
+async fn read_form(request: Request) -> Result<FormResult, HttpError> {
     let (client, bytes) = read_bounded(request, "application/x-www-form-urlencoded", false).await?;
     let fields = parse_form(&bytes)?;
     let mut reference = None;
@@ -300,16 +267,16 @@ async fn read_form(request: Request) -> Result<FormResult, BodyError> {
             "reference" => &mut reference,
             "date" => &mut date,
             _ => {
-                return Err(BodyError::malformed(
+                return Err(HttpError::malformed(
                     "The form has a field it should not have.",
                 ));
             }
         };
         if slot.is_some() {
-            return Err(BodyError::malformed("The form has a field twice."));
+            return Err(HttpError::malformed("The form has a field twice."));
         }
         if value.chars().count() > MAX_FIELD_LEN {
-            return Err(BodyError::malformed(
+            return Err(HttpError::malformed(
                 "That is too long for a reference or a date: check what you typed.",
             ));
         }
@@ -322,59 +289,38 @@ async fn read_form(request: Request) -> Result<FormResult, BodyError> {
         } else {
             "Enter the date of the stop."
         };
-        return Ok(Err((BodyError::malformed(missing), reference, date)));
+        return Ok(Err((HttpError::malformed(missing), reference, date)));
     }
     Ok(Ok((client, reference, date)))
 }
 
-async fn read_json(request: Request) -> Result<(String, CopyBody), BodyError> {
+async fn read_json(request: Request) -> Result<(String, CopyBody), HttpError> {
     let (client, bytes) = read_bounded(request, "application/json", true).await?;
     let body: CopyBody = serde_json::from_slice(&bytes).map_err(|_| {
-        BodyError::malformed(
+        HttpError::malformed(
             "Send a JSON object with exactly two text fields: \"reference\" and \"date\" (YYYY-MM-DD).",
         )
     })?;
     if body.reference.chars().count() > MAX_FIELD_LEN || body.date.chars().count() > MAX_FIELD_LEN {
-        return Err(BodyError::malformed(
+        return Err(HttpError::malformed(
             "That is too long for a reference or a date.",
         ));
     }
     Ok((client, body))
 }
 
-/// Decodes `application/x-www-form-urlencoded`: `+` is a space, `%XX` a
-/// byte, the result must be UTF-8. Empty pairs (`a=1&&b=2`) are skipped.
-fn parse_form(bytes: &[u8]) -> Result<Vec<(String, String)>, BodyError> {
-    let bad = || BodyError::malformed("The form could not be read.");
-    let mut fields = Vec::new();
-    for pair in bytes.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
-        let mut halves = pair.splitn(2, |&b| b == b'=');
-        let name = decode_component(halves.next().unwrap_or_default()).ok_or_else(bad)?;
-        let value = decode_component(halves.next().unwrap_or_default()).ok_or_else(bad)?;
-        fields.push((name, value));
+/// Decodes `application/x-www-form-urlencoded` (the `form_urlencoded`
+/// crate, as browsers encode). Bytes that are not UTF-8 once decoded are
+/// refused rather than replaced.
+fn parse_form(bytes: &[u8]) -> Result<Vec<(String, String)>, HttpError> {
+    let fields: Vec<(String, String)> = form_urlencoded::parse(bytes).into_owned().collect();
+    if fields
+        .iter()
+        .any(|(name, value)| name.contains('\u{FFFD}') || value.contains('\u{FFFD}'))
+    {
+        return Err(HttpError::malformed("The form could not be read."));
     }
     Ok(fields)
-}
-
-fn decode_component(raw: &[u8]) -> Option<String> {
-    let mut out = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        match raw[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = raw.get(i + 1..i + 3)?;
-                if !hex.iter().all(u8::is_ascii_hexdigit) {
-                    return None;
-                }
-                out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]
@@ -382,12 +328,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn form_bodies_decode_strictly() {
-        let fields = parse_form(b"reference=K3F9-QW2H&date=2026-11-28&x=a+b%26c").unwrap();
+    fn form_bodies_decode_as_browsers_encode_them() {
+        let fields = parse_form(b"reference=K3F9-QW2H&&date=2026-11-28&x=a+b%26c").unwrap();
+        assert_eq!(fields.len(), 3);
         assert_eq!(fields[2], ("x".into(), "a b&c".into()));
-        assert!(parse_form(b"reference=%ZZ").is_err());
         assert!(parse_form(b"reference=%C3").is_err());
-        assert!(parse_form(b"reference=%4").is_err());
-        assert!(parse_form(b"reference=%+1").is_err());
+        assert!(parse_form(b"%FF=1").is_err());
     }
 }

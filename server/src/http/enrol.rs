@@ -1,18 +1,34 @@
 //! `POST /v1/enrol`: a device redeems a one-time code for its token.
+//!
+//! The body is at most [`MAX_ENROL_BYTES`]. Refused codes count against
+//! the client ([`ENROL_CLIENT`], the same per-client mechanism as the
+//! public copy, [`crate::limit`]): past the limit, attempts get 429 with
+//! `Retry-After` and are summarised in the audit trail instead of written
+//! one by one. Successful enrolments do not count, so a station enrolling
+//! many devices from one address is not held up.
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use axum::{Extension, Json};
 use pocketbook_core::model::Officer;
 use pocketbook_core::sync::wire::{EnrolRequest, EnrolResponse, PROTOCOL_VERSION};
 use serde_json::json;
 
-use super::{AppState, HttpError, blocking, read_json};
+use super::edge::ClientAddr;
+use super::{AppState, HttpError, MAX_ENROL_BYTES, blocking, read_json_within};
 use crate::audit::{self, Action, actor};
 use crate::auth;
+use crate::limit::{self, Limit};
 use crate::storage::{DeviceRow, StorageError};
+
+/// Refused enrolment attempts one client may make in an hour.
+pub const ENROL_CLIENT: Limit = Limit {
+    name: "enrol-client",
+    max: 10,
+    failed_only: true,
+};
 
 fn refused() -> HttpError {
     HttpError::new(
@@ -24,11 +40,22 @@ fn refused() -> HttpError {
 
 pub async fn handle(
     State(state): State<Arc<AppState>>,
+    client: Option<Extension<ClientAddr>>,
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Result<Json<EnrolResponse>, HttpError> {
-    let (request, _) = read_json::<EnrolRequest>(&headers, body).await?;
-    let code = auth::normalise_code(&request.code).ok_or_else(refused)?;
+    let (request, _) = read_json_within::<EnrolRequest>(
+        &headers,
+        body,
+        MAX_ENROL_BYTES,
+        "send only the enrolment code and a short device label",
+    )
+    .await?;
+    let client_key = format!(
+        "enrol/{}",
+        limit::client_key(client.map(|Extension(ClientAddr(ip))| ip))
+    );
+    let code = auth::normalise_code(&request.code);
     let label: String = request.device_label.chars().take(80).collect();
     let token = auth::new_token();
     let now = state.now();
@@ -46,7 +73,33 @@ pub async fn handle(
     let token_hash = auth::hash(&token);
     let device_id = device.id.clone();
     let at = crate::config::stamp(now);
+    let shared = state.clone();
     let officer = blocking(move || {
+        let _serial = limit::serial();
+        let now_unix = now.timestamp();
+        if let Some(retry_after) =
+            limit::check(storage.as_ref(), &client_key, ENROL_CLIENT, now_unix)?
+        {
+            shared.throttled.refused(
+                ENROL_CLIENT.name,
+                Action::EnrolmentRefused,
+                "too-many-attempts",
+                None,
+                now,
+            );
+            return Err(HttpError::throttled(
+                format!(
+                    "too many refused enrolment codes from this address: try again in {} minutes, with a new code from an admin",
+                    retry_after.div_ceil(60).max(1)
+                ),
+                retry_after,
+            ));
+        }
+        let Some(code) = code else {
+            // Not even the shape of a code: counted, not audited.
+            storage.add_attempt(&client_key, now_unix, true)?;
+            return Err(refused());
+        };
         let redeemed = storage.redeem_enrolment_code(
             &auth::hash(&code),
             now.timestamp(),
@@ -64,7 +117,9 @@ pub async fn handle(
                 ),
                 Ok(officer),
             ),
-            Err(StorageError::CodeRefused) => (
+            Err(StorageError::CodeRefused) => {
+                storage.add_attempt(&client_key, now_unix, true)?;
+                (
                 audit::event(
                     actor::PUBLIC,
                     Action::EnrolmentRefused,
@@ -72,7 +127,8 @@ pub async fn handle(
                     json!({"reason": "unknown, used or expired code"}),
                 ),
                 Err(refused()),
-            ),
+            )
+            }
             Err(other) => return Err(other.into()),
         };
         storage.append_audit(&at, &[event])?;

@@ -10,6 +10,7 @@ mod concurrency;
 mod copy;
 mod cost;
 mod devices;
+mod edge;
 mod enrol;
 mod hostile;
 mod ops;

@@ -1,0 +1,251 @@
+//! Rate limits on the public doors (the copy lookup, enrolment), as one
+//! mechanism: who a client is ([`client_key`]), how many attempts it made
+//! in the window ([`check`], over the store's attempt counts, so limits
+//! hold across restarts where the key allows), and what happens to the
+//! refusals a limit causes ([`Throttled`]).
+//!
+//! **Refusals by a limit are not audited one by one.** Anyone can make
+//! hundreds of throttled requests a second; one permanent, chained audit
+//! event each would let the public grow the trail without bound. They are
+//! counted in metrics (`pocketbook_throttled_total{limit}`) and written as
+//! one summary event per action and window, with the counts. Attempts that
+//! pass the limits are audited individually by their door, and there are
+//! at most a limit's worth of them per client and window.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::{Mutex, MutexGuard, OnceLock};
+
+use chrono::{DateTime, Utc};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::audit::{self, Action, actor};
+use crate::config::stamp;
+use crate::metrics::LimitLabels;
+use crate::storage::{Storage, StorageError};
+
+/// The rate-limit window: one hour.
+pub const WINDOW_SECS: i64 = 3600;
+
+/// Most distinct keys (e.g. hashed references) named in one summary; the
+/// rest are counted under `other`, so a summary stays small.
+pub const SUMMARY_KEYS: usize = 32;
+
+/// The rate-limit and audit key of a client address: a truncated SHA-256
+/// of a random salt made once per server process and the address (IPv6
+/// by its /64, which one household or phone usually holds whole). The
+/// address cannot be read back from it, and keys from different server
+/// runs cannot be linked; a restart therefore also forgets the per-client
+/// counts (per-reference lockouts are kept).
+pub fn client_key(addr: Option<IpAddr>) -> String {
+    static SALT: OnceLock<[u8; 32]> = OnceLock::new();
+    let salt = SALT.get_or_init(|| {
+        let mut salt = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut salt);
+        salt
+    });
+    let mut h = Sha256::new();
+    h.update(salt);
+    match addr.map(client_network) {
+        Some(IpAddr::V4(v4)) => h.update(v4.octets()),
+        Some(IpAddr::V6(v6)) => h.update(v6.octets()),
+        None => h.update(b"unknown"),
+    }
+    format!("client:{}", &hex::encode(h.finalize())[..16])
+}
+
+/// The address that stands for one client: an IPv4 address (also when
+/// written IPv4-mapped), or an IPv6 address's /64.
+pub fn client_network(addr: IpAddr) -> IpAddr {
+    match addr {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let mut octets = v6.octets();
+                octets[8..].fill(0);
+                IpAddr::V6(octets.into())
+            }
+        },
+        v4 => v4,
+    }
+}
+
+/// One limit: at most `max` attempts (failed ones only if `failed_only`)
+/// under a key in [`WINDOW_SECS`].
+#[derive(Debug, Clone, Copy)]
+pub struct Limit {
+    /// The metric label and audit reason scope, e.g. `copy-client`.
+    pub name: &'static str,
+    pub max: u32,
+    pub failed_only: bool,
+}
+
+/// Serialises a limit's check, the work it guards and the counting, so
+/// parallel requests from one client cannot overshoot a limit on this
+/// instance. Held across one door's check-work-count sequence only.
+pub fn serial() -> MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// `Ok(None)` when `key` is under `limit` at `now` (unix seconds), else
+/// `Ok(Some(seconds))` until it is under again (for `Retry-After`).
+pub fn check(
+    storage: &dyn Storage,
+    key: &str,
+    limit: Limit,
+    now: i64,
+) -> Result<Option<u64>, StorageError> {
+    let since = now - WINDOW_SECS;
+    let (all, failed) = storage.attempts_since(key, since)?;
+    let counted = if limit.failed_only { failed } else { all };
+    if counted < limit.max {
+        return Ok(None);
+    }
+    // Under again when the `max`-th newest counted attempt leaves the window.
+    let oldest_counted = storage
+        .nth_newest_attempt(key, since, limit.max, limit.failed_only)?
+        .unwrap_or(now);
+    Ok(Some(
+        u64::try_from(oldest_counted + WINDOW_SECS + 1 - now)
+            .unwrap_or(1)
+            .max(1),
+    ))
+}
+
+/// Refusals by a limit, counted in metrics and summarised into the audit
+/// trail once per window (see the module docs).
+pub struct Throttled {
+    metric: Family<LimitLabels, Counter>,
+    pending: Mutex<Pending>,
+}
+
+#[derive(Default)]
+struct Pending {
+    /// When the first refusal not yet written was counted.
+    since: Option<DateTime<Utc>>,
+    /// Per action: per reason, the count; per key, the count.
+    actions: BTreeMap<&'static str, Tally>,
+}
+
+#[derive(Default)]
+struct Tally {
+    action: Option<Action>,
+    reasons: BTreeMap<&'static str, u64>,
+    keys: BTreeMap<String, u64>,
+}
+
+impl std::fmt::Debug for Throttled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Throttled").finish_non_exhaustive()
+    }
+}
+
+impl Throttled {
+    /// Counts into `metric` (labelled by limit name).
+    pub fn new(metric: Family<LimitLabels, Counter>) -> Self {
+        Throttled {
+            metric,
+            pending: Mutex::new(Pending::default()),
+        }
+    }
+
+    fn pending(&self) -> MutexGuard<'_, Pending> {
+        self.pending
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Counts one refusal by `limit`, to be summarised under `action` with
+    /// `reason` (the refusal's code) and, if given, a non-personal `key`
+    /// (a hashed reference) so a targeted key stands out in the summary.
+    pub fn refused(
+        &self,
+        limit: &'static str,
+        action: Action,
+        reason: &'static str,
+        key: Option<&str>,
+        now: DateTime<Utc>,
+    ) {
+        self.metric.get_or_create(&LimitLabels { limit }).inc();
+        let mut pending = self.pending();
+        pending.since.get_or_insert(now);
+        let tally = pending.actions.entry(action.as_str()).or_default();
+        tally.action = Some(action);
+        *tally.reasons.entry(reason).or_default() += 1;
+        if let Some(key) = key {
+            let key = if tally.keys.contains_key(key) || tally.keys.len() < SUMMARY_KEYS {
+                key.to_string()
+            } else {
+                "other".to_string()
+            };
+            *tally.keys.entry(key).or_default() += 1;
+        }
+    }
+
+    /// Counts one refusal that is not audited at all (e.g. the server
+    /// being busy: nobody tried anything they may not do).
+    pub fn shed(&self, limit: &'static str) {
+        self.metric.get_or_create(&LimitLabels { limit }).inc();
+    }
+
+    /// Writes what was counted since the last flush as one audit event per
+    /// action (nothing when nothing was refused), and starts a new window.
+    /// Returns how many events were written. On a storage failure the
+    /// counts are kept for the next flush.
+    pub fn flush(&self, storage: &dyn Storage, now: DateTime<Utc>) -> Result<usize, StorageError> {
+        let mut pending = self.pending();
+        let Some(since) = pending.since else {
+            return Ok(0);
+        };
+        let events: Vec<_> = pending
+            .actions
+            .values()
+            .filter_map(|tally| {
+                let action = tally.action?;
+                let count: u64 = tally.reasons.values().sum();
+                let mut detail = json!({
+                    "summary": "refused by a rate limit",
+                    "count": count,
+                    "reasons": tally.reasons,
+                    "from": stamp(since),
+                    "until": stamp(now),
+                });
+                if !tally.keys.is_empty() {
+                    detail["keys"] = json!(tally.keys);
+                }
+                Some(audit::event(actor::PUBLIC, action, None, detail))
+            })
+            .collect();
+        storage.append_audit(&stamp(now), &events)?;
+        *pending = Pending::default();
+        Ok(events.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_keys_hide_the_address() {
+        let a = client_key(Some("192.0.2.7".parse().unwrap()));
+        assert!(!a.contains("192"));
+        assert_eq!(a, client_key(Some("::ffff:192.0.2.7".parse().unwrap())));
+        assert_ne!(a, client_key(Some("192.0.2.8".parse().unwrap())));
+        // One IPv6 /64 is one client.
+        assert_eq!(
+            client_key(Some("2001:db8::1".parse().unwrap())),
+            client_key(Some("2001:db8::2".parse().unwrap()))
+        );
+        assert_ne!(
+            client_key(Some("2001:db8::1".parse().unwrap())),
+            client_key(Some("2001:db8:0:1::1".parse().unwrap()))
+        );
+    }
+}
