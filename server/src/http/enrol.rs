@@ -12,7 +12,7 @@ use serde_json::json;
 use super::{AppState, HttpError, blocking, read_json};
 use crate::audit::{self, Action, actor};
 use crate::auth;
-use crate::storage::{DeviceRow, StorageError};
+use crate::storage::{DeviceRow, OfficerRow, StorageError};
 
 fn refused() -> HttpError {
     HttpError::new(
@@ -47,36 +47,40 @@ pub async fn handle(
     let device_id = device.id.clone();
     let at = crate::config::stamp(now);
     let officer = blocking(move || {
+        // The enrolment and its event are one transaction.
+        let enrolled = |officer: &OfficerRow| {
+            vec![audit::event(
+                actor::device(&device.id),
+                Action::DeviceEnrolled,
+                None,
+                json!({"officer": officer.shoulder_number}),
+            )]
+        };
         let redeemed = storage.redeem_enrolment_code(
             &auth::hash(&code),
             now.timestamp(),
             &device,
             &token_hash,
+            &at,
+            &enrolled,
         );
-        // Both outcomes are audited: a run of refusals is someone guessing.
-        let (event, result) = match redeemed {
-            Ok(officer) => (
-                audit::event(
-                    actor::device(&device.id),
-                    Action::DeviceEnrolled,
-                    None,
-                    json!({"officer": officer.shoulder_number}),
-                ),
-                Ok(officer),
-            ),
-            Err(StorageError::CodeRefused) => (
-                audit::event(
-                    actor::PUBLIC,
-                    Action::EnrolmentRefused,
-                    None,
-                    json!({"reason": "unknown, used or expired code"}),
-                ),
-                Err(refused()),
-            ),
-            Err(other) => return Err(other.into()),
-        };
-        storage.append_audit(&at, &[event])?;
-        result
+        match redeemed {
+            Ok(officer) => Ok(officer),
+            // Refusals are audited too: a run of them is someone guessing.
+            Err(StorageError::CodeRefused) => {
+                storage.append_audit(
+                    &at,
+                    &[audit::event(
+                        actor::PUBLIC,
+                        Action::EnrolmentRefused,
+                        None,
+                        json!({"reason": "unknown, used or expired code"}),
+                    )],
+                )?;
+                Err(refused())
+            }
+            Err(other) => Err(other.into()),
+        }
     })
     .await?;
     state.metrics.enrolments.inc();
