@@ -404,12 +404,14 @@ fn check_merged(
     let occurred_at = normalise_time(occurred)
         .or_else(|| crate::storage::lenient_time(occurred))
         .ok_or_else(|| reject(id, RejectionCode::Invalid, time_problem("occurred_at")))?;
+    // What a person may not do is refused (and audited) before what a
+    // wrong clock may cause.
+    check_edit(before, &record, &principal.officer.shoulder_number)
+        .map_err(|problem| reject(id, RejectionCode::Forbidden, problem))?;
     if before.map(|b| b.body.occurred_at()) != Some(occurred) {
         plausible(record.body.kind(), &occurred_at, arrival)
             .map_err(|problem| reject(id, RejectionCode::Invalid, problem))?;
     }
-    check_edit(before, &record, &principal.officer.shoulder_number)
-        .map_err(|problem| reject(id, RejectionCode::Forbidden, problem))?;
     Ok((occurred_at, record))
 }
 

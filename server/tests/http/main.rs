@@ -15,3 +15,4 @@ mod hostile;
 mod ops;
 mod serve;
 mod sync;
+mod trust;
