@@ -279,7 +279,7 @@ fn push_new(
     let header = &record.header;
     let grant = new_readers(&record, &[]);
     let commit = RecordCommit {
-        audit: sharing_events(principal, id, &grant),
+        audit: sharing_events(storage, principal, id, &grant)?,
         grant,
         index: RecordIndex {
             id: id.clone(),
@@ -365,7 +365,7 @@ fn push_existing(
         doc.changes_since(&[])
     };
     let commit = RecordCommit {
-        audit: sharing_events(principal, id, &grant),
+        audit: sharing_events(storage, principal, id, &grant)?,
         grant,
         index: RecordIndex {
             occurred_at,
@@ -756,14 +756,29 @@ fn new_readers(record: &Record, readers: &[String]) -> Vec<String> {
     grant
 }
 
-fn sharing_events(principal: &Principal, record_id: &str, grant: &[String]) -> Vec<NewAuditEvent> {
+/// The `record-shared` event of a grant. Officers the server knows are
+/// named; anything else a device typed as a colleague is only counted, so
+/// no free text reaches the audit trail (it is still granted: an officer
+/// added later with that shoulder number sees the record).
+fn sharing_events(
+    storage: &dyn Storage,
+    principal: &Principal,
+    record_id: &str,
+    grant: &[String],
+) -> Result<Vec<NewAuditEvent>, StorageError> {
     if grant.is_empty() {
-        return Vec::new();
+        return Ok(Vec::new());
     }
-    vec![audit::event(
+    let mut known = Vec::new();
+    for officer in grant {
+        if storage.officer(officer)?.is_some() {
+            known.push(officer.as_str());
+        }
+    }
+    Ok(vec![audit::event(
         actor::officer(&principal.officer.shoulder_number),
         Action::RecordShared,
         Some(record_id),
-        json!({"device": principal.device.id, "with": grant}),
-    )]
+        json!({"device": principal.device.id, "with": known, "not_known": grant.len() - known.len()}),
+    )])
 }

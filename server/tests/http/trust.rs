@@ -548,6 +548,38 @@ async fn a_colleague_cannot_remove_or_alter_another_officers_entries() {
 }
 
 #[tokio::test]
+async fn text_typed_as_a_colleague_stays_out_of_the_audit_trail() {
+    let (server, _) = station().await;
+    let author = server.device("PC1", "Lewisham").await;
+    let colleague = server.device("PC2", "Lewisham").await;
+    let (_d, nb) = notebook("PC1");
+    let id = nb.create_scene(scene()).unwrap().header.id;
+    nb.add_attending_officer(id.clone(), "PC2".into()).unwrap();
+    nb.add_attending_officer(id.clone(), "Jane Doe 07700900123".into())
+        .unwrap();
+    let answer = server
+        .sync(
+            &author,
+            &request(
+                None,
+                vec![push(
+                    &id,
+                    RecordKind::SceneAttendance,
+                    nb.export(id.clone()).unwrap(),
+                )],
+            ),
+        )
+        .await;
+    assert_eq!(answer.acknowledged.len(), 1, "{:?}", answer.rejected);
+    let shared = server.audit("record-shared");
+    assert_eq!(shared.len(), 1);
+    assert_eq!(shared[0].detail["with"], serde_json::json!(["PC2"]));
+    assert_eq!(shared[0].detail["not_known"], 1);
+    assert!(!serde_json::to_string(&shared).unwrap().contains("Jane"));
+    still_serving(&server, &colleague).await;
+}
+
+#[tokio::test]
 async fn an_erased_record_leaves_nothing_readable_in_the_store_files() {
     let (server, ahead) = station().await;
     let token = server.device("PC1", "Lewisham").await;
