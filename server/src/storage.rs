@@ -493,3 +493,52 @@ pub trait Storage: AuditLog + RetentionStore + CopyStore + Send + Sync + 'static
         self.feed_window(cursor, limit, usize::MAX)
     }
 }
+
+#[cfg(test)]
+mod time_tests {
+    use super::{lenient_time, normalise_time};
+
+    #[test]
+    fn only_exact_rfc_3339_is_accepted_and_it_is_indexed_in_utc() {
+        for (written, indexed) in [
+            ("2026-11-28T14:05:00Z", "2026-11-28T14:05:00Z"),
+            ("2026-11-28T14:05:00.123Z", "2026-11-28T14:05:00Z"),
+            ("2026-11-28T14:05:00.000Z", "2026-11-28T14:05:00Z"),
+            ("2026-11-28T15:05:00+01:00", "2026-11-28T14:05:00Z"),
+            ("2026-11-28T00:30:00+01:00", "2026-11-27T23:30:00Z"),
+            ("2026-11-28T14:05:00+00:00", "2026-11-28T14:05:00Z"),
+        ] {
+            assert_eq!(
+                normalise_time(written).as_deref(),
+                Some(indexed),
+                "{written}"
+            );
+        }
+        for odd in [
+            "2026-11-28t14:05:00Z",
+            "2026-11-28T14:05:00z",
+            " 2026-11-28T14:05:00Z",
+            "2026-11-28T14:05:00Z ",
+            "2026-11-28T14:05:60Z",
+            "2026-11-28T14:05:00-00:00",
+            "2026-11-28T14:05:00.Z",
+            "2026-11-28T14:05:00.1234567890Z",
+            "2026-11-28 14:05:00Z",
+            "2026-11-28T14:05Z",
+            "2026-02-30T14:05:00Z",
+            "2026-11-28T14:05:00+0100",
+            "",
+        ] {
+            assert_eq!(normalise_time(odd), None, "{odd:?}");
+        }
+    }
+
+    #[test]
+    fn stored_spellings_of_older_servers_still_index() {
+        assert_eq!(
+            lenient_time(" 2026-11-28t14:05:60z").as_deref(),
+            Some("2026-11-28T14:05:59Z")
+        );
+        assert_eq!(lenient_time("yesterday"), None);
+    }
+}
