@@ -191,9 +191,21 @@ async fn sync(
     let principal = authenticate(state, headers).await?;
     let (request, received) = read_json::<SyncRequest>(headers, body).await?;
     state.metrics.bytes_in.inc_by(received as u64);
-    check_push_bounds(&request)?;
     let clock = state.now();
     let now = config::stamp(clock);
+    if let Err(refusal) = check_push_bounds(&request) {
+        // An honest device never sends such a push: someone tried.
+        let storage = state.storage.clone();
+        let event = audit::event(
+            actor::officer(&principal.officer.shoulder_number),
+            Action::PushRefused,
+            None,
+            json!({"device": principal.device.id, "reason": refusal.code(), "records": request.push.len()}),
+        );
+        let at = now.clone();
+        blocking(move || Ok(storage.append_audit(&at, &[event])?)).await?;
+        return Err(refusal);
+    }
     let arrival = Arrival {
         at: clock,
         stamp: now.clone(),

@@ -170,6 +170,7 @@ async fn a_push_repeating_a_record_id_or_over_the_byte_limit_is_refused_whole() 
         error.message
     );
     assert!(server.storage.records().unwrap().is_empty());
+    assert_eq!(server.audit("push-refused").len(), 1);
 
     // Records before the last already over the limit (a device stops
     // adding records once it is reached): 413, nothing merged.
@@ -186,6 +187,9 @@ async fn a_push_repeating_a_record_id_or_over_the_byte_limit_is_refused_whole() 
         .await;
     assert_eq!(response.status(), 413);
     assert!(server.storage.records().unwrap().is_empty());
+    let refused = server.audit("push-refused");
+    assert_eq!(refused.len(), 2);
+    assert_eq!(refused[1].detail["reason"], "too-large");
     // The last record may cross it, as an honest device's does.
     let crossing = request(None, vec![filler(0), filler(1), record.clone()]);
     let answer = server.sync(&token, &crossing).await;
