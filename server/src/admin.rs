@@ -11,7 +11,9 @@ use crate::auth;
 use crate::config::Clock;
 use crate::retention::{self, RetentionPolicy, RetentionReport};
 use crate::scope::Role;
-use crate::storage::{DeviceRow, LegalHold, OfficerRow, RevokeReason, Storage, StorageError};
+use crate::storage::{
+    DeviceRow, LegalHold, NewAuditEvent, OfficerRow, RevokeReason, Storage, StorageError,
+};
 
 /// A refusal an admin can act on.
 #[derive(Debug, thiserror::Error)]
@@ -70,12 +72,10 @@ impl Admin {
         self.clock.stamp()
     }
 
-    fn audit(&self, action: Action, detail: serde_json::Value) -> Result<(), AdminError> {
-        self.storage.append_audit(
-            &self.now(),
-            &[audit::event(actor::ADMIN, action, None, detail)],
-        )?;
-        Ok(())
+    /// The admin's event of a state change, written in the change's own
+    /// transaction.
+    fn event(action: Action, detail: serde_json::Value) -> Vec<NewAuditEvent> {
+        vec![audit::event(actor::ADMIN, action, None, detail)]
     }
 
     pub fn add_officer(
@@ -98,17 +98,19 @@ impl Admin {
             role,
             active: true,
         };
-        self.storage.add_officer(&officer).map_err(|e| match e {
-            StorageError::Duplicate(_) => AdminError::Conflict(format!(
-                "officer {} already exists (see `admin officer list`)",
-                officer.shoulder_number
-            )),
-            other => other.into(),
-        })?;
-        self.audit(
+        let event = Self::event(
             Action::OfficerAdded,
             json!({"officer": officer.shoulder_number, "station": officer.station, "role": officer.role.as_str()}),
-        )?;
+        );
+        self.storage
+            .add_officer(&officer, &self.now(), &event)
+            .map_err(|e| match e {
+                StorageError::Duplicate(_) => AdminError::Conflict(format!(
+                    "officer {} already exists (see `admin officer list`)",
+                    officer.shoulder_number
+                )),
+                other => other.into(),
+            })?;
         Ok(officer)
     }
 
@@ -125,14 +127,15 @@ impl Admin {
                 "officer {shoulder_number} is already inactive"
             )));
         }
-        let devices = self
+        let event = |devices: &[String]| {
+            Self::event(
+                Action::OfficerDeactivated,
+                json!({"officer": shoulder_number, "devices_revoked": devices}),
+            )
+        };
+        Ok(self
             .storage
-            .deactivate_officer(shoulder_number, &self.now())?;
-        self.audit(
-            Action::OfficerDeactivated,
-            json!({"officer": shoulder_number, "devices_revoked": devices}),
-        )?;
-        Ok(devices)
+            .deactivate_officer(shoulder_number, &self.now(), &event)?)
     }
 
     /// A one-time code for a new device of an active officer.
@@ -158,11 +161,16 @@ impl Admin {
         let canonical = auth::normalise_code(&code)
             .ok_or(AdminError::Invalid("generated an invalid code".into()))?;
         let expires = self.clock.now() + chrono::Duration::minutes(i64::from(ttl_minutes));
-        self.storage
-            .add_enrolment_code(&auth::hash(&canonical), officer, expires.timestamp())?;
-        self.audit(
+        let event = Self::event(
             Action::EnrolmentCodeIssued,
             json!({"officer": officer, "expires_at": expires.to_rfc3339()}),
+        );
+        self.storage.add_enrolment_code(
+            &auth::hash(&canonical),
+            officer,
+            expires.timestamp(),
+            &self.now(),
+            &event,
         )?;
         Ok(IssuedCode {
             officer: officer.to_string(),
@@ -188,12 +196,12 @@ impl Admin {
     /// next contact.
     pub fn revoke_device(&self, id: &str) -> Result<DeviceRow, AdminError> {
         let device = self.active_device(id)?;
-        self.storage
-            .revoke_device(id, RevokeReason::Revoked, &self.now())?;
-        self.audit(
+        let event = Self::event(
             Action::DeviceRevoked,
             json!({"device": id, "officer": device.officer}),
-        )?;
+        );
+        self.storage
+            .revoke_device(id, RevokeReason::Revoked, &self.now(), &event)?;
         Ok(device)
     }
 
@@ -201,11 +209,11 @@ impl Admin {
     /// confirms, and wipes; its credential closes then.
     pub fn retire_device(&self, id: &str) -> Result<DeviceRow, AdminError> {
         let device = self.active_device(id)?;
-        self.storage.request_retire(id, &self.now())?;
-        self.audit(
+        let event = Self::event(
             Action::DeviceRetireRequested,
             json!({"device": id, "officer": device.officer}),
-        )?;
+        );
+        self.storage.request_retire(id, &self.now(), &event)?;
         Ok(device)
     }
 

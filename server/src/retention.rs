@@ -16,7 +16,7 @@ use serde_json::json;
 
 use crate::audit::{self, Action};
 use crate::config::stamp;
-use crate::storage::{RecordIndex, Storage, StorageError};
+use crate::storage::{RecordIndex, Storage, StorageError, index_time};
 
 /// Records erased per storage call; the job loops until none are due.
 const BATCH: u32 = 500;
@@ -58,6 +58,16 @@ impl RetentionPolicy {
             ));
         }
         out
+    }
+
+    /// Before this instant a record of `kind` is already due for erasure
+    /// (`None` if the kind is kept indefinitely): the server refuses to
+    /// accept such a record, it would only be erased again.
+    pub fn due_before(&self, kind: RecordKind, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.cutoffs(now)
+            .into_iter()
+            .find(|(kinds, _)| kinds.contains(&kind))
+            .map(|(_, cutoff)| cutoff)
     }
 
     /// The first day a copy can no longer exist: the start of the window.
@@ -108,7 +118,7 @@ pub fn run(
     let at = stamp(now);
     let mut records = Vec::new();
     for (kinds, cutoff) in policy.cutoffs(now) {
-        let cutoff = stamp(cutoff);
+        let cutoff = index_time(cutoff);
         if dry_run {
             records.extend(
                 storage
@@ -141,6 +151,10 @@ pub fn run(
     }
     if !dry_run {
         storage.prune_attempts((now - ATTEMPTS_KEPT).timestamp())?;
+        if !records.is_empty() {
+            // Nothing of an erased record stays readable in the files.
+            storage.scrub()?;
+        }
     }
     if !records.is_empty() {
         tracing::info!(records = records.len(), dry_run, "retention run");

@@ -14,7 +14,83 @@ pub mod sqlite;
 #[cfg(test)]
 mod suite;
 
+use chrono::{DateTime, Timelike, Utc};
 use pocketbook_core::model::RecordKind;
+
+/// The one form of every time the store indexes and compares (retention,
+/// targets, lookups): UTC, whole seconds, `YYYY-MM-DDTHH:MM:SSZ`. Times in
+/// this form sort as text in time order, so plain comparisons use the
+/// indexes (no `julianday` over whatever spelling a device wrote).
+pub fn index_time(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// A time as a device must write it, in [`index_time`]'s form; `None` for a
+/// spelling that does not round-trip. Exactly RFC 3339's grammar: uppercase
+/// `T` and `Z`, no surrounding space, seconds 00 to 59 (no leap second), an
+/// optional fraction of 1 to 9 digits, and `Z` or a numeric offset other
+/// than `-00:00` ("offset unknown"). Offsets are converted to UTC; the
+/// fraction is dropped from the indexed form.
+///
+/// The server's own copy of the rule until the core's `normalise_time`
+/// lands; it has the same meaning.
+pub fn normalise_time(text: &str) -> Option<String> {
+    let b = text.as_bytes();
+    let digits = |from: usize, to: usize| {
+        b.get(from..to)
+            .is_some_and(|s| s.iter().all(u8::is_ascii_digit))
+    };
+    let shape = b.len() >= 20
+        && digits(0, 4)
+        && b[4] == b'-'
+        && digits(5, 7)
+        && b[7] == b'-'
+        && digits(8, 10)
+        && b[10] == b'T'
+        && digits(11, 13)
+        && b[13] == b':'
+        && digits(14, 16)
+        && b[16] == b':'
+        && digits(17, 19)
+        && b[17] <= b'5';
+    if !shape {
+        return None;
+    }
+    let mut rest = &b[19..];
+    if let Some(fraction) = rest.strip_prefix(b".") {
+        let n = fraction.iter().take_while(|c| c.is_ascii_digit()).count();
+        if !(1..=9).contains(&n) {
+            return None;
+        }
+        rest = &fraction[n..];
+    }
+    let offset_ok = match rest {
+        b"Z" => true,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+            let numbers = [h1, h2, m1, m2].iter().all(|c| c.is_ascii_digit());
+            numbers && !(*sign == b'-' && [h1, h2, m1, m2].iter().all(|c| **c == b'0'))
+        }
+        _ => false,
+    };
+    if !offset_ok {
+        return None;
+    }
+    let parsed = DateTime::parse_from_rfc3339(text).ok()?;
+    Some(index_time(parsed.with_timezone(&Utc)))
+}
+
+/// A time in [`index_time`]'s form from any RFC 3339 spelling chrono
+/// accepts, however odd (surrounding space, lowercase letters, a leap
+/// second): for rows stored before times were checked, and for bounds that
+/// callers pass to queries.
+pub fn lenient_time(text: &str) -> Option<String> {
+    let parsed = DateTime::parse_from_rfc3339(text.trim())
+        .or_else(|_| DateTime::parse_from_rfc3339(&text.trim().to_ascii_uppercase()))
+        .ok()?;
+    // A leap second counts as the second before it.
+    let parsed = parsed.with_nanosecond(0)?;
+    Some(index_time(parsed.with_timezone(&Utc)))
+}
 
 /// Storage failures. `Conflict` is expected under concurrency: the caller
 /// reloads and retries.
@@ -98,7 +174,8 @@ pub struct RecordIndex {
     pub reference: String,
     pub author: String,
     pub station: String,
-    /// Time of the search / encounter / call (RFC 3339), for retention and lookup.
+    /// Time of the search / encounter / call, for retention and lookup, in
+    /// the one indexed form ([`index_time`]).
     pub occurred_at: String,
     pub status: String,
     pub created_at: String,
@@ -202,13 +279,20 @@ pub trait AuditLog {
     fn audit_head(&self) -> Result<Option<(u64, String)>, StorageError>;
 }
 
-/// What is left of an erased record: no content, enough to refuse it.
+/// What is left of an erased record: no content, enough to refuse it, and
+/// who could see it (ids only), so a device outside that scope gets the
+/// same answer as for a record it may not change.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Tombstone {
     pub record_id: String,
     pub kind: RecordKind,
     pub erased_at: String,
     pub reason: String,
+    /// Shoulder number of the author (empty for records erased before it was kept).
+    pub author: String,
+    pub station: String,
+    /// Officers the record was shared with.
+    pub readers: Vec<String>,
 }
 
 /// A legal hold: a complaint or court case names the record, so retention
@@ -219,6 +303,10 @@ pub struct LegalHold {
     pub reason: String,
     pub set_at: String,
 }
+
+/// Builds the audit events of a state change from what the change did,
+/// inside the change's own transaction.
+pub type AuditOf<'a, T> = &'a dyn Fn(&T) -> Vec<NewAuditEvent>;
 
 /// Retention, erasure and legal holds.
 pub trait RetentionStore {
@@ -243,6 +331,11 @@ pub trait RetentionStore {
         audit: &[NewAuditEvent],
     ) -> Result<(), StorageError>;
     fn tombstone(&self, id: &str) -> Result<Option<Tombstone>, StorageError>;
+    /// After an erasure run: makes what was erased unrecoverable from the
+    /// store's files (SQLite: deleted content is zeroed as it is deleted,
+    /// and the write-ahead log, which still holds the old pages, is
+    /// checkpointed and truncated).
+    fn scrub(&self) -> Result<(), StorageError>;
     /// Places a hold (replacing the reason of an existing one).
     fn set_legal_hold(&self, hold: &LegalHold, audit: &[NewAuditEvent])
     -> Result<(), StorageError>;
@@ -293,7 +386,15 @@ pub trait Storage: AuditLog + RetentionStore + CopyStore + Send + Sync + 'static
     /// Answers when the backend is usable (readiness).
     fn ping(&self) -> Result<(), StorageError>;
 
-    fn add_officer(&self, officer: &OfficerRow) -> Result<(), StorageError>;
+    // Every state change below takes its audit events and appends them at
+    // `at` in the change's own transaction: both happen, or neither.
+
+    fn add_officer(
+        &self,
+        officer: &OfficerRow,
+        at: &str,
+        audit: &[NewAuditEvent],
+    ) -> Result<(), StorageError>;
     fn officer(&self, shoulder_number: &str) -> Result<Option<OfficerRow>, StorageError>;
     fn officers(&self) -> Result<Vec<OfficerRow>, StorageError>;
     /// Marks an officer inactive and revokes (reason `officer-deactivated`)
@@ -303,6 +404,7 @@ pub trait Storage: AuditLog + RetentionStore + CopyStore + Send + Sync + 'static
         &self,
         shoulder_number: &str,
         at: &str,
+        audit: AuditOf<'_, [String]>,
     ) -> Result<Vec<String>, StorageError>;
 
     /// Stores the hash of a one-time code for an officer, valid until `expires_at` (unix seconds).
@@ -311,14 +413,19 @@ pub trait Storage: AuditLog + RetentionStore + CopyStore + Send + Sync + 'static
         code_hash: &[u8],
         officer: &str,
         expires_at: i64,
+        at: &str,
+        audit: &[NewAuditEvent],
     ) -> Result<(), StorageError>;
-    /// Uses a code once and registers the device with its token hash, in one transaction.
+    /// Uses a code once and registers the device with its token hash, in
+    /// one transaction with the audit events made from the officer.
     fn redeem_enrolment_code(
         &self,
         code_hash: &[u8],
         now: i64,
         device: &DeviceRow,
         token_hash: &[u8],
+        at: &str,
+        audit: AuditOf<'_, OfficerRow>,
     ) -> Result<OfficerRow, StorageError>;
     /// The device holding this token, with its officer, revoked or not.
     fn principal(&self, token_hash: &[u8]) -> Result<Option<Principal>, StorageError>;
@@ -326,9 +433,20 @@ pub trait Storage: AuditLog + RetentionStore + CopyStore + Send + Sync + 'static
     fn devices(&self) -> Result<Vec<DeviceRow>, StorageError>;
     /// Closes an active device's credential. `NotFound` for an unknown or
     /// already closed device.
-    fn revoke_device(&self, id: &str, reason: RevokeReason, at: &str) -> Result<(), StorageError>;
+    fn revoke_device(
+        &self,
+        id: &str,
+        reason: RevokeReason,
+        at: &str,
+        audit: &[NewAuditEvent],
+    ) -> Result<(), StorageError>;
     /// Marks an active device to be handed back: it uploads, then retires.
-    fn request_retire(&self, id: &str, at: &str) -> Result<(), StorageError>;
+    fn request_retire(
+        &self,
+        id: &str,
+        at: &str,
+        audit: &[NewAuditEvent],
+    ) -> Result<(), StorageError>;
     fn touch_device(&self, device_id: &str, at: &str) -> Result<(), StorageError>;
 
     fn record(&self, id: &str) -> Result<Option<StoredRecord>, StorageError>;
@@ -348,6 +466,9 @@ pub trait Storage: AuditLog + RetentionStore + CopyStore + Send + Sync + 'static
     /// transaction, which serialises feed appends (not whole pushes: the
     /// merge happens before). SQLite has one writer at a time, so
     /// `AUTOINCREMENT` in the same IMMEDIATE transaction already does this.
+    ///
+    /// A new record whose reference another record already has is refused
+    /// with `Duplicate` (references are unique).
     ///
     /// Returns the feed sequence number given to the new entry.
     fn commit_record(&self, commit: &RecordCommit) -> Result<u64, StorageError>;
@@ -370,5 +491,54 @@ pub trait Storage: AuditLog + RetentionStore + CopyStore + Send + Sync + 'static
     /// Feed entries after `cursor`, oldest first, at most `limit` of them.
     fn feed_after(&self, cursor: u64, limit: u32) -> Result<Vec<FeedRow>, StorageError> {
         self.feed_window(cursor, limit, usize::MAX)
+    }
+}
+
+#[cfg(test)]
+mod time_tests {
+    use super::{lenient_time, normalise_time};
+
+    #[test]
+    fn only_exact_rfc_3339_is_accepted_and_it_is_indexed_in_utc() {
+        for (written, indexed) in [
+            ("2026-11-28T14:05:00Z", "2026-11-28T14:05:00Z"),
+            ("2026-11-28T14:05:00.123Z", "2026-11-28T14:05:00Z"),
+            ("2026-11-28T14:05:00.000Z", "2026-11-28T14:05:00Z"),
+            ("2026-11-28T15:05:00+01:00", "2026-11-28T14:05:00Z"),
+            ("2026-11-28T00:30:00+01:00", "2026-11-27T23:30:00Z"),
+            ("2026-11-28T14:05:00+00:00", "2026-11-28T14:05:00Z"),
+        ] {
+            assert_eq!(
+                normalise_time(written).as_deref(),
+                Some(indexed),
+                "{written}"
+            );
+        }
+        for odd in [
+            "2026-11-28t14:05:00Z",
+            "2026-11-28T14:05:00z",
+            " 2026-11-28T14:05:00Z",
+            "2026-11-28T14:05:00Z ",
+            "2026-11-28T14:05:60Z",
+            "2026-11-28T14:05:00-00:00",
+            "2026-11-28T14:05:00.Z",
+            "2026-11-28T14:05:00.1234567890Z",
+            "2026-11-28 14:05:00Z",
+            "2026-11-28T14:05Z",
+            "2026-02-30T14:05:00Z",
+            "2026-11-28T14:05:00+0100",
+            "",
+        ] {
+            assert_eq!(normalise_time(odd), None, "{odd:?}");
+        }
+    }
+
+    #[test]
+    fn stored_spellings_of_older_servers_still_index() {
+        assert_eq!(
+            lenient_time(" 2026-11-28t14:05:60z").as_deref(),
+            Some("2026-11-28T14:05:59Z")
+        );
+        assert_eq!(lenient_time("yesterday"), None);
     }
 }

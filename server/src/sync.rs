@@ -2,22 +2,36 @@
 //! stored document and commit it with a feed entry, then page the feed for
 //! the device. Pure logic over [`Storage`]; the HTTP layer only decodes,
 //! authenticates and encodes.
+//!
+//! This is the trust boundary for records: a pushed record is accepted only
+//! if the device may change it, every time in it is in the one accepted
+//! spelling and plausible against the server's clock, its header matches
+//! the server's officer row, entries of other officers are neither forged,
+//! altered nor removed, and a search whose receipt was given keeps its
+//! encounter fields. A refusal is per record; one that a person caused on
+//! purpose is audited.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::panic::AssertUnwindSafe;
 
 use automerge::ActorId;
-use pocketbook_core::document::{DocumentError, IndexColumns, RecordDoc};
-use pocketbook_core::model::{Record, RecordBody, RecordKind, SceneAction, SceneAttendance, Tick};
+use chrono::{DateTime, Utc};
+use pocketbook_core::document::{DocumentError, RecordDoc};
+use pocketbook_core::model::{
+    Receipt, Record, RecordBody, RecordKind, SceneAction, SceneAttendance, Tick,
+};
+use pocketbook_core::reference::Reference;
 use pocketbook_core::sync::wire::{
     Ack, FeedEntry, MAX_PAGE_ENTRIES, PushedRecord, Rejection, RejectionCode,
 };
 use serde_json::json;
 
 use crate::audit::{self, Action, actor};
+use crate::retention::RetentionPolicy;
 use crate::scope::{self, RecordScope};
 use crate::storage::{
     NewAuditEvent, Principal, RecordCommit, RecordIndex, Storage, StorageError, StoredRecord,
+    normalise_time,
 };
 
 /// How often a push is retried when another device changed the same record
@@ -28,6 +42,26 @@ const COMMIT_ATTEMPTS: usize = 8;
 const MAX_EXAMINED: u32 = 4 * MAX_PAGE_ENTRIES;
 /// Change bytes per page, roughly.
 const PAGE_BYTES: usize = 4 * 1024 * 1024;
+/// How far ahead of the server's clock an encounter may be dated: handset
+/// clocks drift, and a time zone set wrong is an hour or two off.
+pub const FUTURE_TOLERANCE: chrono::TimeDelta = chrono::TimeDelta::hours(6);
+
+/// The one answer to a push of a record outside the device's scope, the
+/// same whether the record exists, was erased, or never existed (a new
+/// record claiming another author): the answer tells nothing about which.
+pub const OUT_OF_SCOPE: &str = "this device may not change this record";
+const ERASED: &str =
+    "this record was erased at the end of its retention period; erase the device's copy";
+
+/// When and under which policy a push arrived.
+#[derive(Debug, Clone)]
+pub struct Arrival {
+    /// The server's receive time.
+    pub at: DateTime<Utc>,
+    /// The same instant as the store writes it.
+    pub stamp: String,
+    pub retention: RetentionPolicy,
+}
 
 /// The result of one pushed record.
 pub enum PushResult {
@@ -55,15 +89,16 @@ fn document_rejection(record_id: &str, e: DocumentError) -> PushResult {
 
 /// Merges one pushed record and commits it, or says why not. Nothing is
 /// written for a rejected record. A refusal that matters (outside scope,
-/// forged authorship) adds an event to `audit`, for the caller to append.
+/// forged or altered authorship, a frozen field moved, a forged header)
+/// adds an event to `audit`, for the caller to append.
 pub fn push_record(
     storage: &dyn Storage,
     principal: &Principal,
     push: &PushedRecord,
-    now: &str,
+    arrival: &Arrival,
     audit: &mut Vec<NewAuditEvent>,
 ) -> Result<PushResult, StorageError> {
-    let result = merge_and_commit(storage, principal, push, now)?;
+    let result = merge_and_commit(storage, principal, push, arrival)?;
     if let PushResult::Rejected(rejection) = &result
         && rejection.code == RejectionCode::Forbidden
     {
@@ -81,23 +116,14 @@ fn merge_and_commit(
     storage: &dyn Storage,
     principal: &Principal,
     push: &PushedRecord,
-    now: &str,
+    arrival: &Arrival,
 ) -> Result<PushResult, StorageError> {
     for _ in 0..COMMIT_ATTEMPTS {
         // Decoding hostile bytes must never take the batch (or the server)
         // down: a panic while merging one record refuses that record alone.
         // Nothing is half-written: storage commits in one transaction.
         let attempt = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            match storage.record(&push.record_id)? {
-                // An erased record stays erased: a stale device's copy is refused.
-                None if storage.tombstone(&push.record_id)?.is_some() => Ok(Some(reject(
-                    &push.record_id,
-                    RejectionCode::Erased,
-                    "this record was erased at the end of its retention period; erase the device's copy",
-                ))),
-                None => push_new(storage, principal, push, now),
-                Some(stored) => push_existing(storage, principal, push, stored, now),
-            }
+            route(storage, principal, push, arrival)
         }));
         match attempt {
             Ok(Ok(Some(result))) => return Ok(result),
@@ -117,47 +143,143 @@ fn merge_and_commit(
     Err(StorageError::Conflict)
 }
 
+/// Sends a push where it belongs. A device that may not even see the
+/// record (stored or erased) is answered exactly as if the id were new:
+/// the answer a new record with these bytes would get, and the one
+/// out-of-scope refusal where it would have been accepted. So nobody learns
+/// from the answer whether an id they may not see exists or was erased.
+fn route(
+    storage: &dyn Storage,
+    principal: &Principal,
+    push: &PushedRecord,
+    arrival: &Arrival,
+) -> Result<Option<PushResult>, StorageError> {
+    let id = &push.record_id;
+    if let Some(stored) = storage.record(id)? {
+        let record_scope = RecordScope {
+            author: &stored.index.author,
+            station: &stored.index.station,
+            readers: &stored.readers,
+        };
+        return if scope::may_change(principal, record_scope) {
+            push_existing(storage, principal, push, stored, arrival)
+        } else if scope::may_see(principal, record_scope) {
+            // A supervisor's view of their station: seen, never changed.
+            Ok(Some(reject(id, RejectionCode::Forbidden, OUT_OF_SCOPE)))
+        } else {
+            Ok(Some(as_if_new(principal, push, arrival)))
+        };
+    }
+    if let Some(tombstone) = storage.tombstone(id)? {
+        let record_scope = RecordScope {
+            author: &tombstone.author,
+            station: &tombstone.station,
+            readers: &tombstone.readers,
+        };
+        // An erased record stays erased: a stale device that saw it is
+        // told so, and erases its copy.
+        return Ok(Some(if scope::may_see(principal, record_scope) {
+            reject(id, RejectionCode::Erased, ERASED)
+        } else {
+            as_if_new(principal, push, arrival)
+        }));
+    }
+    push_new(storage, principal, push, arrival)
+}
+
+/// The answer to a push of an id the device may not see, as if it were new.
+fn as_if_new(principal: &Principal, push: &PushedRecord, arrival: &Arrival) -> PushResult {
+    match judge_new(principal, push, arrival) {
+        Ok(_) => reject(&push.record_id, RejectionCode::Forbidden, OUT_OF_SCOPE),
+        Err(rejection) => rejection,
+    }
+}
+
+/// A new record that passed every check, ready to commit.
+struct NewRecord {
+    doc: RecordDoc,
+    record: Record,
+    occurred_at: String,
+}
+
+/// Every check of a new record, without touching the store.
+fn judge_new(
+    principal: &Principal,
+    push: &PushedRecord,
+    arrival: &Arrival,
+) -> Result<NewRecord, PushResult> {
+    let id = &push.record_id;
+    let doc = RecordDoc::from_changes(&push.changes, ActorId::random())
+        .map_err(|e| document_rejection(id, e))?;
+    let header = doc.header().clone();
+    if header.id != *id {
+        return Err(reject(
+            id,
+            RejectionCode::Corrupt,
+            "the changes belong to another record id",
+        ));
+    }
+    if header.kind != push.kind {
+        return Err(reject(
+            id,
+            RejectionCode::WrongKind,
+            format!("the record is a {}, not a {}", header.kind, push.kind),
+        ));
+    }
+    if !scope::may_author(principal, &header.author.shoulder_number) {
+        return Err(reject(id, RejectionCode::Forbidden, OUT_OF_SCOPE));
+    }
+    // The rest of the header is the officer as the server knows them.
+    let officer = &principal.officer;
+    if header.author.name != officer.name || header.author.station != officer.station {
+        return Err(reject(
+            id,
+            RejectionCode::Forbidden,
+            "author: the name and station must be the officer's as enrolled on the server",
+        ));
+    }
+    if Reference::parse(&header.reference).map(|r| r.as_str() == header.reference) != Ok(true) {
+        return Err(reject(
+            id,
+            RejectionCode::Invalid,
+            "reference: not a reference in its canonical form",
+        ));
+    }
+    if normalise_time(&header.created_at).is_none() {
+        return Err(reject(
+            id,
+            RejectionCode::Invalid,
+            time_problem("created_at"),
+        ));
+    }
+    let (occurred_at, record) = check_merged(id, &doc, None, principal, arrival)?;
+    Ok(NewRecord {
+        doc,
+        record,
+        occurred_at,
+    })
+}
+
 /// `Ok(None)` means a concurrent commit won; the caller retries.
 fn push_new(
     storage: &dyn Storage,
     principal: &Principal,
     push: &PushedRecord,
-    now: &str,
+    arrival: &Arrival,
 ) -> Result<Option<PushResult>, StorageError> {
     let id = &push.record_id;
-    let mut doc = match RecordDoc::from_changes(&push.changes, ActorId::random()) {
-        Ok(doc) => doc,
-        Err(e) => return Ok(Some(document_rejection(id, e))),
-    };
-    let header = doc.header().clone();
-    if header.id != *id {
-        return Ok(Some(reject(
-            id,
-            RejectionCode::Corrupt,
-            "the changes belong to another record id",
-        )));
-    }
-    if header.kind != push.kind {
-        return Ok(Some(reject(
-            id,
-            RejectionCode::WrongKind,
-            format!("the record is a {}, not a {}", header.kind, push.kind),
-        )));
-    }
-    if !scope::may_author(principal, &header.author.shoulder_number) {
-        return Ok(Some(reject(
-            id,
-            RejectionCode::Forbidden,
-            "a device may only create records authored by its own officer",
-        )));
-    }
-    let (columns, record) = match check_merged(id, &doc, None, principal) {
-        Ok(checked) => checked,
+    let NewRecord {
+        mut doc,
+        record,
+        occurred_at,
+    } = match judge_new(principal, push, arrival) {
+        Ok(new) => new,
         Err(rejection) => return Ok(Some(rejection)),
     };
+    let header = &record.header;
     let grant = new_readers(&record, &[]);
     let commit = RecordCommit {
-        audit: sharing_events(principal, id, &grant),
+        audit: sharing_events(storage, principal, id, &grant)?,
         grant,
         index: RecordIndex {
             id: id.clone(),
@@ -166,17 +288,24 @@ fn push_new(
             author: header.author.shoulder_number.clone(),
             // The author's station, from the server's officer list.
             station: principal.officer.station.clone(),
-            occurred_at: columns.occurred_at,
-            status: columns.status.as_str().to_string(),
+            occurred_at,
+            status: record.body.status().as_str().to_string(),
             created_at: header.created_at.clone(),
-            updated_at: now.to_string(),
+            updated_at: arrival.stamp.clone(),
         },
         new_changes: doc.changes_since(&[]),
         snapshot: doc.save(),
         expected_version: None,
         origin_device: principal.device.id.clone(),
     };
-    commit_push(storage, &commit, &mut doc)
+    match commit_push(storage, &commit, &mut doc) {
+        Err(StorageError::Duplicate(_)) => Ok(Some(reject(
+            id,
+            RejectionCode::Forbidden,
+            "reference: already the reference of another record",
+        ))),
+        other => other,
+    }
 }
 
 fn push_existing(
@@ -184,21 +313,9 @@ fn push_existing(
     principal: &Principal,
     push: &PushedRecord,
     stored: StoredRecord,
-    now: &str,
+    arrival: &Arrival,
 ) -> Result<Option<PushResult>, StorageError> {
     let id = &push.record_id;
-    let record_scope = RecordScope {
-        author: &stored.index.author,
-        station: &stored.index.station,
-        readers: &stored.readers,
-    };
-    if !scope::may_change(principal, record_scope) {
-        return Ok(Some(reject(
-            id,
-            RejectionCode::Forbidden,
-            "this device may not change this record",
-        )));
-    }
     if stored.index.kind != push.kind {
         return Ok(Some(reject(
             id,
@@ -206,17 +323,11 @@ fn push_existing(
             format!("the record is a {}, not a {}", stored.index.kind, push.kind),
         )));
     }
-    let mut doc = RecordDoc::load(&stored.snapshot, ActorId::random())
-        .map_err(|e| StorageError::Backend(format!("stored record unreadable: {e}")))?;
+    let unreadable =
+        |e: DocumentError| StorageError::Backend(format!("stored record unreadable: {e}"));
+    let mut doc = RecordDoc::load(&stored.snapshot, ActorId::random()).map_err(unreadable)?;
     let header_before = doc.header().clone();
-    // Only scene records hold entries in an officer's name to check later.
-    let record_before = match stored.index.kind {
-        RecordKind::SceneAttendance | RecordKind::HomeBurglary => Some(
-            doc.record()
-                .map_err(|e| StorageError::Backend(format!("stored record unreadable: {e}")))?,
-        ),
-        RecordKind::StopSearch | RecordKind::StopAccount => None,
-    };
+    let record_before = doc.record().map_err(unreadable)?;
     let before = doc.heads();
     if let Err(e) = doc.apply_changes(&push.changes) {
         return Ok(Some(document_rejection(id, e)));
@@ -240,10 +351,11 @@ fn push_existing(
             "a record's header (id, kind, reference, author, created) cannot change",
         )));
     }
-    let (columns, record) = match check_merged(id, &merged, record_before.as_ref(), principal) {
-        Ok(checked) => checked,
-        Err(rejection) => return Ok(Some(rejection)),
-    };
+    let (occurred_at, record) =
+        match check_merged(id, &merged, Some(&record_before), principal, arrival) {
+            Ok(checked) => checked,
+            Err(rejection) => return Ok(Some(rejection)),
+        };
     let grant = new_readers(&record, &stored.readers);
     // Officers added now have seen nothing of the record: their entry
     // carries its whole history, not just this push.
@@ -253,12 +365,12 @@ fn push_existing(
         doc.changes_since(&[])
     };
     let commit = RecordCommit {
-        audit: sharing_events(principal, id, &grant),
+        audit: sharing_events(storage, principal, id, &grant)?,
         grant,
         index: RecordIndex {
-            occurred_at: columns.occurred_at,
-            status: columns.status.as_str().to_string(),
-            updated_at: now.to_string(),
+            occurred_at,
+            status: record.body.status().as_str().to_string(),
+            updated_at: arrival.stamp.clone(),
             ..stored.index.clone()
         },
         new_changes,
@@ -269,22 +381,132 @@ fn push_existing(
     commit_push(storage, &commit, &mut doc)
 }
 
-/// The merged record, checked: every rule of its kind, its index columns,
-/// and every entry new since `before` in the pushing officer's name.
+/// The merged record, checked: every rule of its kind, its times, and the
+/// edit rules against `before` (the server's copy; `None` for a new
+/// record). Returns the encounter time in the indexed form.
 fn check_merged(
     id: &str,
     doc: &RecordDoc,
     before: Option<&Record>,
     principal: &Principal,
-) -> Result<(IndexColumns, Record), PushResult> {
-    let checked = doc
+    arrival: &Arrival,
+) -> Result<(String, Record), PushResult> {
+    let record = doc
         .checked_record()
-        .and_then(|record| Ok((doc.index_columns()?, record)));
-    let (columns, record) = checked.map_err(|e| document_rejection(id, e))?;
-    if let Some(problem) = forged_entries(before, &record, &principal.officer.shoulder_number) {
-        return Err(reject(id, RejectionCode::Forbidden, problem));
+        .map_err(|e| document_rejection(id, e))?;
+    let problems = unreadable_times(before, &record);
+    if !problems.is_empty() {
+        return Err(reject(id, RejectionCode::Invalid, problems.join("; ")));
     }
-    Ok((columns, record))
+    let occurred = record.body.occurred_at();
+    // A stored time of an older server may not be in the accepted
+    // spelling; it was re-indexed leniently and may stay as it is.
+    let occurred_at = normalise_time(occurred)
+        .or_else(|| crate::storage::lenient_time(occurred))
+        .ok_or_else(|| reject(id, RejectionCode::Invalid, time_problem("occurred_at")))?;
+    // What a person may not do is refused (and audited) before what a
+    // wrong clock may cause.
+    check_edit(before, &record, &principal.officer.shoulder_number)
+        .map_err(|problem| reject(id, RejectionCode::Forbidden, problem))?;
+    if before.map(|b| b.body.occurred_at()) != Some(occurred) {
+        plausible(record.body.kind(), &occurred_at, arrival)
+            .map_err(|problem| reject(id, RejectionCode::Invalid, problem))?;
+    }
+    Ok((occurred_at, record))
+}
+
+fn time_problem(field: &str) -> String {
+    format!(
+        "{field}: not a time in RFC 3339's exact form (e.g. 2026-11-28T14:05:00Z, or with an offset such as +01:00)"
+    )
+}
+
+fn receipt_time(receipt: &Option<Receipt>) -> Option<(&'static str, &str)> {
+    match receipt {
+        Some(Receipt::Given { given_at, .. }) => Some(("receipt.given_at", given_at.as_str())),
+        Some(Receipt::NotGiven { recorded_at, .. }) => {
+            Some(("receipt.recorded_at", recorded_at.as_str()))
+        }
+        None => None,
+    }
+}
+
+/// Every time a record holds, with its field.
+fn times(record: &Record) -> Vec<(String, &str)> {
+    let mut out = vec![("created_at".to_string(), record.header.created_at.as_str())];
+    match &record.body {
+        RecordBody::StopSearch { search } => {
+            out.push(("datetime".into(), &search.datetime));
+            out.extend(receipt_time(&search.receipt).map(|(f, t)| (f.to_string(), t)));
+        }
+        RecordBody::StopAccount { account } => {
+            out.push(("datetime".into(), &account.datetime));
+            out.extend(receipt_time(&account.receipt).map(|(f, t)| (f.to_string(), t)));
+        }
+        RecordBody::SceneAttendance { scene } | RecordBody::HomeBurglary { scene } => {
+            out.push(("call_received".into(), &scene.call_received));
+            for (field, time) in [
+                ("appointment", &scene.appointment),
+                ("arrived", &scene.arrived),
+                ("left", &scene.left),
+            ] {
+                out.extend(time.as_deref().map(|t| (field.to_string(), t)));
+            }
+            for (i, action) in scene.actions.iter().enumerate() {
+                out.push((format!("actions[{i}].recorded_at"), &action.recorded_at));
+            }
+            for tick in &scene.checklist {
+                out.push((
+                    format!("checklist.{}.ticked_at", tick.item.as_str()),
+                    &tick.ticked_at,
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Times new in this push (not already in `before`) whose spelling does
+/// not round-trip, one problem per field.
+fn unreadable_times(before: Option<&Record>, after: &Record) -> Vec<String> {
+    let known: HashSet<&str> = before
+        .map(|b| times(b).into_iter().map(|(_, t)| t).collect())
+        .unwrap_or_default();
+    times(after)
+        .into_iter()
+        .filter(|(_, t)| !known.contains(t) && normalise_time(t).is_none())
+        .map(|(field, _)| time_problem(&field))
+        .collect()
+}
+
+/// An encounter or call time the server can believe: not more than
+/// [`FUTURE_TOLERANCE`] after its own clock, and not so old that retention
+/// would erase the record at once.
+fn plausible(kind: RecordKind, occurred_at: &str, arrival: &Arrival) -> Result<(), String> {
+    let field = match kind {
+        RecordKind::StopSearch | RecordKind::StopAccount => "datetime",
+        RecordKind::SceneAttendance | RecordKind::HomeBurglary => "call_received",
+    };
+    let at = DateTime::parse_from_rfc3339(occurred_at)
+        .map_err(|_| time_problem(field))?
+        .with_timezone(&Utc);
+    if at > arrival.at + FUTURE_TOLERANCE {
+        return Err(format!(
+            "{field}: more than {} hours after the server's time ({}); check the handset's clock",
+            FUTURE_TOLERANCE.num_hours(),
+            arrival.stamp
+        ));
+    }
+    if arrival
+        .retention
+        .due_before(kind, arrival.at)
+        .is_some_and(|cutoff| at < cutoff)
+    {
+        return Err(format!(
+            "{field}: older than the retention period of this kind of record; it would be erased at once"
+        ));
+    }
+    Ok(())
 }
 
 /// Commits an accepted push; `Ok(None)` if a concurrent commit won.
@@ -373,38 +595,148 @@ fn scene(record: &Record) -> Option<&SceneAttendance> {
     }
 }
 
-/// Entries of the record that claim another officer but are new in this
-/// push (`before` is the server's copy; `None` for a new record): a device
-/// writes in its own officer's name only.
-fn forged_entries(before: Option<&Record>, after: &Record, me: &str) -> Option<String> {
-    let after = scene(after)?;
-    let before = before.and_then(scene);
-    // Looked up by id and by item: one pass, whatever the record's size.
-    let known_actions: HashMap<&str, &SceneAction> = before
-        .map(|b| b.actions.iter().map(|a| (a.id.as_str(), a)).collect())
-        .unwrap_or_default();
-    let known_ticks: HashMap<&str, &Tick> = before
-        .map(|b| b.checklist.iter().map(|t| (t.item.as_str(), t)).collect())
-        .unwrap_or_default();
-    for action in &after.actions {
-        let known = known_actions.get(action.id.as_str()) == Some(&action);
+/// The rules of an edit by `editor` (`before` is the server's copy, `None`
+/// for a new record): entries in another officer's name are never new,
+/// altered or removed, and an encounter whose receipt was given keeps its
+/// fields. The server's copy of the rule until the core's
+/// `pocketbook_core::rules::check_edit(before, after, editor)` lands, which
+/// replaces it (same meaning).
+fn check_edit(before: Option<&Record>, after: &Record, editor: &str) -> Result<(), String> {
+    if let Some(before) = before {
+        frozen_after_receipt(before, after)?;
+    }
+    entries_of_others(before, after, editor)
+}
+
+/// Whether the person was given their receipt: from then on the copy they
+/// hold (and may ask for) must stay what the record says, and the 12
+/// months run from the encounter they were given.
+fn receipt_given(receipt: &Option<Receipt>) -> bool {
+    matches!(receipt, Some(Receipt::Given { .. }))
+}
+
+/// Once the receipt is given, every field of a stop and search or stop and
+/// account stays as it was, except the free-text notes (where a correction
+/// is written).
+fn frozen_after_receipt(before: &Record, after: &Record) -> Result<(), String> {
+    let changed = match (&before.body, &after.body) {
+        (RecordBody::StopSearch { search: b }, RecordBody::StopSearch { search: a })
+            if receipt_given(&b.receipt) =>
+        {
+            changed_fields(b, a)
+        }
+        (RecordBody::StopAccount { account: b }, RecordBody::StopAccount { account: a })
+            if receipt_given(&b.receipt) =>
+        {
+            changed_fields(b, a)
+        }
+        _ => Vec::new(),
+    };
+    if changed.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "{}: cannot change once the receipt is given; write a correction in the notes",
+        changed.join(", ")
+    ))
+}
+
+/// Top-level fields whose values differ, other than `notes`.
+fn changed_fields<T: serde::Serialize>(before: &T, after: &T) -> Vec<String> {
+    let (Ok(serde_json::Value::Object(b)), Ok(serde_json::Value::Object(a))) =
+        (serde_json::to_value(before), serde_json::to_value(after))
+    else {
+        return vec!["record".into()];
+    };
+    let keys: std::collections::BTreeSet<&String> = b.keys().chain(a.keys()).collect();
+    keys.into_iter()
+        .filter(|k| *k != "notes" && b.get(*k) != a.get(*k))
+        .cloned()
+        .collect()
+}
+
+/// Scene actions and checklist ticks: one that is new must be in the
+/// editor's name, and one in another officer's name may be neither altered
+/// nor removed. Entries are named by position or checklist item, never by
+/// the ids a device chose, so nothing a device typed reaches the audit trail.
+fn entries_of_others(before: Option<&Record>, after: &Record, me: &str) -> Result<(), String> {
+    let (Some(after), before) = (scene(after), before.and_then(scene)) else {
+        return Ok(());
+    };
+    let index = |actions: &[SceneAction]| -> HashMap<String, SceneAction> {
+        actions.iter().map(|a| (a.id.clone(), a.clone())).collect()
+    };
+    let ticks = |checklist: &[Tick]| -> HashMap<&'static str, Tick> {
+        checklist
+            .iter()
+            .map(|t| (t.item.as_str(), t.clone()))
+            .collect()
+    };
+    let known_actions = before.map(|b| index(&b.actions)).unwrap_or_default();
+    let known_ticks = before.map(|b| ticks(&b.checklist)).unwrap_or_default();
+    for (i, action) in after.actions.iter().enumerate() {
+        let known = known_actions.get(&action.id) == Some(action);
         if !known && action.recorded_by != me {
-            return Some(format!(
+            return Err(format!(
                 "scene action {} is recorded in another officer's name",
-                action.id
+                i + 1
             ));
         }
     }
     for tick in &after.checklist {
-        let known = known_ticks.get(tick.item.as_str()) == Some(&tick);
+        let known = known_ticks.get(tick.item.as_str()) == Some(tick);
         if !known && tick.ticked_by != me {
-            return Some(format!(
+            return Err(format!(
                 "checklist item '{}' is ticked in another officer's name",
                 tick.item.as_str()
             ));
         }
     }
-    None
+    let Some(before) = before else {
+        return Ok(());
+    };
+    let now_actions = index(&after.actions);
+    for (i, action) in before.actions.iter().enumerate() {
+        if action.recorded_by == me {
+            continue;
+        }
+        match now_actions.get(&action.id) {
+            None => {
+                return Err(format!(
+                    "scene action {} of another officer was removed",
+                    i + 1
+                ));
+            }
+            Some(now) if now != action => {
+                return Err(format!(
+                    "scene action {} of another officer was altered",
+                    i + 1
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    let now_ticks = ticks(&after.checklist);
+    for tick in &before.checklist {
+        if tick.ticked_by == me {
+            continue;
+        }
+        let item = tick.item.as_str();
+        match now_ticks.get(item) {
+            None => {
+                return Err(format!(
+                    "checklist item '{item}' ticked by another officer was removed"
+                ));
+            }
+            Some(now) if now != tick => {
+                return Err(format!(
+                    "checklist item '{item}' ticked by another officer was altered"
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
 }
 
 /// Co-attending officers named on the record who cannot see it yet.
@@ -424,14 +756,29 @@ fn new_readers(record: &Record, readers: &[String]) -> Vec<String> {
     grant
 }
 
-fn sharing_events(principal: &Principal, record_id: &str, grant: &[String]) -> Vec<NewAuditEvent> {
+/// The `record-shared` event of a grant. Officers the server knows are
+/// named; anything else a device typed as a colleague is only counted, so
+/// no free text reaches the audit trail (it is still granted: an officer
+/// added later with that shoulder number sees the record).
+fn sharing_events(
+    storage: &dyn Storage,
+    principal: &Principal,
+    record_id: &str,
+    grant: &[String],
+) -> Result<Vec<NewAuditEvent>, StorageError> {
     if grant.is_empty() {
-        return Vec::new();
+        return Ok(Vec::new());
     }
-    vec![audit::event(
+    let mut known = Vec::new();
+    for officer in grant {
+        if storage.officer(officer)?.is_some() {
+            known.push(officer.as_str());
+        }
+    }
+    Ok(vec![audit::event(
         actor::officer(&principal.officer.shoulder_number),
         Action::RecordShared,
         Some(record_id),
-        json!({"device": principal.device.id, "with": grant}),
-    )]
+        json!({"device": principal.device.id, "with": known, "not_known": grant.len() - known.len()}),
+    )])
 }

@@ -15,7 +15,9 @@ use crate::model::RecordKind;
 pub const PROTOCOL_VERSION: u32 = 1;
 /// Largest request body a server accepts, compressed or not (bytes).
 pub const MAX_REQUEST_BYTES: usize = 8 * 1024 * 1024;
-/// Largest total of change bytes a device puts in one request.
+/// Largest total of change bytes in one request: a device stops adding
+/// records once the total reaches it, so the records before the last one
+/// stay under it; a server refuses (413) a push where they do not.
 pub const MAX_PUSH_BYTES: usize = 2 * 1024 * 1024;
 /// Most records a device pushes in one request.
 pub const MAX_PUSH_RECORDS: usize = 500;
@@ -123,6 +125,12 @@ pub struct SyncResponse {
     /// Absent (false) in answers of servers that predate it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub retire: bool,
+    /// The server's clock when it answered (RFC 3339, UTC), so the app can
+    /// warn an officer whose handset clock is far off: the server refuses
+    /// encounter times more than a few hours after its own. Absent from
+    /// servers that predate it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_time: Option<String>,
 }
 
 /// `POST /v1/retire`: a retiring device confirms that everything it held

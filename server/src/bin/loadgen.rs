@@ -113,19 +113,29 @@ impl Bench {
     async fn device(&mut self, officer: &str) -> Arc<Notebook> {
         if self.admin.officer(officer).expect("officer").is_none() {
             self.admin
-                .add_officer(&OfficerRow {
-                    shoulder_number: officer.into(),
-                    name: format!("Officer {officer}"),
-                    station: "Lewisham".into(),
-                    role: pocketbook_server::scope::Role::Officer,
-                    active: true,
-                })
+                .add_officer(
+                    &OfficerRow {
+                        shoulder_number: officer.into(),
+                        name: format!("Officer {officer}"),
+                        station: "Lewisham".into(),
+                        role: pocketbook_server::scope::Role::Officer,
+                        active: true,
+                    },
+                    "2026-01-01T00:00:00Z",
+                    &[],
+                )
                 .expect("add officer");
         }
         let code = auth::new_enrolment_code();
         let canonical = auth::normalise_code(&code).expect("code");
         self.admin
-            .add_enrolment_code(&auth::hash(&canonical), officer, i64::MAX / 2)
+            .add_enrolment_code(
+                &auth::hash(&canonical),
+                officer,
+                i64::MAX / 2,
+                "2026-01-01T00:00:00Z",
+                &[],
+            )
             .expect("code");
         let dir = tempfile::tempdir().expect("device dir");
         let notebook = pocketbook_core::api::enrol_device(

@@ -21,7 +21,7 @@ use super::{AppState, HttpError, MAX_ENROL_BYTES, blocking, read_json_within};
 use crate::audit::{self, Action, actor};
 use crate::auth;
 use crate::limit::{self, Limit};
-use crate::storage::{DeviceRow, StorageError};
+use crate::storage::{DeviceRow, OfficerRow, StorageError};
 
 /// Refused enrolment attempts one client may make in an hour.
 pub const ENROL_CLIENT: Limit = Limit {
@@ -100,39 +100,41 @@ pub async fn handle(
             storage.add_attempt(&client_key, now_unix, true)?;
             return Err(refused());
         };
+        // The enrolment and its event are one transaction.
+        let enrolled = |officer: &OfficerRow| {
+            vec![audit::event(
+                actor::device(&device.id),
+                Action::DeviceEnrolled,
+                None,
+                json!({"officer": officer.shoulder_number}),
+            )]
+        };
         let redeemed = storage.redeem_enrolment_code(
             &auth::hash(&code),
             now.timestamp(),
             &device,
             &token_hash,
+            &at,
+            &enrolled,
         );
-        // Both outcomes are audited: a run of refusals is someone guessing.
-        let (event, result) = match redeemed {
-            Ok(officer) => (
-                audit::event(
-                    actor::device(&device.id),
-                    Action::DeviceEnrolled,
-                    None,
-                    json!({"officer": officer.shoulder_number}),
-                ),
-                Ok(officer),
-            ),
+        match redeemed {
+            Ok(officer) => Ok(officer),
+            // Refusals are audited too: a run of them is someone guessing.
             Err(StorageError::CodeRefused) => {
                 storage.add_attempt(&client_key, now_unix, true)?;
-                (
-                audit::event(
-                    actor::PUBLIC,
-                    Action::EnrolmentRefused,
-                    None,
-                    json!({"reason": "unknown, used or expired code"}),
-                ),
-                Err(refused()),
-            )
+                storage.append_audit(
+                    &at,
+                    &[audit::event(
+                        actor::PUBLIC,
+                        Action::EnrolmentRefused,
+                        None,
+                        json!({"reason": "unknown, used or expired code"}),
+                    )],
+                )?;
+                Err(refused())
             }
-            Err(other) => return Err(other.into()),
-        };
-        storage.append_audit(&at, &[event])?;
-        result
+            Err(other) => Err(other.into()),
+        }
     })
     .await?;
     state.metrics.enrolments.inc();

@@ -9,7 +9,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use chrono::{DateTime, Utc};
 use pocketbook_core::sync::lifecycle::WipeReason;
 use pocketbook_core::sync::wire::{
-    MAX_PUSH_RECORDS, PROTOCOL_VERSION, RejectionCode, RetireRequest, SyncRequest, SyncResponse,
+    MAX_PUSH_BYTES, MAX_PUSH_RECORDS, PROTOCOL_VERSION, RejectionCode, RetireRequest, SyncRequest,
+    SyncResponse,
 };
 use serde_json::json;
 
@@ -17,7 +18,7 @@ use super::{AppState, HttpError, blocking, read_json};
 use crate::audit::{self, Action, actor};
 use crate::metrics::{OutcomeLabels, RejectionLabels};
 use crate::storage::{Principal, RevokeReason};
-use crate::sync::{PushResult, feed_page, push_record};
+use crate::sync::{Arrival, PushResult, feed_page, push_record};
 use crate::{auth, config};
 
 /// A device's `last_seen` is rewritten at most this often, so an idle sync
@@ -84,16 +85,13 @@ pub async fn retire(
     let storage = state.storage.clone();
     let now = config::stamp(state.now());
     blocking(move || {
-        storage.revoke_device(&principal.device.id, RevokeReason::Retired, &now)?;
-        storage.append_audit(
-            &now,
-            &[audit::event(
-                actor::device(&principal.device.id),
-                Action::DeviceRetired,
-                None,
-                json!({"officer": principal.officer.shoulder_number}),
-            )],
-        )?;
+        let event = audit::event(
+            actor::device(&principal.device.id),
+            Action::DeviceRetired,
+            None,
+            json!({"officer": principal.officer.shoulder_number}),
+        );
+        storage.revoke_device(&principal.device.id, RevokeReason::Retired, &now, &[event])?;
         Ok(())
     })
     .await?;
@@ -110,6 +108,50 @@ fn code_label(code: RejectionCode) -> &'static str {
         RejectionCode::Erased => "erased",
         RejectionCode::WrongKind => "wrong-kind",
     }
+}
+
+/// The bounds of one push, checked before any record is touched: at most
+/// [`MAX_PUSH_RECORDS`] records, each id once (a repeated id would be
+/// merged again and again for nothing), and change bytes within
+/// [`MAX_PUSH_BYTES`] as a device counts them: it stops adding records once
+/// the total reaches the limit, so every record but the last fits under it.
+fn check_push_bounds(request: &SyncRequest) -> Result<(), HttpError> {
+    if request.push.len() > MAX_PUSH_RECORDS {
+        return Err(HttpError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-large",
+            format!("at most {MAX_PUSH_RECORDS} records per request"),
+        ));
+    }
+    let before_last: usize = request
+        .push
+        .iter()
+        .rev()
+        .skip(1)
+        .map(|p| p.changes.len())
+        .sum();
+    if before_last >= MAX_PUSH_BYTES {
+        return Err(HttpError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-large",
+            format!(
+                "at most {MAX_PUSH_BYTES} bytes of changes per request (the last record may cross it)"
+            ),
+        ));
+    }
+    let mut ids = std::collections::HashSet::with_capacity(request.push.len());
+    if !request
+        .push
+        .iter()
+        .all(|p| ids.insert(p.record_id.as_str()))
+    {
+        return Err(HttpError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed",
+            "a record id appears more than once in one push; send each record once",
+        ));
+    }
+    Ok(())
 }
 
 /// Whether the device's `last_seen` is stale enough to rewrite.
@@ -149,15 +191,26 @@ async fn sync(
     let principal = authenticate(state, headers).await?;
     let (request, received) = read_json::<SyncRequest>(headers, body).await?;
     state.metrics.bytes_in.inc_by(received as u64);
-    if request.push.len() > MAX_PUSH_RECORDS {
-        return Err(HttpError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too-large",
-            format!("at most {MAX_PUSH_RECORDS} records per request"),
-        ));
-    }
     let clock = state.now();
     let now = config::stamp(clock);
+    if let Err(refusal) = check_push_bounds(&request) {
+        // An honest device never sends such a push: someone tried.
+        let storage = state.storage.clone();
+        let event = audit::event(
+            actor::officer(&principal.officer.shoulder_number),
+            Action::PushRefused,
+            None,
+            json!({"device": principal.device.id, "reason": refusal.code(), "records": request.push.len()}),
+        );
+        let at = now.clone();
+        blocking(move || Ok(storage.append_audit(&at, &[event])?)).await?;
+        return Err(refusal);
+    }
+    let arrival = Arrival {
+        at: clock,
+        stamp: now.clone(),
+        retention: state.config.retention,
+    };
     let touch = needs_touch(principal.device.last_seen.as_deref(), clock);
     let worker = state.clone();
     blocking(move || {
@@ -169,7 +222,7 @@ async fn sync(
         let mut rejected = Vec::new();
         let mut audit_events = Vec::new();
         for push in &request.push {
-            match push_record(storage, &principal, push, &now, &mut audit_events)? {
+            match push_record(storage, &principal, push, &arrival, &mut audit_events)? {
                 PushResult::Accepted(ack) => {
                     worker.metrics.records_pushed.inc();
                     acknowledged.push(ack);
@@ -213,6 +266,7 @@ async fn sync(
             cursor: page.cursor,
             more: page.more,
             retire: principal.device.retire_requested_at.is_some(),
+            server_time: Some(now),
         })
     })
     .await

@@ -20,8 +20,8 @@ use rusqlite::{
 use crate::scope::Role;
 
 use super::{
-    DeviceRow, FeedRow, OfficerRow, Principal, RecordCommit, RecordIndex, RevokeReason, Storage,
-    StorageError, StoredRecord,
+    AuditOf, DeviceRow, FeedRow, NewAuditEvent, OfficerRow, Principal, RecordCommit, RecordIndex,
+    RevokeReason, Storage, StorageError, StoredRecord,
 };
 
 mod audit;
@@ -31,7 +31,7 @@ mod retention;
 /// File name of the server store in the data directory.
 pub const STORE_FILE: &str = "server.db";
 const APPLICATION_ID: i32 = 0x5042_5331; // "PBS1"
-const CURRENT_VERSION: u32 = 3;
+const CURRENT_VERSION: u32 = 4;
 
 const V1: &str = "
 CREATE TABLE officers (
@@ -153,7 +153,30 @@ CREATE TABLE copy_attempts (
 CREATE INDEX copy_attempts_by_key ON copy_attempts (key, at);
 ";
 
-const MIGRATIONS: &[&str] = &[V1, V2, V3];
+/// Trust boundary: references are unique (a record that repeated another's
+/// reference before this version keeps it, marked, so the server still
+/// starts; no new one can); tombstones keep who could see the record, for
+/// the scope check. Stored encounter times are rewritten in the one indexed
+/// form by [`reindex_times`] in the same transaction.
+const V4: &str = "
+ALTER TABLE records ADD COLUMN duplicate_reference INTEGER NOT NULL DEFAULT 0;
+UPDATE records SET duplicate_reference = 1 WHERE EXISTS (
+    SELECT 1 FROM records o WHERE o.reference = records.reference
+      AND (o.created_at < records.created_at
+           OR (o.created_at = records.created_at AND o.id < records.id)));
+CREATE UNIQUE INDEX records_reference_unique ON records (reference)
+    WHERE duplicate_reference = 0;
+
+ALTER TABLE tombstones ADD COLUMN author TEXT NOT NULL DEFAULT '';
+ALTER TABLE tombstones ADD COLUMN station TEXT NOT NULL DEFAULT '';
+UPDATE tombstones SET
+    author = coalesce((SELECT author FROM feed
+                       WHERE feed.record_id = tombstones.record_id AND erased = 1), ''),
+    station = coalesce((SELECT station FROM feed
+                        WHERE feed.record_id = tombstones.record_id AND erased = 1), '');
+";
+
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// The SQLite backend.
 pub struct SqliteStorage {
@@ -171,11 +194,11 @@ fn backend(e: rusqlite::Error) -> StorageError {
 }
 
 impl SqliteStorage {
-    /// Opens (creating and migrating) the store in `data_dir`.
+    /// Opens (creating and migrating) the store in `data_dir`. A directory
+    /// it creates is private to the server's user (0700), and the store's
+    /// files (database, write-ahead log, shared memory) are 0600.
     pub fn open(data_dir: &Path) -> Result<Self, StorageError> {
-        std::fs::create_dir_all(data_dir).map_err(|e| {
-            StorageError::Backend(format!("cannot create {}: {e}", data_dir.display()))
-        })?;
+        private_files(data_dir)?;
         let mut conn = Connection::open(data_dir.join(STORE_FILE)).map_err(backend)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(backend)?;
@@ -184,6 +207,10 @@ impl SqliteStorage {
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(backend)?;
         conn.pragma_update(None, "foreign_keys", true)
+            .map_err(backend)?;
+        // Deleted content is overwritten with zeros, so an erased record
+        // cannot be read back from free pages of the file.
+        conn.pragma_update(None, "secure_delete", true)
             .map_err(backend)?;
         migrate(&mut conn)?;
         Ok(SqliteStorage {
@@ -213,6 +240,78 @@ impl SqliteStorage {
     }
 }
 
+/// Creates the data directory 0700 if it is missing, and the database file
+/// 0600 before SQLite opens it: SQLite gives its `-wal` and `-shm` files the
+/// database file's permissions. Files left by an older server are
+/// tightened to 0600.
+fn private_files(data_dir: &Path) -> Result<(), StorageError> {
+    let failed =
+        |what: &Path, e: std::io::Error| StorageError::Backend(format!("{}: {e}", what.display()));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+        if !data_dir.exists() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(data_dir)
+                .map_err(|e| failed(data_dir, e))?;
+        }
+        let store = data_dir.join(STORE_FILE);
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(&store)
+            .map_err(|e| failed(&store, e))?;
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let file = data_dir.join(format!("{STORE_FILE}{suffix}"));
+            match std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(failed(&file, e));
+                }
+                _ => {}
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(data_dir).map_err(|e| failed(data_dir, e))?;
+    Ok(())
+}
+
+/// Rewrites every stored record's `occurred_at` in the one indexed form
+/// ([`crate::storage::index_time`]), inside the migration's transaction.
+/// A time no spelling rule can read falls back to the record's creation
+/// time, then to the earliest time there is, so no record escapes
+/// retention by its spelling.
+fn reindex_times(tx: &Transaction<'_>) -> Result<usize, StorageError> {
+    use crate::storage::lenient_time;
+    let rows: Vec<(String, String, String)> = {
+        let mut stmt = tx
+            .prepare("SELECT id, occurred_at, created_at FROM records")
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(backend)?;
+        rows.collect::<Result<_, _>>().map_err(backend)?
+    };
+    let mut changed = 0;
+    for (id, occurred_at, created_at) in rows {
+        let normal = lenient_time(&occurred_at)
+            .or_else(|| lenient_time(&created_at))
+            .unwrap_or_else(|| "0000-01-01T00:00:00Z".to_string());
+        if normal != occurred_at {
+            tx.execute(
+                "UPDATE records SET occurred_at = ?2 WHERE id = ?1",
+                params![id, normal],
+            )
+            .map_err(backend)?;
+            changed += 1;
+        }
+    }
+    Ok(changed)
+}
+
 fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -236,6 +335,12 @@ fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
     }
     for step in &MIGRATIONS[found as usize..] {
         tx.execute_batch(step).map_err(backend)?;
+    }
+    if found < 4 {
+        let changed = reindex_times(&tx)?;
+        if changed > 0 {
+            tracing::info!(records = changed, "encounter times re-indexed in UTC");
+        }
     }
     tx.pragma_update(None, "application_id", APPLICATION_ID)
         .map_err(backend)?;
@@ -313,6 +418,13 @@ fn readers_of(id_column: &str) -> String {
     )
 }
 
+/// A caller's time bound (any RFC 3339 spelling) in the stored form, so it
+/// compares with stored times as text.
+fn bound(time: &str) -> Result<String, StorageError> {
+    crate::storage::lenient_time(time)
+        .ok_or_else(|| StorageError::Backend("a time bound is not an RFC 3339 time".into()))
+}
+
 /// Record kinds as a JSON array, for `kind IN (SELECT value FROM json_each(?))`.
 fn kinds_json(kinds: &[RecordKind]) -> Result<String, StorageError> {
     let kinds: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
@@ -353,25 +465,32 @@ impl Storage for SqliteStorage {
             .map_err(backend)
     }
 
-    fn add_officer(&self, officer: &OfficerRow) -> Result<(), StorageError> {
-        let result = self.conn().execute(
-            "INSERT INTO officers (shoulder_number, name, station, role, active)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![
-                officer.shoulder_number,
-                officer.name,
-                officer.station,
-                officer.role.as_str(),
-                officer.active
-            ],
-        );
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if e.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) => Err(
-                StorageError::Duplicate("an officer with this shoulder number"),
-            ),
-            Err(e) => Err(backend(e)),
-        }
+    fn add_officer(
+        &self,
+        officer: &OfficerRow,
+        at: &str,
+        events: &[NewAuditEvent],
+    ) -> Result<(), StorageError> {
+        self.write(|tx| {
+            let result = tx.execute(
+                "INSERT INTO officers (shoulder_number, name, station, role, active)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    officer.shoulder_number,
+                    officer.name,
+                    officer.station,
+                    officer.role.as_str(),
+                    officer.active
+                ],
+            );
+            match result {
+                Ok(_) => audit::append_in(tx, at, events),
+                Err(e) if e.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) => Err(
+                    StorageError::Duplicate("an officer with this shoulder number"),
+                ),
+                Err(e) => Err(backend(e)),
+            }
+        })
     }
 
     fn officer(&self, shoulder_number: &str) -> Result<Option<OfficerRow>, StorageError> {
@@ -389,6 +508,7 @@ impl Storage for SqliteStorage {
         &self,
         shoulder_number: &str,
         at: &str,
+        events: AuditOf<'_, [String]>,
     ) -> Result<Vec<String>, StorageError> {
         self.write(|tx| {
             let changed = tx
@@ -419,6 +539,7 @@ impl Storage for SqliteStorage {
                     .map_err(backend)?;
                 rows.collect::<Result<Vec<_>, _>>().map_err(backend)?
             };
+            audit::append_in(tx, at, &events(&revoked))?;
             Ok(revoked)
         })
     }
@@ -439,27 +560,30 @@ impl Storage for SqliteStorage {
         code_hash: &[u8],
         officer: &str,
         expires_at: i64,
+        at: &str,
+        events: &[NewAuditEvent],
     ) -> Result<(), StorageError> {
-        let conn = self.conn();
-        let exists: Option<i64> = conn
-            .query_row(
-                "SELECT 1 FROM officers WHERE shoulder_number = ?1 AND active = 1",
-                [officer],
-                |r| r.get(0),
+        self.write(|tx| {
+            let exists: Option<i64> = tx
+                .query_row(
+                    "SELECT 1 FROM officers WHERE shoulder_number = ?1 AND active = 1",
+                    [officer],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(backend)?;
+            if exists.is_none() {
+                return Err(StorageError::NotFound(
+                    "active officer with this shoulder number",
+                ));
+            }
+            tx.execute(
+                "INSERT INTO enrolment_codes (code_hash, officer, expires_at) VALUES (?1, ?2, ?3)",
+                params![code_hash, officer, expires_at],
             )
-            .optional()
             .map_err(backend)?;
-        if exists.is_none() {
-            return Err(StorageError::NotFound(
-                "active officer with this shoulder number",
-            ));
-        }
-        conn.execute(
-            "INSERT INTO enrolment_codes (code_hash, officer, expires_at) VALUES (?1, ?2, ?3)",
-            params![code_hash, officer, expires_at],
-        )
-        .map_err(backend)?;
-        Ok(())
+            audit::append_in(tx, at, events)
+        })
     }
 
     fn redeem_enrolment_code(
@@ -468,45 +592,49 @@ impl Storage for SqliteStorage {
         now: i64,
         device: &DeviceRow,
         token_hash: &[u8],
+        at: &str,
+        events: AuditOf<'_, OfficerRow>,
     ) -> Result<OfficerRow, StorageError> {
         self.write(|tx| {
-        let officer: Option<String> = tx
-            .query_row(
-                "UPDATE enrolment_codes SET used_at = ?2
-                 WHERE code_hash = ?1 AND used_at IS NULL AND expires_at > ?2
-                 RETURNING officer",
-                params![code_hash, now],
-                |r| r.get(0),
+            let officer: Option<String> = tx
+                .query_row(
+                    "UPDATE enrolment_codes SET used_at = ?2
+                     WHERE code_hash = ?1 AND used_at IS NULL AND expires_at > ?2
+                     RETURNING officer",
+                    params![code_hash, now],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(backend)?;
+            let Some(officer) = officer else {
+                return Err(StorageError::CodeRefused);
+            };
+            let row = tx
+                .query_row(
+                    &format!(
+                        "SELECT {OFFICER_COLUMNS} FROM officers
+                         WHERE shoulder_number = ?1 AND active = 1"
+                    ),
+                    [&officer],
+                    officer_row,
+                )
+                .optional()
+                .map_err(backend)?
+                .ok_or(StorageError::CodeRefused)?;
+            tx.execute(
+                "INSERT INTO devices (id, officer, token_hash, label, enrolled_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    device.id,
+                    officer,
+                    token_hash,
+                    device.label,
+                    device.enrolled_at
+                ],
             )
-            .optional()
             .map_err(backend)?;
-        let Some(officer) = officer else {
-            return Err(StorageError::CodeRefused);
-        };
-        let row = tx
-            .query_row(
-                &format!(
-                    "SELECT {OFFICER_COLUMNS} FROM officers WHERE shoulder_number = ?1 AND active = 1"
-                ),
-                [&officer],
-                officer_row,
-            )
-            .optional()
-            .map_err(backend)?
-            .ok_or(StorageError::CodeRefused)?;
-        tx.execute(
-            "INSERT INTO devices (id, officer, token_hash, label, enrolled_at)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![
-                device.id,
-                officer,
-                token_hash,
-                device.label,
-                device.enrolled_at
-            ],
-        )
-        .map_err(backend)?;
-        Ok(row)
+            audit::append_in(tx, at, &events(&row))?;
+            Ok(row)
         })
     }
 
@@ -545,34 +673,47 @@ impl Storage for SqliteStorage {
             .map_err(backend)
     }
 
-    fn revoke_device(&self, id: &str, reason: RevokeReason, at: &str) -> Result<(), StorageError> {
-        let changed = self
-            .conn()
-            .execute(
-                "UPDATE devices SET revoked_at = ?2, revoke_reason = ?3
-                 WHERE id = ?1 AND revoked_at IS NULL",
-                params![id, at, reason.as_str()],
-            )
-            .map_err(backend)?;
-        if changed == 0 {
-            return Err(StorageError::NotFound("active device with this id"));
-        }
-        Ok(())
+    fn revoke_device(
+        &self,
+        id: &str,
+        reason: RevokeReason,
+        at: &str,
+        events: &[NewAuditEvent],
+    ) -> Result<(), StorageError> {
+        self.write(|tx| {
+            let changed = tx
+                .execute(
+                    "UPDATE devices SET revoked_at = ?2, revoke_reason = ?3
+                     WHERE id = ?1 AND revoked_at IS NULL",
+                    params![id, at, reason.as_str()],
+                )
+                .map_err(backend)?;
+            if changed == 0 {
+                return Err(StorageError::NotFound("active device with this id"));
+            }
+            audit::append_in(tx, at, events)
+        })
     }
 
-    fn request_retire(&self, id: &str, at: &str) -> Result<(), StorageError> {
-        let changed = self
-            .conn()
-            .execute(
-                "UPDATE devices SET retire_requested_at = coalesce(retire_requested_at, ?2)
-                 WHERE id = ?1 AND revoked_at IS NULL",
-                params![id, at],
-            )
-            .map_err(backend)?;
-        if changed == 0 {
-            return Err(StorageError::NotFound("active device with this id"));
-        }
-        Ok(())
+    fn request_retire(
+        &self,
+        id: &str,
+        at: &str,
+        events: &[NewAuditEvent],
+    ) -> Result<(), StorageError> {
+        self.write(|tx| {
+            let changed = tx
+                .execute(
+                    "UPDATE devices SET retire_requested_at = coalesce(retire_requested_at, ?2)
+                     WHERE id = ?1 AND revoked_at IS NULL",
+                    params![id, at],
+                )
+                .map_err(backend)?;
+            if changed == 0 {
+                return Err(StorageError::NotFound("active device with this id"));
+            }
+            audit::append_in(tx, at, events)
+        })
     }
 
     fn devices(&self) -> Result<Vec<DeviceRow>, StorageError> {
@@ -643,7 +784,14 @@ impl Storage for SqliteStorage {
                 ],
             ),
         }
-        .map_err(backend)?;
+        .map_err(|e| {
+            // The only other unique key of a record is its reference.
+            if e.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) {
+                StorageError::Duplicate("a record with this reference")
+            } else {
+                backend(e)
+            }
+        })?;
             if written == 0 {
                 return Err(StorageError::Conflict);
             }
@@ -729,6 +877,8 @@ impl Storage for SqliteStorage {
 
 #[cfg(test)]
 mod tests {
+    use pocketbook_core::model::RecordKind;
+
     #[test]
     fn sqlite_passes_the_storage_suite() {
         super::super::suite::run(|dir| Box::new(super::SqliteStorage::open(dir).unwrap()));
@@ -766,6 +916,259 @@ mod tests {
         drop(store);
         // Opening again migrates nothing twice.
         super::SqliteStorage::open(dir.path()).unwrap();
+    }
+
+    /// A store exactly as version 3 left it, with times in every spelling
+    /// chrono accepts, two records sharing a reference, and a tombstone.
+    #[test]
+    fn a_version_3_store_is_reindexed_and_its_references_made_unique() {
+        use crate::storage::{CopyStore, RetentionStore, Storage};
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let conn = rusqlite::Connection::open(dir.path().join(super::STORE_FILE)).unwrap();
+            for step in [super::V1, super::V2, super::V3] {
+                conn.execute_batch(step).unwrap();
+            }
+            conn.pragma_update(None, "application_id", super::APPLICATION_ID)
+                .unwrap();
+            conn.pragma_update(None, "user_version", 3).unwrap();
+            let rows = [
+                ("r1", "REF1", "2026-11-28t14:05:00z", "2026-11-28T14:06:00Z"),
+                (
+                    "r2",
+                    "REF1",
+                    " 2026-11-28T14:05:00Z",
+                    "2026-11-28T14:07:00Z",
+                ),
+                (
+                    "r3",
+                    "REF3",
+                    "2026-11-28T15:05:00+01:00",
+                    "2026-11-28T14:06:00Z",
+                ),
+                ("r4", "REF4", "2026-11-28T14:05:60Z", "2026-11-28T14:06:00Z"),
+                (
+                    "r5",
+                    "REF5",
+                    "the day before yesterday",
+                    "2026-11-01T00:00:00Z",
+                ),
+            ];
+            for (id, reference, occurred, created) in rows {
+                conn.execute(
+                    "INSERT INTO records VALUES (?1, 'stop-search', ?2, 'PC1', 'Lewisham', ?3,
+                         'open', ?4, ?4, x'00', 1)",
+                    rusqlite::params![id, reference, occurred, created],
+                )
+                .unwrap();
+            }
+            conn.execute_batch(
+                "INSERT INTO tombstones VALUES ('t1', 'stop-search', '2026-11-28T00:00:00Z', 'retention');
+                 INSERT INTO feed (record_id, kind, author, station, origin_device, changes, erased)
+                     VALUES ('t1', 'stop-search', 'PC1', 'Lewisham', 'server', x'', 1);
+                 INSERT INTO record_access VALUES ('t1', 'PC2', '2026-11-01T00:00:00Z');",
+            )
+            .unwrap();
+        }
+        let store = super::SqliteStorage::open(dir.path()).unwrap();
+        let mut times: Vec<(String, String)> = store
+            .records()
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.id, r.occurred_at))
+            .collect();
+        times.sort();
+        let expected = [
+            ("r1", "2026-11-28T14:05:00Z"),
+            ("r2", "2026-11-28T14:05:00Z"),
+            ("r3", "2026-11-28T14:05:00Z"),
+            ("r4", "2026-11-28T14:05:59Z"),
+            ("r5", "2026-11-01T00:00:00Z"),
+        ];
+        assert_eq!(
+            times,
+            expected
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect::<Vec<_>>()
+        );
+        // None escapes retention or the desk's lookup by its spelling any more.
+        let due = store
+            .retention_due(&[RecordKind::StopSearch], "2026-11-29T00:00:00Z", 100)
+            .unwrap();
+        assert_eq!(due.len(), 5);
+        let day = store
+            .records_at_station(
+                "Lewisham",
+                &[RecordKind::StopSearch],
+                "2026-11-28T00:00:00Z",
+                "2026-11-29T00:00:00Z",
+            )
+            .unwrap();
+        assert_eq!(day.len(), 4);
+        // The two that shared a reference keep it; no new record may.
+        assert_eq!(store.records_by_reference("REF1").unwrap().len(), 2);
+        let mut twin = crate::storage::RecordCommit {
+            index: store.records().unwrap()[0].clone(),
+            snapshot: vec![0],
+            new_changes: vec![0],
+            expected_version: None,
+            origin_device: "d".into(),
+            grant: Vec::new(),
+            audit: Vec::new(),
+        };
+        twin.index.id = "r6".into();
+        twin.index.reference = "REF1".into();
+        assert!(matches!(
+            store.commit_record(&twin),
+            Err(super::StorageError::Duplicate(_))
+        ));
+        twin.index.reference = "REF6".into();
+        store.commit_record(&twin).unwrap();
+        // The tombstone knows who could see the record.
+        let tombstone = store.tombstone("t1").unwrap().unwrap();
+        assert_eq!(
+            (tombstone.author.as_str(), tombstone.station.as_str()),
+            ("PC1", "Lewisham")
+        );
+        assert_eq!(tombstone.readers, vec!["PC2".to_string()]);
+    }
+
+    /// A state change whose audit event cannot be written is not made:
+    /// the trail's head is set back behind the chain, so every append fails.
+    #[test]
+    fn a_state_change_is_undone_when_its_audit_event_cannot_be_written() {
+        use crate::audit::{Action, event};
+        use crate::storage::{
+            DeviceRow, LegalHold, OfficerRow, RetentionStore, RevokeReason, Storage,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let store = super::SqliteStorage::open(dir.path()).unwrap();
+        let e = |action: Action| vec![event("admin", action, None, serde_json::json!({}))];
+        let officer = |n: &str| OfficerRow {
+            shoulder_number: n.into(),
+            name: "Jo".into(),
+            station: "Lewisham".into(),
+            role: crate::scope::Role::Officer,
+            active: true,
+        };
+        let device = |id: &str| DeviceRow {
+            id: id.into(),
+            officer: String::new(),
+            label: "l".into(),
+            enrolled_at: "t".into(),
+            revoked_at: None,
+            last_seen: None,
+            revoke_reason: None,
+            retire_requested_at: None,
+        };
+        let t = "2026-11-29T12:00:00Z";
+        store
+            .add_officer(&officer("PC1"), t, &e(Action::OfficerAdded))
+            .unwrap();
+        store
+            .add_enrolment_code(b"c1", "PC1", 100, t, &e(Action::EnrolmentCodeIssued))
+            .unwrap();
+        store
+            .redeem_enrolment_code(b"c1", 1, &device("d1"), b"tok1", t, &|_| {
+                e(Action::DeviceEnrolled)
+            })
+            .unwrap();
+        store.add_enrolment_code(b"c2", "PC1", 100, t, &[]).unwrap();
+        let mut record = crate::storage::RecordCommit {
+            index: crate::storage::RecordIndex {
+                id: "r1".into(),
+                kind: RecordKind::StopSearch,
+                reference: "REF1".into(),
+                author: "PC1".into(),
+                station: "Lewisham".into(),
+                occurred_at: t.into(),
+                status: "open".into(),
+                created_at: t.into(),
+                updated_at: t.into(),
+            },
+            snapshot: vec![1],
+            new_changes: vec![1],
+            expected_version: None,
+            origin_device: "d1".into(),
+            grant: Vec::new(),
+            audit: Vec::new(),
+        };
+        store.commit_record(&record).unwrap();
+
+        let raw = rusqlite::Connection::open(dir.path().join(super::STORE_FILE)).unwrap();
+        raw.execute("UPDATE audit_head SET seq = 0", []).unwrap();
+        assert!(
+            store
+                .add_officer(&officer("PC2"), t, &e(Action::OfficerAdded))
+                .is_err()
+        );
+        assert!(store.officer("PC2").unwrap().is_none());
+        assert!(
+            store
+                .add_enrolment_code(b"c3", "PC1", 100, t, &e(Action::EnrolmentCodeIssued))
+                .is_err()
+        );
+        assert!(
+            store
+                .redeem_enrolment_code(b"c2", 1, &device("d2"), b"tok2", t, &|_| {
+                    e(Action::DeviceEnrolled)
+                })
+                .is_err()
+        );
+        assert!(store.device("d2").unwrap().is_none());
+        assert!(
+            store
+                .revoke_device("d1", RevokeReason::Revoked, t, &e(Action::DeviceRevoked))
+                .is_err()
+        );
+        assert!(
+            store
+                .request_retire("d1", t, &e(Action::DeviceRetireRequested))
+                .is_err()
+        );
+        assert!(
+            store
+                .deactivate_officer("PC1", t, &|_| e(Action::OfficerDeactivated))
+                .is_err()
+        );
+        let d1 = store.device("d1").unwrap().unwrap();
+        assert!(d1.revoked_at.is_none() && d1.retire_requested_at.is_none());
+        assert!(store.officer("PC1").unwrap().unwrap().active);
+        record.index.id = "r2".into();
+        record.index.reference = "REF2".into();
+        record.audit = e(Action::RecordShared);
+        assert!(store.commit_record(&record).is_err());
+        assert!(store.record("r2").unwrap().is_none());
+        let hold = LegalHold {
+            record_id: "r1".into(),
+            reason: "complaint".into(),
+            set_at: t.into(),
+        };
+        assert!(
+            store
+                .set_legal_hold(&hold, &e(Action::LegalHoldSet))
+                .is_err()
+        );
+        assert!(
+            store
+                .erase_record("r1", t, "retention", &e(Action::RecordErased))
+                .is_err()
+        );
+        assert!(store.legal_holds().unwrap().is_empty());
+        assert!(store.record("r1").unwrap().is_some());
+
+        // With the trail whole again, the unused code still works once.
+        raw.execute(
+            "UPDATE audit_head SET seq = (SELECT max(seq) FROM audit)",
+            [],
+        )
+        .unwrap();
+        store
+            .redeem_enrolment_code(b"c2", 1, &device("d2"), b"tok2", t, &|_| {
+                e(Action::DeviceEnrolled)
+            })
+            .unwrap();
     }
 
     #[test]

@@ -35,7 +35,7 @@ fn commit(id: &str, version: Option<i64>, changes: &[u8]) -> RecordCommit {
         index: RecordIndex {
             id: id.into(),
             kind: RecordKind::StopSearch,
-            reference: "ABCD".into(),
+            reference: format!("REF-{id}"),
             author: "PC1".into(),
             station: "Lewisham".into(),
             occurred_at: "2026-11-28T10:00:00Z".into(),
@@ -57,11 +57,14 @@ pub fn run(make: impl Fn(&Path) -> Box<dyn Storage>) {
     let dir = tempfile::tempdir().unwrap();
     let store = make(dir.path());
     store.ping().unwrap();
+    let none = |_: &OfficerRow| Vec::new();
 
     // Officers: add, read back, refuse duplicates.
-    store.add_officer(&officer("PC1", "Lewisham")).unwrap();
+    store
+        .add_officer(&officer("PC1", "Lewisham"), T, &[])
+        .unwrap();
     assert!(matches!(
-        store.add_officer(&officer("PC1", "Lewisham")),
+        store.add_officer(&officer("PC1", "Lewisham"), T, &[]),
         Err(StorageError::Duplicate(_))
     ));
     assert_eq!(store.officer("PC1").unwrap().unwrap().station, "Lewisham");
@@ -70,25 +73,29 @@ pub fn run(make: impl Fn(&Path) -> Box<dyn Storage>) {
 
     // Enrolment codes work once, before they expire, for known officers.
     assert!(matches!(
-        store.add_enrolment_code(b"code-x", "PC9", 100),
+        store.add_enrolment_code(b"code-x", "PC9", 100, T, &[]),
         Err(StorageError::NotFound(_))
     ));
-    store.add_enrolment_code(b"code-1", "PC1", 100).unwrap();
-    store.add_enrolment_code(b"code-2", "PC1", 100).unwrap();
+    store
+        .add_enrolment_code(b"code-1", "PC1", 100, T, &[])
+        .unwrap();
+    store
+        .add_enrolment_code(b"code-2", "PC1", 100, T, &[])
+        .unwrap();
     assert!(matches!(
-        store.redeem_enrolment_code(b"code-2", 100, &device("d0"), b"tok-0"),
+        store.redeem_enrolment_code(b"code-2", 100, &device("d0"), b"tok-0", T, &none),
         Err(StorageError::CodeRefused)
     ));
     let who = store
-        .redeem_enrolment_code(b"code-1", 50, &device("d1"), b"tok-1")
+        .redeem_enrolment_code(b"code-1", 50, &device("d1"), b"tok-1", T, &none)
         .unwrap();
     assert_eq!(who.shoulder_number, "PC1");
     assert!(matches!(
-        store.redeem_enrolment_code(b"code-1", 51, &device("d2"), b"tok-2"),
+        store.redeem_enrolment_code(b"code-1", 51, &device("d2"), b"tok-2", T, &none),
         Err(StorageError::CodeRefused)
     ));
     assert!(matches!(
-        store.redeem_enrolment_code(b"nope", 51, &device("d3"), b"tok-3"),
+        store.redeem_enrolment_code(b"nope", 51, &device("d3"), b"tok-3", T, &none),
         Err(StorageError::CodeRefused)
     ));
     let principal = store.principal(b"tok-1").unwrap().unwrap();
@@ -162,9 +169,45 @@ pub fn run(make: impl Fn(&Path) -> Box<dyn Storage>) {
     assert!(feed.windows(2).all(|w| w[0].seq < w[1].seq));
     assert_eq!(store.record("r2").unwrap().unwrap().snapshot, b"more");
 
+    // References are unique: a new record repeating one is refused whole.
+    let mut twin = commit("r9", None, b"twin");
+    twin.index.reference = "REF-r1".into();
+    twin.audit = vec![admin_event(Action::RecordShared, "r9")];
+    assert!(matches!(
+        store.commit_record(&twin),
+        Err(StorageError::Duplicate(_))
+    ));
+    assert!(store.record("r9").unwrap().is_none());
+    assert_eq!(events_of(store.as_ref(), "record-shared"), 0);
+
     access(store.as_ref());
     devices_close(store.as_ref());
     audit_chain(store.as_ref());
+}
+
+const T: &str = "2026-11-28T10:00:00Z";
+
+use crate::audit::Action;
+
+fn admin_event(action: Action, subject: &str) -> NewAuditEvent {
+    crate::audit::event(
+        "admin",
+        action,
+        None,
+        serde_json::json!({ "subject": subject }),
+    )
+}
+
+/// How many events of this action the trail holds.
+fn events_of(store: &dyn Storage, action: &str) -> usize {
+    store
+        .audit_events(&AuditQuery {
+            action: Some(action.into()),
+            limit: 10_000,
+            ..AuditQuery::default()
+        })
+        .unwrap()
+        .len()
 }
 
 /// Readers granted with a commit, and its audit events, land with it; the
@@ -250,13 +293,37 @@ fn access(store: &dyn Storage) {
     );
 }
 
-/// Revocation, retirement and deactivation close credentials for good.
+/// Revocation, retirement and deactivation close credentials for good; each
+/// state change writes its audit events with it, and a refused change
+/// writes none.
 fn devices_close(store: &dyn Storage) {
-    store.add_officer(&officer("PC5", "Lewisham")).unwrap();
+    let added = |n: &[String]| vec![admin_event(Action::DeviceEnrolled, &n.join(","))];
+    store
+        .add_officer(
+            &officer("PC5", "Lewisham"),
+            T,
+            &[admin_event(Action::OfficerAdded, "PC5")],
+        )
+        .unwrap();
+    assert!(matches!(
+        store.add_officer(
+            &officer("PC5", "Lewisham"),
+            T,
+            &[admin_event(Action::OfficerAdded, "PC5")]
+        ),
+        Err(StorageError::Duplicate(_))
+    ));
+    assert_eq!(events_of(store, "officer-added"), 1);
     for (n, id) in ["d5", "d6", "d7"].iter().enumerate() {
         let code = format!("code-5{n}");
         store
-            .add_enrolment_code(code.as_bytes(), "PC5", 100)
+            .add_enrolment_code(
+                code.as_bytes(),
+                "PC5",
+                100,
+                T,
+                &[admin_event(Action::EnrolmentCodeIssued, "PC5")],
+            )
             .unwrap();
         store
             .redeem_enrolment_code(
@@ -264,22 +331,60 @@ fn devices_close(store: &dyn Storage) {
                 50,
                 &device(id),
                 format!("tok-5{n}").as_bytes(),
+                T,
+                &|o: &OfficerRow| added(std::slice::from_ref(&o.shoulder_number)),
             )
             .unwrap();
+        // Used: refused, and nothing audited.
+        assert!(matches!(
+            store.redeem_enrolment_code(
+                code.as_bytes(),
+                50,
+                &device("d-again"),
+                b"tok-again",
+                T,
+                &|o: &OfficerRow| added(std::slice::from_ref(&o.shoulder_number)),
+            ),
+            Err(StorageError::CodeRefused)
+        ));
     }
-    store
-        .revoke_device("d5", RevokeReason::Revoked, "t1")
-        .unwrap();
     assert!(matches!(
-        store.revoke_device("d5", RevokeReason::Revoked, "t2"),
+        store.add_enrolment_code(
+            b"code-59",
+            "PC404",
+            100,
+            T,
+            &[admin_event(Action::EnrolmentCodeIssued, "PC404")]
+        ),
         Err(StorageError::NotFound(_))
     ));
+    assert_eq!(events_of(store, "enrolment-code-issued"), 3);
+    let enrolled = store
+        .audit_events(&AuditQuery {
+            action: Some("device-enrolled".into()),
+            limit: 10,
+            ..AuditQuery::default()
+        })
+        .unwrap();
+    assert_eq!(enrolled.len(), 3);
+    assert_eq!(enrolled[0].detail, serde_json::json!({"subject": "PC5"}));
+
+    let revoked_event = [admin_event(Action::DeviceRevoked, "d5")];
+    store
+        .revoke_device("d5", RevokeReason::Revoked, "t1", &revoked_event)
+        .unwrap();
+    assert!(matches!(
+        store.revoke_device("d5", RevokeReason::Revoked, "t2", &revoked_event),
+        Err(StorageError::NotFound(_))
+    ));
+    assert_eq!(events_of(store, "device-revoked"), 1);
     let d5 = store.principal(b"tok-50").unwrap().unwrap().device;
     assert_eq!(d5.revoked_at.as_deref(), Some("t1"));
     assert_eq!(d5.revoke_reason.as_deref(), Some("revoked"));
 
-    store.request_retire("d6", "t3").unwrap();
-    store.request_retire("d6", "t4").unwrap();
+    let retire_event = [admin_event(Action::DeviceRetireRequested, "d6")];
+    store.request_retire("d6", "t3", &retire_event).unwrap();
+    store.request_retire("d6", "t4", &retire_event).unwrap();
     assert_eq!(
         store
             .device("d6")
@@ -290,11 +395,14 @@ fn devices_close(store: &dyn Storage) {
         Some("t3")
     );
     assert!(matches!(
-        store.request_retire("d5", "t4"),
+        store.request_retire("d5", "t4", &retire_event),
         Err(StorageError::NotFound(_))
     ));
+    assert_eq!(events_of(store, "device-retire-requested"), 2);
 
-    let revoked = store.deactivate_officer("PC5", "t5").unwrap();
+    let deactivated =
+        |devices: &[String]| vec![admin_event(Action::OfficerDeactivated, &devices.join(","))];
+    let revoked = store.deactivate_officer("PC5", "t5", &deactivated).unwrap();
     assert_eq!(revoked.len(), 2, "d6 and d7, not the already revoked d5");
     assert!(!store.officer("PC5").unwrap().unwrap().active);
     assert_eq!(
@@ -307,9 +415,18 @@ fn devices_close(store: &dyn Storage) {
         Some("officer-deactivated")
     );
     assert!(matches!(
-        store.deactivate_officer("PC404", "t5"),
+        store.deactivate_officer("PC404", "t5", &deactivated),
         Err(StorageError::NotFound(_))
     ));
+    let events = store
+        .audit_events(&AuditQuery {
+            action: Some("officer-deactivated".into()),
+            limit: 10,
+            ..AuditQuery::default()
+        })
+        .unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].detail, serde_json::json!({"subject": "d6,d7"}));
 }
 
 /// Appends chain, read back in order with filters, and verify.

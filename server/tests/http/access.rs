@@ -60,16 +60,16 @@ fn rejection(response: &SyncResponse) -> Option<RejectionCode> {
 async fn every_role_sees_and_changes_exactly_its_scope() {
     let server = TestServer::start().await;
     // The author has two devices: the second must get what the first wrote.
-    let author = server.enrol("PC1", "Central", Role::Officer).await;
-    let author_other = server.enrol("PC1", "Central", Role::Officer).await;
+    let author = server.enrol("PC1", "Lewisham", Role::Officer).await;
+    let author_other = server.enrol("PC1", "Lewisham", Role::Officer).await;
     let cases = [
         // who, station, role, sees the scene, sees the search, may change the scene, may create
-        ("PC2", "Central", Role::Officer, true, false, true, true),
-        ("PC3", "Central", Role::Officer, false, false, false, true),
-        ("PS1", "Central", Role::Supervisor, true, true, false, true),
+        ("PC2", "Lewisham", Role::Officer, true, false, true, true),
+        ("PC3", "Lewisham", Role::Officer, false, false, false, true),
+        ("PS1", "Lewisham", Role::Supervisor, true, true, false, true),
         ("PS2", "North", Role::Supervisor, false, false, false, true),
-        ("ST1", "Central", Role::Staff, false, false, false, false),
-        ("AD1", "Central", Role::Admin, false, false, false, false),
+        ("ST1", "Lewisham", Role::Staff, false, false, false, false),
+        ("AD1", "Lewisham", Role::Admin, false, false, false, false),
     ];
     let mut tokens = Vec::new();
     for (who, station, role, ..) in &cases {
@@ -109,7 +109,7 @@ async fn every_role_sees_and_changes_exactly_its_scope() {
     );
     let scene_bytes = nb.export(scene.clone()).unwrap();
 
-    for ((who, _, role, sees_scene, sees_search, changes, creates), token) in
+    for ((who, station, role, sees_scene, sees_search, changes, creates), token) in
         cases.iter().zip(&tokens)
     {
         // Pull.
@@ -136,7 +136,10 @@ async fn every_role_sees_and_changes_exactly_its_scope() {
         );
 
         // Create a record of their own.
-        let (_d, own) = notebook(who);
+        let (_d, own) = notebook_of(pocketbook_core::model::Officer {
+            station: station.to_string(),
+            ..officer(who)
+        });
         let answer = server
             .sync(token, &request(None, vec![new_search(&own)]))
             .await;
@@ -191,8 +194,8 @@ async fn every_role_sees_and_changes_exactly_its_scope() {
 #[tokio::test]
 async fn a_device_cannot_write_in_another_officers_name() {
     let server = TestServer::start().await;
-    let author = server.enrol("PC1", "Central", Role::Officer).await;
-    let colleague = server.enrol("PC2", "Central", Role::Officer).await;
+    let author = server.enrol("PC1", "Lewisham", Role::Officer).await;
+    let colleague = server.enrol("PC2", "Lewisham", Role::Officer).await;
     let (_dir, nb) = notebook("PC1");
     let scene = nb.create_scene(scene()).unwrap().header.id;
     nb.add_attending_officer(scene.clone(), "PC2".into())
@@ -227,8 +230,8 @@ async fn a_device_cannot_write_in_another_officers_name() {
 #[tokio::test]
 async fn an_officer_added_later_receives_the_whole_record() {
     let server = TestServer::start().await;
-    let author = server.enrol("PC1", "Central", Role::Officer).await;
-    let late = server.enrol("PC2", "Central", Role::Officer).await;
+    let author = server.enrol("PC1", "Lewisham", Role::Officer).await;
+    let late = server.enrol("PC2", "Lewisham", Role::Officer).await;
     let (_dir, nb) = notebook("PC1");
     let scene = nb.create_scene(scene()).unwrap().header.id;
     push_scene(&server, &author.token, &nb, &scene).await;

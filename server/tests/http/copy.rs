@@ -614,7 +614,7 @@ async fn station_staff_find_and_issue_copies_and_others_are_refused() {
     desk.add("ST2", "Lewisham", Role::Staff);
     desk.server
         .storage
-        .deactivate_officer("ST2", "2026-11-29T10:00:00Z")
+        .deactivate_officer("ST2", "2026-11-29T10:00:00Z", &|_| Vec::new())
         .unwrap();
     let storage = desk.server.storage.as_ref();
     let now = desk.now();

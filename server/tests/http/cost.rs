@@ -40,8 +40,13 @@ impl Storage for Counting {
     fn ping(&self) -> Result<(), StorageError> {
         self.call().ping()
     }
-    fn add_officer(&self, officer: &OfficerRow) -> Result<(), StorageError> {
-        self.call().add_officer(officer)
+    fn add_officer(
+        &self,
+        officer: &OfficerRow,
+        at: &str,
+        audit: &[NewAuditEvent],
+    ) -> Result<(), StorageError> {
+        self.call().add_officer(officer, at, audit)
     }
     fn officer(&self, number: &str) -> Result<Option<OfficerRow>, StorageError> {
         self.call().officer(number)
@@ -49,8 +54,16 @@ impl Storage for Counting {
     fn officers(&self) -> Result<Vec<OfficerRow>, StorageError> {
         Ok(self.rows(self.call().officers()?))
     }
-    fn add_enrolment_code(&self, hash: &[u8], officer: &str, at: i64) -> Result<(), StorageError> {
-        self.call().add_enrolment_code(hash, officer, at)
+    fn add_enrolment_code(
+        &self,
+        hash: &[u8],
+        officer: &str,
+        expires_at: i64,
+        at: &str,
+        audit: &[NewAuditEvent],
+    ) -> Result<(), StorageError> {
+        self.call()
+            .add_enrolment_code(hash, officer, expires_at, at, audit)
     }
     fn redeem_enrolment_code(
         &self,
@@ -58,9 +71,11 @@ impl Storage for Counting {
         now: i64,
         device: &DeviceRow,
         token_hash: &[u8],
+        at: &str,
+        audit: AuditOf<'_, OfficerRow>,
     ) -> Result<OfficerRow, StorageError> {
         self.call()
-            .redeem_enrolment_code(hash, now, device, token_hash)
+            .redeem_enrolment_code(hash, now, device, token_hash, at, audit)
     }
     fn principal(&self, token_hash: &[u8]) -> Result<Option<Principal>, StorageError> {
         self.call().principal(token_hash)
@@ -71,14 +86,30 @@ impl Storage for Counting {
     fn device(&self, id: &str) -> Result<Option<DeviceRow>, StorageError> {
         self.call().device(id)
     }
-    fn deactivate_officer(&self, number: &str, at: &str) -> Result<Vec<String>, StorageError> {
-        self.call().deactivate_officer(number, at)
+    fn deactivate_officer(
+        &self,
+        number: &str,
+        at: &str,
+        audit: AuditOf<'_, [String]>,
+    ) -> Result<Vec<String>, StorageError> {
+        self.call().deactivate_officer(number, at, audit)
     }
-    fn revoke_device(&self, id: &str, reason: RevokeReason, at: &str) -> Result<(), StorageError> {
-        self.call().revoke_device(id, reason, at)
+    fn revoke_device(
+        &self,
+        id: &str,
+        reason: RevokeReason,
+        at: &str,
+        audit: &[NewAuditEvent],
+    ) -> Result<(), StorageError> {
+        self.call().revoke_device(id, reason, at, audit)
     }
-    fn request_retire(&self, id: &str, at: &str) -> Result<(), StorageError> {
-        self.call().request_retire(id, at)
+    fn request_retire(
+        &self,
+        id: &str,
+        at: &str,
+        audit: &[NewAuditEvent],
+    ) -> Result<(), StorageError> {
+        self.call().request_retire(id, at, audit)
     }
     fn touch_device(&self, device_id: &str, at: &str) -> Result<(), StorageError> {
         self.call().touch_device(device_id, at)
@@ -134,6 +165,9 @@ impl RetentionStore for Counting {
     }
     fn tombstone(&self, id: &str) -> Result<Option<Tombstone>, StorageError> {
         self.call().tombstone(id)
+    }
+    fn scrub(&self) -> Result<(), StorageError> {
+        self.call().scrub()
     }
     fn set_legal_hold(
         &self,

@@ -27,8 +27,8 @@ fn retire_body() -> Vec<u8> {
 #[tokio::test]
 async fn a_revoked_device_is_refused_and_told_to_wipe() {
     let server = TestServer::start().await;
-    let lost = server.enrol("PC1", "Central", Role::Officer).await;
-    let kept = server.enrol("PC1", "Central", Role::Officer).await;
+    let lost = server.enrol("PC1", "Lewisham", Role::Officer).await;
+    let kept = server.enrol("PC1", "Lewisham", Role::Officer).await;
     server.sync(&lost.token, &request(None, vec![])).await;
 
     server.admin().revoke_device(&lost.device_id).unwrap();
@@ -74,7 +74,7 @@ async fn a_revoked_device_is_refused_and_told_to_wipe() {
 #[tokio::test]
 async fn a_retiring_device_uploads_then_confirms_and_is_closed() {
     let server = TestServer::start().await;
-    let device = server.enrol("PC1", "Central", Role::Officer).await;
+    let device = server.enrol("PC1", "Lewisham", Role::Officer).await;
     // Not marked yet: confirming is refused.
     let (status, body) = refusal(&server, RETIRE_PATH, &device.token, retire_body()).await;
     assert_eq!((status, body.error.as_str()), (409, "not-retiring"));
@@ -111,9 +111,9 @@ async fn a_retiring_device_uploads_then_confirms_and_is_closed() {
 #[tokio::test]
 async fn deactivating_an_officer_revokes_every_device_of_theirs() {
     let server = TestServer::start().await;
-    let a = server.enrol("PC1", "Central", Role::Officer).await;
-    let b = server.enrol("PC1", "Central", Role::Officer).await;
-    let other = server.enrol("PC2", "Central", Role::Officer).await;
+    let a = server.enrol("PC1", "Lewisham", Role::Officer).await;
+    let b = server.enrol("PC1", "Lewisham", Role::Officer).await;
+    let other = server.enrol("PC2", "Lewisham", Role::Officer).await;
     let revoked = server.admin().deactivate_officer("PC1").unwrap();
     assert_eq!(revoked.len(), 2);
     for token in [&a.token, &b.token] {
@@ -129,7 +129,7 @@ async fn deactivating_an_officer_revokes_every_device_of_theirs() {
 #[tokio::test]
 async fn enrolment_is_audited_including_refused_codes() {
     let server = TestServer::start().await;
-    let device = server.enrol("PC1", "Central", Role::Officer).await;
+    let device = server.enrol("PC1", "Lewisham", Role::Officer).await;
     let enrolled = server.audit("device-enrolled");
     assert_eq!(enrolled.len(), 1);
     assert_eq!(enrolled[0].actor, format!("device:{}", device.device_id));

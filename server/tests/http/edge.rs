@@ -387,13 +387,17 @@ async fn throttled_floods_are_counted_and_summarised_not_audited_one_by_one() {
     // Someone else is served meanwhile: their enrolment works.
     server
         .storage
-        .add_officer(&OfficerRow {
-            shoulder_number: "PC1".into(),
-            name: "Officer PC1".into(),
-            station: "Lewisham".into(),
-            role: pocketbook_server::scope::Role::Officer,
-            active: true,
-        })
+        .add_officer(
+            &OfficerRow {
+                shoulder_number: "PC1".into(),
+                name: "Officer PC1".into(),
+                station: "Lewisham".into(),
+                role: pocketbook_server::scope::Role::Officer,
+                active: true,
+            },
+            "2026-11-28T12:00:00Z",
+            &[],
+        )
         .unwrap();
     let code = pocketbook_server::auth::new_enrolment_code();
     server
@@ -404,6 +408,8 @@ async fn throttled_floods_are_counted_and_summarised_not_audited_one_by_one() {
             ),
             "PC1",
             chrono::Utc::now().timestamp() + 600,
+            "2026-11-28T12:00:00Z",
+            &[],
         )
         .unwrap();
     let honest = client_from("127.0.0.3")

@@ -16,3 +16,4 @@ mod hostile;
 mod ops;
 mod serve;
 mod sync;
+mod trust;

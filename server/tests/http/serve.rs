@@ -78,7 +78,7 @@ async fn the_binary_serves_with_defaults_logs_json_and_stops_on_sigterm() {
         .await
         .unwrap();
     let token = enrolled["token"].as_str().unwrap().to_string();
-    let (_dir, nb) = notebook("PC8642");
+    let (_dir, nb) = notebook_of(serde_json::from_value(enrolled["officer"].clone()).unwrap());
     let push = new_search(&nb);
     let response = sync_with(
         http.clone(),

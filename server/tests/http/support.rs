@@ -60,13 +60,17 @@ impl TestServer {
 
     pub fn add_officer_as(&self, number: &str, station: &str, role: Role) {
         self.storage
-            .add_officer(&OfficerRow {
-                shoulder_number: number.into(),
-                name: format!("Officer {number}"),
-                station: station.into(),
-                role,
-                active: true,
-            })
+            .add_officer(
+                &OfficerRow {
+                    shoulder_number: number.into(),
+                    name: format!("Officer {number}"),
+                    station: station.into(),
+                    role,
+                    active: true,
+                },
+                &self.clock.stamp(),
+                &[],
+            )
             .unwrap();
     }
 
@@ -79,6 +83,8 @@ impl TestServer {
                 &pocketbook_server::auth::hash(&canonical),
                 officer,
                 self.clock.now().timestamp() + seconds,
+                &self.clock.stamp(),
+                &[],
             )
             .unwrap();
         code
@@ -206,10 +212,17 @@ pub fn stop_search() -> StopSearch {
     }
 }
 
-/// A notebook of `officer` in its own directory, for building real documents.
+/// A notebook of `officer` (of Lewisham, named as `add_officer` names
+/// them) in its own directory, for building real documents.
 pub fn notebook(officer_number: &str) -> (tempfile::TempDir, Arc<Notebook>) {
+    notebook_of(officer(officer_number))
+}
+
+/// A notebook of this officer, e.g. as enrolment returned them: the server
+/// accepts new records only in the officer's name and station as it knows them.
+pub fn notebook_of(officer: Officer) -> (tempfile::TempDir, Arc<Notebook>) {
     let dir = tempfile::tempdir().unwrap();
-    let nb = Notebook::open(dir.path().display().to_string(), officer(officer_number)).unwrap();
+    let nb = Notebook::open(dir.path().display().to_string(), officer).unwrap();
     (dir, nb)
 }
 

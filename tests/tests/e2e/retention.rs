@@ -1,6 +1,8 @@
 //! Twelve months after a search the record is erased everywhere: on the
 //! server, on the officer's devices at their next sync, and a stale device
-//! cannot bring it back. A record on legal hold survives.
+//! cannot bring it back. A record on legal hold survives, and so does a
+//! search its author backdated after giving the receipt: the person's 12
+//! months run from the encounter on their receipt.
 
 use pocketbook_core::model::ReceiptMedium;
 use pocketbook_core::store::ListFilter;
@@ -164,4 +166,86 @@ fn stop_account_now() -> pocketbook_core::model::StopAccount {
         datetime: now(),
         ..stop_account()
     }
+}
+
+#[tokio::test]
+async fn a_search_backdated_after_its_receipt_stays_for_its_persons_twelve_months() {
+    use automerge::transaction::Transactable;
+    use automerge::{AutoCommit, ROOT, ReadDoc};
+
+    let station = Station::start().await;
+    station.add_officer("PC1", "Lewisham");
+    let device = station.device("PC1").await;
+    let searched_at = chrono::Utc::now();
+    let date = pocketbook_server::copy::london_date(searched_at).to_string();
+    let stamp =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let id = device
+        .create_stop_search(stop_search(&stamp(searched_at)))
+        .unwrap()
+        .header
+        .id;
+    let reference = device
+        .issue_receipt(id.clone(), ReceiptMedium::Printed)
+        .unwrap();
+    device.sync(None).await.unwrap();
+
+    // The author moves the encounter 300 days back, behind the API's back.
+    let mut doc = AutoCommit::load(&device.export(id.clone()).unwrap()).unwrap();
+    let mut search = ROOT;
+    for key in ["body", "StopSearch", "search"] {
+        search = doc.get(&search, key).unwrap().unwrap().1;
+    }
+    doc.put(
+        &search,
+        "datetime",
+        stamp(searched_at - chrono::TimeDelta::days(300)),
+    )
+    .unwrap();
+    device.import(doc.save()).unwrap();
+    let summary = device.sync(None).await.unwrap();
+    assert_eq!(summary.rejected.len(), 1);
+    assert_eq!(summary.rejected[0].code, "forbidden");
+    assert!(
+        summary.rejected[0]
+            .message
+            .starts_with("datetime: cannot change once the receipt is given"),
+        "{}",
+        summary.rejected[0].message
+    );
+    let refused = station.audit("push-refused");
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0].record_id.as_deref(), Some(id.as_str()));
+    assert_eq!(
+        station
+            .admin
+            .record(&id)
+            .unwrap()
+            .unwrap()
+            .index
+            .occurred_at,
+        stamp(searched_at),
+        "the retention clock did not move"
+    );
+
+    // 100 days on, the backdated date would be past its 12 months: the
+    // record stays, and the person still gets their copy.
+    station.advance(chrono::TimeDelta::days(100));
+    let report = station
+        .admin_service()
+        .run_retention(&RetentionPolicy::default(), false)
+        .unwrap();
+    assert!(report.records.is_empty());
+    let (status, copy) = ask_for_copy(&station, &reference, &date).await;
+    assert_eq!(status, 200, "{copy}");
+    assert_eq!(copy["reference"], reference.as_str());
+
+    // A year and a day after the real encounter, it goes.
+    station.advance(chrono::TimeDelta::days(266));
+    let report = station
+        .admin_service()
+        .run_retention(&RetentionPolicy::default(), false)
+        .unwrap();
+    assert_eq!(report.records.len(), 1);
+    assert_eq!(report.records[0].record_id, id);
 }

@@ -5,7 +5,7 @@ use rusqlite::{OptionalExtension, params};
 
 use pocketbook_core::model::RecordKind;
 
-use super::{SqliteStorage, backend, kinds_json, stored_columns, stored_row};
+use super::{SqliteStorage, backend, bound, kinds_json, stored_columns, stored_row};
 use crate::storage::{CopyStore, StorageError, StoredRecord};
 
 impl CopyStore for SqliteStorage {
@@ -28,16 +28,16 @@ impl CopyStore for SqliteStorage {
         from: &str,
         to: &str,
     ) -> Result<Vec<StoredRecord>, StorageError> {
+        let (from, to) = (bound(from)?, bound(to)?);
         let conn = self.conn();
-        // The station narrows through `records_by_station`; `julianday`
-        // compares instants whatever offset a device wrote.
+        // Times are stored in the one indexed form: `records_by_station
+        // (station, occurred_at)` serves the whole range.
         let mut stmt = conn
             .prepare_cached(&format!(
                 "SELECT {} FROM records
                  WHERE station = ?1 AND kind IN (SELECT value FROM json_each(?2))
-                   AND julianday(occurred_at) >= julianday(?3)
-                   AND julianday(occurred_at) < julianday(?4)
-                 ORDER BY julianday(occurred_at)",
+                   AND occurred_at >= ?3 AND occurred_at < ?4
+                 ORDER BY occurred_at",
                 stored_columns()
             ))
             .map_err(backend)?;

@@ -4,7 +4,10 @@
 use pocketbook_core::model::RecordKind;
 use rusqlite::{OptionalExtension, params};
 
-use super::{INDEX_COLUMNS, SqliteStorage, audit, backend, index_row, kind_of, kinds_json};
+use super::{
+    INDEX_COLUMNS, SqliteStorage, audit, backend, bound, index_row, kind_of, kinds_json, readers,
+    readers_of,
+};
 use crate::storage::{
     LegalHold, NewAuditEvent, RecordIndex, RetentionStore, StorageError, Tombstone,
 };
@@ -17,19 +20,21 @@ impl RetentionStore for SqliteStorage {
         limit: u32,
     ) -> Result<Vec<RecordIndex>, StorageError> {
         let kinds = kinds_json(kinds)?;
+        let before = bound(occurred_before)?;
         let conn = self.conn();
-        // `julianday` compares instants whatever offset a time was written with.
+        // Times are stored in the one indexed form, so text order is time
+        // order and `records_by_kind (kind, occurred_at)` serves the range.
         let mut stmt = conn
             .prepare_cached(&format!(
                 "SELECT {INDEX_COLUMNS} FROM records
                  WHERE kind IN (SELECT value FROM json_each(?1))
-                   AND julianday(occurred_at) < julianday(?2)
+                   AND occurred_at < ?2
                    AND id NOT IN (SELECT record_id FROM legal_holds)
                  ORDER BY occurred_at LIMIT ?3"
             ))
             .map_err(backend)?;
         let rows = stmt
-            .query_map(params![kinds, occurred_before, limit], index_row)
+            .query_map(params![kinds, before, limit], index_row)
             .map_err(backend)?;
         rows.collect::<Result<_, _>>().map_err(backend)
     }
@@ -66,8 +71,16 @@ impl RetentionStore for SqliteStorage {
             tx.execute("DELETE FROM feed WHERE record_id = ?1", [id])
                 .map_err(backend)?;
             tx.execute(
-                "INSERT INTO tombstones (record_id, kind, erased_at, reason) VALUES (?1, ?2, ?3, ?4)",
-                params![id, index.kind.as_str(), at, reason],
+                "INSERT INTO tombstones (record_id, kind, erased_at, reason, author, station)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    id,
+                    index.kind.as_str(),
+                    at,
+                    reason,
+                    index.author,
+                    index.station
+                ],
             )
             .map_err(backend)?;
             // Who may see the record still receives this entry (readers stay,
@@ -85,7 +98,11 @@ impl RetentionStore for SqliteStorage {
     fn tombstone(&self, id: &str) -> Result<Option<Tombstone>, StorageError> {
         self.conn()
             .query_row(
-                "SELECT record_id, kind, erased_at, reason FROM tombstones WHERE record_id = ?1",
+                &format!(
+                    "SELECT record_id, kind, erased_at, reason, author, station, {}
+                     FROM tombstones WHERE record_id = ?1",
+                    readers_of("tombstones.record_id")
+                ),
                 [id],
                 |r| {
                     Ok(Tombstone {
@@ -93,11 +110,29 @@ impl RetentionStore for SqliteStorage {
                         kind: kind_of(r.get(1)?)?,
                         erased_at: r.get(2)?,
                         reason: r.get(3)?,
+                        author: r.get(4)?,
+                        station: r.get(5)?,
+                        readers: readers(r.get(6)?)?,
                     })
                 },
             )
             .optional()
             .map_err(backend)
+    }
+
+    fn scrub(&self) -> Result<(), StorageError> {
+        // TRUNCATE waits (busy timeout) for readers of older snapshots,
+        // copies every page into the database file and empties the log.
+        let (busy, _, _): (i64, i64, i64) = self
+            .conn()
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .map_err(backend)?;
+        if busy != 0 {
+            tracing::warn!("the write-ahead log could not be truncated yet: a reader held it");
+        }
+        Ok(())
     }
 
     fn set_legal_hold(
