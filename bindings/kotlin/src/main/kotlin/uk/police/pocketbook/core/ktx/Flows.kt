@@ -48,7 +48,7 @@ fun Notebook.changes(): Flow<ChangeEvent> = callbackFlow {
     }
 }.buffer(Channel.UNLIMITED)
 
-/** Where one [Notebook.syncFlow] has got to. */
+/** Where one [Notebook.syncStates] has got to. */
 sealed interface SyncState {
     /** The sync was asked for; nothing has been exchanged yet. */
     data object Started : SyncState
@@ -82,7 +82,7 @@ sealed interface SyncState {
  * sync resumes where it stopped. Errors of type [ApiException] become
  * [SyncState.Failed]; anything else (a bug) is thrown to the collector.
  */
-fun Notebook.syncFlow(): Flow<SyncState> = channelFlow {
+fun Notebook.syncStates(): Flow<SyncState> = channelFlow {
     send(SyncState.Started)
     val outcome = try {
         val summary = sync(object : SyncProgress {

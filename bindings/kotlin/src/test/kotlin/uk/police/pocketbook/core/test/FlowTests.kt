@@ -1,5 +1,5 @@
 // The hand-written Flow layer (bindings/kotlin/src/main/kotlin/.../ktx/Flows.kt)
-// against the real core and, for syncFlow, the real pocketbook-server that
+// against the real core and, for syncStates, the real pocketbook-server that
 // run-tests starts. It checks what an app relies on: every event arrives in
 // order, none is lost when the collector is slow, cancelling a collector
 // releases its listener in the core, and a sync reads as Started, Progress...,
@@ -26,7 +26,7 @@ import uk.police.pocketbook.core.RecordKind
 import uk.police.pocketbook.core.enrolDevice
 import uk.police.pocketbook.core.ktx.SyncState
 import uk.police.pocketbook.core.ktx.changes
-import uk.police.pocketbook.core.ktx.syncFlow
+import uk.police.pocketbook.core.ktx.syncStates
 
 /** How many Kotlin listeners the core holds right now (released when Rust drops them). */
 private fun listenersHeld(): Int = FfiConverterTypeChangeListener.handleMap.size
@@ -107,9 +107,9 @@ fun flowTests(suite: TestSuite) = with(suite) {
         }
     }
 
-    test("syncFlow() on a notebook that was never enrolled is Started then Failed(NotEnrolled)") {
+    test("syncStates() on a notebook that was never enrolled is Started then Failed(NotEnrolled)") {
         withNotebook { notebook ->
-            val states = runBlocking { notebook.syncFlow().toList() }
+            val states = runBlocking { notebook.syncStates().toList() }
             assertEquals(2, states.size, "states $states")
             assertEquals(SyncState.Started, states[0], "first state")
             val failed = assertIs<SyncState.Failed>(states[1], "last state")
@@ -117,11 +117,11 @@ fun flowTests(suite: TestSuite) = with(suite) {
         }
     }
 
-    test("syncFlow() against a real server: Started, Progress, Done; the other device's changes() hears it") {
+    test("syncStates() against a real server: Started, Progress, Done; the other device's changes() hears it") {
         val (url, codes) = flowServer()
         withDevice(url, codes[0]) { a ->
             val record = a.createStopSearch(stopSearch())
-            val states = runBlocking { a.syncFlow().toList() }
+            val states = runBlocking { a.syncStates().toList() }
             assertEquals(SyncState.Started, states.first(), "first state of $states")
             val done = assertIs<SyncState.Done>(states.last(), "last state of $states")
             assertEquals(1, done.summary.sent.toInt(), "records sent")
@@ -135,7 +135,7 @@ fun flowTests(suite: TestSuite) = with(suite) {
                 runBlocking {
                     val events = Channel<ChangeEvent>(Channel.UNLIMITED)
                     val listening = launch(Dispatchers.Unconfined) { b.changes().collect { events.send(it) } }
-                    val received = assertIs<SyncState.Done>(b.syncFlow().last(), "sync of device B")
+                    val received = assertIs<SyncState.Done>(b.syncStates().last(), "sync of device B")
                     check(received.summary.received.toInt() >= 1) { "device B received ${received.summary}" }
                     val heard = mutableListOf<ChangeEvent>()
                     withTimeout(WAIT_MS) {
@@ -156,8 +156,8 @@ fun flowTests(suite: TestSuite) = with(suite) {
             // or while it runs: either is safe); the next one sends the record.
             a.createScene(sceneInput())
             runBlocking {
-                assertEquals(SyncState.Started, a.syncFlow().first(), "first state of the cancelled sync")
-                val next = assertIs<SyncState.Done>(a.syncFlow().last(), "sync after the cancelled one")
+                assertEquals(SyncState.Started, a.syncStates().first(), "first state of the cancelled sync")
+                val next = assertIs<SyncState.Done>(a.syncStates().last(), "sync after the cancelled one")
                 assertEquals(0L, next.summary.pending.toLong(), "records pending after the cancelled sync")
             }
         }
