@@ -6,6 +6,7 @@ use autosurgeon::{Hydrate, Reconcile};
 use serde::{Deserialize, Serialize};
 
 use super::common::{Location, MAX_SHORT_LEN, Receipt};
+use super::notes::{NoteEntry, validate_notes};
 use super::validate::Violations;
 use super::vocab::{
     AgeRange, Gender, Legislation, ObjectOfSearch, OfficerDefinedEthnicity, Outcome, SearchType,
@@ -64,9 +65,15 @@ pub struct StopSearch {
     /// Set by issuing the receipt, or by recording why it could not be given.
     #[serde(default)]
     pub receipt: Option<Receipt>,
-    #[serde(default)]
-    #[autosurgeon(with = "super::text_field")]
-    pub notes: String,
+    /// The notebook. When the record is created it may hold one note
+    /// (only `text` given); later entries are appended with `add_note`.
+    #[serde(default, deserialize_with = "super::notes::deserialize_notes")]
+    #[autosurgeon(
+        rename = "note_entries",
+        reconcile = "super::entry_lists::reconcile_notes",
+        hydrate = "super::entry_lists::read_by_document"
+    )]
+    pub notes: Vec<NoteEntry>,
 }
 
 impl StopSearch {
@@ -102,7 +109,7 @@ impl StopSearch {
         if let Some(receipt) = &self.receipt {
             receipt.validate(v, "receipt");
         }
-        v.optional_text("notes", &self.notes);
+        validate_notes(v, &self.notes);
     }
 
     /// police.uk `operation`: whether the search was part of a policing operation.
@@ -138,9 +145,15 @@ pub struct StopAccount {
     /// The record given to the person, or why it could not be.
     #[serde(default)]
     pub receipt: Option<Receipt>,
-    #[serde(default)]
-    #[autosurgeon(with = "super::text_field")]
-    pub notes: String,
+    /// The notebook. When the record is created it may hold one note
+    /// (only `text` given); later entries are appended with `add_note`.
+    #[serde(default, deserialize_with = "super::notes::deserialize_notes")]
+    #[autosurgeon(
+        rename = "note_entries",
+        reconcile = "super::entry_lists::reconcile_notes",
+        hydrate = "super::entry_lists::read_by_document"
+    )]
+    pub notes: Vec<NoteEntry>,
 }
 
 impl StopAccount {
@@ -151,7 +164,7 @@ impl StopAccount {
         if let Some(receipt) = &self.receipt {
             receipt.validate(v, "receipt");
         }
-        v.optional_text("notes", &self.notes);
+        validate_notes(v, &self.notes);
     }
 }
 

@@ -1,4 +1,4 @@
-//! Controlled vocabularies of DOMAIN.md, one enum each.
+//! Controlled vocabularies of the records (police.uk and the Pledge leaflets), one enum each.
 //!
 //! The text of every variant is exactly the police.uk string (or the
 //! leaflet's wording where police.uk has none), and that text is what goes

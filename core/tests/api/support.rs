@@ -54,7 +54,7 @@ pub fn stop_search() -> StopSearch {
             treated_with_respect: true,
         },
         receipt: None,
-        notes: String::new(),
+        notes: Vec::new(),
     }
 }
 
@@ -65,7 +65,7 @@ pub fn stop_account() -> StopAccount {
         self_defined_ethnicity: Some(SelfDefinedEthnicity::B2),
         asked_about: "Presence near a reported break-in".into(),
         receipt: None,
-        notes: String::new(),
+        notes: Vec::new(),
     }
 }
 
