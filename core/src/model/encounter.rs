@@ -118,17 +118,19 @@ impl StopSearch {
     }
 }
 
-/// Officer-defined ethnicity is recorded only where the person did not state one.
+/// police.uk publishes the officer-defined ethnicity beside the
+/// self-defined one, so both may be recorded; the officer's perception is
+/// required when the person declined to state theirs ("Not stated"). A
+/// record that does not say what the person stated (`None`) leaves it optional.
 fn ethnicity_rule(
     v: &mut Violations,
     self_defined: Option<SelfDefinedEthnicity>,
     officer_defined: Option<OfficerDefinedEthnicity>,
 ) {
-    let stated = matches!(self_defined, Some(e) if e != SelfDefinedEthnicity::NotStated);
-    if stated && officer_defined.is_some() {
+    if self_defined == Some(SelfDefinedEthnicity::NotStated) && officer_defined.is_none() {
         v.push(
             "officer_defined_ethnicity",
-            "only recorded when the person did not state their ethnicity",
+            "required when the person did not state their ethnicity",
         );
     }
 }

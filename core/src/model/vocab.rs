@@ -248,7 +248,8 @@ impl SelfDefinedEthnicity {
 }
 
 vocabulary! {
-    /// The officer's view, recorded only when the person did not state one.
+    /// The officer's view (police.uk `officer_defined_ethnicity`): may be
+    /// recorded beside the person's own, required when they did not state one.
     OfficerDefinedEthnicity {
         White => "White",
         Black => "Black",

@@ -62,7 +62,8 @@ fn stop_search_rules_name_every_offending_field() {
     search.datetime = "yesterday".into();
     search.location.street = String::new();
     search.legislation = Legislation::CjpoSection60;
-    search.self_defined_ethnicity = Some(SelfDefinedEthnicity::A1);
+    search.self_defined_ethnicity = Some(SelfDefinedEthnicity::NotStated);
+    search.officer_defined_ethnicity = None;
     let message = invalid_message(nb.create_stop_search(search));
     for field in [
         "vehicle_registration: required for a vehicle search",
@@ -70,13 +71,41 @@ fn stop_search_rules_name_every_offending_field() {
         "datetime: not an RFC 3339 time",
         "location.street: required",
         "operation_name: required",
-        "officer_defined_ethnicity: only recorded when the person did not state",
+        "officer_defined_ethnicity: required when the person did not state",
     ] {
         assert!(message.contains(field), "{field} missing from {message}");
     }
     assert!(
         nb.list(ListFilter::default()).unwrap().is_empty(),
         "nothing stored"
+    );
+}
+
+#[test]
+fn officer_defined_ethnicity_is_recorded_beside_a_stated_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let nb = notebook(&dir, "PC101");
+    let mut search = stop_search();
+    search.self_defined_ethnicity = Some(SelfDefinedEthnicity::A1);
+    search.officer_defined_ethnicity = Some(OfficerDefinedEthnicity::Asian);
+    let record = nb.create_stop_search(search).unwrap();
+    let RecordBody::StopSearch { search } = record.body else {
+        panic!("not a search")
+    };
+    assert_eq!(
+        search.self_defined_ethnicity,
+        Some(SelfDefinedEthnicity::A1)
+    );
+    assert_eq!(
+        search.officer_defined_ethnicity,
+        Some(OfficerDefinedEthnicity::Asian)
+    );
+    let mut unstated = stop_search();
+    unstated.officer_defined_ethnicity = None;
+    let message = invalid_message(nb.create_stop_search(unstated));
+    assert!(
+        message.contains("officer_defined_ethnicity: required"),
+        "{message}"
     );
 }
 
