@@ -30,7 +30,8 @@ mod entries;
 use crate::model::{
     ActionDetail, FieldViolation, MAX_ACTIONS, MAX_ATTENDING, MAX_NOTE_ENTRIES, MAX_TICKS, Receipt,
     Record, RecordBody, RecordHeader, RecordKind, RecordStatus, ResponseGrade, SceneAction,
-    StoredNote, Tick, UpdateAgreement, Violations, validate_note_text, validate_shoulder_number,
+    StoredNote, Tick, UpdateAgreement, Violations, normalise_stored_time, validate_note_text,
+    validate_shoulder_number,
 };
 
 pub use entries::legacy_tick_id;
@@ -99,6 +100,9 @@ impl From<autosurgeon::HydrateError> for DocumentError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndexColumns {
     pub status: RecordStatus,
+    /// When the encounter happened, in the one UTC form of
+    /// [`crate::model::normalise_time`] (`YYYY-MM-DDTHH:MM:SSZ`), so
+    /// retention and lookups compare instants whatever offset a device wrote.
     pub occurred_at: String,
 }
 
@@ -262,6 +266,12 @@ impl RecordDoc {
             }
         };
         let occurred_at: String = hydrate_prop(&self.doc, &inner, occurred_field)?;
+        let occurred_at = normalise_stored_time(&occurred_at).map_err(|e| {
+            DocumentError::Invalid(vec![FieldViolation {
+                field: occurred_field.into(),
+                problem: e.to_string(),
+            }])
+        })?;
         Ok(IndexColumns {
             status: if complete {
                 RecordStatus::Complete

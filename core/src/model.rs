@@ -25,7 +25,9 @@ pub use scene::{
     ActionDetail, ChecklistItem, ChecklistPhase, MAX_ACTIONS, MAX_ATTENDING, MAX_TICKS,
     MAX_UPDATE_INTERVAL_DAYS, SceneAction, SceneAttendance, SceneInput, UpdateAgreement,
 };
-pub use validate::{FieldViolation, Violations, parse_time};
+pub use validate::{
+    FieldViolation, InvalidTime, Violations, normalise_stored_time, normalise_time, parse_time,
+};
 pub use vocab::{
     AgeRange, AttendanceReason, Gender, Legislation, ObjectOfSearch, OfficerDefinedEthnicity,
     Outcome, ReceiptMedium, RecordKind, ResponseGrade, SearchType, SelfDefinedEthnicity,
