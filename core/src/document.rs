@@ -26,6 +26,7 @@ use automerge::{ActorId, AutoCommit, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, 
 use autosurgeon::{hydrate_prop, reconcile_prop};
 
 mod entries;
+mod schema;
 
 use crate::model::{
     ActionDetail, FieldViolation, MAX_ACTIONS, MAX_ATTENDING, MAX_NOTE_ENTRIES, MAX_TICKS, Receipt,
@@ -241,6 +242,17 @@ impl RecordDoc {
         let record = self.record()?;
         record.body.validate().map_err(DocumentError::Invalid)?;
         Ok(record)
+    }
+
+    /// Checks the WHOLE document tree, not the typed record: every key is
+    /// one the record kind's schema defines, every value of its type, every
+    /// string and list within its bound, every conflicting value included.
+    /// Accepts schema-v1 shapes in v1 documents. The message gives a path,
+    /// never content. The server runs it on every merged push.
+    pub fn check_schema(&self) -> Result<(), DocumentError> {
+        let version: u64 = hydrate_prop(&self.doc, ROOT, "schema_version")
+            .map_err(|_| DocumentError::NotPocketbook)?;
+        schema::check(&self.doc, self.kind(), version)
     }
 
     /// Full check of the merged state (used after imports and merges).
