@@ -481,8 +481,17 @@ impl RecordDoc {
         }
         let inner = self.inner_obj()?;
         let existing: Option<Receipt> = hydrate_prop(&self.doc, &inner, "receipt")?;
-        if matches!(existing, Some(Receipt::Given { .. })) {
-            return Err(DocumentError::ReceiptAlreadyIssued);
+        match (&existing, receipt) {
+            (Some(Receipt::Given { .. }), _) => return Err(DocumentError::ReceiptAlreadyIssued),
+            // "Not given" may become "given" (handed over later), never
+            // another "not given": the reason recorded is evidence too.
+            (Some(Receipt::NotGiven { .. }), Receipt::NotGiven { .. }) => {
+                return Err(DocumentError::Invalid(vec![FieldViolation {
+                    field: "receipt".into(),
+                    problem: "already recorded as not given; it may only become given".into(),
+                }]));
+            }
+            _ => {}
         }
         self.put_whole(&inner, "receipt", Some(receipt))?;
         self.validated_commit("receipt")

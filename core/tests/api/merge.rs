@@ -8,12 +8,12 @@ use pocketbook_core::model::*;
 
 use crate::support::*;
 
-struct Replica {
+pub struct Replica {
     _dir: tempfile::TempDir,
-    nb: Arc<Notebook>,
+    pub nb: Arc<Notebook>,
 }
 
-fn replicas(numbers: &[&str]) -> Vec<Replica> {
+pub fn replicas(numbers: &[&str]) -> Vec<Replica> {
     numbers
         .iter()
         .map(|n| {
@@ -24,8 +24,9 @@ fn replicas(numbers: &[&str]) -> Vec<Replica> {
         .collect()
 }
 
-/// Exchanges every replica's copy with every other (in both orders).
-fn exchange(all: &[Replica], id: &str) {
+/// Exchanges every replica's copy with every other (in both orders), and
+/// checks that every copy is schema-true afterwards.
+pub fn exchange(all: &[Replica], id: &str) {
     let exports: Vec<Vec<u8>> = all
         .iter()
         .map(|r| r.nb.export(id.into()).unwrap())
@@ -37,9 +38,12 @@ fn exchange(all: &[Replica], id: &str) {
             }
         }
     }
+    for replica in all {
+        assert_schema_true(&replica.nb, id);
+    }
 }
 
-fn share(all: &[Replica], id: &str) {
+pub fn share(all: &[Replica], id: &str) {
     let bytes = all[0].nb.export(id.into()).unwrap();
     for replica in &all[1..] {
         replica.nb.import(bytes.clone()).unwrap();

@@ -109,3 +109,14 @@ pub fn scene_of(record: &Record) -> &SceneAttendance {
         other => panic!("not a scene: {other:?}"),
     }
 }
+
+/// Fails unless the stored document of `id` passes the whole-tree schema
+/// check the server runs on every push.
+pub fn assert_schema_true(nb: &Notebook, id: &str) {
+    let bytes = nb.export(id.into()).expect("export");
+    let doc = pocketbook_core::document::RecordDoc::load(&bytes, automerge::ActorId::random())
+        .expect("load");
+    if let Err(e) = doc.check_schema() {
+        panic!("record {id} is not schema-true: {e}");
+    }
+}
