@@ -329,6 +329,7 @@ fn scene_actions_and_promises() {
         ))
         .contains("updates.every_days")
     );
+    let action_record = id.clone();
     let record = nb.get(id).unwrap();
     let RecordBody::SceneAttendance { scene } = record.body else {
         panic!()
@@ -340,6 +341,7 @@ fn scene_actions_and_promises() {
     assert_eq!(scene.checklist.len(), 1);
     assert_eq!(scene.checklist[0].ticked_by, "PC104");
     assert_eq!(scene.updates.unwrap().every_days, 14);
+    assert_schema_true(&nb, &action_record);
 }
 
 #[test]
@@ -372,6 +374,7 @@ fn burglary_flags_before_leaving_items_left_open() {
     );
     nb.record_departure(id.clone(), "2026-11-28T11:30:00Z".into())
         .unwrap();
+    assert_schema_true(&nb, &id);
     let record = nb.get(id).unwrap();
     assert_eq!(
         record.derived.open_on_leaving,
