@@ -219,15 +219,20 @@ impl Notebook {
         self.edit(&record_id, |doc| doc.add_action(detail, &by, &now()))
     }
 
-    /// Ticks a checklist item. "Not done" needs the reason.
+    /// Ticks a checklist item. "Not done" needs the reason. Every tick is a
+    /// new entry of the item's history (ticking an item again, or a
+    /// colleague's later tick, never rewrites an earlier one); the record
+    /// shows the latest per item in `derived.latest_ticks`. Returns the
+    /// tick entry's id.
     pub fn tick(
         &self,
         record_id: String,
         item: ChecklistItem,
         outcome: TickOutcome,
         reason: Option<String>,
-    ) -> Result<(), ApiError> {
+    ) -> Result<String, ApiError> {
         let tick = Tick {
+            id: String::new(),
             item,
             outcome,
             reason: reason.filter(|r| !r.trim().is_empty()),
@@ -275,9 +280,27 @@ impl Notebook {
         self.edit(&record_id, |doc| doc.agree_updates(&updates))
     }
 
-    /// Replaces a record's notes; concurrent edits by others merge as text.
-    pub fn set_notes(&self, record_id: String, notes: String) -> Result<(), ApiError> {
-        self.edit(&record_id, |doc| doc.set_notes(&notes))
+    /// Writes a new entry in the record's notebook (any record kind), in
+    /// this officer's name; returns the entry's id. Entries are never
+    /// edited or removed: a mistake is put right with [`Notebook::correct_note`].
+    pub fn add_note(&self, record_id: String, text: String) -> Result<String, ApiError> {
+        let by = self.officer.shoulder_number.clone();
+        self.edit(&record_id, |doc| doc.add_note(&text, &by, &now()))
+    }
+
+    /// Writes a new entry that corrects the entry `entry_id`: the corrected
+    /// entry stays readable as written and lists this one in its
+    /// `corrected_by`. Returns the new entry's id.
+    pub fn correct_note(
+        &self,
+        record_id: String,
+        entry_id: String,
+        text: String,
+    ) -> Result<String, ApiError> {
+        let by = self.officer.shoulder_number.clone();
+        self.edit(&record_id, |doc| {
+            doc.correct_note(&entry_id, &text, &by, &now())
+        })
     }
 
     /// Issues the receipt of a stop and search (or the record of a stop and

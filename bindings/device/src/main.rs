@@ -113,8 +113,15 @@ enum Command {
         #[arg(long)]
         every_days: u32,
     },
-    /// Replace the notes of a record.
-    Notes { id: String, text: String },
+    /// Write an entry in a record's notebook; with `--corrects ENTRY_ID`
+    /// the entry corrects an earlier one (which stays as written).
+    Notes {
+        id: String,
+        text: String,
+        /// The id of the entry this one corrects.
+        #[arg(long)]
+        corrects: Option<String>,
+    },
     /// Name a co-attending officer on a scene or burglary record, e.g.
     /// `attend ID --officer PC5678`: the server shares the record with them.
     Attend {
@@ -354,8 +361,11 @@ fn run(cli: Cli) -> Result<serde_json::Value, Failure> {
             nb.agree_updates(id.clone(), UpdateAgreement { method, every_days })?;
             json(&nb.get(id)?)
         }
-        Command::Notes { id, text } => {
-            nb.set_notes(id.clone(), text)?;
+        Command::Notes { id, text, corrects } => {
+            match corrects {
+                Some(entry) => nb.correct_note(id.clone(), entry, text)?,
+                None => nb.add_note(id.clone(), text)?,
+            };
             json(&nb.get(id)?)
         }
         Command::Attend { id, officer } => {

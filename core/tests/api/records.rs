@@ -62,7 +62,8 @@ fn stop_search_rules_name_every_offending_field() {
     search.datetime = "yesterday".into();
     search.location.street = String::new();
     search.legislation = Legislation::CjpoSection60;
-    search.self_defined_ethnicity = Some(SelfDefinedEthnicity::A1);
+    search.self_defined_ethnicity = Some(SelfDefinedEthnicity::NotStated);
+    search.officer_defined_ethnicity = None;
     let message = invalid_message(nb.create_stop_search(search));
     for field in [
         "vehicle_registration: required for a vehicle search",
@@ -70,13 +71,41 @@ fn stop_search_rules_name_every_offending_field() {
         "datetime: not an RFC 3339 time",
         "location.street: required",
         "operation_name: required",
-        "officer_defined_ethnicity: only recorded when the person did not state",
+        "officer_defined_ethnicity: required when the person did not state",
     ] {
         assert!(message.contains(field), "{field} missing from {message}");
     }
     assert!(
         nb.list(ListFilter::default()).unwrap().is_empty(),
         "nothing stored"
+    );
+}
+
+#[test]
+fn officer_defined_ethnicity_is_recorded_beside_a_stated_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let nb = notebook(&dir, "PC101");
+    let mut search = stop_search();
+    search.self_defined_ethnicity = Some(SelfDefinedEthnicity::A1);
+    search.officer_defined_ethnicity = Some(OfficerDefinedEthnicity::Asian);
+    let record = nb.create_stop_search(search).unwrap();
+    let RecordBody::StopSearch { search } = record.body else {
+        panic!("not a search")
+    };
+    assert_eq!(
+        search.self_defined_ethnicity,
+        Some(SelfDefinedEthnicity::A1)
+    );
+    assert_eq!(
+        search.officer_defined_ethnicity,
+        Some(OfficerDefinedEthnicity::Asian)
+    );
+    let mut unstated = stop_search();
+    unstated.officer_defined_ethnicity = None;
+    let message = invalid_message(nb.create_stop_search(unstated));
+    assert!(
+        message.contains("officer_defined_ethnicity: required"),
+        "{message}"
     );
 }
 
@@ -300,6 +329,7 @@ fn scene_actions_and_promises() {
         ))
         .contains("updates.every_days")
     );
+    let action_record = id.clone();
     let record = nb.get(id).unwrap();
     let RecordBody::SceneAttendance { scene } = record.body else {
         panic!()
@@ -311,6 +341,7 @@ fn scene_actions_and_promises() {
     assert_eq!(scene.checklist.len(), 1);
     assert_eq!(scene.checklist[0].ticked_by, "PC104");
     assert_eq!(scene.updates.unwrap().every_days, 14);
+    assert_schema_true(&nb, &action_record);
 }
 
 #[test]
@@ -343,6 +374,7 @@ fn burglary_flags_before_leaving_items_left_open() {
     );
     nb.record_departure(id.clone(), "2026-11-28T11:30:00Z".into())
         .unwrap();
+    assert_schema_true(&nb, &id);
     let record = nb.get(id).unwrap();
     assert_eq!(
         record.derived.open_on_leaving,

@@ -118,5 +118,6 @@ fn a_record_made_before_sharing_reads_as_nobody_and_can_be_shared() {
         panic!("a scene")
     };
     scene.attending = vec!["PC5678".into()];
-    assert_eq!(colleague.get(id).unwrap().body, body);
+    assert_eq!(colleague.get(id.clone()).unwrap().body, body);
+    assert_schema_true(&colleague, &id);
 }

@@ -208,7 +208,7 @@ pub fn stop_search() -> StopSearch {
         removal_of_more_than_outer_clothing: false,
         conduct: Conduct::default(),
         receipt: None,
-        notes: String::new(),
+        notes: Vec::new(),
     }
 }
 

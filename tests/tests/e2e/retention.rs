@@ -116,7 +116,7 @@ async fn a_search_is_erased_everywhere_after_twelve_months_unless_held() {
     // A stale device that edited its copy offline pushes it again: refused,
     // and its copy erased too.
     stale
-        .set_notes(erased.clone(), "added while offline".into())
+        .add_note(erased.clone(), "added while offline".into())
         .unwrap();
     let summary = stale.sync(None).await.unwrap();
     assert_eq!(summary.rejected.len(), 1);
