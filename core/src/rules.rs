@@ -107,7 +107,11 @@ fn check_entries<T>(
 ) -> Result<(), EditRefusal> {
     let known: HashMap<&str, &T> = before.iter().map(|e| (id(e), e)).collect();
     let mut kept: HashSet<&str> = HashSet::new();
-    for entry in after {
+    // Messages name entries by position, never by the id a device chose:
+    // the message reaches the server's audit trail (`entry_id` carries it
+    // for the device's own screens).
+    for (position, entry) in after.iter().enumerate() {
+        let position = position + 1;
         match known.get(id(entry)) {
             Some(old) if same(old, entry) => {
                 kept.insert(id(entry));
@@ -116,27 +120,31 @@ fn check_entries<T>(
                 return Err(refuse(
                     field,
                     Some(id(entry)),
-                    format!(
-                        "{what} {} was altered; entries are never changed",
-                        id(entry)
-                    ),
+                    format!("{what} {position} was altered; entries are never changed"),
                 ));
             }
             None if author(entry) != editor => {
                 return Err(refuse(
                     field,
                     Some(id(entry)),
-                    format!("{what} {} is written in another officer's name", id(entry)),
+                    format!("{what} {position} is written in another officer's name"),
                 ));
             }
             None => {}
         }
     }
-    if let Some(gone) = before.iter().find(|e| !kept.contains(id(e))) {
+    if let Some((position, gone)) = before
+        .iter()
+        .enumerate()
+        .find(|(_, e)| !kept.contains(id(e)))
+    {
         return Err(refuse(
             field,
             Some(id(gone)),
-            format!("{what} {} was removed; entries are never removed", id(gone)),
+            format!(
+                "{what} {} of the server's copy was removed; entries are never removed",
+                position + 1
+            ),
         ));
     }
     Ok(())
@@ -220,10 +228,14 @@ fn check_encounter(
         ));
     }
     if old.is_some() && fields_changed {
+        let fields = changed_fields(before, after);
         return Err(refuse(
             "encounter",
             None,
-            "an encounter is frozen once its receipt is recorded".into(),
+            format!(
+                "{}: cannot change once the receipt is recorded; write a correction in the notes",
+                fields.join(", ")
+            ),
         ));
     }
     match (old, new) {
@@ -244,6 +256,32 @@ fn check_encounter(
 
 /// The encounter's own fields, for comparison: the notebook (append-only,
 /// checked by itself) and the receipt (its own rule) left out.
+/// The names of the encounter fields that differ (never their values).
+fn changed_fields(before: &RecordBody, after: &RecordBody) -> Vec<String> {
+    let inner = |body: &RecordBody| match serde_json::to_value(without_notes_and_receipt(body)) {
+        Ok(serde_json::Value::Object(mut map)) => map
+            .remove("search")
+            .or_else(|| map.remove("account"))
+            .unwrap_or_default(),
+        _ => serde_json::Value::Null,
+    };
+    let (b, a) = (inner(before), inner(after));
+    let (Some(b), Some(a)) = (b.as_object(), a.as_object()) else {
+        return vec!["encounter".into()];
+    };
+    let keys: std::collections::BTreeSet<&String> = b.keys().chain(a.keys()).collect();
+    let changed: Vec<String> = keys
+        .into_iter()
+        .filter(|k| b.get(*k) != a.get(*k))
+        .cloned()
+        .collect();
+    if changed.is_empty() {
+        vec!["encounter".into()]
+    } else {
+        changed
+    }
+}
+
 fn without_notes_and_receipt(body: &RecordBody) -> RecordBody {
     let mut body = body.clone();
     match &mut body {

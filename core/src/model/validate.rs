@@ -142,6 +142,8 @@ fn strict_spelling(b: &[u8]) -> bool {
                 && digits(at + 4, at + 6)
                 && two(at + 1) <= 23
                 && two(at + 4) <= 59
+                // RFC 3339's "-00:00" means the offset is unknown: no instant.
+                && !(*sign == b'-' && two(at + 1) == 0 && two(at + 4) == 0)
         }
         _ => false,
     }
