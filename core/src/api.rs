@@ -692,7 +692,7 @@ async fn blocking<T: Send + 'static>(
 fn join_failure(e: tokio::task::JoinError) -> ApiError {
     match e.try_into_panic() {
         Ok(panic) => std::panic::resume_unwind(panic),
-        Err(_) => ApiError::Cancelled,
+        Err(_) => ApiError::cancelled(),
     }
 }
 
@@ -717,7 +717,7 @@ impl Shared {
             Slot::Wiped => Err(ApiError::not_enrolled(
                 "this notebook was erased (the device was revoked or handed back): enrol the device again",
             )),
-            Slot::Closed => Err(ApiError::Closed),
+            Slot::Closed => Err(ApiError::closed()),
         }
     }
 
@@ -893,7 +893,7 @@ impl Shared {
                         lost_edits: 0,
                     };
                 }
-                Slot::Closed => return ApiError::Closed,
+                Slot::Closed => return ApiError::closed(),
             };
             let records = store.list(&ListFilter::default()).unwrap_or_else(|e| {
                 tracing::warn!("listing records before a wipe failed: {e}");

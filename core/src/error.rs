@@ -14,8 +14,10 @@ use crate::sync::lifecycle::WipeReason;
 
 /// What an app (or the device CLI) can act on. Each variant's message is
 /// readable as it is; Kotlin and Swift see them as typed exceptions whose
-/// fields carry the details (`Invalid.violations`, `Offline.cause`,
-/// `Wiped.lostEdits`). Fields named `detail` hold the readable message.
+/// fields carry the details (`Invalid.violations`, `Offline.reason`,
+/// `Wiped.lostEdits`). Every variant but `Invalid` and `Wiped` carries its
+/// readable message as `detail` (the generated Kotlin builds an exception's
+/// message from its fields, so a variant without one would have none).
 #[derive(Debug, thiserror::Error, uniffi::Error)]
 pub enum ApiError {
     /// The record breaks rules: every broken rule, as `validate_record`
@@ -26,8 +28,9 @@ pub enum ApiError {
     /// Pocketbook record, malformed reference).
     #[error("{detail}")]
     BadInput { detail: String },
-    #[error("no record with this id on this device")]
-    NotFound,
+    /// No record with this id on this device.
+    #[error("{detail}")]
+    NotFound { detail: String },
     /// The operation does not fit the record or its state.
     #[error("{detail}")]
     Conflict { detail: String },
@@ -38,10 +41,13 @@ pub enum ApiError {
     #[error("{detail}")]
     Storage { detail: String },
     /// The server could not be reached; everything stays queued on the
-    /// device. `cause` says why (refused, DNS, TLS, timeout, other), so an
+    /// device. `reason` says why (refused, DNS, TLS, timeout, other), so an
     /// app can tell "no signal" from "wrong address" from "bad certificate".
     #[error("{detail}")]
-    Offline { cause: OfflineCause, detail: String },
+    Offline {
+        reason: OfflineCause,
+        detail: String,
+    },
     /// The notebook or device has not been set up for this (open or enrol
     /// first), or its notebook was erased by a wipe.
     #[error("{detail}")]
@@ -53,8 +59,8 @@ pub enum ApiError {
     #[error("{detail}")]
     Protocol { detail: String },
     /// The operation was cancelled by the caller.
-    #[error("cancelled")]
-    Cancelled,
+    #[error("{detail}")]
+    Cancelled { detail: String },
     /// The server closed this device's credential (an administrator revoked
     /// it, or it was handed back and retired) and the notebook on this
     /// device has been erased: every record, the credential and the owner.
@@ -66,11 +72,32 @@ pub enum ApiError {
     #[error("{} ({lost_edits} unsynced edits lost)", reason.message())]
     Wiped { reason: WipeReason, lost_edits: i64 },
     /// The notebook was closed (`close_notebook`): open it again to go on.
-    #[error("this notebook was closed; open it again")]
-    Closed,
+    #[error("{detail}")]
+    Closed { detail: String },
 }
 
 impl ApiError {
+    /// `NotFound`, with its message.
+    pub fn not_found() -> Self {
+        ApiError::NotFound {
+            detail: "no record with this id on this device".into(),
+        }
+    }
+
+    /// `Cancelled`, with its message.
+    pub fn cancelled() -> Self {
+        ApiError::Cancelled {
+            detail: "cancelled".into(),
+        }
+    }
+
+    /// `Closed`, with its message.
+    pub fn closed() -> Self {
+        ApiError::Closed {
+            detail: "this notebook was closed; open it again".into(),
+        }
+    }
+
     /// A `Conflict` with this message.
     pub fn conflict(detail: impl Into<String>) -> Self {
         ApiError::Conflict {
@@ -140,7 +167,10 @@ impl From<ClientError> for ApiError {
     fn from(e: ClientError) -> Self {
         let detail = e.to_string();
         match e {
-            ClientError::Offline { cause, .. } => ApiError::Offline { cause, detail },
+            ClientError::Offline { cause, .. } => ApiError::Offline {
+                reason: cause,
+                detail,
+            },
             // Only `Notebook::sync` acts on a wipe order (it erases the store
             // and reports `Wiped`); anywhere else it is a refusal, and
             // claiming an erasure that did not happen would mislead.
@@ -157,7 +187,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Document(d) => d.into(),
-            StoreError::NotFound => ApiError::NotFound,
+            StoreError::NotFound => ApiError::not_found(),
             StoreError::Duplicate => ApiError::conflict(e.to_string()),
             StoreError::TooNew { .. } => ApiError::UpdateRequired {
                 detail: e.to_string(),
@@ -198,7 +228,7 @@ mod tests {
         assert!(matches!(
             e,
             ApiError::Offline {
-                cause: OfflineCause::Timeout,
+                reason: OfflineCause::Timeout,
                 ..
             }
         ));

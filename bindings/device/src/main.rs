@@ -194,24 +194,24 @@ impl From<ApiError> for Failure {
                 "invalid"
             }
             ApiError::BadInput { .. } => "bad-input",
-            ApiError::NotFound => "not-found",
+            ApiError::NotFound { .. } => "not-found",
             ApiError::Conflict { .. } => "conflict",
             ApiError::UpdateRequired { .. } => "update-required",
             ApiError::Storage { .. } => "storage",
             ApiError::NotEnrolled { .. } => "not-enrolled",
-            ApiError::Offline { cause, .. } => {
-                details.insert("cause".into(), cause.code().into());
+            ApiError::Offline { reason, .. } => {
+                details.insert("cause".into(), reason.code().into());
                 "offline"
             }
             ApiError::Unauthorised { .. } => "unauthorised",
             ApiError::Protocol { .. } => "protocol",
-            ApiError::Cancelled => "cancelled",
+            ApiError::Cancelled { .. } => "cancelled",
             ApiError::Wiped { reason, lost_edits } => {
                 details.insert("reason".into(), reason.code().into());
                 details.insert("lost_edits".into(), (*lost_edits).into());
                 "wiped"
             }
-            ApiError::Closed => "closed",
+            ApiError::Closed { .. } => "closed",
         };
         Failure {
             kind,

@@ -129,7 +129,7 @@ fn a_bad_entry_between_good_ones_is_held_and_the_page_applies() {
     );
     assert!(matches!(
         reader.get(too_new.header.id.clone()),
-        Err(pocketbook_core::ApiError::NotFound)
+        Err(pocketbook_core::ApiError::NotFound { .. })
     ));
 }
 

@@ -48,7 +48,7 @@ async fn a_server_that_accepts_and_never_answers_times_out() {
         matches!(
             result,
             Err(ApiError::Offline {
-                cause: OfflineCause::Timeout,
+                reason: OfflineCause::Timeout,
                 ..
             })
         ),
@@ -69,7 +69,7 @@ async fn nothing_listening_is_refused_and_a_bad_name_is_dns() {
         matches!(
             refused,
             Err(ApiError::Offline {
-                cause: OfflineCause::Refused,
+                reason: OfflineCause::Refused,
                 ..
             })
         ),
@@ -81,7 +81,7 @@ async fn nothing_listening_is_refused_and_a_bad_name_is_dns() {
         matches!(
             unknown,
             Err(ApiError::Offline {
-                cause: OfflineCause::Dns,
+                reason: OfflineCause::Dns,
                 ..
             })
         ),
@@ -107,7 +107,7 @@ async fn a_server_that_does_not_speak_tls_is_a_tls_failure() {
         matches!(
             result,
             Err(ApiError::Offline {
-                cause: OfflineCause::Tls,
+                reason: OfflineCause::Tls,
                 ..
             })
         ),

@@ -374,7 +374,7 @@ fn operations_refuse_the_wrong_kind() {
     ));
     assert!(matches!(
         nb.get("no-such-id".into()),
-        Err(ApiError::NotFound)
+        Err(ApiError::NotFound { .. })
     ));
 }
 

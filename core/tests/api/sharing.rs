@@ -84,7 +84,7 @@ fn bad_shoulder_numbers_and_wrong_kinds_are_refused() {
     }
     assert!(matches!(
         nb.add_attending_officer("no-such-id".into(), "PC5678".into()),
-        Err(ApiError::NotFound)
+        Err(ApiError::NotFound { .. })
     ));
 }
 

@@ -159,11 +159,11 @@ fn a_closed_notebook_answers_closed_and_opens_again() {
     let nb = notebook(&dir, "PC210");
     let id = nb.create_stop_account(stop_account()).unwrap().header.id;
     nb.close();
-    assert!(matches!(nb.get(id.clone()), Err(ApiError::Closed)));
-    assert!(matches!(nb.officer(), Err(ApiError::Closed)));
+    assert!(matches!(nb.get(id.clone()), Err(ApiError::Closed { .. })));
+    assert!(matches!(nb.officer(), Err(ApiError::Closed { .. })));
     assert!(matches!(
         nb.create_stop_account(stop_account()),
-        Err(ApiError::Closed)
+        Err(ApiError::Closed { .. })
     ));
     // The store's file was released: the notebook opens again whole.
     let again = notebook(&dir, "PC210");

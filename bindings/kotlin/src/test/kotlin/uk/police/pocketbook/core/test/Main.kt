@@ -12,6 +12,7 @@ fun main(args: Array<String>) {
     exchangeTests(suite)
     asyncTests(suite)
     syncTests(suite)
+    runtimeTests(suite)
     val (passed, failed) = suite.run(args.toList())
     println("kotlin: $passed passed, $failed failed")
     exitProcess(if (failed == 0 && passed > 0) 0 else 1)
