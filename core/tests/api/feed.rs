@@ -238,3 +238,35 @@ fn progress_is_heard_at_least_every_fifty_records_of_a_page() {
         last = n;
     }
 }
+
+#[test]
+fn unacknowledged_edits_are_counted_until_the_server_acknowledges_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = {
+        let nb = notebook(&dir, "PC305");
+        let id = nb
+            .create_scene(scene(ResponseGrade::Priority))
+            .unwrap()
+            .header
+            .id;
+        nb.add_scene_action(id.clone(), note("first")).unwrap();
+        nb.create_stop_account(stop_account()).unwrap();
+        id
+    };
+    let mut store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.unacknowledged_edits().unwrap(), 3);
+    let pushes = store.pending_pushes(500, usize::MAX).unwrap();
+    assert_eq!(pushes.len(), 2);
+    // The server acknowledges the scene only.
+    let mut answer = page(vec![], 0);
+    answer.acknowledged = vec![pocketbook_core::sync::wire::Ack {
+        record_id: id.clone(),
+        heads: vec![],
+    }];
+    store.apply_sync(&pushes, &answer, &mut |_| {}).unwrap();
+    assert_eq!(
+        store.unacknowledged_edits().unwrap(),
+        1,
+        "the stop and account is still unacknowledged"
+    );
+}
