@@ -4,9 +4,11 @@
 //!
 //! Output: the result as JSON on stdout, exit 0. On failure: one JSON object
 //! `{"error": "<kind>", "message": "..."}` on stderr and exit 1 (the core
-//! refused) or 2 (the command line or its input was wrong). A `sync` that
-//! finds this device revoked or retired erases its notebook and fails with
-//! kind `wiped`; the message says which happened.
+//! refused) or 2 (the command line or its input was wrong), with the
+//! error's details where it has them: `violations` (invalid), `cause`
+//! (offline: refused, dns, tls, timeout, other), `reason` and `lost_edits`
+//! (wiped). A `sync` that finds this device revoked or retired erases its
+//! notebook and fails with kind `wiped`; the message says which happened.
 
 #![forbid(unsafe_code)]
 
@@ -185,28 +187,43 @@ enum MediumArg {
 struct Failure {
     kind: &'static str,
     message: String,
+    /// The error's details, merged into the printed object.
+    details: serde_json::Map<String, serde_json::Value>,
     exit: u8,
 }
 
 impl From<ApiError> for Failure {
     fn from(e: ApiError) -> Self {
+        let mut details = serde_json::Map::new();
         let kind = match &e {
-            ApiError::Invalid(_) => "invalid",
-            ApiError::BadInput(_) => "bad-input",
-            ApiError::NotFound => "not-found",
-            ApiError::Conflict(_) => "conflict",
-            ApiError::UpdateRequired(_) => "update-required",
-            ApiError::Storage(_) => "storage",
-            ApiError::NotEnrolled(_) => "not-enrolled",
-            ApiError::Offline(_) => "offline",
-            ApiError::Unauthorised(_) => "unauthorised",
-            ApiError::Protocol(_) => "protocol",
-            ApiError::Cancelled => "cancelled",
-            ApiError::Wiped(_) => "wiped",
+            ApiError::Invalid { violations } => {
+                details.insert("violations".into(), serde_json::json!(violations));
+                "invalid"
+            }
+            ApiError::BadInput { .. } => "bad-input",
+            ApiError::NotFound { .. } => "not-found",
+            ApiError::Conflict { .. } => "conflict",
+            ApiError::UpdateRequired { .. } => "update-required",
+            ApiError::Storage { .. } => "storage",
+            ApiError::NotEnrolled { .. } => "not-enrolled",
+            ApiError::Offline { reason, .. } => {
+                details.insert("cause".into(), reason.code().into());
+                "offline"
+            }
+            ApiError::Unauthorised { .. } => "unauthorised",
+            ApiError::Protocol { .. } => "protocol",
+            ApiError::Cancelled { .. } => "cancelled",
+            ApiError::Wiped { reason, lost_edits } => {
+                details.insert("reason".into(), reason.code().into());
+                details.insert("lost_edits".into(), (*lost_edits).into());
+                "wiped"
+            }
+            ApiError::Closed { .. } => "closed",
         };
         Failure {
             kind,
             message: e.to_string(),
+            details,
             exit: 1,
         }
     }
@@ -216,6 +233,7 @@ fn input_error(message: String) -> Failure {
     Failure {
         kind: "bad-input",
         message,
+        details: serde_json::Map::new(),
         exit: 2,
     }
 }
@@ -231,8 +249,10 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(failure) => {
-            let body = serde_json::json!({"error": failure.kind, "message": failure.message});
-            eprintln!("{body}");
+            let mut body = failure.details;
+            body.insert("error".into(), failure.kind.into());
+            body.insert("message".into(), failure.message.into());
+            eprintln!("{}", serde_json::Value::Object(body));
             ExitCode::from(failure.exit)
         }
     }
@@ -254,7 +274,7 @@ fn run(cli: Cli) -> Result<serde_json::Value, Failure> {
                 station,
             },
         )?;
-        return json(&nb.officer());
+        return json(&nb.officer()?);
     }
     if let Command::Enrol {
         server,
@@ -265,7 +285,7 @@ fn run(cli: Cli) -> Result<serde_json::Value, Failure> {
         let nb = runtime()?.block_on(pocketbook_core::api::enrol_device(
             store, server, code, label,
         ))?;
-        return json(&nb.officer());
+        return json(&nb.officer()?);
     }
     let nb = Notebook::open_existing(store)?;
     if let Some(aside) = nb.store_moved_aside() {
@@ -413,6 +433,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         .map_err(|e| Failure {
             kind: "storage",
             message: format!("cannot start the async runtime: {e}"),
+            details: serde_json::Map::new(),
             exit: 1,
         })
 }

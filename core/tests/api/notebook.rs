@@ -160,7 +160,7 @@ fn bad_note_entries_are_refused_naming_the_field() {
     let nb = notebook(&dir, "PC1");
     let id = nb.create_stop_account(stop_account()).unwrap().header.id;
     let field_of = |r: Result<String, ApiError>| match r {
-        Err(ApiError::Invalid(message)) => message,
+        Err(e @ ApiError::Invalid { .. }) => e.to_string(),
         other => panic!("expected Invalid, got {other:?}"),
     };
     assert!(field_of(nb.add_note(id.clone(), "  ".into())).contains("notes.text: required"));
@@ -442,7 +442,7 @@ fn a_receipt_recorded_concurrently_is_one_whole_value_and_a_named_conflict() {
     nb.receipt_not_given(id.clone(), "First".into()).unwrap();
     assert!(matches!(
         nb.receipt_not_given(id.clone(), "Second".into()),
-        Err(ApiError::Invalid(_))
+        Err(ApiError::Invalid { .. })
     ));
     nb.issue_receipt(id.clone(), ReceiptMedium::Printed)
         .unwrap();

@@ -8,7 +8,7 @@ use crate::support::*;
 
 fn invalid_message(result: Result<impl std::fmt::Debug, ApiError>) -> String {
     match result {
-        Err(ApiError::Invalid(message)) => message,
+        Err(e @ ApiError::Invalid { .. }) => e.to_string(),
         other => panic!("expected Invalid, got {other:?}"),
     }
 }
@@ -139,11 +139,11 @@ fn receipt_not_given_needs_a_reason_and_a_given_receipt_is_final() {
     nb.issue_receipt(id.clone(), ReceiptMedium::Email).unwrap();
     assert!(matches!(
         nb.issue_receipt(id.clone(), ReceiptMedium::Text),
-        Err(ApiError::Conflict(_))
+        Err(ApiError::Conflict { .. })
     ));
     assert!(matches!(
         nb.receipt_not_given(id, "late".into()),
-        Err(ApiError::Conflict(_))
+        Err(ApiError::Conflict { .. })
     ));
 }
 
@@ -393,7 +393,7 @@ fn operations_refuse_the_wrong_kind() {
     let search = nb.create_stop_search(stop_search()).unwrap().header.id;
     assert!(matches!(
         nb.add_scene_action(search, note("x")),
-        Err(ApiError::Conflict(m)) if m.contains("stop-search")
+        Err(ApiError::Conflict { detail: m }) if m.contains("stop-search")
     ));
     let scene_id = nb
         .create_scene(scene(ResponseGrade::Emergency))
@@ -402,11 +402,11 @@ fn operations_refuse_the_wrong_kind() {
         .id;
     assert!(matches!(
         nb.issue_receipt(scene_id, ReceiptMedium::Printed),
-        Err(ApiError::Conflict(_))
+        Err(ApiError::Conflict { .. })
     ));
     assert!(matches!(
         nb.get("no-such-id".into()),
-        Err(ApiError::NotFound)
+        Err(ApiError::NotFound { .. })
     ));
 }
 
@@ -440,7 +440,7 @@ fn list_filters_by_kind_status_and_reference() {
             reference: Some("NOT-A-REF".into()),
             ..Default::default()
         }),
-        Err(ApiError::BadInput(_))
+        Err(ApiError::BadInput { .. })
     ));
     nb.issue_receipt(search.header.id, ReceiptMedium::Printed)
         .unwrap();
@@ -496,14 +496,15 @@ fn vocabulary_strings_are_exact_and_unknown_ones_are_refused() {
 
 #[test]
 fn listeners_hear_durable_changes_until_cancelled() {
-    use pocketbook_core::api::{ChangeEvent, ChangeListener, ChangeOrigin};
+    use pocketbook_core::api::{CallbackError, ChangeEvent, ChangeListener, ChangeOrigin};
     use std::sync::{Arc, Mutex};
 
     #[derive(Default)]
     struct Recorder(Mutex<Vec<ChangeEvent>>);
     impl ChangeListener for Recorder {
-        fn on_change(&self, event: ChangeEvent) {
+        fn on_change(&self, event: ChangeEvent) -> Result<(), CallbackError> {
             self.0.lock().unwrap().push(event);
+            Ok(())
         }
     }
     let dir = tempfile::tempdir().unwrap();
@@ -531,9 +532,11 @@ fn a_notebook_belongs_to_one_officer() {
     let dir = tempfile::tempdir().unwrap();
     drop(notebook(&dir, "PC110"));
     let other = pocketbook_core::Notebook::open(dir.path().display().to_string(), officer("PC999"));
-    assert!(matches!(other, Err(ApiError::Conflict(_))));
+    assert!(matches!(other, Err(ApiError::Conflict { .. })));
     let mut nameless = officer("PC110");
     nameless.name = String::new();
     let refused = pocketbook_core::Notebook::open(dir.path().display().to_string(), nameless);
-    assert!(matches!(refused, Err(ApiError::Invalid(m)) if m.contains("officer.name")));
+    assert!(
+        matches!(refused, Err(ref e @ ApiError::Invalid { .. }) if e.to_string().contains("officer.name"))
+    );
 }

@@ -91,8 +91,12 @@ pub fn note(text: &str) -> ActionDetail {
 pub struct Recorder(pub std::sync::Mutex<Vec<pocketbook_core::api::ChangeEvent>>);
 
 impl pocketbook_core::api::ChangeListener for Recorder {
-    fn on_change(&self, event: pocketbook_core::api::ChangeEvent) {
+    fn on_change(
+        &self,
+        event: pocketbook_core::api::ChangeEvent,
+    ) -> Result<(), pocketbook_core::api::CallbackError> {
         self.0.lock().unwrap().push(event);
+        Ok(())
     }
 }
 
