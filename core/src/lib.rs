@@ -8,6 +8,7 @@
 //! SQLite; [`api`] is the one facade the apps and the device CLI call.
 
 pub mod api;
+pub mod chunks;
 pub mod document;
 pub mod error;
 pub mod model;
