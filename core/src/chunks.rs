@@ -35,9 +35,11 @@ use sha2::{Digest, Sha256};
 pub const MAGIC_BYTES: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
 
 /// Bounds for one pre-parse. Each is far above what honest records reach
-/// (a scene with 3,000 actions stays below a tenth of every one: see
-/// `core/tests/api/bounded.rs`), and low enough that Automerge's own
-/// in-memory form of the largest accepted input stays in the tens of MiB.
+/// (a scene with 2,000 actions, each its own change, stays below a tenth of
+/// every one: about 9 operations, 3 objects and 385 change bytes per
+/// action; see `core/tests/api/bounded.rs`). What Automerge builds from an
+/// accepted input is then bounded by these numbers, not by the gigabytes a
+/// few declared bytes can ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Bytes of the input as given.
@@ -60,7 +62,7 @@ pub struct Limits {
 /// applies. A feed entry may carry a record's whole history (an officer
 /// added late), so it has the same bounds as a whole record's changes.
 pub const CHANGES: Limits = Limits {
-    bytes: 4 * 1024 * 1024,
+    bytes: 16 * 1024 * 1024,
     inflated_bytes: 0,
     changes: 100_000,
     ops: 500_000,
@@ -70,7 +72,7 @@ pub const CHANGES: Limits = Limits {
 
 /// One stored document (an import, a snapshot, a record after a merge).
 pub const DOCUMENT: Limits = Limits {
-    bytes: 8 * 1024 * 1024,
+    bytes: 16 * 1024 * 1024,
     inflated_bytes: 32 * 1024 * 1024,
     changes: 200_000,
     ops: 1_000_000,
@@ -726,27 +728,47 @@ pub mod bombs {
         out
     }
 
-    /// A raw deflate stream of `len` zero bytes: one fixed-Huffman block of
-    /// a literal zero, then <length 258, distance 1> copies (13 bits per
-    /// 258 bytes, deflate's densest), a last copy for the remainder.
+    /// A raw deflate stream of `len` zero bytes in about `len / 1032`
+    /// bytes, deflate's densest: one dynamic-Huffman block whose codes are
+    /// literal 0 (`10`), end of block (`11`), length 258 (`0`) and
+    /// distance 1 (`0`), so each copy of 258 zeros costs two bits.
     pub fn zeros_deflate(len: u64) -> Vec<u8> {
         let mut w = BitWriter::default();
         w.bits(1, 1); // BFINAL
-        w.bits(1, 2); // BTYPE = fixed Huffman
+        w.bits(2, 2); // BTYPE = dynamic Huffman
+        w.bits(286 - 257, 5); // HLIT: literal/length codes up to 285
+        w.bits(0, 5); // HDIST: one distance code
+        w.bits(18 - 4, 4); // HCLEN: code length codes sent
+        // Code length code lengths, in the format's order
+        // 16 17 18 0 8 7 9 6 10 5 11 4 12 3 13 2 14 1: 18 gets 1 bit, 1
+        // and 2 get 2 bits (canonical codes 18 = `0`, 1 = `10`, 2 = `11`).
+        for length in [0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 2] {
+            w.bits(length, 3);
+        }
+        let zeros = |w: &mut BitWriter, n: u32| {
+            w.code(0, 1); // 18: repeat zero 11..=138 times
+            w.bits(n - 11, 7);
+        };
+        w.code(0b11, 2); // literal 0: length 2
+        zeros(&mut w, 138); // literals 1..=138
+        zeros(&mut w, 117); // literals 139..=255
+        w.code(0b11, 2); // 256 (end of block): length 2
+        zeros(&mut w, 28); // lengths 257..=284
+        w.code(0b10, 2); // 285 (length 258): length 1
+        w.code(0b10, 2); // distance code 0 (distance 1): length 1
         if len > 0 {
-            w.code(0b0011_0000, 8); // literal 0
+            w.code(0b10, 2); // literal 0
             let mut left = len - 1;
             while left >= 258 {
-                w.code(0b1100_0101, 8); // length code 285 = 258
-                w.code(0, 5); // distance code 0 = 1
+                w.code(0, 1); // length 258
+                w.code(0, 1); // distance 1
                 left -= 258;
             }
-            while left > 0 {
-                w.code(0b0011_0000, 8);
-                left -= 1;
+            for _ in 0..left {
+                w.code(0b10, 2);
             }
         }
-        w.code(0, 7); // end of block (256)
+        w.code(0b11, 2); // end of block
         w.finish()
     }
 

@@ -6,6 +6,7 @@
 
 mod support;
 
+mod bounded;
 mod crash;
 mod merge;
 mod records;
