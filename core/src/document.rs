@@ -132,7 +132,7 @@ impl RecordDoc {
     /// [`crate::chunks::DOCUMENT`] without expanding them.
     pub fn load(bytes: &[u8], actor: ActorId) -> Result<Self, DocumentError> {
         crate::chunks::check_document(bytes, &crate::chunks::DOCUMENT)?;
-        let doc = AutoCommit::load(bytes)
+        let doc = crate::chunks::no_panic(|| AutoCommit::load(bytes))?
             .map_err(|e| DocumentError::Corrupt(e.to_string()))?
             .with_actor(actor);
         crate::chunks::check_loaded(&doc, &crate::chunks::DOCUMENT)?;
@@ -148,7 +148,7 @@ impl RecordDoc {
     pub fn from_changes(bytes: &[u8], actor: ActorId) -> Result<Self, DocumentError> {
         crate::chunks::check_changes(bytes, &crate::chunks::CHANGES)?;
         let mut doc = AutoCommit::new().with_actor(actor);
-        doc.load_incremental(bytes)
+        crate::chunks::no_panic(|| doc.load_incremental(bytes))?
             .map_err(|e| DocumentError::Corrupt(e.to_string()))?;
         if !doc.get_missing_deps(&[]).is_empty() {
             return Err(DocumentError::MissingDependencies);
@@ -378,11 +378,11 @@ impl RecordDoc {
     ///
     /// The changes are pre-parsed like [`RecordDoc::from_changes`]'s, and the
     /// merged document must stay within [`crate::chunks::DOCUMENT`]; past it,
-    /// this copy is refused like one with missing dependencies.
+    /// or when Automerge panics on hostile bytes, this copy is refused like
+    /// one with missing dependencies (drop it).
     pub fn apply_changes(&mut self, bytes: &[u8]) -> Result<(), DocumentError> {
         crate::chunks::check_changes(bytes, &crate::chunks::CHANGES)?;
-        self.doc
-            .load_incremental(bytes)
+        crate::chunks::no_panic(|| self.doc.load_incremental(bytes))?
             .map_err(|e| DocumentError::Corrupt(e.to_string()))?;
         if !self.doc.get_missing_deps(&[]).is_empty() {
             return Err(DocumentError::MissingDependencies);

@@ -6,7 +6,7 @@
 use automerge::ActorId;
 use pocketbook_core::ApiError;
 use pocketbook_core::chunks::{self, ChunkError, ChunkType, bombs, write_chunk, write_uleb};
-use pocketbook_core::document::RecordDoc;
+use pocketbook_core::document::{DocumentError, RecordDoc};
 use pocketbook_core::model::*;
 use pocketbook_core::reference::Reference;
 use pocketbook_core::store::ListFilter;
@@ -109,8 +109,8 @@ fn chunk_types_honest_devices_never_send_are_refused_as_changes() {
     flipped[5] ^= 1;
     refused(nb.import(flipped), "checksum");
     // Truncated anywhere: a typed refusal, never a panic.
-    for cut in 0..document.len() {
-        let _ = chunks::check_document(&document[..cut], &chunks::DOCUMENT);
+    for cut in 1..document.len() {
+        assert!(chunks::check_document(&document[..cut], &chunks::DOCUMENT).is_err());
     }
 }
 
@@ -203,5 +203,43 @@ fn within_a_tenth(census: &chunks::Census, bytes: usize, limits: &chunks::Limits
     assert!(
         census.inflated_bytes * 10 <= limits.inflated_bytes,
         "{census:?}"
+    );
+}
+
+/// Inputs the fuzz targets found (`fuzz/regressions/`), replayed through
+/// the device's paths. Their first byte is the fuzz input's mode: 1 (2)
+/// wraps the rest in a change (document) chunk with a correct checksum.
+fn fuzz_regression(name: &str) -> Vec<u8> {
+    let path = format!("{}/../fuzz/regressions/{name}", env!("CARGO_MANIFEST_DIR"));
+    let input = std::fs::read(path).unwrap();
+    match input.split_first() {
+        Some((1, rest)) => write_chunk(ChunkType::Change, rest),
+        Some((2, rest)) => write_chunk(ChunkType::Document, rest),
+        Some((_, rest)) => rest.to_vec(),
+        None => Vec::new(),
+    }
+}
+
+/// Automerge's hexane column reader panicked on this document ("take would
+/// cross slab boundary"): an import must refuse it, not crash the app.
+#[test]
+fn a_document_that_made_automerge_panic_is_refused_on_import() {
+    let dir = tempfile::tempdir().unwrap();
+    let nb = notebook(&dir, "PC1001");
+    let bytes = fuzz_regression("import-hexane-slab-panic.bin");
+    refused(nb.import(bytes), "could not decode");
+    // The notebook still works (its store's lock is not poisoned).
+    nb.create_stop_account(stop_account()).unwrap();
+}
+
+/// Automerge unwrapped an invalid actor index in this change: a push or a
+/// feed entry carrying it is refused, for a new record and for a stored one.
+#[test]
+fn a_change_that_made_automerge_panic_is_refused_as_a_push_or_feed_entry() {
+    let bytes = fuzz_regression("push-load-invalid-actor-index-panic.bin");
+    let new = RecordDoc::from_changes(&bytes, ActorId::random());
+    assert!(
+        matches!(&new, Err(DocumentError::Corrupt(m)) if m.contains("could not decode")),
+        "{new:?}"
     );
 }

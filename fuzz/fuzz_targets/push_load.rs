@@ -1,0 +1,5 @@
+//! cargo-fuzz entry for `pocketbook_fuzz::push_load` (the body is shared with the
+//! stable harness).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| pocketbook_fuzz::push_load(data));

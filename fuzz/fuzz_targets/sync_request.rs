@@ -1,0 +1,5 @@
+//! cargo-fuzz entry for `pocketbook_fuzz::sync_request` (the body is shared with the
+//! stable harness).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| pocketbook_fuzz::sync_request(data));
