@@ -2,4 +2,7 @@
 //! stable harness).
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| pocketbook_fuzz::import(data));
+libfuzzer_sys::fuzz_target!(
+    init: pocketbook_fuzz::panics_caught_by_the_code_are_not_crashes(),
+    |data: &[u8]| pocketbook_fuzz::import(data)
+);

@@ -19,6 +19,15 @@ use pocketbook_core::model::*;
 use pocketbook_core::sync::wire::{EnrolRequest, PushedRecord, SyncRequest};
 use pocketbook_server::{auth, copy, http, retention::RetentionPolicy};
 
+/// libfuzzer-sys aborts in its panic hook, before any `catch_unwind` runs,
+/// so a panic Pocketbook catches on purpose (`chunks::no_panic` around
+/// Automerge's decode) would count as a crash. Its hook is replaced by a
+/// silent one: a panic that escapes a body still aborts (libfuzzer-sys
+/// catches it at the boundary), and `smoke --replay FILE` shows its message.
+pub fn panics_caught_by_the_code_are_not_crashes() {
+    std::panic::set_hook(Box::new(|_| {}));
+}
+
 /// The targets by name, with their bodies.
 pub const TARGETS: [(&str, fn(&[u8])); 5] = [
     ("sync_request", sync_request),

@@ -2,7 +2,8 @@
 //! seeds through the same bodies cargo-fuzz runs, for a time budget. No
 //! nightly, no cargo-fuzz: `scripts/fuzz-smoke` runs it on any machine.
 //!
-//! `smoke [--seconds N] [--seed S] [--target NAME] [--replay FILE]`: N seconds in all,
+//! `smoke [--seconds N] [--seed S] [--target NAME] [--replay FILE]
+//! [--write-seeds DIR]`: N seconds in all,
 //! shared by the targets. A panic saves the input under
 //! `fuzz/artifacts/smoke/` and exits 1.
 
@@ -101,6 +102,17 @@ fn main() {
     if targets.is_empty() {
         eprintln!("no such target");
         std::process::exit(2);
+    }
+    if let Some(dir) = value("--write-seeds") {
+        // The seeds as cargo-fuzz corpus directories, one per target.
+        for (name, _) in &targets {
+            let target_dir = std::path::Path::new(&dir).join(name);
+            std::fs::create_dir_all(&target_dir).expect("a corpus directory");
+            for (i, seed) in pocketbook_fuzz::seeds(name).iter().enumerate() {
+                std::fs::write(target_dir.join(format!("seed-{i}")), seed).expect("a seed");
+            }
+        }
+        return;
     }
     if let Some(file) = value("--replay") {
         // One saved input through one target, with the panic's message.
