@@ -146,23 +146,35 @@ impl RecordDoc {
 
     /// Loads a document (a full save, or a save followed by incremental
     /// changes) and checks that it is a Pocketbook record of a known schema.
+    ///
+    /// The bytes are pre-parsed first ([`crate::chunks::check_document`]):
+    /// deflated columns are inflated under a cap before Automerge inflates
+    /// them, and the document's operations and objects are counted against
+    /// [`crate::chunks::DOCUMENT`] without expanding them.
     pub fn load(bytes: &[u8], actor: ActorId) -> Result<Self, DocumentError> {
-        let doc = AutoCommit::load(bytes)
+        crate::chunks::check_document(bytes, &crate::chunks::DOCUMENT)?;
+        let doc = crate::chunks::no_panic(|| AutoCommit::load(bytes))?
             .map_err(|e| DocumentError::Corrupt(e.to_string()))?
             .with_actor(actor);
+        crate::chunks::check_loaded(&doc, &crate::chunks::DOCUMENT)?;
         Self::from_automerge(doc)
     }
 
     /// Builds a record from raw change chunks (what a device pushes for a
     /// record the server has not seen). Changes whose dependencies are
     /// missing are refused rather than silently queued.
+    ///
+    /// Only plain change chunks within [`crate::chunks::CHANGES`] reach
+    /// Automerge ([`crate::chunks::check_changes`]).
     pub fn from_changes(bytes: &[u8], actor: ActorId) -> Result<Self, DocumentError> {
+        crate::chunks::check_changes(bytes, &crate::chunks::CHANGES)?;
         let mut doc = AutoCommit::new().with_actor(actor);
-        doc.load_incremental(bytes)
+        crate::chunks::no_panic(|| doc.load_incremental(bytes))?
             .map_err(|e| DocumentError::Corrupt(e.to_string()))?;
         if !doc.get_missing_deps(&[]).is_empty() {
             return Err(DocumentError::MissingDependencies);
         }
+        crate::chunks::check_loaded(&doc, &crate::chunks::DOCUMENT)?;
         Self::from_automerge(doc)
     }
 
@@ -502,13 +514,19 @@ impl RecordDoc {
     /// Changes whose dependencies this copy lacks are reported as an error;
     /// the caller must then drop this copy (Automerge would hold them queued)
     /// and must not store anything from it.
+    ///
+    /// The changes are pre-parsed like [`RecordDoc::from_changes`]'s, and the
+    /// merged document must stay within [`crate::chunks::DOCUMENT`]; past it,
+    /// or when Automerge panics on hostile bytes, this copy is refused like
+    /// one with missing dependencies (drop it).
     pub fn apply_changes(&mut self, bytes: &[u8]) -> Result<(), DocumentError> {
-        self.doc
-            .load_incremental(bytes)
+        crate::chunks::check_changes(bytes, &crate::chunks::CHANGES)?;
+        crate::chunks::no_panic(|| self.doc.load_incremental(bytes))?
             .map_err(|e| DocumentError::Corrupt(e.to_string()))?;
         if !self.doc.get_missing_deps(&[]).is_empty() {
             return Err(DocumentError::MissingDependencies);
         }
+        crate::chunks::check_loaded(&self.doc, &crate::chunks::DOCUMENT)?;
         Ok(())
     }
 

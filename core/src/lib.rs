@@ -9,6 +9,7 @@
 //! it); [`api`] is the one facade the apps and the device CLI call.
 
 pub mod api;
+pub mod chunks;
 pub mod document;
 pub mod error;
 pub mod model;

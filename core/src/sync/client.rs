@@ -167,10 +167,15 @@ impl SyncClient {
             )));
         }
         install_crypto_provider();
+        const IDLE_CONNECTION: Duration = Duration::from_secs(5);
         let http = reqwest::Client::builder()
             .connect_timeout(network.connect_timeout)
             .read_timeout(network.read_timeout)
             .timeout(network.overall_timeout)
+            // Let an idle connection go well before the server closes it
+            // (the server's default idle limit is 10 s): a request sent on
+            // a connection the server is closing at that instant would fail.
+            .pool_idle_timeout(IDLE_CONNECTION)
             .user_agent(concat!("pocketbook-core/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ClientError::Protocol(format!("HTTP client: {e}")))?;

@@ -6,12 +6,13 @@
 
 mod support;
 
+mod bounded;
 mod callbacks;
 mod crash;
 mod feed;
 mod merge;
-mod notebook;
 mod network;
+mod notebook;
 mod records;
 mod sharing;
 mod store;

@@ -64,14 +64,24 @@ fn since(now: &[u8], known: &[u8]) -> Vec<u8> {
 fn rewritten(bytes: &[u8], edit: impl FnOnce(&mut AutoCommit)) -> Vec<u8> {
     let mut doc = AutoCommit::load(bytes).unwrap();
     edit(&mut doc);
-    doc.save()
+    doc.save_after(&[])
 }
 
 fn push(record_id: &str, kind: RecordKind, changes: Vec<u8>) -> PushedRecord {
     PushedRecord {
         record_id: record_id.into(),
         kind,
-        changes,
+        changes: as_change_chunks(changes),
+    }
+}
+
+/// A device pushes plain change chunks, never a saved document: a whole
+/// exported record is sent as all of its changes.
+fn as_change_chunks(bytes: Vec<u8>) -> Vec<u8> {
+    // Magic (4 bytes), checksum (4), then the chunk type: 0 is a document.
+    match AutoCommit::load(&bytes) {
+        Ok(mut doc) if bytes.get(8) == Some(&0) => doc.save_after(&[]),
+        _ => bytes,
     }
 }
 

@@ -209,7 +209,7 @@ async fn a_search_backdated_after_its_receipt_stays_for_its_persons_twelve_month
     assert!(
         summary.rejected[0]
             .message
-            .starts_with("datetime: cannot change once the receipt is given"),
+            .starts_with("datetime: cannot change once the receipt is recorded"),
         "{}",
         summary.rejected[0].message
     );
