@@ -22,8 +22,18 @@ fn entry(seq: u64, record: &Record, changes: Vec<u8>) -> FeedEntry {
         seq,
         record_id: record.header.id.clone(),
         kind: record.header.kind,
-        changes,
+        changes: as_change_chunks(changes),
         erased: false,
+    }
+}
+
+/// The server's feed carries plain change chunks, never a saved document:
+/// a whole exported record travels as all of its changes.
+fn as_change_chunks(bytes: Vec<u8>) -> Vec<u8> {
+    // Magic (4 bytes), checksum (4), then the chunk type: 0 is a document.
+    match automerge::AutoCommit::load(&bytes) {
+        Ok(mut doc) if bytes.get(8) == Some(&0) => doc.save_after(&[]),
+        _ => bytes,
     }
 }
 

@@ -87,7 +87,7 @@ impl Desk {
         let push = PushedRecord {
             record_id: id.clone(),
             kind: RecordKind::StopSearch,
-            changes: changes_of(&nb, &id),
+            changes: changes_of(nb, &id),
         };
         let answer = self.server.sync(token, &request(None, vec![push])).await;
         assert!(answer.rejected.is_empty(), "{:?}", answer.rejected);
