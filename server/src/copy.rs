@@ -1,5 +1,5 @@
 //! A member of the public gets a copy of the record of their own stop and
-//! search, or stop and account, for 12 months after it (DOMAIN.md §3-4), with
+//! search, or stop and account, for 12 months after it (`docs/domain/retention.md`), with
 //! the reference from their receipt and the date of the encounter.
 //!
 //! This module is the whole rule, over [`Storage`] and free of HTTP:
@@ -140,7 +140,7 @@ impl CopyError {
 
 /// What the person is entitled to see, as JSON (`POST /v1/copy`) and as the
 /// page (`POST /copy`). Leaves out the device position (the street
-/// description stands for the place), the officer's name (DOMAIN.md: name
+/// description stands for the place), the officer's name (`docs/domain/stop-and-search.md`: name
 /// *or* shoulder number; the shoulder number identifies them), and the
 /// officer's working notes and conduct checklist, which are not part of
 /// the record a person is given.

@@ -1,4 +1,4 @@
-//! Every record kind and every rule of DOMAIN.md through the public API.
+//! Every record kind and every rule of `docs/domain/` through the public API.
 
 use pocketbook_core::ApiError;
 use pocketbook_core::model::*;
