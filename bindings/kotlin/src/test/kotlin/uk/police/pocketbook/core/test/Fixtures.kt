@@ -23,7 +23,17 @@ import uk.police.pocketbook.core.StopSearch
 
 val officer = Officer(shoulderNumber = "PC1234", name = "Alex Morgan", station = "Central")
 
-const val CALL_RECEIVED = "2025-03-01T10:00:00+00:00"
+/**
+ * The day the fixtures' encounters happened: three days ago, so the server
+ * (which refuses encounters past their retention or in the future) always
+ * accepts them, whenever the tests run.
+ */
+val FIXTURE_DAY: java.time.LocalDate = java.time.LocalDate.now(java.time.ZoneOffset.UTC).minusDays(3)
+
+/** A time on the fixture day (or [days] after it), in RFC 3339 with an offset. */
+fun fixtureTime(time: String, days: Long = 0): String = "${FIXTURE_DAY.plusDays(days)}T$time+00:00"
+
+val CALL_RECEIVED = fixtureTime("10:00:00")
 
 fun sceneInput(grade: ResponseGrade = ResponseGrade.PRIORITY) = SceneInput(
     reasons = listOf(AttendanceReason.CRIME_IN_PROGRESS, AttendanceReason.LIKELY_EVIDENCE),
@@ -39,7 +49,7 @@ fun sceneInput(grade: ResponseGrade = ResponseGrade.PRIORITY) = SceneInput(
 fun stopSearch(grounds: String = "Seen handing small packages to passers-by") = StopSearch(
     searchType = SearchType.PERSON_AND_VEHICLE,
     vehicleRegistration = "ab12 cde",
-    datetime = "2025-03-01T22:15:00+00:00",
+    datetime = fixtureTime("22:15:00"),
     location = Location(latitude = null, longitude = null, street = "Market Square car park"),
     gender = Gender.FEMALE,
     ageRange = AgeRange.FROM18_TO24,
@@ -68,7 +78,7 @@ fun stopSearch(grounds: String = "Seen handing small packages to passers-by") = 
 )
 
 fun stopAccount() = StopAccount(
-    datetime = "2025-03-02T01:30:00+00:00",
+    datetime = fixtureTime("01:30:00", days = 1),
     location = Location(latitude = 51.5, longitude = -0.12, street = "Station Road"),
     selfDefinedEthnicity = SelfDefinedEthnicity.W1,
     askedAbout = "Why they were in the closed car park",

@@ -58,14 +58,14 @@ fun recordTests(suite: TestSuite) = with(suite) {
     test("a home burglary records times and updates, and flags open items on leaving") {
         withNotebook { notebook ->
             val id = notebook.createBurglary(sceneInput()).header.id
-            notebook.recordArrival(id, "2025-03-01T10:40:00+00:00")
-            notebook.recordDeparture(id, "2025-03-01T11:30:00+00:00")
+            notebook.recordArrival(id, fixtureTime("10:40:00"))
+            notebook.recordDeparture(id, fixtureTime("11:30:00"))
             notebook.agreeUpdates(id, UpdateAgreement(method = "phone", everyDays = 14u))
             notebook.addNote(id, "Rear window forced")
             val record = notebook.get(id)
             assertEquals(RecordKind.HOME_BURGLARY, record.header.kind, "kind")
             val scene = assertIs<RecordBody.HomeBurglary>(record.body, "body").scene
-            assertEquals("2025-03-01T10:40:00+00:00", scene.arrived, "arrived")
+            assertEquals(fixtureTime("10:40:00"), scene.arrived, "arrived")
             assertEquals(UpdateAgreement("phone", 14u), scene.updates, "updates")
             assertEquals("Rear window forced", scene.notes.last().text, "notes")
             assertEquals(RecordStatus.COMPLETE, record.derived.status, "status")
