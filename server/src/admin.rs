@@ -8,9 +8,9 @@ use serde_json::json;
 
 use crate::audit::{self, Action, actor};
 use crate::auth;
-use crate::config::Clock;
+use crate::clock::Clock;
+use crate::identity::Role;
 use crate::retention::{self, RetentionPolicy, RetentionReport};
-use crate::scope::Role;
 use crate::storage::{
     DeviceRow, LegalHold, NewAuditEvent, OfficerRow, RevokeReason, Storage, StorageError,
 };
@@ -186,7 +186,7 @@ impl Admin {
         if device.revoked_at.is_some() {
             return Err(AdminError::Conflict(format!(
                 "device {id} is already {}",
-                device.revoke_reason.as_deref().unwrap_or("revoked")
+                device.revoke_reason.map_or("revoked", RevokeReason::as_str)
             )));
         }
         Ok(device)

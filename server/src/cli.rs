@@ -11,9 +11,10 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::admin::{Admin, AdminError};
 use crate::audit::{self, Action};
-use crate::config::{self, Clock, DEFAULT_DATA_DIR, LogFormat};
+use crate::clock::Clock;
+use crate::config::{self, DEFAULT_DATA_DIR, LogFormat};
 use crate::copy;
-use crate::scope::Role;
+use crate::identity::Role;
 use crate::storage::sqlite::SqliteStorage;
 use crate::storage::{AuditQuery, Storage};
 
@@ -147,6 +148,27 @@ enum HoldCommand {
     List,
 }
 
+/// The roles as the command line spells them; the domain's [`Role`] knows
+/// nothing of the command line.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum RoleArg {
+    Officer,
+    Supervisor,
+    Staff,
+    Admin,
+}
+
+impl From<RoleArg> for Role {
+    fn from(arg: RoleArg) -> Role {
+        match arg {
+            RoleArg::Officer => Role::Officer,
+            RoleArg::Supervisor => Role::Supervisor,
+            RoleArg::Staff => Role::Staff,
+            RoleArg::Admin => Role::Admin,
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum OfficerCommand {
     /// Add an officer.
@@ -158,7 +180,7 @@ enum OfficerCommand {
         #[arg(long)]
         station: String,
         #[arg(long, value_enum, default_value = "officer")]
-        role: Role,
+        role: RoleArg,
     },
     /// List officers.
     List,
@@ -355,7 +377,8 @@ fn admin(data: DataDir, json: bool, command: AdminCommand) -> Result<(), String>
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
     let storage = open(&data)?;
-    let admin = Admin::new(storage.clone(), Clock::system());
+    let clock = Clock::system();
+    let admin = Admin::new(storage.clone(), clock.clone());
     let failed = |e: AdminError| e.to_string();
     match command {
         AdminCommand::Officer(OfficerCommand::Add {
@@ -365,7 +388,7 @@ fn admin(data: DataDir, json: bool, command: AdminCommand) -> Result<(), String>
             role,
         }) => {
             let officer = admin
-                .add_officer(&shoulder_number, &name, &station, role)
+                .add_officer(&shoulder_number, &name, &station, role.into())
                 .map_err(failed)?;
             print(json, &officer, || {
                 format!(
@@ -431,7 +454,7 @@ fn admin(data: DataDir, json: bool, command: AdminCommand) -> Result<(), String>
                         .iter()
                         .map(|d| {
                             let status = match (&d.revoke_reason, &d.retire_requested_at) {
-                                (Some(reason), _) => reason.clone(),
+                                (Some(reason), _) => reason.as_str().to_string(),
                                 (None, Some(_)) => "retiring".to_string(),
                                 (None, None) => "active".to_string(),
                             };
@@ -541,7 +564,7 @@ fn admin(data: DataDir, json: bool, command: AdminCommand) -> Result<(), String>
         }) => {
             let found = copy::staff::find_for_person(
                 storage.as_ref(),
-                chrono::Utc::now(),
+                clock.now(),
                 &staff,
                 date,
                 place.as_deref(),
@@ -564,9 +587,8 @@ fn admin(data: DataDir, json: bool, command: AdminCommand) -> Result<(), String>
             });
         }
         AdminCommand::Copy(CopyCommand::Issue { record, staff, out }) => {
-            let issued =
-                copy::staff::issue_copy(storage.as_ref(), chrono::Utc::now(), &staff, &record)
-                    .map_err(|e| e.to_string())?;
+            let issued = copy::staff::issue_copy(storage.as_ref(), clock.now(), &staff, &record)
+                .map_err(|e| e.to_string())?;
             match out {
                 Some(path) => {
                     std::fs::write(&path, copy::page::copy_page(&issued))

@@ -48,7 +48,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::audit::{self, Action, actor};
-use crate::config::stamp;
+use crate::clock::stamp;
 use crate::limit::{self, Limit, Throttled};
 pub use crate::limit::{WINDOW_SECS, client_key};
 use crate::retention::RetentionPolicy;

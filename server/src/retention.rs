@@ -15,7 +15,7 @@ use pocketbook_core::model::RecordKind;
 use serde_json::json;
 
 use crate::audit::{self, Action};
-use crate::config::stamp;
+use crate::clock::stamp;
 use crate::storage::{RecordIndex, Storage, StorageError, index_time};
 
 /// Records erased per storage call; the job loops until none are due.

@@ -17,6 +17,8 @@ mod suite;
 use chrono::{DateTime, Timelike, Utc};
 use pocketbook_core::model::RecordKind;
 
+pub use crate::identity::{DeviceRow, OfficerRow, Principal, RevokeReason};
+
 /// The one form of every time the store indexes and compares (retention,
 /// targets, lookups): UTC, whole seconds, `YYYY-MM-DDTHH:MM:SSZ`. Times in
 /// this form sort as text in time order, so plain comparisons use the
@@ -110,60 +112,6 @@ pub enum StorageError {
         "the store was written by a newer server (schema {found}, this server reads up to {supported})"
     )]
     TooNew { found: u32, supported: u32 },
-}
-
-/// An officer as the server knows them.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct OfficerRow {
-    pub shoulder_number: String,
-    pub name: String,
-    pub station: String,
-    pub role: crate::scope::Role,
-    pub active: bool,
-}
-
-/// An enrolled device (never its token).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct DeviceRow {
-    pub id: String,
-    pub officer: String,
-    pub label: String,
-    pub enrolled_at: String,
-    pub revoked_at: Option<String>,
-    pub last_seen: Option<String>,
-    /// Why the device stopped: see [`RevokeReason`].
-    pub revoke_reason: Option<String>,
-    /// When an admin asked for the device to be handed back.
-    pub retire_requested_at: Option<String>,
-}
-
-/// Why a device's credential was closed. Each one tells the device to wipe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RevokeReason {
-    /// Lost or stolen: cut off at once.
-    Revoked,
-    /// Handed back after uploading everything.
-    Retired,
-    /// Its officer was deactivated.
-    OfficerDeactivated,
-}
-
-impl RevokeReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RevokeReason::Revoked => "revoked",
-            RevokeReason::Retired => "retired",
-            RevokeReason::OfficerDeactivated => "officer-deactivated",
-        }
-    }
-}
-
-/// A device together with its officer, as a sync request sees it. The
-/// device may be revoked: authentication decides what that means.
-#[derive(Debug, Clone)]
-pub struct Principal {
-    pub device: DeviceRow,
-    pub officer: OfficerRow,
 }
 
 /// The index columns kept beside each record's document.

@@ -14,8 +14,8 @@ use serde_json::json;
 
 use super::{COPY_KINDS, Copy, london_date_of, make_copy};
 use crate::audit::{self, Action, actor};
-use crate::config::stamp;
-use crate::scope::Role;
+use crate::clock::stamp;
+use crate::identity::Role;
 use crate::storage::{OfficerRow, Storage, StorageError};
 
 /// Why staff were refused.

@@ -16,10 +16,10 @@ use serde_json::json;
 
 use super::{AppState, HttpError, blocking, read_json};
 use crate::audit::{self, Action, actor};
+use crate::auth;
 use crate::metrics::{OutcomeLabels, RejectionLabels};
 use crate::storage::{Principal, RevokeReason};
 use crate::sync::{Arrival, PushResult, feed_page, push_record};
-use crate::{auth, config};
 
 /// A device's `last_seen` is rewritten at most this often, so an idle sync
 /// is a read, not a durable write.
@@ -33,7 +33,7 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Princ
         auth::bearer(headers.get(header::AUTHORIZATION)).ok_or_else(HttpError::unauthorised)?;
     let token_hash = auth::hash(token);
     let storage = state.storage.clone();
-    let now = config::stamp(state.now());
+    let now = crate::clock::stamp(state.now());
     blocking(move || {
         let Some(principal) = storage.principal(&token_hash)? else {
             return Err(HttpError::unauthorised());
@@ -41,7 +41,7 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Princ
         if principal.device.revoked_at.is_none() && principal.officer.active {
             return Ok(principal);
         }
-        let reason = principal.device.revoke_reason.clone();
+        let reason = principal.device.revoke_reason;
         storage.append_audit(
             &now,
             &[audit::event(
@@ -53,7 +53,7 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Princ
         )?;
         tracing::info!(device = %principal.device.id, "closed device made contact: told to wipe");
         // A retired device that calls again, or any other closed one.
-        let wipe = if reason.as_deref() == Some(RevokeReason::Retired.as_str()) {
+        let wipe = if reason == Some(RevokeReason::Retired) {
             WipeReason::Retired
         } else {
             WipeReason::Revoked
@@ -83,7 +83,7 @@ pub async fn retire(
         ));
     }
     let storage = state.storage.clone();
-    let now = config::stamp(state.now());
+    let now = crate::clock::stamp(state.now());
     blocking(move || {
         let event = audit::event(
             actor::device(&principal.device.id),
@@ -192,7 +192,7 @@ async fn sync(
     let (request, received) = read_json::<SyncRequest>(headers, body).await?;
     state.metrics.bytes_in.inc_by(received as u64);
     let clock = state.now();
-    let now = config::stamp(clock);
+    let now = crate::clock::stamp(clock);
     if let Err(refusal) = check_push_bounds(&request) {
         // An honest device never sends such a push: someone tried.
         let storage = state.storage.clone();

@@ -17,7 +17,7 @@ use rusqlite::{
     Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior, params,
 };
 
-use crate::scope::Role;
+use crate::identity::Role;
 
 use super::{
     AuditOf, DeviceRow, FeedRow, NewAuditEvent, OfficerRow, Principal, RecordCommit, RecordIndex,
@@ -349,14 +349,25 @@ fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
     tx.commit().map_err(backend)
 }
 
-fn role_of(text: String) -> rusqlite::Result<Role> {
-    Role::parse(&text).ok_or_else(|| {
+/// A text column read back into one of the server's vocabularies; a
+/// spelling this server does not know is a conversion failure, not a guess.
+fn vocabulary<T>(
+    column: usize,
+    what: &str,
+    text: String,
+    parse: impl Fn(&str) -> Option<T>,
+) -> rusqlite::Result<T> {
+    parse(&text).ok_or_else(|| {
         rusqlite::Error::FromSqlConversionFailure(
-            3,
+            column,
             rusqlite::types::Type::Text,
-            format!("unknown role {text:?}").into(),
+            format!("unknown {what} {text:?}").into(),
         )
     })
+}
+
+fn role_of(text: String) -> rusqlite::Result<Role> {
+    vocabulary(3, "role", text, Role::parse)
 }
 
 fn officer_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OfficerRow> {
@@ -377,19 +388,16 @@ fn device_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeviceRow> {
         enrolled_at: r.get(3)?,
         revoked_at: r.get(4)?,
         last_seen: r.get(5)?,
-        revoke_reason: r.get(6)?,
+        revoke_reason: r
+            .get::<_, Option<String>>(6)?
+            .map(|text| vocabulary(6, "revoke reason", text, RevokeReason::parse))
+            .transpose()?,
         retire_requested_at: r.get(7)?,
     })
 }
 
 fn kind_of(text: String) -> rusqlite::Result<RecordKind> {
-    RecordKind::parse(&text).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(
-            0,
-            rusqlite::types::Type::Text,
-            format!("unknown record kind {text:?}").into(),
-        )
-    })
+    vocabulary(0, "record kind", text, RecordKind::parse)
 }
 
 fn index_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RecordIndex> {
@@ -1049,7 +1057,7 @@ mod tests {
             shoulder_number: n.into(),
             name: "Jo".into(),
             station: "Lewisham".into(),
-            role: crate::scope::Role::Officer,
+            role: crate::identity::Role::Officer,
             active: true,
         };
         let device = |id: &str| DeviceRow {
