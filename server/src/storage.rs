@@ -15,7 +15,7 @@ pub mod sqlite;
 mod suite;
 
 use chrono::{DateTime, Timelike, Utc};
-use pocketbook_core::model::RecordKind;
+use pocketbook_core::model::{RecordKind, RecordStatus};
 
 pub use crate::identity::{DeviceRow, OfficerRow, Principal, RevokeReason};
 
@@ -125,7 +125,7 @@ pub struct RecordIndex {
     /// Time of the search / encounter / call, for retention and lookup, in
     /// the one indexed form ([`index_time`]).
     pub occurred_at: String,
-    pub status: String,
+    pub status: RecordStatus,
     pub created_at: String,
     pub updated_at: String,
 }

@@ -289,7 +289,7 @@ fn push_new(
             // The author's station, from the server's officer list.
             station: principal.officer.station.clone(),
             occurred_at,
-            status: record.body.status().as_str().to_string(),
+            status: record.body.status(),
             created_at: header.created_at.clone(),
             updated_at: arrival.stamp.clone(),
         },
@@ -369,7 +369,7 @@ fn push_existing(
         grant,
         index: RecordIndex {
             occurred_at,
-            status: record.body.status().as_str().to_string(),
+            status: record.body.status(),
             updated_at: arrival.stamp.clone(),
             ..stored.index.clone()
         },

@@ -12,7 +12,7 @@
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
-use pocketbook_core::model::RecordKind;
+use pocketbook_core::model::{RecordKind, RecordStatus};
 use rusqlite::{
     Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior, params,
 };
@@ -408,7 +408,7 @@ fn index_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RecordIndex> {
         author: r.get(3)?,
         station: r.get(4)?,
         occurred_at: r.get(5)?,
-        status: r.get(6)?,
+        status: vocabulary(6, "record status", r.get(6)?, RecordStatus::parse)?,
         created_at: r.get(7)?,
         updated_at: r.get(8)?,
     })
@@ -772,7 +772,7 @@ impl Storage for SqliteStorage {
                     i.author,
                     i.station,
                     i.occurred_at,
-                    i.status,
+                    i.status.as_str(),
                     i.created_at,
                     i.updated_at,
                     commit.snapshot
@@ -785,7 +785,7 @@ impl Storage for SqliteStorage {
                 params![
                     i.id,
                     i.occurred_at,
-                    i.status,
+                    i.status.as_str(),
                     i.updated_at,
                     commit.snapshot,
                     version
@@ -1091,7 +1091,7 @@ mod tests {
                 author: "PC1".into(),
                 station: "Lewisham".into(),
                 occurred_at: t.into(),
-                status: "open".into(),
+                status: pocketbook_core::model::RecordStatus::Open,
                 created_at: t.into(),
                 updated_at: t.into(),
             },

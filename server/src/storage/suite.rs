@@ -39,7 +39,7 @@ fn commit(id: &str, version: Option<i64>, changes: &[u8]) -> RecordCommit {
             author: "PC1".into(),
             station: "Lewisham".into(),
             occurred_at: "2026-11-28T10:00:00Z".into(),
-            status: "open".into(),
+            status: pocketbook_core::model::RecordStatus::Open,
             created_at: "2026-11-28T10:00:00Z".into(),
             updated_at: "2026-11-28T10:00:00Z".into(),
         },
