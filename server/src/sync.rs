@@ -27,11 +27,11 @@ use pocketbook_core::sync::wire::{
 use serde_json::json;
 
 use crate::audit::{self, Action, actor};
+use crate::clock::normalise_time;
 use crate::retention::RetentionPolicy;
 use crate::scope::{self, RecordScope};
 use crate::storage::{
     NewAuditEvent, Principal, RecordCommit, RecordIndex, Storage, StorageError, StoredRecord,
-    normalise_time,
 };
 
 /// How often a push is retried when another device changed the same record
@@ -324,7 +324,7 @@ fn push_existing(
         )));
     }
     let unreadable =
-        |e: DocumentError| StorageError::Backend(format!("stored record unreadable: {e}"));
+        |e: DocumentError| StorageError::backend_from(Some("stored record unreadable"), e);
     let mut doc = RecordDoc::load(&stored.snapshot, ActorId::random()).map_err(unreadable)?;
     let header_before = doc.header().clone();
     let record_before = doc.record().map_err(unreadable)?;
@@ -402,7 +402,7 @@ fn check_merged(
     // A stored time of an older server may not be in the accepted
     // spelling; it was re-indexed leniently and may stay as it is.
     let occurred_at = normalise_time(occurred)
-        .or_else(|| crate::storage::lenient_time(occurred))
+        .or_else(|| crate::clock::lenient_time(occurred))
         .ok_or_else(|| reject(id, RejectionCode::Invalid, time_problem("occurred_at")))?;
     // What a person may not do is refused (and audited) before what a
     // wrong clock may cause.

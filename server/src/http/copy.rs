@@ -179,8 +179,8 @@ async fn lookup(
     })
     .await;
     let result = result.unwrap_or_else(|_| {
-        Err(CopyError::Storage(crate::storage::StorageError::Backend(
-            "the lookup did not finish".into(),
+        Err(CopyError::Storage(crate::storage::StorageError::backend(
+            "the lookup did not finish",
         )))
     });
     match &result {

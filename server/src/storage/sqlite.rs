@@ -190,7 +190,7 @@ impl std::fmt::Debug for SqliteStorage {
 }
 
 fn backend(e: rusqlite::Error) -> StorageError {
-    StorageError::Backend(e.to_string())
+    StorageError::backend_from(None, e)
 }
 
 impl SqliteStorage {
@@ -245,8 +245,9 @@ impl SqliteStorage {
 /// database file's permissions. Files left by an older server are
 /// tightened to 0600.
 fn private_files(data_dir: &Path) -> Result<(), StorageError> {
-    let failed =
-        |what: &Path, e: std::io::Error| StorageError::Backend(format!("{}: {e}", what.display()));
+    let failed = |what: &Path, e: std::io::Error| {
+        StorageError::backend_from(Some(&what.display().to_string()), e)
+    };
     #[cfg(unix)]
     {
         use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -280,12 +281,12 @@ fn private_files(data_dir: &Path) -> Result<(), StorageError> {
 }
 
 /// Rewrites every stored record's `occurred_at` in the one indexed form
-/// ([`crate::storage::index_time`]), inside the migration's transaction.
+/// ([`crate::clock::index_time`]), inside the migration's transaction.
 /// A time no spelling rule can read falls back to the record's creation
 /// time, then to the earliest time there is, so no record escapes
 /// retention by its spelling.
 fn reindex_times(tx: &Transaction<'_>) -> Result<usize, StorageError> {
-    use crate::storage::lenient_time;
+    use crate::clock::lenient_time;
     let rows: Vec<(String, String, String)> = {
         let mut stmt = tx
             .prepare("SELECT id, occurred_at, created_at FROM records")
@@ -323,8 +324,8 @@ fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .map_err(backend)?;
     if app_id != 0 && app_id != APPLICATION_ID {
-        return Err(StorageError::Backend(
-            "the data directory holds a database that is not a Pocketbook server store".into(),
+        return Err(StorageError::backend(
+            "the data directory holds a database that is not a Pocketbook server store",
         ));
     }
     if found > CURRENT_VERSION {
@@ -429,14 +430,14 @@ fn readers_of(id_column: &str) -> String {
 /// A caller's time bound (any RFC 3339 spelling) in the stored form, so it
 /// compares with stored times as text.
 fn bound(time: &str) -> Result<String, StorageError> {
-    crate::storage::lenient_time(time)
-        .ok_or_else(|| StorageError::Backend("a time bound is not an RFC 3339 time".into()))
+    crate::clock::lenient_time(time)
+        .ok_or_else(|| StorageError::backend("a time bound is not an RFC 3339 time"))
 }
 
 /// Record kinds as a JSON array, for `kind IN (SELECT value FROM json_each(?))`.
 fn kinds_json(kinds: &[RecordKind]) -> Result<String, StorageError> {
     let kinds: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
-    serde_json::to_string(&kinds).map_err(|e| StorageError::Backend(e.to_string()))
+    serde_json::to_string(&kinds).map_err(|e| StorageError::backend_from(None, e))
 }
 
 /// The columns [`stored_row`] reads, from `records`.
