@@ -10,13 +10,15 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand};
 
 use crate::admin::{Admin, AdminError};
-use crate::audit::{self, Action};
 use crate::clock::Clock;
 use crate::config::{self, DEFAULT_DATA_DIR, LogFormat};
 use crate::copy;
 use crate::identity::Role;
 use crate::storage::sqlite::SqliteStorage;
 use crate::storage::{AuditQuery, Storage};
+
+mod render;
+use render::print;
 
 #[derive(Parser)]
 #[command(version, about = "The Pocketbook sync server")]
@@ -351,34 +353,13 @@ fn open(data: &DataDir) -> Result<Arc<dyn Storage>, String> {
         .map_err(|e| e.to_string())
 }
 
-fn print<T: serde::Serialize>(json: bool, value: &T, text: impl FnOnce() -> String) {
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(value).unwrap_or_default()
-        );
-    } else {
-        println!("{}", text());
-    }
-}
-
-/// A tab-separated listing with a header line.
-fn table(header: &str, rows: Vec<String>) -> String {
-    std::iter::once(header.to_string())
-        .chain(rows)
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 fn admin(data: DataDir, json: bool, command: AdminCommand) -> Result<(), String> {
     if let AdminCommand::Officer(OfficerCommand::Add { .. }) = &command {
         // Adding the first officer may create the data directory.
         let dir = config::resolve(data.data_dir.clone(), None, data.config.as_deref())?.data_dir;
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
-    let storage = open(&data)?;
-    let clock = Clock::system();
-    let admin = Admin::new(storage.clone(), clock.clone());
+    let admin = Admin::new(open(&data)?, Clock::system());
     let failed = |e: AdminError| e.to_string();
     match command {
         AdminCommand::Officer(OfficerCommand::Add {
@@ -399,25 +380,8 @@ fn admin(data: DataDir, json: bool, command: AdminCommand) -> Result<(), String>
             });
         }
         AdminCommand::Officer(OfficerCommand::List) => {
-            let officers = storage.officers().map_err(|e| e.to_string())?;
-            print(json, &officers, || {
-                table(
-                    "SHOULDER NUMBER\tNAME\tSTATION\tROLE\tSTATUS",
-                    officers
-                        .iter()
-                        .map(|o| {
-                            format!(
-                                "{}\t{}\t{}\t{}\t{}",
-                                o.shoulder_number,
-                                o.name,
-                                o.station,
-                                o.role.as_str(),
-                                if o.active { "active" } else { "inactive" }
-                            )
-                        })
-                        .collect(),
-                )
-            });
+            let officers = admin.officers().map_err(failed)?;
+            print(json, &officers, || render::officers(&officers));
         }
         AdminCommand::Officer(OfficerCommand::Deactivate { shoulder_number }) => {
             let devices = admin.deactivate_officer(&shoulder_number).map_err(failed)?;
@@ -446,31 +410,8 @@ fn admin(data: DataDir, json: bool, command: AdminCommand) -> Result<(), String>
             print(json, &issued, || issued.code.clone());
         }
         AdminCommand::Device(DeviceCommand::List) => {
-            let devices = storage.devices().map_err(|e| e.to_string())?;
-            print(json, &devices, || {
-                table(
-                    "DEVICE\tOFFICER\tLABEL\tENROLLED\tLAST SEEN\tSTATUS",
-                    devices
-                        .iter()
-                        .map(|d| {
-                            let status = match (&d.revoke_reason, &d.retire_requested_at) {
-                                (Some(reason), _) => reason.as_str().to_string(),
-                                (None, Some(_)) => "retiring".to_string(),
-                                (None, None) => "active".to_string(),
-                            };
-                            format!(
-                                "{}\t{}\t{}\t{}\t{}\t{}",
-                                d.id,
-                                d.officer,
-                                d.label,
-                                d.enrolled_at,
-                                d.last_seen.as_deref().unwrap_or("never synced"),
-                                status
-                            )
-                        })
-                        .collect(),
-                )
-            });
+            let devices = admin.devices().map_err(failed)?;
+            print(json, &devices, || render::devices(&devices));
         }
         AdminCommand::Device(DeviceCommand::Revoke { id }) => {
             let device = admin.revoke_device(&id).map_err(failed)?;
@@ -499,48 +440,15 @@ fn admin(data: DataDir, json: bool, command: AdminCommand) -> Result<(), String>
             );
         }
         AdminCommand::Records(RecordsCommand::List) => {
-            let records = storage.records().map_err(|e| e.to_string())?;
-            print(json, &records, || {
-                table(
-                    "ID\tKIND\tREFERENCE\tAUTHOR\tSTATION\tCREATED\tUPDATED",
-                    records
-                        .iter()
-                        .map(|r| {
-                            format!(
-                                "{}\t{}\t{}\t{}\t{}\t{}\t{}",
-                                r.id,
-                                r.kind,
-                                r.reference,
-                                r.author,
-                                r.station,
-                                r.created_at,
-                                r.updated_at
-                            )
-                        })
-                        .collect(),
-                )
-            });
+            let records = admin.records().map_err(failed)?;
+            print(json, &records, || render::records(&records));
         }
-        AdminCommand::Audit(command) => audit_command(storage.as_ref(), json, command)?,
+        AdminCommand::Audit(command) => audit_command(&admin, json, command)?,
         AdminCommand::Retention(RetentionCommand::Run { dry_run }) => {
             let policy =
                 config::resolve(data.data_dir.clone(), None, data.config.as_deref())?.retention;
             let report = admin.run_retention(&policy, dry_run).map_err(failed)?;
-            print(json, &report, || {
-                let verb = if dry_run { "would erase" } else { "erased" };
-                let mut lines = vec![format!(
-                    "{verb} {} record(s); {} on legal hold kept",
-                    report.records.len(),
-                    report.legal_holds
-                )];
-                lines.extend(
-                    report
-                        .records
-                        .iter()
-                        .map(|r| format!("{}\t{}\t{}", r.record_id, r.kind, r.occurred_at)),
-                );
-                lines.join("\n")
-            });
+            print(json, &report, || render::retention(&report, dry_run));
         }
         AdminCommand::Hold(HoldCommand::Set { record, reason }) => {
             let hold = admin.hold(&record, &reason).map_err(failed)?;
@@ -556,39 +464,23 @@ fn admin(data: DataDir, json: bool, command: AdminCommand) -> Result<(), String>
                 || format!("legal hold on record {record} lifted"),
             );
         }
+        AdminCommand::Hold(HoldCommand::List) => {
+            let holds = admin.legal_holds().map_err(failed)?;
+            print(json, &holds, || render::holds(&holds));
+        }
         AdminCommand::Copy(CopyCommand::Find {
             staff,
             date,
             place,
             officer,
         }) => {
-            let found = copy::staff::find_for_person(
-                storage.as_ref(),
-                clock.now(),
-                &staff,
-                date,
-                place.as_deref(),
-                officer.as_deref(),
-            )
-            .map_err(|e| e.to_string())?;
-            print(json, &found, || {
-                table(
-                    "RECORD\tREFERENCE\tKIND\tWHEN\tPLACE\tOFFICER",
-                    found
-                        .iter()
-                        .map(|m| {
-                            format!(
-                                "{}\t{}\t{}\t{}\t{}\t{}",
-                                m.record_id, m.reference, m.kind, m.occurred_at, m.place, m.officer
-                            )
-                        })
-                        .collect(),
-                )
-            });
+            let found = admin
+                .find_copies(&staff, date, place.as_deref(), officer.as_deref())
+                .map_err(failed)?;
+            print(json, &found, || render::matches(&found));
         }
         AdminCommand::Copy(CopyCommand::Issue { record, staff, out }) => {
-            let issued = copy::staff::issue_copy(storage.as_ref(), clock.now(), &staff, &record)
-                .map_err(|e| e.to_string())?;
+            let issued = admin.issue_copy(&staff, &record).map_err(failed)?;
             match out {
                 Some(path) => {
                     std::fs::write(&path, copy::page::copy_page(&issued))
@@ -602,23 +494,12 @@ fn admin(data: DataDir, json: bool, command: AdminCommand) -> Result<(), String>
                 None => print(true, &issued, String::new),
             }
         }
-        AdminCommand::Hold(HoldCommand::List) => {
-            let holds = storage.legal_holds().map_err(|e| e.to_string())?;
-            print(json, &holds, || {
-                table(
-                    "RECORD\tSET\tREASON",
-                    holds
-                        .iter()
-                        .map(|h| format!("{}\t{}\t{}", h.record_id, h.set_at, h.reason))
-                        .collect(),
-                )
-            });
-        }
     }
     Ok(())
 }
 
-fn audit_command(storage: &dyn Storage, json: bool, command: AuditCommand) -> Result<(), String> {
+fn audit_command(admin: &Admin, json: bool, command: AuditCommand) -> Result<(), String> {
+    let failed = |e: AdminError| e.to_string();
     match command {
         AuditCommand::Show {
             record,
@@ -627,16 +508,7 @@ fn audit_command(storage: &dyn Storage, json: bool, command: AuditCommand) -> Re
             after,
             limit,
         } => {
-            if let Some(action) = &action
-                && !Action::ALL.iter().any(|a| a.as_str() == action)
-            {
-                let known: Vec<&str> = Action::ALL.iter().map(|a| a.as_str()).collect();
-                return Err(format!(
-                    "unknown action {action:?}; one of: {}",
-                    known.join(", ")
-                ));
-            }
-            let events = storage
+            let events = admin
                 .audit_events(&AuditQuery {
                     after_seq: after,
                     limit: limit.clamp(1, 10_000),
@@ -644,26 +516,8 @@ fn audit_command(storage: &dyn Storage, json: bool, command: AuditCommand) -> Re
                     actor,
                     action,
                 })
-                .map_err(|e| e.to_string())?;
-            print(json, &events, || {
-                table(
-                    "SEQ\tAT\tACTOR\tACTION\tRECORD\tDETAIL",
-                    events
-                        .iter()
-                        .map(|e| {
-                            format!(
-                                "{}\t{}\t{}\t{}\t{}\t{}",
-                                e.seq,
-                                e.at,
-                                e.actor,
-                                e.action,
-                                e.record_id.as_deref().unwrap_or("-"),
-                                e.detail
-                            )
-                        })
-                        .collect(),
-                )
-            });
+                .map_err(failed)?;
+            print(json, &events, || render::events(&events));
         }
         AuditCommand::Export { out } => {
             let mut sink: Box<dyn Write> = match &out {
@@ -675,13 +529,13 @@ fn audit_command(storage: &dyn Storage, json: bool, command: AuditCommand) -> Re
             let mut after_seq = 0;
             let mut written = 0u64;
             loop {
-                let page = storage
+                let page = admin
                     .audit_events(&AuditQuery {
                         after_seq,
                         limit: 1000,
                         ..AuditQuery::default()
                     })
-                    .map_err(|e| e.to_string())?;
+                    .map_err(failed)?;
                 let Some(last) = page.last() else { break };
                 after_seq = last.seq;
                 for event in &page {
@@ -696,17 +550,8 @@ fn audit_command(storage: &dyn Storage, json: bool, command: AuditCommand) -> Re
             }
         }
         AuditCommand::Verify => {
-            let verification = audit::verify(storage).map_err(|e| e.to_string())?;
-            print(json, &verification, || match &verification.problem {
-                None => format!(
-                    "the audit trail is intact: {} events, every hash chained",
-                    verification.events
-                ),
-                Some(problem) => format!(
-                    "the audit trail was tampered with: {problem} ({} events checked before it)",
-                    verification.events
-                ),
-            });
+            let verification = admin.verify_audit().map_err(failed)?;
+            print(json, &verification, || render::verification(&verification));
             if !verification.intact() {
                 return Err("audit verification failed".into());
             }

@@ -145,7 +145,7 @@ impl CopyError {
 /// officer's working notes and conduct checklist, which are not part of
 /// the record a person is given.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Copy {
+pub struct RecordCopy {
     pub reference: String,
     /// `stop-search` or `stop-account`.
     pub kind: RecordKind,
@@ -296,7 +296,7 @@ pub fn request_copy(
     now: DateTime<Utc>,
     request: CopyRequest<'_>,
     throttled: &Throttled,
-) -> Result<Copy, CopyError> {
+) -> Result<RecordCopy, CopyError> {
     let at = stamp(now);
     let now_unix = now.timestamp();
     let mut detail = json!({"client": request.client, "via": request.channel.as_str()});
@@ -442,13 +442,13 @@ fn find_by_reference(
 }
 
 /// Decodes a stored record and makes the copy of it.
-pub fn make_copy(stored: &StoredRecord, now: DateTime<Utc>) -> Result<Copy, CopyError> {
+pub fn make_copy(stored: &StoredRecord, now: DateTime<Utc>) -> Result<RecordCopy, CopyError> {
     let record = RecordDoc::load(&stored.snapshot, automerge::ActorId::random())?.record()?;
     copy_of(&record, now).ok_or(CopyError::NotFound)
 }
 
 /// The copy of a stop and search or stop and account; `None` for other kinds.
-pub fn copy_of(record: &Record, now: DateTime<Utc>) -> Option<Copy> {
+pub fn copy_of(record: &Record, now: DateTime<Utc>) -> Option<RecordCopy> {
     let header = &record.header;
     let (title, datetime, place, search, account, receipt) = match &record.body {
         RecordBody::StopSearch { search } => (
@@ -488,7 +488,7 @@ pub fn copy_of(record: &Record, now: DateTime<Utc>) -> Option<Copy> {
         ),
         RecordBody::SceneAttendance { .. } | RecordBody::HomeBurglary { .. } => return None,
     };
-    Some(Copy {
+    Some(RecordCopy {
         reference: header.reference.clone(),
         kind: header.kind,
         title: title.into(),
