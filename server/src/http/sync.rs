@@ -7,7 +7,6 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use chrono::{DateTime, Utc};
-use pocketbook_core::sync::lifecycle::WipeReason;
 use pocketbook_core::sync::wire::{
     MAX_PUSH_BYTES, MAX_PUSH_RECORDS, PROTOCOL_VERSION, RejectionCode, RetireRequest, SyncRequest,
     SyncResponse,
@@ -16,7 +15,7 @@ use serde_json::json;
 
 use super::{AppState, HttpError, blocking, read_json};
 use crate::audit::{self, Action, actor};
-use crate::auth;
+use crate::auth::{self, AuthError};
 use crate::metrics::{OutcomeLabels, RejectionLabels};
 use crate::storage::{Principal, RevokeReason};
 use crate::sync::{Arrival, PushResult, feed_page, push_record};
@@ -25,40 +24,20 @@ use crate::sync::{Arrival, PushResult, feed_page, push_record};
 /// is a read, not a durable write.
 const LAST_SEEN_RESOLUTION: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
 
-/// The active device behind a bearer token, or 401. A revoked or retired
-/// device (or one whose officer was deactivated) is told to wipe, and that
-/// is audited; an unknown token is only refused.
+/// The active device behind a bearer token, or 401; a closed device gets
+/// the wipe answer (the rule is [`auth::authenticate`]).
 pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, HttpError> {
-    let token =
-        auth::bearer(headers.get(header::AUTHORIZATION)).ok_or_else(HttpError::unauthorised)?;
-    let token_hash = auth::hash(token);
+    let token = auth::bearer(headers.get(header::AUTHORIZATION))
+        .ok_or_else(HttpError::unauthorised)?
+        .to_string();
     let storage = state.storage.clone();
     let now = crate::clock::stamp(state.now());
     blocking(move || {
-        let Some(principal) = storage.principal(&token_hash)? else {
-            return Err(HttpError::unauthorised());
-        };
-        if principal.device.revoked_at.is_none() && principal.officer.active {
-            return Ok(principal);
-        }
-        let reason = principal.device.revoke_reason;
-        storage.append_audit(
-            &now,
-            &[audit::event(
-                actor::device(&principal.device.id),
-                Action::WipeInstructed,
-                None,
-                json!({"officer": principal.officer.shoulder_number, "reason": reason}),
-            )],
-        )?;
-        tracing::info!(device = %principal.device.id, "closed device made contact: told to wipe");
-        // A retired device that calls again, or any other closed one.
-        let wipe = if reason == Some(RevokeReason::Retired) {
-            WipeReason::Retired
-        } else {
-            WipeReason::Revoked
-        };
-        Err(HttpError::wipe(wipe))
+        auth::authenticate(storage.as_ref(), &token, &now).map_err(|e| match e {
+            AuthError::Unknown => HttpError::unauthorised(),
+            AuthError::Wipe(reason) => HttpError::wipe(reason),
+            AuthError::Storage(e) => e.into(),
+        })
     })
     .await
 }
