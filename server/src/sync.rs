@@ -11,6 +11,10 @@
 //! encounter fields. A refusal is per record; one that a person caused on
 //! purpose is audited.
 
+mod round_trip;
+
+pub use round_trip::{RoundTrip, round_trip};
+
 use std::collections::{HashMap, HashSet};
 use std::panic::AssertUnwindSafe;
 
