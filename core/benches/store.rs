@@ -3,12 +3,15 @@
 //!
 //! - `scene_action/after_10` vs `scene_action/after_5000`: the cost of one
 //!   durable scene action must not grow with the record's history.
+//! - `note_entry/after_10` vs `scene_action/after_10`: a notebook entry
+//!   costs about what a scene action costs; `note_entry/after_2500` shows it
+//!   does not grow with the notebook.
 //! - `floor/raw_sqlite_insert_commit`: the same change bytes inserted and
 //!   committed with plain rusqlite under the same pragmas, the floor.
 //! - `open/10000_records`, `list/10000_records`: startup and the list screen.
 
 use std::hint::black_box;
-use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use pocketbook_core::Notebook;
@@ -47,25 +50,69 @@ fn note(n: usize) -> ActionDetail {
     }
 }
 
-fn notebook_with_actions(prior: usize) -> (tempfile::TempDir, Arc<Notebook>, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let nb = Notebook::open(dir.path().display().to_string(), officer()).unwrap();
-    let id = nb.create_scene(scene_input()).unwrap().header.id;
-    for n in 0..prior {
-        nb.add_scene_action(id.clone(), note(n)).unwrap();
-    }
-    (dir, nb, id)
+/// Times one kind of durable edit on a record that already holds `prior`
+/// entries of that kind. A record holds a bounded number of entries
+/// (`MAX_ACTIONS`, `MAX_NOTE_ENTRIES`), so when the current record is full a
+/// new one is filled to `prior` again; only the timed edits are counted.
+fn bench_appends(
+    b: &mut criterion::Bencher<'_>,
+    nb: &Notebook,
+    prior: usize,
+    bound: usize,
+    append: impl Fn(&Notebook, &str, usize),
+) {
+    let fresh = || {
+        let id = nb.create_scene(scene_input()).unwrap().header.id;
+        for n in 0..prior {
+            append(nb, &id, n);
+        }
+        id
+    };
+    let mut id = fresh();
+    let mut held = prior;
+    b.iter_custom(|iters| {
+        let mut total = Duration::ZERO;
+        for _ in 0..iters {
+            if held == bound {
+                id = fresh();
+                held = prior;
+            }
+            let started = Instant::now();
+            append(nb, &id, held);
+            total += started.elapsed();
+            held += 1;
+        }
+        total
+    });
 }
 
 fn scene_action(c: &mut Criterion) {
     let mut group = c.benchmark_group("scene_action");
     for prior in [10, 5000] {
-        let (_dir, nb, id) = notebook_with_actions(prior);
-        let mut n = prior;
+        let dir = tempfile::tempdir().unwrap();
+        let nb = Notebook::open(dir.path().display().to_string(), officer()).unwrap();
         group.bench_function(format!("after_{prior}"), |b| {
-            b.iter(|| {
-                n += 1;
-                nb.add_scene_action(id.clone(), note(n)).unwrap()
+            bench_appends(b, &nb, prior, MAX_ACTIONS, |nb, id, n| {
+                nb.add_scene_action(id.into(), note(n)).unwrap();
+            })
+        });
+    }
+    group.finish();
+}
+
+/// A notebook entry, the edit that replaced rewriting a notes text.
+fn note_entry(c: &mut Criterion) {
+    let mut group = c.benchmark_group("note_entry");
+    for prior in [10, 2500] {
+        let dir = tempfile::tempdir().unwrap();
+        let nb = Notebook::open(dir.path().display().to_string(), officer()).unwrap();
+        group.bench_function(format!("after_{prior}"), |b| {
+            bench_appends(b, &nb, prior, MAX_NOTE_ENTRIES, |nb, id, n| {
+                nb.add_note(
+                    id.into(),
+                    format!("Spoke to neighbour at number {n}; saw a man in a grey hoodie"),
+                )
+                .unwrap();
             })
         });
     }
@@ -133,7 +180,7 @@ fn open_and_list(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default().sample_size(50).measurement_time(std::time::Duration::from_secs(5));
-    targets = scene_action, floor, open_and_list
+    config = Criterion::default().sample_size(50).measurement_time(Duration::from_secs(5));
+    targets = scene_action, note_entry, floor, open_and_list
 }
 criterion_main!(benches);

@@ -1,8 +1,16 @@
 //! The facade the Android and iOS apps (and the `pocketbook-device` CLI)
 //! call. It only maps values and errors: rules live in `model`, document
 //! edits in `document`, durability in `store`.
+//!
+//! Two promises are kept here because only the facade can keep them:
+//! an app's callback (a [`ChangeListener`], a [`SyncProgress`]) that fails
+//! never breaks the call that fired it, and the async calls do their
+//! SQLite and Automerge work off the caller's thread (a tokio task, with
+//! the store work on tokio's blocking pool), so an app's main thread stays
+//! free while a sync runs.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use crate::document::DocumentError;
@@ -12,11 +20,12 @@ use crate::model::{
     StopSearch, Tick, TickOutcome, UpdateAgreement, Violations, normalise_registration,
 };
 use crate::reference::Reference;
-use crate::store::{Credentials, ListFilter, Store, now};
-use crate::sync::client::{ClientError, SyncClient};
+use crate::store::{Credentials, HeldRecord, ListFilter, Store, now};
+use crate::sync::client::{ClientError, NetworkSettings, SyncClient};
 use crate::sync::lifecycle::{WipeReason, ready_to_retire};
 use crate::sync::wire::{
-    EnrolRequest, MAX_PUSH_BYTES, MAX_PUSH_RECORDS, PROTOCOL_VERSION, PushedRecord, SyncRequest,
+    EnrolRequest, MAX_PAGE_ENTRIES, MAX_PUSH_BYTES, MAX_PUSH_RECORDS, PROTOCOL_VERSION,
+    PushedRecord, SyncRequest,
 };
 
 pub use crate::error::ApiError;
@@ -47,14 +56,48 @@ pub struct ChangeEvent {
     pub origin: ChangeOrigin,
 }
 
+/// What an app's callback reports when it fails. The core never needs the
+/// reason: whatever a [`ChangeListener`] or [`SyncProgress`] throws (in
+/// Kotlin or Swift, any exception) arrives as `Failed`, is logged without
+/// its message (it could hold personal data), and changes nothing else:
+/// the call that fired the callback keeps its result, and every other
+/// listener still hears the event.
+#[derive(Debug, thiserror::Error, uniffi::Error)]
+pub enum CallbackError {
+    #[error("an app callback failed")]
+    Failed,
+}
+
+impl From<uniffi::UnexpectedUniFFICallbackError> for CallbackError {
+    fn from(_: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        // The reason is the foreign stack trace and message: dropped here.
+        CallbackError::Failed
+    }
+}
+
 /// Implemented by the app to hear about changes (e.g. to refresh a list).
-/// Called on the thread that made the change, after the store lock is released.
+/// Called after the change is durable and the store lock released: on the
+/// thread that made the change for local edits, on one of the core's
+/// threads during a sync. Throwing is harmless (see [`CallbackError`]).
 #[uniffi::export(with_foreign)]
 pub trait ChangeListener: Send + Sync {
-    fn on_change(&self, event: ChangeEvent);
+    fn on_change(&self, event: ChangeEvent) -> Result<(), CallbackError>;
 }
 
 type Listeners = Mutex<Vec<(u64, Arc<dyn ChangeListener>)>>;
+
+/// Calls an app callback so that nothing it does reaches the caller: a
+/// returned error and a panic (a Rust callback's, or the bindings' for a
+/// foreign failure they could not map) are both logged, without content.
+fn guarded(what: &'static str, call: impl FnOnce() -> Result<(), CallbackError>) {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)) {
+        Ok(Ok(())) => {}
+        Ok(Err(CallbackError::Failed)) => {
+            tracing::warn!(callback = what, "an app callback failed; carrying on");
+        }
+        Err(_) => tracing::warn!(callback = what, "an app callback panicked; carrying on"),
+    }
+}
 
 /// Keeps a listener registered; cancelling or dropping it unregisters.
 #[derive(uniffi::Object)]
@@ -82,14 +125,52 @@ impl Drop for Subscription {
 /// An officer's notebook on one device: the entry point of the API.
 #[derive(uniffi::Object)]
 pub struct Notebook {
-    store: Mutex<Store>,
+    /// What a sync running on the core's threads shares with the caller.
+    shared: Arc<Shared>,
     officer: Officer,
+}
+
+/// The notebook's state, shared with the tasks of its async calls.
+struct Shared {
+    store: Mutex<Slot>,
     listeners: Arc<Listeners>,
-    next_listener: std::sync::atomic::AtomicU64,
-    client: Mutex<Option<(Credentials, Arc<SyncClient>)>>,
-    /// Set (under the store lock) once the store was wiped: every later
-    /// call that needs data fails with `NotEnrolled`.
-    wiped: AtomicBool,
+    next_listener: AtomicU64,
+    client: Mutex<Option<(Credentials, NetworkSettings, Arc<SyncClient>)>>,
+    network: Mutex<NetworkSettings>,
+}
+
+/// The store, unless the notebook was wiped or closed. Changed only under
+/// the lock, so a call sees one state from start to end.
+enum Slot {
+    Open(Box<Store>),
+    /// Erased on the server's order: calls fail with `NotEnrolled`.
+    Wiped,
+    /// Closed by the app: calls fail with `Closed`.
+    Closed,
+}
+
+/// The locked store of an open notebook.
+struct StoreGuard<'a>(MutexGuard<'a, Slot>);
+
+impl Deref for StoreGuard<'_> {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        match &*self.0 {
+            Slot::Open(store) => store,
+            // A guard is only made for an open slot, and the slot cannot
+            // change while the guard holds the lock.
+            Slot::Wiped | Slot::Closed => unreachable!("a StoreGuard of a notebook not open"),
+        }
+    }
+}
+
+impl DerefMut for StoreGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Store {
+        match &mut *self.0 {
+            Slot::Open(store) => store,
+            Slot::Wiped | Slot::Closed => unreachable!("a StoreGuard of a notebook not open"),
+        }
+    }
 }
 
 impl std::fmt::Debug for Notebook {
@@ -119,22 +200,24 @@ impl Notebook {
         let store = Store::open(std::path::Path::new(&directory))?;
         if let Some(bytes) = store.meta(OFFICER_META)? {
             let owner: Officer = serde_json::from_slice(&bytes)
-                .map_err(|e| ApiError::Storage(format!("unreadable notebook owner: {e}")))?;
+                .map_err(|e| ApiError::storage(format!("unreadable notebook owner: {e}")))?;
             if owner.shoulder_number != officer.shoulder_number {
-                return Err(ApiError::Conflict(
-                    "this notebook belongs to another officer".into(),
+                return Err(ApiError::conflict(
+                    "this notebook belongs to another officer",
                 ));
             }
         }
-        let json = serde_json::to_vec(&officer).map_err(|e| ApiError::Storage(e.to_string()))?;
+        let json = serde_json::to_vec(&officer).map_err(|e| ApiError::storage(e.to_string()))?;
         store.set_meta(OFFICER_META, &json)?;
         Ok(Arc::new(Notebook {
-            store: Mutex::new(store),
+            shared: Arc::new(Shared {
+                store: Mutex::new(Slot::Open(Box::new(store))),
+                listeners: Arc::default(),
+                next_listener: AtomicU64::new(0),
+                client: Mutex::default(),
+                network: Mutex::default(),
+            }),
             officer,
-            listeners: Arc::default(),
-            next_listener: Default::default(),
-            client: Mutex::default(),
-            wiped: AtomicBool::new(false),
         }))
     }
 
@@ -147,19 +230,58 @@ impl Notebook {
             store.meta(OFFICER_META)?
         };
         let Some(bytes) = owner else {
-            return Err(ApiError::NotEnrolled(
-                "no notebook in this directory yet: open it for an officer or enrol the device"
-                    .into(),
+            return Err(ApiError::not_enrolled(
+                "no notebook in this directory yet: open it for an officer or enrol the device",
             ));
         };
         let officer: Officer = serde_json::from_slice(&bytes)
-            .map_err(|e| ApiError::Storage(format!("unreadable notebook owner: {e}")))?;
+            .map_err(|e| ApiError::storage(format!("unreadable notebook owner: {e}")))?;
         Self::open(directory, officer)
     }
 
-    /// The officer this notebook belongs to.
-    pub fn officer(&self) -> Officer {
-        self.officer.clone()
+    /// The officer this notebook belongs to; `NotEnrolled` once the
+    /// notebook was wiped (it belongs to no one then), `Closed` once closed.
+    pub fn officer(&self) -> Result<Officer, ApiError> {
+        self.store()?;
+        Ok(self.officer.clone())
+    }
+
+    /// Closes the notebook now: the store's file is released, and every
+    /// later call on this object fails with `ApiError::Closed` (a sync in
+    /// flight stops at its next step, its applied pages kept). Listeners
+    /// stay registered but hear nothing more. Open the directory again to
+    /// go on. Kotlin's `close()`/`use {}` (which frees the object itself)
+    /// remains the way to let the object go.
+    #[uniffi::method(name = "close_notebook")]
+    pub fn close(&self) {
+        let mut slot = lock(&self.shared.store);
+        if matches!(*slot, Slot::Open(_)) {
+            *slot = Slot::Closed;
+        }
+        drop(slot);
+        *lock(&self.shared.client) = None;
+    }
+
+    /// Sets how long requests of this notebook may wait (the next sync
+    /// uses them); see [`NetworkSettings`] for the defaults. Out-of-range
+    /// values are refused with `Invalid`, naming each.
+    pub fn set_network_settings(&self, settings: NetworkSettings) -> Result<(), ApiError> {
+        check_network(&settings)?;
+        *lock(&self.shared.network) = settings;
+        Ok(())
+    }
+
+    /// The request timeouts this notebook uses.
+    pub fn network_settings(&self) -> NetworkSettings {
+        *lock(&self.shared.network)
+    }
+
+    /// Records whose feed entries this app could not apply (a newer app
+    /// wrote them, or they could not be read), oldest first. They stay held
+    /// on the device, and each sync tries them again, so an updated app
+    /// applies them without any action.
+    pub fn held_records(&self) -> Result<Vec<HeldRecord>, ApiError> {
+        Ok(self.store()?.held()?)
     }
 
     /// Where an unreadable store file was moved when the notebook opened,
@@ -192,8 +314,9 @@ impl Notebook {
             .map(normalise_registration)
             .filter(|r| !r.is_empty());
         if search.receipt.is_some() {
-            return Err(ApiError::Invalid(
-                "receipt: issue it with issue_receipt once the record is made".into(),
+            return Err(ApiError::invalid_field(
+                "receipt",
+                "issue it with issue_receipt once the record is made",
             ));
         }
         self.create(RecordBody::StopSearch { search })
@@ -202,8 +325,9 @@ impl Notebook {
     /// Records a stop and account.
     pub fn create_stop_account(&self, account: StopAccount) -> Result<Record, ApiError> {
         if account.receipt.is_some() {
-            return Err(ApiError::Invalid(
-                "receipt: issue it with issue_receipt once the record is made".into(),
+            return Err(ApiError::invalid_field(
+                "receipt",
+                "issue it with issue_receipt once the record is made",
             ));
         }
         self.create(RecordBody::StopAccount { account })
@@ -219,15 +343,20 @@ impl Notebook {
         self.edit(&record_id, |doc| doc.add_action(detail, &by, &now()))
     }
 
-    /// Ticks a checklist item. "Not done" needs the reason.
+    /// Ticks a checklist item. "Not done" needs the reason. Every tick is a
+    /// new entry of the item's history (ticking an item again, or a
+    /// colleague's later tick, never rewrites an earlier one); the record
+    /// shows the latest per item in `derived.latest_ticks`. Returns the
+    /// tick entry's id.
     pub fn tick(
         &self,
         record_id: String,
         item: ChecklistItem,
         outcome: TickOutcome,
         reason: Option<String>,
-    ) -> Result<(), ApiError> {
+    ) -> Result<String, ApiError> {
         let tick = Tick {
+            id: String::new(),
             item,
             outcome,
             reason: reason.filter(|r| !r.trim().is_empty()),
@@ -275,9 +404,27 @@ impl Notebook {
         self.edit(&record_id, |doc| doc.agree_updates(&updates))
     }
 
-    /// Replaces a record's notes; concurrent edits by others merge as text.
-    pub fn set_notes(&self, record_id: String, notes: String) -> Result<(), ApiError> {
-        self.edit(&record_id, |doc| doc.set_notes(&notes))
+    /// Writes a new entry in the record's notebook (any record kind), in
+    /// this officer's name; returns the entry's id. Entries are never
+    /// edited or removed: a mistake is put right with [`Notebook::correct_note`].
+    pub fn add_note(&self, record_id: String, text: String) -> Result<String, ApiError> {
+        let by = self.officer.shoulder_number.clone();
+        self.edit(&record_id, |doc| doc.add_note(&text, &by, &now()))
+    }
+
+    /// Writes a new entry that corrects the entry `entry_id`: the corrected
+    /// entry stays readable as written and lists this one in its
+    /// `corrected_by`. Returns the new entry's id.
+    pub fn correct_note(
+        &self,
+        record_id: String,
+        entry_id: String,
+        text: String,
+    ) -> Result<String, ApiError> {
+        let by = self.officer.shoulder_number.clone();
+        self.edit(&record_id, |doc| {
+            doc.correct_note(&entry_id, &text, &by, &now())
+        })
     }
 
     /// Issues the receipt of a stop and search (or the record of a stop and
@@ -314,7 +461,7 @@ impl Notebook {
     /// Lists records, newest first, from the index alone.
     pub fn list(&self, filter: ListFilter) -> Result<Vec<RecordSummary>, ApiError> {
         if let Some(reference) = &filter.reference {
-            Reference::parse(reference).map_err(|e| ApiError::BadInput(e.to_string()))?;
+            Reference::parse(reference).map_err(|e| ApiError::bad_input(e.to_string()))?;
         }
         Ok(self.store()?.list(&filter)?)
     }
@@ -345,36 +492,30 @@ impl Notebook {
 
     /// Applies the data-minimisation setting now; returns how many records left.
     pub fn prune_synced_records(&self) -> Result<u32, ApiError> {
-        let mut store = self.store()?;
-        let Some(days) = store
-            .meta(KEEP_SYNCED_META)?
-            .and_then(|b| <[u8; 4]>::try_from(b.as_slice()).ok())
-            .map(u32::from_be_bytes)
-        else {
-            return Ok(0);
-        };
-        let cutoff = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
-        let cutoff = cutoff.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        Ok(store.prune_synced(&cutoff)?.len() as u32)
+        self.shared.prune()
     }
 
     /// Registers a listener for changes; keep the subscription to keep listening.
     pub fn subscribe(&self, listener: Arc<dyn ChangeListener>) -> Arc<Subscription> {
         let id = self
+            .shared
             .next_listener
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        lock(&self.listeners).push((id, listener));
+        lock(&self.shared.listeners).push((id, listener));
         Arc::new(Subscription {
             id,
-            listeners: Arc::downgrade(&self.listeners),
+            listeners: Arc::downgrade(&self.shared.listeners),
         })
     }
 }
 
-/// Hears how a sync is going (records sent and received so far).
+/// Hears how a sync is going (records sent and received so far), on one of
+/// the core's threads: after every round trip, and while a page is being
+/// applied at least every 50 records or 250 ms. Throwing is harmless (see
+/// [`CallbackError`]).
 #[uniffi::export(with_foreign)]
 pub trait SyncProgress: Send + Sync {
-    fn on_progress(&self, sent: u32, received: u32);
+    fn on_progress(&self, sent: u32, received: u32) -> Result<(), CallbackError>;
 }
 
 /// A record the server refused, with its reason (no record content).
@@ -402,10 +543,15 @@ pub struct SyncSummary {
     pub pending: u64,
     /// Synced records removed from this device by data minimisation.
     pub pruned: u32,
+    /// Feed entries held on this device because this app cannot apply
+    /// them (`Notebook::held_records` lists their records).
+    pub held: u32,
 }
 
 /// Enrols this device with a one-time code from the server's admin, and
-/// opens the notebook of the officer the code was issued for.
+/// opens the notebook of the officer the code was issued for. Requests
+/// wait as long as [`NetworkSettings::default`] allows; see
+/// [`enrol_device_with_network`] to choose.
 #[uniffi::export(async_runtime = "tokio")]
 pub async fn enrol_device(
     directory: String,
@@ -413,21 +559,50 @@ pub async fn enrol_device(
     code: String,
     device_label: String,
 ) -> Result<Arc<Notebook>, ApiError> {
-    let client = SyncClient::new(&server_url, None)?;
-    let response = client
-        .enrol(&EnrolRequest {
+    enrol_device_with_network(
+        directory,
+        server_url,
+        code,
+        device_label,
+        NetworkSettings::default(),
+    )
+    .await
+}
+
+/// [`enrol_device`] with the request timeouts the app chose; the notebook
+/// it returns keeps them for its syncs. A server that accepts and never
+/// answers fails the enrolment with `Offline` (cause `Timeout`) once the
+/// read or overall timeout runs out.
+#[uniffi::export(async_runtime = "tokio")]
+pub async fn enrol_device_with_network(
+    directory: String,
+    server_url: String,
+    code: String,
+    device_label: String,
+    network: NetworkSettings,
+) -> Result<Arc<Notebook>, ApiError> {
+    check_network(&network)?;
+    off_thread(async move {
+        let client = SyncClient::new(&server_url, None, &network)?;
+        let request = EnrolRequest {
             protocol: PROTOCOL_VERSION,
             code: code.trim().to_string(),
             device_label,
+        };
+        let response = client.enrol(&request).await?;
+        blocking(move || {
+            let notebook = Notebook::open(directory, response.officer.clone())?;
+            notebook.store()?.set_credentials(&Credentials {
+                server_url,
+                device_id: response.device_id,
+                token: response.token,
+            })?;
+            *lock(&notebook.shared.network) = network;
+            Ok(notebook)
         })
-        .await?;
-    let notebook = Notebook::open(directory, response.officer.clone())?;
-    notebook.store()?.set_credentials(&Credentials {
-        server_url,
-        device_id: response.device_id,
-        token: response.token,
-    })?;
-    Ok(notebook)
+        .await
+    })
+    .await
 }
 
 #[uniffi::export(async_runtime = "tokio")]
@@ -438,102 +613,42 @@ impl Notebook {
     /// lose the network at any point: a page is applied with its cursor in
     /// one transaction, and an interrupted sync simply resumes.
     ///
+    /// Runs on the core's threads: the caller's thread only waits, so a
+    /// sync started from an app's main thread never holds it. Feed entries
+    /// this app cannot apply are held, never allowed to stop the sync
+    /// (`SyncSummary::held`, `held_records`); held entries are tried again
+    /// first.
+    ///
     /// Ends a device's life when the server says so: if the device was
     /// revoked (or, retired, it calls again) the server answers 401 with
     /// `wipe`, and the whole notebook is erased; if it is being handed back
     /// (`retire` in the answer) and nothing on it is unacknowledged, it
     /// confirms on `/v1/retire` and is erased. Either way the result is
-    /// `ApiError::Wiped`, listeners hear one `Erased` event per record,
-    /// and this notebook answers `NotEnrolled` from then on. A plain 401
-    /// (a token the server does not know) erases nothing: `Unauthorised`.
+    /// `ApiError::Wiped` (with the number of unsynced edits lost),
+    /// listeners hear one `Erased` event per record, and this notebook
+    /// answers `NotEnrolled` from then on. A plain 401 (a token the server
+    /// does not know) erases nothing: `Unauthorised`.
     pub async fn sync(
         &self,
         progress: Option<Arc<dyn SyncProgress>>,
     ) -> Result<SyncSummary, ApiError> {
-        let credentials = self.store()?.credentials()?.ok_or_else(|| {
-            ApiError::NotEnrolled("this device is not enrolled with a server".into())
-        })?;
-        let client = self.client(credentials)?;
-        let mut summary = SyncSummary::default();
-        // What the last answer said: asked to retire, more pages waiting.
-        let (mut retire, mut more) = (false, true);
-        for _ in 0..MAX_SYNC_ROUNDS {
-            let (pushes, cursor) = {
-                let mut store = self.store()?;
-                (
-                    store.pending_pushes(MAX_PUSH_RECORDS, MAX_PUSH_BYTES)?,
-                    store.cursor()?,
-                )
-            };
-            let request = SyncRequest {
-                protocol: PROTOCOL_VERSION,
-                cursor,
-                push: pushes
-                    .iter()
-                    .map(|p| PushedRecord {
-                        record_id: p.record_id.clone(),
-                        kind: p.kind,
-                        changes: p.changes.clone(),
-                    })
-                    .collect(),
-                page_size: None,
-            };
-            let response = client
-                .sync(&request)
-                .await
-                .map_err(|e| self.client_failure(e))?;
-            let page = self.store()?.apply_sync(&pushes, &response)?;
-            (retire, more) = (response.retire, response.more);
-            summary.requests += 1;
-            summary.sent += pushes.len() as u32;
-            summary.acknowledged += page.acknowledged;
-            summary.received += page.received.len() as u32;
-            summary.rejected.extend(response.rejected.iter().map(|r| {
-                RecordRejection {
-                    record_id: r.record_id.clone(),
-                    code: serde_json::to_value(r.code)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_string))
-                        .unwrap_or_default(),
-                    message: r.message.clone(),
-                }
-            }));
-            for (record_id, kind) in &page.received {
-                self.notify_id(record_id, *kind, ChangeOrigin::Sync);
-            }
-            for (record_id, kind) in &page.erased {
-                self.notify_id(record_id, *kind, ChangeOrigin::Erased);
-            }
-            if let Some(progress) = &progress {
-                progress.on_progress(summary.sent, summary.received);
-            }
-            let progressed = page.acknowledged > 0 || !page.received.is_empty();
-            let pending = self.store()?.unsynced_count()?;
-            if !response.more && (pending == 0 || !progressed) {
-                break;
-            }
-        }
-        summary.pending = self.store()?.unsynced_count()?;
-        let unacknowledged = self.store()?.unacknowledged_count()?;
-        if ready_to_retire(retire, more, unacknowledged) {
-            // An edit made while this request is in flight would be erased
-            // with the rest; the window is one round trip, on a device its
-            // officer is handing back.
-            match client.retire().await {
-                Ok(()) => return Err(self.erase(WipeReason::Retired)),
-                // `not-retiring`: the retirement was withdrawn meanwhile.
-                Err(ClientError::Refused { status: 409, .. }) => {}
-                Err(e) => return Err(self.client_failure(e)),
-            }
-        }
-        summary.pruned = self.prune_synced_records()?;
-        Ok(summary)
+        let shared = Arc::clone(&self.shared);
+        off_thread(shared.sync(progress)).await
     }
 }
 
 /// Upper bound on round trips in one `sync()`, so a misbehaving server
 /// cannot keep a device busy forever; the next sync resumes.
 const MAX_SYNC_ROUNDS: usize = 10_000;
+
+/// Records pushed per request, and feed entries asked for per page: below
+/// the protocol's maxima (`MAX_PUSH_RECORDS`, `MAX_PAGE_ENTRIES`), so the
+/// server's work for one request stays well inside the read timeout
+/// ([`NetworkSettings`]) even on a slow or busy server, and a dropped
+/// connection loses little work.
+const PUSH_BATCH_RECORDS: usize = 100;
+const PAGE_SIZE: u32 = 200;
+const _: () = assert!(PUSH_BATCH_RECORDS <= MAX_PUSH_RECORDS && PAGE_SIZE <= MAX_PAGE_ENTRIES);
 
 /// Checks a record body without storing it, so a form can mark every
 /// offending field before the officer submits.
@@ -547,7 +662,316 @@ pub fn validate_record(body: RecordBody) -> Vec<FieldViolation> {
 pub fn parse_reference(text: String) -> Result<String, ApiError> {
     Reference::parse(&text)
         .map(|r| r.to_string())
-        .map_err(|e| ApiError::BadInput(e.to_string()))
+        .map_err(|e| ApiError::bad_input(e.to_string()))
+}
+
+/// The request timeouts a notebook uses unless the app sets others.
+#[uniffi::export]
+pub fn default_network_settings() -> NetworkSettings {
+    NetworkSettings::default()
+}
+
+fn check_network(settings: &NetworkSettings) -> Result<(), ApiError> {
+    let violations = settings.violations();
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Invalid { violations })
+    }
+}
+
+/// Runs `future` as a task of the ambient tokio runtime (uniffi's, for the
+/// apps), so the caller's thread only waits for it. Dropping the returned
+/// future (a cancelled coroutine or Task) aborts the task at its next
+/// await; work already on the blocking pool finishes its transaction.
+async fn off_thread<T: Send + 'static>(
+    future: impl Future<Output = Result<T, ApiError>> + Send + 'static,
+) -> Result<T, ApiError> {
+    struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+    impl<T> Drop for AbortOnDrop<T> {
+        fn drop(&mut self) {
+            self.0.abort();
+        }
+    }
+    let mut task = AbortOnDrop(tokio::spawn(future));
+    match (&mut task.0).await {
+        Ok(result) => result,
+        Err(e) => Err(join_failure(e)),
+    }
+}
+
+/// Runs store work on tokio's blocking pool.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => result,
+        Err(e) => Err(join_failure(e)),
+    }
+}
+
+/// A task that did not finish: a panic is passed on as it was (as if the
+/// work had run on the caller's thread); an aborted task was cancelled.
+fn join_failure(e: tokio::task::JoinError) -> ApiError {
+    match e.try_into_panic() {
+        Ok(panic) => std::panic::resume_unwind(panic),
+        Err(_) => ApiError::cancelled(),
+    }
+}
+
+/// Reports sync progress to the app's callback, if any.
+#[derive(Clone)]
+struct Reporter(Option<Arc<dyn SyncProgress>>);
+
+impl Reporter {
+    fn report(&self, sent: u32, received: u32) {
+        if let Some(progress) = &self.0 {
+            guarded("sync progress", || progress.on_progress(sent, received));
+        }
+    }
+}
+
+impl Shared {
+    /// The store, unless the notebook was wiped or closed.
+    fn store(&self) -> Result<StoreGuard<'_>, ApiError> {
+        let slot = lock(&self.store);
+        match &*slot {
+            Slot::Open(_) => Ok(StoreGuard(slot)),
+            Slot::Wiped => Err(ApiError::not_enrolled(
+                "this notebook was erased (the device was revoked or handed back): enrol the device again",
+            )),
+            Slot::Closed => Err(ApiError::closed()),
+        }
+    }
+
+    /// The sync loop; see [`Notebook::sync`]. Every store step runs on the
+    /// blocking pool, the requests on the runtime.
+    async fn sync(
+        self: Arc<Self>,
+        progress: Option<Arc<dyn SyncProgress>>,
+    ) -> Result<SyncSummary, ApiError> {
+        let reporter = Reporter(progress);
+        let shared = Arc::clone(&self);
+        let (credentials, retried) = blocking(move || {
+            let (credentials, retried) = {
+                let mut store = shared.store()?;
+                (store.credentials()?, store.retry_held()?)
+            };
+            for (record_id, kind) in &retried {
+                shared.notify_id(record_id, *kind, ChangeOrigin::Sync);
+            }
+            Ok((credentials, retried.len() as u32))
+        })
+        .await?;
+        let credentials = credentials
+            .ok_or_else(|| ApiError::not_enrolled("this device is not enrolled with a server"))?;
+        let client = self.client(credentials)?;
+        let mut summary = SyncSummary {
+            received: retried,
+            ..SyncSummary::default()
+        };
+        // What the last answer said: asked to retire, more pages waiting.
+        let (mut retire, mut more) = (false, true);
+        for _ in 0..MAX_SYNC_ROUNDS {
+            let shared = Arc::clone(&self);
+            let (pushes, cursor) = blocking(move || {
+                let mut store = shared.store()?;
+                Ok((
+                    store.pending_pushes(PUSH_BATCH_RECORDS, MAX_PUSH_BYTES)?,
+                    store.cursor()?,
+                ))
+            })
+            .await?;
+            let request = SyncRequest {
+                protocol: PROTOCOL_VERSION,
+                cursor,
+                push: pushes
+                    .iter()
+                    .map(|p| PushedRecord {
+                        record_id: p.record_id.clone(),
+                        kind: p.kind,
+                        changes: p.changes.clone(),
+                    })
+                    .collect(),
+                page_size: Some(PAGE_SIZE),
+            };
+            let response = match client.sync(&request).await {
+                Ok(response) => response,
+                Err(e) => return Err(self.client_failure(e).await),
+            };
+            summary.requests += 1;
+            summary.sent += pushes.len() as u32;
+            let shared = Arc::clone(&self);
+            let during = reporter.clone();
+            let (sent, received) = (summary.sent, summary.received);
+            let (page, response, pending) = blocking(move || {
+                let page = shared
+                    .store()?
+                    .apply_sync(&pushes, &response, &mut |merged| {
+                        during.report(sent, received + merged)
+                    })?;
+                // Listeners run with the store lock released.
+                for (record_id, kind) in &page.received {
+                    shared.notify_id(record_id, *kind, ChangeOrigin::Sync);
+                }
+                for (record_id, kind) in &page.erased {
+                    shared.notify_id(record_id, *kind, ChangeOrigin::Erased);
+                }
+                let pending = shared.store()?.unsynced_count()?;
+                Ok((page, response, pending))
+            })
+            .await?;
+            (retire, more) = (response.retire, response.more);
+            summary.acknowledged += page.acknowledged;
+            summary.received += page.received.len() as u32;
+            summary.held += page.held;
+            summary.rejected.extend(response.rejected.iter().map(|r| {
+                RecordRejection {
+                    record_id: r.record_id.clone(),
+                    code: serde_json::to_value(r.code)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default(),
+                    message: r.message.clone(),
+                }
+            }));
+            reporter.report(summary.sent, summary.received);
+            let progressed = page.acknowledged > 0 || !page.received.is_empty();
+            if !response.more && (pending == 0 || !progressed) {
+                break;
+            }
+        }
+        let shared = Arc::clone(&self);
+        let (pending, unacknowledged) = blocking(move || {
+            let store = shared.store()?;
+            Ok((store.unsynced_count()?, store.unacknowledged_count()?))
+        })
+        .await?;
+        summary.pending = pending;
+        if ready_to_retire(retire, more, unacknowledged) {
+            // An edit made while this request is in flight would be erased
+            // with the rest (and counted as lost); the window is one round
+            // trip, on a device its officer is handing back.
+            match client.retire().await {
+                Ok(()) => return Err(self.erase_off_thread(WipeReason::Retired).await),
+                // `not-retiring`: the retirement was withdrawn meanwhile.
+                Err(ClientError::Refused { status: 409, .. }) => {}
+                Err(e) => return Err(self.client_failure(e).await),
+            }
+        }
+        let shared = Arc::clone(&self);
+        summary.pruned = blocking(move || shared.prune()).await?;
+        Ok(summary)
+    }
+
+    /// The HTTP client for these credentials and settings, made once and
+    /// reused so connections and TLS sessions survive from one sync to the
+    /// next.
+    fn client(&self, credentials: Credentials) -> Result<Arc<SyncClient>, ApiError> {
+        let network = *lock(&self.network);
+        let mut cached = lock(&self.client);
+        if let Some((known, settings, client)) = cached.as_ref()
+            && *known == credentials
+            && *settings == network
+        {
+            return Ok(client.clone());
+        }
+        let client = Arc::new(SyncClient::new(
+            &credentials.server_url,
+            Some(credentials.token.clone()),
+            &network,
+        )?);
+        *cached = Some((credentials, network, client.clone()));
+        Ok(client)
+    }
+
+    /// Acts on a failed round trip: a wipe order erases the store.
+    async fn client_failure(self: &Arc<Self>, e: ClientError) -> ApiError {
+        match e {
+            ClientError::Wipe(reason) => self.erase_off_thread(reason).await,
+            other => other.into(),
+        }
+    }
+
+    async fn erase_off_thread(self: &Arc<Self>, reason: WipeReason) -> ApiError {
+        let shared = Arc::clone(self);
+        match blocking(move || Ok(shared.erase(reason))).await {
+            Ok(e) | Err(e) => e,
+        }
+    }
+
+    /// Erases the whole notebook as the server ordered, tells listeners that
+    /// every record left (one `Erased` event each), and returns the
+    /// `Wiped` error to report, with the edits lost. If the erasure itself
+    /// fails the storage error is returned instead: the order comes again
+    /// at the next sync.
+    fn erase(&self, reason: WipeReason) -> ApiError {
+        let (erased, lost_edits) = {
+            let mut slot = lock(&self.store);
+            let store = match &mut *slot {
+                Slot::Open(store) => store,
+                Slot::Wiped => {
+                    return ApiError::Wiped {
+                        reason,
+                        lost_edits: 0,
+                    };
+                }
+                Slot::Closed => return ApiError::closed(),
+            };
+            let records = store.list(&ListFilter::default()).unwrap_or_else(|e| {
+                tracing::warn!("listing records before a wipe failed: {e}");
+                Vec::new()
+            });
+            let lost_edits = store.unacknowledged_edits().unwrap_or_else(|e| {
+                tracing::warn!("counting unsynced edits before a wipe failed: {e}");
+                0
+            });
+            if let Err(e) = store.wipe() {
+                tracing::error!("wipe ordered by the server failed: {e}");
+                return e.into();
+            }
+            *slot = Slot::Wiped;
+            (records, lost_edits)
+        };
+        *lock(&self.client) = None;
+        tracing::warn!(reason = reason.code(), lost_edits, "device notebook erased");
+        for record in &erased {
+            self.notify_id(&record.id, record.kind, ChangeOrigin::Erased);
+        }
+        ApiError::Wiped { reason, lost_edits }
+    }
+
+    /// Applies the data-minimisation setting; how many records left.
+    fn prune(&self) -> Result<u32, ApiError> {
+        let mut store = self.store()?;
+        let Some(days) = store
+            .meta(KEEP_SYNCED_META)?
+            .and_then(|b| <[u8; 4]>::try_from(b.as_slice()).ok())
+            .map(u32::from_be_bytes)
+        else {
+            return Ok(0);
+        };
+        let cutoff = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
+        let cutoff = cutoff.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        Ok(store.prune_synced(&cutoff)?.len() as u32)
+    }
+
+    /// Tells every listener, each guarded: one that fails is logged and
+    /// the others still hear the event.
+    fn notify_id(&self, record_id: &str, kind: RecordKind, origin: ChangeOrigin) {
+        let listeners: Vec<_> = lock(&self.listeners)
+            .iter()
+            .map(|(_, l)| Arc::clone(l))
+            .collect();
+        let event = ChangeEvent {
+            record_id: record_id.to_string(),
+            kind,
+            origin,
+        };
+        for listener in listeners {
+            guarded("change listener", || listener.on_change(event.clone()));
+        }
+    }
 }
 
 impl Notebook {
@@ -563,23 +987,6 @@ impl Notebook {
         let record = self.store()?.create(header, &body)?;
         self.notify(&record.header, ChangeOrigin::Local);
         Ok(record)
-    }
-
-    /// The HTTP client for these credentials, made once and reused so
-    /// connections and TLS sessions survive from one sync to the next.
-    fn client(&self, credentials: Credentials) -> Result<Arc<SyncClient>, ApiError> {
-        let mut cached = lock(&self.client);
-        if let Some((known, client)) = cached.as_ref()
-            && *known == credentials
-        {
-            return Ok(client.clone());
-        }
-        let client = Arc::new(SyncClient::new(
-            &credentials.server_url,
-            Some(credentials.token.clone()),
-        )?);
-        *cached = Some((credentials, client.clone()));
-        Ok(client)
     }
 
     fn edit<T>(
@@ -609,73 +1016,14 @@ impl Notebook {
         Ok((value, header))
     }
 
-    /// The store, unless it was wiped.
-    fn store(&self) -> Result<MutexGuard<'_, Store>, ApiError> {
-        let store = lock(&self.store);
-        // Checked under the lock, which the wipe holds while it sets the flag.
-        if self.wiped.load(Ordering::SeqCst) {
-            return Err(ApiError::NotEnrolled(
-                "this notebook was erased (the device was revoked or handed back): enrol the device again"
-                    .into(),
-            ));
-        }
-        Ok(store)
-    }
-
-    /// Acts on a failed round trip: a wipe order erases the store.
-    fn client_failure(&self, e: ClientError) -> ApiError {
-        match e {
-            ClientError::Wipe(reason) => self.erase(reason),
-            other => other.into(),
-        }
-    }
-
-    /// Erases the whole notebook as the server ordered, tells listeners that
-    /// every record left (one `Erased` event each), and returns the
-    /// `Wiped` error to report. If the erasure itself fails the storage
-    /// error is returned instead: the order comes again at the next sync.
-    fn erase(&self, reason: WipeReason) -> ApiError {
-        let erased = {
-            let mut store = lock(&self.store);
-            if self.wiped.load(Ordering::SeqCst) {
-                return ApiError::Wiped(reason.message().into());
-            }
-            let records = store.list(&ListFilter::default()).unwrap_or_else(|e| {
-                tracing::warn!("listing records before a wipe failed: {e}");
-                Vec::new()
-            });
-            if let Err(e) = store.wipe() {
-                tracing::error!("wipe ordered by the server failed: {e}");
-                return e.into();
-            }
-            self.wiped.store(true, Ordering::SeqCst);
-            records
-        };
-        *lock(&self.client) = None;
-        tracing::warn!(reason = reason.code(), "device notebook erased");
-        for record in &erased {
-            self.notify_id(&record.id, record.kind, ChangeOrigin::Erased);
-        }
-        ApiError::Wiped(reason.message().into())
+    /// The store, unless the notebook was wiped (`NotEnrolled`) or closed
+    /// (`Closed`).
+    fn store(&self) -> Result<StoreGuard<'_>, ApiError> {
+        self.shared.store()
     }
 
     pub(crate) fn notify(&self, header: &RecordHeader, origin: ChangeOrigin) {
-        self.notify_id(&header.id, header.kind, origin)
-    }
-
-    fn notify_id(&self, record_id: &str, kind: RecordKind, origin: ChangeOrigin) {
-        let listeners: Vec<_> = lock(&self.listeners)
-            .iter()
-            .map(|(_, l)| Arc::clone(l))
-            .collect();
-        let event = ChangeEvent {
-            record_id: record_id.to_string(),
-            kind,
-            origin,
-        };
-        for listener in listeners {
-            listener.on_change(event.clone());
-        }
+        self.shared.notify_id(&header.id, header.kind, origin)
     }
 }
 

@@ -5,13 +5,16 @@
 //! The map: [`model`] is pure data and rules; [`reference`] makes the short
 //! references read aloud; [`document`] turns a record into an Automerge
 //! document and applies each typed edit; [`store`] keeps documents durable in
-//! SQLite; [`api`] is the one facade the apps and the device CLI call.
+//! SQLite; [`rules`] says which edits of a record are allowed (both ends run
+//! it); [`api`] is the one facade the apps and the device CLI call.
 
 pub mod api;
+pub mod chunks;
 pub mod document;
 pub mod error;
 pub mod model;
 pub mod reference;
+pub mod rules;
 pub mod store;
 pub mod sync;
 

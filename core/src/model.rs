@@ -1,4 +1,4 @@
-//! The records of DOMAIN.md as plain data with their rules: no I/O, no
+//! The records of the Policing Pledge as plain data with their rules: no I/O, no
 //! Automerge handles. Every type here is both a document shape (autosurgeon)
 //! and a value the apps see (uniffi), so the two cannot drift apart.
 
@@ -6,6 +6,7 @@
 mod vocab;
 mod common;
 mod encounter;
+mod notes;
 mod scene;
 mod validate;
 
@@ -16,11 +17,17 @@ pub use common::{
     Location, MAX_SHORT_LEN, MAX_TEXT_LEN, Officer, Receipt, Tick, validate_shoulder_number,
 };
 pub use encounter::{Conduct, StopAccount, StopSearch, normalise_registration};
-pub use scene::{
-    ActionDetail, ChecklistItem, ChecklistPhase, MAX_UPDATE_INTERVAL_DAYS, SceneAction,
-    SceneAttendance, SceneInput, UpdateAgreement,
+pub(crate) use notes::StoredNote;
+pub use notes::{
+    LEGACY_NOTES_ID, MAX_NOTE_ENTRIES, NoteEntry, mark_corrections, validate_note_text,
 };
-pub use validate::{FieldViolation, Violations, parse_time};
+pub use scene::{
+    ActionDetail, ChecklistItem, ChecklistPhase, MAX_ACTIONS, MAX_ATTENDING, MAX_TICKS,
+    MAX_UPDATE_INTERVAL_DAYS, SceneAction, SceneAttendance, SceneInput, UpdateAgreement,
+};
+pub use validate::{
+    FieldViolation, InvalidTime, Violations, normalise_stored_time, normalise_time, parse_time,
+};
 pub use vocab::{
     AgeRange, AttendanceReason, Gender, Legislation, ObjectOfSearch, OfficerDefinedEthnicity,
     Outcome, ReceiptMedium, RecordKind, ResponseGrade, SearchType, SelfDefinedEthnicity,
@@ -95,19 +102,82 @@ impl RecordBody {
         }
     }
 
-    /// What is derived from the record and never typed.
+    /// What is derived from the record and never typed. `conflicts` is left
+    /// empty: only the document knows them (`RecordDoc::record` fills it).
     pub fn derived(&self) -> Derived {
-        let (target_status, open_on_leaving) = match self {
+        let (target_status, open_on_leaving, latest_ticks) = match self {
             RecordBody::SceneAttendance { scene } | RecordBody::HomeBurglary { scene } => (
                 Some(scene.target_status()),
                 scene.open_on_leaving(self.kind()),
+                scene.latest_ticks(),
             ),
-            _ => (None, Vec::new()),
+            _ => (None, Vec::new(), Vec::new()),
         };
         Derived {
             status: self.status(),
             target_status,
             open_on_leaving,
+            latest_ticks,
+            conflicts: Vec::new(),
+        }
+    }
+
+    /// The notebook of any record kind.
+    pub fn notes(&self) -> &[NoteEntry] {
+        match self {
+            RecordBody::SceneAttendance { scene } | RecordBody::HomeBurglary { scene } => {
+                &scene.notes
+            }
+            RecordBody::StopSearch { search } => &search.notes,
+            RecordBody::StopAccount { account } => &account.notes,
+        }
+    }
+
+    /// The notebook, to fill or stamp.
+    pub fn notes_mut(&mut self) -> &mut Vec<NoteEntry> {
+        match self {
+            RecordBody::SceneAttendance { scene } | RecordBody::HomeBurglary { scene } => {
+                &mut scene.notes
+            }
+            RecordBody::StopSearch { search } => &mut search.notes,
+            RecordBody::StopAccount { account } => &mut account.notes,
+        }
+    }
+
+    /// The scene part of an attendance or burglary record.
+    pub fn scene(&self) -> Option<&SceneAttendance> {
+        match self {
+            RecordBody::SceneAttendance { scene } | RecordBody::HomeBurglary { scene } => {
+                Some(scene)
+            }
+            _ => None,
+        }
+    }
+
+    /// The receipt of an encounter record.
+    pub fn receipt(&self) -> Option<&Receipt> {
+        match self {
+            RecordBody::StopSearch { search } => search.receipt.as_ref(),
+            RecordBody::StopAccount { account } => account.receipt.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// Gives the entries written with a new record their author, time and
+    /// id: a note or tick given at creation is the author's, made then.
+    pub fn stamp_new_entries(&mut self, author: &str, at: &str) {
+        for entry in self.notes_mut().iter_mut().filter(|e| e.is_unstamped()) {
+            entry.id = uuid::Uuid::now_v7().to_string();
+            entry.written_by = author.to_string();
+            entry.written_at = at.to_string();
+        }
+        if let RecordBody::SceneAttendance { scene } | RecordBody::HomeBurglary { scene } = self {
+            for tick in scene.checklist.iter_mut().filter(|t| t.id.is_empty()) {
+                tick.id = uuid::Uuid::now_v7().to_string();
+            }
+            for action in scene.actions.iter_mut().filter(|a| a.id.is_empty()) {
+                action.id = uuid::Uuid::now_v7().to_string();
+            }
         }
     }
 }
@@ -134,6 +204,14 @@ pub struct Derived {
     pub target_status: Option<TargetStatus>,
     /// Burglary before-leaving items still open after leaving: flagged, not refused.
     pub open_on_leaving: Vec<ChecklistItem>,
+    /// The tick that counts per item (latest `ticked_at`, ties by notebook
+    /// order), in checklist order; `checklist` of the body is the history.
+    pub latest_ticks: Vec<Tick>,
+    /// Fields written concurrently on two devices (e.g. `receipt`,
+    /// `updates`, `arrived`): the record shows one whole value, chosen the
+    /// same way on every replica, and names the field here so someone can
+    /// check it.
+    pub conflicts: Vec<String>,
 }
 
 /// A whole record as the apps see it.
@@ -156,108 +234,55 @@ pub struct RecordSummary {
     pub occurred_at: String,
 }
 
-/// Free text stored as Automerge text, so concurrent edits merge character by character.
-///
-/// Reconciling writes the whole value into a new text object: it is used only
-/// when a document is first built. Later edits go through
-/// `document::set_notes`, which diffs against the text already there.
-pub(crate) mod text_field {
-    use automerge::{ObjType, Value};
-    use autosurgeon::reconcile::TextReconciler;
-    use autosurgeon::{HydrateError, Prop, Reconciler};
-
-    #[allow(clippy::ptr_arg)] // autosurgeon's `with` passes the field as declared
-    pub fn reconcile<R: Reconciler>(value: &String, mut reconciler: R) -> Result<(), R::Error> {
-        let mut text = reconciler.text()?;
-        text.splice(0, 0, value)
-    }
-
-    pub fn hydrate<D: autosurgeon::ReadDoc>(
-        doc: &D,
-        obj: &automerge::ObjId,
-        prop: Prop<'_>,
-    ) -> Result<String, HydrateError> {
-        let found = match prop {
-            Prop::Key(key) => doc.get(obj, key.as_ref())?,
-            Prop::Index(index) => doc.get(obj, index as usize)?,
-        };
-        match found {
-            None => Ok(String::new()),
-            Some((Value::Object(ObjType::Text), id)) => Ok(doc.text(&id)?),
-            Some((Value::Scalar(s), _)) if s.is_str() => Ok(s.as_str().unwrap_or("").to_string()),
-            Some(_) => Err(HydrateError::unexpected("text", "another value".into())),
-        }
-    }
-}
-
-/// Co-attending officers held as a map keyed by shoulder number: a CRDT set.
-/// Two officers adding different colleagues offline both survive the merge;
-/// adding the same colleague twice converges to one key. Only the keys
-/// count (each value is `true`), so a later, richer value still reads as
-/// present. A document without the map (a record made before sharing
-/// existed) reads as nobody.
-pub(crate) mod attending_set {
+/// How the entry lists and the attending set are written when a document is
+/// made. They are never read through autosurgeon: a record written before
+/// the lists existed may hold several conflicting lists (two devices each
+/// creating one offline), and only `document` reads every conflicting value
+/// (`get_all`) and combines them. Hydrating leaves them empty for `document`
+/// to fill.
+pub(crate) mod entry_lists {
     use std::collections::BTreeMap;
 
-    use automerge::{ObjType, Value};
     use autosurgeon::{HydrateError, Prop, Reconcile, Reconciler};
 
-    #[allow(clippy::ptr_arg)] // autosurgeon's `with` passes the field as declared
-    pub fn reconcile<R: Reconciler>(officers: &Vec<String>, reconciler: R) -> Result<(), R::Error> {
+    use super::notes::StoredNote;
+    use super::{NoteEntry, Tick};
+
+    #[allow(clippy::ptr_arg)] // autosurgeon passes the field as declared
+    pub fn reconcile_notes<R: Reconciler>(
+        notes: &Vec<NoteEntry>,
+        reconciler: R,
+    ) -> Result<(), R::Error> {
+        let stored: Vec<StoredNote> = notes.iter().map(StoredNote::from).collect();
+        stored.reconcile(reconciler)
+    }
+
+    #[allow(clippy::ptr_arg)] // autosurgeon passes the field as declared
+    pub fn reconcile_ticks<R: Reconciler>(
+        ticks: &Vec<Tick>,
+        reconciler: R,
+    ) -> Result<(), R::Error> {
+        ticks.reconcile(reconciler)
+    }
+
+    /// Co-attending officers as a map keyed by shoulder number: a CRDT set.
+    /// Officers adding different colleagues offline all survive the merge;
+    /// adding the same colleague twice converges to one key.
+    #[allow(clippy::ptr_arg)] // autosurgeon passes the field as declared
+    pub fn reconcile_attending<R: Reconciler>(
+        officers: &Vec<String>,
+        reconciler: R,
+    ) -> Result<(), R::Error> {
         let set: BTreeMap<String, bool> = officers.iter().map(|o| (o.clone(), true)).collect();
         set.reconcile(reconciler)
     }
 
-    pub fn hydrate<D: autosurgeon::ReadDoc>(
-        doc: &D,
-        obj: &automerge::ObjId,
-        prop: Prop<'_>,
-    ) -> Result<Vec<String>, HydrateError> {
-        let found = match prop {
-            Prop::Key(key) => doc.get(obj, key.as_ref())?,
-            Prop::Index(index) => doc.get(obj, index as usize)?,
-        };
-        match found {
-            None => Ok(Vec::new()),
-            Some((Value::Object(ObjType::Map), id)) => {
-                let mut officers: Vec<String> = doc
-                    .map_range(&id, ..)
-                    .map(|item| item.key.into_owned())
-                    .collect();
-                officers.sort();
-                Ok(officers)
-            }
-            Some(_) => Err(HydrateError::unexpected("a map", "another value".into())),
-        }
-    }
-}
-
-/// A checklist held as a map keyed by item, so officers ticking different
-/// items never conflict and the same item converges to one tick.
-pub(crate) mod checklist_map {
-    use std::collections::BTreeMap;
-
-    use autosurgeon::{Hydrate, HydrateError, Prop, Reconcile, Reconciler};
-
-    use super::{ChecklistItem, Tick};
-
-    #[allow(clippy::ptr_arg)] // autosurgeon's `with` passes the field as declared
-    pub fn reconcile<R: Reconciler>(ticks: &Vec<Tick>, reconciler: R) -> Result<(), R::Error> {
-        let map: BTreeMap<String, Tick> = ticks
-            .iter()
-            .map(|t| (t.item.as_str().to_string(), t.clone()))
-            .collect();
-        map.reconcile(reconciler)
-    }
-
-    pub fn hydrate<D: autosurgeon::ReadDoc>(
-        doc: &D,
-        obj: &automerge::ObjId,
-        prop: Prop<'_>,
-    ) -> Result<Vec<Tick>, HydrateError> {
-        let map: Option<BTreeMap<String, Tick>> = Hydrate::hydrate(doc, obj, prop)?;
-        let mut ticks: Vec<Tick> = map.unwrap_or_default().into_values().collect();
-        ticks.sort_by_key(|t| ChecklistItem::ALL.iter().position(|i| *i == t.item));
-        Ok(ticks)
+    /// Left empty here; `document` reads these parts with every conflict.
+    pub fn read_by_document<D: autosurgeon::ReadDoc, T: Default>(
+        _doc: &D,
+        _obj: &automerge::ObjId,
+        _prop: Prop<'_>,
+    ) -> Result<T, HydrateError> {
+        Ok(T::default())
     }
 }

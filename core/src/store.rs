@@ -26,7 +26,9 @@ use crate::document::{DocumentError, RecordDoc};
 use crate::model::{Record, RecordBody, RecordHeader, RecordKind, RecordStatus, RecordSummary};
 
 pub use schema::{APPLICATION_ID, CURRENT_VERSION};
-pub use sync_state::{Credentials, PendingPush};
+pub use sync_state::{
+    Credentials, HeldReason, HeldRecord, PROGRESS_EVERY, PROGRESS_EVERY_RECORDS, PendingPush,
+};
 
 /// File name of the store inside the notebook directory.
 pub const STORE_FILE: &str = "pocketbook.db";
@@ -384,8 +386,8 @@ fn insert_record(conn: &Connection, doc: &mut RecordDoc, unsynced: bool) -> Resu
     let snapshot = doc.save();
     let result = conn.execute(
         "INSERT INTO records (id, kind, status, reference, author, created_at, updated_at,
-                              occurred_at, snapshot, unsynced)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                              occurred_at, snapshot, unsynced, local_edits)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
         params![
             header.id,
             header.kind.as_str(),
@@ -410,7 +412,8 @@ fn insert_record(conn: &Connection, doc: &mut RecordDoc, unsynced: bool) -> Resu
 
 /// Appends change bytes for a record, refreshes its index row, and folds the
 /// record into a new snapshot once enough changes have piled up. A local
-/// change marks the record for the next sync and clears an earlier refusal.
+/// change marks the record for the next sync, counts as one unacknowledged
+/// edit, and clears an earlier refusal.
 fn write_changes(
     conn: &Connection,
     doc: &mut RecordDoc,
@@ -427,6 +430,7 @@ fn write_changes(
         "UPDATE records SET status = ?2, occurred_at = ?3, updated_at = ?4,
                 changes_since_snapshot = changes_since_snapshot + 1,
                 unsynced = unsynced OR ?5,
+                local_edits = local_edits + ?5,
                 rejection = CASE WHEN ?5 THEN NULL ELSE rejection END
          WHERE id = ?1 RETURNING changes_since_snapshot",
         params![

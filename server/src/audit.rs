@@ -1,5 +1,5 @@
 //! The audit trail: who did what to which record, for the Data Protection
-//! Act 2018 Part 3 logging duty (DOMAIN.md). Every read of a record by
+//! Act 2018 Part 3 logging duty (`docs/domain/data-protection.md`). Every read of a record by
 //! someone other than its author, every sharing, enrolment, revocation,
 //! copy and erasure appends an event.
 //!

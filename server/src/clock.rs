@@ -54,57 +54,11 @@ pub fn index_time(at: DateTime<Utc>) -> String {
 }
 
 /// A time as a device must write it, in [`index_time`]'s form; `None` for a
-/// spelling that does not round-trip. Exactly RFC 3339's grammar: uppercase
-/// `T` and `Z`, no surrounding space, seconds 00 to 59 (no leap second), an
-/// optional fraction of 1 to 9 digits, and `Z` or a numeric offset other
-/// than `-00:00` ("offset unknown"). Offsets are converted to UTC; the
-/// fraction is dropped from the indexed form.
-///
-/// The server's own copy of the rule until the core's `normalise_time`
-/// lands; it has the same meaning.
+/// spelling that does not round-trip: the core's rule
+/// ([`pocketbook_core::model::normalise_time`]), so a device and the server
+/// accept exactly the same spellings.
 pub fn normalise_time(text: &str) -> Option<String> {
-    let b = text.as_bytes();
-    let digits = |from: usize, to: usize| {
-        b.get(from..to)
-            .is_some_and(|s| s.iter().all(u8::is_ascii_digit))
-    };
-    let shape = b.len() >= 20
-        && digits(0, 4)
-        && b[4] == b'-'
-        && digits(5, 7)
-        && b[7] == b'-'
-        && digits(8, 10)
-        && b[10] == b'T'
-        && digits(11, 13)
-        && b[13] == b':'
-        && digits(14, 16)
-        && b[16] == b':'
-        && digits(17, 19)
-        && b[17] <= b'5';
-    if !shape {
-        return None;
-    }
-    let mut rest = &b[19..];
-    if let Some(fraction) = rest.strip_prefix(b".") {
-        let n = fraction.iter().take_while(|c| c.is_ascii_digit()).count();
-        if !(1..=9).contains(&n) {
-            return None;
-        }
-        rest = &fraction[n..];
-    }
-    let offset_ok = match rest {
-        b"Z" => true,
-        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
-            let numbers = [h1, h2, m1, m2].iter().all(|c| c.is_ascii_digit());
-            numbers && !(*sign == b'-' && [h1, h2, m1, m2].iter().all(|c| **c == b'0'))
-        }
-        _ => false,
-    };
-    if !offset_ok {
-        return None;
-    }
-    let parsed = DateTime::parse_from_rfc3339(text).ok()?;
-    Some(index_time(parsed.with_timezone(&Utc)))
+    pocketbook_core::model::normalise_time(text).ok()
 }
 
 /// A time in [`index_time`]'s form from any RFC 3339 spelling chrono

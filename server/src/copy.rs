@@ -1,5 +1,5 @@
 //! A member of the public gets a copy of the record of their own stop and
-//! search, or stop and account, for 12 months after it (DOMAIN.md §3-4), with
+//! search, or stop and account, for 12 months after it (`docs/domain/retention.md`), with
 //! the reference from their receipt and the date of the encounter.
 //!
 //! This module is the whole rule, over [`Storage`] and free of HTTP:

@@ -1,7 +1,7 @@
 //! How long records are kept, and the job that erases them.
 //!
 //! Stop and search and stop and account records are kept 12 months from the
-//! encounter (DOMAIN.md), then erased everywhere: on the server in one
+//! encounter (`docs/domain/retention.md`), then erased everywhere: on the server in one
 //! transaction per record (document, changes, feed entries; a content-free
 //! tombstone stays so a stale device cannot bring it back), and on devices
 //! through an `erased` feed entry. Scene and burglary records follow a

@@ -15,15 +15,13 @@ mod round_trip;
 
 pub use round_trip::{RoundTrip, round_trip};
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::panic::AssertUnwindSafe;
 
 use automerge::ActorId;
 use chrono::{DateTime, Utc};
 use pocketbook_core::document::{DocumentError, RecordDoc};
-use pocketbook_core::model::{
-    Receipt, Record, RecordBody, RecordKind, SceneAction, SceneAttendance, Tick,
-};
+use pocketbook_core::model::{Receipt, Record, RecordBody, RecordKind, SceneAttendance};
 use pocketbook_core::reference::Reference;
 use pocketbook_core::sync::wire::{
     Ack, FeedEntry, MAX_PAGE_ENTRIES, PushedRecord, Rejection, RejectionCode,
@@ -395,8 +393,11 @@ fn check_merged(
     principal: &Principal,
     arrival: &Arrival,
 ) -> Result<(String, Record), PushResult> {
+    // The whole document tree against the kind's schema first: the server
+    // keeps only what the schema defines.
     let record = doc
-        .checked_record()
+        .check_schema()
+        .and_then(|()| doc.checked_record())
         .map_err(|e| document_rejection(id, e))?;
     let problems = unreadable_times(before, &record);
     if !problems.is_empty() {
@@ -600,147 +601,13 @@ fn scene(record: &Record) -> Option<&SceneAttendance> {
 }
 
 /// The rules of an edit by `editor` (`before` is the server's copy, `None`
-/// for a new record): entries in another officer's name are never new,
-/// altered or removed, and an encounter whose receipt was given keeps its
-/// fields. The server's copy of the rule until the core's
-/// `pocketbook_core::rules::check_edit(before, after, editor)` lands, which
-/// replaces it (same meaning).
+/// for a new record), from the core's one rule (`pocketbook_core::rules`,
+/// the "Record fields" table of ARCHITECTURE.md): entries in another
+/// officer's name are never new, altered or removed, and an encounter whose
+/// receipt was recorded keeps its fields. The message names fields and
+/// positions, never content or a device-chosen id.
 fn check_edit(before: Option<&Record>, after: &Record, editor: &str) -> Result<(), String> {
-    if let Some(before) = before {
-        frozen_after_receipt(before, after)?;
-    }
-    entries_of_others(before, after, editor)
-}
-
-/// Whether the person was given their receipt: from then on the copy they
-/// hold (and may ask for) must stay what the record says, and the 12
-/// months run from the encounter they were given.
-fn receipt_given(receipt: &Option<Receipt>) -> bool {
-    matches!(receipt, Some(Receipt::Given { .. }))
-}
-
-/// Once the receipt is given, every field of a stop and search or stop and
-/// account stays as it was, except the free-text notes (where a correction
-/// is written).
-fn frozen_after_receipt(before: &Record, after: &Record) -> Result<(), String> {
-    let changed = match (&before.body, &after.body) {
-        (RecordBody::StopSearch { search: b }, RecordBody::StopSearch { search: a })
-            if receipt_given(&b.receipt) =>
-        {
-            changed_fields(b, a)
-        }
-        (RecordBody::StopAccount { account: b }, RecordBody::StopAccount { account: a })
-            if receipt_given(&b.receipt) =>
-        {
-            changed_fields(b, a)
-        }
-        _ => Vec::new(),
-    };
-    if changed.is_empty() {
-        return Ok(());
-    }
-    Err(format!(
-        "{}: cannot change once the receipt is given; write a correction in the notes",
-        changed.join(", ")
-    ))
-}
-
-/// Top-level fields whose values differ, other than `notes`.
-fn changed_fields<T: serde::Serialize>(before: &T, after: &T) -> Vec<String> {
-    let (Ok(serde_json::Value::Object(b)), Ok(serde_json::Value::Object(a))) =
-        (serde_json::to_value(before), serde_json::to_value(after))
-    else {
-        return vec!["record".into()];
-    };
-    let keys: std::collections::BTreeSet<&String> = b.keys().chain(a.keys()).collect();
-    keys.into_iter()
-        .filter(|k| *k != "notes" && b.get(*k) != a.get(*k))
-        .cloned()
-        .collect()
-}
-
-/// Scene actions and checklist ticks: one that is new must be in the
-/// editor's name, and one in another officer's name may be neither altered
-/// nor removed. Entries are named by position or checklist item, never by
-/// the ids a device chose, so nothing a device typed reaches the audit trail.
-fn entries_of_others(before: Option<&Record>, after: &Record, me: &str) -> Result<(), String> {
-    let (Some(after), before) = (scene(after), before.and_then(scene)) else {
-        return Ok(());
-    };
-    let index = |actions: &[SceneAction]| -> HashMap<String, SceneAction> {
-        actions.iter().map(|a| (a.id.clone(), a.clone())).collect()
-    };
-    let ticks = |checklist: &[Tick]| -> HashMap<&'static str, Tick> {
-        checklist
-            .iter()
-            .map(|t| (t.item.as_str(), t.clone()))
-            .collect()
-    };
-    let known_actions = before.map(|b| index(&b.actions)).unwrap_or_default();
-    let known_ticks = before.map(|b| ticks(&b.checklist)).unwrap_or_default();
-    for (i, action) in after.actions.iter().enumerate() {
-        let known = known_actions.get(&action.id) == Some(action);
-        if !known && action.recorded_by != me {
-            return Err(format!(
-                "scene action {} is recorded in another officer's name",
-                i + 1
-            ));
-        }
-    }
-    for tick in &after.checklist {
-        let known = known_ticks.get(tick.item.as_str()) == Some(tick);
-        if !known && tick.ticked_by != me {
-            return Err(format!(
-                "checklist item '{}' is ticked in another officer's name",
-                tick.item.as_str()
-            ));
-        }
-    }
-    let Some(before) = before else {
-        return Ok(());
-    };
-    let now_actions = index(&after.actions);
-    for (i, action) in before.actions.iter().enumerate() {
-        if action.recorded_by == me {
-            continue;
-        }
-        match now_actions.get(&action.id) {
-            None => {
-                return Err(format!(
-                    "scene action {} of another officer was removed",
-                    i + 1
-                ));
-            }
-            Some(now) if now != action => {
-                return Err(format!(
-                    "scene action {} of another officer was altered",
-                    i + 1
-                ));
-            }
-            Some(_) => {}
-        }
-    }
-    let now_ticks = ticks(&after.checklist);
-    for tick in &before.checklist {
-        if tick.ticked_by == me {
-            continue;
-        }
-        let item = tick.item.as_str();
-        match now_ticks.get(item) {
-            None => {
-                return Err(format!(
-                    "checklist item '{item}' ticked by another officer was removed"
-                ));
-            }
-            Some(now) if now != tick => {
-                return Err(format!(
-                    "checklist item '{item}' ticked by another officer was altered"
-                ));
-            }
-            Some(_) => {}
-        }
-    }
-    Ok(())
+    pocketbook_core::rules::check_edit(before, after, editor).map_err(|refusal| refusal.message)
 }
 
 /// Co-attending officers named on the record who cannot see it yet.

@@ -31,7 +31,7 @@ pub fn stop_account() -> StopAccount {
         self_defined_ethnicity: None,
         asked_about: "Presence near a reported break-in".into(),
         receipt: None,
-        notes: String::new(),
+        notes: Vec::new(),
     }
 }
 
@@ -63,6 +63,6 @@ pub fn stop_search(datetime: &str) -> StopSearch {
         removal_of_more_than_outer_clothing: false,
         conduct: Conduct::default(),
         receipt: None,
-        notes: String::new(),
+        notes: Vec::new(),
     }
 }

@@ -25,7 +25,8 @@ android {
 
     sourceSets {
         getByName("main") {
-            java.srcDirs("src/main/kotlin")
+            // The generated bindings, and the hand-written Flow layer over them.
+            java.srcDirs("src/main/kotlin", "../../kotlin/src/main/kotlin")
             jniLibs.srcDirs("src/main/jniLibs")
         }
     }

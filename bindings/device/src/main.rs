@@ -4,9 +4,11 @@
 //!
 //! Output: the result as JSON on stdout, exit 0. On failure: one JSON object
 //! `{"error": "<kind>", "message": "..."}` on stderr and exit 1 (the core
-//! refused) or 2 (the command line or its input was wrong). A `sync` that
-//! finds this device revoked or retired erases its notebook and fails with
-//! kind `wiped`; the message says which happened.
+//! refused) or 2 (the command line or its input was wrong), with the
+//! error's details where it has them: `violations` (invalid), `cause`
+//! (offline: refused, dns, tls, timeout, other), `reason` and `lost_edits`
+//! (wiped). A `sync` that finds this device revoked or retired erases its
+//! notebook and fails with kind `wiped`; the message says which happened.
 
 #![forbid(unsafe_code)]
 
@@ -113,8 +115,15 @@ enum Command {
         #[arg(long)]
         every_days: u32,
     },
-    /// Replace the notes of a record.
-    Notes { id: String, text: String },
+    /// Write an entry in a record's notebook; with `--corrects ENTRY_ID`
+    /// the entry corrects an earlier one (which stays as written).
+    Notes {
+        id: String,
+        text: String,
+        /// The id of the entry this one corrects.
+        #[arg(long)]
+        corrects: Option<String>,
+    },
     /// Name a co-attending officer on a scene or burglary record, e.g.
     /// `attend ID --officer PC5678`: the server shares the record with them.
     Attend {
@@ -178,28 +187,43 @@ enum MediumArg {
 struct Failure {
     kind: &'static str,
     message: String,
+    /// The error's details, merged into the printed object.
+    details: serde_json::Map<String, serde_json::Value>,
     exit: u8,
 }
 
 impl From<ApiError> for Failure {
     fn from(e: ApiError) -> Self {
+        let mut details = serde_json::Map::new();
         let kind = match &e {
-            ApiError::Invalid(_) => "invalid",
-            ApiError::BadInput(_) => "bad-input",
-            ApiError::NotFound => "not-found",
-            ApiError::Conflict(_) => "conflict",
-            ApiError::UpdateRequired(_) => "update-required",
-            ApiError::Storage(_) => "storage",
-            ApiError::NotEnrolled(_) => "not-enrolled",
-            ApiError::Offline(_) => "offline",
-            ApiError::Unauthorised(_) => "unauthorised",
-            ApiError::Protocol(_) => "protocol",
-            ApiError::Cancelled => "cancelled",
-            ApiError::Wiped(_) => "wiped",
+            ApiError::Invalid { violations } => {
+                details.insert("violations".into(), serde_json::json!(violations));
+                "invalid"
+            }
+            ApiError::BadInput { .. } => "bad-input",
+            ApiError::NotFound { .. } => "not-found",
+            ApiError::Conflict { .. } => "conflict",
+            ApiError::UpdateRequired { .. } => "update-required",
+            ApiError::Storage { .. } => "storage",
+            ApiError::NotEnrolled { .. } => "not-enrolled",
+            ApiError::Offline { reason, .. } => {
+                details.insert("cause".into(), reason.code().into());
+                "offline"
+            }
+            ApiError::Unauthorised { .. } => "unauthorised",
+            ApiError::Protocol { .. } => "protocol",
+            ApiError::Cancelled { .. } => "cancelled",
+            ApiError::Wiped { reason, lost_edits } => {
+                details.insert("reason".into(), reason.code().into());
+                details.insert("lost_edits".into(), (*lost_edits).into());
+                "wiped"
+            }
+            ApiError::Closed { .. } => "closed",
         };
         Failure {
             kind,
             message: e.to_string(),
+            details,
             exit: 1,
         }
     }
@@ -209,6 +233,7 @@ fn input_error(message: String) -> Failure {
     Failure {
         kind: "bad-input",
         message,
+        details: serde_json::Map::new(),
         exit: 2,
     }
 }
@@ -224,8 +249,10 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(failure) => {
-            let body = serde_json::json!({"error": failure.kind, "message": failure.message});
-            eprintln!("{body}");
+            let mut body = failure.details;
+            body.insert("error".into(), failure.kind.into());
+            body.insert("message".into(), failure.message.into());
+            eprintln!("{}", serde_json::Value::Object(body));
             ExitCode::from(failure.exit)
         }
     }
@@ -247,7 +274,7 @@ fn run(cli: Cli) -> Result<serde_json::Value, Failure> {
                 station,
             },
         )?;
-        return json(&nb.officer());
+        return json(&nb.officer()?);
     }
     if let Command::Enrol {
         server,
@@ -258,7 +285,7 @@ fn run(cli: Cli) -> Result<serde_json::Value, Failure> {
         let nb = runtime()?.block_on(pocketbook_core::api::enrol_device(
             store, server, code, label,
         ))?;
-        return json(&nb.officer());
+        return json(&nb.officer()?);
     }
     let nb = Notebook::open_existing(store)?;
     if let Some(aside) = nb.store_moved_aside() {
@@ -354,8 +381,11 @@ fn run(cli: Cli) -> Result<serde_json::Value, Failure> {
             nb.agree_updates(id.clone(), UpdateAgreement { method, every_days })?;
             json(&nb.get(id)?)
         }
-        Command::Notes { id, text } => {
-            nb.set_notes(id.clone(), text)?;
+        Command::Notes { id, text, corrects } => {
+            match corrects {
+                Some(entry) => nb.correct_note(id.clone(), entry, text)?,
+                None => nb.add_note(id.clone(), text)?,
+            };
             json(&nb.get(id)?)
         }
         Command::Attend { id, officer } => {
@@ -403,6 +433,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         .map_err(|e| Failure {
             kind: "storage",
             message: format!("cannot start the async runtime: {e}"),
+            details: serde_json::Map::new(),
             exit: 1,
         })
 }

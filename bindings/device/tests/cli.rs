@@ -212,6 +212,17 @@ fn bad_input_gets_a_clear_error_and_stores_nothing() {
         message.contains("vehicle_registration: required"),
         "{message}"
     );
+    // The violations as data too, as an app gets them.
+    let fields: Vec<&str> = err["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["field"].as_str().unwrap())
+        .collect();
+    assert!(
+        fields.contains(&"grounds") && fields.contains(&"vehicle_registration"),
+        "{err}"
+    );
 
     let junk = dir.path().join("junk.automerge");
     std::fs::write(&junk, b"junk").unwrap();
@@ -320,12 +331,17 @@ fn sync_on_a_revoked_device_erases_it_and_says_so() {
     let synced = ok(&store, &["sync"]);
     assert_eq!(synced["acknowledged"], 1);
 
+    // An edit made after the last sync is lost with the wipe, and counted.
+    ok(&store, &["new", "stop-search", "--json", &file]);
+
     // Lost: the admin revokes it; its next sync erases it.
     let device_id = station.admin.storage().devices().unwrap()[0].id.clone();
     station.admin.revoke_device(&device_id).unwrap();
 
     let err = failure(&store, &["sync"], 1);
     assert_eq!(err["error"], "wiped");
+    assert_eq!(err["reason"], "device-revoked");
+    assert_eq!(err["lost_edits"], 1, "{err}");
     let message = err["message"].as_str().unwrap();
     assert!(
         message.contains("revoked") && message.contains("erased"),
@@ -334,4 +350,27 @@ fn sync_on_a_revoked_device_erases_it_and_says_so() {
     // Nothing is left: the directory holds no notebook any more.
     let err = failure(&store, &["list"], 1);
     assert_eq!(err["error"], "not-enrolled");
+}
+
+#[test]
+fn enrolling_with_nothing_listening_says_offline_and_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let err = failure(
+        &dir.path().join("device"),
+        &[
+            "enrol",
+            "--server",
+            &format!("http://127.0.0.1:{port}"),
+            "--code",
+            "ABCDE-FGHJK",
+        ],
+        1,
+    );
+    assert_eq!(err["error"], "offline");
+    assert_eq!(err["cause"], "refused", "{err}");
 }

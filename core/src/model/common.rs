@@ -80,6 +80,11 @@ impl Location {
     Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Reconcile, Hydrate, uniffi::Record,
 )]
 pub struct Tick {
+    /// UUID v7 of this tick entry, or `legacy-<item>` for a tick of a
+    /// schema-v1 record. Assigned when the tick is written.
+    #[serde(default)]
+    #[autosurgeon(missing = "String::new")]
+    pub id: String,
     pub item: super::ChecklistItem,
     pub outcome: TickOutcome,
     /// Why an item was not done ("we will explain why"); required for "not done".
@@ -87,7 +92,7 @@ pub struct Tick {
     pub reason: Option<String>,
     /// Shoulder number of the officer who ticked it.
     pub ticked_by: String,
-    /// RFC 3339 time of the tick.
+    /// RFC 3339 device time of the tick.
     pub ticked_at: String,
 }
 
@@ -102,6 +107,8 @@ impl Tick {
             (_, Some(reason)) => v.optional_text(&format!("{field}.reason"), reason),
             _ => {}
         }
+        validate_shoulder_number(v, &format!("{field}.ticked_by"), &self.ticked_by);
+        v.timestamp(&format!("{field}.ticked_at"), &self.ticked_at);
     }
 }
 

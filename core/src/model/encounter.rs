@@ -6,6 +6,7 @@ use autosurgeon::{Hydrate, Reconcile};
 use serde::{Deserialize, Serialize};
 
 use super::common::{Location, MAX_SHORT_LEN, Receipt};
+use super::notes::{NoteEntry, validate_notes};
 use super::validate::Violations;
 use super::vocab::{
     AgeRange, Gender, Legislation, ObjectOfSearch, OfficerDefinedEthnicity, Outcome, SearchType,
@@ -64,9 +65,15 @@ pub struct StopSearch {
     /// Set by issuing the receipt, or by recording why it could not be given.
     #[serde(default)]
     pub receipt: Option<Receipt>,
-    #[serde(default)]
-    #[autosurgeon(with = "super::text_field")]
-    pub notes: String,
+    /// The notebook. When the record is created it may hold one note
+    /// (only `text` given); later entries are appended with `add_note`.
+    #[serde(default, deserialize_with = "super::notes::deserialize_notes")]
+    #[autosurgeon(
+        rename = "note_entries",
+        reconcile = "super::entry_lists::reconcile_notes",
+        hydrate = "super::entry_lists::read_by_document"
+    )]
+    pub notes: Vec<NoteEntry>,
 }
 
 impl StopSearch {
@@ -102,7 +109,7 @@ impl StopSearch {
         if let Some(receipt) = &self.receipt {
             receipt.validate(v, "receipt");
         }
-        v.optional_text("notes", &self.notes);
+        validate_notes(v, &self.notes);
     }
 
     /// police.uk `operation`: whether the search was part of a policing operation.
@@ -111,17 +118,19 @@ impl StopSearch {
     }
 }
 
-/// Officer-defined ethnicity is recorded only where the person did not state one.
+/// police.uk publishes the officer-defined ethnicity beside the
+/// self-defined one, so both may be recorded; the officer's perception is
+/// required when the person declined to state theirs ("Not stated"). A
+/// record that does not say what the person stated (`None`) leaves it optional.
 fn ethnicity_rule(
     v: &mut Violations,
     self_defined: Option<SelfDefinedEthnicity>,
     officer_defined: Option<OfficerDefinedEthnicity>,
 ) {
-    let stated = matches!(self_defined, Some(e) if e != SelfDefinedEthnicity::NotStated);
-    if stated && officer_defined.is_some() {
+    if self_defined == Some(SelfDefinedEthnicity::NotStated) && officer_defined.is_none() {
         v.push(
             "officer_defined_ethnicity",
-            "only recorded when the person did not state their ethnicity",
+            "required when the person did not state their ethnicity",
         );
     }
 }
@@ -138,9 +147,15 @@ pub struct StopAccount {
     /// The record given to the person, or why it could not be.
     #[serde(default)]
     pub receipt: Option<Receipt>,
-    #[serde(default)]
-    #[autosurgeon(with = "super::text_field")]
-    pub notes: String,
+    /// The notebook. When the record is created it may hold one note
+    /// (only `text` given); later entries are appended with `add_note`.
+    #[serde(default, deserialize_with = "super::notes::deserialize_notes")]
+    #[autosurgeon(
+        rename = "note_entries",
+        reconcile = "super::entry_lists::reconcile_notes",
+        hydrate = "super::entry_lists::read_by_document"
+    )]
+    pub notes: Vec<NoteEntry>,
 }
 
 impl StopAccount {
@@ -151,7 +166,7 @@ impl StopAccount {
         if let Some(receipt) = &self.receipt {
             receipt.validate(v, "receipt");
         }
-        v.optional_text("notes", &self.notes);
+        validate_notes(v, &self.notes);
     }
 }
 

@@ -2,14 +2,17 @@
 //!
 //! A burglary record is a scene attendance whose checklist also carries the
 //! burglary items, so both kinds share one document shape and one set of
-//! operations. Scene actions are an append-only list: concurrent appends from
-//! several officers all survive and every replica orders them the same way.
+//! operations. Scene actions, checklist ticks and note entries are
+//! append-only lists: concurrent appends from several officers all survive
+//! and every replica orders them the same way ("Record fields" in
+//! `ARCHITECTURE.md`).
 
 use autosurgeon::{Hydrate, Reconcile};
 use chrono::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::common::{Location, Tick, validate_shoulder_number};
+use super::notes::{NoteEntry, validate_notes};
 use super::validate::{Violations, parse_time};
 use super::vocab::{AttendanceReason, RecordKind, ResponseGrade, TargetStatus, TickOutcome};
 
@@ -82,6 +85,13 @@ pub struct UpdateAgreement {
     pub method: String,
     pub every_days: u32,
 }
+
+/// Most scene actions one record may hold (the server refuses more).
+pub const MAX_ACTIONS: usize = 10_000;
+/// Most checklist ticks (the whole history) one record may hold.
+pub const MAX_TICKS: usize = 2_000;
+/// Most co-attending officers one record may name.
+pub const MAX_ATTENDING: usize = 100;
 
 /// Longest interval between updates the Pledge allows.
 pub const MAX_UPDATE_INTERVAL_DAYS: u32 = 28;
@@ -175,6 +185,7 @@ pub struct SceneInput {
     #[serde(default)]
     pub left: Option<String>,
     pub location: Location,
+    /// An optional first note, written as the notebook's first entry.
     #[serde(default)]
     pub notes: String,
 }
@@ -190,16 +201,32 @@ pub struct SceneAttendance {
     pub left: Option<String>,
     pub location: Location,
     pub actions: Vec<SceneAction>,
-    #[autosurgeon(with = "super::checklist_map")]
+    /// Every tick ever made, in notebook order (an append-only history);
+    /// `Derived.latest_ticks` shows the one that counts per item.
+    #[serde(default)]
+    #[autosurgeon(
+        rename = "tick_entries",
+        reconcile = "super::entry_lists::reconcile_ticks",
+        hydrate = "super::entry_lists::read_by_document"
+    )]
     pub checklist: Vec<Tick>,
     pub updates: Option<UpdateAgreement>,
-    #[autosurgeon(with = "super::text_field")]
-    pub notes: String,
+    /// The notebook: append-only entries, corrections included.
+    #[serde(default)]
+    #[autosurgeon(
+        rename = "note_entries",
+        reconcile = "super::entry_lists::reconcile_notes",
+        hydrate = "super::entry_lists::read_by_document"
+    )]
+    pub notes: Vec<NoteEntry>,
     /// Shoulder numbers of the other officers at the scene, sorted: the
     /// server lets each of them see and add to the record. A set in the
     /// document (see `attending_set`), so concurrent additions all survive.
     #[serde(default)]
-    #[autosurgeon(with = "super::attending_set")]
+    #[autosurgeon(
+        reconcile = "super::entry_lists::reconcile_attending",
+        hydrate = "super::entry_lists::read_by_document"
+    )]
     pub attending: Vec<String>,
 }
 
@@ -216,12 +243,16 @@ impl SceneAttendance {
             actions: Vec::new(),
             checklist: Vec::new(),
             updates: None,
-            notes: input.notes,
+            notes: if input.notes.trim().is_empty() {
+                Vec::new()
+            } else {
+                vec![NoteEntry::initial(input.notes)]
+            },
             attending: Vec::new(),
         }
     }
 
-    /// Checks every rule of DOMAIN.md for an attendance of `kind`.
+    /// Checks every rule of an attendance of `kind`.
     pub fn validate(&self, kind: RecordKind, v: &mut Violations) {
         if self.reasons.is_empty() {
             v.push("reasons", "at least one reason for attending is required");
@@ -267,6 +298,15 @@ impl SceneAttendance {
             }
         }
         self.location.validate(v, "location");
+        if self.checklist.len() > MAX_TICKS {
+            v.push("checklist", format!("more than {MAX_TICKS} ticks"));
+        }
+        if self.actions.len() > MAX_ACTIONS {
+            v.push("actions", format!("more than {MAX_ACTIONS} actions"));
+        }
+        if self.attending.len() > MAX_ATTENDING {
+            v.push("attending", format!("more than {MAX_ATTENDING} officers"));
+        }
         for tick in &self.checklist {
             if !tick.item.applies_to(kind) {
                 v.push(
@@ -288,7 +328,7 @@ impl SceneAttendance {
                 );
             }
         }
-        v.optional_text("notes", &self.notes);
+        validate_notes(v, &self.notes);
         for officer in &self.attending {
             validate_shoulder_number(v, "attending", officer);
         }
@@ -317,16 +357,34 @@ impl SceneAttendance {
         if kind != RecordKind::HomeBurglary || self.left.is_none() {
             return Vec::new();
         }
+        let latest = self.latest_ticks();
         ChecklistItem::ALL
             .iter()
             .copied()
             .filter(|item| item.phase() == ChecklistPhase::BeforeLeaving)
             .filter(|item| {
-                !self
-                    .checklist
+                !latest
                     .iter()
                     .any(|t| t.item == *item && t.outcome != TickOutcome::NotDone)
             })
             .collect()
+    }
+
+    /// The tick that counts for each item ticked: the latest `ticked_at`
+    /// (as an instant), ties broken by notebook order (the later entry
+    /// wins), so every replica shows the same. In checklist order.
+    pub fn latest_ticks(&self) -> Vec<Tick> {
+        let mut latest: Vec<&Tick> = Vec::new();
+        for tick in &self.checklist {
+            let at = parse_time(&tick.ticked_at);
+            match latest.iter_mut().find(|t| t.item == tick.item) {
+                Some(slot) if at >= parse_time(&slot.ticked_at) => *slot = tick,
+                Some(_) => {}
+                None => latest.push(tick),
+            }
+        }
+        let mut ticks: Vec<Tick> = latest.into_iter().cloned().collect();
+        ticks.sort_by_key(|t| ChecklistItem::ALL.iter().position(|i| *i == t.item));
+        ticks
     }
 }

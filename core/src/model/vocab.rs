@@ -1,4 +1,4 @@
-//! Controlled vocabularies of DOMAIN.md, one enum each.
+//! Controlled vocabularies of the records (police.uk and the Pledge leaflets), one enum each.
 //!
 //! The text of every variant is exactly the police.uk string (or the
 //! leaflet's wording where police.uk has none), and that text is what goes
@@ -248,7 +248,8 @@ impl SelfDefinedEthnicity {
 }
 
 vocabulary! {
-    /// The officer's view, recorded only when the person did not state one.
+    /// The officer's view (police.uk `officer_defined_ethnicity`): may be
+    /// recorded beside the person's own, required when they did not state one.
     OfficerDefinedEthnicity {
         White => "White",
         Black => "Black",

@@ -10,10 +10,11 @@ use rusqlite::{TransactionBehavior, params};
 
 use super::{STORE_FILE, Store, StoreError};
 
-/// Deletes one record whole (its changes and its row) inside the caller's
-/// transaction; whether it was there.
+/// Deletes one record whole (its changes, its row, any feed entries held
+/// for it) inside the caller's transaction; whether it was there.
 pub(super) fn delete_record(tx: &rusqlite::Connection, id: &str) -> Result<bool, StoreError> {
     tx.execute("DELETE FROM changes WHERE record_id = ?1", [id])?;
+    tx.execute("DELETE FROM held_entries WHERE record_id = ?1", [id])?;
     Ok(tx.execute("DELETE FROM records WHERE id = ?1", [id])? > 0)
 }
 
@@ -65,6 +66,7 @@ impl Store {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute("DELETE FROM changes", [])?;
         tx.execute("DELETE FROM records", [])?;
+        tx.execute("DELETE FROM held_entries", [])?;
         tx.execute("DELETE FROM meta", [])?;
         tx.execute(
             "INSERT INTO meta (key, value) VALUES ('actor', ?1)",

@@ -12,7 +12,7 @@ use super::StoreError;
 /// `PRAGMA application_id` of a Pocketbook device store ("PBK1").
 pub const APPLICATION_ID: i32 = 0x5042_4B31;
 /// The schema version this code writes.
-pub const CURRENT_VERSION: u32 = 1;
+pub const CURRENT_VERSION: u32 = 2;
 
 const V1: &str = "
 CREATE TABLE meta (
@@ -55,8 +55,30 @@ CREATE TABLE changes (
 CREATE INDEX changes_by_record ON changes (record_id, seq);
 ";
 
+/// Version 2: feed entries held back, and a count of unacknowledged edits.
+const V2: &str = "
+-- Feed entries this app could not apply (a record of a newer schema,
+-- corrupt bytes, missing history), kept whole with a reason code so the
+-- app can say so and a later app version can apply them. Later entries of
+-- a record with a held entry are held behind it, in feed order.
+CREATE TABLE held_entries (
+    seq       INTEGER PRIMARY KEY NOT NULL,
+    record_id TEXT NOT NULL,
+    kind      TEXT NOT NULL,
+    reason    TEXT NOT NULL,
+    changes   BLOB NOT NULL,
+    held_at   TEXT NOT NULL
+) STRICT;
+CREATE INDEX held_entries_by_record ON held_entries (record_id, seq);
+
+-- Edits made on this device that the server has not acknowledged: what a
+-- wipe reports as lost.
+ALTER TABLE records ADD COLUMN local_edits INTEGER NOT NULL DEFAULT 0;
+UPDATE records SET local_edits = 1 WHERE unsynced = 1;
+";
+
 /// Each migration moves the schema from version `index` to `index + 1`.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// Brings the schema to [`CURRENT_VERSION`] in one transaction.
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

@@ -4,7 +4,12 @@
 //! A page from the server is applied in one transaction together with the
 //! new cursor, so a request cut at any point and retried neither loses nor
 //! duplicates a change: either the page and its cursor are durable, or
-//! neither is and the same page comes again.
+//! neither is and the same page comes again. A feed entry this app cannot
+//! apply is held aside with a reason (`held_entries`), so it never blocks
+//! the page it came in.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use automerge::ChangeHash;
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
@@ -12,7 +17,73 @@ use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use super::{Store, StoreError, insert_record, write_changes};
 use crate::document::{DocumentError, RecordDoc};
 use crate::model::RecordKind;
-use crate::sync::wire::{RejectionCode, SyncResponse};
+use crate::sync::wire::{FeedEntry, RejectionCode, SyncResponse};
+
+/// Progress is reported after at most this many records of a page...
+pub const PROGRESS_EVERY_RECORDS: usize = 50;
+/// ...or after this long, whichever comes first.
+pub const PROGRESS_EVERY: Duration = Duration::from_millis(250);
+
+/// Why a feed entry is held on this device instead of applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
+pub enum HeldReason {
+    /// The record was written by a newer app (a newer schema version):
+    /// "this record needs a newer app". Updating the app applies it.
+    NewerSchema,
+    /// The bytes are not a readable Pocketbook record.
+    Unreadable,
+    /// The entry depends on history this device does not have.
+    MissingHistory,
+    /// The record could not be stored (its reference collides with
+    /// another record on this device).
+    Unstorable,
+}
+
+impl HeldReason {
+    /// Stable code, as stored.
+    pub fn code(self) -> &'static str {
+        match self {
+            HeldReason::NewerSchema => "newer-schema",
+            HeldReason::Unreadable => "unreadable",
+            HeldReason::MissingHistory => "missing-history",
+            HeldReason::Unstorable => "unstorable",
+        }
+    }
+
+    /// The reason stored under `code` (unknown codes read as unreadable).
+    pub fn parse(code: &str) -> Self {
+        [
+            HeldReason::NewerSchema,
+            HeldReason::MissingHistory,
+            HeldReason::Unstorable,
+        ]
+        .into_iter()
+        .find(|r| r.code() == code)
+        .unwrap_or(HeldReason::Unreadable)
+    }
+
+    fn of(e: &DocumentError) -> Self {
+        match e {
+            DocumentError::TooNew { .. } => HeldReason::NewerSchema,
+            DocumentError::MissingDependencies => HeldReason::MissingHistory,
+            _ => HeldReason::Unreadable,
+        }
+    }
+}
+
+/// A record whose feed entries wait on this device (no content: the app
+/// shows "this record needs a newer app" or "could not be read").
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct HeldRecord {
+    pub record_id: String,
+    pub kind: RecordKind,
+    /// The reason of its first held entry.
+    pub reason: HeldReason,
+    /// When it was first held (RFC 3339, UTC).
+    pub held_at: String,
+    /// Feed entries held for it.
+    pub entries: u32,
+}
 
 const CREDENTIALS_META: &str = "credentials";
 const CURSOR_META: &str = "cursor";
@@ -42,6 +113,9 @@ pub struct PendingPush {
     pub kind: RecordKind,
     pub changes: Vec<u8>,
     pub heads: Vec<ChangeHash>,
+    /// Unacknowledged local edits of the record when the push was built:
+    /// what its acknowledgement settles.
+    pub edits: i64,
 }
 
 /// What applying one response did, for the sync summary.
@@ -52,6 +126,8 @@ pub struct AppliedPage {
     pub received: Vec<(String, RecordKind)>,
     /// Records the server erased (retention), removed from this device.
     pub erased: Vec<(String, RecordKind)>,
+    /// Feed entries held back (this app cannot apply them).
+    pub held: u32,
 }
 
 impl Store {
@@ -86,17 +162,19 @@ impl Store {
         max_records: usize,
         max_bytes: usize,
     ) -> Result<Vec<PendingPush>, StoreError> {
-        let queued: Vec<(String, Option<Vec<u8>>)> = {
+        let queued: Vec<(String, Option<Vec<u8>>, i64)> = {
             let mut stmt = self.conn.prepare_cached(
-                "SELECT id, synced_heads FROM records
+                "SELECT id, synced_heads, local_edits FROM records
                  WHERE unsynced = 1 AND rejection IS NULL ORDER BY created_at LIMIT ?1",
             )?;
-            stmt.query_map([max_records as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<Result<_, _>>()?
+            stmt.query_map([max_records as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?
+            .collect::<Result<_, _>>()?
         };
         let mut pushes = Vec::new();
         let mut bytes = 0;
-        for (id, synced) in queued {
+        for (id, synced, edits) in queued {
             let mut doc = self.take_doc(&id)?;
             let acknowledged = decode_heads(synced.as_deref());
             let changes = doc.changes_since(&acknowledged);
@@ -105,12 +183,13 @@ impl Store {
                 kind: doc.kind(),
                 heads: doc.heads(),
                 changes,
+                edits,
             };
             self.cache.put(doc);
             if push.changes.is_empty() {
                 // Everything here is already on the server.
                 self.conn.execute(
-                    "UPDATE records SET unsynced = 0 WHERE id = ?1",
+                    "UPDATE records SET unsynced = 0, local_edits = 0 WHERE id = ?1",
                     [&push.record_id],
                 )?;
                 continue;
@@ -146,66 +225,69 @@ impl Store {
 
     /// Applies a server response in one transaction: acknowledgements,
     /// refusals, the page of feed entries, and the new cursor.
+    ///
+    /// One entry this app cannot apply (a record of a newer schema, corrupt
+    /// bytes, missing history, a record that cannot be stored) never blocks
+    /// the page: it is held in the store with its record id and a
+    /// [`HeldReason`], later entries of that record are held behind it, and
+    /// the rest of the page applies and the cursor moves, in the same
+    /// transaction. [`Store::retry_held`] applies held entries once this app
+    /// can.
+    ///
+    /// `progress` hears how many records of the page have merged so far,
+    /// at least every [`PROGRESS_EVERY_RECORDS`] records or
+    /// [`PROGRESS_EVERY`], whichever comes first.
     pub fn apply_sync(
         &mut self,
         pushed: &[PendingPush],
         response: &SyncResponse,
+        progress: &mut dyn FnMut(u32),
     ) -> Result<AppliedPage, StoreError> {
         // Merge feed entries into working copies first; nothing is written
         // and no cached copy is touched until the whole page has merged.
         let mut touched: Vec<Touched> = Vec::new();
         let mut erased: Vec<(String, RecordKind)> = Vec::new();
+        let mut held: Vec<HeldRow> = Vec::new();
+        // Records with entries held from earlier pages: what follows waits.
+        let mut blocked: HashMap<String, HeldReason> = self.held_reasons()?;
+        let mut reported = (0usize, Instant::now());
         for entry in &response.changes {
             if entry.erased {
-                // Retention ran out on the server: this copy goes too.
+                // Retention ran out on the server: this copy goes too, and
+                // so does anything held of it.
                 touched.retain(|t| t.doc.header().id != entry.record_id);
+                held.retain(|h| h.record_id != entry.record_id);
+                blocked.remove(&entry.record_id);
                 erased.push((entry.record_id.clone(), entry.kind));
                 continue;
             }
-            if let Some(t) = touched
-                .iter_mut()
-                .find(|t| t.doc.header().id == entry.record_id)
-            {
-                t.doc.apply_changes(&entry.changes)?;
-                t.changes.extend_from_slice(&entry.changes);
+            if let Some(reason) = blocked.get(&entry.record_id) {
+                held.push(HeldRow::of(entry, *reason));
                 continue;
             }
-            match self.take_doc(&entry.record_id) {
-                Ok(mut doc) => {
-                    let local_heads = doc.heads();
-                    let mut copy = doc.fork(self.actor.clone());
-                    self.cache.put(doc);
-                    copy.apply_changes(&entry.changes)?;
-                    touched.push(Touched {
-                        doc: copy,
-                        changes: entry.changes.clone(),
-                        is_new: false,
-                        local_heads,
-                    });
+            match self.merge_entry(entry, &mut touched) {
+                Ok(()) => {}
+                Err(Merge::Skip) => {}
+                Err(Merge::Hold(reason)) => {
+                    tracing::warn!(
+                        seq = entry.seq,
+                        reason = reason.code(),
+                        "feed entry held back: this app cannot apply it"
+                    );
+                    blocked.insert(entry.record_id.clone(), reason);
+                    held.push(HeldRow::of(entry, reason));
                 }
-                Err(StoreError::NotFound) => {
-                    let doc = match RecordDoc::from_changes(&entry.changes, self.actor.clone()) {
-                        Ok(doc) => doc,
-                        // Later changes to a record this device no longer
-                        // holds (data minimisation removed it): not needed.
-                        Err(DocumentError::MissingDependencies) => continue,
-                        Err(e) => return Err(e.into()),
-                    };
-                    if doc.kind() != entry.kind {
-                        return Err(DocumentError::Shape("feed entry kind differs".into()).into());
-                    }
-                    touched.push(Touched {
-                        doc,
-                        changes: entry.changes.clone(),
-                        is_new: true,
-                        local_heads: Vec::new(),
-                    });
-                }
-                Err(e) => return Err(e),
+                Err(Merge::Fail(e)) => return Err(e),
+            }
+            if touched.len() >= reported.0 + PROGRESS_EVERY_RECORDS
+                || reported.1.elapsed() >= PROGRESS_EVERY
+            {
+                reported = (touched.len(), Instant::now());
+                progress(touched.len() as u32);
             }
         }
 
-        let mut untouched_heads = std::collections::HashMap::new();
+        let mut untouched_heads = HashMap::new();
         for push in pushed {
             if !touched.iter().any(|t| t.doc.header().id == push.record_id) {
                 let mut doc = self.take_doc(&push.record_id)?;
@@ -214,7 +296,7 @@ impl Store {
             }
         }
 
-        let tx = self
+        let mut tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut page = AppliedPage::default();
@@ -223,8 +305,9 @@ impl Store {
                 continue;
             };
             tx.execute(
-                "UPDATE records SET synced_heads = ?2 WHERE id = ?1",
-                params![push.record_id, encode_heads(&push.heads)],
+                "UPDATE records SET synced_heads = ?2, local_edits = max(local_edits - ?3, 0)
+                 WHERE id = ?1",
+                params![push.record_id, encode_heads(&push.heads), push.edits],
             )?;
             page.acknowledged += 1;
         }
@@ -247,20 +330,58 @@ impl Store {
                 )?;
             }
         }
-        for t in &mut touched {
-            if t.is_new {
-                insert_record(&tx, &mut t.doc, false)?;
+        let mut written = Vec::with_capacity(touched.len());
+        for mut t in touched {
+            // A record that cannot be stored (its reference collides with
+            // another record's) is held, not allowed to undo the page.
+            let savepoint = tx.savepoint()?;
+            let stored = if t.is_new {
+                insert_record(&savepoint, &mut t.doc, false)
             } else {
-                write_changes(&tx, &mut t.doc, &t.changes, false)?;
+                write_changes(&savepoint, &mut t.doc, &t.changes, false)
+            };
+            match stored {
+                Ok(()) => {
+                    savepoint.commit()?;
+                    page.received
+                        .push((t.doc.header().id.clone(), t.doc.kind()));
+                    written.push(t);
+                }
+                Err(StoreError::Duplicate | StoreError::Document(_)) => {
+                    drop(savepoint);
+                    tracing::warn!("feed record held back: it cannot be stored");
+                    held.extend(t.entries.iter().map(|(seq, changes)| HeldRow {
+                        seq: *seq,
+                        record_id: t.doc.header().id.clone(),
+                        kind: t.doc.kind(),
+                        reason: HeldReason::Unstorable,
+                        changes: changes.clone(),
+                    }));
+                }
+                Err(e) => return Err(e),
             }
-            page.received
-                .push((t.doc.header().id.clone(), t.doc.kind()));
         }
         let mut seen = std::collections::HashSet::new();
         erased.retain(|(id, _)| seen.insert(id.clone()));
         for (id, _) in &erased {
             super::retention::delete_record(&tx, id)?;
         }
+        let now = super::now();
+        for h in &held {
+            tx.execute(
+                "INSERT OR REPLACE INTO held_entries (seq, record_id, kind, reason, changes, held_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    h.seq as i64,
+                    h.record_id,
+                    h.kind.as_str(),
+                    h.reason.code(),
+                    h.changes,
+                    now
+                ],
+            )?;
+        }
+        page.held = held.len() as u32;
         tx.execute(
             "INSERT INTO meta (key, value) VALUES (?1, ?2)
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -276,7 +397,7 @@ impl Store {
             {
                 continue;
             }
-            let local_heads = touched
+            let local_heads = written
                 .iter()
                 .find(|t| t.doc.header().id == push.record_id)
                 .map(|t| &t.local_heads)
@@ -288,7 +409,7 @@ impl Store {
             )?;
         }
         tx.commit()?;
-        for t in touched {
+        for t in written {
             self.cache.put(t.doc);
         }
         for (id, _) in &erased {
@@ -296,6 +417,218 @@ impl Store {
         }
         page.erased = erased;
         Ok(page)
+    }
+
+    /// Merges one feed entry into the page's working copies.
+    fn merge_entry(&mut self, entry: &FeedEntry, touched: &mut Vec<Touched>) -> Result<(), Merge> {
+        if let Some(at) = touched
+            .iter()
+            .position(|t| t.doc.header().id == entry.record_id)
+        {
+            let t = &mut touched[at];
+            let applied = t
+                .doc
+                .apply_changes(&entry.changes)
+                .and_then(|()| t.doc.index_columns().map(|_| ()));
+            if let Err(e) = applied {
+                // The copy may hold part of the failed entry: rebuild it
+                // from what is stored and this page's earlier entries.
+                let t = touched.remove(at);
+                let rebuilt = self.rebuild(t).map_err(Merge::Fail)?;
+                touched.push(rebuilt);
+                return Err(Merge::Hold(HeldReason::of(&e)));
+            }
+            t.changes.extend_from_slice(&entry.changes);
+            t.entries.push((entry.seq, entry.changes.clone()));
+            return Ok(());
+        }
+        match self.take_doc(&entry.record_id) {
+            Ok(mut doc) => {
+                let local_heads = doc.heads();
+                let mut copy = doc.fork(self.actor.clone());
+                self.cache.put(doc);
+                copy.apply_changes(&entry.changes)
+                    .and_then(|()| copy.index_columns().map(|_| ()))
+                    .map_err(|e| Merge::Hold(HeldReason::of(&e)))?;
+                touched.push(Touched {
+                    doc: copy,
+                    changes: entry.changes.clone(),
+                    entries: vec![(entry.seq, entry.changes.clone())],
+                    is_new: false,
+                    local_heads,
+                });
+                Ok(())
+            }
+            Err(StoreError::NotFound) => {
+                let doc = match RecordDoc::from_changes(&entry.changes, self.actor.clone()) {
+                    Ok(doc) => doc,
+                    // Later changes to a record this device no longer
+                    // holds (data minimisation removed it): not needed.
+                    Err(DocumentError::MissingDependencies) => return Err(Merge::Skip),
+                    Err(e) => return Err(Merge::Hold(HeldReason::of(&e))),
+                };
+                if doc.kind() != entry.kind || doc.header().id != entry.record_id {
+                    return Err(Merge::Hold(HeldReason::Unreadable));
+                }
+                doc.index_columns()
+                    .map_err(|e| Merge::Hold(HeldReason::of(&e)))?;
+                touched.push(Touched {
+                    doc,
+                    changes: entry.changes.clone(),
+                    entries: vec![(entry.seq, entry.changes.clone())],
+                    is_new: true,
+                    local_heads: Vec::new(),
+                });
+                Ok(())
+            }
+            // A stored copy this app cannot read: hold what comes for it.
+            Err(StoreError::Document(e)) => Err(Merge::Hold(HeldReason::of(&e))),
+            Err(e) => Err(Merge::Fail(e)),
+        }
+    }
+
+    /// A working copy rebuilt from the stored record and the entries of
+    /// the page merged into it so far.
+    fn rebuild(&mut self, t: Touched) -> Result<Touched, StoreError> {
+        let doc = if t.is_new {
+            RecordDoc::from_changes(&t.changes, self.actor.clone())?
+        } else {
+            let mut stored = self.take_doc(&t.doc.header().id)?;
+            let mut copy = stored.fork(self.actor.clone());
+            self.cache.put(stored);
+            copy.apply_changes(&t.changes)?;
+            copy
+        };
+        Ok(Touched { doc, ..t })
+    }
+
+    /// Why each record with held entries is held (its first entry's reason).
+    fn held_reasons(&self) -> Result<HashMap<String, HeldReason>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT record_id, reason FROM held_entries ORDER BY seq DESC")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        let mut out = HashMap::new();
+        for row in rows {
+            let (id, reason) = row?;
+            out.insert(id, HeldReason::parse(&reason));
+        }
+        Ok(out)
+    }
+
+    /// The records with feed entries this app could not apply, oldest
+    /// first, one row per record with the reason of its first held entry.
+    pub fn held(&self) -> Result<Vec<HeldRecord>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            // SQLite takes the bare columns from the row of min(seq): the
+            // record's first held entry.
+            "SELECT record_id, kind, reason, held_at, count(*), min(seq) FROM held_entries
+             GROUP BY record_id ORDER BY min(seq)",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, i64>(4)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (record_id, kind, reason, held_at, entries) = row?;
+            let kind = RecordKind::parse(&kind).ok_or_else(|| {
+                DocumentError::Shape(format!("unknown kind of held record {record_id}"))
+            })?;
+            out.push(HeldRecord {
+                record_id,
+                kind,
+                reason: HeldReason::parse(&reason),
+                held_at,
+                entries: entries as u32,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Applies held feed entries this app can now read (after an update),
+    /// record by record in feed order, each record in one transaction;
+    /// returns the records that were applied. A record that still fails
+    /// stays held.
+    pub fn retry_held(&mut self) -> Result<Vec<(String, RecordKind)>, StoreError> {
+        let held = self.held()?;
+        let mut applied = Vec::new();
+        for record in held {
+            let entries: Vec<(i64, Vec<u8>)> = {
+                let mut stmt = self.conn.prepare_cached(
+                    "SELECT seq, changes FROM held_entries WHERE record_id = ?1 ORDER BY seq",
+                )?;
+                stmt.query_map([&record.record_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<Result<_, _>>()?
+            };
+            // All of the record's held entries at once, so changes held
+            // before the changes they depend on still apply.
+            let Some(last) = entries.last().map(|(seq, _)| *seq as u64) else {
+                continue;
+            };
+            let entry = FeedEntry {
+                seq: last,
+                record_id: record.record_id.clone(),
+                kind: record.kind,
+                changes: entries
+                    .iter()
+                    .flat_map(|(_, c)| c.iter().copied())
+                    .collect(),
+                erased: false,
+            };
+            let mut touched = Vec::new();
+            let failed = match self.merge_entry(&entry, &mut touched) {
+                Ok(()) | Err(Merge::Skip) => None,
+                Err(Merge::Hold(reason)) => Some(reason),
+                Err(Merge::Fail(e)) => return Err(e),
+            };
+            if let Some(reason) = failed {
+                self.conn.execute(
+                    "UPDATE held_entries SET reason = ?2 WHERE record_id = ?1",
+                    params![record.record_id, reason.code()],
+                )?;
+                continue;
+            }
+            let Some(mut t) = touched.pop() else {
+                continue;
+            };
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let stored = if t.is_new {
+                insert_record(&tx, &mut t.doc, false)
+            } else {
+                write_changes(&tx, &mut t.doc, &t.changes, false)
+            };
+            match stored {
+                Ok(()) => {
+                    tx.execute(
+                        "DELETE FROM held_entries WHERE record_id = ?1",
+                        [&record.record_id],
+                    )?;
+                    tx.commit()?;
+                    applied.push((record.record_id.clone(), record.kind));
+                    self.cache.put(t.doc);
+                }
+                Err(StoreError::Duplicate | StoreError::Document(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(applied)
+    }
+
+    /// Edits made on this device that the server never acknowledged.
+    pub fn unacknowledged_edits(&self) -> Result<i64, StoreError> {
+        Ok(self.conn.query_row(
+            "SELECT coalesce(sum(local_edits), 0) FROM records",
+            [],
+            |r| r.get(0),
+        )?)
     }
 
     /// The reason the server last refused a record, if it did.
@@ -314,9 +647,43 @@ impl Store {
 struct Touched {
     doc: RecordDoc,
     changes: Vec<u8>,
+    /// The feed entries merged in (sequence number, bytes), to hold them
+    /// if the record cannot be stored.
+    entries: Vec<(u64, Vec<u8>)>,
     is_new: bool,
     /// The record's heads before the page merged into it.
     local_heads: Vec<ChangeHash>,
+}
+
+/// What merging one feed entry came to, short of success.
+enum Merge {
+    /// Not needed on this device (a record data minimisation removed).
+    Skip,
+    /// This app cannot apply it: keep it aside.
+    Hold(HeldReason),
+    /// The store itself failed: the page fails and comes again.
+    Fail(StoreError),
+}
+
+/// A feed entry about to be held.
+struct HeldRow {
+    seq: u64,
+    record_id: String,
+    kind: RecordKind,
+    reason: HeldReason,
+    changes: Vec<u8>,
+}
+
+impl HeldRow {
+    fn of(entry: &FeedEntry, reason: HeldReason) -> Self {
+        HeldRow {
+            seq: entry.seq,
+            record_id: entry.record_id.clone(),
+            kind: entry.kind,
+            reason,
+            changes: entry.changes.clone(),
+        }
+    }
 }
 
 fn same_heads(a: &[ChangeHash], b: &[ChangeHash]) -> bool {

@@ -1,6 +1,7 @@
 //! The device's HTTP client for the sync server: one POST per round trip,
-//! gzip-compressed JSON both ways, bounded responses, and errors an app can
-//! act on (offline, unauthorised, update required, refused, wipe).
+//! gzip-compressed JSON both ways, bounded responses and bounded waits
+//! ([`NetworkSettings`]), and errors an app can act on (offline with its
+//! cause, unauthorised, update required, refused, wipe).
 
 use std::io::Write;
 use std::sync::Once;
@@ -20,11 +21,91 @@ use super::wire::{
 /// Largest response body the client reads.
 const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 
+/// How long a request may wait, set by the app (`Notebook::set_network_settings`,
+/// `enrol_device_with_network`). The defaults suit a handheld at a scene:
+///
+/// - `connect_timeout` **5 s**: a TCP (and TLS) connection that takes longer
+///   is a dead or unreachable network; the officer should hear so at once.
+/// - `read_timeout` **15 s**: the longest silence between two reads, so a
+///   server that accepts and never answers (or a link that stalls mid-page)
+///   is given up after 15 s, while a slow page that keeps arriving is not cut.
+/// - `overall_timeout` **60 s**: the most one request may take end to end,
+///   sending included. A sync is many requests; a full page (at most 500
+///   feed entries) fits well within a minute on a poor mobile link.
+///
+/// Each must be between 1 ms and 10 minutes (otherwise `ApiError::Invalid`
+/// naming the field).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
+pub struct NetworkSettings {
+    pub connect_timeout: Duration,
+    pub read_timeout: Duration,
+    pub overall_timeout: Duration,
+}
+
+impl Default for NetworkSettings {
+    fn default() -> Self {
+        NetworkSettings {
+            connect_timeout: Duration::from_secs(5),
+            read_timeout: Duration::from_secs(15),
+            overall_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Longest timeout an app may set: anything longer is a mistake.
+const MAX_TIMEOUT: Duration = Duration::from_secs(600);
+
+impl NetworkSettings {
+    /// Every out-of-range timeout, named as a field.
+    pub fn violations(&self) -> Vec<crate::model::FieldViolation> {
+        [
+            ("network.connect_timeout", self.connect_timeout),
+            ("network.read_timeout", self.read_timeout),
+            ("network.overall_timeout", self.overall_timeout),
+        ]
+        .into_iter()
+        .filter(|(_, d)| d.is_zero() || *d > MAX_TIMEOUT)
+        .map(|(field, _)| crate::model::FieldViolation {
+            field: field.into(),
+            problem: "must be more than 0 and at most 10 minutes".into(),
+        })
+        .collect()
+    }
+}
+
+/// Why the server could not be reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum OfflineCause {
+    /// Nothing listens at the address (connection refused or reset).
+    Refused,
+    /// The server's name could not be resolved (no network, or a wrong address).
+    Dns,
+    /// The TLS handshake failed (certificate, protocol): not a signal problem.
+    Tls,
+    /// A connect, read or overall timeout ran out ([`NetworkSettings`]).
+    Timeout,
+    /// Anything else: the network went away, the server answered 5xx.
+    Other,
+}
+
+impl OfflineCause {
+    /// Stable lower-case code, for logs and the CLI.
+    pub fn code(self) -> &'static str {
+        match self {
+            OfflineCause::Refused => "refused",
+            OfflineCause::Dns => "dns",
+            OfflineCause::Tls => "tls",
+            OfflineCause::Timeout => "timeout",
+            OfflineCause::Other => "other",
+        }
+    }
+}
+
 /// Why a round trip failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("the server could not be reached: {0}")]
-    Offline(String),
+    #[error("the server could not be reached ({}): {detail}", .cause.code())]
+    Offline { cause: OfflineCause, detail: String },
     #[error("the server refused this device: {0}")]
     Unauthorised(String),
     /// 401 with `wipe: true`: the device's credential was closed for good
@@ -73,7 +154,11 @@ pub fn install_crypto_provider() {
 }
 
 impl SyncClient {
-    pub fn new(server_url: &str, token: Option<String>) -> Result<Self, ClientError> {
+    pub fn new(
+        server_url: &str,
+        token: Option<String>,
+        network: &NetworkSettings,
+    ) -> Result<Self, ClientError> {
         let base = reqwest::Url::parse(server_url)
             .map_err(|e| ClientError::Protocol(format!("server URL {server_url:?}: {e}")))?;
         if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none() {
@@ -82,9 +167,15 @@ impl SyncClient {
             )));
         }
         install_crypto_provider();
+        const IDLE_CONNECTION: Duration = Duration::from_secs(5);
         let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(120))
+            .connect_timeout(network.connect_timeout)
+            .read_timeout(network.read_timeout)
+            .timeout(network.overall_timeout)
+            // Let an idle connection go well before the server closes it
+            // (the server's default idle limit is 10 s): a request sent on
+            // a connection the server is closing at that instant would fail.
+            .pool_idle_timeout(IDLE_CONNECTION)
             .user_agent(concat!("pocketbook-core/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ClientError::Protocol(format!("HTTP client: {e}")))?;
@@ -185,7 +276,10 @@ fn error_of(status: reqwest::StatusCode, bytes: &[u8]) -> ClientError {
             status: code,
             message,
         },
-        _ => ClientError::Offline(format!("server error {status}: {message}")),
+        _ => ClientError::Offline {
+            cause: OfflineCause::Other,
+            detail: format!("server error {status}: {message}"),
+        },
     }
 }
 
@@ -199,9 +293,58 @@ fn check_protocol(protocol: u32) -> Result<(), ClientError> {
     }
 }
 
+/// A failed request as an offline error with its cause. The detail is
+/// reqwest's message and its sources: the URL and the network's reason,
+/// never a token or record content.
 fn offline(e: reqwest::Error) -> ClientError {
-    // reqwest's messages carry the URL but no token or record content.
-    ClientError::Offline(e.to_string())
+    let mut detail = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(inner) = source {
+        detail.push_str(": ");
+        detail.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    ClientError::Offline {
+        cause: cause_of(&e),
+        detail,
+    }
+}
+
+/// Reads the cause out of reqwest's error and its chain of sources.
+fn cause_of(e: &reqwest::Error) -> OfflineCause {
+    if e.is_timeout() {
+        return OfflineCause::Timeout;
+    }
+    let mut next: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(inner) = next {
+        if inner.is::<rustls::Error>() {
+            return OfflineCause::Tls;
+        }
+        // hyper-util names a failed lookup "dns error" and keeps the
+        // resolver's error (an io::Error of no telling kind) as its source.
+        if inner.to_string().starts_with("dns error") {
+            return OfflineCause::Dns;
+        }
+        next = match inner.downcast_ref::<std::io::Error>() {
+            Some(io) => {
+                match io.kind() {
+                    std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::ConnectionReset => {
+                        return OfflineCause::Refused;
+                    }
+                    std::io::ErrorKind::TimedOut => return OfflineCause::Timeout,
+                    _ => {}
+                }
+                // An io::Error's source() skips the error it wraps (where
+                // tokio-rustls keeps the TLS error): step into it instead.
+                match io.get_ref() {
+                    Some(wrapped) => Some(wrapped as &(dyn std::error::Error + 'static)),
+                    None => inner.source(),
+                }
+            }
+            None => inner.source(),
+        };
+    }
+    OfflineCause::Other
 }
 
 #[cfg(test)]

@@ -1,13 +1,18 @@
 //! The core's public API, driven as an app drives it: every record kind and
-//! rule, merges between two and three replicas, the store's durability and
+//! rule, merges between two and three replicas, the notebook as evidence, the store's durability and
 //! recovery, a crash in the middle of a stream of edits, sharing with
-//! co-attending officers, and the remote wipe of a revoked or retired device
-//! (against a scripted stand-in for the server).
+//! co-attending officers, app callbacks that fail, request timeouts against
+//! a server that never answers, and feed entries this app cannot apply.
 
 mod support;
 
+mod bounded;
+mod callbacks;
 mod crash;
+mod feed;
 mod merge;
+mod network;
+mod notebook;
 mod records;
 mod sharing;
 mod store;

@@ -8,12 +8,12 @@ use pocketbook_core::model::*;
 
 use crate::support::*;
 
-struct Replica {
+pub struct Replica {
     _dir: tempfile::TempDir,
-    nb: Arc<Notebook>,
+    pub nb: Arc<Notebook>,
 }
 
-fn replicas(numbers: &[&str]) -> Vec<Replica> {
+pub fn replicas(numbers: &[&str]) -> Vec<Replica> {
     numbers
         .iter()
         .map(|n| {
@@ -24,8 +24,9 @@ fn replicas(numbers: &[&str]) -> Vec<Replica> {
         .collect()
 }
 
-/// Exchanges every replica's copy with every other (in both orders).
-fn exchange(all: &[Replica], id: &str) {
+/// Exchanges every replica's copy with every other (in both orders), and
+/// checks that every copy is schema-true afterwards.
+pub fn exchange(all: &[Replica], id: &str) {
     let exports: Vec<Vec<u8>> = all
         .iter()
         .map(|r| r.nb.export(id.into()).unwrap())
@@ -37,9 +38,12 @@ fn exchange(all: &[Replica], id: &str) {
             }
         }
     }
+    for replica in all {
+        assert_schema_true(&replica.nb, id);
+    }
 }
 
-fn share(all: &[Replica], id: &str) {
+pub fn share(all: &[Replica], id: &str) {
     let bytes = all[0].nb.export(id.into()).unwrap();
     for replica in &all[1..] {
         replica.nb.import(bytes.clone()).unwrap();
@@ -118,10 +122,12 @@ fn two_officers_ticking_different_items_both_stick() {
     let a = all[0].nb.get(id.clone()).unwrap();
     let b = all[1].nb.get(id.clone()).unwrap();
     assert_eq!(a, b);
-    let ticks = &scene_of(&a).checklist;
+    assert_eq!(scene_of(&a).checklist.len(), 2);
+    let ticks = &a.derived.latest_ticks;
     assert_eq!(ticks.len(), 2);
     assert_eq!(ticks[0].item, ChecklistItem::WitnessesSought);
     assert_eq!(ticks[0].ticked_by, "PC1");
+    assert_eq!(ticks[1].item, ChecklistItem::ForensicExaminationArranged);
     assert_eq!(ticks[1].ticked_by, "PC2");
 }
 
@@ -193,34 +199,48 @@ fn the_same_field_set_concurrently_converges_everywhere() {
     assert_eq!(records[1], records[2]);
     let arrived = scene_of(&records[0]).arrived.clone().unwrap();
     assert!(arrived.starts_with("2026-11-28T10:0"), "{arrived}");
-    assert_eq!(scene_of(&records[0]).checklist.len(), 1);
+    assert_eq!(records[0].derived.conflicts, vec!["arrived".to_string()]);
+    // Each officer's tick is an entry of the history; one counts per item.
+    assert_eq!(scene_of(&records[0]).checklist.len(), 3);
+    assert_eq!(records[0].derived.latest_ticks.len(), 1);
 }
 
 #[test]
-fn notes_merge_as_text() {
+fn concurrent_notes_and_corrections_all_survive_verbatim() {
     let all = replicas(&["PC1", "PC2"]);
     let mut input = scene(ResponseGrade::Emergency);
-    input.notes = "Door forced. Window intact.".into();
+    input.notes = "Rear door forced".into();
     let id = all[0].nb.create_scene(input).unwrap().header.id;
     share(&all, &id);
-    all[0]
+    let first = scene_of(&all[0].nb.get(id.clone()).unwrap()).notes[0]
+        .id
+        .clone();
+    let a = all[0]
         .nb
-        .set_notes(id.clone(), "Rear door forced. Window intact.".into())
-        .unwrap();
-    all[1]
-        .nb
-        .set_notes(
+        .correct_note(
             id.clone(),
-            "Door forced. Window intact. Dog barking.".into(),
+            first.clone(),
+            "Rear door forced with a jemmy".into(),
         )
         .unwrap();
+    let b = all[1]
+        .nb
+        .correct_note(id.clone(), first.clone(), "Entry via kitchen window".into())
+        .unwrap();
     exchange(&all, &id);
-    for replica in &all {
-        assert_eq!(
-            scene_of(&replica.nb.get(id.clone()).unwrap()).notes,
-            "Rear door forced. Window intact. Dog barking."
-        );
-    }
+    let records: Vec<Record> = all.iter().map(|r| r.nb.get(id.clone()).unwrap()).collect();
+    assert_eq!(records[0], records[1]);
+    let notes = &scene_of(&records[0]).notes;
+    let texts: Vec<&str> = notes.iter().map(|n| n.text.as_str()).collect();
+    assert_eq!(texts.len(), 3, "{texts:?}");
+    assert_eq!(texts[0], "Rear door forced");
+    assert!(texts.contains(&"Rear door forced with a jemmy"));
+    assert!(texts.contains(&"Entry via kitchen window"));
+    let mut corrected_by = notes[0].corrected_by.clone();
+    corrected_by.sort();
+    let mut expected = vec![a, b];
+    expected.sort();
+    assert_eq!(corrected_by, expected);
 }
 
 #[test]

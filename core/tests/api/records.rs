@@ -1,4 +1,4 @@
-//! Every record kind and every rule of DOMAIN.md through the public API.
+//! Every record kind and every rule of `docs/domain/` through the public API.
 
 use pocketbook_core::ApiError;
 use pocketbook_core::model::*;
@@ -8,7 +8,7 @@ use crate::support::*;
 
 fn invalid_message(result: Result<impl std::fmt::Debug, ApiError>) -> String {
     match result {
-        Err(ApiError::Invalid(message)) => message,
+        Err(e @ ApiError::Invalid { .. }) => e.to_string(),
         other => panic!("expected Invalid, got {other:?}"),
     }
 }
@@ -62,7 +62,8 @@ fn stop_search_rules_name_every_offending_field() {
     search.datetime = "yesterday".into();
     search.location.street = String::new();
     search.legislation = Legislation::CjpoSection60;
-    search.self_defined_ethnicity = Some(SelfDefinedEthnicity::A1);
+    search.self_defined_ethnicity = Some(SelfDefinedEthnicity::NotStated);
+    search.officer_defined_ethnicity = None;
     let message = invalid_message(nb.create_stop_search(search));
     for field in [
         "vehicle_registration: required for a vehicle search",
@@ -70,13 +71,41 @@ fn stop_search_rules_name_every_offending_field() {
         "datetime: not an RFC 3339 time",
         "location.street: required",
         "operation_name: required",
-        "officer_defined_ethnicity: only recorded when the person did not state",
+        "officer_defined_ethnicity: required when the person did not state",
     ] {
         assert!(message.contains(field), "{field} missing from {message}");
     }
     assert!(
         nb.list(ListFilter::default()).unwrap().is_empty(),
         "nothing stored"
+    );
+}
+
+#[test]
+fn officer_defined_ethnicity_is_recorded_beside_a_stated_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let nb = notebook(&dir, "PC101");
+    let mut search = stop_search();
+    search.self_defined_ethnicity = Some(SelfDefinedEthnicity::A1);
+    search.officer_defined_ethnicity = Some(OfficerDefinedEthnicity::Asian);
+    let record = nb.create_stop_search(search).unwrap();
+    let RecordBody::StopSearch { search } = record.body else {
+        panic!("not a search")
+    };
+    assert_eq!(
+        search.self_defined_ethnicity,
+        Some(SelfDefinedEthnicity::A1)
+    );
+    assert_eq!(
+        search.officer_defined_ethnicity,
+        Some(OfficerDefinedEthnicity::Asian)
+    );
+    let mut unstated = stop_search();
+    unstated.officer_defined_ethnicity = None;
+    let message = invalid_message(nb.create_stop_search(unstated));
+    assert!(
+        message.contains("officer_defined_ethnicity: required"),
+        "{message}"
     );
 }
 
@@ -110,11 +139,11 @@ fn receipt_not_given_needs_a_reason_and_a_given_receipt_is_final() {
     nb.issue_receipt(id.clone(), ReceiptMedium::Email).unwrap();
     assert!(matches!(
         nb.issue_receipt(id.clone(), ReceiptMedium::Text),
-        Err(ApiError::Conflict(_))
+        Err(ApiError::Conflict { .. })
     ));
     assert!(matches!(
         nb.receipt_not_given(id, "late".into()),
-        Err(ApiError::Conflict(_))
+        Err(ApiError::Conflict { .. })
     ));
 }
 
@@ -300,6 +329,7 @@ fn scene_actions_and_promises() {
         ))
         .contains("updates.every_days")
     );
+    let action_record = id.clone();
     let record = nb.get(id).unwrap();
     let RecordBody::SceneAttendance { scene } = record.body else {
         panic!()
@@ -311,6 +341,7 @@ fn scene_actions_and_promises() {
     assert_eq!(scene.checklist.len(), 1);
     assert_eq!(scene.checklist[0].ticked_by, "PC104");
     assert_eq!(scene.updates.unwrap().every_days, 14);
+    assert_schema_true(&nb, &action_record);
 }
 
 #[test]
@@ -343,6 +374,7 @@ fn burglary_flags_before_leaving_items_left_open() {
     );
     nb.record_departure(id.clone(), "2026-11-28T11:30:00Z".into())
         .unwrap();
+    assert_schema_true(&nb, &id);
     let record = nb.get(id).unwrap();
     assert_eq!(
         record.derived.open_on_leaving,
@@ -361,7 +393,7 @@ fn operations_refuse_the_wrong_kind() {
     let search = nb.create_stop_search(stop_search()).unwrap().header.id;
     assert!(matches!(
         nb.add_scene_action(search, note("x")),
-        Err(ApiError::Conflict(m)) if m.contains("stop-search")
+        Err(ApiError::Conflict { detail: m }) if m.contains("stop-search")
     ));
     let scene_id = nb
         .create_scene(scene(ResponseGrade::Emergency))
@@ -370,11 +402,11 @@ fn operations_refuse_the_wrong_kind() {
         .id;
     assert!(matches!(
         nb.issue_receipt(scene_id, ReceiptMedium::Printed),
-        Err(ApiError::Conflict(_))
+        Err(ApiError::Conflict { .. })
     ));
     assert!(matches!(
         nb.get("no-such-id".into()),
-        Err(ApiError::NotFound)
+        Err(ApiError::NotFound { .. })
     ));
 }
 
@@ -408,7 +440,7 @@ fn list_filters_by_kind_status_and_reference() {
             reference: Some("NOT-A-REF".into()),
             ..Default::default()
         }),
-        Err(ApiError::BadInput(_))
+        Err(ApiError::BadInput { .. })
     ));
     nb.issue_receipt(search.header.id, ReceiptMedium::Printed)
         .unwrap();
@@ -464,14 +496,15 @@ fn vocabulary_strings_are_exact_and_unknown_ones_are_refused() {
 
 #[test]
 fn listeners_hear_durable_changes_until_cancelled() {
-    use pocketbook_core::api::{ChangeEvent, ChangeListener, ChangeOrigin};
+    use pocketbook_core::api::{CallbackError, ChangeEvent, ChangeListener, ChangeOrigin};
     use std::sync::{Arc, Mutex};
 
     #[derive(Default)]
     struct Recorder(Mutex<Vec<ChangeEvent>>);
     impl ChangeListener for Recorder {
-        fn on_change(&self, event: ChangeEvent) {
+        fn on_change(&self, event: ChangeEvent) -> Result<(), CallbackError> {
             self.0.lock().unwrap().push(event);
+            Ok(())
         }
     }
     let dir = tempfile::tempdir().unwrap();
@@ -499,9 +532,11 @@ fn a_notebook_belongs_to_one_officer() {
     let dir = tempfile::tempdir().unwrap();
     drop(notebook(&dir, "PC110"));
     let other = pocketbook_core::Notebook::open(dir.path().display().to_string(), officer("PC999"));
-    assert!(matches!(other, Err(ApiError::Conflict(_))));
+    assert!(matches!(other, Err(ApiError::Conflict { .. })));
     let mut nameless = officer("PC110");
     nameless.name = String::new();
     let refused = pocketbook_core::Notebook::open(dir.path().display().to_string(), nameless);
-    assert!(matches!(refused, Err(ApiError::Invalid(m)) if m.contains("officer.name")));
+    assert!(
+        matches!(refused, Err(ref e @ ApiError::Invalid { .. }) if e.to_string().contains("officer.name"))
+    );
 }

@@ -66,8 +66,8 @@ fn bad_shoulder_numbers_and_wrong_kinds_are_refused() {
         .id;
     for bad in [String::new(), "   ".into(), "X".repeat(MAX_SHORT_LEN + 1)] {
         match nb.add_attending_officer(id.clone(), bad.clone()) {
-            Err(ApiError::Invalid(message)) => {
-                assert!(message.contains("attending"), "{message}")
+            Err(e @ ApiError::Invalid { .. }) => {
+                assert!(e.to_string().contains("attending"), "{e}")
             }
             other => panic!("{bad:?}: expected Invalid, got {other:?}"),
         }
@@ -79,12 +79,12 @@ fn bad_shoulder_numbers_and_wrong_kinds_are_refused() {
     for other in [search, account] {
         assert!(matches!(
             nb.add_attending_officer(other, "PC5678".into()),
-            Err(ApiError::Conflict(_))
+            Err(ApiError::Conflict { .. })
         ));
     }
     assert!(matches!(
         nb.add_attending_officer("no-such-id".into(), "PC5678".into()),
-        Err(ApiError::NotFound)
+        Err(ApiError::NotFound { .. })
     ));
 }
 
@@ -118,5 +118,6 @@ fn a_record_made_before_sharing_reads_as_nobody_and_can_be_shared() {
         panic!("a scene")
     };
     scene.attending = vec!["PC5678".into()];
-    assert_eq!(colleague.get(id).unwrap().body, body);
+    assert_eq!(colleague.get(id.clone()).unwrap().body, body);
+    assert_schema_true(&colleague, &id);
 }

@@ -47,7 +47,7 @@ fn a_store_from_a_newer_app_is_refused_not_touched() {
     }
     let result =
         pocketbook_core::Notebook::open(dir.path().display().to_string(), officer("PC202"));
-    assert!(matches!(result, Err(ApiError::UpdateRequired(m)) if m.contains("99")));
+    assert!(matches!(result, Err(ApiError::UpdateRequired { detail: m }) if m.contains("99")));
     let conn = rusqlite::Connection::open(&path).unwrap();
     let version: u32 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
@@ -95,7 +95,7 @@ fn hostile_imports_are_refused_and_store_nothing() {
     let nb = notebook(&dir, "PC205");
     let garbage = nb.import(b"\x85\x6f\x4a\x83garbage".to_vec());
     assert!(
-        matches!(garbage, Err(ApiError::BadInput(m)) if m.contains("not an Automerge document"))
+        matches!(garbage, Err(ApiError::BadInput { detail: m }) if m.contains("not an Automerge document"))
     );
     let mut foreign = automerge::AutoCommit::new();
     use automerge::transaction::Transactable;
@@ -104,7 +104,7 @@ fn hostile_imports_are_refused_and_store_nothing() {
         .unwrap();
     let not_ours = nb.import(foreign.save());
     assert!(
-        matches!(not_ours, Err(ApiError::BadInput(m)) if m.contains("not a Pocketbook record"))
+        matches!(not_ours, Err(ApiError::BadInput { detail: m }) if m.contains("not a Pocketbook record"))
     );
     foreign
         .put(automerge::ROOT, "schema", "pocketbook.record")
@@ -114,14 +114,14 @@ fn hostile_imports_are_refused_and_store_nothing() {
         .unwrap();
     assert!(matches!(
         nb.import(foreign.save()),
-        Err(ApiError::UpdateRequired(_))
+        Err(ApiError::UpdateRequired { .. })
     ));
     foreign
         .put(automerge::ROOT, "schema_version", 1_u64)
         .unwrap();
     assert!(matches!(
         nb.import(foreign.save()),
-        Err(ApiError::BadInput(_))
+        Err(ApiError::BadInput { .. })
     ));
     assert!(nb.list(ListFilter::default()).unwrap().is_empty());
 }
@@ -141,7 +141,9 @@ fn an_imported_record_breaking_a_rule_is_refused() {
     let other_dir = tempfile::tempdir().unwrap();
     let other = notebook(&other_dir, "PC207");
     let refused = other.import(doc.save());
-    assert!(matches!(refused, Err(ApiError::Invalid(m)) if m.contains("grounds")));
+    assert!(
+        matches!(refused, Err(ref e @ ApiError::Invalid { .. }) if e.to_string().contains("grounds"))
+    );
     assert!(other.list(ListFilter::default()).unwrap().is_empty());
     // Merging the same bad change into the original is refused too, and the original stays valid.
     assert!(nb.import(doc.save()).is_err());
@@ -149,4 +151,21 @@ fn an_imported_record_breaking_a_rule_is_refused() {
         panic!()
     };
     assert!(!search.grounds.is_empty());
+}
+
+#[test]
+fn a_closed_notebook_answers_closed_and_opens_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let nb = notebook(&dir, "PC210");
+    let id = nb.create_stop_account(stop_account()).unwrap().header.id;
+    nb.close();
+    assert!(matches!(nb.get(id.clone()), Err(ApiError::Closed { .. })));
+    assert!(matches!(nb.officer(), Err(ApiError::Closed { .. })));
+    assert!(matches!(
+        nb.create_stop_account(stop_account()),
+        Err(ApiError::Closed { .. })
+    ));
+    // The store's file was released: the notebook opens again whole.
+    let again = notebook(&dir, "PC210");
+    assert_eq!(again.get(id).unwrap().header.author, officer("PC210"));
 }

@@ -54,7 +54,7 @@ pub fn stop_search() -> StopSearch {
             treated_with_respect: true,
         },
         receipt: None,
-        notes: String::new(),
+        notes: Vec::new(),
     }
 }
 
@@ -65,7 +65,7 @@ pub fn stop_account() -> StopAccount {
         self_defined_ethnicity: Some(SelfDefinedEthnicity::B2),
         asked_about: "Presence near a reported break-in".into(),
         receipt: None,
-        notes: String::new(),
+        notes: Vec::new(),
     }
 }
 
@@ -91,8 +91,12 @@ pub fn note(text: &str) -> ActionDetail {
 pub struct Recorder(pub std::sync::Mutex<Vec<pocketbook_core::api::ChangeEvent>>);
 
 impl pocketbook_core::api::ChangeListener for Recorder {
-    fn on_change(&self, event: pocketbook_core::api::ChangeEvent) {
+    fn on_change(
+        &self,
+        event: pocketbook_core::api::ChangeEvent,
+    ) -> Result<(), pocketbook_core::api::CallbackError> {
         self.0.lock().unwrap().push(event);
+        Ok(())
     }
 }
 
@@ -107,5 +111,16 @@ pub fn scene_of(record: &Record) -> &SceneAttendance {
     match &record.body {
         RecordBody::SceneAttendance { scene } | RecordBody::HomeBurglary { scene } => scene,
         other => panic!("not a scene: {other:?}"),
+    }
+}
+
+/// Fails unless the stored document of `id` passes the whole-tree schema
+/// check the server runs on every push.
+pub fn assert_schema_true(nb: &Notebook, id: &str) {
+    let bytes = nb.export(id.into()).expect("export");
+    let doc = pocketbook_core::document::RecordDoc::load(&bytes, automerge::ActorId::random())
+        .expect("load");
+    if let Err(e) = doc.check_schema() {
+        panic!("record {id} is not schema-true: {e}");
     }
 }

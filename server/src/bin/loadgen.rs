@@ -162,7 +162,7 @@ fn stop_account(n: usize) -> StopAccount {
         self_defined_ethnicity: Some(SelfDefinedEthnicity::NotStated),
         asked_about: "Presence near a reported break-in".into(),
         receipt: None,
-        notes: String::new(),
+        notes: Vec::new(),
     }
 }
 

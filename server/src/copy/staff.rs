@@ -3,8 +3,8 @@
 //! place and the officer, then issue the copy.
 //!
 //! Only an active officer with the role `staff` or `supervisor` may do
-//! this, and only for the records of their own station (DOMAIN.md: "see
-//! their station's records, reissue a copy"). Every search is audited as
+//! this, and only for the records of their own station (see "The copy a
+//! person may ask for" in `docs/domain/stop-and-search.md`). Every search is audited as
 //! `staff-lookup` and every copy as `copy-issued`, with the staff member as
 //! the actor; the place typed is not written to the trail.
 

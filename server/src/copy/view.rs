@@ -14,7 +14,7 @@ use crate::storage::StoredRecord;
 
 /// What the person is entitled to see, as JSON (`POST /v1/copy`) and as the
 /// page (`POST /copy`). Leaves out the device position (the street
-/// description stands for the place), the officer's name (DOMAIN.md: name
+/// description stands for the place), the officer's name (`docs/domain/stop-and-search.md`: name
 /// *or* shoulder number; the shoulder number identifies them), and the
 /// officer's working notes and conduct checklist, which are not part of
 /// the record a person is given.

@@ -26,7 +26,7 @@ fn push_of(nb: &Notebook, id: &str, kind: RecordKind) -> PushedRecord {
     PushedRecord {
         record_id: id.to_string(),
         kind,
-        changes: nb.export(id.to_string()).unwrap(),
+        changes: changes_of(nb, id),
     }
 }
 

@@ -42,7 +42,7 @@ async fn concurrent_pushes_to_one_record_all_survive() {
     let created = PushedRecord {
         record_id: id.clone(),
         kind: RecordKind::SceneAttendance,
-        changes: first.export(id.clone()).unwrap(),
+        changes: changes_of(&first, &id),
     };
     server
         .sync(&creator, &request(None, vec![created.clone()]))
@@ -64,7 +64,7 @@ async fn concurrent_pushes_to_one_record_all_survive() {
         )
         .unwrap();
         let push = PushedRecord {
-            changes: nb.export(id.clone()).unwrap(),
+            changes: changes_of(&nb, &id),
             ..created.clone()
         };
         dirs.push(dir);

@@ -87,7 +87,7 @@ impl Desk {
         let push = PushedRecord {
             record_id: id.clone(),
             kind: RecordKind::StopSearch,
-            changes: nb.export(id.clone()).unwrap(),
+            changes: changes_of(nb, &id),
         };
         let answer = self.server.sync(token, &request(None, vec![push])).await;
         assert!(answer.rejected.is_empty(), "{:?}", answer.rejected);
@@ -319,7 +319,7 @@ async fn wrong_reference_wrong_date_erased_and_never_existed_get_one_answer() {
     let push = PushedRecord {
         record_id: scene.header.id.clone(),
         kind: RecordKind::SceneAttendance,
-        changes: nb.export(scene.header.id.clone()).unwrap(),
+        changes: changes_of(&nb, &scene.header.id),
     };
     desk.server.sync(&token, &request(None, vec![push])).await;
 

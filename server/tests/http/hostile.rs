@@ -136,7 +136,7 @@ async fn a_corrupt_record_is_refused_alone_and_the_rest_of_the_batch_stands() {
     let not_ours = PushedRecord {
         record_id: "f00d".into(),
         kind: RecordKind::StopSearch,
-        changes: foreign.save(),
+        changes: foreign.save_after(&[]),
     };
     let response = server
         .sync(
@@ -171,7 +171,7 @@ fn tampered(
     let (_, variant) = doc.get(&body, "StopSearch").unwrap().unwrap();
     let (_, search) = doc.get(&variant, "search").unwrap().unwrap();
     edit(&mut doc, &search);
-    doc.save()
+    doc.save_after(&[])
 }
 
 #[tokio::test]
@@ -245,7 +245,7 @@ async fn forged_authors_wrong_kinds_and_header_rewrites_are_refused() {
     let (_, author) = doc.get(&header, "author").unwrap().unwrap();
     doc.put(&author, "shoulder_number", "PC2").unwrap();
     let rewrite = PushedRecord {
-        changes: doc.save(),
+        changes: doc.save_after(&[]),
         ..forged.clone()
     };
     // Out of scope, the intruder is refused before anything is merged; the

@@ -6,6 +6,7 @@ mod support;
 mod access;
 mod admin;
 mod audit;
+mod bombs;
 mod concurrency;
 mod copy;
 mod cost;

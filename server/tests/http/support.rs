@@ -208,7 +208,7 @@ pub fn stop_search() -> StopSearch {
         removal_of_more_than_outer_clothing: false,
         conduct: Conduct::default(),
         receipt: None,
-        notes: String::new(),
+        notes: Vec::new(),
     }
 }
 
@@ -232,7 +232,7 @@ pub fn new_search(nb: &Notebook) -> PushedRecord {
     PushedRecord {
         record_id: record.header.id.clone(),
         kind: RecordKind::StopSearch,
-        changes: nb.export(record.header.id).unwrap(),
+        changes: changes_of(nb, &record.header.id),
     }
 }
 
@@ -272,4 +272,13 @@ pub async fn sync_with(
     let text = response.text().await.unwrap();
     assert_eq!(status, 200, "{text}");
     serde_json::from_str(&text).unwrap()
+}
+
+/// A record's whole history as a device pushes it: plain change chunks
+/// (a push of anything else, such as an export's document, is refused).
+pub fn changes_of(nb: &Notebook, id: &str) -> Vec<u8> {
+    let saved = nb.export(id.to_string()).unwrap();
+    pocketbook_core::document::RecordDoc::load(&saved, automerge::ActorId::random())
+        .unwrap()
+        .changes_since(&[])
 }

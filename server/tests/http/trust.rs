@@ -64,14 +64,24 @@ fn since(now: &[u8], known: &[u8]) -> Vec<u8> {
 fn rewritten(bytes: &[u8], edit: impl FnOnce(&mut AutoCommit)) -> Vec<u8> {
     let mut doc = AutoCommit::load(bytes).unwrap();
     edit(&mut doc);
-    doc.save()
+    doc.save_after(&[])
 }
 
 fn push(record_id: &str, kind: RecordKind, changes: Vec<u8>) -> PushedRecord {
     PushedRecord {
         record_id: record_id.into(),
         kind,
-        changes,
+        changes: as_change_chunks(changes),
+    }
+}
+
+/// A device pushes plain change chunks, never a saved document: a whole
+/// exported record is sent as all of its changes.
+fn as_change_chunks(bytes: Vec<u8>) -> Vec<u8> {
+    // Magic (4 bytes), checksum (4), then the chunk type: 0 is a document.
+    match AutoCommit::load(&bytes) {
+        Ok(mut doc) if bytes.get(8) == Some(&0) => doc.save_after(&[]),
+        _ => bytes,
     }
 }
 
@@ -308,7 +318,7 @@ async fn times_in_odd_spellings_or_beyond_belief_are_refused_for_their_record_al
         answer
             .rejected
             .iter()
-            .all(|r| r.code == RejectionCode::Invalid && r.message.starts_with("datetime:")),
+            .all(|r| r.code == RejectionCode::Invalid && r.message.contains("datetime:")),
         "{:?}",
         answer.rejected
     );
@@ -375,7 +385,7 @@ async fn times_in_odd_spellings_or_beyond_belief_are_refused_for_their_record_al
         )
         .await;
     assert_eq!(answer.rejected[0].code, RejectionCode::Invalid);
-    assert!(answer.rejected[0].message.starts_with("arrived:"));
+    assert!(answer.rejected[0].message.contains("arrived:"));
     still_serving(&server, &other).await;
 }
 
@@ -417,7 +427,7 @@ async fn once_the_receipt_is_given_the_encounter_cannot_move() {
     assert!(
         answer.rejected[0]
             .message
-            .starts_with("datetime: cannot change once the receipt is given"),
+            .starts_with("datetime: cannot change once the receipt is recorded"),
         "{}",
         answer.rejected[0].message
     );
@@ -434,7 +444,7 @@ async fn once_the_receipt_is_given_the_encounter_cannot_move() {
     assert_eq!(server.audit("push-refused").len(), 2);
 
     // A correction in the notes is still welcome.
-    nb.set_notes(
+    nb.add_note(
         id.clone(),
         "Time on the receipt is right; place was Lee High Road".into(),
     )
@@ -487,14 +497,14 @@ async fn a_colleague_cannot_remove_or_alter_another_officers_entries() {
     let burglary = ["body", "HomeBurglary", "scene"];
     let edits: Vec<(&str, Vec<u8>)> = vec![
         (
-            "scene action 1 of another officer was removed",
+            "scene action 1 of the server's copy was removed; entries are never removed",
             changed(&whole, |doc| {
                 let actions = object(doc, &[burglary.as_slice(), &["actions"]].concat());
                 doc.delete(&actions, 0).unwrap();
             }),
         ),
         (
-            "scene action 1 of another officer was altered",
+            "scene action 1 was altered; entries are never changed",
             changed(&whole, |doc| {
                 let actions = object(doc, &[burglary.as_slice(), &["actions"]].concat());
                 let action = doc.get(&actions, 0).unwrap().unwrap().1;
@@ -502,10 +512,10 @@ async fn a_colleague_cannot_remove_or_alter_another_officers_entries() {
             }),
         ),
         (
-            "checklist item 'introduced themselves' ticked by another officer was removed",
+            "tick 1 of the server's copy was removed; entries are never removed",
             changed(&whole, |doc| {
-                let checklist = object(doc, &[burglary.as_slice(), &["checklist"]].concat());
-                doc.delete(&checklist, "introduced themselves").unwrap();
+                let ticks = object(doc, &[burglary.as_slice(), &["tick_entries"]].concat());
+                doc.delete(&ticks, 0).unwrap();
             }),
         ),
     ];

@@ -28,7 +28,7 @@ async fn a_response_cut_mid_way_loses_and_duplicates_nothing() {
     // The server commits the push, but the answer is cut half way.
     link.cut_responses_after(120);
     let cut = device.sync(None).await;
-    assert!(matches!(cut, Err(ApiError::Offline(_))), "{cut:?}");
+    assert!(matches!(cut, Err(ApiError::Offline { .. })), "{cut:?}");
     assert_eq!(
         station.admin.records().unwrap().len(),
         31,
@@ -84,7 +84,10 @@ async fn a_server_killed_mid_sync_and_restarted_loses_and_duplicates_nothing() {
 
     // Offline while the server is down: the device keeps everything queued.
     let offline = device.sync(None).await;
-    assert!(matches!(offline, Err(ApiError::Offline(_))), "{offline:?}");
+    assert!(
+        matches!(offline, Err(ApiError::Offline { .. })),
+        "{offline:?}"
+    );
 
     station.restart().await;
     let resumed = device.sync(None).await.unwrap();
@@ -111,8 +114,13 @@ async fn a_cancelled_sync_resumes_and_progress_is_reported() {
     #[derive(Default)]
     struct Progress(Mutex<Vec<(u32, u32)>>);
     impl SyncProgress for Progress {
-        fn on_progress(&self, sent: u32, received: u32) {
+        fn on_progress(
+            &self,
+            sent: u32,
+            received: u32,
+        ) -> Result<(), pocketbook_core::api::CallbackError> {
             self.0.lock().unwrap().push((sent, received));
+            Ok(())
         }
     }
 

@@ -66,18 +66,18 @@ async fn a_revoked_device_is_wiped_on_its_next_sync() {
         .revoke_device(&lost.device_id)
         .unwrap();
     let wiped = lost.sync(None).await;
-    assert!(matches!(wiped, Err(ApiError::Wiped(_))), "{wiped:?}");
+    assert!(matches!(wiped, Err(ApiError::Wiped { .. })), "{wiped:?}");
     let message = wiped.unwrap_err().to_string();
     assert!(message.contains("revoked"), "{message}");
 
     // Nothing is readable any more, and the store cannot be reopened as enrolled.
     assert!(matches!(
         lost.list(ListFilter::default()),
-        Err(ApiError::NotEnrolled(_))
+        Err(ApiError::NotEnrolled { .. })
     ));
     let reopened = pocketbook_core::Notebook::open_existing(lost.dir.path().display().to_string());
     assert!(
-        matches!(reopened, Err(ApiError::NotEnrolled(_))),
+        matches!(reopened, Err(ApiError::NotEnrolled { .. })),
         "{reopened:?}"
     );
     assert_eq!(
@@ -109,7 +109,10 @@ async fn a_retired_device_uploads_everything_then_wipes() {
         .retire_device(&handed_back.device_id)
         .unwrap();
     let retired = handed_back.sync(None).await;
-    assert!(matches!(retired, Err(ApiError::Wiped(_))), "{retired:?}");
+    assert!(
+        matches!(retired, Err(ApiError::Wiped { .. })),
+        "{retired:?}"
+    );
     let mut on_server: Vec<String> = station
         .admin
         .records()
@@ -129,10 +132,13 @@ async fn a_retired_device_uploads_everything_then_wipes() {
         .device(&handed_back.device_id)
         .unwrap()
         .unwrap();
-    assert_eq!(device.revoke_reason.as_deref(), Some("retired"));
+    assert_eq!(
+        device.revoke_reason,
+        Some(pocketbook_server::identity::RevokeReason::Retired)
+    );
     assert!(matches!(
         handed_back.list(ListFilter::default()),
-        Err(ApiError::NotEnrolled(_))
+        Err(ApiError::NotEnrolled { .. })
     ));
 
     // The officer's new handset gets the records back.
@@ -198,7 +204,7 @@ async fn an_unknown_token_never_wipes_a_device() {
     station.restart().await;
     let refused = device.sync(None).await;
     assert!(
-        matches!(refused, Err(ApiError::Unauthorised(_))),
+        matches!(refused, Err(ApiError::Unauthorised { .. })),
         "{refused:?}"
     );
     assert!(device.get(id).is_ok(), "the record is still on the device");

@@ -116,7 +116,7 @@ async fn a_search_is_erased_everywhere_after_twelve_months_unless_held() {
     // A stale device that edited its copy offline pushes it again: refused,
     // and its copy erased too.
     stale
-        .set_notes(erased.clone(), "added while offline".into())
+        .add_note(erased.clone(), "added while offline".into())
         .unwrap();
     let summary = stale.sync(None).await.unwrap();
     assert_eq!(summary.rejected.len(), 1);
@@ -209,7 +209,7 @@ async fn a_search_backdated_after_its_receipt_stays_for_its_persons_twelve_month
     assert!(
         summary.rejected[0]
             .message
-            .starts_with("datetime: cannot change once the receipt is given"),
+            .starts_with("datetime: cannot change once the receipt is recorded"),
         "{}",
         summary.rejected[0].message
     );

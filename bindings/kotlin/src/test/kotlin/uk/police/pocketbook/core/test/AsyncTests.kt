@@ -6,6 +6,7 @@ package uk.police.pocketbook.core.test
 import java.net.ServerSocket
 import kotlinx.coroutines.runBlocking
 import uk.police.pocketbook.core.ApiException
+import uk.police.pocketbook.core.OfflineCause
 import uk.police.pocketbook.core.enrolDevice
 
 /** A local port with nothing listening on it. */
@@ -21,7 +22,7 @@ fun asyncTests(suite: TestSuite) = with(suite) {
         }
     }
 
-    test("enrolDevice with no server listening throws Offline") {
+    test("enrolDevice with no server listening throws Offline with cause REFUSED") {
         withTempDir { dir ->
             val e = assertThrows<ApiException.Offline>("enrol") {
                 runBlocking {
@@ -29,6 +30,7 @@ fun asyncTests(suite: TestSuite) = with(suite) {
                 }
             }
             assertReadable(e)
+            assertEquals(OfflineCause.REFUSED, e.reason, "cause")
         }
     }
 }

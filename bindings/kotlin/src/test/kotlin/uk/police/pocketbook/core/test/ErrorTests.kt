@@ -24,6 +24,7 @@ fun describe(e: ApiException): String = when (e) {
     is ApiException.Protocol -> "protocol"
     is ApiException.Cancelled -> "cancelled"
     is ApiException.Wiped -> "wiped"
+    is ApiException.Closed -> "closed"
 }
 
 /** A flat error's message is the Rust Display text, not a dump of fields. */
@@ -43,6 +44,9 @@ fun errorTests(suite: TestSuite) = with(suite) {
             }
             assertReadable(e)
             check(e.message.orEmpty().contains("grounds")) { "message does not name grounds: ${e.message}" }
+            // The same violations validateRecord returns, as data.
+            assertEquals(listOf("grounds"), e.violations.map { it.field }, "violated fields")
+            check(e.violations.single().problem.isNotBlank()) { "violations: ${e.violations}" }
             assertEquals("invalid", describe(e), "variant")
             assertEquals(0, notebook.list(uk.police.pocketbook.core.ListFilter()).size, "records stored")
         }
@@ -94,6 +98,21 @@ fun errorTests(suite: TestSuite) = with(suite) {
                 Notebook.open(dir.toString(), other)
             }
             assertReadable(e)
+        }
+    }
+
+    test("a closed notebook throws ApiException.Closed, and opens again") {
+        withTempDir { dir ->
+            Notebook.open(dir.toString(), officer).use { notebook ->
+                val id = notebook.createStopAccount(stopAccount()).header.id
+                notebook.closeNotebook()
+                val e = assertThrows<ApiException.Closed>("get after closeNotebook") { notebook.get(id) }
+                assertReadable(e)
+                assertThrows<ApiException.Closed>("officer after closeNotebook") { notebook.officer() }
+                Notebook.openExisting(dir.toString()).use { again ->
+                    assertEquals(id, again.get(id).header.id, "the record after reopening")
+                }
+            }
         }
     }
 

@@ -64,7 +64,7 @@ fun stopSearch(grounds: String = "Seen handing small packages to passers-by") = 
         treatedWithRespect = true,
     ),
     receipt = null,
-    notes = "",
+    notes = listOf(),
 )
 
 fun stopAccount() = StopAccount(
@@ -73,7 +73,7 @@ fun stopAccount() = StopAccount(
     selfDefinedEthnicity = SelfDefinedEthnicity.W1,
     askedAbout = "Why they were in the closed car park",
     receipt = null,
-    notes = "",
+    notes = listOf(),
 )
 
 /** A fresh temp folder, deleted afterwards. */

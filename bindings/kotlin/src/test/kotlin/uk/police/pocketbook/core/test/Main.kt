@@ -12,6 +12,8 @@ fun main(args: Array<String>) {
     exchangeTests(suite)
     asyncTests(suite)
     syncTests(suite)
+    flowTests(suite)
+    runtimeTests(suite)
     val (passed, failed) = suite.run(args.toList())
     println("kotlin: $passed passed, $failed failed")
     exitProcess(if (failed == 0 && passed > 0) 0 else 1)

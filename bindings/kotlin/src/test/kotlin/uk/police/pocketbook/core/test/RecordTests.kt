@@ -47,7 +47,7 @@ fun recordTests(suite: TestSuite) = with(suite) {
             assertEquals(51.5072, scene.location.latitude, "latitude")
             assertEquals(null, scene.appointment, "appointment")
             assertEquals(null, scene.updates, "updates")
-            assertEquals("Caller reports a break-in in progress", scene.notes, "notes")
+            assertEquals("Caller reports a break-in in progress", scene.notes.single().text, "notes")
             assertEquals(RecordStatus.OPEN, record.derived.status, "status")
             assertEquals(TargetStatus.PENDING, record.derived.targetStatus, "target status")
             // Reading it back gives an equal value: every field survives the trip.
@@ -61,13 +61,13 @@ fun recordTests(suite: TestSuite) = with(suite) {
             notebook.recordArrival(id, "2025-03-01T10:40:00+00:00")
             notebook.recordDeparture(id, "2025-03-01T11:30:00+00:00")
             notebook.agreeUpdates(id, UpdateAgreement(method = "phone", everyDays = 14u))
-            notebook.setNotes(id, "Rear window forced")
+            notebook.addNote(id, "Rear window forced")
             val record = notebook.get(id)
             assertEquals(RecordKind.HOME_BURGLARY, record.header.kind, "kind")
             val scene = assertIs<RecordBody.HomeBurglary>(record.body, "body").scene
             assertEquals("2025-03-01T10:40:00+00:00", scene.arrived, "arrived")
             assertEquals(UpdateAgreement("phone", 14u), scene.updates, "updates")
-            assertEquals("Rear window forced", scene.notes, "notes")
+            assertEquals("Rear window forced", scene.notes.last().text, "notes")
             assertEquals(RecordStatus.COMPLETE, record.derived.status, "status")
             assertEquals(TargetStatus.MET, record.derived.targetStatus, "target status")
             check(ChecklistItem.REFERENCE_NUMBER_GIVEN in record.derived.openOnLeaving) {
@@ -133,7 +133,7 @@ fun recordTests(suite: TestSuite) = with(suite) {
             val details = scene.actions.map { it.detail }
             check(details.any { it is ActionDetail.Witness && !it.found }) { "witness action: $details" }
 
-            val ticks = scene.checklist.associateBy { it.item }
+            val ticks = notebook.get(id).derived.latestTicks.associateBy { it.item }
             assertEquals(TickOutcome.DONE, ticks[ChecklistItem.INTRODUCED_THEMSELVES]?.outcome, "tick")
             assertEquals(null, ticks[ChecklistItem.INTRODUCED_THEMSELVES]?.reason, "reason of a done tick")
             assertEquals("Victim declined", ticks[ChecklistItem.VICTIM_SUPPORT_REFERRAL]?.reason, "reason")

@@ -1,8 +1,4 @@
-// Sync against a real pocketbook-server, started by run-tests on a free
-// local port with one officer and two one-time enrolment codes:
-//   -Dpocketbook.test.server=http://127.0.0.1:PORT
-//   -Dpocketbook.test.codes=CODE1,CODE2
-// Checks the async glue end to end: suspend calls served by the core's tokio
+// Sync against a real pocketbook-server (TestServer.kt). Checks the async glue end to end: suspend calls served by the core's tokio
 // runtime, a Kotlin SyncProgress called from the core's threads, change
 // events with origin SYNC, and cancelling a sync coroutine.
 package uk.police.pocketbook.core.test
@@ -13,10 +9,8 @@ import kotlinx.coroutines.launch
 import kotlinx.coroutines.runBlocking
 import uk.police.pocketbook.core.ChangeOrigin
 import uk.police.pocketbook.core.ListFilter
-import uk.police.pocketbook.core.Notebook
 import uk.police.pocketbook.core.ReceiptMedium
 import uk.police.pocketbook.core.SyncProgress
-import uk.police.pocketbook.core.enrolDevice
 
 private class ProgressRecorder : SyncProgress {
     val calls = CopyOnWriteArrayList<Pair<UInt, UInt>>()
@@ -26,25 +20,9 @@ private class ProgressRecorder : SyncProgress {
     }
 }
 
-private fun server(): Pair<String, ArrayDeque<String>> {
-    val url = System.getProperty("pocketbook.test.server")
-    val codes = System.getProperty("pocketbook.test.codes")
-    check(!url.isNullOrBlank() && !codes.isNullOrBlank()) {
-        "no test server: run these tests through bindings/kotlin/run-tests, which starts one"
-    }
-    return url to ArrayDeque(codes.split(","))
-}
-
-/** Enrols a device with the next code into a fresh folder, closed and deleted afterwards. */
-private fun <T> withEnrolledDevice(url: String, code: String, label: String, block: (Notebook) -> T): T =
-    withTempDir { dir ->
-        runBlocking { enrolDevice(dir.toString(), url, code, label) }.use(block)
-    }
-
 fun syncTests(suite: TestSuite) = with(suite) {
     test("two devices enrolled with a real server exchange a record through sync") {
-        val (url, codes) = server()
-        withEnrolledDevice(url, codes.removeFirst(), "kotlin device A") { a ->
+        withEnrolledDevice("kotlin device A") { a ->
             assertEquals(officer, a.officer(), "officer of the enrolment code")
             val record = a.createStopSearch(stopSearch())
             a.issueReceipt(record.header.id, ReceiptMedium.PRINTED)
@@ -59,7 +37,7 @@ fun syncTests(suite: TestSuite) = with(suite) {
                 "progress calls: ${progress.calls}"
             }
 
-            withEnrolledDevice(url, codes.removeFirst(), "kotlin device B") { b ->
+            withEnrolledDevice("kotlin device B") { b ->
                 val recorder = Recorder()
                 val subscription = b.subscribe(recorder)
                 val received = runBlocking { b.sync(null) }

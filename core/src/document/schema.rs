@@ -1,0 +1,622 @@
+//! The whole-document schema check: every key, value type, string length
+//! and list length of a record's Automerge tree, against the shapes of
+//! "Record fields" in `ARCHITECTURE.md`.
+//!
+//! The typed record reads only what it knows, so content outside the schema
+//! (an extra key, a huge string in a conflicting value) would be kept,
+//! stored and sent to every device unseen. This walks the tree itself,
+//! every conflicting value included (`get_all`), and never rebuilds the
+//! document: a history written by the server would fork the record from the
+//! devices' copies. Messages give the path, never content (an unknown key is
+//! not named: it is content too).
+
+use automerge::{AutoCommit, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
+
+use super::DocumentError;
+use super::entries::{ATTENDING, LEGACY_CHECKLIST, LEGACY_NOTES, NOTE_ENTRIES, TICK_ENTRIES};
+use crate::model::{
+    MAX_ACTIONS, MAX_ATTENDING, MAX_NOTE_ENTRIES, MAX_SHORT_LEN, MAX_TEXT_LEN, MAX_TICKS,
+    RecordKind,
+};
+
+/// Longest time string (RFC 3339 with a nine-digit fraction and an offset is 35).
+const TIME: Shape = Shape::Str(64);
+const SHORT: Shape = Shape::Str(MAX_SHORT_LEN);
+const TEXT: Shape = Shape::Str(MAX_TEXT_LEN);
+/// Reasons for attending: one per vocabulary entry at most, with room.
+const MAX_REASONS: usize = 32;
+
+/// What one value of the tree may be.
+#[derive(Clone, Copy)]
+enum Shape {
+    /// A scalar string of at most this many bytes.
+    Str(usize),
+    Bool,
+    /// A non-negative integer.
+    Uint,
+    /// A number (a coordinate).
+    Num,
+    /// Null or the shape.
+    Opt(&'static Shape),
+    /// A map with these keys only (each optional).
+    Map(&'static [Field]),
+    /// An enum value with fields: a map keyed by variant name.
+    Variants(&'static [Field]),
+    /// A list of at most this many values of the shape.
+    List(usize, &'static Shape),
+    /// A map with at most this many short keys, values of the shape.
+    Dict(usize, &'static Shape),
+    /// Automerge text of at most this many bytes (schema-v1 notes only).
+    Text(usize),
+}
+
+/// One key of a map; `legacy` keys are accepted in schema-v1 documents only.
+#[derive(Clone, Copy)]
+struct Field {
+    key: &'static str,
+    shape: Shape,
+    legacy: bool,
+}
+
+const fn f(key: &'static str, shape: Shape) -> Field {
+    Field {
+        key,
+        shape,
+        legacy: false,
+    }
+}
+
+const fn legacy(key: &'static str, shape: Shape) -> Field {
+    Field {
+        key,
+        shape,
+        legacy: true,
+    }
+}
+
+const OFFICER: Shape = Shape::Map(&[
+    f("shoulder_number", SHORT),
+    f("name", SHORT),
+    f("station", SHORT),
+]);
+
+const HEADER: Shape = Shape::Map(&[
+    f("id", SHORT),
+    f("kind", SHORT),
+    f("reference", SHORT),
+    f("created_at", TIME),
+    f("author", OFFICER),
+]);
+
+const LOCATION: Shape = Shape::Map(&[
+    f("latitude", Shape::Opt(&Shape::Num)),
+    f("longitude", Shape::Opt(&Shape::Num)),
+    f("street", TEXT),
+]);
+
+const ACTION_DETAIL: Shape = Shape::Variants(&[
+    f(
+        "EvidenceCollected",
+        Shape::Map(&[
+            f("what", TEXT),
+            f("where_found", TEXT),
+            f("exhibit_number", SHORT),
+        ]),
+    ),
+    f(
+        "SuspectDescription",
+        Shape::Map(&[f("description", TEXT), f("circulated", Shape::Bool)]),
+    ),
+    f(
+        "Search",
+        Shape::Map(&[
+            f("area", TEXT),
+            f("victim_pointed_out_suspect", Shape::Bool),
+        ]),
+    ),
+    f(
+        "Witness",
+        Shape::Map(&[f("found", Shape::Bool), f("contact_details", TEXT)]),
+    ),
+    f("Note", Shape::Map(&[f("text", TEXT)])),
+]);
+
+const ACTION: Shape = Shape::Map(&[
+    f("id", SHORT),
+    f("recorded_by", SHORT),
+    f("recorded_at", TIME),
+    f("detail", ACTION_DETAIL),
+]);
+
+const TICK: Shape = Shape::Map(&[
+    f("id", SHORT),
+    f("item", SHORT),
+    f("outcome", SHORT),
+    f("reason", Shape::Opt(&TEXT)),
+    f("ticked_by", SHORT),
+    f("ticked_at", TIME),
+]);
+
+const NOTE: Shape = Shape::Map(&[
+    f("id", SHORT),
+    f("written_by", SHORT),
+    f("written_at", TIME),
+    f("text", TEXT),
+    f("corrects", Shape::Opt(&SHORT)),
+]);
+
+const UPDATES: Shape = Shape::Map(&[f("method", SHORT), f("every_days", Shape::Uint)]);
+
+const RECEIPT: Shape = Shape::Variants(&[
+    f(
+        "Given",
+        Shape::Map(&[f("medium", SHORT), f("given_at", TIME)]),
+    ),
+    f(
+        "NotGiven",
+        Shape::Map(&[f("reason", TEXT), f("recorded_at", TIME)]),
+    ),
+]);
+
+const NOTES: Field = f(NOTE_ENTRIES, Shape::List(MAX_NOTE_ENTRIES, &NOTE));
+const LEGACY_NOTES_TEXT: Field = legacy(LEGACY_NOTES, Shape::Text(MAX_TEXT_LEN));
+
+const SCENE: Shape = Shape::Map(&[
+    f("reasons", Shape::List(MAX_REASONS, &SHORT)),
+    f("grade", SHORT),
+    f("call_received", TIME),
+    f("appointment", Shape::Opt(&TIME)),
+    f("arrived", Shape::Opt(&TIME)),
+    f("left", Shape::Opt(&TIME)),
+    f("location", LOCATION),
+    f("actions", Shape::List(MAX_ACTIONS, &ACTION)),
+    f(TICK_ENTRIES, Shape::List(MAX_TICKS, &TICK)),
+    f("updates", Shape::Opt(&UPDATES)),
+    NOTES,
+    f(ATTENDING, Shape::Dict(MAX_ATTENDING, &Shape::Bool)),
+    LEGACY_NOTES_TEXT,
+    legacy(LEGACY_CHECKLIST, Shape::Dict(MAX_TICKS, &TICK)),
+]);
+
+const CONDUCT: Shape = Shape::Map(&[
+    f("grounds_explained", Shape::Bool),
+    f("object_told", Shape::Bool),
+    f("warrant_card_shown", Shape::Opt(&Shape::Bool)),
+    f("identity_given", Shape::Bool),
+    f("station_given", Shape::Bool),
+    f("entitlement_to_copy_told", Shape::Bool),
+    f("legal_power_explained", Shape::Bool),
+    f("told_detained_for_search", Shape::Bool),
+    f("treated_with_respect", Shape::Bool),
+]);
+
+const SEARCH: Shape = Shape::Map(&[
+    f("search_type", SHORT),
+    f("vehicle_registration", Shape::Opt(&SHORT)),
+    f("datetime", TIME),
+    f("location", LOCATION),
+    f("gender", Shape::Opt(&SHORT)),
+    f("age_range", Shape::Opt(&SHORT)),
+    f("self_defined_ethnicity", Shape::Opt(&SHORT)),
+    f("officer_defined_ethnicity", Shape::Opt(&SHORT)),
+    f("grounds", TEXT),
+    f("object_of_search", SHORT),
+    f("legislation", SHORT),
+    f("operation_name", Shape::Opt(&SHORT)),
+    f("outcome", SHORT),
+    f(
+        "outcome_linked_to_object_of_search",
+        Shape::Opt(&Shape::Bool),
+    ),
+    f("removal_of_more_than_outer_clothing", Shape::Bool),
+    f("conduct", CONDUCT),
+    f("receipt", Shape::Opt(&RECEIPT)),
+    NOTES,
+    LEGACY_NOTES_TEXT,
+]);
+
+const ACCOUNT: Shape = Shape::Map(&[
+    f("datetime", TIME),
+    f("location", LOCATION),
+    f("self_defined_ethnicity", Shape::Opt(&SHORT)),
+    f("asked_about", TEXT),
+    f("receipt", Shape::Opt(&RECEIPT)),
+    NOTES,
+    LEGACY_NOTES_TEXT,
+]);
+
+const SCENE_FIELD: Field = f("scene", SCENE);
+const SEARCH_FIELD: Field = f("search", SEARCH);
+const ACCOUNT_FIELD: Field = f("account", ACCOUNT);
+
+/// The root of a record of each kind: the body holds that kind only.
+macro_rules! root {
+    ($variant:literal, $inner:expr) => {
+        &[
+            f("schema", SHORT),
+            f("schema_version", Shape::Uint),
+            f("header", HEADER),
+            f("body", Shape::Map(&[f($variant, Shape::Map(&[$inner]))])),
+        ]
+    };
+}
+
+const SCENE_ROOT: &[Field] = root!("SceneAttendance", SCENE_FIELD);
+const BURGLARY_ROOT: &[Field] = root!("HomeBurglary", SCENE_FIELD);
+const SEARCH_ROOT: &[Field] = root!("StopSearch", SEARCH_FIELD);
+const ACCOUNT_ROOT: &[Field] = root!("StopAccount", ACCOUNT_FIELD);
+
+/// Checks the whole tree of `doc`, a record of `kind` whose schema version
+/// is `version` (schema-v1 keys are accepted in version 1 only).
+pub fn check(doc: &AutoCommit, kind: RecordKind, version: u64) -> Result<(), DocumentError> {
+    let root = match kind {
+        RecordKind::SceneAttendance => SCENE_ROOT,
+        RecordKind::HomeBurglary => BURGLARY_ROOT,
+        RecordKind::StopSearch => SEARCH_ROOT,
+        RecordKind::StopAccount => ACCOUNT_ROOT,
+    };
+    let walker = Walker {
+        doc,
+        v1: version < 2,
+    };
+    walker.map_fields(&ROOT, root, &mut String::new())
+}
+
+struct Walker<'a> {
+    doc: &'a AutoCommit,
+    v1: bool,
+}
+
+fn wrong(path: &str, problem: impl std::fmt::Display) -> DocumentError {
+    let at = if path.is_empty() { "(root)" } else { path };
+    DocumentError::Shape(format!("{at}: {problem}"))
+}
+
+impl Walker<'_> {
+    /// The keys of the map `obj`: each one of `fields`, every conflicting
+    /// value checked.
+    fn map_fields(
+        &self,
+        obj: &ObjId,
+        fields: &[Field],
+        path: &mut String,
+    ) -> Result<(), DocumentError> {
+        for item in self.doc.map_range(obj, ..) {
+            let key = item.key.as_ref();
+            let Some(field) = fields.iter().find(|f| f.key == key) else {
+                return Err(wrong(path, "a key outside the schema"));
+            };
+            if field.legacy && !self.v1 {
+                return Err(wrong(path, "a schema-v1 key in a newer record"));
+            }
+            let len = path.len();
+            if !path.is_empty() {
+                path.push('.');
+            }
+            path.push_str(field.key);
+            for (value, id) in self.doc.get_all(obj, key)? {
+                self.value(&value, &id, &field.shape, path)?;
+            }
+            path.truncate(len);
+        }
+        Ok(())
+    }
+
+    fn value(
+        &self,
+        value: &Value<'_>,
+        id: &ObjId,
+        shape: &Shape,
+        path: &mut String,
+    ) -> Result<(), DocumentError> {
+        match (shape, value) {
+            (Shape::Opt(_), Value::Scalar(s)) if s.is_null() => Ok(()),
+            (Shape::Opt(inner), _) => self.value(value, id, inner, path),
+            (Shape::Str(max), Value::Scalar(s)) => match s.as_ref() {
+                ScalarValue::Str(text) if text.len() <= *max => Ok(()),
+                ScalarValue::Str(_) => Err(wrong(path, format!("longer than {max} bytes"))),
+                _ => Err(wrong(path, "not a string")),
+            },
+            (Shape::Bool, Value::Scalar(s)) if matches!(s.as_ref(), ScalarValue::Boolean(_)) => {
+                Ok(())
+            }
+            (Shape::Uint, Value::Scalar(s))
+                if matches!(s.as_ref(), ScalarValue::Uint(_))
+                    || matches!(s.as_ref(), ScalarValue::Int(i) if *i >= 0) =>
+            {
+                Ok(())
+            }
+            (Shape::Num, Value::Scalar(s))
+                if matches!(
+                    s.as_ref(),
+                    ScalarValue::F64(_) | ScalarValue::Int(_) | ScalarValue::Uint(_)
+                ) =>
+            {
+                Ok(())
+            }
+            (Shape::Map(fields), Value::Object(ObjType::Map)) => self.map_fields(id, fields, path),
+            (Shape::Variants(variants), Value::Object(ObjType::Map)) => {
+                if self.doc.length(id) > 1 {
+                    return Err(wrong(path, "more than one variant"));
+                }
+                self.map_fields(id, variants, path)
+            }
+            (Shape::List(max, inner), Value::Object(ObjType::List)) => {
+                let len = self.doc.length(id);
+                if len > *max {
+                    return Err(wrong(path, format!("more than {max} entries")));
+                }
+                let base = path.len();
+                for index in 0..len {
+                    path.truncate(base);
+                    path.push_str(&format!("[{index}]"));
+                    for (value, element) in self.doc.get_all(id, index)? {
+                        self.value(&value, &element, inner, path)?;
+                    }
+                }
+                path.truncate(base);
+                Ok(())
+            }
+            (Shape::Dict(max, inner), Value::Object(ObjType::Map)) => {
+                if self.doc.length(id) > *max {
+                    return Err(wrong(path, format!("more than {max} entries")));
+                }
+                let base = path.len();
+                for item in self.doc.map_range(id, ..) {
+                    if item.key.len() > MAX_SHORT_LEN || item.key.is_empty() {
+                        return Err(wrong(path, "a key of the wrong length"));
+                    }
+                    path.truncate(base);
+                    path.push_str("[]");
+                    for (value, element) in self.doc.get_all(id, item.key.as_ref())? {
+                        self.value(&value, &element, inner, path)?;
+                    }
+                }
+                path.truncate(base);
+                Ok(())
+            }
+            (Shape::Text(max), Value::Object(ObjType::Text)) => {
+                if self.doc.length(id) > *max || self.doc.text(id)?.len() > *max {
+                    return Err(wrong(path, format!("longer than {max} bytes")));
+                }
+                Ok(())
+            }
+            _ => Err(wrong(path, "a value of the wrong type")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use automerge::transaction::Transactable;
+    use automerge::{ActorId, ObjType, ROOT, ReadDoc, Value};
+
+    use super::super::RecordDoc;
+    use crate::model::*;
+
+    fn header(kind: RecordKind) -> RecordHeader {
+        RecordHeader {
+            id: "r1".into(),
+            kind,
+            reference: "REF".into(),
+            created_at: "2026-11-28T10:00:00Z".into(),
+            author: Officer {
+                shoulder_number: "PC1".into(),
+                name: "Name".into(),
+                station: "Lewisham".into(),
+            },
+        }
+    }
+
+    fn location() -> Location {
+        Location {
+            latitude: Some(51.5),
+            longitude: Some(-0.1),
+            street: "High Street".into(),
+        }
+    }
+
+    fn burglary() -> RecordDoc {
+        let scene = SceneAttendance::from_input(SceneInput {
+            reasons: vec![AttendanceReason::CrimeInProgress],
+            grade: ResponseGrade::Emergency,
+            call_received: "2026-11-28T10:00:00Z".into(),
+            appointment: None,
+            arrived: None,
+            left: None,
+            location: location(),
+            notes: "First note".into(),
+        });
+        RecordDoc::create(
+            header(RecordKind::HomeBurglary),
+            &RecordBody::HomeBurglary { scene },
+            ActorId::random(),
+        )
+        .unwrap()
+    }
+
+    fn search() -> RecordDoc {
+        let search = StopSearch {
+            search_type: SearchType::Person,
+            vehicle_registration: None,
+            datetime: "2026-11-28T14:05:00Z".into(),
+            location: location(),
+            gender: Some(Gender::Female),
+            age_range: None,
+            self_defined_ethnicity: Some(SelfDefinedEthnicity::A1),
+            officer_defined_ethnicity: Some(OfficerDefinedEthnicity::Asian),
+            grounds: "Grounds".into(),
+            object_of_search: ObjectOfSearch::ControlledDrugs,
+            legislation: Legislation::MisuseOfDrugsSection23,
+            operation_name: None,
+            outcome: Outcome::NoFurtherAction,
+            outcome_linked_to_object_of_search: Some(false),
+            removal_of_more_than_outer_clothing: false,
+            conduct: Conduct::default(),
+            receipt: None,
+            notes: Vec::new(),
+        };
+        RecordDoc::create(
+            header(RecordKind::StopSearch),
+            &RecordBody::StopSearch { search },
+            ActorId::random(),
+        )
+        .unwrap()
+    }
+
+    fn inner(doc: &RecordDoc) -> automerge::ObjId {
+        doc.inner_obj().unwrap()
+    }
+
+    fn shape_error(doc: &RecordDoc) -> String {
+        match doc.check_schema() {
+            Err(super::DocumentError::Shape(message)) => message,
+            other => panic!("expected a shape error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_document_our_writers_produce_passes() {
+        let mut doc = burglary();
+        doc.check_schema().unwrap();
+        let at = "2026-11-28T10:10:00Z";
+        doc.add_action(
+            ActionDetail::EvidenceCollected {
+                what: "Glove".into(),
+                where_found: "Garden".into(),
+                exhibit_number: "EX1".into(),
+            },
+            "PC1",
+            at,
+        )
+        .unwrap();
+        doc.add_action(
+            ActionDetail::Witness {
+                found: false,
+                contact_details: String::new(),
+            },
+            "PC1",
+            at,
+        )
+        .unwrap();
+        let tick = Tick {
+            id: String::new(),
+            item: ChecklistItem::ForensicExaminationArranged,
+            outcome: TickOutcome::NotDone,
+            reason: Some("No examiner".into()),
+            ticked_by: "PC1".into(),
+            ticked_at: at.into(),
+        };
+        doc.tick(&tick).unwrap();
+        let first = doc.add_note("Second", "PC1", at).unwrap();
+        doc.correct_note(&first, "Corrected", "PC1", at).unwrap();
+        doc.add_attending("PC2").unwrap();
+        doc.set_times(
+            Some("2026-11-28T10:05:00Z"),
+            Some("2026-11-28T11:00:00+01:00"),
+        )
+        .unwrap_err(); // left before arrival: refused, nothing written
+        doc.set_times(Some("2026-11-28T10:05:00Z"), Some("2026-11-28T11:00:00Z"))
+            .unwrap();
+        doc.agree_updates(&UpdateAgreement {
+            method: "phone".into(),
+            every_days: 7,
+        })
+        .unwrap();
+        doc.check_schema().unwrap();
+
+        let mut doc = search();
+        doc.add_note("Later", "PC1", at).unwrap();
+        doc.set_receipt(&Receipt::NotGiven {
+            reason: "Left".into(),
+            recorded_at: at.into(),
+        })
+        .unwrap();
+        doc.set_receipt(&Receipt::Given {
+            medium: ReceiptMedium::Email,
+            given_at: at.into(),
+        })
+        .unwrap();
+        doc.check_schema().unwrap();
+    }
+
+    #[test]
+    fn a_key_outside_the_schema_is_refused_without_naming_it() {
+        let mut doc = search();
+        let inner = inner(&doc);
+        doc.doc.put(&inner, "secret_payload_key", "x").unwrap();
+        let message = shape_error(&doc);
+        assert!(message.starts_with("body.StopSearch.search:"), "{message}");
+        assert!(!message.contains("secret_payload_key"), "{message}");
+
+        let mut doc = search();
+        doc.doc.put(ROOT, "extra", 1).unwrap();
+        assert!(shape_error(&doc).starts_with("(root):"));
+    }
+
+    #[test]
+    fn an_oversized_string_hidden_in_a_conflict_is_refused() {
+        let mut a = search();
+        let mut b = a.fork(ActorId::random());
+        let inner = inner(&a);
+        a.doc.put(&inner, "grounds", "Short").unwrap();
+        let huge = "x".repeat(MAX_TEXT_LEN + 1);
+        b.doc.put(&inner, "grounds", huge.as_str()).unwrap();
+        a.merge(&mut b).unwrap();
+        assert_eq!(a.doc.get_all(&inner, "grounds").unwrap().len(), 2);
+        let message = shape_error(&a);
+        assert_eq!(
+            message,
+            format!("body.StopSearch.search.grounds: longer than {MAX_TEXT_LEN} bytes")
+        );
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_is_refused() {
+        let mut doc = search();
+        let inner = inner(&doc);
+        doc.doc.put(&inner, "datetime", 20261128).unwrap();
+        assert_eq!(
+            shape_error(&doc),
+            "body.StopSearch.search.datetime: not a string"
+        );
+        let mut doc = burglary();
+        let inner = self::inner(&doc);
+        let (_, notes) = doc.doc.get(&inner, "note_entries").unwrap().unwrap();
+        let entry = doc.doc.insert_object(&notes, 1, ObjType::Map).unwrap();
+        doc.doc.put_object(&entry, "text", ObjType::Text).unwrap();
+        assert_eq!(
+            shape_error(&doc),
+            "body.HomeBurglary.scene.note_entries[1].text: a value of the wrong type"
+        );
+    }
+
+    #[test]
+    fn a_list_over_its_bound_is_refused() {
+        let mut doc = burglary();
+        let inner = inner(&doc);
+        let Some((Value::Object(ObjType::List), ticks)) =
+            doc.doc.get(&inner, "tick_entries").unwrap()
+        else {
+            panic!("a new record has its tick list")
+        };
+        for i in 0..=MAX_TICKS {
+            doc.doc.insert(&ticks, i, ()).unwrap();
+        }
+        assert_eq!(
+            shape_error(&doc),
+            format!("body.HomeBurglary.scene.tick_entries: more than {MAX_TICKS} entries")
+        );
+    }
+
+    #[test]
+    fn a_schema_v1_key_in_a_newer_record_is_refused() {
+        let mut doc = burglary();
+        let inner = inner(&doc);
+        doc.doc.put_object(&inner, "notes", ObjType::Text).unwrap();
+        assert_eq!(
+            shape_error(&doc),
+            "body.HomeBurglary.scene: a schema-v1 key in a newer record"
+        );
+    }
+}

@@ -1,0 +1,583 @@
+//! The one rule of which edits to a record are allowed, run by both ends:
+//! the server on every merged push (in place of a check of new entries
+//! only), and the device before it stores an edit. It is the "Record fields"
+//! table of `ARCHITECTURE.md` as code: pure functions over typed records,
+//! comparing the record before an edit with the record after it.
+//!
+//! - the header never changes, and a new record is in the editor's name;
+//! - every scene action, note entry and tick entry new in `after` is in the
+//!   editor's name, and no existing one is removed or altered, by anyone
+//!   (a correction is a new note entry, a later tick a new tick entry);
+//! - co-attending officers are only ever added;
+//! - the fields a scene record is opened with never change;
+//! - an encounter (stop search, stop account) is changed only by its
+//!   author; once its receipt is recorded (given or not given) every field
+//!   but the notebook and the receipt is frozen, so the retention clock
+//!   never moves; a receipt "not given" may become "given", and a given
+//!   receipt never changes.
+//!
+//! Refusals name the field and the entry id, never what was written.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::model::{NoteEntry, Receipt, Record, RecordBody, SceneAttendance};
+
+/// Why an edit is refused: which field (and entry), and what rule it
+/// breaks. Holds no record content, so it may be logged and audited.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct EditRefusal {
+    /// The field, as `Record fields` names it (e.g. `notes`, `actions`).
+    pub field: String,
+    /// The id of the entry concerned, for an entry of a list.
+    pub entry_id: Option<String>,
+    pub message: String,
+}
+
+fn refuse(field: &str, entry_id: Option<&str>, message: String) -> EditRefusal {
+    EditRefusal {
+        field: field.to_string(),
+        entry_id: entry_id.map(str::to_string),
+        message,
+    }
+}
+
+/// Checks that `after` is an edit of `before` (`None`: a new record) that
+/// the officer `editor` (a shoulder number) may make. Whether the editor may
+/// change this record at all (scope, role) is `scope`'s question, asked
+/// before this one.
+pub fn check_edit(
+    before: Option<&Record>,
+    after: &Record,
+    editor: &str,
+) -> Result<(), EditRefusal> {
+    match before {
+        None if after.header.author.shoulder_number != editor => {
+            return Err(refuse(
+                "header.author",
+                None,
+                "a new record must be in the name of the officer who makes it".into(),
+            ));
+        }
+        Some(before) if before.header != after.header => {
+            return Err(refuse(
+                "header",
+                None,
+                "a record's header never changes".into(),
+            ));
+        }
+        _ => {}
+    }
+    check_entries(
+        "notes",
+        "note entry",
+        before.map(|b| b.body.notes()).unwrap_or_default(),
+        after.body.notes(),
+        editor,
+        |e: &NoteEntry| e.id.as_str(),
+        |e| e.written_by.as_str(),
+        NoteEntry::same_entry,
+    )?;
+    match (&after.body, before.map(|b| &b.body)) {
+        (RecordBody::SceneAttendance { scene } | RecordBody::HomeBurglary { scene }, previous) => {
+            check_scene(previous.and_then(RecordBody::scene), scene, editor)
+        }
+        (_, None) => Ok(()),
+        (after_body, Some(before_body)) => check_encounter(
+            before_body,
+            after_body,
+            editor,
+            &after.header.author.shoulder_number,
+        ),
+    }
+}
+
+/// One append-only list: entries of `before` all still in `after`,
+/// unchanged; entries new in `after` in the editor's name.
+#[allow(clippy::too_many_arguments)] // one call per list kind, each spelled out
+fn check_entries<T>(
+    field: &str,
+    what: &str,
+    before: &[T],
+    after: &[T],
+    editor: &str,
+    id: impl Fn(&T) -> &str,
+    author: impl Fn(&T) -> &str,
+    same: impl Fn(&T, &T) -> bool,
+) -> Result<(), EditRefusal> {
+    let known: HashMap<&str, &T> = before.iter().map(|e| (id(e), e)).collect();
+    let mut kept: HashSet<&str> = HashSet::new();
+    // Messages name entries by position, never by the id a device chose:
+    // the message reaches the server's audit trail (`entry_id` carries it
+    // for the device's own screens).
+    for (position, entry) in after.iter().enumerate() {
+        let position = position + 1;
+        match known.get(id(entry)) {
+            Some(old) if same(old, entry) => {
+                kept.insert(id(entry));
+            }
+            Some(_) => {
+                return Err(refuse(
+                    field,
+                    Some(id(entry)),
+                    format!("{what} {position} was altered; entries are never changed"),
+                ));
+            }
+            None if author(entry) != editor => {
+                return Err(refuse(
+                    field,
+                    Some(id(entry)),
+                    format!("{what} {position} is written in another officer's name"),
+                ));
+            }
+            None => {}
+        }
+    }
+    if let Some((position, gone)) = before
+        .iter()
+        .enumerate()
+        .find(|(_, e)| !kept.contains(id(e)))
+    {
+        return Err(refuse(
+            field,
+            Some(id(gone)),
+            format!(
+                "{what} {} of the server's copy was removed; entries are never removed",
+                position + 1
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn check_scene(
+    before: Option<&SceneAttendance>,
+    after: &SceneAttendance,
+    editor: &str,
+) -> Result<(), EditRefusal> {
+    check_entries(
+        "actions",
+        "scene action",
+        before.map(|b| b.actions.as_slice()).unwrap_or_default(),
+        &after.actions,
+        editor,
+        |a| a.id.as_str(),
+        |a| a.recorded_by.as_str(),
+        |a, b| a == b,
+    )?;
+    check_entries(
+        "checklist",
+        "tick",
+        before.map(|b| b.checklist.as_slice()).unwrap_or_default(),
+        &after.checklist,
+        editor,
+        |t| t.id.as_str(),
+        |t| t.ticked_by.as_str(),
+        |a, b| a == b,
+    )?;
+    let Some(before) = before else {
+        return Ok(());
+    };
+    if let Some(gone) = before
+        .attending
+        .iter()
+        .find(|o| !after.attending.contains(o))
+    {
+        return Err(refuse(
+            "attending",
+            Some(gone),
+            "a co-attending officer is never removed".into(),
+        ));
+    }
+    for (field, same) in [
+        ("reasons", before.reasons == after.reasons),
+        ("grade", before.grade == after.grade),
+        ("call_received", before.call_received == after.call_received),
+        ("appointment", before.appointment == after.appointment),
+        ("location", before.location == after.location),
+    ] {
+        if !same {
+            return Err(refuse(
+                field,
+                None,
+                format!("{field} is fixed when the record is opened"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_encounter(
+    before: &RecordBody,
+    after: &RecordBody,
+    editor: &str,
+    author: &str,
+) -> Result<(), EditRefusal> {
+    let fields_changed = without_notes_and_receipt(before) != without_notes_and_receipt(after);
+    let (old, new) = (before.receipt(), after.receipt());
+    let receipt_changed = old != new;
+    if (fields_changed || receipt_changed) && editor != author {
+        return Err(refuse(
+            if fields_changed {
+                "encounter"
+            } else {
+                "receipt"
+            },
+            None,
+            "only the record's author changes an encounter record".into(),
+        ));
+    }
+    if old.is_some() && fields_changed {
+        let fields = changed_fields(before, after);
+        return Err(refuse(
+            "encounter",
+            None,
+            format!(
+                "{}: cannot change once the receipt is recorded; write a correction in the notes",
+                fields.join(", ")
+            ),
+        ));
+    }
+    match (old, new) {
+        (Some(Receipt::Given { .. }), _) if receipt_changed => Err(refuse(
+            "receipt",
+            None,
+            "a receipt once given never changes".into(),
+        )),
+        (Some(Receipt::NotGiven { .. }), Some(Receipt::Given { .. })) => Ok(()),
+        (Some(Receipt::NotGiven { .. }), _) if receipt_changed => Err(refuse(
+            "receipt",
+            None,
+            "a receipt recorded as not given may only become given".into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The encounter's own fields, for comparison: the notebook (append-only,
+/// checked by itself) and the receipt (its own rule) left out.
+/// The names of the encounter fields that differ (never their values).
+fn changed_fields(before: &RecordBody, after: &RecordBody) -> Vec<String> {
+    let inner = |body: &RecordBody| match serde_json::to_value(without_notes_and_receipt(body)) {
+        Ok(serde_json::Value::Object(mut map)) => map
+            .remove("search")
+            .or_else(|| map.remove("account"))
+            .unwrap_or_default(),
+        _ => serde_json::Value::Null,
+    };
+    let (b, a) = (inner(before), inner(after));
+    let (Some(b), Some(a)) = (b.as_object(), a.as_object()) else {
+        return vec!["encounter".into()];
+    };
+    let keys: std::collections::BTreeSet<&String> = b.keys().chain(a.keys()).collect();
+    let changed: Vec<String> = keys
+        .into_iter()
+        .filter(|k| b.get(*k) != a.get(*k))
+        .cloned()
+        .collect();
+    if changed.is_empty() {
+        vec!["encounter".into()]
+    } else {
+        changed
+    }
+}
+
+fn without_notes_and_receipt(body: &RecordBody) -> RecordBody {
+    let mut body = body.clone();
+    match &mut body {
+        RecordBody::StopSearch { search } => {
+            search.notes.clear();
+            search.receipt = None;
+        }
+        RecordBody::StopAccount { account } => {
+            account.notes.clear();
+            account.receipt = None;
+        }
+        RecordBody::SceneAttendance { .. } | RecordBody::HomeBurglary { .. } => {}
+    }
+    body
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::*;
+
+    const AUTHOR: &str = "PC1";
+    const COLLEAGUE: &str = "PC2";
+
+    fn officer(n: &str) -> Officer {
+        Officer {
+            shoulder_number: n.into(),
+            name: "Name".into(),
+            station: "Lewisham".into(),
+        }
+    }
+
+    fn record(body: RecordBody) -> Record {
+        Record {
+            header: RecordHeader {
+                id: "r1".into(),
+                kind: body.kind(),
+                reference: "REF".into(),
+                created_at: "2026-11-28T10:00:00Z".into(),
+                author: officer(AUTHOR),
+            },
+            derived: body.derived(),
+            body,
+        }
+    }
+
+    fn location() -> Location {
+        Location {
+            latitude: None,
+            longitude: None,
+            street: "High Street".into(),
+        }
+    }
+
+    fn scene_record() -> Record {
+        let mut scene = SceneAttendance::from_input(SceneInput {
+            reasons: vec![AttendanceReason::CrimeInProgress],
+            grade: ResponseGrade::Emergency,
+            call_received: "2026-11-28T10:00:00Z".into(),
+            appointment: None,
+            arrived: None,
+            left: None,
+            location: location(),
+            notes: String::new(),
+        });
+        scene.actions.push(action("a1", AUTHOR));
+        scene.checklist.push(tick("t1", AUTHOR));
+        scene.notes.push(note("n1", AUTHOR, None));
+        scene.attending.push(COLLEAGUE.into());
+        record(RecordBody::HomeBurglary { scene })
+    }
+
+    fn search_record(receipt: Option<Receipt>) -> Record {
+        record(RecordBody::StopSearch {
+            search: StopSearch {
+                search_type: SearchType::Person,
+                vehicle_registration: None,
+                datetime: "2026-11-28T14:05:00Z".into(),
+                location: location(),
+                gender: None,
+                age_range: None,
+                self_defined_ethnicity: None,
+                officer_defined_ethnicity: None,
+                grounds: "Grounds".into(),
+                object_of_search: ObjectOfSearch::ControlledDrugs,
+                legislation: Legislation::MisuseOfDrugsSection23,
+                operation_name: None,
+                outcome: Outcome::NoFurtherAction,
+                outcome_linked_to_object_of_search: None,
+                removal_of_more_than_outer_clothing: false,
+                conduct: Conduct::default(),
+                receipt,
+                notes: vec![note("n1", AUTHOR, None)],
+            },
+        })
+    }
+
+    fn action(id: &str, by: &str) -> SceneAction {
+        SceneAction {
+            id: id.into(),
+            recorded_by: by.into(),
+            recorded_at: "2026-11-28T10:10:00Z".into(),
+            detail: ActionDetail::Note {
+                text: "Text".into(),
+            },
+        }
+    }
+
+    fn tick(id: &str, by: &str) -> Tick {
+        Tick {
+            id: id.into(),
+            item: ChecklistItem::WitnessesSought,
+            outcome: TickOutcome::Done,
+            reason: None,
+            ticked_by: by.into(),
+            ticked_at: "2026-11-28T10:20:00Z".into(),
+        }
+    }
+
+    fn note(id: &str, by: &str, corrects: Option<&str>) -> NoteEntry {
+        NoteEntry {
+            id: id.into(),
+            written_by: by.into(),
+            written_at: "2026-11-28T10:30:00Z".into(),
+            text: "Text".into(),
+            corrects: corrects.map(str::to_string),
+            corrected_by: Vec::new(),
+        }
+    }
+
+    fn scene_mut(r: &mut Record) -> &mut SceneAttendance {
+        match &mut r.body {
+            RecordBody::SceneAttendance { scene } | RecordBody::HomeBurglary { scene } => scene,
+            _ => unreachable!(),
+        }
+    }
+
+    fn search_mut(r: &mut Record) -> &mut StopSearch {
+        match &mut r.body {
+            RecordBody::StopSearch { search } => search,
+            _ => unreachable!(),
+        }
+    }
+
+    fn refused(before: &Record, after: &Record, editor: &str) -> EditRefusal {
+        check_edit(Some(before), after, editor).expect_err("should be refused")
+    }
+
+    #[test]
+    fn a_new_record_is_in_its_makers_name() {
+        let r = scene_record();
+        assert_eq!(check_edit(None, &r, AUTHOR), Ok(()));
+        let e = check_edit(None, &r, COLLEAGUE).unwrap_err();
+        assert_eq!(e.field, "header.author");
+    }
+
+    #[test]
+    fn the_header_never_changes() {
+        let before = scene_record();
+        let mut after = before.clone();
+        after.header.created_at = "2026-11-27T10:00:00Z".into();
+        assert_eq!(refused(&before, &after, AUTHOR).field, "header");
+        let mut after = before.clone();
+        after.header.author = officer(COLLEAGUE);
+        assert_eq!(refused(&before, &after, COLLEAGUE).field, "header");
+    }
+
+    #[test]
+    fn new_entries_are_in_the_editors_name() {
+        let before = scene_record();
+        let mut after = before.clone();
+        scene_mut(&mut after).actions.push(action("a2", COLLEAGUE));
+        assert_eq!(check_edit(Some(&before), &after, COLLEAGUE), Ok(()));
+        let e = refused(&before, &after, AUTHOR);
+        assert_eq!(
+            (e.field.as_str(), e.entry_id.as_deref()),
+            ("actions", Some("a2"))
+        );
+
+        let mut after = before.clone();
+        scene_mut(&mut after).notes.push(note("n2", AUTHOR, None));
+        assert_eq!(refused(&before, &after, COLLEAGUE).field, "notes");
+        assert_eq!(check_edit(Some(&before), &after, AUTHOR), Ok(()));
+
+        let mut after = before.clone();
+        scene_mut(&mut after).checklist.push(tick("t2", AUTHOR));
+        assert_eq!(refused(&before, &after, COLLEAGUE).field, "checklist");
+    }
+
+    #[test]
+    fn no_entry_is_removed_by_anyone() {
+        let before = scene_record();
+        for (field, edit) in [
+            (
+                "actions",
+                (|s: &mut SceneAttendance| s.actions.clear()) as fn(&mut _),
+            ),
+            ("notes", |s| s.notes.clear()),
+            ("checklist", |s| s.checklist.clear()),
+            ("attending", |s| s.attending.clear()),
+        ] {
+            let mut after = before.clone();
+            edit(scene_mut(&mut after));
+            for editor in [AUTHOR, COLLEAGUE] {
+                assert_eq!(refused(&before, &after, editor).field, field);
+            }
+        }
+    }
+
+    #[test]
+    fn no_entry_is_altered_by_anyone_even_its_writer() {
+        let before = scene_record();
+        let mut after = before.clone();
+        scene_mut(&mut after).notes[0].text = "Rewritten".into();
+        let e = refused(&before, &after, AUTHOR);
+        assert_eq!(
+            (e.field.as_str(), e.entry_id.as_deref()),
+            ("notes", Some("n1"))
+        );
+        assert!(
+            !e.message.contains("Rewritten"),
+            "no content: {}",
+            e.message
+        );
+
+        let mut after = before.clone();
+        scene_mut(&mut after).actions[0].recorded_at = "2026-11-28T09:00:00Z".into();
+        assert_eq!(refused(&before, &after, AUTHOR).field, "actions");
+
+        let mut after = before.clone();
+        scene_mut(&mut after).checklist[0].outcome = TickOutcome::NotApplicable;
+        assert_eq!(refused(&before, &after, AUTHOR).field, "checklist");
+    }
+
+    #[test]
+    fn corrections_and_later_ticks_are_new_entries() {
+        let before = scene_record();
+        let mut after = before.clone();
+        let scene = scene_mut(&mut after);
+        scene.notes.push(note("n2", COLLEAGUE, Some("n1")));
+        scene.notes[0].corrected_by = vec!["n2".into()];
+        scene.checklist.push(tick("t2", COLLEAGUE));
+        assert_eq!(check_edit(Some(&before), &after, COLLEAGUE), Ok(()));
+    }
+
+    #[test]
+    fn the_fields_a_scene_opens_with_never_change() {
+        let before = scene_record();
+        let mut after = before.clone();
+        scene_mut(&mut after).call_received = "2026-11-28T10:30:00Z".into();
+        assert_eq!(refused(&before, &after, AUTHOR).field, "call_received");
+        let mut after = before.clone();
+        scene_mut(&mut after).arrived = Some("2026-11-28T10:05:00Z".into());
+        assert_eq!(check_edit(Some(&before), &after, COLLEAGUE), Ok(()));
+    }
+
+    #[test]
+    fn an_encounter_is_frozen_once_its_receipt_is_recorded() {
+        let given = Receipt::Given {
+            medium: ReceiptMedium::Printed,
+            given_at: "2026-11-28T14:10:00Z".into(),
+        };
+        let not_given = Receipt::NotGiven {
+            reason: "Reason".into(),
+            recorded_at: "2026-11-28T14:10:00Z".into(),
+        };
+        // Before a receipt, the author may still change the encounter.
+        let before = search_record(None);
+        let mut after = before.clone();
+        search_mut(&mut after).datetime = "2026-11-28T13:05:00Z".into();
+        assert_eq!(check_edit(Some(&before), &after, AUTHOR), Ok(()));
+        assert_eq!(refused(&before, &after, COLLEAGUE).field, "encounter");
+
+        for receipt in [given.clone(), not_given.clone()] {
+            let before = search_record(Some(receipt));
+            let mut after = before.clone();
+            search_mut(&mut after).datetime = "2025-11-28T14:05:00Z".into();
+            assert_eq!(refused(&before, &after, AUTHOR).field, "encounter");
+            // The notebook stays open.
+            let mut after = before.clone();
+            search_mut(&mut after).notes.push(note("n2", AUTHOR, None));
+            assert_eq!(check_edit(Some(&before), &after, AUTHOR), Ok(()));
+        }
+
+        let before = search_record(Some(given.clone()));
+        let mut after = before.clone();
+        search_mut(&mut after).receipt = Some(not_given.clone());
+        assert_eq!(refused(&before, &after, AUTHOR).field, "receipt");
+        search_mut(&mut after).receipt = None;
+        assert_eq!(refused(&before, &after, AUTHOR).field, "receipt");
+
+        let before = search_record(Some(not_given.clone()));
+        let mut after = before.clone();
+        search_mut(&mut after).receipt = Some(given);
+        assert_eq!(check_edit(Some(&before), &after, AUTHOR), Ok(()));
+        search_mut(&mut after).receipt = None;
+        assert_eq!(refused(&before, &after, AUTHOR).field, "receipt");
+    }
+}

@@ -1,0 +1,157 @@
+//! Requests wait no longer than the app allows ([`NetworkSettings`]), and
+//! a failure to reach the server says why (`ApiError::Offline { cause }`),
+//! against real sockets on the loopback interface.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use pocketbook_core::ApiError;
+use pocketbook_core::api::{default_network_settings, enrol_device_with_network};
+use pocketbook_core::sync::client::{NetworkSettings, OfflineCause};
+
+/// Short enough for a test, long enough for a loopback connect.
+fn impatient() -> NetworkSettings {
+    NetworkSettings {
+        connect_timeout: Duration::from_secs(5),
+        read_timeout: Duration::from_millis(300),
+        overall_timeout: Duration::from_secs(2),
+    }
+}
+
+async fn enrol(url: String, network: NetworkSettings) -> Result<(), ApiError> {
+    let dir = tempfile::tempdir().unwrap();
+    enrol_device_with_network(
+        dir.path().display().to_string(),
+        url,
+        "ABCDE-FGHJK".into(),
+        "test".into(),
+        network,
+    )
+    .await
+    .map(drop)
+}
+
+#[tokio::test]
+async fn a_server_that_accepts_and_never_answers_times_out() {
+    // Accepts connections and keeps them open without reading or writing.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let holder = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().take(4) {
+            held.push(stream);
+        }
+        std::thread::sleep(Duration::from_secs(5));
+    });
+    let result = enrol(url, impatient()).await;
+    assert!(
+        matches!(
+            result,
+            Err(ApiError::Offline {
+                reason: OfflineCause::Timeout,
+                ..
+            })
+        ),
+        "{result:?}"
+    );
+    drop(holder);
+}
+
+#[tokio::test]
+async fn nothing_listening_is_refused_and_a_bad_name_is_dns() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let refused = enrol(format!("http://127.0.0.1:{port}"), impatient()).await;
+    assert!(
+        matches!(
+            refused,
+            Err(ApiError::Offline {
+                reason: OfflineCause::Refused,
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
+    // `.invalid` never resolves (RFC 6761).
+    let unknown = enrol("http://pocketbook.invalid".into(), impatient()).await;
+    assert!(
+        matches!(
+            unknown,
+            Err(ApiError::Offline {
+                reason: OfflineCause::Dns,
+                ..
+            })
+        ),
+        "{unknown:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_server_that_does_not_speak_tls_is_a_tls_failure() {
+    use std::io::Write;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("https://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        if let Some(Ok(mut stream)) = listener.incoming().next() {
+            stream
+                .write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
+                .unwrap();
+            std::thread::sleep(Duration::from_secs(2));
+        }
+    });
+    let result = enrol(url, impatient()).await;
+    assert!(
+        matches!(
+            result,
+            Err(ApiError::Offline {
+                reason: OfflineCause::Tls,
+                ..
+            })
+        ),
+        "{result:?}"
+    );
+}
+
+#[tokio::test]
+async fn timeouts_out_of_range_are_refused_naming_each() {
+    let mut network = default_network_settings();
+    network.read_timeout = Duration::ZERO;
+    network.overall_timeout = Duration::from_secs(3600);
+    let result = enrol("http://127.0.0.1:9".into(), network).await;
+    let Err(ApiError::Invalid { violations }) = result else {
+        panic!("expected Invalid, got {result:?}");
+    };
+    let fields: Vec<_> = violations.iter().map(|v| v.field.as_str()).collect();
+    assert_eq!(fields, ["network.read_timeout", "network.overall_timeout"]);
+}
+
+#[test]
+fn a_notebook_keeps_the_settings_it_is_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let nb = crate::support::notebook(&dir, "PC501");
+    assert_eq!(nb.network_settings(), default_network_settings());
+    assert_eq!(
+        default_network_settings(),
+        NetworkSettings {
+            connect_timeout: Duration::from_secs(5),
+            read_timeout: Duration::from_secs(15),
+            overall_timeout: Duration::from_secs(60),
+        }
+    );
+    nb.set_network_settings(impatient()).unwrap();
+    assert_eq!(nb.network_settings(), impatient());
+    let mut zero = impatient();
+    zero.connect_timeout = Duration::ZERO;
+    assert!(matches!(
+        nb.set_network_settings(zero),
+        Err(ApiError::Invalid { .. })
+    ));
+    assert_eq!(
+        nb.network_settings(),
+        impatient(),
+        "a refused setting changes nothing"
+    );
+}
