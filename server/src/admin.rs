@@ -1,18 +1,23 @@
 //! What admins do to people and devices, each step audited: the one
 //! implementation behind the `admin` command line (and the tests' station).
-//! Admins manage people and devices, never record contents.
+//! Admins manage people and devices, never record contents. The command
+//! line reaches the store only through [`Admin`]: listings, the audit
+//! trail, retention, legal holds and the station staff's copies.
 
 use std::sync::Arc;
 
 use serde_json::json;
 
-use crate::audit::{self, Action, actor};
+use crate::audit::{self, Action, Verification, actor};
 use crate::auth;
-use crate::config::Clock;
+use crate::clock::Clock;
+use crate::copy::RecordCopy;
+use crate::copy::staff::{self, RecordMatch, StaffError};
+use crate::identity::Role;
 use crate::retention::{self, RetentionPolicy, RetentionReport};
-use crate::scope::Role;
 use crate::storage::{
-    DeviceRow, LegalHold, NewAuditEvent, OfficerRow, RevokeReason, Storage, StorageError,
+    AuditEvent, AuditQuery, DeviceRow, LegalHold, NewAuditEvent, OfficerRow, RecordIndex,
+    RevokeReason, Storage, StorageError,
 };
 
 /// A refusal an admin can act on.
@@ -26,6 +31,8 @@ pub enum AdminError {
     Conflict(String),
     #[error(transparent)]
     Storage(#[from] StorageError),
+    #[error(transparent)]
+    Staff(#[from] StaffError),
 }
 
 /// A one-time enrolment code as issued.
@@ -70,6 +77,75 @@ impl Admin {
 
     fn now(&self) -> String {
         self.clock.stamp()
+    }
+
+    pub fn officers(&self) -> Result<Vec<OfficerRow>, AdminError> {
+        Ok(self.storage.officers()?)
+    }
+
+    pub fn devices(&self) -> Result<Vec<DeviceRow>, AdminError> {
+        Ok(self.storage.devices()?)
+    }
+
+    /// The index of every record (never its contents).
+    pub fn records(&self) -> Result<Vec<RecordIndex>, AdminError> {
+        Ok(self.storage.records()?)
+    }
+
+    pub fn legal_holds(&self) -> Result<Vec<LegalHold>, AdminError> {
+        Ok(self.storage.legal_holds()?)
+    }
+
+    /// Audit events matching the query, oldest first; an action that is
+    /// not one of [`Action::ALL`] is refused rather than matching nothing.
+    pub fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, AdminError> {
+        if let Some(action) = &query.action
+            && !Action::ALL.iter().any(|a| a.as_str() == action)
+        {
+            let known: Vec<&str> = Action::ALL.iter().map(|a| a.as_str()).collect();
+            return Err(AdminError::Invalid(format!(
+                "unknown action {action:?}; one of: {}",
+                known.join(", ")
+            )));
+        }
+        Ok(self.storage.audit_events(query)?)
+    }
+
+    /// Walks the whole hash chain.
+    pub fn verify_audit(&self) -> Result<Verification, AdminError> {
+        Ok(audit::verify(self.storage.as_ref())?)
+    }
+
+    /// A member of station staff looks for a person's records (audited).
+    pub fn find_copies(
+        &self,
+        staff_member: &str,
+        date: chrono::NaiveDate,
+        place: Option<&str>,
+        officer: Option<&str>,
+    ) -> Result<Vec<RecordMatch>, AdminError> {
+        Ok(staff::find_for_person(
+            self.storage.as_ref(),
+            self.clock.now(),
+            staff_member,
+            date,
+            place,
+            officer,
+        )?)
+    }
+
+    /// A member of station staff issues a copy of one record (audited).
+    pub fn issue_copy(
+        &self,
+        staff_member: &str,
+        record_id: &str,
+    ) -> Result<RecordCopy, AdminError> {
+        Ok(staff::issue_copy(
+            self.storage.as_ref(),
+            self.clock.now(),
+            staff_member,
+            record_id,
+        )?)
     }
 
     /// The admin's event of a state change, written in the change's own
@@ -186,7 +262,7 @@ impl Admin {
         if device.revoked_at.is_some() {
             return Err(AdminError::Conflict(format!(
                 "device {id} is already {}",
-                device.revoke_reason.as_deref().unwrap_or("revoked")
+                device.revoke_reason.map_or("revoked", RevokeReason::as_str)
             )));
         }
         Ok(device)

@@ -4,11 +4,20 @@
 //! characters, 50 random bits) and lives minutes, once. A device token is
 //! 256 random bits. The server stores only SHA-256 hashes of both, so a copy
 //! of the database does not let anyone sync as a device.
+//!
+//! [`authenticate`] is the rule for a token at the sync door: the active
+//! device behind it, or, for a closed one, the audited order to wipe.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use pocketbook_core::sync::lifecycle::WipeReason;
 use rand::RngCore;
+use serde_json::json;
 use sha2::{Digest, Sha256};
+
+use crate::audit::{self, Action, actor};
+use crate::identity::{Principal, RevokeReason};
+use crate::storage::{Storage, StorageError};
 
 const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
@@ -63,6 +72,49 @@ pub fn bearer(header: Option<&axum::http::HeaderValue>) -> Option<&str> {
     let value = header?.to_str().ok()?;
     let token = value.strip_prefix("Bearer ")?.trim();
     (!token.is_empty() && token.len() <= 128).then_some(token)
+}
+
+/// Why a bearer token does not let a device sync.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// No device holds this token: refused, nothing more said or written.
+    #[error("unknown device token")]
+    Unknown,
+    /// The device was revoked, retired or its officer deactivated: it must
+    /// erase itself.
+    #[error("the device is closed and must wipe")]
+    Wipe(WipeReason),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// The active device holding `token`, with its officer. A revoked or
+/// retired device (or one whose officer was deactivated) is told to wipe,
+/// and that is audited at `at`; an unknown token is only refused.
+pub fn authenticate(storage: &dyn Storage, token: &str, at: &str) -> Result<Principal, AuthError> {
+    let Some(principal) = storage.principal(&hash(token))? else {
+        return Err(AuthError::Unknown);
+    };
+    if principal.device.revoked_at.is_none() && principal.officer.active {
+        return Ok(principal);
+    }
+    let reason = principal.device.revoke_reason;
+    storage.append_audit(
+        at,
+        &[audit::event(
+            actor::device(&principal.device.id),
+            Action::WipeInstructed,
+            None,
+            json!({"officer": principal.officer.shoulder_number, "reason": reason}),
+        )],
+    )?;
+    tracing::info!(device = %principal.device.id, "closed device made contact: told to wipe");
+    // A retired device that calls again, or any other closed one.
+    Err(AuthError::Wipe(if reason == Some(RevokeReason::Retired) {
+        WipeReason::Retired
+    } else {
+        WipeReason::Revoked
+    }))
 }
 
 #[cfg(test)]

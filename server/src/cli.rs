@@ -3,230 +3,26 @@
 //! SQLite's WAL lets both write the same store).
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::{Args, Parser, Subcommand};
+use clap::Parser;
 
 use crate::admin::{Admin, AdminError};
-use crate::audit::{self, Action};
-use crate::config::{self, Clock, DEFAULT_DATA_DIR, LogFormat};
+use crate::clock::Clock;
+use crate::config::{self, DEFAULT_DATA_DIR, LogFormat};
 use crate::copy;
-use crate::scope::Role;
 use crate::storage::sqlite::SqliteStorage;
 use crate::storage::{AuditQuery, Storage};
 
-#[derive(Parser)]
-#[command(version, about = "The Pocketbook sync server")]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
+mod args;
+mod render;
 
-#[derive(Args, Clone)]
-struct DataDir {
-    /// Where the server keeps its store.
-    #[arg(long, env = "POCKETBOOK_DATA_DIR")]
-    data_dir: Option<PathBuf>,
-    /// A TOML file with `data_dir`, `listen`, `log_format`, `metrics_listen`,
-    /// `trusted_proxies` and the `[retention]` and `[limits]` tables.
-    #[arg(long, env = "POCKETBOOK_CONFIG")]
-    config: Option<PathBuf>,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Run the sync server.
-    Serve {
-        #[command(flatten)]
-        data: DataDir,
-        /// Address to listen on (default 127.0.0.1:8650).
-        #[arg(long, env = "POCKETBOOK_LISTEN")]
-        listen: Option<String>,
-        /// Serve `/metrics` on this address only, not on `--listen`.
-        #[arg(long, env = "POCKETBOOK_METRICS_LISTEN")]
-        metrics_listen: Option<String>,
-        /// Log lines as readable text or as one JSON object per line.
-        #[arg(long, env = "POCKETBOOK_LOG_FORMAT", value_enum)]
-        log_format: Option<LogFormat>,
-    },
-    /// Manage officers, devices and records.
-    Admin {
-        #[command(flatten)]
-        data: DataDir,
-        /// Print JSON instead of text.
-        #[arg(long, global = true)]
-        json: bool,
-        #[command(subcommand)]
-        command: AdminCommand,
-    },
-}
-
-#[derive(Subcommand)]
-enum AdminCommand {
-    /// Officers who may have devices.
-    #[command(subcommand)]
-    Officer(OfficerCommand),
-    /// Devices enrolled for officers.
-    #[command(subcommand)]
-    Device(DeviceCommand),
-    /// Records held by the server (index columns only, no content).
-    #[command(subcommand)]
-    Records(RecordsCommand),
-    /// The hash-chained audit trail.
-    #[command(subcommand)]
-    Audit(AuditCommand),
-    /// Erase records whose retention period is over.
-    #[command(subcommand)]
-    Retention(RetentionCommand),
-    /// Legal holds: records a complaint or court case names, kept past retention.
-    #[command(subcommand)]
-    Hold(HoldCommand),
-    /// Copies of a search record for a person at the station desk (audited).
-    #[command(subcommand)]
-    Copy(CopyCommand),
-}
-
-#[derive(Subcommand)]
-enum CopyCommand {
-    /// Find a person's record without its reference, by date, place and officer.
-    Find {
-        /// Shoulder number of the staff member or supervisor looking it up.
-        #[arg(long)]
-        staff: String,
-        /// Date of the stop (London), YYYY-MM-DD.
-        #[arg(long)]
-        date: chrono::NaiveDate,
-        /// Part of the street or place description.
-        #[arg(long)]
-        place: Option<String>,
-        /// Shoulder number of the officer who made the stop.
-        #[arg(long)]
-        officer: Option<String>,
-    },
-    /// Issue the copy of one record: as a printable page (--out) or JSON.
-    Issue {
-        /// Record id (from `admin copy find`).
-        record: String,
-        #[arg(long)]
-        staff: String,
-        /// Write the printable HTML copy here instead of printing JSON.
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
-}
-
-#[derive(Subcommand)]
-enum RetentionCommand {
-    /// Run the retention job now (the server also runs it on its schedule).
-    Run {
-        /// List what would be erased, erase nothing.
-        #[arg(long)]
-        dry_run: bool,
-    },
-}
-
-#[derive(Subcommand)]
-enum HoldCommand {
-    /// Place a record on legal hold.
-    Set {
-        /// Record id (see `admin records list`).
-        record: String,
-        /// Why, e.g. the complaint or case reference.
-        #[arg(long)]
-        reason: String,
-    },
-    /// Lift a legal hold.
-    Release {
-        record: String,
-        #[arg(long)]
-        reason: String,
-    },
-    /// List records on legal hold.
-    List,
-}
-
-#[derive(Subcommand)]
-enum OfficerCommand {
-    /// Add an officer.
-    Add {
-        #[arg(long)]
-        shoulder_number: String,
-        #[arg(long)]
-        name: String,
-        #[arg(long)]
-        station: String,
-        #[arg(long, value_enum, default_value = "officer")]
-        role: Role,
-    },
-    /// List officers.
-    List,
-    /// Deactivate an officer (leaving the force): revokes all their devices.
-    Deactivate {
-        /// Shoulder number.
-        shoulder_number: String,
-    },
-}
-
-#[derive(Subcommand)]
-enum DeviceCommand {
-    /// Print a one-time enrolment code for a device of this officer.
-    Enrol {
-        #[arg(long)]
-        officer: String,
-        /// Minutes the code stays valid (1 to 1440).
-        #[arg(long, default_value_t = 15)]
-        ttl_minutes: u32,
-    },
-    /// List enrolled devices.
-    List,
-    /// Lost or stolen: cut the device off now; it wipes itself at its next contact.
-    Revoke {
-        /// Device id (see `admin device list`).
-        id: String,
-    },
-    /// Handed back: at its next sync the device uploads what is pending, then wipes.
-    Retire {
-        /// Device id (see `admin device list`).
-        id: String,
-    },
-}
-
-#[derive(Subcommand)]
-enum RecordsCommand {
-    /// List records.
-    List,
-}
-
-#[derive(Subcommand)]
-enum AuditCommand {
-    /// Show events, oldest first, optionally filtered.
-    Show {
-        /// Only events about this record id.
-        #[arg(long)]
-        record: Option<String>,
-        /// Only events by this actor, e.g. `officer:PC1234`, `admin`, `public`.
-        #[arg(long)]
-        actor: Option<String>,
-        /// Only this action, e.g. `record-read`, `device-revoked`.
-        #[arg(long)]
-        action: Option<String>,
-        /// Only events after this sequence number.
-        #[arg(long, default_value_t = 0)]
-        after: u64,
-        /// At most this many events.
-        #[arg(long, default_value_t = 100)]
-        limit: u32,
-    },
-    /// Write every event as JSON lines (to a file, or to stdout).
-    Export {
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
-    /// Check the hash chain: exits non-zero if any event was altered or removed.
-    Verify,
-}
+use args::{
+    AdminCommand, AuditCommand, Cli, Command, CopyCommand, DataDir, DeviceCommand, HoldCommand,
+    OfficerCommand, RecordsCommand, RetentionCommand,
+};
+use render::print;
 
 /// Runs the command line; the exit code says whether it worked.
 pub fn main() -> ExitCode {
@@ -329,33 +125,13 @@ fn open(data: &DataDir) -> Result<Arc<dyn Storage>, String> {
         .map_err(|e| e.to_string())
 }
 
-fn print<T: serde::Serialize>(json: bool, value: &T, text: impl FnOnce() -> String) {
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(value).unwrap_or_default()
-        );
-    } else {
-        println!("{}", text());
-    }
-}
-
-/// A tab-separated listing with a header line.
-fn table(header: &str, rows: Vec<String>) -> String {
-    std::iter::once(header.to_string())
-        .chain(rows)
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 fn admin(data: DataDir, json: bool, command: AdminCommand) -> Result<(), String> {
     if let AdminCommand::Officer(OfficerCommand::Add { .. }) = &command {
         // Adding the first officer may create the data directory.
         let dir = config::resolve(data.data_dir.clone(), None, data.config.as_deref())?.data_dir;
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
-    let storage = open(&data)?;
-    let admin = Admin::new(storage.clone(), Clock::system());
+    let admin = Admin::new(open(&data)?, Clock::system());
     let failed = |e: AdminError| e.to_string();
     match command {
         AdminCommand::Officer(OfficerCommand::Add {
@@ -365,7 +141,7 @@ fn admin(data: DataDir, json: bool, command: AdminCommand) -> Result<(), String>
             role,
         }) => {
             let officer = admin
-                .add_officer(&shoulder_number, &name, &station, role)
+                .add_officer(&shoulder_number, &name, &station, role.into())
                 .map_err(failed)?;
             print(json, &officer, || {
                 format!(
@@ -376,25 +152,8 @@ fn admin(data: DataDir, json: bool, command: AdminCommand) -> Result<(), String>
             });
         }
         AdminCommand::Officer(OfficerCommand::List) => {
-            let officers = storage.officers().map_err(|e| e.to_string())?;
-            print(json, &officers, || {
-                table(
-                    "SHOULDER NUMBER\tNAME\tSTATION\tROLE\tSTATUS",
-                    officers
-                        .iter()
-                        .map(|o| {
-                            format!(
-                                "{}\t{}\t{}\t{}\t{}",
-                                o.shoulder_number,
-                                o.name,
-                                o.station,
-                                o.role.as_str(),
-                                if o.active { "active" } else { "inactive" }
-                            )
-                        })
-                        .collect(),
-                )
-            });
+            let officers = admin.officers().map_err(failed)?;
+            print(json, &officers, || render::officers(&officers));
         }
         AdminCommand::Officer(OfficerCommand::Deactivate { shoulder_number }) => {
             let devices = admin.deactivate_officer(&shoulder_number).map_err(failed)?;
@@ -423,31 +182,8 @@ fn admin(data: DataDir, json: bool, command: AdminCommand) -> Result<(), String>
             print(json, &issued, || issued.code.clone());
         }
         AdminCommand::Device(DeviceCommand::List) => {
-            let devices = storage.devices().map_err(|e| e.to_string())?;
-            print(json, &devices, || {
-                table(
-                    "DEVICE\tOFFICER\tLABEL\tENROLLED\tLAST SEEN\tSTATUS",
-                    devices
-                        .iter()
-                        .map(|d| {
-                            let status = match (&d.revoke_reason, &d.retire_requested_at) {
-                                (Some(reason), _) => reason.clone(),
-                                (None, Some(_)) => "retiring".to_string(),
-                                (None, None) => "active".to_string(),
-                            };
-                            format!(
-                                "{}\t{}\t{}\t{}\t{}\t{}",
-                                d.id,
-                                d.officer,
-                                d.label,
-                                d.enrolled_at,
-                                d.last_seen.as_deref().unwrap_or("never synced"),
-                                status
-                            )
-                        })
-                        .collect(),
-                )
-            });
+            let devices = admin.devices().map_err(failed)?;
+            print(json, &devices, || render::devices(&devices));
         }
         AdminCommand::Device(DeviceCommand::Revoke { id }) => {
             let device = admin.revoke_device(&id).map_err(failed)?;
@@ -476,48 +212,15 @@ fn admin(data: DataDir, json: bool, command: AdminCommand) -> Result<(), String>
             );
         }
         AdminCommand::Records(RecordsCommand::List) => {
-            let records = storage.records().map_err(|e| e.to_string())?;
-            print(json, &records, || {
-                table(
-                    "ID\tKIND\tREFERENCE\tAUTHOR\tSTATION\tCREATED\tUPDATED",
-                    records
-                        .iter()
-                        .map(|r| {
-                            format!(
-                                "{}\t{}\t{}\t{}\t{}\t{}\t{}",
-                                r.id,
-                                r.kind,
-                                r.reference,
-                                r.author,
-                                r.station,
-                                r.created_at,
-                                r.updated_at
-                            )
-                        })
-                        .collect(),
-                )
-            });
+            let records = admin.records().map_err(failed)?;
+            print(json, &records, || render::records(&records));
         }
-        AdminCommand::Audit(command) => audit_command(storage.as_ref(), json, command)?,
+        AdminCommand::Audit(command) => audit_command(&admin, json, command)?,
         AdminCommand::Retention(RetentionCommand::Run { dry_run }) => {
             let policy =
                 config::resolve(data.data_dir.clone(), None, data.config.as_deref())?.retention;
             let report = admin.run_retention(&policy, dry_run).map_err(failed)?;
-            print(json, &report, || {
-                let verb = if dry_run { "would erase" } else { "erased" };
-                let mut lines = vec![format!(
-                    "{verb} {} record(s); {} on legal hold kept",
-                    report.records.len(),
-                    report.legal_holds
-                )];
-                lines.extend(
-                    report
-                        .records
-                        .iter()
-                        .map(|r| format!("{}\t{}\t{}", r.record_id, r.kind, r.occurred_at)),
-                );
-                lines.join("\n")
-            });
+            print(json, &report, || render::retention(&report, dry_run));
         }
         AdminCommand::Hold(HoldCommand::Set { record, reason }) => {
             let hold = admin.hold(&record, &reason).map_err(failed)?;
@@ -533,40 +236,23 @@ fn admin(data: DataDir, json: bool, command: AdminCommand) -> Result<(), String>
                 || format!("legal hold on record {record} lifted"),
             );
         }
+        AdminCommand::Hold(HoldCommand::List) => {
+            let holds = admin.legal_holds().map_err(failed)?;
+            print(json, &holds, || render::holds(&holds));
+        }
         AdminCommand::Copy(CopyCommand::Find {
             staff,
             date,
             place,
             officer,
         }) => {
-            let found = copy::staff::find_for_person(
-                storage.as_ref(),
-                chrono::Utc::now(),
-                &staff,
-                date,
-                place.as_deref(),
-                officer.as_deref(),
-            )
-            .map_err(|e| e.to_string())?;
-            print(json, &found, || {
-                table(
-                    "RECORD\tREFERENCE\tKIND\tWHEN\tPLACE\tOFFICER",
-                    found
-                        .iter()
-                        .map(|m| {
-                            format!(
-                                "{}\t{}\t{}\t{}\t{}\t{}",
-                                m.record_id, m.reference, m.kind, m.occurred_at, m.place, m.officer
-                            )
-                        })
-                        .collect(),
-                )
-            });
+            let found = admin
+                .find_copies(&staff, date, place.as_deref(), officer.as_deref())
+                .map_err(failed)?;
+            print(json, &found, || render::matches(&found));
         }
         AdminCommand::Copy(CopyCommand::Issue { record, staff, out }) => {
-            let issued =
-                copy::staff::issue_copy(storage.as_ref(), chrono::Utc::now(), &staff, &record)
-                    .map_err(|e| e.to_string())?;
+            let issued = admin.issue_copy(&staff, &record).map_err(failed)?;
             match out {
                 Some(path) => {
                     std::fs::write(&path, copy::page::copy_page(&issued))
@@ -580,23 +266,12 @@ fn admin(data: DataDir, json: bool, command: AdminCommand) -> Result<(), String>
                 None => print(true, &issued, String::new),
             }
         }
-        AdminCommand::Hold(HoldCommand::List) => {
-            let holds = storage.legal_holds().map_err(|e| e.to_string())?;
-            print(json, &holds, || {
-                table(
-                    "RECORD\tSET\tREASON",
-                    holds
-                        .iter()
-                        .map(|h| format!("{}\t{}\t{}", h.record_id, h.set_at, h.reason))
-                        .collect(),
-                )
-            });
-        }
     }
     Ok(())
 }
 
-fn audit_command(storage: &dyn Storage, json: bool, command: AuditCommand) -> Result<(), String> {
+fn audit_command(admin: &Admin, json: bool, command: AuditCommand) -> Result<(), String> {
+    let failed = |e: AdminError| e.to_string();
     match command {
         AuditCommand::Show {
             record,
@@ -605,16 +280,7 @@ fn audit_command(storage: &dyn Storage, json: bool, command: AuditCommand) -> Re
             after,
             limit,
         } => {
-            if let Some(action) = &action
-                && !Action::ALL.iter().any(|a| a.as_str() == action)
-            {
-                let known: Vec<&str> = Action::ALL.iter().map(|a| a.as_str()).collect();
-                return Err(format!(
-                    "unknown action {action:?}; one of: {}",
-                    known.join(", ")
-                ));
-            }
-            let events = storage
+            let events = admin
                 .audit_events(&AuditQuery {
                     after_seq: after,
                     limit: limit.clamp(1, 10_000),
@@ -622,26 +288,8 @@ fn audit_command(storage: &dyn Storage, json: bool, command: AuditCommand) -> Re
                     actor,
                     action,
                 })
-                .map_err(|e| e.to_string())?;
-            print(json, &events, || {
-                table(
-                    "SEQ\tAT\tACTOR\tACTION\tRECORD\tDETAIL",
-                    events
-                        .iter()
-                        .map(|e| {
-                            format!(
-                                "{}\t{}\t{}\t{}\t{}\t{}",
-                                e.seq,
-                                e.at,
-                                e.actor,
-                                e.action,
-                                e.record_id.as_deref().unwrap_or("-"),
-                                e.detail
-                            )
-                        })
-                        .collect(),
-                )
-            });
+                .map_err(failed)?;
+            print(json, &events, || render::events(&events));
         }
         AuditCommand::Export { out } => {
             let mut sink: Box<dyn Write> = match &out {
@@ -653,13 +301,13 @@ fn audit_command(storage: &dyn Storage, json: bool, command: AuditCommand) -> Re
             let mut after_seq = 0;
             let mut written = 0u64;
             loop {
-                let page = storage
+                let page = admin
                     .audit_events(&AuditQuery {
                         after_seq,
                         limit: 1000,
                         ..AuditQuery::default()
                     })
-                    .map_err(|e| e.to_string())?;
+                    .map_err(failed)?;
                 let Some(last) = page.last() else { break };
                 after_seq = last.seq;
                 for event in &page {
@@ -674,17 +322,8 @@ fn audit_command(storage: &dyn Storage, json: bool, command: AuditCommand) -> Re
             }
         }
         AuditCommand::Verify => {
-            let verification = audit::verify(storage).map_err(|e| e.to_string())?;
-            print(json, &verification, || match &verification.problem {
-                None => format!(
-                    "the audit trail is intact: {} events, every hash chained",
-                    verification.events
-                ),
-                Some(problem) => format!(
-                    "the audit trail was tampered with: {problem} ({} events checked before it)",
-                    verification.events
-                ),
-            });
+            let verification = admin.verify_audit().map_err(failed)?;
+            print(json, &verification, || render::verification(&verification));
             if !verification.intact() {
                 return Err("audit verification failed".into());
             }

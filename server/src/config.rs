@@ -6,55 +6,19 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use ipnet::IpNet;
 use serde::Deserialize;
 
+use crate::clock::Clock;
 use crate::retention::RetentionPolicy;
 
 /// Default data directory, relative to where the server is started.
 pub const DEFAULT_DATA_DIR: &str = "./pocketbook-data";
 /// Default listen address: loopback, so a fresh start exposes nothing.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8650";
-
-/// The time source; tests inject one to jump ahead without sleeping.
-#[derive(Clone)]
-pub struct Clock(Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>);
-
-impl Clock {
-    pub fn system() -> Self {
-        Clock(Arc::new(Utc::now))
-    }
-
-    pub fn new(f: impl Fn() -> DateTime<Utc> + Send + Sync + 'static) -> Self {
-        Clock(Arc::new(f))
-    }
-
-    pub fn now(&self) -> DateTime<Utc> {
-        (self.0)()
-    }
-
-    /// Now, written as the store writes times: see [`stamp`].
-    pub fn stamp(&self) -> String {
-        stamp(self.now())
-    }
-}
-
-/// The one way the server writes an instant (RFC 3339, UTC, milliseconds):
-/// in the store, the feed and the audit trail, so times compare as text.
-pub fn stamp(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
-impl std::fmt::Debug for Clock {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Clock")
-    }
-}
 
 /// Everything the server needs to run.
 #[derive(Debug, Clone)]

@@ -18,9 +18,11 @@ pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod copy;
 pub mod http;
+pub mod identity;
 pub mod limit;
 pub mod metrics;
 pub mod retention;
@@ -31,7 +33,8 @@ pub mod sync;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-pub use config::{Clock, ServerConfig};
+pub use clock::Clock;
+pub use config::ServerConfig;
 pub use storage::Storage;
 
 /// A server started on a listener; dropping it does not stop it, call [`RunningServer::shutdown`].

@@ -23,7 +23,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::audit::{self, Action, actor};
-use crate::config::stamp;
+use crate::clock::stamp;
 use crate::metrics::LimitLabels;
 use crate::storage::{Storage, StorageError};
 

@@ -15,8 +15,9 @@ use pocketbook_core::model::RecordKind;
 use serde_json::json;
 
 use crate::audit::{self, Action};
-use crate::config::stamp;
-use crate::storage::{RecordIndex, Storage, StorageError, index_time};
+use crate::clock::index_time;
+use crate::clock::stamp;
+use crate::storage::{RecordIndex, Storage, StorageError};
 
 /// Records erased per storage call; the job loops until none are due.
 const BATCH: u32 = 500;

@@ -12,39 +12,9 @@
 //!
 //! Authorship is the device's officer, from its token, never the document.
 
-use crate::storage::{FeedRow, Principal};
-
-/// An officer's role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum Role {
-    Officer,
-    Supervisor,
-    Staff,
-    Admin,
-}
-
-impl Role {
-    pub const ALL: &[Role] = &[Role::Officer, Role::Supervisor, Role::Staff, Role::Admin];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Officer => "officer",
-            Role::Supervisor => "supervisor",
-            Role::Staff => "staff",
-            Role::Admin => "admin",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Role> {
-        Role::ALL.iter().copied().find(|r| r.as_str() == text)
-    }
-
-    /// Whether the role writes records in the field.
-    fn records_in_the_field(self) -> bool {
-        matches!(self, Role::Officer | Role::Supervisor)
-    }
-}
+use crate::identity::Principal;
+pub use crate::identity::Role;
+use crate::storage::FeedRow;
 
 /// A record as far as scope is concerned.
 #[derive(Debug, Clone, Copy)]
@@ -94,7 +64,7 @@ pub fn may_author(principal: &Principal, author_shoulder_number: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::{DeviceRow, OfficerRow};
+    use crate::identity::{DeviceRow, OfficerRow};
 
     fn principal(number: &str, station: &str, role: Role) -> Principal {
         Principal {

@@ -14,44 +14,16 @@ pub mod sqlite;
 #[cfg(test)]
 mod suite;
 
-use chrono::{DateTime, Timelike, Utc};
-use pocketbook_core::model::RecordKind;
+use pocketbook_core::model::{RecordKind, RecordStatus};
 
-/// The one form of every time the store indexes and compares (retention,
-/// targets, lookups): UTC, whole seconds, `YYYY-MM-DDTHH:MM:SSZ`. Times in
-/// this form sort as text in time order, so plain comparisons use the
-/// indexes (no `julianday` over whatever spelling a device wrote).
-pub fn index_time(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
-
-/// A time as a device must write it, in [`index_time`]'s form; `None` for a
-/// spelling that does not round-trip: the core's rule
-/// ([`pocketbook_core::model::normalise_time`]), so a device and the server
-/// accept exactly the same spellings.
-pub fn normalise_time(text: &str) -> Option<String> {
-    pocketbook_core::model::normalise_time(text).ok()
-}
-
-/// A time in [`index_time`]'s form from any RFC 3339 spelling chrono
-/// accepts, however odd (surrounding space, lowercase letters, a leap
-/// second): for rows stored before times were checked, and for bounds that
-/// callers pass to queries.
-pub fn lenient_time(text: &str) -> Option<String> {
-    let parsed = DateTime::parse_from_rfc3339(text.trim())
-        .or_else(|_| DateTime::parse_from_rfc3339(&text.trim().to_ascii_uppercase()))
-        .ok()?;
-    // A leap second counts as the second before it.
-    let parsed = parsed.with_nanosecond(0)?;
-    Some(index_time(parsed.with_timezone(&Utc)))
-}
+pub use crate::identity::{DeviceRow, OfficerRow, Principal, RevokeReason};
 
 /// Storage failures. `Conflict` is expected under concurrency: the caller
 /// reloads and retries.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
     #[error("storage failure: {0}")]
-    Backend(String),
+    Backend(#[source] BackendError),
     #[error("the record changed concurrently; retry")]
     Conflict,
     #[error("{0} already exists")]
@@ -66,58 +38,52 @@ pub enum StorageError {
     TooNew { found: u32, supported: u32 },
 }
 
-/// An officer as the server knows them.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct OfficerRow {
-    pub shoulder_number: String,
-    pub name: String,
-    pub station: String,
-    pub role: crate::scope::Role,
-    pub active: bool,
-}
+impl StorageError {
+    /// A backend failure described in words, with no underlying error.
+    pub fn backend(message: impl Into<String>) -> Self {
+        StorageError::Backend(BackendError {
+            message: message.into(),
+            source: None,
+        })
+    }
 
-/// An enrolled device (never its token).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct DeviceRow {
-    pub id: String,
-    pub officer: String,
-    pub label: String,
-    pub enrolled_at: String,
-    pub revoked_at: Option<String>,
-    pub last_seen: Option<String>,
-    /// Why the device stopped: see [`RevokeReason`].
-    pub revoke_reason: Option<String>,
-    /// When an admin asked for the device to be handed back.
-    pub retire_requested_at: Option<String>,
-}
-
-/// Why a device's credential was closed. Each one tells the device to wipe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RevokeReason {
-    /// Lost or stolen: cut off at once.
-    Revoked,
-    /// Handed back after uploading everything.
-    Retired,
-    /// Its officer was deactivated.
-    OfficerDeactivated,
-}
-
-impl RevokeReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RevokeReason::Revoked => "revoked",
-            RevokeReason::Retired => "retired",
-            RevokeReason::OfficerDeactivated => "officer-deactivated",
-        }
+    /// A backend failure caused by `source`, kept for `Error::source`;
+    /// `context` (ids and counts only) says what was being done.
+    pub fn backend_from(
+        context: Option<&str>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        let message = match context {
+            Some(context) => format!("{context}: {source}"),
+            None => source.to_string(),
+        };
+        StorageError::Backend(BackendError {
+            message,
+            source: Some(Box::new(source)),
+        })
     }
 }
 
-/// A device together with its officer, as a sync request sees it. The
-/// device may be revoked: authentication decides what that means.
-#[derive(Debug, Clone)]
-pub struct Principal {
-    pub device: DeviceRow,
-    pub officer: OfficerRow,
+/// What went wrong inside a backend: a message for the operator and, when
+/// there is one, the driver's own error as the source.
+#[derive(Debug)]
+pub struct BackendError {
+    message: String,
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl std::fmt::Display for BackendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for BackendError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
 }
 
 /// The index columns kept beside each record's document.
@@ -129,9 +95,9 @@ pub struct RecordIndex {
     pub author: String,
     pub station: String,
     /// Time of the search / encounter / call, for retention and lookup, in
-    /// the one indexed form ([`index_time`]).
+    /// the one indexed form ([`crate::clock::index_time`]).
     pub occurred_at: String,
-    pub status: String,
+    pub status: RecordStatus,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -449,50 +415,21 @@ pub trait Storage: AuditLog + RetentionStore + CopyStore + Send + Sync + 'static
 }
 
 #[cfg(test)]
-mod time_tests {
-    use super::{lenient_time, normalise_time};
+mod error_tests {
+    use std::error::Error;
 
     #[test]
-    fn only_exact_rfc_3339_is_accepted_and_it_is_indexed_in_utc() {
-        for (written, indexed) in [
-            ("2026-11-28T14:05:00Z", "2026-11-28T14:05:00Z"),
-            ("2026-11-28T14:05:00.123Z", "2026-11-28T14:05:00Z"),
-            ("2026-11-28T14:05:00.000Z", "2026-11-28T14:05:00Z"),
-            ("2026-11-28T15:05:00+01:00", "2026-11-28T14:05:00Z"),
-            ("2026-11-28T00:30:00+01:00", "2026-11-27T23:30:00Z"),
-            ("2026-11-28T14:05:00+00:00", "2026-11-28T14:05:00Z"),
-        ] {
-            assert_eq!(
-                normalise_time(written).as_deref(),
-                Some(indexed),
-                "{written}"
-            );
-        }
-        for odd in [
-            "2026-11-28t14:05:00Z",
-            "2026-11-28T14:05:00z",
-            " 2026-11-28T14:05:00Z",
-            "2026-11-28T14:05:00Z ",
-            "2026-11-28T14:05:60Z",
-            "2026-11-28T14:05:00-00:00",
-            "2026-11-28T14:05:00.Z",
-            "2026-11-28T14:05:00.1234567890Z",
-            "2026-11-28 14:05:00Z",
-            "2026-11-28T14:05Z",
-            "2026-02-30T14:05:00Z",
-            "2026-11-28T14:05:00+0100",
-            "",
-        ] {
-            assert_eq!(normalise_time(odd), None, "{odd:?}");
-        }
-    }
-
-    #[test]
-    fn stored_spellings_of_older_servers_still_index() {
-        assert_eq!(
-            lenient_time(" 2026-11-28t14:05:60z").as_deref(),
-            Some("2026-11-28T14:05:59Z")
+    fn a_backend_failure_keeps_the_drivers_error_as_its_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let not_a_directory = dir.path().join("file");
+        std::fs::write(&not_a_directory, b"").unwrap();
+        let Err(e) = super::sqlite::SqliteStorage::open(&not_a_directory) else {
+            panic!("a file opened as a data directory");
+        };
+        let cause = e.source().and_then(|backend| backend.source());
+        assert!(
+            cause.is_some_and(|c| c.downcast_ref::<std::io::Error>().is_some()),
+            "{e:?}"
         );
-        assert_eq!(lenient_time("yesterday"), None);
     }
 }

@@ -11,6 +11,10 @@
 //! encounter fields. A refusal is per record; one that a person caused on
 //! purpose is audited.
 
+mod round_trip;
+
+pub use round_trip::{RoundTrip, round_trip};
+
 use std::collections::HashSet;
 use std::panic::AssertUnwindSafe;
 
@@ -25,11 +29,11 @@ use pocketbook_core::sync::wire::{
 use serde_json::json;
 
 use crate::audit::{self, Action, actor};
+use crate::clock::normalise_time;
 use crate::retention::RetentionPolicy;
 use crate::scope::{self, RecordScope};
 use crate::storage::{
     NewAuditEvent, Principal, RecordCommit, RecordIndex, Storage, StorageError, StoredRecord,
-    normalise_time,
 };
 
 /// How often a push is retried when another device changed the same record
@@ -287,7 +291,7 @@ fn push_new(
             // The author's station, from the server's officer list.
             station: principal.officer.station.clone(),
             occurred_at,
-            status: record.body.status().as_str().to_string(),
+            status: record.body.status(),
             created_at: header.created_at.clone(),
             updated_at: arrival.stamp.clone(),
         },
@@ -322,7 +326,7 @@ fn push_existing(
         )));
     }
     let unreadable =
-        |e: DocumentError| StorageError::Backend(format!("stored record unreadable: {e}"));
+        |e: DocumentError| StorageError::backend_from(Some("stored record unreadable"), e);
     let mut doc = RecordDoc::load(&stored.snapshot, ActorId::random()).map_err(unreadable)?;
     let header_before = doc.header().clone();
     let record_before = doc.record().map_err(unreadable)?;
@@ -367,7 +371,7 @@ fn push_existing(
         grant,
         index: RecordIndex {
             occurred_at,
-            status: record.body.status().as_str().to_string(),
+            status: record.body.status(),
             updated_at: arrival.stamp.clone(),
             ..stored.index.clone()
         },
@@ -403,7 +407,7 @@ fn check_merged(
     // A stored time of an older server may not be in the accepted
     // spelling; it was re-indexed leniently and may stay as it is.
     let occurred_at = normalise_time(occurred)
-        .or_else(|| crate::storage::lenient_time(occurred))
+        .or_else(|| crate::clock::lenient_time(occurred))
         .ok_or_else(|| reject(id, RejectionCode::Invalid, time_problem("occurred_at")))?;
     // What a person may not do is refused (and audited) before what a
     // wrong clock may cause.

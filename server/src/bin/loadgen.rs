@@ -118,7 +118,7 @@ impl Bench {
                         shoulder_number: officer.into(),
                         name: format!("Officer {officer}"),
                         station: "Lewisham".into(),
-                        role: pocketbook_server::scope::Role::Officer,
+                        role: pocketbook_server::identity::Role::Officer,
                         active: true,
                     },
                     "2026-01-01T00:00:00Z",

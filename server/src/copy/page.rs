@@ -2,7 +2,7 @@
 //! ready to read on a phone or print. No script, no external resource;
 //! every dynamic string goes through [`escape`].
 
-use super::Copy;
+use super::RecordCopy;
 
 /// The page's only style: readable at 360 px, clean on paper.
 const STYLE: &str = "\
@@ -99,7 +99,7 @@ fn yes_no(value: bool) -> &'static str {
 }
 
 /// The copy, readable and printable.
-pub fn copy_page(copy: &Copy) -> String {
+pub fn copy_page(copy: &RecordCopy) -> String {
     let mut body = String::new();
     body.push_str(&format!("<h1>Your record: {}</h1>\n", escape(&copy.title)));
     body.push_str(

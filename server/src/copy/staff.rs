@@ -12,10 +12,10 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Europe::London;
 use serde_json::json;
 
-use super::{COPY_KINDS, Copy, london_date_of, make_copy};
+use super::{COPY_KINDS, RecordCopy, london_date_of, make_copy};
 use crate::audit::{self, Action, actor};
-use crate::config::stamp;
-use crate::scope::Role;
+use crate::clock::stamp;
+use crate::identity::Role;
 use crate::storage::{OfficerRow, Storage, StorageError};
 
 /// Why staff were refused.
@@ -143,7 +143,7 @@ pub fn issue_copy(
     now: DateTime<Utc>,
     staff: &str,
     record_id: &str,
-) -> Result<Copy, StaffError> {
+) -> Result<RecordCopy, StaffError> {
     let me = authorised(storage, staff)?;
     let stored = storage
         .record(record_id)?

@@ -26,7 +26,7 @@ use serde::Deserialize;
 
 use super::edge::ClientAddr;
 use super::{AppState, HttpError, blocking, read_body};
-use crate::copy::{self, Channel, Copy, CopyError, CopyRequest, MAX_FIELD_LEN, page};
+use crate::copy::{self, Channel, CopyError, CopyRequest, MAX_FIELD_LEN, RecordCopy, page};
 
 /// The shortest time any `POST` answer takes (see the module docs).
 pub const MIN_ANSWER: Duration = Duration::from_millis(300);
@@ -161,7 +161,7 @@ async fn lookup(
     reference: String,
     date: String,
     channel: Channel,
-) -> Result<Copy, CopyError> {
+) -> Result<RecordCopy, CopyError> {
     let state = state.clone();
     let result = blocking(move || {
         Ok(copy::request_copy(
@@ -179,8 +179,8 @@ async fn lookup(
     })
     .await;
     let result = result.unwrap_or_else(|_| {
-        Err(CopyError::Storage(crate::storage::StorageError::Backend(
-            "the lookup did not finish".into(),
+        Err(CopyError::Storage(crate::storage::StorageError::backend(
+            "the lookup did not finish",
         )))
     });
     match &result {

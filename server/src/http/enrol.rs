@@ -72,7 +72,7 @@ pub async fn handle(
     let storage = state.storage.clone();
     let token_hash = auth::hash(&token);
     let device_id = device.id.clone();
-    let at = crate::config::stamp(now);
+    let at = crate::clock::stamp(now);
     let shared = state.clone();
     let officer = blocking(move || {
         let _serial = limit::serial();

@@ -1,13 +1,12 @@
-//! `POST /v1/sync`: authenticate the device, decode its bounded request,
-//! merge what it pushed, and answer with acknowledgements and a feed page.
+//! `POST /v1/sync` and `POST /v1/retire` over HTTP: read the token and the
+//! bounded request, call [`crate::auth::authenticate`] and
+//! [`crate::sync::round_trip`], encode the answer and count it.
 
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
-use chrono::{DateTime, Utc};
-use pocketbook_core::sync::lifecycle::WipeReason;
 use pocketbook_core::sync::wire::{
     MAX_PUSH_BYTES, MAX_PUSH_RECORDS, PROTOCOL_VERSION, RejectionCode, RetireRequest, SyncRequest,
     SyncResponse,
@@ -16,49 +15,25 @@ use serde_json::json;
 
 use super::{AppState, HttpError, blocking, read_json};
 use crate::audit::{self, Action, actor};
+use crate::auth::{self, AuthError};
 use crate::metrics::{OutcomeLabels, RejectionLabels};
 use crate::storage::{Principal, RevokeReason};
-use crate::sync::{Arrival, PushResult, feed_page, push_record};
-use crate::{auth, config};
+use crate::sync::{Arrival, round_trip};
 
-/// A device's `last_seen` is rewritten at most this often, so an idle sync
-/// is a read, not a durable write.
-const LAST_SEEN_RESOLUTION: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
-
-/// The active device behind a bearer token, or 401. A revoked or retired
-/// device (or one whose officer was deactivated) is told to wipe, and that
-/// is audited; an unknown token is only refused.
+/// The active device behind a bearer token, or 401; a closed device gets
+/// the wipe answer (the rule is [`auth::authenticate`]).
 pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, HttpError> {
-    let token =
-        auth::bearer(headers.get(header::AUTHORIZATION)).ok_or_else(HttpError::unauthorised)?;
-    let token_hash = auth::hash(token);
+    let token = auth::bearer(headers.get(header::AUTHORIZATION))
+        .ok_or_else(HttpError::unauthorised)?
+        .to_string();
     let storage = state.storage.clone();
-    let now = config::stamp(state.now());
+    let now = crate::clock::stamp(state.now());
     blocking(move || {
-        let Some(principal) = storage.principal(&token_hash)? else {
-            return Err(HttpError::unauthorised());
-        };
-        if principal.device.revoked_at.is_none() && principal.officer.active {
-            return Ok(principal);
-        }
-        let reason = principal.device.revoke_reason.clone();
-        storage.append_audit(
-            &now,
-            &[audit::event(
-                actor::device(&principal.device.id),
-                Action::WipeInstructed,
-                None,
-                json!({"officer": principal.officer.shoulder_number, "reason": reason}),
-            )],
-        )?;
-        tracing::info!(device = %principal.device.id, "closed device made contact: told to wipe");
-        // A retired device that calls again, or any other closed one.
-        let wipe = if reason.as_deref() == Some(RevokeReason::Retired.as_str()) {
-            WipeReason::Retired
-        } else {
-            WipeReason::Revoked
-        };
-        Err(HttpError::wipe(wipe))
+        auth::authenticate(storage.as_ref(), &token, &now).map_err(|e| match e {
+            AuthError::Unknown => HttpError::unauthorised(),
+            AuthError::Wipe(reason) => HttpError::wipe(reason),
+            AuthError::Storage(e) => e.into(),
+        })
     })
     .await
 }
@@ -83,7 +58,7 @@ pub async fn retire(
         ));
     }
     let storage = state.storage.clone();
-    let now = config::stamp(state.now());
+    let now = crate::clock::stamp(state.now());
     blocking(move || {
         let event = audit::event(
             actor::device(&principal.device.id),
@@ -154,13 +129,6 @@ fn check_push_bounds(request: &SyncRequest) -> Result<(), HttpError> {
     Ok(())
 }
 
-/// Whether the device's `last_seen` is stale enough to rewrite.
-fn needs_touch(last_seen: Option<&str>, now: DateTime<Utc>) -> bool {
-    last_seen
-        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-        .is_none_or(|t| now.signed_duration_since(t) >= LAST_SEEN_RESOLUTION)
-}
-
 /// The endpoint: one sync round trip, counted by outcome.
 pub async fn handle(
     State(state): State<Arc<AppState>>,
@@ -192,7 +160,7 @@ async fn sync(
     let (request, received) = read_json::<SyncRequest>(headers, body).await?;
     state.metrics.bytes_in.inc_by(received as u64);
     let clock = state.now();
-    let now = config::stamp(clock);
+    let now = crate::clock::stamp(clock);
     if let Err(refusal) = check_push_bounds(&request) {
         // An honest device never sends such a push: someone tried.
         let storage = state.storage.clone();
@@ -208,82 +176,30 @@ async fn sync(
     }
     let arrival = Arrival {
         at: clock,
-        stamp: now.clone(),
+        stamp: now,
         retention: state.config.retention,
     };
-    let touch = needs_touch(principal.device.last_seen.as_deref(), clock);
-    let worker = state.clone();
-    blocking(move || {
-        let storage = worker.storage.as_ref();
-        if touch {
-            storage.touch_device(&principal.device.id, &now)?;
-        }
-        let mut acknowledged = Vec::new();
-        let mut rejected = Vec::new();
-        let mut audit_events = Vec::new();
-        for push in &request.push {
-            match push_record(storage, &principal, push, &arrival, &mut audit_events)? {
-                PushResult::Accepted(ack) => {
-                    worker.metrics.records_pushed.inc();
-                    acknowledged.push(ack);
-                }
-                PushResult::Rejected(rejection) => {
-                    worker
-                        .metrics
-                        .rejections
-                        .get_or_create(&RejectionLabels {
-                            code: code_label(rejection.code),
-                        })
-                        .inc();
-                    rejected.push(rejection);
-                }
-            }
-        }
-        let mut page = feed_page(
-            storage,
+    let storage = state.storage.clone();
+    let trip = blocking(move || {
+        Ok(round_trip(
+            storage.as_ref(),
             &principal,
-            request.cursor.unwrap_or(0),
-            request.page_size,
-        )?;
-        // Nothing leaves unaudited: the reads are durable before the page is sent.
-        audit_events.append(&mut page.reads);
-        if !audit_events.is_empty() {
-            storage.append_audit(&now, &audit_events)?;
-        }
-        worker
-            .metrics
-            .records_pulled
-            .inc_by(page.entries.len() as u64);
-        worker
-            .metrics
-            .bytes_out
-            .inc_by(page.entries.iter().map(|e| e.changes.len() as u64).sum());
-        Ok(SyncResponse {
-            protocol: PROTOCOL_VERSION,
-            acknowledged,
-            rejected,
-            changes: page.entries,
-            cursor: page.cursor,
-            more: page.more,
-            retire: principal.device.retire_requested_at.is_some(),
-            server_time: Some(now),
-        })
+            &request,
+            &arrival,
+        )?)
     })
-    .await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn last_seen_is_rewritten_only_when_stale() {
-        let now = Utc::now();
-        assert!(needs_touch(None, now));
-        assert!(needs_touch(Some("garbage"), now));
-        let recent = (now - chrono::TimeDelta::seconds(5)).to_rfc3339();
-        assert!(!needs_touch(Some(&recent), now));
-        let old = (now - chrono::TimeDelta::seconds(61)).to_rfc3339();
-        assert!(needs_touch(Some(&old), now));
+    .await?;
+    let metrics = &state.metrics;
+    metrics.records_pushed.inc_by(trip.pushed);
+    for code in trip.rejections {
+        metrics
+            .rejections
+            .get_or_create(&RejectionLabels {
+                code: code_label(code),
+            })
+            .inc();
     }
+    metrics.records_pulled.inc_by(trip.pulled);
+    metrics.bytes_out.inc_by(trip.bytes_out);
+    Ok(trip.response)
 }

@@ -12,7 +12,7 @@ fn officer(number: &str, station: &str) -> OfficerRow {
         shoulder_number: number.into(),
         name: format!("Officer {number}"),
         station: station.into(),
-        role: crate::scope::Role::Officer,
+        role: crate::identity::Role::Officer,
         active: true,
     }
 }
@@ -39,7 +39,7 @@ fn commit(id: &str, version: Option<i64>, changes: &[u8]) -> RecordCommit {
             author: "PC1".into(),
             station: "Lewisham".into(),
             occurred_at: "2026-11-28T10:00:00Z".into(),
-            status: "open".into(),
+            status: pocketbook_core::model::RecordStatus::Open,
             created_at: "2026-11-28T10:00:00Z".into(),
             updated_at: "2026-11-28T10:00:00Z".into(),
         },
@@ -380,7 +380,7 @@ fn devices_close(store: &dyn Storage) {
     assert_eq!(events_of(store, "device-revoked"), 1);
     let d5 = store.principal(b"tok-50").unwrap().unwrap().device;
     assert_eq!(d5.revoked_at.as_deref(), Some("t1"));
-    assert_eq!(d5.revoke_reason.as_deref(), Some("revoked"));
+    assert_eq!(d5.revoke_reason, Some(RevokeReason::Revoked));
 
     let retire_event = [admin_event(Action::DeviceRetireRequested, "d6")];
     store.request_retire("d6", "t3", &retire_event).unwrap();
@@ -406,13 +406,8 @@ fn devices_close(store: &dyn Storage) {
     assert_eq!(revoked.len(), 2, "d6 and d7, not the already revoked d5");
     assert!(!store.officer("PC5").unwrap().unwrap().active);
     assert_eq!(
-        store
-            .device("d7")
-            .unwrap()
-            .unwrap()
-            .revoke_reason
-            .as_deref(),
-        Some("officer-deactivated")
+        store.device("d7").unwrap().unwrap().revoke_reason,
+        Some(RevokeReason::OfficerDeactivated)
     );
     assert!(matches!(
         store.deactivate_officer("PC404", "t5", &deactivated),

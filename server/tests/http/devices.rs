@@ -3,7 +3,7 @@
 //! told to wipe; unknown tokens only refused; every step audited.
 
 use pocketbook_core::sync::wire::*;
-use pocketbook_server::scope::Role;
+use pocketbook_server::identity::{RevokeReason, Role};
 
 use crate::support::*;
 
@@ -103,7 +103,7 @@ async fn a_retiring_device_uploads_then_confirms_and_is_closed() {
         "the upload stays"
     );
     let devices = server.storage.devices().unwrap();
-    assert_eq!(devices[0].revoke_reason.as_deref(), Some("retired"));
+    assert_eq!(devices[0].revoke_reason, Some(RevokeReason::Retired));
     assert_eq!(server.audit("device-retire-requested").len(), 1);
     assert_eq!(server.audit("device-retired").len(), 1);
 }

@@ -132,7 +132,10 @@ async fn a_retired_device_uploads_everything_then_wipes() {
         .device(&handed_back.device_id)
         .unwrap()
         .unwrap();
-    assert_eq!(device.revoke_reason.as_deref(), Some("retired"));
+    assert_eq!(
+        device.revoke_reason,
+        Some(pocketbook_server::identity::RevokeReason::Retired)
+    );
     assert!(matches!(
         handed_back.list(ListFilter::default()),
         Err(ApiError::NotEnrolled { .. })

@@ -113,8 +113,8 @@ pub(super) fn append_in(
                 event.action,
                 event.record_id,
                 detail,
-                hex::decode(&prev).map_err(|e| StorageError::Backend(e.to_string()))?,
-                hex::decode(&hash).map_err(|e| StorageError::Backend(e.to_string()))?,
+                hex::decode(&prev).map_err(|e| StorageError::backend_from(None, e))?,
+                hex::decode(&hash).map_err(|e| StorageError::backend_from(None, e))?,
             ],
         )
         .map_err(backend)?;
@@ -125,7 +125,7 @@ pub(super) fn append_in(
              ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
         params![
             seq as i64,
-            hex::decode(&prev).map_err(|e| StorageError::Backend(e.to_string()))?
+            hex::decode(&prev).map_err(|e| StorageError::backend_from(None, e))?
         ],
     )
     .map_err(backend)?;

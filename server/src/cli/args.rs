@@ -1,0 +1,242 @@
+//! The command line's words: every subcommand, flag and value the
+//! `pocketbook-server` binary accepts, as clap reads them. What each one
+//! does is in `cli.rs`; how its answer is shown, in `cli/render.rs`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::LogFormat;
+use crate::identity::Role;
+
+#[derive(Parser)]
+#[command(version, about = "The Pocketbook sync server")]
+pub(super) struct Cli {
+    #[command(subcommand)]
+    pub(super) command: Command,
+}
+
+#[derive(Args, Clone)]
+pub(super) struct DataDir {
+    /// Where the server keeps its store.
+    #[arg(long, env = "POCKETBOOK_DATA_DIR")]
+    pub(super) data_dir: Option<PathBuf>,
+    /// A TOML file with `data_dir`, `listen`, `log_format`, `metrics_listen`,
+    /// `trusted_proxies` and the `[retention]` and `[limits]` tables.
+    #[arg(long, env = "POCKETBOOK_CONFIG")]
+    pub(super) config: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+pub(super) enum Command {
+    /// Run the sync server.
+    Serve {
+        #[command(flatten)]
+        data: DataDir,
+        /// Address to listen on (default 127.0.0.1:8650).
+        #[arg(long, env = "POCKETBOOK_LISTEN")]
+        listen: Option<String>,
+        /// Serve `/metrics` on this address only, not on `--listen`.
+        #[arg(long, env = "POCKETBOOK_METRICS_LISTEN")]
+        metrics_listen: Option<String>,
+        /// Log lines as readable text or as one JSON object per line.
+        #[arg(long, env = "POCKETBOOK_LOG_FORMAT", value_enum)]
+        log_format: Option<LogFormat>,
+    },
+    /// Manage officers, devices and records.
+    Admin {
+        #[command(flatten)]
+        data: DataDir,
+        /// Print JSON instead of text.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub(super) enum AdminCommand {
+    /// Officers who may have devices.
+    #[command(subcommand)]
+    Officer(OfficerCommand),
+    /// Devices enrolled for officers.
+    #[command(subcommand)]
+    Device(DeviceCommand),
+    /// Records held by the server (index columns only, no content).
+    #[command(subcommand)]
+    Records(RecordsCommand),
+    /// The hash-chained audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Erase records whose retention period is over.
+    #[command(subcommand)]
+    Retention(RetentionCommand),
+    /// Legal holds: records a complaint or court case names, kept past retention.
+    #[command(subcommand)]
+    Hold(HoldCommand),
+    /// Copies of a search record for a person at the station desk (audited).
+    #[command(subcommand)]
+    Copy(CopyCommand),
+}
+
+#[derive(Subcommand)]
+pub(super) enum CopyCommand {
+    /// Find a person's record without its reference, by date, place and officer.
+    Find {
+        /// Shoulder number of the staff member or supervisor looking it up.
+        #[arg(long)]
+        staff: String,
+        /// Date of the stop (London), YYYY-MM-DD.
+        #[arg(long)]
+        date: chrono::NaiveDate,
+        /// Part of the street or place description.
+        #[arg(long)]
+        place: Option<String>,
+        /// Shoulder number of the officer who made the stop.
+        #[arg(long)]
+        officer: Option<String>,
+    },
+    /// Issue the copy of one record: as a printable page (--out) or JSON.
+    Issue {
+        /// Record id (from `admin copy find`).
+        record: String,
+        #[arg(long)]
+        staff: String,
+        /// Write the printable HTML copy here instead of printing JSON.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+pub(super) enum RetentionCommand {
+    /// Run the retention job now (the server also runs it on its schedule).
+    Run {
+        /// List what would be erased, erase nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub(super) enum HoldCommand {
+    /// Place a record on legal hold.
+    Set {
+        /// Record id (see `admin records list`).
+        record: String,
+        /// Why, e.g. the complaint or case reference.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Lift a legal hold.
+    Release {
+        record: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// List records on legal hold.
+    List,
+}
+
+/// The roles as the command line spells them; the domain's [`Role`] knows
+/// nothing of the command line.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(super) enum RoleArg {
+    Officer,
+    Supervisor,
+    Staff,
+    Admin,
+}
+
+impl From<RoleArg> for Role {
+    fn from(arg: RoleArg) -> Role {
+        match arg {
+            RoleArg::Officer => Role::Officer,
+            RoleArg::Supervisor => Role::Supervisor,
+            RoleArg::Staff => Role::Staff,
+            RoleArg::Admin => Role::Admin,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+pub(super) enum OfficerCommand {
+    /// Add an officer.
+    Add {
+        #[arg(long)]
+        shoulder_number: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        station: String,
+        #[arg(long, value_enum, default_value = "officer")]
+        role: RoleArg,
+    },
+    /// List officers.
+    List,
+    /// Deactivate an officer (leaving the force): revokes all their devices.
+    Deactivate {
+        /// Shoulder number.
+        shoulder_number: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub(super) enum DeviceCommand {
+    /// Print a one-time enrolment code for a device of this officer.
+    Enrol {
+        #[arg(long)]
+        officer: String,
+        /// Minutes the code stays valid (1 to 1440).
+        #[arg(long, default_value_t = 15)]
+        ttl_minutes: u32,
+    },
+    /// List enrolled devices.
+    List,
+    /// Lost or stolen: cut the device off now; it wipes itself at its next contact.
+    Revoke {
+        /// Device id (see `admin device list`).
+        id: String,
+    },
+    /// Handed back: at its next sync the device uploads what is pending, then wipes.
+    Retire {
+        /// Device id (see `admin device list`).
+        id: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub(super) enum RecordsCommand {
+    /// List records.
+    List,
+}
+
+#[derive(Subcommand)]
+pub(super) enum AuditCommand {
+    /// Show events, oldest first, optionally filtered.
+    Show {
+        /// Only events about this record id.
+        #[arg(long)]
+        record: Option<String>,
+        /// Only events by this actor, e.g. `officer:PC1234`, `admin`, `public`.
+        #[arg(long)]
+        actor: Option<String>,
+        /// Only this action, e.g. `record-read`, `device-revoked`.
+        #[arg(long)]
+        action: Option<String>,
+        /// Only events after this sequence number.
+        #[arg(long, default_value_t = 0)]
+        after: u64,
+        /// At most this many events.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// Write every event as JSON lines (to a file, or to stdout).
+    Export {
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Check the hash chain: exits non-zero if any event was altered or removed.
+    Verify,
+}

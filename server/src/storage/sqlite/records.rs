@@ -1,0 +1,220 @@
+//! Records and the change feed in SQLite: snapshots with their index
+//! columns and readers, the compare-and-swap commit, and the feed window,
+//! for [`SqliteStorage`]. The column lists and row readers here are shared
+//! with the copy and retention queries.
+
+use pocketbook_core::model::{RecordKind, RecordStatus};
+use rusqlite::{ErrorCode, OptionalExtension, params};
+
+use super::{SqliteStorage, audit, backend, vocabulary};
+use crate::storage::{FeedRow, RecordCommit, RecordIndex, StorageError, StoredRecord};
+
+pub(super) fn kind_of(text: String) -> rusqlite::Result<RecordKind> {
+    vocabulary(0, "record kind", text, RecordKind::parse)
+}
+
+pub(super) fn index_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RecordIndex> {
+    Ok(RecordIndex {
+        id: r.get(0)?,
+        kind: kind_of(r.get(1)?)?,
+        reference: r.get(2)?,
+        author: r.get(3)?,
+        station: r.get(4)?,
+        occurred_at: r.get(5)?,
+        status: vocabulary(6, "record status", r.get(6)?, RecordStatus::parse)?,
+        created_at: r.get(7)?,
+        updated_at: r.get(8)?,
+    })
+}
+
+/// The officers other than the author who may see the record whose id is
+/// in `id_column`, as a JSON array (any shoulder number survives the trip).
+pub(super) fn readers_of(id_column: &str) -> String {
+    format!(
+        "(SELECT json_group_array(officer) FROM record_access a WHERE a.record_id = {id_column})"
+    )
+}
+
+/// A caller's time bound (any RFC 3339 spelling) in the stored form, so it
+/// compares with stored times as text.
+pub(super) fn bound(time: &str) -> Result<String, StorageError> {
+    crate::clock::lenient_time(time)
+        .ok_or_else(|| StorageError::backend("a time bound is not an RFC 3339 time"))
+}
+
+/// Record kinds as a JSON array, for `kind IN (SELECT value FROM json_each(?))`.
+pub(super) fn kinds_json(kinds: &[RecordKind]) -> Result<String, StorageError> {
+    let kinds: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+    serde_json::to_string(&kinds).map_err(|e| StorageError::backend_from(None, e))
+}
+
+/// The columns [`stored_row`] reads, from `records`.
+pub(super) fn stored_columns() -> String {
+    format!(
+        "{INDEX_COLUMNS}, snapshot, version, {}",
+        readers_of("records.id")
+    )
+}
+
+pub(super) fn stored_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredRecord> {
+    Ok(StoredRecord {
+        index: index_row(r)?,
+        snapshot: r.get(9)?,
+        version: r.get(10)?,
+        readers: readers(r.get(11)?)?,
+    })
+}
+
+pub(super) fn readers(json: String) -> rusqlite::Result<Vec<String>> {
+    let mut readers: Vec<String> = serde_json::from_str(&json).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
+    })?;
+    readers.sort();
+    Ok(readers)
+}
+pub(super) const INDEX_COLUMNS: &str =
+    "id, kind, reference, author, station, occurred_at, status, created_at, updated_at";
+
+pub(super) fn record(
+    store: &SqliteStorage,
+    id: &str,
+) -> Result<Option<StoredRecord>, StorageError> {
+    store
+        .conn()
+        .query_row(
+            &format!("SELECT {} FROM records WHERE id = ?1", stored_columns()),
+            [id],
+            stored_row,
+        )
+        .optional()
+        .map_err(backend)
+}
+
+pub(super) fn commit_record(
+    store: &SqliteStorage,
+    commit: &RecordCommit,
+) -> Result<u64, StorageError> {
+    store.write(|tx| {
+        let i = &commit.index;
+        let written = match commit.expected_version {
+            None => tx.execute(
+                "INSERT INTO records (id, kind, reference, author, station, occurred_at, status,
+                                  created_at, updated_at, snapshot, version)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1)
+             ON CONFLICT (id) DO NOTHING",
+                params![
+                    i.id,
+                    i.kind.as_str(),
+                    i.reference,
+                    i.author,
+                    i.station,
+                    i.occurred_at,
+                    i.status.as_str(),
+                    i.created_at,
+                    i.updated_at,
+                    commit.snapshot
+                ],
+            ),
+            Some(version) => tx.execute(
+                "UPDATE records SET occurred_at = ?2, status = ?3, updated_at = ?4,
+                    snapshot = ?5, version = version + 1
+             WHERE id = ?1 AND version = ?6",
+                params![
+                    i.id,
+                    i.occurred_at,
+                    i.status.as_str(),
+                    i.updated_at,
+                    commit.snapshot,
+                    version
+                ],
+            ),
+        }
+        .map_err(|e| {
+            // The only other unique key of a record is its reference.
+            if e.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) {
+                StorageError::Duplicate("a record with this reference")
+            } else {
+                backend(e)
+            }
+        })?;
+        if written == 0 {
+            return Err(StorageError::Conflict);
+        }
+        audit::append_in(tx, &i.updated_at, &commit.audit)?;
+        for officer in &commit.grant {
+            tx.execute(
+                "INSERT INTO record_access (record_id, officer, granted_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT DO NOTHING",
+                params![i.id, officer, i.updated_at],
+            )
+            .map_err(backend)?;
+        }
+        let seq: i64 = tx
+            .query_row(
+                "INSERT INTO feed (record_id, kind, author, station, origin_device, changes)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING seq",
+                params![
+                    i.id,
+                    i.kind.as_str(),
+                    i.author,
+                    i.station,
+                    commit.origin_device,
+                    commit.new_changes
+                ],
+                |r| r.get(0),
+            )
+            .map_err(backend)?;
+        Ok(seq as u64)
+    })
+}
+
+pub(super) fn records(store: &SqliteStorage) -> Result<Vec<RecordIndex>, StorageError> {
+    let conn = store.conn();
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT {INDEX_COLUMNS} FROM records ORDER BY created_at, id"
+        ))
+        .map_err(backend)?;
+    let rows = stmt.query_map([], index_row).map_err(backend)?;
+    rows.collect::<Result<_, _>>().map_err(backend)
+}
+
+pub(super) fn feed_window(
+    store: &SqliteStorage,
+    cursor: u64,
+    limit: u32,
+    max_bytes: usize,
+) -> Result<Vec<FeedRow>, StorageError> {
+    let conn = store.conn();
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT seq, record_id, kind, author, station, origin_device, changes, {}, erased
+             FROM feed WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            readers_of("feed.record_id")
+        ))
+        .map_err(backend)?;
+    let cursor = i64::try_from(cursor).unwrap_or(i64::MAX);
+    let mut rows = stmt.query(params![cursor, limit]).map_err(backend)?;
+    let mut out = Vec::new();
+    let mut bytes = 0usize;
+    // Rows stream from SQLite; stop reading once the byte budget is spent.
+    while bytes < max_bytes {
+        let Some(r) = rows.next().map_err(backend)? else {
+            break;
+        };
+        let row = FeedRow {
+            seq: r.get::<_, i64>(0).map_err(backend)? as u64,
+            record_id: r.get(1).map_err(backend)?,
+            kind: kind_of(r.get(2).map_err(backend)?).map_err(backend)?,
+            author: r.get(3).map_err(backend)?,
+            station: r.get(4).map_err(backend)?,
+            origin_device: r.get(5).map_err(backend)?,
+            changes: r.get(6).map_err(backend)?,
+            readers: readers(r.get(7).map_err(backend)?).map_err(backend)?,
+            erased: r.get(8).map_err(backend)?,
+        };
+        bytes = bytes.saturating_add(row.changes.len());
+        out.push(row);
+    }
+    Ok(out)
+}

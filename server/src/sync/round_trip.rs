@@ -1,0 +1,101 @@
+//! One sync round trip over the store, free of HTTP: note that the device
+//! was seen, merge each pushed record, read the next feed page, and append
+//! every audit event of the trip before the page leaves. The HTTP layer
+//! decodes the request, calls [`round_trip`], encodes the answer and counts
+//! what the returned [`RoundTrip`] says happened.
+
+use chrono::{DateTime, Utc};
+use pocketbook_core::sync::wire::{PROTOCOL_VERSION, RejectionCode, SyncRequest, SyncResponse};
+
+use super::{Arrival, PushResult, feed_page, push_record};
+use crate::identity::Principal;
+use crate::storage::{Storage, StorageError};
+
+/// A device's `last_seen` is rewritten at most this often, so an idle sync
+/// is a read, not a durable write.
+const LAST_SEEN_RESOLUTION: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
+
+/// What one round trip did: the answer, and the counts for the metrics.
+#[derive(Debug)]
+pub struct RoundTrip {
+    pub response: SyncResponse,
+    /// Records accepted from the push.
+    pub pushed: u64,
+    /// The code of each rejected record, in push order.
+    pub rejections: Vec<RejectionCode>,
+    /// Feed entries sent, and their change bytes.
+    pub pulled: u64,
+    pub bytes_out: u64,
+}
+
+/// Whether the device's `last_seen` is stale enough to rewrite.
+fn needs_touch(last_seen: Option<&str>, now: DateTime<Utc>) -> bool {
+    last_seen
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .is_none_or(|t| now.signed_duration_since(t) >= LAST_SEEN_RESOLUTION)
+}
+
+/// Runs one round trip for an authenticated device whose push is within
+/// its bounds.
+pub fn round_trip(
+    storage: &dyn Storage,
+    principal: &Principal,
+    request: &SyncRequest,
+    arrival: &Arrival,
+) -> Result<RoundTrip, StorageError> {
+    if needs_touch(principal.device.last_seen.as_deref(), arrival.at) {
+        storage.touch_device(&principal.device.id, &arrival.stamp)?;
+    }
+    let mut acknowledged = Vec::new();
+    let mut rejected = Vec::new();
+    let mut audit_events = Vec::new();
+    for push in &request.push {
+        match push_record(storage, principal, push, arrival, &mut audit_events)? {
+            PushResult::Accepted(ack) => acknowledged.push(ack),
+            PushResult::Rejected(rejection) => rejected.push(rejection),
+        }
+    }
+    let mut page = feed_page(
+        storage,
+        principal,
+        request.cursor.unwrap_or(0),
+        request.page_size,
+    )?;
+    // Nothing leaves unaudited: the reads are durable before the page is sent.
+    audit_events.append(&mut page.reads);
+    if !audit_events.is_empty() {
+        storage.append_audit(&arrival.stamp, &audit_events)?;
+    }
+    Ok(RoundTrip {
+        pushed: acknowledged.len() as u64,
+        rejections: rejected.iter().map(|r| r.code).collect(),
+        pulled: page.entries.len() as u64,
+        bytes_out: page.entries.iter().map(|e| e.changes.len() as u64).sum(),
+        response: SyncResponse {
+            protocol: PROTOCOL_VERSION,
+            acknowledged,
+            rejected,
+            changes: page.entries,
+            cursor: page.cursor,
+            more: page.more,
+            retire: principal.device.retire_requested_at.is_some(),
+            server_time: Some(arrival.stamp.clone()),
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_seen_is_rewritten_only_when_stale() {
+        let now: DateTime<Utc> = "2026-11-28T14:05:00Z".parse().unwrap();
+        assert!(needs_touch(None, now));
+        assert!(needs_touch(Some("garbage"), now));
+        let recent = (now - chrono::TimeDelta::seconds(5)).to_rfc3339();
+        assert!(!needs_touch(Some(&recent), now));
+        let old = (now - chrono::TimeDelta::seconds(61)).to_rfc3339();
+        assert!(needs_touch(Some(&old), now));
+    }
+}
