@@ -77,11 +77,12 @@ fn honest() -> &'static (Vec<u8>, Vec<u8>) {
                 self_defined_ethnicity: None,
                 asked_about: "Presence near a reported break-in".into(),
                 receipt: None,
-                notes: String::new(),
+                notes: Vec::new(),
             },
         };
         let mut doc = RecordDoc::create(header, &body, actor()).expect("an honest record");
-        doc.set_notes("Seen near the side gate").expect("notes");
+        doc.add_note("Seen near the side gate", "PC1234", "2026-11-28T15:05:00Z")
+            .expect("notes");
         (doc.save(), doc.changes_since(&[]))
     })
 }
@@ -119,7 +120,7 @@ pub fn import(data: &[u8]) {
 /// record's changes through the load path.
 pub fn sync_request(data: &[u8]) {
     let body = if data.starts_with(&[0x1f, 0x8b]) {
-        match http::gunzip(data) {
+        match http::gunzip(data, pocketbook_core::sync::wire::MAX_REQUEST_BYTES, "fuzz") {
             Ok(body) => body,
             Err(_) => return,
         }

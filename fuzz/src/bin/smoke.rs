@@ -22,7 +22,11 @@ impl Rng {
     }
 
     fn below(&mut self, n: usize) -> usize {
-        if n == 0 { 0 } else { (self.next() % n as u64) as usize }
+        if n == 0 {
+            0
+        } else {
+            (self.next() % n as u64) as usize
+        }
     }
 }
 
@@ -92,8 +96,12 @@ fn main() {
             .and_then(|i| args.get(i + 1))
             .cloned()
     };
-    let seconds: f64 = value("--seconds").and_then(|s| s.parse().ok()).unwrap_or(30.0);
-    let seed: u64 = value("--seed").and_then(|s| s.parse().ok()).unwrap_or(0x5eed_b0b5);
+    let seconds: f64 = value("--seconds")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(30.0);
+    let seed: u64 = value("--seed")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5eed_b0b5);
     let only = value("--target");
     let targets: Vec<_> = pocketbook_fuzz::TARGETS
         .iter()
@@ -148,12 +156,18 @@ fn main() {
                 let _ = std::fs::create_dir_all(&dir);
                 let file = dir.join(format!("{name}-{seed}-{runs}.bin"));
                 let _ = std::fs::write(&file, &input);
-                eprintln!("{name}: PANIC on input {} (seed {seed}, run {runs})", file.display());
+                eprintln!(
+                    "{name}: PANIC on input {} (seed {seed}, run {runs})",
+                    file.display()
+                );
                 failed = true;
                 break;
             }
         }
-        println!("{name}: {runs} runs in {:.1} s", started.elapsed().as_secs_f64());
+        println!(
+            "{name}: {runs} runs in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
     }
     if failed {
         std::process::exit(1);
