@@ -166,9 +166,12 @@ pub fn request_copy(
     let at = stamp(now);
     let now_unix = now.timestamp();
     let mut detail = json!({"client": request.client, "via": request.channel.as_str()});
-    let refuse = |error: CopyError, detail: &mut serde_json::Value| {
+    // A refused attempt is counted and audited in one transaction.
+    let refuse = |error: CopyError, detail: &mut serde_json::Value, attempts: &[(&str, bool)]| {
         detail["reason"] = json!(error.code());
-        storage.append_audit(
+        storage.add_attempts_audited(
+            attempts,
+            now_unix,
             &at,
             &[audit::event(
                 actor::PUBLIC,
@@ -191,10 +194,7 @@ pub fn request_copy(
         .and_then(|reference| check_date(request.date, policy, now).map(|date| (reference, date)));
     let (reference, date) = match checked {
         Ok(checked) => checked,
-        Err(error) => {
-            storage.add_attempt(request.client, now_unix, true)?;
-            return refuse(error, &mut detail);
-        }
+        Err(error) => return refuse(error, &mut detail, &[(request.client, true)]),
     };
     let ref_key = reference_key(&reference);
     detail["reference_key"] = json!(ref_key);
@@ -214,14 +214,18 @@ pub fn request_copy(
 
     // The same work whatever the outcome: one lookup, index dates compared.
     let found = find_by_reference(storage, &reference, date)?;
-    storage.add_attempt(request.client, now_unix, found.is_none())?;
-    storage.add_attempt(&ref_key, now_unix, found.is_none())?;
+    let attempts = [
+        (request.client, found.is_none()),
+        (ref_key.as_str(), found.is_none()),
+    ];
     let Some(stored) = found else {
-        return refuse(CopyError::NotFound, &mut detail);
+        return refuse(CopyError::NotFound, &mut detail, &attempts);
     };
     let copy = make_copy(&stored, now)?;
     detail["kind"] = json!(stored.index.kind.as_str());
-    storage.append_audit(
+    storage.add_attempts_audited(
+        &attempts,
+        now_unix,
         &at,
         &[audit::event(
             actor::PUBLIC,

@@ -285,6 +285,16 @@ pub trait CopyStore {
     /// Counts one attempt under `key` (a client, a reference) at `at`
     /// (unix seconds).
     fn add_attempt(&self, key: &str, at: i64, failed: bool) -> Result<(), StorageError>;
+    /// Counts attempts (`(key, failed)`) at `at` and appends the events
+    /// that audit them, at `stamp`, in one transaction: an attempt is never
+    /// counted without its event, nor audited without being counted.
+    fn add_attempts_audited(
+        &self,
+        attempts: &[(&str, bool)],
+        at: i64,
+        stamp: &str,
+        events: &[NewAuditEvent],
+    ) -> Result<(), StorageError>;
     /// Attempts under `key` since `since`: (all, failed).
     fn attempts_since(&self, key: &str, since: i64) -> Result<(u32, u32), StorageError>;
     /// When the `n`-th newest attempt under `key` since `since` was made (1

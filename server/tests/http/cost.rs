@@ -205,6 +205,17 @@ impl CopyStore for Counting {
     fn add_attempt(&self, key: &str, at: i64, failed: bool) -> Result<(), StorageError> {
         self.call().add_attempt(key, at, failed)
     }
+
+    fn add_attempts_audited(
+        &self,
+        attempts: &[(&str, bool)],
+        at: i64,
+        stamp: &str,
+        events: &[NewAuditEvent],
+    ) -> Result<(), StorageError> {
+        self.call()
+            .add_attempts_audited(attempts, at, stamp, events)
+    }
     fn attempts_since(&self, key: &str, since: i64) -> Result<(u32, u32), StorageError> {
         self.call().attempts_since(key, since)
     }

@@ -6,7 +6,7 @@ use rusqlite::{OptionalExtension, params};
 use pocketbook_core::model::RecordKind;
 
 use super::{SqliteStorage, backend, bound, kinds_json, stored_columns, stored_row};
-use crate::storage::{CopyStore, StorageError, StoredRecord};
+use crate::storage::{CopyStore, NewAuditEvent, StorageError, StoredRecord};
 
 impl CopyStore for SqliteStorage {
     fn records_by_reference(&self, reference: &str) -> Result<Vec<StoredRecord>, StorageError> {
@@ -55,6 +55,25 @@ impl CopyStore for SqliteStorage {
             )
             .map_err(backend)?;
         Ok(())
+    }
+
+    fn add_attempts_audited(
+        &self,
+        attempts: &[(&str, bool)],
+        at: i64,
+        stamp: &str,
+        events: &[NewAuditEvent],
+    ) -> Result<(), StorageError> {
+        self.write(|tx| {
+            for (key, failed) in attempts {
+                tx.execute(
+                    "INSERT INTO copy_attempts (key, at, failed) VALUES (?1, ?2, ?3)",
+                    params![key, at, failed],
+                )
+                .map_err(backend)?;
+            }
+            super::audit::append_in(tx, stamp, events)
+        })
     }
 
     fn attempts_since(&self, key: &str, since: i64) -> Result<(u32, u32), StorageError> {

@@ -279,6 +279,14 @@ fn a_state_change_is_undone_when_its_audit_event_cannot_be_written() {
     );
     assert!(store.legal_holds().unwrap().is_empty());
     assert!(store.record("r1").unwrap().is_some());
+    // A copy attempt is counted only with its audit event.
+    use crate::storage::CopyStore;
+    assert!(
+        store
+            .add_attempts_audited(&[("client", true)], 1, t, &e(Action::CopyRefused))
+            .is_err()
+    );
+    assert_eq!(store.attempts_since("client", 0).unwrap(), (0, 0));
 
     // With the trail whole again, the unused code still works once.
     raw.execute(
@@ -291,6 +299,10 @@ fn a_state_change_is_undone_when_its_audit_event_cannot_be_written() {
             e(Action::DeviceEnrolled)
         })
         .unwrap();
+    store
+        .add_attempts_audited(&[("client", true)], 1, t, &e(Action::CopyRefused))
+        .unwrap();
+    assert_eq!(store.attempts_since("client", 0).unwrap(), (1, 1));
 }
 
 #[test]
