@@ -50,6 +50,19 @@ fn backend(e: rusqlite::Error) -> StorageError {
     StorageError::backend_from(None, e)
 }
 
+/// Every row a query returns, mapped by `row`: the one way the store reads
+/// a list.
+fn all_rows<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>, StorageError> {
+    let mut stmt = conn.prepare_cached(sql).map_err(backend)?;
+    let rows = stmt.query_map(params, row).map_err(backend)?;
+    rows.collect::<Result<_, _>>().map_err(backend)
+}
+
 impl SqliteStorage {
     /// Opens (creating and migrating) the store in `data_dir`. A directory
     /// it creates is private to the server's user (0700), and the store's

@@ -5,20 +5,20 @@ use rusqlite::{OptionalExtension, params};
 
 use pocketbook_core::model::RecordKind;
 
-use super::{SqliteStorage, backend, bound, kinds_json, stored_columns, stored_row};
+use super::{SqliteStorage, all_rows, backend, bound, kinds_json, stored_columns, stored_row};
 use crate::storage::{CopyStore, NewAuditEvent, StorageError, StoredRecord};
 
 impl CopyStore for SqliteStorage {
     fn records_by_reference(&self, reference: &str) -> Result<Vec<StoredRecord>, StorageError> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare_cached(&format!(
+        all_rows(
+            &self.conn(),
+            &format!(
                 "SELECT {} FROM records WHERE reference = ?1",
                 stored_columns()
-            ))
-            .map_err(backend)?;
-        let rows = stmt.query_map([reference], stored_row).map_err(backend)?;
-        rows.collect::<Result<_, _>>().map_err(backend)
+            ),
+            [reference],
+            stored_row,
+        )
     }
 
     fn records_at_station(
@@ -29,22 +29,20 @@ impl CopyStore for SqliteStorage {
         to: &str,
     ) -> Result<Vec<StoredRecord>, StorageError> {
         let (from, to) = (bound(from)?, bound(to)?);
-        let conn = self.conn();
         // Times are stored in the one indexed form: `records_by_station
         // (station, occurred_at)` serves the whole range.
-        let mut stmt = conn
-            .prepare_cached(&format!(
+        all_rows(
+            &self.conn(),
+            &format!(
                 "SELECT {} FROM records
                  WHERE station = ?1 AND kind IN (SELECT value FROM json_each(?2))
                    AND occurred_at >= ?3 AND occurred_at < ?4
                  ORDER BY occurred_at",
                 stored_columns()
-            ))
-            .map_err(backend)?;
-        let rows = stmt
-            .query_map(params![station, kinds_json(kinds)?, from, to], stored_row)
-            .map_err(backend)?;
-        rows.collect::<Result<_, _>>().map_err(backend)
+            ),
+            params![station, kinds_json(kinds)?, from, to],
+            stored_row,
+        )
     }
 
     fn add_attempt(&self, key: &str, at: i64, failed: bool) -> Result<(), StorageError> {

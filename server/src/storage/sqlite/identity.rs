@@ -4,7 +4,7 @@
 
 use rusqlite::{ErrorCode, OptionalExtension, params};
 
-use super::{SqliteStorage, audit, backend, vocabulary};
+use super::{SqliteStorage, all_rows, audit, backend, vocabulary};
 use crate::identity::Role;
 use crate::storage::{
     AuditOf, DeviceRow, NewAuditEvent, OfficerRow, Principal, RevokeReason, StorageError,
@@ -128,14 +128,12 @@ pub(super) fn deactivate_officer(
 }
 
 pub(super) fn officers(store: &SqliteStorage) -> Result<Vec<OfficerRow>, StorageError> {
-    let conn = store.conn();
-    let mut stmt = conn
-        .prepare(&format!(
-            "SELECT {OFFICER_COLUMNS} FROM officers ORDER BY shoulder_number"
-        ))
-        .map_err(backend)?;
-    let rows = stmt.query_map([], officer_row).map_err(backend)?;
-    rows.collect::<Result<_, _>>().map_err(backend)
+    all_rows(
+        &store.conn(),
+        &format!("SELECT {OFFICER_COLUMNS} FROM officers ORDER BY shoulder_number"),
+        [],
+        officer_row,
+    )
 }
 
 pub(super) fn add_enrolment_code(
@@ -304,14 +302,12 @@ pub(super) fn request_retire(
 }
 
 pub(super) fn devices(store: &SqliteStorage) -> Result<Vec<DeviceRow>, StorageError> {
-    let conn = store.conn();
-    let mut stmt = conn
-        .prepare(&format!(
-            "SELECT {DEVICE_COLUMNS} FROM devices ORDER BY enrolled_at"
-        ))
-        .map_err(backend)?;
-    let rows = stmt.query_map([], device_row).map_err(backend)?;
-    rows.collect::<Result<_, _>>().map_err(backend)
+    all_rows(
+        &store.conn(),
+        &format!("SELECT {DEVICE_COLUMNS} FROM devices ORDER BY enrolled_at"),
+        [],
+        device_row,
+    )
 }
 
 pub(super) fn touch_device(

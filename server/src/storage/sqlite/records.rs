@@ -6,7 +6,7 @@
 use pocketbook_core::model::{RecordKind, RecordStatus};
 use rusqlite::{ErrorCode, OptionalExtension, params};
 
-use super::{SqliteStorage, audit, backend, vocabulary};
+use super::{SqliteStorage, all_rows, audit, backend, vocabulary};
 use crate::storage::{FeedRow, RecordCommit, RecordIndex, StorageError, StoredRecord};
 
 pub(super) fn kind_of(text: String) -> rusqlite::Result<RecordKind> {
@@ -169,14 +169,12 @@ pub(super) fn commit_record(
 }
 
 pub(super) fn records(store: &SqliteStorage) -> Result<Vec<RecordIndex>, StorageError> {
-    let conn = store.conn();
-    let mut stmt = conn
-        .prepare(&format!(
-            "SELECT {INDEX_COLUMNS} FROM records ORDER BY created_at, id"
-        ))
-        .map_err(backend)?;
-    let rows = stmt.query_map([], index_row).map_err(backend)?;
-    rows.collect::<Result<_, _>>().map_err(backend)
+    all_rows(
+        &store.conn(),
+        &format!("SELECT {INDEX_COLUMNS} FROM records ORDER BY created_at, id"),
+        [],
+        index_row,
+    )
 }
 
 pub(super) fn feed_window(
