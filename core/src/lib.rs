@@ -8,16 +8,21 @@
 //! SQLite; [`rules`] says which edits of a record are allowed (both ends run
 //! it); [`api`] is the one facade the apps and the device CLI call.
 
+#[cfg(feature = "device")]
 pub mod api;
 pub mod chunks;
 pub mod document;
+#[cfg(feature = "device")]
 pub mod error;
 pub mod model;
 pub mod reference;
 pub mod rules;
+#[cfg(feature = "device")]
 pub mod store;
 pub mod sync;
 
+#[cfg(feature = "device")]
 pub use api::{ApiError, Notebook};
 
+#[cfg(feature = "ffi")]
 uniffi::setup_scaffolding!();

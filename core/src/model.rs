@@ -44,7 +44,8 @@ vocabulary! {
 }
 
 /// The kind-specific content of a record.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Reconcile, Hydrate, uniffi::Enum)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Reconcile, Hydrate)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Enum))]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum RecordBody {
     SceneAttendance { scene: SceneAttendance },
@@ -183,9 +184,8 @@ impl RecordBody {
 }
 
 /// Who made a record, when, and how it is referred to; fixed at creation.
-#[derive(
-    Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Reconcile, Hydrate, uniffi::Record,
-)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Reconcile, Hydrate)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct RecordHeader {
     /// Internal id (UUID v7), stable across devices and the server.
     pub id: String,
@@ -197,7 +197,8 @@ pub struct RecordHeader {
 }
 
 /// Values computed from a record, never stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct Derived {
     pub status: RecordStatus,
     /// Whether the attendance target was met (attendance kinds only).
@@ -215,7 +216,8 @@ pub struct Derived {
 }
 
 /// A whole record as the apps see it.
-#[derive(Debug, Clone, PartialEq, Serialize, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct Record {
     pub header: RecordHeader,
     pub body: RecordBody,
@@ -223,7 +225,8 @@ pub struct Record {
 }
 
 /// One line of a list: what the index columns hold, no document read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct RecordSummary {
     pub id: String,
     pub kind: RecordKind,

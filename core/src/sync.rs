@@ -2,6 +2,7 @@
 //! the device's HTTP client, and the loop that pushes what the server lacks
 //! and applies what the device lacks, page by page.
 
+#[cfg(feature = "device")]
 pub mod client;
 pub mod lifecycle;
 pub mod wire;

@@ -13,9 +13,8 @@ pub const MAX_TEXT_LEN: usize = 8 * 1024;
 pub const MAX_SHORT_LEN: usize = 120;
 
 /// The officer who holds a notebook, as stamped on every record they create.
-#[derive(
-    Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Reconcile, Hydrate, uniffi::Record,
-)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Reconcile, Hydrate)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct Officer {
     pub shoulder_number: String,
     pub name: String,
@@ -43,7 +42,8 @@ pub fn validate_shoulder_number(v: &mut Violations, field: &str, value: &str) {
 
 /// Where something happened: the device position when it had one, and
 /// always a street or place description an officer typed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Reconcile, Hydrate, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Reconcile, Hydrate)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct Location {
     #[serde(default)]
     pub latitude: Option<f64>,
@@ -76,9 +76,8 @@ impl Location {
 }
 
 /// One checklist item as ticked by an officer: who, when, with what result.
-#[derive(
-    Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Reconcile, Hydrate, uniffi::Record,
-)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Reconcile, Hydrate)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct Tick {
     /// UUID v7 of this tick entry, or `legacy-<item>` for a tick of a
     /// schema-v1 record. Assigned when the tick is written.
@@ -114,7 +113,8 @@ impl Tick {
 
 /// What happened to the receipt (or, for a stop and account, the record)
 /// the person is entitled to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Reconcile, Hydrate, uniffi::Enum)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Reconcile, Hydrate)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Enum))]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Receipt {
     /// Handed over on the spot; its reference is the record's reference.

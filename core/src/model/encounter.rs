@@ -14,9 +14,8 @@ use super::vocab::{
 };
 
 /// How the search was conducted: the leaflet's "GOWISELY" and its own list.
-#[derive(
-    Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, Reconcile, Hydrate, uniffi::Record,
-)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, Reconcile, Hydrate)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 #[serde(default)]
 pub struct Conduct {
     pub grounds_explained: bool,
@@ -32,7 +31,8 @@ pub struct Conduct {
 }
 
 /// A stop and search record; field names follow police.uk.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Reconcile, Hydrate, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Reconcile, Hydrate)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct StopSearch {
     #[serde(rename = "type")]
     pub search_type: SearchType,
@@ -136,7 +136,8 @@ fn ethnicity_rule(
 }
 
 /// A stop and account record.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Reconcile, Hydrate, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Reconcile, Hydrate)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct StopAccount {
     pub datetime: String,
     pub location: Location,

@@ -23,7 +23,8 @@ pub const LEGACY_NOTES_ID: &str = "legacy-notes";
 /// search or stop account being created) needs only `text`: the record's
 /// author, creation time and a fresh id are stamped on it when the document
 /// is made.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct NoteEntry {
     /// UUID v7, or `legacy-notes` for the notes of a schema-v1 record.
     #[serde(default)]

@@ -77,9 +77,8 @@ impl ChecklistItem {
 }
 
 /// How the victim wants to hear about progress; the Pledge says at least every 4 weeks.
-#[derive(
-    Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Reconcile, Hydrate, uniffi::Record,
-)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Reconcile, Hydrate)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct UpdateAgreement {
     /// "phone", "email", "visit", ... as agreed with the victim.
     pub method: String,
@@ -97,7 +96,8 @@ pub const MAX_ATTENDING: usize = 100;
 pub const MAX_UPDATE_INTERVAL_DAYS: u32 = 28;
 
 /// What an officer did at the scene. New kinds of action are new variants.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Reconcile, Hydrate, uniffi::Enum)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Reconcile, Hydrate)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Enum))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ActionDetail {
     /// Evidence collected and protected.
@@ -158,9 +158,8 @@ impl ActionDetail {
 }
 
 /// One scene action as appended by one officer.
-#[derive(
-    Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Reconcile, Hydrate, uniffi::Record,
-)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Reconcile, Hydrate)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct SceneAction {
     #[key]
     pub id: String,
@@ -171,7 +170,8 @@ pub struct SceneAction {
 }
 
 /// What an officer enters to open a scene-attendance or burglary record.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct SceneInput {
     pub reasons: Vec<AttendanceReason>,
     pub grade: ResponseGrade,
@@ -191,7 +191,8 @@ pub struct SceneInput {
 }
 
 /// A scene attendance (or home burglary) as stored and shown.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Reconcile, Hydrate, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Reconcile, Hydrate)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct SceneAttendance {
     pub reasons: Vec<AttendanceReason>,
     pub grade: ResponseGrade,

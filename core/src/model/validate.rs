@@ -7,7 +7,8 @@ use serde::Serialize;
 use super::common::{MAX_SHORT_LEN, MAX_TEXT_LEN};
 
 /// One broken rule: the field (dotted path, police.uk names) and what is wrong.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct FieldViolation {
     pub field: String,
     pub problem: String,

@@ -6,7 +6,8 @@
 //! server; `api::Notebook::sync` acts on them.
 
 /// Why the server ordered this device erased.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Enum))]
 pub enum WipeReason {
     /// Cut off by an admin (lost or stolen, or the officer left): code
     /// `device-revoked`. Unsynced changes on the device are lost.

@@ -6,7 +6,7 @@
 //! directory, enrols devices through `/v1/enrol`, and puts a counting TCP
 //! proxy between devices and server to measure bytes on the wire.
 //!
-//! Usage: `cargo run --release -p pocketbook-server --bin pocketbook-loadgen [-- --quick]`
+//! Usage: `cargo run --release -p pocketbook-loadgen [-- --quick]`
 
 #![forbid(unsafe_code)]
 
