@@ -1,7 +1,8 @@
 //! The public copy endpoints: `GET /copy` (the form), `POST /copy` (a form
 //! post, answered with a page) and `POST /v1/copy` (JSON). The rule lives
-//! in [`crate::copy`]; this layer bounds and decodes the body, derives the
-//! client key from the connection, and shapes the answer.
+//! in [`crate::copy`]; this layer decodes the body (axum's `Form` and
+//! `Bytes`, within [`BodyLimit::COPY`]: [`CopyForm`], [`CopyJson`]),
+//! derives the client key from the connection, and shapes the answer.
 //!
 //! **Equal time.** Every `POST` answer, whatever it says, is held until
 //! [`MIN_ANSWER`] after the request arrived ([`equal_time`], a layer
@@ -18,20 +19,21 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Request, State};
+use axum::extract::rejection::FormRejection;
+use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Form};
 use serde::Deserialize;
 
+use super::body::{BodyLimit, Bounded, refusal};
 use super::edge::ClientAddr;
-use super::{AppState, HttpError, blocking, read_body};
+use super::{AppState, HttpError, blocking};
 use crate::copy::{self, Channel, CopyError, CopyRequest, MAX_FIELD_LEN, RecordCopy, page};
 
 /// The shortest time any `POST` answer takes (see the module docs).
 pub const MIN_ANSWER: Duration = Duration::from_millis(300);
-/// Largest accepted body: a reference and a date need a few dozen bytes.
-pub const MAX_BODY: usize = 2 * 1024;
 
 const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
@@ -85,53 +87,69 @@ pub async fn equal_time(request: Request, next: Next) -> Response {
 }
 
 /// `POST /copy`: a form post; answers with the copy or the form again.
-pub async fn submit(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    match read_form(request).await {
-        Err(e) => html(e.status(), page::form_page(Some(e.message()), "", "")),
-        Ok(Err((e, reference, date))) => html(
+pub async fn submit(
+    State(state): State<Arc<AppState>>,
+    client: Option<Extension<ClientAddr>>,
+    CopyForm { reference, date }: CopyForm,
+) -> Response {
+    let missing = if reference.trim().is_empty() {
+        Some("Enter the reference from your receipt.")
+    } else if date.trim().is_empty() {
+        Some("Enter the date of the stop.")
+    } else {
+        None
+    };
+    if let Some(missing) = missing {
+        let e = HttpError::malformed(missing);
+        return html(
             e.status(),
             page::form_page(Some(e.message()), &reference, &date),
-        ),
-        Ok(Ok((client, reference, date))) => {
-            match lookup(
-                &state,
-                client,
-                reference.clone(),
-                date.clone(),
-                Channel::Web,
-            )
-            .await
-            {
-                Ok(copy) => html(StatusCode::OK, page::copy_page(&copy)),
-                Err(e) => {
-                    let (status, message) = (status_of(&e), e.to_string());
-                    // The uniform answer shows the empty form, so its body
-                    // is the same whatever was typed.
-                    let page = if matches!(e, CopyError::NotFound) {
-                        page::form_page(Some(&message), "", "")
-                    } else {
-                        page::form_page(Some(&message), &reference, &date)
-                    };
-                    with_retry_after(html(status, page), &e)
-                }
-            }
+        );
+    }
+    let found = lookup(
+        &state,
+        client_of(client),
+        reference.clone(),
+        date.clone(),
+        Channel::Web,
+    )
+    .await;
+    match found {
+        Ok(copy) => html(StatusCode::OK, page::copy_page(&copy)),
+        Err(e) => {
+            let (status, message) = (status_of(&e), e.to_string());
+            // The uniform answer shows the empty form, so its body
+            // is the same whatever was typed.
+            let page = if matches!(e, CopyError::NotFound) {
+                page::form_page(Some(&message), "", "")
+            } else {
+                page::form_page(Some(&message), &reference, &date)
+            };
+            with_retry_after(html(status, page), &e)
         }
     }
 }
 
-/// `POST /v1/copy`: JSON in, the [`Copy`] or an `ErrorBody` out.
-pub async fn api(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    match read_json(request).await {
-        Err(e) => harden(e.into_response()),
-        Ok((client, body)) => {
-            match lookup(&state, client, body.reference, body.date, Channel::Api).await {
-                Ok(copy) => harden(axum::Json(copy).into_response()),
-                Err(e) => with_retry_after(
-                    harden(HttpError::new(status_of(&e), e.code(), e.to_string()).into_response()),
-                    &e,
-                ),
-            }
-        }
+/// `POST /v1/copy`: JSON in, the [`RecordCopy`] or an `ErrorBody` out.
+pub async fn api(
+    State(state): State<Arc<AppState>>,
+    client: Option<Extension<ClientAddr>>,
+    CopyJson(body): CopyJson,
+) -> Response {
+    match lookup(
+        &state,
+        client_of(client),
+        body.reference,
+        body.date,
+        Channel::Api,
+    )
+    .await
+    {
+        Ok(copy) => harden(axum::Json(copy).into_response()),
+        Err(e) => with_retry_after(
+            harden(HttpError::new(status_of(&e), e.code(), e.to_string()).into_response()),
+            &e,
+        ),
     }
 }
 
@@ -195,74 +213,60 @@ async fn lookup(
 
 /// The client key of the request (see [`copy::client_key`]): its address
 /// as [`super::edge`] decided it.
-pub(super) fn client_of(request: &Request) -> String {
-    copy::client_key(
-        request
-            .extensions()
-            .get::<ClientAddr>()
-            .map(|ClientAddr(addr)| *addr),
-    )
+fn client_of(client: Option<Extension<ClientAddr>>) -> String {
+    copy::client_key(client.map(|Extension(ClientAddr(addr))| addr))
 }
 
-/// Reads a body of at most [`MAX_BODY`] bytes whose type is `expected`
-/// (415 otherwise; a missing type is refused too, except for JSON).
-async fn read_bounded(
-    request: Request,
-    expected: &str,
-    missing_ok: bool,
-) -> Result<(String, Vec<u8>), HttpError> {
-    let client = client_of(&request);
-    let (parts, body) = request.into_parts();
-    check_type(&parts.headers, expected, missing_ok)?;
-    let bytes = read_body(
-        &parts.headers,
-        body,
-        MAX_BODY,
-        "send only the reference and the date",
-    )
-    .await?;
-    Ok((client, bytes))
+/// The copy form as typed, decoded by axum's `Form` (as browsers encode
+/// it) within [`BodyLimit::COPY`]. Refused (400, the empty form again):
+/// a field other than `reference` and `date`, a field twice, a value
+/// over [`MAX_FIELD_LEN`], bytes that are not UTF-8 once decoded; 415 for
+/// another content type, 413 past the limit. A missing field is empty.
+pub struct CopyForm {
+    pub reference: String,
+    pub date: String,
 }
 
-fn check_type(headers: &HeaderMap, expected: &str, missing_ok: bool) -> Result<(), HttpError> {
-    let unsupported = || {
-        HttpError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported-media-type",
-            format!("Send the request as {expected}."),
+/// A refused form: the form page again, empty, with the reason.
+pub struct FormRefused(HttpError);
+
+impl IntoResponse for FormRefused {
+    fn into_response(self) -> Response {
+        html(
+            self.0.status(),
+            page::form_page(Some(self.0.message()), "", ""),
         )
-    };
-    match headers.get(header::CONTENT_TYPE) {
-        None if missing_ok => Ok(()),
-        None => Err(unsupported()),
-        Some(value) => {
-            let essence = value
-                .to_str()
-                .map_err(|_| unsupported())?
-                .split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase();
-            if essence == expected {
-                Ok(())
-            } else {
-                Err(unsupported())
-            }
-        }
     }
 }
 
-/// Outer error: nothing to show again. Inner error: the form is shown
-/// again with what was typed.
-type FormResult = Result<(String, String, String), (HttpError, String, String)>;
+impl<S: Send + Sync> FromRequest<S> for CopyForm {
+    type Rejection = FormRefused;
 
-async fn read_form(request: Request) -> Result<FormResult, HttpError> {
-    let (client, bytes) = read_bounded(request, "application/x-www-form-urlencoded", false).await?;
-    let fields = parse_form(&bytes)?;
-    let mut reference = None;
-    let mut date = None;
+    async fn from_request(request: Request, state: &S) -> Result<Self, FormRefused> {
+        let limit = BodyLimit::COPY;
+        let Form(fields) = Form::<Vec<(String, String)>>::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                FormRefused(match rejection {
+                    FormRejection::InvalidFormContentType(_) => {
+                        unsupported("application/x-www-form-urlencoded")
+                    }
+                    FormRejection::BytesRejection(rejection) => refusal(&rejection, limit),
+                    _ => HttpError::malformed("The form could not be read."),
+                })
+            })?;
+        form_fields(fields).map_err(FormRefused)
+    }
+}
+
+/// The fields of a decoded form (see [`CopyForm`]).
+fn form_fields(fields: Vec<(String, String)>) -> Result<CopyForm, HttpError> {
+    let (mut reference, mut date) = (None, None);
     for (name, value) in fields {
+        // Decoding replaces bytes that are not UTF-8; they are refused.
+        if name.contains('\u{FFFD}') || value.contains('\u{FFFD}') {
+            return Err(HttpError::malformed("The form could not be read."));
+        }
         let slot = match name.as_str() {
             "reference" => &mut reference,
             "date" => &mut date,
@@ -282,57 +286,104 @@ async fn read_form(request: Request) -> Result<FormResult, HttpError> {
         }
         *slot = Some(value);
     }
-    let (reference, date) = (reference.unwrap_or_default(), date.unwrap_or_default());
-    if reference.trim().is_empty() || date.trim().is_empty() {
-        let missing = if reference.trim().is_empty() {
-            "Enter the reference from your receipt."
-        } else {
-            "Enter the date of the stop."
-        };
-        return Ok(Err((HttpError::malformed(missing), reference, date)));
-    }
-    Ok(Ok((client, reference, date)))
+    Ok(CopyForm {
+        reference: reference.unwrap_or_default(),
+        date: date.unwrap_or_default(),
+    })
 }
 
-async fn read_json(request: Request) -> Result<(String, CopyBody), HttpError> {
-    let (client, bytes) = read_bounded(request, "application/json", true).await?;
-    let body: CopyBody = serde_json::from_slice(&bytes).map_err(|_| {
-        HttpError::malformed(
-            "Send a JSON object with exactly two text fields: \"reference\" and \"date\" (YYYY-MM-DD).",
-        )
-    })?;
-    if body.reference.chars().count() > MAX_FIELD_LEN || body.date.chars().count() > MAX_FIELD_LEN {
-        return Err(HttpError::malformed(
-            "That is too long for a reference or a date.",
-        ));
+/// The JSON request of `POST /v1/copy`, within [`BodyLimit::COPY`]:
+/// `application/json` or no type (415 otherwise), exactly the two fields
+/// of [`CopyBody`], each at most [`MAX_FIELD_LEN`] (400 otherwise). A
+/// refusal carries the copy answers' headers.
+pub struct CopyJson(pub CopyBody);
+
+/// A refused JSON request: the `ErrorBody`, hardened.
+pub struct JsonRefused(HttpError);
+
+impl IntoResponse for JsonRefused {
+    fn into_response(self) -> Response {
+        harden(self.0.into_response())
     }
-    Ok((client, body))
 }
 
-/// Decodes `application/x-www-form-urlencoded` (the `form_urlencoded`
-/// crate, as browsers encode). Bytes that are not UTF-8 once decoded are
-/// refused rather than replaced.
-fn parse_form(bytes: &[u8]) -> Result<Vec<(String, String)>, HttpError> {
-    let fields: Vec<(String, String)> = form_urlencoded::parse(bytes).into_owned().collect();
-    if fields
-        .iter()
-        .any(|(name, value)| name.contains('\u{FFFD}') || value.contains('\u{FFFD}'))
-    {
-        return Err(HttpError::malformed("The form could not be read."));
+impl<S: Send + Sync> FromRequest<S> for CopyJson {
+    type Rejection = JsonRefused;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, JsonRefused> {
+        check_json_type(request.headers()).map_err(JsonRefused)?;
+        let Bounded(bytes) = Bounded::from_request(request, state)
+            .await
+            .map_err(JsonRefused)?;
+        let body: CopyBody = serde_json::from_slice(&bytes).map_err(|_| {
+            JsonRefused(HttpError::malformed(
+                "Send a JSON object with exactly two text fields: \"reference\" and \"date\" (YYYY-MM-DD).",
+            ))
+        })?;
+        if body.reference.chars().count() > MAX_FIELD_LEN
+            || body.date.chars().count() > MAX_FIELD_LEN
+        {
+            return Err(JsonRefused(HttpError::malformed(
+                "That is too long for a reference or a date.",
+            )));
+        }
+        Ok(CopyJson(body))
     }
-    Ok(fields)
+}
+
+fn unsupported(expected: &str) -> HttpError {
+    HttpError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported-media-type",
+        format!("Send the request as {expected}."),
+    )
+}
+
+/// `application/json` (any parameters, any case) or no content type.
+fn check_json_type(headers: &HeaderMap) -> Result<(), HttpError> {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let essence = value
+        .to_str()
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if essence == "application/json" {
+        Ok(())
+    } else {
+        Err(unsupported("application/json"))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn pairs(fields: &[(&str, &str)]) -> Vec<(String, String)> {
+        fields
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect()
+    }
+
     #[test]
-    fn form_bodies_decode_as_browsers_encode_them() {
-        let fields = parse_form(b"reference=K3F9-QW2H&&date=2026-11-28&x=a+b%26c").unwrap();
-        assert_eq!(fields.len(), 3);
-        assert_eq!(fields[2], ("x".into(), "a b&c".into()));
-        assert!(parse_form(b"reference=%C3").is_err());
-        assert!(parse_form(b"%FF=1").is_err());
+    fn form_fields_are_the_two_once_each_in_utf8() {
+        let form = form_fields(pairs(&[("reference", "K3F9"), ("date", "a b&c")])).unwrap();
+        assert_eq!((&*form.reference, &*form.date), ("K3F9", "a b&c"));
+        let empty = form_fields(Vec::new()).unwrap();
+        assert!(empty.reference.is_empty() && empty.date.is_empty());
+        for bad in [
+            pairs(&[("reference", "\u{FFFD}")]),
+            pairs(&[("\u{FFFD}", "1")]),
+            pairs(&[("name", "Jo")]),
+            pairs(&[("date", "1"), ("date", "2")]),
+            pairs(&[("reference", &"A".repeat(MAX_FIELD_LEN + 1))]),
+        ] {
+            assert_eq!(form_fields(bad).err().unwrap().status(), 400);
+        }
     }
 }

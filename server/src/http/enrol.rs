@@ -1,6 +1,6 @@
 //! `POST /v1/enrol`: a device redeems a one-time code for its token.
 //!
-//! The body is at most [`MAX_ENROL_BYTES`]. Refused codes count against
+//! The body is at most [`super::BodyLimit::ENROL`]. Refused codes count against
 //! the client ([`ENROL_CLIENT`], the same per-client mechanism as the
 //! public copy, [`crate::limit`]): past the limit, attempts get 429 with
 //! `Retry-After` and are summarised in the audit trail instead of written
@@ -10,14 +10,15 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::{Extension, Json};
 use pocketbook_core::model::Officer;
 use pocketbook_core::sync::wire::{EnrolRequest, EnrolResponse, PROTOCOL_VERSION};
 use serde_json::json;
 
+use super::body::DeviceJson;
 use super::edge::ClientAddr;
-use super::{AppState, HttpError, MAX_ENROL_BYTES, blocking, read_json_within};
+use super::{AppState, HttpError, blocking};
 use crate::audit::{self, Action, actor};
 use crate::auth;
 use crate::limit::{self, Limit};
@@ -41,16 +42,8 @@ fn refused() -> HttpError {
 pub async fn handle(
     State(state): State<Arc<AppState>>,
     client: Option<Extension<ClientAddr>>,
-    headers: HeaderMap,
-    body: axum::body::Body,
+    DeviceJson { value: request, .. }: DeviceJson<EnrolRequest>,
 ) -> Result<Json<EnrolResponse>, HttpError> {
-    let (request, _) = read_json_within::<EnrolRequest>(
-        &headers,
-        body,
-        MAX_ENROL_BYTES,
-        "send only the enrolment code and a short device label",
-    )
-    .await?;
     let client_key = format!(
         "enrol/{}",
         limit::client_key(client.map(|Extension(ClientAddr(ip))| ip))

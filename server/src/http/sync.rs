@@ -1,11 +1,11 @@
-//! `POST /v1/sync` and `POST /v1/retire` over HTTP: read the token and the
-//! bounded request, call [`crate::auth::authenticate`] and
+//! `POST /v1/sync` and `POST /v1/retire` over HTTP: read the token, then
+//! the bounded request ([`DeviceJson`], only once the token is good), call [`crate::auth::authenticate`] and
 //! [`crate::sync::round_trip`], encode the answer and count it.
 
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use pocketbook_core::sync::wire::{
     MAX_PUSH_BYTES, MAX_PUSH_RECORDS, PROTOCOL_VERSION, RejectionCode, RetireRequest, SyncRequest,
@@ -13,7 +13,8 @@ use pocketbook_core::sync::wire::{
 };
 use serde_json::json;
 
-use super::{AppState, HttpError, blocking, read_json};
+use super::body::DeviceJson;
+use super::{AppState, HttpError, blocking};
 use crate::audit::{self, Action, actor};
 use crate::auth::{self, AuthError};
 use crate::metrics::{OutcomeLabels, RejectionLabels};
@@ -42,11 +43,11 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Princ
 /// uploaded everything; its credential closes and it erases itself.
 pub async fn retire(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: axum::body::Body,
+    request: Request,
 ) -> Result<StatusCode, HttpError> {
-    let principal = authenticate(&state, &headers).await?;
-    let (request, _) = read_json::<RetireRequest>(&headers, body).await?;
+    let principal = authenticate(&state, request.headers()).await?;
+    let DeviceJson { value: request, .. } =
+        DeviceJson::<RetireRequest>::from_request(request, &state).await?;
     if request.protocol != PROTOCOL_VERSION {
         return Err(HttpError::unsupported_protocol(request.protocol));
     }
@@ -132,10 +133,9 @@ fn check_push_bounds(request: &SyncRequest) -> Result<(), HttpError> {
 /// The endpoint: one sync round trip, counted by outcome.
 pub async fn handle(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: axum::body::Body,
+    request: Request,
 ) -> Result<Json<SyncResponse>, HttpError> {
-    let result = sync(&state, &headers, body).await;
+    let result = sync(&state, request).await;
     let outcome = match &result {
         Ok(response) if response.rejected.is_empty() => "ok",
         Ok(_) => "partly-rejected",
@@ -151,13 +151,12 @@ pub async fn handle(
     result.map(Json)
 }
 
-async fn sync(
-    state: &Arc<AppState>,
-    headers: &HeaderMap,
-    body: axum::body::Body,
-) -> Result<SyncResponse, HttpError> {
-    let principal = authenticate(state, headers).await?;
-    let (request, received) = read_json::<SyncRequest>(headers, body).await?;
+async fn sync(state: &Arc<AppState>, request: Request) -> Result<SyncResponse, HttpError> {
+    let principal = authenticate(state, request.headers()).await?;
+    let DeviceJson {
+        value: request,
+        received,
+    } = DeviceJson::<SyncRequest>::from_request(request, state).await?;
     state.metrics.bytes_in.inc_by(received as u64);
     let clock = state.now();
     let now = crate::clock::stamp(clock);
