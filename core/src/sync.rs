@@ -3,5 +3,6 @@
 //! and applies what the device lacks, page by page.
 
 pub mod client;
+pub mod engine;
 pub mod lifecycle;
 pub mod wire;
