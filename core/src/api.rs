@@ -24,7 +24,6 @@ use crate::sync::client::{NetworkSettings, SyncClient};
 pub use crate::error::ApiError;
 
 const OFFICER_META: &str = "officer";
-const KEEP_SYNCED_META: &str = "keep_synced_days";
 
 use events::Listeners;
 pub use events::{CallbackError, ChangeEvent, ChangeListener, ChangeOrigin, Subscription};
@@ -211,17 +210,12 @@ impl Notebook {
     /// leave this device after each sync (they stay on the server). `None`
     /// keeps everything. Records not yet synced never leave this way.
     pub fn set_keep_synced_days(&self, days: Option<u32>) -> Result<(), ApiError> {
-        let store = self.store()?;
-        match days {
-            Some(days) => store.set_meta(KEEP_SYNCED_META, &days.to_be_bytes())?,
-            None => store.delete_meta(KEEP_SYNCED_META)?,
-        }
-        Ok(())
+        Ok(self.store()?.set_keep_synced_days(days)?)
     }
 
     /// Applies the data-minimisation setting now; returns how many records left.
     pub fn prune_synced_records(&self) -> Result<u32, ApiError> {
-        self.shared.prune()
+        Ok(self.store()?.prune_by_setting()?)
     }
 }
 

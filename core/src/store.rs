@@ -12,11 +12,14 @@
 //! Documents recently used stay in memory, so an officer adding action after
 //! action to one scene never reloads its history.
 
+mod cache;
+mod feed;
+mod held;
+mod opening;
 mod retention;
 mod schema;
 mod sync_state;
 
-use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 
 use automerge::ActorId;
@@ -25,17 +28,18 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, pa
 use crate::document::{DocumentError, RecordDoc};
 use crate::model::{Record, RecordBody, RecordHeader, RecordKind, RecordStatus, RecordSummary};
 
+use cache::DocCache;
+pub use held::{HeldReason, HeldRecord};
+use opening::{OpenFailure, load_or_create_actor, move_aside};
 pub use schema::{APPLICATION_ID, CURRENT_VERSION};
 pub use sync_state::{
-    Credentials, HeldReason, HeldRecord, PROGRESS_EVERY, PROGRESS_EVERY_RECORDS, PendingPush,
+    AppliedPage, Credentials, PROGRESS_EVERY, PROGRESS_EVERY_RECORDS, PendingPush,
 };
 
 /// File name of the store inside the notebook directory.
 pub const STORE_FILE: &str = "pocketbook.db";
 /// Changes appended before a record is compacted into a new snapshot.
 pub const COMPACT_AFTER: i64 = 256;
-/// Documents kept in memory.
-const CACHE_CAPACITY: usize = 32;
 
 /// Errors of the device store.
 #[derive(Debug, thiserror::Error)]
@@ -97,13 +101,13 @@ impl Store {
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir)?;
         let path = dir.join(STORE_FILE);
-        let (conn, moved_aside) = match Self::open_checked(&path) {
+        let (conn, moved_aside) = match opening::open_checked(&path) {
             Ok(conn) => (conn, None),
             Err(OpenFailure::Unreadable) => {
                 let aside = move_aside(&path)?;
                 tracing::warn!("device store unreadable; moved aside and started a fresh one");
                 (
-                    Self::open_checked(&path).map_err(OpenFailure::into_error)?,
+                    opening::open_checked(&path).map_err(OpenFailure::into_error)?,
                     Some(aside),
                 )
             }
@@ -116,25 +120,6 @@ impl Store {
             cache: DocCache::default(),
             moved_aside,
         })
-    }
-
-    fn open_checked(path: &Path) -> Result<Connection, OpenFailure> {
-        let mut conn = Connection::open(path)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        let app_id: i32 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
-        let objects: i64 =
-            conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
-        if app_id != APPLICATION_ID && (app_id != 0 || objects != 0) {
-            return Err(OpenFailure::Unreadable);
-        }
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.pragma_update(None, "temp_store", 2)?;
-        conn.pragma_update(None, "foreign_keys", true)?;
-        // Erased records are overwritten, not just unlinked.
-        conn.pragma_update(None, "secure_delete", true)?;
-        schema::migrate(&mut conn).map_err(OpenFailure::Store)?;
-        Ok(conn)
     }
 
     /// Where an unreadable store file was moved when this store was opened.
@@ -354,6 +339,18 @@ impl Store {
         }
     }
 
+    /// Change rows stored for a record (tests: nothing is stored twice).
+    #[cfg(test)]
+    pub(crate) fn changes_stored(&self, id: &str) -> i64 {
+        self.conn
+            .query_row(
+                "SELECT count(*) FROM changes WHERE record_id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .unwrap_or(-1)
+    }
+
     /// Takes a record's document out of the cache or loads it from disk.
     pub(crate) fn take_doc(&mut self, id: &str) -> Result<RecordDoc, StoreError> {
         if let Some(doc) = self.cache.take(id) {
@@ -453,92 +450,7 @@ fn write_changes(
     Ok(())
 }
 
-/// Why a file could not be opened as a store.
-enum OpenFailure {
-    /// Not a Pocketbook store: move it aside.
-    Unreadable,
-    Store(StoreError),
-}
-
-impl OpenFailure {
-    fn into_error(self) -> StoreError {
-        match self {
-            OpenFailure::Unreadable => {
-                StoreError::Io(std::io::Error::other("a fresh store could not be created"))
-            }
-            OpenFailure::Store(e) => e,
-        }
-    }
-}
-
-impl From<rusqlite::Error> for OpenFailure {
-    fn from(e: rusqlite::Error) -> Self {
-        match e.sqlite_error_code() {
-            Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => OpenFailure::Unreadable,
-            _ => OpenFailure::Store(e.into()),
-        }
-    }
-}
-
-/// Renames an unreadable store (and its WAL files) out of the way.
-fn move_aside(path: &Path) -> Result<PathBuf, StoreError> {
-    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
-    let aside = path.with_extension(format!("db.corrupt-{stamp}"));
-    std::fs::rename(path, &aside)?;
-    for suffix in ["-wal", "-shm"] {
-        let side = PathBuf::from(format!("{}{suffix}", path.display()));
-        if side.exists() {
-            std::fs::rename(&side, format!("{}{suffix}", aside.display()))?;
-        }
-    }
-    Ok(aside)
-}
-
-fn load_or_create_actor(conn: &Connection) -> Result<ActorId, StoreError> {
-    let existing: Option<Vec<u8>> = conn
-        .query_row("SELECT value FROM meta WHERE key = 'actor'", [], |r| {
-            r.get(0)
-        })
-        .optional()?;
-    if let Some(bytes) = existing {
-        return Ok(ActorId::from(bytes));
-    }
-    let actor = ActorId::random();
-    conn.execute(
-        "INSERT INTO meta (key, value) VALUES ('actor', ?1)",
-        [actor.to_bytes()],
-    )?;
-    Ok(actor)
-}
-
 /// Now, as stored in index columns (RFC 3339, UTC, milliseconds).
 pub fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
-/// A small least-recently-used cache of loaded documents.
-#[derive(Default)]
-struct DocCache {
-    docs: HashMap<String, RecordDoc>,
-    order: VecDeque<String>,
-}
-
-impl DocCache {
-    fn take(&mut self, id: &str) -> Option<RecordDoc> {
-        let doc = self.docs.remove(id)?;
-        self.order.retain(|o| o != id);
-        Some(doc)
-    }
-
-    fn put(&mut self, doc: RecordDoc) {
-        let id = doc.header().id.clone();
-        self.order.retain(|o| o != &id);
-        self.order.push_back(id.clone());
-        self.docs.insert(id, doc);
-        while self.order.len() > CACHE_CAPACITY {
-            if let Some(old) = self.order.pop_front() {
-                self.docs.remove(&old);
-            }
-        }
-    }
 }

@@ -4,5 +4,6 @@
 
 #[cfg(feature = "device")]
 pub mod client;
+pub mod engine;
 pub mod lifecycle;
 pub mod wire;

@@ -72,6 +72,11 @@ impl Station {
         format!("http://{}", self.addr)
     }
 
+    /// The server's loopback address, for a proxy in front of it.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
     /// Kills the server as a crash would (in-flight requests dropped).
     pub async fn kill(&mut self) {
         if let Some(server) = self.server.take() {

@@ -7,13 +7,14 @@ use super::*;
 
 use std::sync::Arc;
 
+use crate::model::RecordKind;
 use crate::store::{Credentials, ListFilter};
-use crate::sync::client::{ClientError, NetworkSettings, SyncClient};
-use crate::sync::lifecycle::{WipeReason, ready_to_retire};
-use crate::sync::wire::{
-    EnrolRequest, MAX_PAGE_ENTRIES, MAX_PUSH_BYTES, MAX_PUSH_RECORDS, PROTOCOL_VERSION,
-    PushedRecord, SyncRequest,
+use crate::sync::client::{NetworkSettings, SyncClient};
+use crate::sync::engine::{
+    self, BoxFuture, StoreAccess, StoreWork, SyncEnd, SyncObserver, SyncOutcome,
 };
+use crate::sync::lifecycle::WipeReason;
+use crate::sync::wire::{EnrolRequest, PROTOCOL_VERSION};
 
 use crate::error::ApiError;
 
@@ -145,19 +146,6 @@ impl Notebook {
     }
 }
 
-/// Upper bound on round trips in one `sync()`, so a misbehaving server
-/// cannot keep a device busy forever; the next sync resumes.
-const MAX_SYNC_ROUNDS: usize = 10_000;
-
-/// Records pushed per request, and feed entries asked for per page: below
-/// the protocol's maxima (`MAX_PUSH_RECORDS`, `MAX_PAGE_ENTRIES`), so the
-/// server's work for one request stays well inside the read timeout
-/// ([`NetworkSettings`]) even on a slow or busy server, and a dropped
-/// connection loses little work.
-const PUSH_BATCH_RECORDS: usize = 100;
-const PAGE_SIZE: u32 = 200;
-const _: () = assert!(PUSH_BATCH_RECORDS <= MAX_PUSH_RECORDS && PAGE_SIZE <= MAX_PAGE_ENTRIES);
-
 /// The request timeouts a notebook uses unless the app sets others.
 #[uniffi::export]
 pub fn default_network_settings() -> NetworkSettings {
@@ -213,7 +201,6 @@ fn join_failure(e: tokio::task::JoinError) -> ApiError {
 }
 
 /// Reports sync progress to the app's callback, if any.
-#[derive(Clone)]
 struct Reporter(Option<Arc<dyn SyncProgress>>);
 
 impl Reporter {
@@ -221,6 +208,68 @@ impl Reporter {
         if let Some(progress) = &self.0 {
             guarded("sync progress", || progress.on_progress(sent, received));
         }
+    }
+}
+
+/// The engine's way to the store: each step on the blocking pool, under
+/// the store lock, failing once the notebook is wiped or closed.
+struct Access(Arc<Shared>);
+
+impl StoreAccess for Access {
+    fn run<R: Send + 'static>(&self, work: StoreWork<R>) -> BoxFuture<'_, Result<R, ApiError>> {
+        let shared = Arc::clone(&self.0);
+        Box::pin(blocking(move || work(&mut *shared.store()?)))
+    }
+}
+
+/// What the app hears while the engine runs: listeners, and the progress
+/// callback.
+struct Observer {
+    shared: Arc<Shared>,
+    reporter: Reporter,
+}
+
+impl SyncObserver for Observer {
+    fn received(&self, records: &[(String, RecordKind)]) {
+        for (record_id, kind) in records {
+            self.shared.notify_id(record_id, *kind, ChangeOrigin::Sync);
+        }
+    }
+
+    fn erased(&self, records: &[(String, RecordKind)]) {
+        for (record_id, kind) in records {
+            self.shared
+                .notify_id(record_id, *kind, ChangeOrigin::Erased);
+        }
+    }
+
+    fn progress(&self, sent: u32, received: u32) {
+        self.reporter.report(sent, received);
+    }
+}
+
+/// The app's summary of what the engine did.
+fn summary(outcome: SyncOutcome) -> SyncSummary {
+    SyncSummary {
+        requests: outcome.requests,
+        sent: outcome.sent,
+        acknowledged: outcome.acknowledged,
+        received: outcome.received,
+        rejected: outcome
+            .rejected
+            .into_iter()
+            .map(|r| RecordRejection {
+                record_id: r.record_id,
+                code: serde_json::to_value(r.code)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+                message: r.message,
+            })
+            .collect(),
+        pending: outcome.pending,
+        pruned: outcome.pruned,
+        held: outcome.held,
     }
 }
 
@@ -237,124 +286,29 @@ impl Shared {
         }
     }
 
-    /// The sync loop; see [`Notebook::sync`]. Every store step runs on the
-    /// blocking pool, the requests on the runtime.
+    /// One sync; see [`Notebook::sync`]. The rounds are the engine's
+    /// ([`crate::sync::engine`]); here its outcome becomes the summary,
+    /// listeners and the progress callback hear what it did, and a wipe
+    /// order erases the notebook.
     async fn sync(
         self: Arc<Self>,
         progress: Option<Arc<dyn SyncProgress>>,
     ) -> Result<SyncSummary, ApiError> {
-        let reporter = Reporter(progress);
         let shared = Arc::clone(&self);
-        let (credentials, retried) = blocking(move || {
-            let (credentials, retried) = {
-                let mut store = shared.store()?;
-                (store.credentials()?, store.retry_held()?)
-            };
-            for (record_id, kind) in &retried {
-                shared.notify_id(record_id, *kind, ChangeOrigin::Sync);
-            }
-            Ok((credentials, retried.len() as u32))
-        })
-        .await?;
-        let credentials = credentials
+        let credentials = blocking(move || Ok(shared.store()?.credentials()?))
+            .await?
             .ok_or_else(|| ApiError::not_enrolled("this device is not enrolled with a server"))?;
         let client = self.client(credentials)?;
-        let mut summary = SyncSummary {
-            received: retried,
-            ..SyncSummary::default()
-        };
-        // What the last answer said: asked to retire, more pages waiting.
-        let (mut retire, mut more) = (false, true);
-        for _ in 0..MAX_SYNC_ROUNDS {
-            let shared = Arc::clone(&self);
-            let (pushes, cursor) = blocking(move || {
-                let mut store = shared.store()?;
-                Ok((
-                    store.pending_pushes(PUSH_BATCH_RECORDS, MAX_PUSH_BYTES)?,
-                    store.cursor()?,
-                ))
-            })
-            .await?;
-            let request = SyncRequest {
-                protocol: PROTOCOL_VERSION,
-                cursor,
-                push: pushes
-                    .iter()
-                    .map(|p| PushedRecord {
-                        record_id: p.record_id.clone(),
-                        kind: p.kind,
-                        changes: p.changes.clone(),
-                    })
-                    .collect(),
-                page_size: Some(PAGE_SIZE),
-            };
-            let response = match client.sync(&request).await {
-                Ok(response) => response,
-                Err(e) => return Err(self.client_failure(e).await),
-            };
-            summary.requests += 1;
-            summary.sent += pushes.len() as u32;
-            let shared = Arc::clone(&self);
-            let during = reporter.clone();
-            let (sent, received) = (summary.sent, summary.received);
-            let (page, response, pending) = blocking(move || {
-                let page = shared
-                    .store()?
-                    .apply_sync(&pushes, &response, &mut |merged| {
-                        during.report(sent, received + merged)
-                    })?;
-                // Listeners run with the store lock released.
-                for (record_id, kind) in &page.received {
-                    shared.notify_id(record_id, *kind, ChangeOrigin::Sync);
-                }
-                for (record_id, kind) in &page.erased {
-                    shared.notify_id(record_id, *kind, ChangeOrigin::Erased);
-                }
-                let pending = shared.store()?.unsynced_count()?;
-                Ok((page, response, pending))
-            })
-            .await?;
-            (retire, more) = (response.retire, response.more);
-            summary.acknowledged += page.acknowledged;
-            summary.received += page.received.len() as u32;
-            summary.held += page.held;
-            summary.rejected.extend(response.rejected.iter().map(|r| {
-                RecordRejection {
-                    record_id: r.record_id.clone(),
-                    code: serde_json::to_value(r.code)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_string))
-                        .unwrap_or_default(),
-                    message: r.message.clone(),
-                }
-            }));
-            reporter.report(summary.sent, summary.received);
-            let progressed = page.acknowledged > 0 || !page.received.is_empty();
-            if !response.more && (pending == 0 || !progressed) {
-                break;
-            }
+        let observer = Arc::new(Observer {
+            shared: Arc::clone(&self),
+            reporter: Reporter(progress),
+        });
+        let access = Access(Arc::clone(&self));
+        match engine::run(client.as_ref(), &access, observer).await {
+            Ok(SyncEnd::Done(outcome)) => Ok(summary(outcome)),
+            Ok(SyncEnd::Wipe(reason)) => Err(self.erase_off_thread(reason).await),
+            Err(e) => Err(e),
         }
-        let shared = Arc::clone(&self);
-        let (pending, unacknowledged) = blocking(move || {
-            let store = shared.store()?;
-            Ok((store.unsynced_count()?, store.unacknowledged_count()?))
-        })
-        .await?;
-        summary.pending = pending;
-        if ready_to_retire(retire, more, unacknowledged) {
-            // An edit made while this request is in flight would be erased
-            // with the rest (and counted as lost); the window is one round
-            // trip, on a device its officer is handing back.
-            match client.retire().await {
-                Ok(()) => return Err(self.erase_off_thread(WipeReason::Retired).await),
-                // `not-retiring`: the retirement was withdrawn meanwhile.
-                Err(ClientError::Refused { status: 409, .. }) => {}
-                Err(e) => return Err(self.client_failure(e).await),
-            }
-        }
-        let shared = Arc::clone(&self);
-        summary.pruned = blocking(move || shared.prune()).await?;
-        Ok(summary)
     }
 
     /// The HTTP client for these credentials and settings, made once and
@@ -376,14 +330,6 @@ impl Shared {
         )?);
         *cached = Some((credentials, network, client.clone()));
         Ok(client)
-    }
-
-    /// Acts on a failed round trip: a wipe order erases the store.
-    async fn client_failure(self: &Arc<Self>, e: ClientError) -> ApiError {
-        match e {
-            ClientError::Wipe(reason) => self.erase_off_thread(reason).await,
-            other => other.into(),
-        }
     }
 
     async fn erase_off_thread(self: &Arc<Self>, reason: WipeReason) -> ApiError {
@@ -432,20 +378,5 @@ impl Shared {
             self.notify_id(&record.id, record.kind, ChangeOrigin::Erased);
         }
         ApiError::Wiped { reason, lost_edits }
-    }
-
-    /// Applies the data-minimisation setting; how many records left.
-    pub(super) fn prune(&self) -> Result<u32, ApiError> {
-        let mut store = self.store()?;
-        let Some(days) = store
-            .meta(KEEP_SYNCED_META)?
-            .and_then(|b| <[u8; 4]>::try_from(b.as_slice()).ok())
-            .map(u32::from_be_bytes)
-        else {
-            return Ok(0);
-        };
-        let cutoff = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
-        let cutoff = cutoff.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        Ok(store.prune_synced(&cutoff)?.len() as u32)
     }
 }

@@ -18,7 +18,37 @@ pub(super) fn delete_record(tx: &rusqlite::Connection, id: &str) -> Result<bool,
     Ok(tx.execute("DELETE FROM records WHERE id = ?1", [id])? > 0)
 }
 
+/// Where the data-minimisation setting is kept (days, big-endian u32).
+const KEEP_SYNCED_META: &str = "keep_synced_days";
+
 impl Store {
+    /// Data minimisation: synced records last changed more than `days`
+    /// ago leave this device after each sync; `None` keeps everything.
+    pub fn set_keep_synced_days(&self, days: Option<u32>) -> Result<(), StoreError> {
+        match days {
+            Some(days) => self.set_meta(KEEP_SYNCED_META, &days.to_be_bytes()),
+            None => self.delete_meta(KEEP_SYNCED_META),
+        }
+    }
+
+    /// The data-minimisation setting, if any.
+    pub fn keep_synced_days(&self) -> Result<Option<u32>, StoreError> {
+        Ok(self
+            .meta(KEEP_SYNCED_META)?
+            .and_then(|b| <[u8; 4]>::try_from(b.as_slice()).ok())
+            .map(u32::from_be_bytes))
+    }
+
+    /// Applies the data-minimisation setting now; how many records left.
+    pub fn prune_by_setting(&mut self) -> Result<u32, StoreError> {
+        let Some(days) = self.keep_synced_days()? else {
+            return Ok(0);
+        };
+        let cutoff = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
+        let cutoff = cutoff.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        Ok(self.prune_synced(&cutoff)?.len() as u32)
+    }
+
     /// Removes records (document, changes and index row) in one
     /// transaction, whatever their sync state: the server erased them.
     pub fn erase(&mut self, ids: &[String]) -> Result<u32, StoreError> {

@@ -256,6 +256,19 @@ impl SyncClient {
     }
 }
 
+impl super::engine::Transport for SyncClient {
+    async fn send(
+        &self,
+        request: super::engine::Request,
+    ) -> Result<super::engine::Answer, ClientError> {
+        use super::engine::{Answer, Request};
+        match request {
+            Request::Sync(request) => self.sync(&request).await.map(Answer::Synced),
+            Request::Retire => self.retire().await.map(|()| Answer::Retired),
+        }
+    }
+}
+
 /// What a non-2xx answer means for the device. Only a 401 whose body says
 /// `wipe: true` orders an erasure; every other refusal leaves the store be.
 fn error_of(status: reqwest::StatusCode, bytes: &[u8]) -> ClientError {

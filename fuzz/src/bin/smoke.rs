@@ -153,9 +153,12 @@ fn main() {
             runs += 1;
             if catch_unwind(AssertUnwindSafe(|| body(&input))).is_err() {
                 let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("artifacts/smoke");
-                let _ = std::fs::create_dir_all(&dir);
                 let file = dir.join(format!("{name}-{seed}-{runs}.bin"));
-                let _ = std::fs::write(&file, &input);
+                if let Err(e) =
+                    std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&file, &input))
+                {
+                    eprintln!("{name}: could not save the input: {e}");
+                }
                 eprintln!(
                     "{name}: PANIC on input {} (seed {seed}, run {runs})",
                     file.display()

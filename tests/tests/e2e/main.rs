@@ -5,4 +5,5 @@ mod converge;
 mod failures;
 mod identity;
 mod minimisation;
+mod random_histories;
 mod retention;
