@@ -1,11 +1,21 @@
 //! The behaviour every storage backend must show. Each backend's tests call
-//! [`run`] with a constructor; the PostgreSQL backend runs the same suite.
+//! [`run`] with a constructor; a second backend (PostgreSQL is planned) runs
+//! the same suite.
 
 use std::path::Path;
 
 use pocketbook_core::model::RecordKind;
 
 use super::*;
+use crate::audit::Action;
+
+mod access;
+mod audit;
+mod devices;
+
+use access::access;
+use audit::audit_chain;
+use devices::devices_close;
 
 fn officer(number: &str, station: &str) -> OfficerRow {
     OfficerRow {
@@ -187,8 +197,6 @@ pub fn run(make: impl Fn(&Path) -> Box<dyn Storage>) {
 
 const T: &str = "2026-11-28T10:00:00Z";
 
-use crate::audit::Action;
-
 fn admin_event(action: Action, subject: &str) -> NewAuditEvent {
     crate::audit::event(
         "admin",
@@ -208,270 +216,4 @@ fn events_of(store: &dyn Storage, action: &str) -> usize {
         })
         .unwrap()
         .len()
-}
-
-/// Readers granted with a commit, and its audit events, land with it; the
-/// feed reports a record's readers as they are now.
-fn access(store: &dyn Storage) {
-    let mut shared = commit("r3", None, b"shared");
-    // Any text a device typed survives as one reader, separators included.
-    shared.grant = vec!["PC7".into(), "PC8, \"x\"".into()];
-    shared.audit = vec![crate::audit::event(
-        "officer:PC1",
-        crate::audit::Action::RecordShared,
-        Some("r3"),
-        serde_json::json!({"with": ["PC7", "PC8"]}),
-    )];
-    let seq = store.commit_record(&shared).unwrap();
-    let stored = store.record("r3").unwrap().unwrap();
-    assert_eq!(
-        stored.readers,
-        vec!["PC7".to_string(), "PC8, \"x\"".to_string()]
-    );
-    let entry = store.feed_after(seq - 1, 1).unwrap().remove(0);
-    assert_eq!(entry.readers, stored.readers);
-
-    // The desk's search by day: station, kind and instant range.
-    let day = |station: &str, kind: RecordKind, from: &str, to: &str| {
-        store
-            .records_at_station(station, &[kind], from, to)
-            .unwrap()
-            .len()
-    };
-    let (from, to) = ("2026-11-28T00:00:00Z", "2026-11-29T00:00:00Z");
-    assert_eq!(day("Lewisham", RecordKind::StopSearch, from, to), 3);
-    // The same instants written with another offset.
-    assert_eq!(
-        day(
-            "Lewisham",
-            RecordKind::StopSearch,
-            "2026-11-28T11:00:00+01:00",
-            "2026-11-28T11:00:01+01:00"
-        ),
-        3
-    );
-    assert_eq!(
-        day(
-            "Lewisham",
-            RecordKind::StopSearch,
-            to,
-            "2026-11-30T00:00:00Z"
-        ),
-        0
-    );
-    assert_eq!(day("Brixton", RecordKind::StopSearch, from, to), 0);
-    assert_eq!(day("Lewisham", RecordKind::StopAccount, from, to), 0);
-    let events = store
-        .audit_events(&AuditQuery {
-            record_id: Some("r3".into()),
-            limit: 10,
-            ..AuditQuery::default()
-        })
-        .unwrap();
-    assert_eq!(events.len(), 1);
-    assert_eq!(events[0].at, "2026-11-28T10:00:00Z");
-
-    // A commit that loses its compare-and-swap grants nothing and audits nothing.
-    let mut stale = commit("r3", Some(stored.version - 1), b"stale");
-    stale.grant = vec!["PC9".into()];
-    stale.audit = shared.audit.clone();
-    assert!(matches!(
-        store.commit_record(&stale),
-        Err(StorageError::Conflict)
-    ));
-    assert_eq!(store.record("r3").unwrap().unwrap().readers.len(), 2);
-    assert_eq!(
-        store
-            .audit_events(&AuditQuery {
-                record_id: Some("r3".into()),
-                limit: 10,
-                ..AuditQuery::default()
-            })
-            .unwrap()
-            .len(),
-        1
-    );
-}
-
-/// Revocation, retirement and deactivation close credentials for good; each
-/// state change writes its audit events with it, and a refused change
-/// writes none.
-fn devices_close(store: &dyn Storage) {
-    let added = |n: &[String]| vec![admin_event(Action::DeviceEnrolled, &n.join(","))];
-    store
-        .add_officer(
-            &officer("PC5", "Lewisham"),
-            T,
-            &[admin_event(Action::OfficerAdded, "PC5")],
-        )
-        .unwrap();
-    assert!(matches!(
-        store.add_officer(
-            &officer("PC5", "Lewisham"),
-            T,
-            &[admin_event(Action::OfficerAdded, "PC5")]
-        ),
-        Err(StorageError::Duplicate(_))
-    ));
-    assert_eq!(events_of(store, "officer-added"), 1);
-    for (n, id) in ["d5", "d6", "d7"].iter().enumerate() {
-        let code = format!("code-5{n}");
-        store
-            .add_enrolment_code(
-                code.as_bytes(),
-                "PC5",
-                100,
-                T,
-                &[admin_event(Action::EnrolmentCodeIssued, "PC5")],
-            )
-            .unwrap();
-        store
-            .redeem_enrolment_code(
-                code.as_bytes(),
-                50,
-                &device(id),
-                format!("tok-5{n}").as_bytes(),
-                T,
-                &|o: &OfficerRow| added(std::slice::from_ref(&o.shoulder_number)),
-            )
-            .unwrap();
-        // Used: refused, and nothing audited.
-        assert!(matches!(
-            store.redeem_enrolment_code(
-                code.as_bytes(),
-                50,
-                &device("d-again"),
-                b"tok-again",
-                T,
-                &|o: &OfficerRow| added(std::slice::from_ref(&o.shoulder_number)),
-            ),
-            Err(StorageError::CodeRefused)
-        ));
-    }
-    assert!(matches!(
-        store.add_enrolment_code(
-            b"code-59",
-            "PC404",
-            100,
-            T,
-            &[admin_event(Action::EnrolmentCodeIssued, "PC404")]
-        ),
-        Err(StorageError::NotFound(_))
-    ));
-    assert_eq!(events_of(store, "enrolment-code-issued"), 3);
-    let enrolled = store
-        .audit_events(&AuditQuery {
-            action: Some("device-enrolled".into()),
-            limit: 10,
-            ..AuditQuery::default()
-        })
-        .unwrap();
-    assert_eq!(enrolled.len(), 3);
-    assert_eq!(enrolled[0].detail, serde_json::json!({"subject": "PC5"}));
-
-    let revoked_event = [admin_event(Action::DeviceRevoked, "d5")];
-    store
-        .revoke_device("d5", RevokeReason::Revoked, "t1", &revoked_event)
-        .unwrap();
-    assert!(matches!(
-        store.revoke_device("d5", RevokeReason::Revoked, "t2", &revoked_event),
-        Err(StorageError::NotFound(_))
-    ));
-    assert_eq!(events_of(store, "device-revoked"), 1);
-    let d5 = store.principal(b"tok-50").unwrap().unwrap().device;
-    assert_eq!(d5.revoked_at.as_deref(), Some("t1"));
-    assert_eq!(d5.revoke_reason, Some(RevokeReason::Revoked));
-
-    let retire_event = [admin_event(Action::DeviceRetireRequested, "d6")];
-    store.request_retire("d6", "t3", &retire_event).unwrap();
-    store.request_retire("d6", "t4", &retire_event).unwrap();
-    assert_eq!(
-        store
-            .device("d6")
-            .unwrap()
-            .unwrap()
-            .retire_requested_at
-            .as_deref(),
-        Some("t3")
-    );
-    assert!(matches!(
-        store.request_retire("d5", "t4", &retire_event),
-        Err(StorageError::NotFound(_))
-    ));
-    assert_eq!(events_of(store, "device-retire-requested"), 2);
-
-    let deactivated =
-        |devices: &[String]| vec![admin_event(Action::OfficerDeactivated, &devices.join(","))];
-    let revoked = store.deactivate_officer("PC5", "t5", &deactivated).unwrap();
-    assert_eq!(revoked.len(), 2, "d6 and d7, not the already revoked d5");
-    assert!(!store.officer("PC5").unwrap().unwrap().active);
-    assert_eq!(
-        store.device("d7").unwrap().unwrap().revoke_reason,
-        Some(RevokeReason::OfficerDeactivated)
-    );
-    assert!(matches!(
-        store.deactivate_officer("PC404", "t5", &deactivated),
-        Err(StorageError::NotFound(_))
-    ));
-    let events = store
-        .audit_events(&AuditQuery {
-            action: Some("officer-deactivated".into()),
-            limit: 10,
-            ..AuditQuery::default()
-        })
-        .unwrap();
-    assert_eq!(events.len(), 1);
-    assert_eq!(events[0].detail, serde_json::json!({"subject": "d6,d7"}));
-}
-
-/// Appends chain, read back in order with filters, and verify.
-fn audit_chain(store: &dyn Storage) {
-    use crate::audit::{Action, event, verify};
-    let before = store.audit_head().unwrap().map_or(0, |(seq, _)| seq);
-    store
-        .append_audit(
-            "2026-11-28T12:00:00Z",
-            &[
-                event(
-                    "admin",
-                    Action::OfficerAdded,
-                    None,
-                    serde_json::json!({"officer": "PC1"}),
-                ),
-                event(
-                    "officer:PC1",
-                    Action::RecordRead,
-                    Some("r1"),
-                    serde_json::json!({"seq": 1}),
-                ),
-            ],
-        )
-        .unwrap();
-    store.append_audit("2026-11-28T12:00:01Z", &[]).unwrap();
-    let all = store
-        .audit_events(&AuditQuery {
-            limit: 1000,
-            ..AuditQuery::default()
-        })
-        .unwrap();
-    assert_eq!(all.len() as u64, before + 2);
-    assert!(
-        all.windows(2)
-            .all(|w| w[1].prev_hash == w[0].hash && w[1].seq == w[0].seq + 1)
-    );
-    assert_eq!(
-        store.audit_head().unwrap(),
-        Some((all.last().unwrap().seq, all.last().unwrap().hash.clone()))
-    );
-    let reads = store
-        .audit_events(&AuditQuery {
-            action: Some("record-read".into()),
-            actor: Some("officer:PC1".into()),
-            limit: 10,
-            ..AuditQuery::default()
-        })
-        .unwrap();
-    assert_eq!(reads.len(), 1);
-    assert_eq!(reads[0].detail, serde_json::json!({"seq": 1}));
-    assert!(verify(store).unwrap().intact());
 }
