@@ -14,7 +14,7 @@
 
 mod body;
 mod copy;
-pub mod edge;
+pub(crate) mod edge;
 mod enrol;
 mod error;
 mod ops;

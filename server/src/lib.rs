@@ -1,16 +1,22 @@
 //! The Pocketbook sync server. Devices enrol with a one-time code and then
 //! sync their records over HTTP (`docs/sync-protocol.md`); admins manage
-//! officers and devices from the command line.
+//! officers and devices from the command line; the public gets copies of
+//! their stop records. `ARCHITECTURE.md` draws the layers.
 //!
-//! The map: [`config`] says where and how to run; [`storage`] is the one
-//! trait every backend implements (SQLite embedded by default); [`auth`]
-//! makes and checks enrolment codes and device tokens; [`scope`] decides
-//! what a device may see; [`sync`] merges pushed changes and pages the feed;
-//! [`http`] is the axum surface; [`metrics`] the Prometheus registry;
-//! [`admin`] the audited operations on people and devices; [`audit`] the
-//! hash-chained trail; [`retention`] the 12-month erasure job; [`copy`] the
-//! public copy of a search record; [`limit`] the per-client rate limits of
-//! the public doors; [`cli`] the `serve` and `admin` commands.
+//! The map, top to bottom (dependencies point down):
+//!
+//! | layer | modules | what |
+//! |---|---|---|
+//! | entry | [`cli`], `serve` | the `serve` and `admin` commands; [`start`] runs the server |
+//! | surface | [`http`] (`metrics`) | axum routes that decode, call, encode and count |
+//! | operations | [`admin`], [`sync`], [`copy`], [`config`] | audited admin operations, the sync round trip, the public copy, the config file |
+//! | rules | [`auth`], [`scope`], [`retention`], `limit`, [`audit`] | tokens and codes, who sees what, erasure, rate limits, the hash chain |
+//! | storage | [`storage`] | the traits every backend implements, rows, errors; SQLite in `storage::sqlite` |
+//! | bottom | [`identity`], `clock` | who is who, the one clock |
+//!
+//! The names a caller needs are re-exported here; the modules stay public
+//! where the tests, the load generator and the fuzz targets name paths
+//! inside them.
 
 #![forbid(unsafe_code)]
 
@@ -18,172 +24,39 @@ pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod cli;
-pub mod clock;
+mod clock;
 pub mod config;
 pub mod copy;
 pub mod http;
 pub mod identity;
-pub mod limit;
-pub mod metrics;
+mod limit;
+mod metrics;
 pub mod retention;
 pub mod scope;
+mod serve;
 pub mod storage;
 pub mod sync;
 
-use std::net::SocketAddr;
-use std::sync::Arc;
+// Entry: running the server.
+pub use serve::{RunningServer, StartError, start, start_with};
 
+// Surface and configuration.
+pub use config::{Limits, ServerConfig};
+pub use http::{AppState, HttpError, router};
+
+// Operations.
+pub use admin::{Admin, AdminError};
+pub use copy::{CopyError, RecordCopy};
+pub use sync::round_trip;
+
+// Rules.
+pub use auth::{AuthError, authenticate};
+pub use retention::RetentionPolicy;
+
+// Storage.
+pub use storage::sqlite::SqliteStorage;
+pub use storage::{AuditLog, Storage, StorageError};
+
+// Bottom: identity and time.
 pub use clock::Clock;
-pub use config::ServerConfig;
-pub use storage::Storage;
-
-/// A server started on a listener; dropping it does not stop it, call [`RunningServer::shutdown`].
-pub struct RunningServer {
-    pub addr: SocketAddr,
-    /// Where `/metrics` is served, when `metrics_listen` is configured.
-    pub metrics_addr: Option<SocketAddr>,
-    shutdown: Option<tokio::sync::watch::Sender<bool>>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
-}
-
-impl RunningServer {
-    /// The base URL devices use, e.g. `http://127.0.0.1:8650`.
-    pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// Stops accepting connections, finishes in-flight requests, and waits.
-    pub async fn shutdown(mut self) -> std::io::Result<()> {
-        if let Some(tx) = self.shutdown.take() {
-            // The server may already have stopped; then there is nothing to signal.
-            if tx.send(true).is_err() {
-                tracing::debug!("server already stopped");
-            }
-        }
-        self.task.await.map_err(std::io::Error::other)?
-    }
-
-    /// Stops at once, dropping in-flight requests, as a crash would, and
-    /// waits until the listener is closed.
-    pub async fn kill(self) {
-        self.task.abort();
-        // The task's result is the abort itself; nothing more to learn from it.
-        if let Err(e) = self.task.await {
-            tracing::debug!(cancelled = e.is_cancelled(), "server task ended");
-        }
-    }
-}
-
-/// Opens the configured storage and serves on `config.listen` (port 0 picks a free port).
-pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
-    let storage: Arc<dyn Storage> =
-        Arc::new(storage::sqlite::SqliteStorage::open(&config.data_dir)?);
-    start_with(config, storage).await
-}
-
-/// Serves an already opened storage backend.
-pub async fn start_with(
-    config: ServerConfig,
-    storage: Arc<dyn Storage>,
-) -> Result<RunningServer, StartError> {
-    let listener = tokio::net::TcpListener::bind(config.listen).await?;
-    let addr = listener.local_addr()?;
-    let metrics_listener = match config.metrics_listen {
-        Some(at) => Some(tokio::net::TcpListener::bind(at).await?),
-        None => None,
-    };
-    let metrics_addr = metrics_listener
-        .as_ref()
-        .map(tokio::net::TcpListener::local_addr)
-        .transpose()?;
-    let retention = tokio::spawn(retention_schedule(storage.clone(), config.clone()));
-    let state = http::AppState::new(storage, config);
-    let summaries = tokio::spawn(throttle_summaries(state.clone()));
-    let app = http::router(state.clone());
-    // Either an explicit shutdown or the sender being dropped ends serving.
-    let (tx, rx) = tokio::sync::watch::channel(false);
-    let stopped = move || {
-        let mut rx = rx.clone();
-        async move {
-            if rx.wait_for(|stop| *stop).await.is_err() {
-                tracing::debug!("shutdown handle dropped");
-            }
-        }
-    };
-    let metrics = metrics_listener.map(|listener| {
-        let state = state.clone();
-        tokio::spawn(http::edge::serve(
-            listener,
-            http::metrics_router(state.clone()),
-            state,
-            stopped(),
-        ))
-    });
-    let task = tokio::spawn(async move {
-        // The schedules stop with the server, whichever way it stops.
-        let _schedules = (AbortOnDrop(retention), AbortOnDrop(summaries));
-        let _metrics = metrics.map(AbortOnDrop);
-        let served = http::edge::serve(listener, app, state.clone(), stopped()).await;
-        state.flush_throttled().await;
-        served
-    });
-    Ok(RunningServer {
-        addr,
-        metrics_addr,
-        shutdown: Some(tx),
-        task,
-    })
-}
-
-/// Writes the rate-limit refusals counted in each window as summary
-/// audit events (see [`limit`]).
-async fn throttle_summaries(state: Arc<http::AppState>) {
-    let every = state.config.limits.audit_summary_every;
-    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticks.tick().await;
-        state.flush_throttled().await;
-    }
-}
-
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-/// Runs the retention job now and then every `retention_every`. A failed
-/// run is logged and retried at the next tick; erasures already made stay.
-async fn retention_schedule(storage: Arc<dyn Storage>, config: ServerConfig) {
-    let mut ticks = tokio::time::interval(config.retention_every);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticks.tick().await;
-        let storage = storage.clone();
-        let policy = config.retention;
-        let now = config.clock.now();
-        let run = tokio::task::spawn_blocking(move || {
-            retention::run(storage.as_ref(), &policy, now, audit::actor::SYSTEM, false)
-        })
-        .await;
-        match run {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => {
-                tracing::error!(error = %e, "retention run failed; retrying at the next tick")
-            }
-            Err(e) => tracing::error!(error = %e, "retention run stopped"),
-        }
-    }
-}
-
-/// Why the server could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error("cannot listen: {0}")]
-    Listen(#[from] std::io::Error),
-    #[error(transparent)]
-    Storage(#[from] storage::StorageError),
-}
+pub use identity::{DeviceRow, OfficerRow, Principal, RevokeReason, Role};

@@ -1,15 +1,18 @@
-//! The server's storage, behind one trait so the embedded SQLite backend and
-//! the PostgreSQL backend (several stateless server instances on one
-//! database) are two implementations of the same behaviour, checked by one
-//! suite (`storage/suite.rs`).
+//! The server's storage: the traits every backend implements, the rows they
+//! exchange, their errors, and the audit hash chain ([`chain`]) they all
+//! write. SQLite, embedded, is the one backend today ([`sqlite`]); one
+//! behaviour suite (`storage/suite.rs`) is written against the traits so a
+//! second backend (PostgreSQL, for several server instances on one
+//! database, is planned) is held to the same behaviour.
 //!
 //! Methods are synchronous; the HTTP layer calls them on blocking threads
-//! (`spawn_blocking`), never on the async runtime. A PostgreSQL backend can
-//! use the synchronous `postgres` client, or an async driver through
+//! (`spawn_blocking`), never on the async runtime. A PostgreSQL backend
+//! could use the synchronous `postgres` client, or an async driver through
 //! `tokio::runtime::Handle::block_on` on those blocking threads.
 //! Writes that must not interleave (a record's snapshot and its feed entry)
 //! happen inside one method, so each backend makes them one transaction.
 
+pub mod chain;
 pub mod sqlite;
 #[cfg(test)]
 mod suite;
@@ -185,8 +188,8 @@ pub struct AuditQuery {
     pub action: Option<String>,
 }
 
-/// The append-only, hash-chained audit trail (`crate::audit` has the chain
-/// rule and the verification).
+/// The append-only, hash-chained audit trail ([`chain`] has the chain
+/// rule; `crate::audit` verifies it).
 pub trait AuditLog {
     /// Appends the events in one transaction, each chained to the one
     /// before, at time `at` (RFC 3339).

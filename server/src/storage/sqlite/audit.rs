@@ -1,11 +1,11 @@
 //! The audit trail in SQLite: one table, append-only by trigger, chained by
-//! [`crate::audit::chain_hash`] inside the appending transaction, with the
+//! [`crate::storage::chain::chain_hash`] inside the appending transaction, with the
 //! head kept in `audit_head`.
 
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{SqliteStorage, backend};
-use crate::audit::{GENESIS, chain_hash, detail_text};
+use crate::storage::chain::{GENESIS, chain_hash, detail_text};
 use crate::storage::{AuditEvent, AuditLog, AuditQuery, NewAuditEvent, StorageError};
 
 impl AuditLog for SqliteStorage {
