@@ -71,7 +71,10 @@ impl Desk {
     /// PC1 records a search (with the device's exact position), issues the
     /// receipt and syncs. Returns (record id, reference).
     async fn search(&self, nb: &Notebook, token: &str) -> (String, String) {
+        // On this desk's own fixed day, not the fixtures' (relative) one:
+        // the copy is looked up by date, against a clock fixed at TODAY.
         let mut search = stop_search();
+        search.datetime = pocketbook_fixtures::time(&format!("{SEARCH_DAY}T14:05:00Z"));
         search.location = Location {
             latitude: Some(51.461_234),
             longitude: Some(-0.010_987),
@@ -315,7 +318,12 @@ async fn wrong_reference_wrong_date_erased_and_never_existed_get_one_answer() {
         .erase_record(&erased_id, "2026-11-29T11:00:00.000Z", "retention", &[])
         .unwrap();
     // A scene record's reference is not one a copy can be had of either.
-    let scene = nb.create_scene(scene()).unwrap();
+    let scene = nb
+        .create_scene(SceneInput {
+            call_received: pocketbook_fixtures::time(&format!("{SEARCH_DAY}T10:00:00Z")),
+            ..scene()
+        })
+        .unwrap();
     let push = PushedRecord {
         record_id: scene.header.id.clone(),
         kind: RecordKind::SceneAttendance,
