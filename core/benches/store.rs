@@ -20,28 +20,11 @@ use pocketbook_core::model::*;
 use pocketbook_core::store::ListFilter;
 
 fn officer() -> Officer {
-    Officer {
-        shoulder_number: "PC1".into(),
-        name: "Bench".into(),
-        station: "Lewisham".into(),
-    }
+    pocketbook_fixtures::officer("PC1")
 }
 
 fn scene_input() -> SceneInput {
-    SceneInput {
-        reasons: vec![AttendanceReason::CrimeInProgress],
-        grade: ResponseGrade::Emergency,
-        call_received: "2026-11-28T10:00:00Z".into(),
-        appointment: None,
-        arrived: None,
-        left: None,
-        location: Location {
-            latitude: None,
-            longitude: None,
-            street: "High Street".into(),
-        },
-        notes: String::new(),
-    }
+    pocketbook_fixtures::emergency_scene()
 }
 
 fn note(n: usize) -> ActionDetail {
@@ -121,18 +104,12 @@ fn note_entry(c: &mut Criterion) {
 
 fn floor(c: &mut Criterion) {
     // The bytes of one real scene-action change, as the store appends them.
-    let header = RecordHeader {
-        id: "bench".into(),
-        kind: RecordKind::SceneAttendance,
-        reference: pocketbook_core::reference::Reference::generate().to_string(),
-        created_at: "2026-11-28T10:00:00Z".into(),
-        author: officer(),
-    };
+    let header = pocketbook_fixtures::header(RecordKind::SceneAttendance, officer());
     let body = RecordBody::SceneAttendance {
         scene: SceneAttendance::from_input(scene_input()),
     };
     let mut doc = RecordDoc::create(header, &body, automerge::ActorId::random()).unwrap();
-    doc.add_action(note(1), "PC1", "2026-11-28T10:01:00Z")
+    doc.add_action(note(1), "PC1", &pocketbook_fixtures::at(10, 1))
         .unwrap();
     let change = doc.last_local_change().unwrap();
 

@@ -4,6 +4,7 @@
 
 #[cfg(feature = "device")]
 pub mod client;
+#[cfg(feature = "device")]
 pub mod engine;
 pub mod lifecycle;
 pub mod wire;

@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+use pocketbook_fixtures::at_text;
 use serde_json::{Value, json};
 
 fn device(store: &Path, args: &[&str]) -> Output {
@@ -50,7 +51,7 @@ fn stop_search_json() -> Value {
     json!({
         "type": "Person and Vehicle search",
         "vehicle_registration": "ab12 cde",
-        "datetime": "2026-11-28T14:05:00Z",
+        "datetime": at_text(14, 5),
         "location": {"latitude": 51.46, "longitude": -0.01, "street": "Lewisham High Street"},
         "gender": "Female",
         "age_range": "25-34",
@@ -119,7 +120,7 @@ fn scene_actions_ticks_and_times() {
     let scene = json!({
         "reasons": ["crime in progress", "suspect at or near the scene"],
         "grade": "emergency",
-        "call_received": "2026-11-28T10:00:00Z",
+        "call_received": at_text(10, 0),
         "location": {"street": "12 Acacia Avenue"}
     });
     let file = write(dir.path(), "scene.json", &scene);
@@ -136,8 +137,8 @@ fn scene_actions_ticks_and_times() {
         &["note", &id, "Neighbour heard glass break at 09:55"],
     );
     ok(&store, &["tick", &id, "witnesses sought", "done"]);
-    ok(&store, &["arrive", &id, "2026-11-28T10:09:00Z"]);
-    let left = ok(&store, &["leave", &id, "2026-11-28T11:00:00Z"]);
+    ok(&store, &["arrive", &id, &at_text(10, 9)]);
+    let left = ok(&store, &["leave", &id, &at_text(11, 0)]);
     assert_eq!(
         left["body"]["scene"]["actions"].as_array().unwrap().len(),
         2
@@ -240,7 +241,7 @@ fn attend_names_colleagues_on_scenes_only() {
     let scene = json!({
         "reasons": ["someone in danger"],
         "grade": "emergency",
-        "call_received": "2026-11-28T10:00:00Z",
+        "call_received": at_text(10, 0),
         "location": {"street": "12 Acacia Avenue"}
     });
     let file = write(dir.path(), "scene.json", &scene);

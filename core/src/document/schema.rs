@@ -386,6 +386,15 @@ impl Walker<'_> {
     }
 }
 
+/// The record inputs every crate's tests share (`core/fixtures`); they
+/// name the model `super::model`.
+#[cfg(test)]
+#[path = "../../fixtures/src/records.rs"]
+#[allow(dead_code)] // the unit tests use a few of the shared inputs
+mod fixtures;
+#[cfg(test)]
+use crate::{model, reference};
+
 #[cfg(test)]
 mod tests {
     use automerge::transaction::Transactable;
@@ -394,38 +403,16 @@ mod tests {
     use super::super::RecordDoc;
     use crate::model::*;
 
-    fn header(kind: RecordKind) -> RecordHeader {
-        RecordHeader {
-            id: "r1".into(),
-            kind,
-            reference: "REF".into(),
-            created_at: "2026-11-28T10:00:00Z".into(),
-            author: Officer {
-                shoulder_number: "PC1".into(),
-                name: "Name".into(),
-                station: "Lewisham".into(),
-            },
-        }
-    }
+    use super::fixtures;
 
-    fn location() -> Location {
-        Location {
-            latitude: Some(51.5),
-            longitude: Some(-0.1),
-            street: "High Street".into(),
-        }
+    fn header(kind: RecordKind) -> RecordHeader {
+        fixtures::header(kind, fixtures::officer("PC1"))
     }
 
     fn burglary() -> RecordDoc {
         let scene = SceneAttendance::from_input(SceneInput {
-            reasons: vec![AttendanceReason::CrimeInProgress],
-            grade: ResponseGrade::Emergency,
-            call_received: "2026-11-28T10:00:00Z".into(),
-            appointment: None,
-            arrived: None,
-            left: None,
-            location: location(),
             notes: "First note".into(),
+            ..fixtures::emergency_scene()
         });
         RecordDoc::create(
             header(RecordKind::HomeBurglary),
@@ -437,24 +424,10 @@ mod tests {
 
     fn search() -> RecordDoc {
         let search = StopSearch {
-            search_type: SearchType::Person,
-            vehicle_registration: None,
-            datetime: "2026-11-28T14:05:00Z".into(),
-            location: location(),
             gender: Some(Gender::Female),
-            age_range: None,
             self_defined_ethnicity: Some(SelfDefinedEthnicity::A1),
             officer_defined_ethnicity: Some(OfficerDefinedEthnicity::Asian),
-            grounds: "Grounds".into(),
-            object_of_search: ObjectOfSearch::ControlledDrugs,
-            legislation: Legislation::MisuseOfDrugsSection23,
-            operation_name: None,
-            outcome: Outcome::NoFurtherAction,
-            outcome_linked_to_object_of_search: Some(false),
-            removal_of_more_than_outer_clothing: false,
-            conduct: Conduct::default(),
-            receipt: None,
-            notes: Vec::new(),
+            ..fixtures::stop_search()
         };
         RecordDoc::create(
             header(RecordKind::StopSearch),
@@ -479,7 +452,7 @@ mod tests {
     fn every_document_our_writers_produce_passes() {
         let mut doc = burglary();
         doc.check_schema().unwrap();
-        let at = "2026-11-28T10:10:00Z";
+        let at = &fixtures::at(10, 10);
         doc.add_action(
             ActionDetail::EvidenceCollected {
                 what: "Glove".into(),
@@ -511,12 +484,11 @@ mod tests {
         let first = doc.add_note("Second", "PC1", at).unwrap();
         doc.correct_note(&first, "Corrected", "PC1", at).unwrap();
         doc.add_attending("PC2").unwrap();
-        doc.set_times(
-            Some("2026-11-28T10:05:00Z"),
-            Some("2026-11-28T11:00:00+01:00"),
-        )
-        .unwrap_err(); // left before arrival: refused, nothing written
-        doc.set_times(Some("2026-11-28T10:05:00Z"), Some("2026-11-28T11:00:00Z"))
+        let arrived = fixtures::at(10, 5);
+        let left_early = format!("{}T11:00:00+01:00", fixtures::fixture_day());
+        doc.set_times(Some(&arrived), Some(&left_early))
+            .unwrap_err(); // left before arrival: refused, nothing written
+        doc.set_times(Some(&arrived), Some(&fixtures::at(11, 0)))
             .unwrap();
         doc.agree_updates(&UpdateAgreement {
             method: "phone".into(),

@@ -27,16 +27,6 @@ fn entry(seq: u64, record: &Record, changes: Vec<u8>) -> FeedEntry {
     }
 }
 
-/// The server's feed carries plain change chunks, never a saved document:
-/// a whole exported record travels as all of its changes.
-fn as_change_chunks(bytes: Vec<u8>) -> Vec<u8> {
-    // Magic (4 bytes), checksum (4), then the chunk type: 0 is a document.
-    match automerge::AutoCommit::load(&bytes) {
-        Ok(mut doc) if bytes.get(8) == Some(&0) => doc.save_after(&[]),
-        _ => bytes,
-    }
-}
-
 fn page(entries: Vec<FeedEntry>, cursor: u64) -> SyncResponse {
     SyncResponse {
         protocol: pocketbook_core::sync::wire::PROTOCOL_VERSION,

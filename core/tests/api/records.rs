@@ -179,22 +179,18 @@ fn scene_target_is_derived_from_grade_and_times() {
     let cases = [
         (
             ResponseGrade::Emergency,
-            "2026-11-28T10:11:59Z",
+            day_time(0, 10, 11, 59),
             TargetStatus::Met,
         ),
         (
             ResponseGrade::Emergency,
-            "2026-11-28T10:12:01Z",
+            day_time(0, 10, 12, 1),
             TargetStatus::Missed,
         ),
+        (ResponseGrade::Priority, at(11, 0), TargetStatus::Met),
         (
             ResponseGrade::Priority,
-            "2026-11-28T11:00:00Z",
-            TargetStatus::Met,
-        ),
-        (
-            ResponseGrade::Priority,
-            "2026-11-28T11:00:01Z",
+            day_time(0, 11, 0, 1),
             TargetStatus::Missed,
         ),
     ];
@@ -204,7 +200,7 @@ fn scene_target_is_derived_from_grade_and_times() {
             nb.get(id.clone()).unwrap().derived.target_status,
             Some(TargetStatus::Pending)
         );
-        nb.record_arrival(id.clone(), arrived.into()).unwrap();
+        nb.record_arrival(id.clone(), arrived.clone()).unwrap();
         assert_eq!(
             nb.get(id).unwrap().derived.target_status,
             Some(expected),
@@ -213,10 +209,10 @@ fn scene_target_is_derived_from_grade_and_times() {
     }
     let mut scheduled = scene(ResponseGrade::Scheduled);
     assert!(invalid_message(nb.create_scene(scheduled.clone())).contains("appointment: required"));
-    scheduled.appointment = Some("2026-12-05T10:00:00Z".into());
+    scheduled.appointment = Some(day_time(7, 10, 0, 0));
     assert!(invalid_message(nb.create_scene(scheduled.clone())).contains("within 48 hours"));
-    scheduled.appointment = Some("2026-11-29T09:00:00Z".into());
-    scheduled.arrived = Some("2026-11-29T08:55:00Z".into());
+    scheduled.appointment = Some(day_time(1, 9, 0, 0));
+    scheduled.arrived = Some(day_time(1, 8, 55, 0));
     let record = nb.create_scene(scheduled).unwrap();
     assert_eq!(record.derived.target_status, Some(TargetStatus::Met));
     let not_attended = nb.create_scene(scene(ResponseGrade::NotAttended)).unwrap();
@@ -236,17 +232,16 @@ fn scene_times_must_be_in_order() {
         .header
         .id;
     assert!(
-        invalid_message(nb.record_departure(id.clone(), "2026-11-28T10:30:00Z".into()))
+        invalid_message(nb.record_departure(id.clone(), at(10, 30)))
             .contains("left: cannot leave before arriving")
     );
     assert!(
-        invalid_message(nb.record_arrival(id.clone(), "2026-11-28T09:00:00Z".into()))
+        invalid_message(nb.record_arrival(id.clone(), at(9, 0)))
             .contains("arrived: earlier than the call")
     );
-    nb.record_arrival(id.clone(), "2026-11-28T10:05:00Z".into())
-        .unwrap();
+    nb.record_arrival(id.clone(), at(10, 5)).unwrap();
     assert!(
-        invalid_message(nb.record_departure(id.clone(), "2026-11-28T10:04:00Z".into()))
+        invalid_message(nb.record_departure(id.clone(), at(10, 4)))
             .contains("left: earlier than arrival")
     );
     let mut no_reason = scene(ResponseGrade::Emergency);
@@ -349,7 +344,7 @@ fn burglary_flags_before_leaving_items_left_open() {
     let dir = tempfile::tempdir().unwrap();
     let nb = notebook(&dir, "PC105");
     let mut input = scene(ResponseGrade::Priority);
-    input.arrived = Some("2026-11-28T10:30:00Z".into());
+    input.arrived = Some(at(10, 30));
     let id = nb.create_burglary(input).unwrap().header.id;
     nb.tick(
         id.clone(),
@@ -372,8 +367,7 @@ fn burglary_flags_before_leaving_items_left_open() {
             .open_on_leaving
             .is_empty()
     );
-    nb.record_departure(id.clone(), "2026-11-28T11:30:00Z".into())
-        .unwrap();
+    nb.record_departure(id.clone(), at(11, 30)).unwrap();
     assert_schema_true(&nb, &id);
     let record = nb.get(id).unwrap();
     assert_eq!(
@@ -426,7 +420,7 @@ fn list_filters_by_kind_status_and_reference() {
         .unwrap();
     assert_eq!(searches.len(), 1);
     assert_eq!(searches[0].id, search.header.id);
-    assert_eq!(searches[0].occurred_at, "2026-11-28T14:05:00Z");
+    assert_eq!(searches[0].occurred_at, at(14, 5));
     let typed = search.header.reference.to_lowercase().replace('-', " ");
     let by_ref = nb
         .list(ListFilter {
@@ -476,7 +470,7 @@ fn references_are_unique_and_check_themselves() {
 #[test]
 fn vocabulary_strings_are_exact_and_unknown_ones_are_refused() {
     let search: Result<StopSearch, _> = serde_json::from_value(serde_json::json!({
-        "type": "Person search", "datetime": "2026-11-28T14:05:00Z",
+        "type": "Person search", "datetime": at(14, 5),
         "location": {"street": "High St"}, "grounds": "g",
         "object_of_search": "Drugs", "legislation": "Misuse of Drugs Act 1971 (section 23)",
         "outcome": "Arrest"

@@ -151,18 +151,16 @@ impl Bench {
     }
 }
 
+/// The fixtures' stop and account, at a street of its own per record.
 fn stop_account(n: usize) -> StopAccount {
     StopAccount {
-        datetime: "2026-11-28T15:00:00Z".into(),
         location: Location {
             latitude: Some(51.46),
             longitude: Some(-0.01),
             street: format!("{n} High Street"),
         },
         self_defined_ethnicity: Some(SelfDefinedEthnicity::NotStated),
-        asked_about: "Presence near a reported break-in".into(),
-        receipt: None,
-        notes: Vec::new(),
+        ..pocketbook_fixtures::stop_account()
     }
 }
 

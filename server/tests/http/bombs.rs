@@ -11,10 +11,10 @@ use automerge::ActorId;
 use pocketbook_core::chunks::bombs;
 use pocketbook_core::document::RecordDoc;
 use pocketbook_core::model::*;
-use pocketbook_core::reference::Reference;
 use pocketbook_core::sync::wire::*;
 
 use crate::support::*;
+use pocketbook_fixtures::stop_account;
 
 /// Peak resident memory the server may reach in this test. An idle server
 /// with the honest 2,000-action scene merged stays well below; either bomb
@@ -147,13 +147,7 @@ fn push(id: &str, kind: RecordKind, changes: Vec<u8>) -> PushedRecord {
 
 /// A scene of `officer` with `actions` actions, each its own change.
 fn large_scene(officer_number: &str, actions: usize) -> (String, Vec<u8>) {
-    let header = RecordHeader {
-        id: uuid::Uuid::now_v7().to_string(),
-        kind: RecordKind::SceneAttendance,
-        reference: Reference::generate().to_string(),
-        created_at: "2026-11-28T10:00:00Z".into(),
-        author: officer(officer_number),
-    };
+    let header = pocketbook_fixtures::header(RecordKind::SceneAttendance, officer(officer_number));
     let body = RecordBody::SceneAttendance {
         scene: SceneAttendance::from_input(scene()),
     };
@@ -163,7 +157,7 @@ fn large_scene(officer_number: &str, actions: usize) -> (String, Vec<u8>) {
             area: format!("Gardens behind numbers {i} to {}", i + 10),
             victim_pointed_out_suspect: false,
         };
-        doc.add_action(detail, officer_number, "2026-11-28T10:30:00Z")
+        doc.add_action(detail, officer_number, &pocketbook_fixtures::at(10, 30))
             .unwrap();
     }
     (header.id, doc.changes_since(&[]))
@@ -269,19 +263,4 @@ async fn memory_bombs_are_refused_per_record_and_the_server_stays_small() {
         !listing.contains(&new_id) && !listing.contains(&rle_id),
         "{listing}"
     );
-}
-
-fn stop_account() -> StopAccount {
-    StopAccount {
-        datetime: "2026-11-28T15:00:00+00:00".into(),
-        location: Location {
-            latitude: None,
-            longitude: None,
-            street: "High Street".into(),
-        },
-        self_defined_ethnicity: None,
-        asked_about: "Presence near a reported break-in".into(),
-        receipt: None,
-        notes: Vec::new(),
-    }
 }

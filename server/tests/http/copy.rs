@@ -76,7 +76,10 @@ impl Desk {
     /// PC1 records a search (with the device's exact position), issues the
     /// receipt and syncs. Returns (record id, reference).
     async fn search(&self, nb: &Notebook, token: &str) -> (String, String) {
+        // On this desk's own fixed day, not the fixtures' (relative) one:
+        // the copy is looked up by date, against a clock fixed at TODAY.
         let mut search = stop_search();
+        search.datetime = pocketbook_fixtures::time(&format!("{SEARCH_DAY}T14:05:00Z"));
         search.location = Location {
             latitude: Some(51.461_234),
             longitude: Some(-0.010_987),

@@ -177,38 +177,22 @@ pub fn request(cursor: Option<u64>, push: Vec<PushedRecord>) -> SyncRequest {
     }
 }
 
-pub fn officer(number: &str) -> Officer {
-    Officer {
-        shoulder_number: number.into(),
-        name: format!("Officer {number}"),
-        station: "Lewisham".into(),
-    }
-}
+pub use pocketbook_fixtures::{changes_of, notebook_of, officer};
 
+/// The fixtures' search, as the server tests have always recorded it: an
+/// arrest, the place typed without a position.
 pub fn stop_search() -> StopSearch {
     StopSearch {
-        search_type: SearchType::Person,
-        vehicle_registration: None,
-        datetime: "2026-11-28T14:05:00Z".into(),
-        location: Location {
-            latitude: None,
-            longitude: None,
-            street: "High Street".into(),
-        },
+        location: pocketbook_fixtures::street("High Street"),
         gender: None,
         age_range: None,
         self_defined_ethnicity: None,
         officer_defined_ethnicity: None,
         grounds: "Seen passing packages".into(),
-        object_of_search: ObjectOfSearch::ControlledDrugs,
-        legislation: Legislation::MisuseOfDrugsSection23,
-        operation_name: None,
         outcome: Outcome::Arrest,
         outcome_linked_to_object_of_search: Some(true),
-        removal_of_more_than_outer_clothing: false,
         conduct: Conduct::default(),
-        receipt: None,
-        notes: Vec::new(),
+        ..pocketbook_fixtures::stop_search()
     }
 }
 
@@ -216,14 +200,6 @@ pub fn stop_search() -> StopSearch {
 /// them) in its own directory, for building real documents.
 pub fn notebook(officer_number: &str) -> (tempfile::TempDir, Arc<Notebook>) {
     notebook_of(officer(officer_number))
-}
-
-/// A notebook of this officer, e.g. as enrolment returned them: the server
-/// accepts new records only in the officer's name and station as it knows them.
-pub fn notebook_of(officer: Officer) -> (tempfile::TempDir, Arc<Notebook>) {
-    let dir = tempfile::tempdir().unwrap();
-    let nb = Notebook::open(dir.path().display().to_string(), officer).unwrap();
-    (dir, nb)
 }
 
 /// A new stop and search by `officer`, as a push of its whole document.
@@ -238,20 +214,7 @@ pub fn new_search(nb: &Notebook) -> PushedRecord {
 
 /// A scene attendance opened by an emergency call.
 pub fn scene() -> SceneInput {
-    SceneInput {
-        reasons: vec![AttendanceReason::CrimeInProgress],
-        grade: ResponseGrade::Emergency,
-        call_received: "2026-11-28T10:00:00Z".into(),
-        appointment: None,
-        arrived: None,
-        left: None,
-        location: Location {
-            latitude: None,
-            longitude: None,
-            street: "12 Acacia Avenue".into(),
-        },
-        notes: String::new(),
-    }
+    pocketbook_fixtures::emergency_scene()
 }
 
 /// One sync round trip without a `TestServer` borrow, for spawned tasks.
@@ -272,13 +235,4 @@ pub async fn sync_with(
     let text = response.text().await.unwrap();
     assert_eq!(status, 200, "{text}");
     serde_json::from_str(&text).unwrap()
-}
-
-/// A record's whole history as a device pushes it: plain change chunks
-/// (a push of anything else, such as an export's document, is refused).
-pub fn changes_of(nb: &Notebook, id: &str) -> Vec<u8> {
-    let saved = nb.export(id.to_string()).unwrap();
-    pocketbook_core::document::RecordDoc::load(&saved, automerge::ActorId::random())
-        .unwrap()
-        .changes_since(&[])
 }

@@ -22,16 +22,35 @@ use pocketbook_server::retention::RetentionPolicy;
 use pocketbook_server::sync::OUT_OF_SCOPE;
 
 use crate::support::*;
+use pocketbook_fixtures::as_change_chunks;
 
-/// The station's clock starts the day after the fixtures' searches.
-const TODAY: &str = "2026-11-29T12:00:00Z";
+/// The station's clock starts at noon the day after the fixtures' searches.
+fn today() -> DateTime<Utc> {
+    pocketbook_fixtures::station_now()
+}
+
+/// The station's "now" moved by `seconds`, spelt as records carry times.
+fn from_today(seconds: i64) -> String {
+    pocketbook_fixtures::text(today() + TimeDelta::seconds(seconds))
+}
+
+/// The fixtures' day (`YYYY-MM-DD`), to spell times of that day by hand.
+fn day() -> String {
+    pocketbook_fixtures::fixture_day().to_string()
+}
+
+/// The last instant a search may have happened and still be kept: 12
+/// months before the station's clock.
+fn retention_edge() -> DateTime<Utc> {
+    today().checked_sub_months(chrono::Months::new(12)).unwrap()
+}
 
 /// A server on a clock the test moves.
 async fn station() -> (TestServer, Arc<AtomicI64>) {
     let ahead = Arc::new(AtomicI64::new(0));
     let moved = ahead.clone();
     let server = TestServer::start_with_clock(Clock::new(move || {
-        TODAY.parse::<DateTime<Utc>>().unwrap() + TimeDelta::seconds(moved.load(Ordering::SeqCst))
+        today() + TimeDelta::seconds(moved.load(Ordering::SeqCst))
     }))
     .await;
     (server, ahead)
@@ -77,16 +96,6 @@ fn push(record_id: &str, kind: RecordKind, changes: Vec<u8>) -> PushedRecord {
         record_id: record_id.into(),
         kind,
         changes: as_change_chunks(changes),
-    }
-}
-
-/// A device pushes plain change chunks, never a saved document: a whole
-/// exported record is sent as all of its changes.
-fn as_change_chunks(bytes: Vec<u8>) -> Vec<u8> {
-    // Magic (4 bytes), checksum (4), then the chunk type: 0 is a document.
-    match AutoCommit::load(&bytes) {
-        Ok(mut doc) if bytes.get(8) == Some(&0) => doc.save_after(&[]),
-        _ => bytes,
     }
 }
 

@@ -63,7 +63,7 @@ async fn offline_edits_by_three_devices_converge_in_every_sync_order() {
                 .tick(id.clone(), ChecklistItem::ALL[i], TickOutcome::Done, None)
                 .unwrap();
             device
-                .record_arrival(id.clone(), format!("2026-11-28T10:0{}:00Z", i + 5))
+                .record_arrival(id.clone(), at(10, i as u32 + 5))
                 .unwrap();
         }
 

@@ -130,7 +130,12 @@ async fn wrong_reference_wrong_date_erased_and_never_existed_get_one_answer() {
         .erase_record(&erased_id, "2026-11-29T11:00:00.000Z", "retention", &[])
         .unwrap();
     // A scene record's reference is not one a copy can be had of either.
-    let scene = nb.create_scene(scene()).unwrap();
+    let scene = nb
+        .create_scene(SceneInput {
+            call_received: pocketbook_fixtures::time(&format!("{SEARCH_DAY}T10:00:00Z")),
+            ..scene()
+        })
+        .unwrap();
     let push = PushedRecord {
         record_id: scene.header.id.clone(),
         kind: RecordKind::SceneAttendance,

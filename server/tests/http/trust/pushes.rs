@@ -26,7 +26,7 @@ async fn refusals_outside_scope_do_not_tell_whether_a_record_exists_or_was_erase
     let (exists, exists_garbage) = probe(&server, &intruder, &record, &garbage).await;
     server
         .storage
-        .erase_record(&id, "2026-11-29T12:00:00Z", "retention", &[])
+        .erase_record(&id, &from_today(0), "retention", &[])
         .unwrap();
     let (erased, erased_garbage) = probe(&server, &intruder, &record, &garbage).await;
 

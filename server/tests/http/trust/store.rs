@@ -69,7 +69,7 @@ async fn the_store_is_private_to_the_server() {
     storage.ping().unwrap();
     storage
         .append_audit(
-            "2026-11-29T12:00:00Z",
+            &from_today(0),
             &[pocketbook_server::audit::event(
                 "admin",
                 pocketbook_server::audit::Action::OfficerAdded,

@@ -21,25 +21,27 @@ async fn times_in_odd_spellings_or_beyond_belief_are_refused_for_their_record_al
         }
     };
     // Spellings chrono reads but that do not round-trip, one per record.
+    let day = day();
     let odd = [
-        "2026-11-28t14:05:00Z",
-        "2026-11-28T14:05:00z",
-        " 2026-11-28T14:05:00Z",
-        "2026-11-28T14:05:60Z",
-        "2026-11-28T14:05:00-00:00",
+        format!("{day}t14:05:00Z"),
+        format!("{day}T14:05:00z"),
+        format!(" {day}T14:05:00Z"),
+        format!("{day}T14:05:60Z"),
+        format!("{day}T14:05:00-00:00"),
     ];
-    // The clock reads 2026-11-29T12:00:00Z: 6 hours ahead is the limit,
+    // The clock reads noon the day after: 6 hours ahead is the limit,
     // and a search older than its 12 months would only be erased again.
+    let edge = pocketbook_fixtures::text(retention_edge());
     let implausible = [
-        "2026-11-29T18:00:01Z",
-        "2099-01-01T00:00:00Z",
-        "2025-11-29T11:59:59Z",
+        from_today(6 * 3600 + 1),
+        "2099-01-01T00:00:00Z".to_string(),
+        pocketbook_fixtures::text(retention_edge() - TimeDelta::seconds(1)),
     ];
     let fine = [
-        "2026-11-29T18:00:00Z",
-        "2026-11-28T15:05:00+01:00",
-        "2026-11-28T14:05:00.250Z",
-        "2025-11-29T12:00:00Z",
+        from_today(6 * 3600),
+        format!("{day}T15:05:00+01:00"),
+        format!("{day}T14:05:00.250Z"),
+        edge.clone(),
     ];
     let mut pushes: Vec<PushedRecord> = Vec::new();
     for t in odd.iter().chain(&implausible).chain(&fine) {
@@ -70,8 +72,12 @@ async fn times_in_odd_spellings_or_beyond_belief_are_refused_for_their_record_al
     assert!(server.audit("push-refused").is_empty());
     // The server's time travels with every answer.
     assert_eq!(
-        answer.server_time.as_deref(),
-        Some("2026-11-29T12:00:00.000Z")
+        answer.server_time,
+        Some(
+            today()
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+                .to_string()
+        )
     );
 
     // Stored and indexed in one UTC form, whatever offset the device wrote.
@@ -83,14 +89,10 @@ async fn times_in_odd_spellings_or_beyond_belief_are_refused_for_their_record_al
         .map(|r| r.occurred_at)
         .collect();
     stored.sort();
+    let search_at = pocketbook_fixtures::at_text(14, 5);
     assert_eq!(
         stored,
-        vec![
-            "2025-11-29T12:00:00Z",
-            "2026-11-28T14:05:00Z",
-            "2026-11-28T14:05:00Z",
-            "2026-11-29T18:00:00Z"
-        ]
+        vec![edge, search_at.clone(), search_at, from_today(6 * 3600)]
     );
 
     // A time new in a later push is checked the same way: an arrival in
@@ -106,7 +108,8 @@ async fn times_in_odd_spellings_or_beyond_belief_are_refused_for_their_record_al
         .await;
     let arrival = changed(&scene_push.changes, |doc| {
         let s = object(doc, SCENE);
-        doc.put(&s, "arrived", "2026-11-28t10:09:00Z").unwrap();
+        doc.put(&s, "arrived", format!("{}t10:09:00Z", day))
+            .unwrap();
     });
     let answer = server
         .sync(
@@ -143,7 +146,8 @@ async fn once_the_receipt_is_given_the_encounter_cannot_move() {
     // Backdated by its own author: refused, audited, the retention clock stays.
     let backdated = changed(&whole, |doc| {
         let s = object(doc, SEARCH);
-        doc.put(&s, "datetime", "2026-01-02T09:00:00Z").unwrap();
+        doc.put(&s, "datetime", pocketbook_fixtures::day_time(-30, 9, 0, 0))
+            .unwrap();
     });
     let outcome = changed(&whole, |doc| {
         let s = object(doc, SEARCH);
@@ -172,7 +176,7 @@ async fn once_the_receipt_is_given_the_encounter_cannot_move() {
         .await;
     assert!(answer.rejected[0].message.starts_with("outcome:"));
     let now = server.storage.record(&id).unwrap().unwrap();
-    assert_eq!(now.index.occurred_at, "2026-11-28T14:05:00Z");
+    assert_eq!(now.index.occurred_at, pocketbook_fixtures::at_text(14, 5));
     assert_eq!(now.version, receipt_given.version, "nothing written");
     assert_eq!(server.audit("push-refused").len(), 2);
 
