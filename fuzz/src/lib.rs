@@ -151,9 +151,9 @@ pub fn enrol_body(data: &[u8]) {
 }
 
 /// The copy form's checks on what a member of the public typed. The form
-/// decoder itself (`http::copy::parse_form`) is private to the server, so
-/// this splits `name=value&...` plainly and fuzzes the public checks, and
-/// the JSON body's fields.
+/// is decoded by axum's `Form` extractor (serde_urlencoded), not by our
+/// code, so this splits `name=value&...` plainly and fuzzes the public
+/// checks that follow, and the JSON body's fields.
 pub fn copy_form(data: &[u8]) {
     let now = chrono::DateTime::from_timestamp(1_795_000_000, 0).expect("a time");
     let policy = RetentionPolicy::default();
