@@ -103,12 +103,6 @@ pub enum ChunkError {
     Corrupt(&'static str),
 }
 
-impl From<ChunkError> for crate::document::DocumentError {
-    fn from(e: ChunkError) -> Self {
-        crate::document::DocumentError::Corrupt(e.to_string())
-    }
-}
-
 /// Checks a document Automerge has loaded against `limits`, from its own
 /// counts: the pre-parse bounds what Automerge expands, this bounds what
 /// it built (a merge can grow a record past what one push carried).

@@ -79,6 +79,12 @@ fn list(violations: &[FieldViolation]) -> String {
         .join("; ")
 }
 
+impl From<crate::chunks::ChunkError> for DocumentError {
+    fn from(e: crate::chunks::ChunkError) -> Self {
+        DocumentError::Corrupt(e.to_string())
+    }
+}
+
 impl From<automerge::AutomergeError> for DocumentError {
     fn from(e: automerge::AutomergeError) -> Self {
         DocumentError::Corrupt(e.to_string())
