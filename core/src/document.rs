@@ -31,8 +31,8 @@ mod schema;
 use crate::model::{
     ActionDetail, FieldViolation, MAX_ACTIONS, MAX_ATTENDING, MAX_NOTE_ENTRIES, MAX_TICKS, Receipt,
     Record, RecordBody, RecordHeader, RecordKind, RecordStatus, ResponseGrade, SceneAction,
-    StoredNote, Tick, UpdateAgreement, Violations, normalise_stored_time, validate_note_text,
-    validate_shoulder_number,
+    StoredNote, Tick, Timestamp, UpdateAgreement, Violations, normalise_stored_time,
+    validate_note_text, validate_shoulder_number,
 };
 
 pub use entries::legacy_tick_id;
@@ -326,7 +326,7 @@ impl RecordDoc {
         let action = SceneAction {
             id: uuid::Uuid::now_v7().to_string(),
             recorded_by: recorded_by.to_string(),
-            recorded_at: recorded_at.to_string(),
+            recorded_at: time("action.recorded_at", recorded_at)?,
             detail,
         };
         let actions = self.child(&self.inner_obj()?, "actions", ObjType::List)?;
@@ -654,6 +654,17 @@ impl RecordDoc {
 }
 
 /// A list reached its bound: refused here as the server would.
+/// A time given to an edit, as a record's time field; `field` names it
+/// when it is refused.
+fn time(field: &str, text: &str) -> Result<Timestamp, DocumentError> {
+    Timestamp::parse(text).map_err(|e| {
+        DocumentError::Invalid(vec![FieldViolation {
+            field: field.into(),
+            problem: e.to_string(),
+        }])
+    })
+}
+
 fn full(field: &str, bound: usize) -> DocumentError {
     DocumentError::Invalid(vec![FieldViolation {
         field: field.into(),

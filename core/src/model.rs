@@ -6,8 +6,11 @@
 mod vocab;
 mod common;
 mod encounter;
+#[cfg(feature = "ffi")]
+mod labels;
 mod notes;
 mod scene;
+mod time;
 mod validate;
 
 use autosurgeon::{Hydrate, Reconcile};
@@ -17,6 +20,8 @@ pub use common::{
     Location, MAX_SHORT_LEN, MAX_TEXT_LEN, Officer, Receipt, Tick, validate_shoulder_number,
 };
 pub use encounter::{Conduct, StopAccount, StopSearch, normalise_registration};
+#[cfg(feature = "ffi")]
+pub use labels::*;
 pub(crate) use notes::StoredNote;
 pub use notes::{
     LEGACY_NOTES_ID, MAX_NOTE_ENTRIES, NoteEntry, mark_corrections, validate_note_text,
@@ -25,13 +30,14 @@ pub use scene::{
     ActionDetail, ChecklistItem, ChecklistPhase, MAX_ACTIONS, MAX_ATTENDING, MAX_TICKS,
     MAX_UPDATE_INTERVAL_DAYS, SceneAction, SceneAttendance, SceneInput, UpdateAgreement,
 };
+pub use time::Timestamp;
 pub use validate::{
     FieldViolation, InvalidTime, Violations, normalise_stored_time, normalise_time, parse_time,
 };
 pub use vocab::{
     AgeRange, AttendanceReason, Gender, Legislation, ObjectOfSearch, OfficerDefinedEthnicity,
     Outcome, ReceiptMedium, RecordKind, ResponseGrade, SearchType, SelfDefinedEthnicity,
-    TargetStatus, TickOutcome,
+    TargetStatus, TickOutcome, UpdateMethod,
 };
 
 vocabulary! {
@@ -93,7 +99,7 @@ impl RecordBody {
     }
 
     /// When the encounter happened (search or account time), for retention and lookup.
-    pub fn occurred_at(&self) -> &str {
+    pub fn occurred_at(&self) -> &Timestamp {
         match self {
             RecordBody::SceneAttendance { scene } | RecordBody::HomeBurglary { scene } => {
                 &scene.call_received
@@ -166,11 +172,11 @@ impl RecordBody {
 
     /// Gives the entries written with a new record their author, time and
     /// id: a note or tick given at creation is the author's, made then.
-    pub fn stamp_new_entries(&mut self, author: &str, at: &str) {
+    pub fn stamp_new_entries(&mut self, author: &str, at: &Timestamp) {
         for entry in self.notes_mut().iter_mut().filter(|e| e.is_unstamped()) {
             entry.id = uuid::Uuid::now_v7().to_string();
             entry.written_by = author.to_string();
-            entry.written_at = at.to_string();
+            entry.written_at = Some(at.clone());
         }
         if let RecordBody::SceneAttendance { scene } | RecordBody::HomeBurglary { scene } = self {
             for tick in scene.checklist.iter_mut().filter(|t| t.id.is_empty()) {
@@ -192,7 +198,7 @@ pub struct RecordHeader {
     pub kind: RecordKind,
     /// The short reference read aloud and printed on receipts.
     pub reference: String,
-    pub created_at: String,
+    pub created_at: Timestamp,
     pub author: Officer,
 }
 
@@ -232,9 +238,9 @@ pub struct RecordSummary {
     pub kind: RecordKind,
     pub reference: String,
     pub status: RecordStatus,
-    pub created_at: String,
-    pub updated_at: String,
-    pub occurred_at: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub occurred_at: Timestamp,
 }
 
 /// How the entry lists and the attending set are written when a document is

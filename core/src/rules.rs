@@ -303,6 +303,10 @@ mod tests {
     use super::*;
     use crate::model::*;
 
+    fn ts(text: &str) -> Timestamp {
+        Timestamp::parse(text).unwrap()
+    }
+
     const AUTHOR: &str = "PC1";
     const COLLEAGUE: &str = "PC2";
 
@@ -320,7 +324,7 @@ mod tests {
                 id: "r1".into(),
                 kind: body.kind(),
                 reference: "REF".into(),
-                created_at: "2026-11-28T10:00:00Z".into(),
+                created_at: ts("2026-11-28T10:00:00Z"),
                 author: officer(AUTHOR),
             },
             derived: body.derived(),
@@ -340,7 +344,7 @@ mod tests {
         let mut scene = SceneAttendance::from_input(SceneInput {
             reasons: vec![AttendanceReason::CrimeInProgress],
             grade: ResponseGrade::Emergency,
-            call_received: "2026-11-28T10:00:00Z".into(),
+            call_received: ts("2026-11-28T10:00:00Z"),
             appointment: None,
             arrived: None,
             left: None,
@@ -359,7 +363,7 @@ mod tests {
             search: StopSearch {
                 search_type: SearchType::Person,
                 vehicle_registration: None,
-                datetime: "2026-11-28T14:05:00Z".into(),
+                datetime: ts("2026-11-28T14:05:00Z"),
                 location: location(),
                 gender: None,
                 age_range: None,
@@ -383,7 +387,7 @@ mod tests {
         SceneAction {
             id: id.into(),
             recorded_by: by.into(),
-            recorded_at: "2026-11-28T10:10:00Z".into(),
+            recorded_at: ts("2026-11-28T10:10:00Z"),
             detail: ActionDetail::Note {
                 text: "Text".into(),
             },
@@ -397,7 +401,7 @@ mod tests {
             outcome: TickOutcome::Done,
             reason: None,
             ticked_by: by.into(),
-            ticked_at: "2026-11-28T10:20:00Z".into(),
+            ticked_at: ts("2026-11-28T10:20:00Z"),
         }
     }
 
@@ -405,7 +409,7 @@ mod tests {
         NoteEntry {
             id: id.into(),
             written_by: by.into(),
-            written_at: "2026-11-28T10:30:00Z".into(),
+            written_at: Some(ts("2026-11-28T10:30:00Z")),
             text: "Text".into(),
             corrects: corrects.map(str::to_string),
             corrected_by: Vec::new(),
@@ -442,7 +446,7 @@ mod tests {
     fn the_header_never_changes() {
         let before = scene_record();
         let mut after = before.clone();
-        after.header.created_at = "2026-11-27T10:00:00Z".into();
+        after.header.created_at = ts("2026-11-27T10:00:00Z");
         assert_eq!(refused(&before, &after, AUTHOR).field, "header");
         let mut after = before.clone();
         after.header.author = officer(COLLEAGUE);
@@ -508,7 +512,7 @@ mod tests {
         );
 
         let mut after = before.clone();
-        scene_mut(&mut after).actions[0].recorded_at = "2026-11-28T09:00:00Z".into();
+        scene_mut(&mut after).actions[0].recorded_at = ts("2026-11-28T09:00:00Z");
         assert_eq!(refused(&before, &after, AUTHOR).field, "actions");
 
         let mut after = before.clone();
@@ -531,10 +535,10 @@ mod tests {
     fn the_fields_a_scene_opens_with_never_change() {
         let before = scene_record();
         let mut after = before.clone();
-        scene_mut(&mut after).call_received = "2026-11-28T10:30:00Z".into();
+        scene_mut(&mut after).call_received = ts("2026-11-28T10:30:00Z");
         assert_eq!(refused(&before, &after, AUTHOR).field, "call_received");
         let mut after = before.clone();
-        scene_mut(&mut after).arrived = Some("2026-11-28T10:05:00Z".into());
+        scene_mut(&mut after).arrived = Some(ts("2026-11-28T10:05:00Z"));
         assert_eq!(check_edit(Some(&before), &after, COLLEAGUE), Ok(()));
     }
 
@@ -542,23 +546,23 @@ mod tests {
     fn an_encounter_is_frozen_once_its_receipt_is_recorded() {
         let given = Receipt::Given {
             medium: ReceiptMedium::Printed,
-            given_at: "2026-11-28T14:10:00Z".into(),
+            given_at: ts("2026-11-28T14:10:00Z"),
         };
         let not_given = Receipt::NotGiven {
             reason: "Reason".into(),
-            recorded_at: "2026-11-28T14:10:00Z".into(),
+            recorded_at: ts("2026-11-28T14:10:00Z"),
         };
         // Before a receipt, the author may still change the encounter.
         let before = search_record(None);
         let mut after = before.clone();
-        search_mut(&mut after).datetime = "2026-11-28T13:05:00Z".into();
+        search_mut(&mut after).datetime = ts("2026-11-28T13:05:00Z");
         assert_eq!(check_edit(Some(&before), &after, AUTHOR), Ok(()));
         assert_eq!(refused(&before, &after, COLLEAGUE).field, "encounter");
 
         for receipt in [given.clone(), not_given.clone()] {
             let before = search_record(Some(receipt));
             let mut after = before.clone();
-            search_mut(&mut after).datetime = "2025-11-28T14:05:00Z".into();
+            search_mut(&mut after).datetime = ts("2025-11-28T14:05:00Z");
             assert_eq!(refused(&before, &after, AUTHOR).field, "encounter");
             // The notebook stays open.
             let mut after = before.clone();

@@ -26,7 +26,9 @@ use automerge::ActorId;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
 
 use crate::document::{DocumentError, RecordDoc};
-use crate::model::{Record, RecordBody, RecordHeader, RecordKind, RecordStatus, RecordSummary};
+use crate::model::{
+    Record, RecordBody, RecordHeader, RecordKind, RecordStatus, RecordSummary, Timestamp,
+};
 
 use cache::DocCache;
 pub use held::{HeldReason, HeldRecord};
@@ -273,14 +275,18 @@ impl Store {
             else {
                 return Err(DocumentError::Shape(format!("unknown index values for {id}")).into());
             };
+            let time = |text: &str| {
+                Timestamp::from_stored(text)
+                    .map_err(|_| DocumentError::Shape(format!("unreadable index time for {id}")))
+            };
             out.push(RecordSummary {
+                created_at: time(&created_at)?,
+                updated_at: time(&updated_at)?,
+                occurred_at: time(&occurred_at)?,
                 id,
                 kind,
                 reference,
                 status,
-                created_at,
-                updated_at,
-                occurred_at,
             });
         }
         Ok(out)
@@ -391,7 +397,7 @@ fn insert_record(conn: &Connection, doc: &mut RecordDoc, unsynced: bool) -> Resu
             columns.status.as_str(),
             header.reference,
             header.author.shoulder_number,
-            header.created_at,
+            header.created_at.as_str(),
             now(),
             columns.occurred_at,
             snapshot,

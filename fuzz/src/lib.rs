@@ -66,7 +66,7 @@ fn honest() -> &'static (Vec<u8>, Vec<u8>) {
             id: "0190f2a4-0000-7000-8000-000000000001".into(),
             kind: RecordKind::StopAccount,
             reference: pocketbook_core::reference::Reference::generate().to_string(),
-            created_at: "2026-11-28T15:00:00Z".into(),
+            created_at: "2026-11-28T15:00:00Z".parse().expect("a valid time"),
             author: Officer {
                 shoulder_number: "PC1234".into(),
                 name: "Test Officer".into(),
@@ -75,7 +75,7 @@ fn honest() -> &'static (Vec<u8>, Vec<u8>) {
         };
         let body = RecordBody::StopAccount {
             account: StopAccount {
-                datetime: "2026-11-28T15:00:00+00:00".into(),
+                datetime: "2026-11-28T15:00:00+00:00".parse().expect("a valid time"),
                 location: Location {
                     latitude: Some(51.46),
                     longitude: Some(-0.01),

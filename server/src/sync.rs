@@ -292,7 +292,7 @@ fn push_new(
             station: principal.officer.station.clone(),
             occurred_at,
             status: record.body.status(),
-            created_at: header.created_at.clone(),
+            created_at: header.created_at.to_string(),
             updated_at: arrival.stamp.clone(),
         },
         new_changes: doc.changes_since(&[]),

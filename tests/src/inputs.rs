@@ -17,5 +17,5 @@ pub fn note(text: String) -> ActionDetail {
 
 /// A stop and search at `datetime` (RFC 3339).
 pub fn stop_search(datetime: &str) -> StopSearch {
-    pocketbook_fixtures::stop_search_at(datetime)
+    pocketbook_fixtures::stop_search_at(pocketbook_fixtures::time(datetime))
 }

@@ -18,7 +18,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use pocketbook_core::model::{
     ActionDetail, ChecklistItem, Officer, ReceiptMedium, RecordKind, RecordStatus, SceneInput,
-    StopAccount, StopSearch, TickOutcome, UpdateAgreement,
+    StopAccount, StopSearch, TickOutcome, Timestamp, UpdateAgreement, UpdateMethod,
 };
 use pocketbook_core::store::ListFilter;
 use pocketbook_core::{ApiError, Notebook};
@@ -103,17 +103,18 @@ enum Command {
         #[arg(long)]
         reason: Option<String>,
     },
-    /// Record the arrival time (RFC 3339).
+    /// Record the arrival time (RFC 3339 with offset, e.g. 2026-11-28T10:09:00Z).
     Arrive { id: String, at: String },
-    /// Record the departure time (RFC 3339).
+    /// Record the departure time (RFC 3339 with offset).
     Leave { id: String, at: String },
     /// Record how and how often the victim wants updates.
     Updates {
         id: String,
+        /// phone | email | "text message" | letter | visit
         #[arg(long)]
         method: String,
         #[arg(long)]
-        every_days: u32,
+        every_days: i32,
     },
     /// Write an entry in a record's notebook; with `--corrects ENTRY_ID`
     /// the entry corrects an earlier one (which stays as written).
@@ -227,6 +228,11 @@ impl From<ApiError> for Failure {
             exit: 1,
         }
     }
+}
+
+/// A time typed on the command line, in the one spelling records carry.
+fn time(text: &str) -> Result<Timestamp, Failure> {
+    Timestamp::parse(text).map_err(|e| input_error(format!("{text:?}: {e}")))
 }
 
 fn input_error(message: String) -> Failure {
@@ -366,11 +372,11 @@ fn run(cli: Cli) -> Result<serde_json::Value, Failure> {
             json(&nb.get(id)?)
         }
         Command::Arrive { id, at } => {
-            nb.record_arrival(id.clone(), at)?;
+            nb.record_arrival(id.clone(), time(&at)?)?;
             json(&nb.get(id)?)
         }
         Command::Leave { id, at } => {
-            nb.record_departure(id.clone(), at)?;
+            nb.record_departure(id.clone(), time(&at)?)?;
             json(&nb.get(id)?)
         }
         Command::Updates {
@@ -378,6 +384,12 @@ fn run(cli: Cli) -> Result<serde_json::Value, Failure> {
             method,
             every_days,
         } => {
+            let method = UpdateMethod::parse(&method).ok_or_else(|| {
+                input_error(format!(
+                    "unknown update method {method:?}; expected one of {}",
+                    UpdateMethod::expected()
+                ))
+            })?;
             nb.agree_updates(id.clone(), UpdateAgreement { method, every_days })?;
             json(&nb.get(id)?)
         }

@@ -7,10 +7,10 @@ use crate::document::DocumentError;
 use crate::model::{
     ActionDetail, ChecklistItem, FieldViolation, Receipt, ReceiptMedium, Record, RecordBody,
     RecordHeader, RecordSummary, SceneAttendance, SceneInput, StopAccount, StopSearch, Tick,
-    TickOutcome, UpdateAgreement, normalise_registration,
+    TickOutcome, Timestamp, UpdateAgreement, normalise_registration,
 };
 use crate::reference::Reference;
-use crate::store::{ListFilter, now};
+use crate::store::ListFilter;
 
 use crate::error::ApiError;
 
@@ -63,7 +63,9 @@ impl Notebook {
         detail: ActionDetail,
     ) -> Result<String, ApiError> {
         let by = self.officer.shoulder_number.clone();
-        self.edit(&record_id, |doc| doc.add_action(detail, &by, &now()))
+        self.edit(&record_id, |doc| {
+            doc.add_action(detail, &by, &Timestamp::now())
+        })
     }
 
     /// Ticks a checklist item. "Not done" needs the reason. Every tick is a
@@ -84,7 +86,7 @@ impl Notebook {
             outcome,
             reason: reason.filter(|r| !r.trim().is_empty()),
             ticked_by: self.officer.shoulder_number.clone(),
-            ticked_at: now(),
+            ticked_at: Timestamp::now(),
         };
         self.edit(&record_id, |doc| doc.tick(&tick))
     }
@@ -108,13 +110,13 @@ impl Notebook {
         Ok(())
     }
 
-    /// Records when officers arrived at the scene.
-    pub fn record_arrival(&self, record_id: String, at: String) -> Result<(), ApiError> {
+    /// Records when officers arrived at the scene (kept to the second).
+    pub fn record_arrival(&self, record_id: String, at: Timestamp) -> Result<(), ApiError> {
         self.edit(&record_id, |doc| doc.set_times(Some(&at), None))
     }
 
-    /// Records when officers left the scene.
-    pub fn record_departure(&self, record_id: String, at: String) -> Result<(), ApiError> {
+    /// Records when officers left the scene (kept to the second).
+    pub fn record_departure(&self, record_id: String, at: Timestamp) -> Result<(), ApiError> {
         self.edit(&record_id, |doc| doc.set_times(None, Some(&at)))
     }
 
@@ -132,7 +134,9 @@ impl Notebook {
     /// edited or removed: a mistake is put right with [`Notebook::correct_note`].
     pub fn add_note(&self, record_id: String, text: String) -> Result<String, ApiError> {
         let by = self.officer.shoulder_number.clone();
-        self.edit(&record_id, |doc| doc.add_note(&text, &by, &now()))
+        self.edit(&record_id, |doc| {
+            doc.add_note(&text, &by, &Timestamp::now())
+        })
     }
 
     /// Writes a new entry that corrects the entry `entry_id`: the corrected
@@ -146,7 +150,7 @@ impl Notebook {
     ) -> Result<String, ApiError> {
         let by = self.officer.shoulder_number.clone();
         self.edit(&record_id, |doc| {
-            doc.correct_note(&entry_id, &text, &by, &now())
+            doc.correct_note(&entry_id, &text, &by, &Timestamp::now())
         })
     }
 
@@ -159,7 +163,7 @@ impl Notebook {
     ) -> Result<String, ApiError> {
         let receipt = Receipt::Given {
             medium,
-            given_at: now(),
+            given_at: Timestamp::now(),
         };
         self.edit(&record_id, |doc| {
             doc.set_receipt(&receipt)?;
@@ -171,7 +175,7 @@ impl Notebook {
     pub fn receipt_not_given(&self, record_id: String, reason: String) -> Result<(), ApiError> {
         let receipt = Receipt::NotGiven {
             reason,
-            recorded_at: now(),
+            recorded_at: Timestamp::now(),
         };
         self.edit(&record_id, |doc| doc.set_receipt(&receipt))
     }
@@ -224,7 +228,7 @@ impl Notebook {
             id: uuid::Uuid::now_v7().to_string(),
             kind: body.kind(),
             reference: Reference::generate().to_string(),
-            created_at: now(),
+            created_at: Timestamp::now(),
             author: self.officer.clone(),
         };
         let record = self.store()?.create(header, &body)?;

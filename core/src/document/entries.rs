@@ -17,7 +17,8 @@ use autosurgeon::hydrate_prop;
 
 use super::DocumentError;
 use crate::model::{
-    ChecklistItem, LEGACY_NOTES_ID, NoteEntry, RecordHeader, StoredNote, Tick, mark_corrections,
+    ChecklistItem, FieldViolation, LEGACY_NOTES_ID, NoteEntry, RecordHeader, StoredNote, Tick,
+    mark_corrections,
 };
 
 /// Document key of the note entries (a list of maps of scalars).
@@ -70,7 +71,13 @@ pub fn read_notes(
         for index in 0..doc.length(&list) {
             let stored: StoredNote = hydrate_prop(doc, &list, index)?;
             if seen.insert(stored.id.clone()) {
-                entries.push(stored.into());
+                let entry = NoteEntry::try_from(stored).map_err(|e| {
+                    DocumentError::Invalid(vec![FieldViolation {
+                        field: "notes.written_at".into(),
+                        problem: e.to_string(),
+                    }])
+                })?;
+                entries.push(entry);
             }
         }
     }
@@ -202,7 +209,7 @@ fn read_notes_legacy_only(
             return Ok(Some(NoteEntry {
                 id: LEGACY_NOTES_ID.into(),
                 written_by: header.author.shoulder_number.clone(),
-                written_at: header.created_at.clone(),
+                written_at: Some(header.created_at.clone()),
                 text,
                 corrects: None,
                 corrected_by: Vec::new(),

@@ -478,7 +478,7 @@ mod tests {
             outcome: TickOutcome::NotDone,
             reason: Some("No examiner".into()),
             ticked_by: "PC1".into(),
-            ticked_at: at.into(),
+            ticked_at: at.clone(),
         };
         doc.tick(&tick).unwrap();
         let first = doc.add_note("Second", "PC1", at).unwrap();
@@ -491,7 +491,7 @@ mod tests {
         doc.set_times(Some(&arrived), Some(&fixtures::at(11, 0)))
             .unwrap();
         doc.agree_updates(&UpdateAgreement {
-            method: "phone".into(),
+            method: UpdateMethod::Phone,
             every_days: 7,
         })
         .unwrap();
@@ -501,12 +501,12 @@ mod tests {
         doc.add_note("Later", "PC1", at).unwrap();
         doc.set_receipt(&Receipt::NotGiven {
             reason: "Left".into(),
-            recorded_at: at.into(),
+            recorded_at: at.clone(),
         })
         .unwrap();
         doc.set_receipt(&Receipt::Given {
             medium: ReceiptMedium::Email,
-            given_at: at.into(),
+            given_at: at.clone(),
         })
         .unwrap();
         doc.check_schema().unwrap();

@@ -4,6 +4,7 @@
 use autosurgeon::{Hydrate, Reconcile};
 use serde::{Deserialize, Serialize};
 
+use super::time::Timestamp;
 use super::validate::Violations;
 use super::vocab::{ReceiptMedium, TickOutcome};
 
@@ -91,8 +92,8 @@ pub struct Tick {
     pub reason: Option<String>,
     /// Shoulder number of the officer who ticked it.
     pub ticked_by: String,
-    /// RFC 3339 device time of the tick.
-    pub ticked_at: String,
+    /// Device time of the tick.
+    pub ticked_at: Timestamp,
 }
 
 impl Tick {
@@ -120,10 +121,13 @@ pub enum Receipt {
     /// Handed over on the spot; its reference is the record's reference.
     Given {
         medium: ReceiptMedium,
-        given_at: String,
+        given_at: Timestamp,
     },
     /// Not given because of exceptional circumstances, with the reason.
-    NotGiven { reason: String, recorded_at: String },
+    NotGiven {
+        reason: String,
+        recorded_at: Timestamp,
+    },
 }
 
 impl Receipt {

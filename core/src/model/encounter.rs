@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::common::{Location, MAX_SHORT_LEN, Receipt};
 use super::notes::{NoteEntry, validate_notes};
+use super::time::Timestamp;
 use super::validate::Violations;
 use super::vocab::{
     AgeRange, Gender, Legislation, ObjectOfSearch, OfficerDefinedEthnicity, Outcome, SearchType,
@@ -38,8 +39,8 @@ pub struct StopSearch {
     pub search_type: SearchType,
     #[serde(default)]
     pub vehicle_registration: Option<String>,
-    /// RFC 3339 time of the search, with offset.
-    pub datetime: String,
+    /// When the search happened.
+    pub datetime: Timestamp,
     pub location: Location,
     #[serde(default)]
     pub gender: Option<Gender>,
@@ -139,7 +140,7 @@ fn ethnicity_rule(
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Reconcile, Hydrate)]
 #[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct StopAccount {
-    pub datetime: String,
+    pub datetime: Timestamp,
     pub location: Location,
     #[serde(default)]
     pub self_defined_ethnicity: Option<SelfDefinedEthnicity>,

@@ -9,7 +9,8 @@ use autosurgeon::{Hydrate, Reconcile};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::common::MAX_TEXT_LEN;
-use super::validate::Violations;
+use super::time::Timestamp;
+use super::validate::{InvalidTime, Violations};
 
 /// Most note entries one record may hold (the server refuses more).
 pub const MAX_NOTE_ENTRIES: usize = 5_000;
@@ -28,20 +29,26 @@ pub const LEGACY_NOTES_ID: &str = "legacy-notes";
 pub struct NoteEntry {
     /// UUID v7, or `legacy-notes` for the notes of a schema-v1 record.
     #[serde(default)]
+    #[cfg_attr(feature = "ffi", uniffi(default))]
     pub id: String,
     /// Shoulder number of the officer who wrote it.
     #[serde(default)]
+    #[cfg_attr(feature = "ffi", uniffi(default))]
     pub written_by: String,
-    /// RFC 3339 device time of writing.
+    /// Device time of writing; `None` only for a note given with a new
+    /// record, until the record is made.
     #[serde(default)]
-    pub written_at: String,
+    #[cfg_attr(feature = "ffi", uniffi(default))]
+    pub written_at: Option<Timestamp>,
     pub text: String,
     /// The id of the entry this one corrects.
     #[serde(default)]
+    #[cfg_attr(feature = "ffi", uniffi(default))]
     pub corrects: Option<String>,
     /// Ids of later entries that correct this one, in notebook order.
     /// Derived when the record is read; never stored.
     #[serde(default)]
+    #[cfg_attr(feature = "ffi", uniffi(default))]
     pub corrected_by: Vec<String>,
 }
 
@@ -51,7 +58,7 @@ impl NoteEntry {
         NoteEntry {
             id: String::new(),
             written_by: String::new(),
-            written_at: String::new(),
+            written_at: None,
             text: text.into(),
             corrects: None,
             corrected_by: Vec::new(),
@@ -61,7 +68,7 @@ impl NoteEntry {
     /// Whether this entry still waits for its author, time and id (a note
     /// given with a record not yet made).
     pub fn is_unstamped(&self) -> bool {
-        self.id.is_empty() && self.written_by.is_empty() && self.written_at.is_empty()
+        self.id.is_empty() && self.written_by.is_empty() && self.written_at.is_none()
     }
 
     /// The stored part of the entry (everything but what is derived).
@@ -90,23 +97,32 @@ impl From<&NoteEntry> for StoredNote {
         StoredNote {
             id: e.id.clone(),
             written_by: e.written_by.clone(),
-            written_at: e.written_at.clone(),
+            // An entry is stamped before it is written; an unstamped one
+            // would be refused by the schema check, never given a time.
+            written_at: e
+                .written_at
+                .as_ref()
+                .map(|t| t.as_str().to_string())
+                .unwrap_or_default(),
             text: e.text.clone(),
             corrects: e.corrects.clone(),
         }
     }
 }
 
-impl From<StoredNote> for NoteEntry {
-    fn from(s: StoredNote) -> Self {
-        NoteEntry {
+impl TryFrom<StoredNote> for NoteEntry {
+    type Error = InvalidTime;
+
+    /// A stored entry whose time names no instant is an error.
+    fn try_from(s: StoredNote) -> Result<Self, InvalidTime> {
+        Ok(NoteEntry {
             id: s.id,
             written_by: s.written_by,
-            written_at: s.written_at,
+            written_at: Some(Timestamp::from_stored(&s.written_at)?),
             text: s.text,
             corrects: s.corrects,
             corrected_by: Vec::new(),
-        }
+        })
     }
 }
 
@@ -155,7 +171,12 @@ pub fn validate_notes(v: &mut Violations, entries: &[NoteEntry]) {
         }
         v.required_short("notes.id", &entry.id);
         super::common::validate_shoulder_number(v, "notes.written_by", &entry.written_by);
-        v.timestamp("notes.written_at", &entry.written_at);
+        match &entry.written_at {
+            Some(at) => {
+                v.timestamp("notes.written_at", at);
+            }
+            None => v.push("notes.written_at", "required"),
+        }
         if let Some(target) = &entry.corrects
             && (target == &entry.id || !ids.contains(target.as_str()))
         {

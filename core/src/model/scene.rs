@@ -13,8 +13,11 @@ use serde::{Deserialize, Serialize};
 
 use super::common::{Location, Tick, validate_shoulder_number};
 use super::notes::{NoteEntry, validate_notes};
-use super::validate::{Violations, parse_time};
-use super::vocab::{AttendanceReason, RecordKind, ResponseGrade, TargetStatus, TickOutcome};
+use super::time::Timestamp;
+use super::validate::Violations;
+use super::vocab::{
+    AttendanceReason, RecordKind, ResponseGrade, TargetStatus, TickOutcome, UpdateMethod,
+};
 
 vocabulary! {
     /// Every promise an officer ticks: the quality-of-service and victim-care
@@ -80,9 +83,10 @@ impl ChecklistItem {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Reconcile, Hydrate)]
 #[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct UpdateAgreement {
-    /// "phone", "email", "visit", ... as agreed with the victim.
-    pub method: String,
-    pub every_days: u32,
+    /// How the victim wants to hear.
+    pub method: UpdateMethod,
+    /// At most [`MAX_UPDATE_INTERVAL_DAYS`] days apart.
+    pub every_days: i32,
 }
 
 /// Most scene actions one record may hold (the server refuses more).
@@ -93,7 +97,7 @@ pub const MAX_TICKS: usize = 2_000;
 pub const MAX_ATTENDING: usize = 100;
 
 /// Longest interval between updates the Pledge allows.
-pub const MAX_UPDATE_INTERVAL_DAYS: u32 = 28;
+pub const MAX_UPDATE_INTERVAL_DAYS: i32 = 28;
 
 /// What an officer did at the scene. New kinds of action are new variants.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Reconcile, Hydrate)]
@@ -165,7 +169,7 @@ pub struct SceneAction {
     pub id: String,
     /// Shoulder number of the officer who recorded it (from their notebook).
     pub recorded_by: String,
-    pub recorded_at: String,
+    pub recorded_at: Timestamp,
     pub detail: ActionDetail,
 }
 
@@ -176,14 +180,17 @@ pub struct SceneInput {
     pub reasons: Vec<AttendanceReason>,
     pub grade: ResponseGrade,
     /// When the call was received: the target clock starts here.
-    pub call_received: String,
+    pub call_received: Timestamp,
     /// Appointment agreed with the caller (scheduled grade only).
     #[serde(default)]
-    pub appointment: Option<String>,
+    #[cfg_attr(feature = "ffi", uniffi(default))]
+    pub appointment: Option<Timestamp>,
     #[serde(default)]
-    pub arrived: Option<String>,
+    #[cfg_attr(feature = "ffi", uniffi(default))]
+    pub arrived: Option<Timestamp>,
     #[serde(default)]
-    pub left: Option<String>,
+    #[cfg_attr(feature = "ffi", uniffi(default))]
+    pub left: Option<Timestamp>,
     pub location: Location,
     /// An optional first note, written as the notebook's first entry.
     #[serde(default)]
@@ -196,10 +203,10 @@ pub struct SceneInput {
 pub struct SceneAttendance {
     pub reasons: Vec<AttendanceReason>,
     pub grade: ResponseGrade,
-    pub call_received: String,
-    pub appointment: Option<String>,
-    pub arrived: Option<String>,
-    pub left: Option<String>,
+    pub call_received: Timestamp,
+    pub appointment: Option<Timestamp>,
+    pub arrived: Option<Timestamp>,
+    pub left: Option<Timestamp>,
     pub location: Location,
     pub actions: Vec<SceneAction>,
     /// Every tick ever made, in notebook order (an append-only history);
@@ -320,14 +327,13 @@ impl SceneAttendance {
         for action in &self.actions {
             action.detail.validate(v);
         }
-        if let Some(updates) = &self.updates {
-            v.required_short("updates.method", &updates.method);
-            if updates.every_days == 0 || updates.every_days > MAX_UPDATE_INTERVAL_DAYS {
-                v.push(
-                    "updates.every_days",
-                    format!("must be 1 to {MAX_UPDATE_INTERVAL_DAYS} (at least every 4 weeks)"),
-                );
-            }
+        if let Some(updates) = &self.updates
+            && !(1..=MAX_UPDATE_INTERVAL_DAYS).contains(&updates.every_days)
+        {
+            v.push(
+                "updates.every_days",
+                format!("must be 1 to {MAX_UPDATE_INTERVAL_DAYS} (at least every 4 weeks)"),
+            );
         }
         validate_notes(v, &self.notes);
         for officer in &self.attending {
@@ -337,13 +343,13 @@ impl SceneAttendance {
 
     /// Whether the Pledge's attendance target was met, from the grade and the times.
     pub fn target_status(&self) -> TargetStatus {
-        let call = parse_time(&self.call_received);
-        let arrived = self.arrived.as_deref().and_then(parse_time);
+        let call = self.call_received.instant();
+        let arrived = self.arrived.as_ref().map(Timestamp::instant);
         let deadline = match self.grade {
             ResponseGrade::NotAttended => return TargetStatus::NotApplicable,
-            ResponseGrade::Emergency => call.map(|c| c + Duration::minutes(12)),
-            ResponseGrade::Priority => call.map(|c| c + Duration::minutes(60)),
-            ResponseGrade::Scheduled => self.appointment.as_deref().and_then(parse_time),
+            ResponseGrade::Emergency => Some(call + Duration::minutes(12)),
+            ResponseGrade::Priority => Some(call + Duration::minutes(60)),
+            ResponseGrade::Scheduled => self.appointment.as_ref().map(Timestamp::instant),
         };
         match (arrived, deadline) {
             (None, _) => TargetStatus::Pending,
@@ -377,9 +383,9 @@ impl SceneAttendance {
     pub fn latest_ticks(&self) -> Vec<Tick> {
         let mut latest: Vec<&Tick> = Vec::new();
         for tick in &self.checklist {
-            let at = parse_time(&tick.ticked_at);
+            let at = tick.ticked_at.instant();
             match latest.iter_mut().find(|t| t.item == tick.item) {
-                Some(slot) if at >= parse_time(&slot.ticked_at) => *slot = tick,
+                Some(slot) if at >= slot.ticked_at.instant() => *slot = tick,
                 Some(_) => {}
                 None => latest.push(tick),
             }

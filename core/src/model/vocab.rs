@@ -8,7 +8,17 @@
 
 /// Defines a vocabulary enum whose variants each map to one fixed string.
 macro_rules! vocabulary {
-    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+    (@label $text:literal) => {{
+        let mut chars = $text.chars();
+        chars
+            .next()
+            .map(|first| first.to_uppercase().chain(chars).collect::<String>())
+            .unwrap_or_default()
+    }};
+    (@label $text:literal, $label:literal) => {
+        String::from($label)
+    };
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal $(label $label:literal)?),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         #[cfg_attr(feature = "ffi", derive(uniffi::Enum))]
@@ -33,6 +43,19 @@ macro_rules! vocabulary {
                     $($text => Some($name::$variant),)+
                     _ => None,
                 }
+            }
+
+            /// The label an app shows for this value: the vocabulary
+            /// string with its first letter in capitals (the police.uk
+            /// strings are already written for people), or the label the
+            /// table gives. Built once per vocabulary.
+            pub fn label(self) -> &'static str {
+                static LABELS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+                let labels = LABELS.get_or_init(|| {
+                    vec![$(vocabulary!(@label $text $(, $label)?)),+]
+                });
+                let at = Self::ALL.iter().position(|v| *v == self).unwrap_or_default();
+                labels.get(at).map(String::as_str).unwrap_or_default()
             }
 
             /// A readable list of the accepted strings, for error messages.
@@ -299,6 +322,18 @@ vocabulary! {
 }
 
 vocabulary! {
+    /// How a victim agreed to hear about progress (the Pledge: at least
+    /// every 4 weeks).
+    UpdateMethod {
+        Phone => "phone",
+        Email => "email",
+        TextMessage => "text message",
+        Letter => "letter",
+        Visit => "visit",
+    }
+}
+
+vocabulary! {
     /// The state of one checklist item.
     TickOutcome {
         Done => "done",
@@ -322,10 +357,10 @@ vocabulary! {
 vocabulary! {
     /// The four record kinds.
     RecordKind {
-        SceneAttendance => "scene-attendance",
-        HomeBurglary => "home-burglary",
-        StopSearch => "stop-search",
-        StopAccount => "stop-account",
+        SceneAttendance => "scene-attendance" label "Scene attendance",
+        HomeBurglary => "home-burglary" label "Home burglary",
+        StopSearch => "stop-search" label "Stop and search",
+        StopAccount => "stop-account" label "Stop and account",
     }
 }
 

@@ -164,7 +164,7 @@ fn a_scene_with_thousands_of_actions_is_accepted_with_room_to_spare() {
         id: uuid::Uuid::now_v7().to_string(),
         kind: RecordKind::SceneAttendance,
         reference: Reference::generate().to_string(),
-        created_at: "2026-11-28T10:00:00Z".into(),
+        created_at: pocketbook_fixtures::at(10, 0),
         author: officer("PC1001"),
     };
     let body = RecordBody::SceneAttendance {

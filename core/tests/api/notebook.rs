@@ -271,7 +271,10 @@ fn a_schema_v1_record_reads_in_place_and_takes_appends_from_two_devices_at_once(
     assert_eq!(scene.notes[0].id, LEGACY_NOTES_ID);
     assert_eq!(scene.notes[0].text, "Rear door forced");
     assert_eq!(scene.notes[0].written_by, "PC1");
-    assert_eq!(scene.notes[0].written_at, "2026-11-28T10:00:00.000Z");
+    assert_eq!(
+        scene.notes[0].written_at.as_deref(),
+        Some("2026-11-28T10:00:00.000Z")
+    );
     assert_eq!(scene.checklist.len(), 1);
     assert_eq!(scene.checklist[0].id, "legacy-witnesses sought");
 
@@ -377,22 +380,16 @@ fn an_update_agreement_set_concurrently_is_one_whole_value_and_a_named_conflict(
         .unwrap()
         .header
         .id;
-    let agree = |nb: &Notebook, method: &str, every_days: u32| {
-        nb.agree_updates(
-            id.clone(),
-            UpdateAgreement {
-                method: method.into(),
-                every_days,
-            },
-        )
-        .unwrap()
+    let agree = |nb: &Notebook, method: UpdateMethod, every_days: i32| {
+        nb.agree_updates(id.clone(), UpdateAgreement { method, every_days })
+            .unwrap()
     };
-    agree(&all[0].nb, "phone", 7);
+    agree(&all[0].nb, UpdateMethod::Phone, 7);
     share(&all, &id);
     // One device changes the method, the other the interval: merged field
     // by field that would be {email, 14}, which nobody agreed.
-    agree(&all[0].nb, "email", 7);
-    agree(&all[1].nb, "phone", 14);
+    agree(&all[0].nb, UpdateMethod::Email, 7);
+    agree(&all[1].nb, UpdateMethod::Phone, 14);
     exchange(&all, &id);
     let merged = merged_in_every_order(&all, &id);
     for record in &merged {

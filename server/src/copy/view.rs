@@ -174,14 +174,14 @@ pub fn copy_of(record: &Record, now: DateTime<Utc>) -> Option<RecordCopy> {
         reference: header.reference.clone(),
         kind: header.kind,
         title: title.into(),
-        datetime: datetime.clone(),
+        datetime: datetime.to_string(),
         local_time: DateTime::parse_from_rfc3339(datetime)
             .map(|t| {
                 t.with_timezone(&London)
                     .format("%A %-d %B %Y at %H:%M")
                     .to_string()
             })
-            .unwrap_or_else(|_| datetime.clone()),
+            .unwrap_or_else(|_| datetime.to_string()),
         place: place.clone(),
         officer: CopyOfficer {
             shoulder_number: header.author.shoulder_number.clone(),
@@ -200,7 +200,7 @@ fn receipt_copy(receipt: Option<&Receipt>) -> ReceiptCopy {
         Some(Receipt::Given { medium, given_at }) => ReceiptCopy {
             status: "given".into(),
             medium: Some(medium.as_str().into()),
-            at: Some(given_at.clone()),
+            at: Some(given_at.to_string()),
             reason: None,
         },
         Some(Receipt::NotGiven {
@@ -209,7 +209,7 @@ fn receipt_copy(receipt: Option<&Receipt>) -> ReceiptCopy {
         }) => ReceiptCopy {
             status: "not given".into(),
             medium: None,
-            at: Some(recorded_at.clone()),
+            at: Some(recorded_at.to_string()),
             reason: Some(reason.clone()),
         },
         None => ReceiptCopy {

@@ -96,11 +96,9 @@ fn history() -> impl Strategy<Value = (Kind, usize, Vec<Step>)> {
 struct Written {
     notes: BTreeSet<String>,
     actions: BTreeSet<String>,
-    arrivals: BTreeSet<String>,
-    updates: BTreeSet<(String, u32)>,
+    arrivals: Vec<Timestamp>,
+    updates: Vec<(UpdateMethod, i32)>,
 }
-
-const METHODS: [&str; 3] = ["phone", "email", "visit"];
 
 fn officer(kind: Kind, replica: usize) -> String {
     if kind.shared() {
@@ -110,11 +108,11 @@ fn officer(kind: Kind, replica: usize) -> String {
     }
 }
 
-/// A time `minutes` after an hour ago, as devices write them.
-fn minutes_past_an_hour_ago(minutes: u32) -> String {
+/// A time `minutes` after an hour ago.
+fn minutes_past_an_hour_ago(minutes: u32) -> Timestamp {
     let at = chrono::Utc::now() - chrono::TimeDelta::hours(1)
         + chrono::TimeDelta::minutes(i64::from(minutes));
-    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    Timestamp::from_instant(at).expect("a time in range")
 }
 
 /// Refusals a step may meet by the record's own rules (a frozen field, an
@@ -207,12 +205,13 @@ async fn run(kind: Kind, replicas: usize, steps: Vec<Step>) {
             }
             Step::Arrival(r, minutes) if kind.shared() => {
                 let at = minutes_past_an_hour_ago(minutes);
-                written.arrivals.insert(at.clone());
+                written.arrivals.push(at.clone());
                 allowed(devices[r].record_arrival(id.clone(), at).map(drop));
             }
             Step::Updates(r, days) if kind.shared() => {
-                let method = METHODS[days as usize % METHODS.len()].to_string();
-                written.updates.insert((method.clone(), days));
+                let method = UpdateMethod::ALL[days as usize % UpdateMethod::ALL.len()];
+                let days = days as i32;
+                written.updates.push((method, days));
                 allowed(devices[r].agree_updates(
                     id.clone(),
                     UpdateAgreement {
@@ -316,7 +315,7 @@ fn check(station: &Station, devices: &[Device], id: &str, written: &Written) {
             assert!(written.arrivals.contains(arrived), "arrival nobody wrote");
         }
         if let Some(updates) = &scene.updates {
-            let pair = (updates.method.clone(), updates.every_days);
+            let pair = (updates.method, updates.every_days);
             assert!(written.updates.contains(&pair), "updates nobody agreed");
         }
     }

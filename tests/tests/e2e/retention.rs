@@ -163,7 +163,7 @@ async fn the_server_runs_retention_on_its_own_schedule() {
 
 fn stop_account_now() -> pocketbook_core::model::StopAccount {
     pocketbook_core::model::StopAccount {
-        datetime: now(),
+        datetime: pocketbook_core::model::Timestamp::now(),
         ..stop_account()
     }
 }

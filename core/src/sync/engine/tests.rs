@@ -7,7 +7,7 @@ use super::fake::{FakeServer, Fault, Link};
 use super::*;
 use crate::model::{
     AttendanceReason, Location, Officer, RecordBody, RecordHeader, ResponseGrade, SceneAttendance,
-    SceneInput,
+    SceneInput, Timestamp,
 };
 use crate::sync::wire::RejectionCode;
 
@@ -83,7 +83,7 @@ impl Device {
         let scene = SceneAttendance::from_input(SceneInput {
             reasons: vec![AttendanceReason::CrimeInProgress],
             grade: ResponseGrade::Emergency,
-            call_received: "2026-11-28T10:00:00Z".into(),
+            call_received: Timestamp::now(),
             appointment: None,
             arrived: None,
             left: None,
@@ -99,7 +99,7 @@ impl Device {
             id: uuid::Uuid::now_v7().to_string(),
             kind: body.kind(),
             reference: crate::reference::Reference::generate().to_string(),
-            created_at: "2026-11-28T10:01:00Z".into(),
+            created_at: Timestamp::now(),
             author: Officer {
                 shoulder_number: author.into(),
                 name: "Name".into(),

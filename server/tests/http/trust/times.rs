@@ -146,8 +146,12 @@ async fn once_the_receipt_is_given_the_encounter_cannot_move() {
     // Backdated by its own author: refused, audited, the retention clock stays.
     let backdated = changed(&whole, |doc| {
         let s = object(doc, SEARCH);
-        doc.put(&s, "datetime", pocketbook_fixtures::day_time(-30, 9, 0, 0))
-            .unwrap();
+        doc.put(
+            &s,
+            "datetime",
+            pocketbook_fixtures::day_time(-30, 9, 0, 0).as_str(),
+        )
+        .unwrap();
     });
     let outcome = changed(&whole, |doc| {
         let s = object(doc, SEARCH);
