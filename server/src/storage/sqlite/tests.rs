@@ -3,10 +3,7 @@
 
 use pocketbook_core::model::RecordKind;
 
-#[test]
-fn sqlite_passes_the_storage_suite() {
-    super::super::suite::run(|dir| Box::new(super::SqliteStorage::open(dir).unwrap()));
-}
+crate::storage::suite::storage_suite!(|dir| Box::new(super::SqliteStorage::open(dir).unwrap()));
 
 #[test]
 fn a_version_1_store_migrates_and_keeps_its_data() {
