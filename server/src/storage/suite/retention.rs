@@ -286,6 +286,21 @@ pub(crate) fn erasure(store: &dyn Storage) {
         store.erase_record("never", T, "retention", &erased("never")),
         Err(StorageError::NotFound(_))
     ));
+    // A push loaded before the erasure loses its compare-and-swap, and a
+    // hold cannot be placed on what is gone: the record stays erased.
+    assert!(matches!(
+        store.commit_record(&RecordCommit {
+            expected_version: Some(version + 1),
+            ..again.clone()
+        }),
+        Err(StorageError::Conflict)
+    ));
+    assert!(matches!(
+        store.set_legal_hold(&hold("e1", "complaint", T), &[]),
+        Err(StorageError::NotFound(_))
+    ));
+    assert!(store.record("e1").unwrap().is_none());
+    assert!(store.legal_holds().unwrap().is_empty());
     assert_eq!(events_of(store, "record-erased"), 1);
     assert_eq!(store.tombstone("e1").unwrap().unwrap().reason, "retention");
     assert!(store.tombstone("never").unwrap().is_none());
