@@ -8,10 +8,10 @@
 //!
 //! | Method                              | Behaviour (file::function)                            |
 //! |-------------------------------------|-------------------------------------------------------|
-//! | `Storage::ping`                     | `run`                                                 |
+//! | `Storage::ping`                     | `run`; `audit::empty`                                 |
 //! | `add_officer`                       | `run`; `devices::devices_close` (audit, duplicate)    |
 //! | `officer`, `officers`               | `run`                                                 |
-//! | `deactivate_officer`                | `devices::devices_close`                              |
+//! | `deactivate_officer`                | `devices::devices_close` (codes refused after it)     |
 //! | `add_enrolment_code`                | `run`; `devices::devices_close`                       |
 //! | `redeem_enrolment_code`             | `run` (once, expiry); `devices::devices_close`        |
 //! | `principal`, `device`, `devices`    | `run`; `devices::devices_close`                       |
@@ -21,7 +21,7 @@
 //! | `commit_record`                     | `run` (CAS, races, duplicates); `access::access`      |
 //! | `feed_window`, `feed_after`         | `run`; `access::access`; `retention::erasure`         |
 //! | `AuditLog::append_audit`            | `audit::audit_chain`                                  |
-//! | `audit_events`, `audit_head`        | `audit::audit_chain` (filters, order, chain)          |
+//! | `audit_events`, `audit_head`        | `audit::audit_chain` (filters, paging, chain); `audit::empty` |
 //! | `RetentionStore::retention_due`     | `retention::retention_due`                            |
 //! | `erase_record`, `tombstone`         | `retention::erasure`; `retention::legal_holds`        |
 //! | `scrub`                             | `retention::erasure` (store intact after it)          |
@@ -47,7 +47,7 @@ use super::*;
 use crate::audit::Action;
 
 mod access;
-mod audit;
+pub(crate) mod audit;
 pub(crate) mod copies;
 mod devices;
 pub(crate) mod retention;
@@ -71,6 +71,10 @@ macro_rules! storage_suite {
         #[test]
         fn suite_identity_records_feed_and_audit() {
             $crate::storage::suite::run($make)
+        }
+        #[test]
+        fn suite_empty_store() {
+            $crate::storage::suite::fresh($crate::storage::suite::audit::empty, $make)
         }
         #[test]
         fn suite_retention_due() {
