@@ -34,6 +34,12 @@
 //! | `prune_attempts`                    | `copies::attempts`                                    |
 //! | `add_attempts_audited`              | `copies::audited_attempts`                            |
 //!
+//!
+//! Besides, `shared::reopened` checks every kind of state survives a
+//! restart, and `shared::two_handles` that two handles on one store (two
+//! instances) see each other's writes: codes used once, holds, attempts,
+//! feed order and one audit chain across them.
+//!
 //! A state change undone when its audit event cannot be written is
 //! provoked through SQLite's own tables, so it is checked in
 //! `storage/sqlite/tests.rs`; the suite checks that refused changes audit
@@ -51,6 +57,7 @@ pub(crate) mod audit;
 pub(crate) mod copies;
 mod devices;
 pub(crate) mod retention;
+pub(crate) mod shared;
 
 use access::access;
 use audit::audit_chain;
@@ -71,6 +78,14 @@ macro_rules! storage_suite {
         #[test]
         fn suite_identity_records_feed_and_audit() {
             $crate::storage::suite::run($make)
+        }
+        #[test]
+        fn suite_store_reopened() {
+            $crate::storage::suite::shared::reopened($make)
+        }
+        #[test]
+        fn suite_two_handles_on_one_store() {
+            $crate::storage::suite::shared::two_handles($make)
         }
         #[test]
         fn suite_empty_store() {
