@@ -38,7 +38,9 @@
 //! Besides, `shared::reopened` checks every kind of state survives a
 //! restart, and `shared::two_handles` that two handles on one store (two
 //! instances) see each other's writes: codes used once, holds, attempts,
-//! feed order and one audit chain across them.
+//! feed order and one audit chain across them; `shared::racing_handles`
+//! races writers through both handles (codes won once, no attempt lost,
+//! one feed entry per commit).
 //!
 //! A state change undone when its audit event cannot be written is
 //! provoked through SQLite's own tables, so it is checked in
@@ -86,6 +88,10 @@ macro_rules! storage_suite {
         #[test]
         fn suite_two_handles_on_one_store() {
             $crate::storage::suite::shared::two_handles($make)
+        }
+        #[test]
+        fn suite_writers_racing_through_two_handles() {
+            $crate::storage::suite::shared::racing_handles($make)
         }
         #[test]
         fn suite_empty_store() {

@@ -132,3 +132,70 @@ pub(crate) fn two_handles(make: impl Fn(&Path) -> Box<dyn Storage>) {
     assert_eq!(a.audit_head().unwrap(), b.audit_head().unwrap());
     assert!(crate::audit::verify(b.as_ref()).unwrap().intact());
 }
+
+/// Writers racing through two handles: each enrolment code is used by
+/// exactly one of them, no attempt is lost, and every commit gets its own
+/// feed entry, in order, seen alike through both handles.
+pub(crate) fn racing_handles(make: impl Fn(&Path) -> Box<dyn Storage>) {
+    const CODES: usize = 4;
+    const WRITERS: usize = 4;
+    const EACH: usize = 5;
+    let dir = tempfile::tempdir().unwrap();
+    let handles = [make(dir.path()), make(dir.path())];
+    handles[0]
+        .add_officer(&officer("PC1", "Lewisham"), T, &[])
+        .unwrap();
+    for code in 0..CODES {
+        handles[0]
+            .add_enrolment_code(format!("code-{code}").as_bytes(), "PC1", 100, T, &[])
+            .unwrap();
+    }
+    let before = handles[0].audit_head().unwrap();
+    assert_eq!(before, None);
+    let won: usize = std::thread::scope(|threads| {
+        let racers: Vec<_> = (0..WRITERS)
+            .map(|w| {
+                let store = handles[w % 2].as_ref();
+                threads.spawn(move || {
+                    let mut won = 0;
+                    for code in 0..CODES {
+                        let id = format!("d{w}-{code}");
+                        match store.redeem_enrolment_code(
+                            format!("code-{code}").as_bytes(),
+                            50,
+                            &device(&id),
+                            id.as_bytes(),
+                            T,
+                            &|_| vec![admin_event(Action::DeviceEnrolled, "PC1")],
+                        ) {
+                            Ok(_) => won += 1,
+                            Err(StorageError::CodeRefused) => {}
+                            Err(e) => panic!("{e}"),
+                        }
+                    }
+                    for n in 0..EACH {
+                        store.add_attempt("client", n as i64, n % 2 == 0).unwrap();
+                        store
+                            .commit_record(&commit(&format!("r{w}-{n}"), None, b"x"))
+                            .unwrap();
+                    }
+                    won
+                })
+            })
+            .collect();
+        racers.into_iter().map(|r| r.join().unwrap()).sum()
+    });
+    assert_eq!(won, CODES, "each code enrols exactly one device");
+    assert_eq!(handles[1].devices().unwrap().len(), CODES);
+    assert_eq!(events_of(handles[1].as_ref(), "device-enrolled"), CODES);
+    let per_writer = (EACH as u32, EACH.div_ceil(2) as u32);
+    assert_eq!(
+        handles[1].attempts_since("client", 0).unwrap(),
+        (per_writer.0 * WRITERS as u32, per_writer.1 * WRITERS as u32)
+    );
+    let feed = handles[0].feed_after(0, 1000).unwrap();
+    assert_eq!(feed.len(), WRITERS * EACH);
+    assert!(feed.windows(2).all(|w| w[0].seq < w[1].seq));
+    assert_eq!(handles[1].feed_after(0, 1000).unwrap(), feed);
+    assert!(crate::audit::verify(handles[1].as_ref()).unwrap().intact());
+}
