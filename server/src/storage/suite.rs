@@ -21,7 +21,7 @@
 //! | `commit_record`                     | `run` (CAS, races, duplicates); `access::access`      |
 //! | `feed_window`, `feed_after`         | `run`; `access::access`; `retention::erasure`         |
 //! | `AuditLog::append_audit`            | `audit::audit_chain`                                  |
-//! | `audit_events`, `audit_head`        | `audit::audit_chain` (filters, paging, chain); `audit::empty` |
+//! | `audit_events`, `audit_head`        | `audit::audit_chain` (filters, paging); `audit::empty`|
 //! | `RetentionStore::retention_due`     | `retention::retention_due`                            |
 //! | `erase_record`, `tombstone`         | `retention::erasure`; `retention::legal_holds`        |
 //! | `scrub`                             | `retention::erasure` (store intact after it)          |
@@ -34,6 +34,8 @@
 //! | `prune_attempts`                    | `copies::attempts`                                    |
 //! | `add_attempts_audited`              | `copies::audited_attempts`                            |
 //!
+//! (`run` is the first behaviour: identity, records, feed, then
+//! `access`, `devices` and `audit` on the state it leaves.)
 //!
 //! Besides, `shared::reopened` checks every kind of state survives a
 //! restart, and `shared::two_handles` that two handles on one store (two
