@@ -3,10 +3,7 @@
 
 use pocketbook_core::model::RecordKind;
 
-#[test]
-fn sqlite_passes_the_storage_suite() {
-    super::super::suite::run(|dir| Box::new(super::SqliteStorage::open(dir).unwrap()));
-}
+crate::storage::suite::storage_suite!(|dir| Box::new(super::SqliteStorage::open(dir).unwrap()));
 
 #[test]
 fn a_version_1_store_migrates_and_keeps_its_data() {
@@ -217,6 +214,16 @@ fn a_state_change_is_undone_when_its_audit_event_cannot_be_written() {
         audit: Vec::new(),
     };
     store.commit_record(&record).unwrap();
+    let mut held = record.clone();
+    held.index.id = "r0".into();
+    held.index.reference = "REF0".into();
+    store.commit_record(&held).unwrap();
+    let hold = |id: &str| LegalHold {
+        record_id: id.into(),
+        reason: "complaint".into(),
+        set_at: t.into(),
+    };
+    store.set_legal_hold(&hold("r0"), &[]).unwrap();
 
     let raw = rusqlite::Connection::open(dir.path().join(super::STORE_FILE)).unwrap();
     raw.execute("UPDATE audit_head SET seq = 0", []).unwrap();
@@ -262,14 +269,14 @@ fn a_state_change_is_undone_when_its_audit_event_cannot_be_written() {
     record.audit = e(Action::RecordShared);
     assert!(store.commit_record(&record).is_err());
     assert!(store.record("r2").unwrap().is_none());
-    let hold = LegalHold {
-        record_id: "r1".into(),
-        reason: "complaint".into(),
-        set_at: t.into(),
-    };
     assert!(
         store
-            .set_legal_hold(&hold, &e(Action::LegalHoldSet))
+            .set_legal_hold(&hold("r1"), &e(Action::LegalHoldSet))
+            .is_err()
+    );
+    assert!(
+        store
+            .release_legal_hold("r0", t, &e(Action::LegalHoldReleased))
             .is_err()
     );
     assert!(
@@ -277,7 +284,7 @@ fn a_state_change_is_undone_when_its_audit_event_cannot_be_written() {
             .erase_record("r1", t, "retention", &e(Action::RecordErased))
             .is_err()
     );
-    assert!(store.legal_holds().unwrap().is_empty());
+    assert_eq!(store.legal_holds().unwrap(), vec![hold("r0")]);
     assert!(store.record("r1").unwrap().is_some());
     // A copy attempt is counted only with its audit event.
     use crate::storage::CopyStore;
@@ -316,4 +323,52 @@ fn a_newer_store_is_refused() {
         super::SqliteStorage::open(dir.path()),
         Err(super::StorageError::TooNew { found: 42, .. })
     ));
+}
+
+/// After an erasure and a scrub, no file of the store (database,
+/// write-ahead log, shared memory) still holds the erased record's
+/// content, while the store is open; before the erasure it did.
+#[test]
+fn an_erased_record_cannot_be_read_back_from_the_files_after_a_scrub() {
+    use crate::storage::{RecordCommit, RecordIndex, RetentionStore, Storage};
+    let dir = tempfile::tempdir().unwrap();
+    let store = super::SqliteStorage::open(dir.path()).unwrap();
+    let t = "2026-11-29T12:00:00Z";
+    let marker = b"ERASE-ME-7f3a9c-witness-statement";
+    let commit = |id: &str, reference: &str, content: &[u8]| RecordCommit {
+        index: RecordIndex {
+            id: id.into(),
+            kind: RecordKind::StopSearch,
+            reference: reference.into(),
+            author: "PC1".into(),
+            station: "Lewisham".into(),
+            occurred_at: t.into(),
+            status: pocketbook_core::model::RecordStatus::Open,
+            created_at: t.into(),
+            updated_at: t.into(),
+        },
+        snapshot: content.to_vec(),
+        new_changes: content.to_vec(),
+        expected_version: None,
+        origin_device: "d1".into(),
+        grant: vec!["PC7".into()],
+        audit: Vec::new(),
+    };
+    store.commit_record(&commit("r1", "REF1", marker)).unwrap();
+    store.commit_record(&commit("r2", "REF2", b"kept")).unwrap();
+    let holds_marker = || {
+        std::fs::read_dir(dir.path()).unwrap().any(|entry| {
+            let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+            bytes.windows(marker.len()).any(|w| w == marker)
+        })
+    };
+    assert!(holds_marker(), "the search finds content that is stored");
+
+    store.erase_record("r1", t, "retention", &[]).unwrap();
+    store.scrub().unwrap();
+    assert!(
+        !holds_marker(),
+        "erased content is still in the store's files"
+    );
+    assert_eq!(store.record("r2").unwrap().unwrap().snapshot, b"kept");
 }

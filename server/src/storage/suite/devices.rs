@@ -110,6 +110,10 @@ pub(super) fn devices_close(store: &dyn Storage) {
     ));
     assert_eq!(events_of(store, "device-retire-requested"), 2);
 
+    // A code issued before the officer is deactivated is of no use after.
+    store
+        .add_enrolment_code(b"code-58", "PC5", 100, T, &[])
+        .unwrap();
     let deactivated =
         |devices: &[String]| vec![admin_event(Action::OfficerDeactivated, &devices.join(","))];
     let revoked = store.deactivate_officer("PC5", "t5", &deactivated).unwrap();
@@ -119,6 +123,24 @@ pub(super) fn devices_close(store: &dyn Storage) {
         store.device("d7").unwrap().unwrap().revoke_reason,
         Some(RevokeReason::OfficerDeactivated)
     );
+    assert!(matches!(
+        store.redeem_enrolment_code(
+            b"code-58",
+            50,
+            &device("d8"),
+            b"tok-58",
+            T,
+            &|o: &OfficerRow| { added(std::slice::from_ref(&o.shoulder_number)) }
+        ),
+        Err(StorageError::CodeRefused)
+    ));
+    assert!(store.device("d8").unwrap().is_none());
+    assert!(store.principal(b"tok-58").unwrap().is_none());
+    assert!(matches!(
+        store.add_enrolment_code(b"code-59", "PC5", 100, T, &[]),
+        Err(StorageError::NotFound(_))
+    ));
+    assert_eq!(events_of(store, "device-enrolled"), 3);
     assert!(matches!(
         store.deactivate_officer("PC404", "t5", &deactivated),
         Err(StorageError::NotFound(_))
