@@ -241,10 +241,12 @@ pub trait RetentionStore {
         occurred_before: &str,
         limit: u32,
     ) -> Result<Vec<RecordIndex>, StorageError>;
-    /// Erases a record whole, in one transaction: its document, its feed
-    /// entries and its readers go; a content-free tombstone and one
-    /// `erased` feed entry (so devices erase their copies) are written, with
-    /// the audit events. `NotFound` if there is no such record, `Conflict`
+    /// Erases a record whole, in one transaction: its document and its
+    /// feed entries go; a content-free tombstone and one `erased` feed
+    /// entry (so devices erase their copies) are written, with the audit
+    /// events. Who could read it (author, co-attending officers) is kept,
+    /// content-free, so the erasure reaches every device that held a copy
+    /// and the scope check still answers for the erased id. `NotFound` if there is no such record, `Conflict`
     /// if it is on legal hold.
     fn erase_record(
         &self,
