@@ -36,7 +36,7 @@ async fn a_faulty_link_loses_nothing_applies_nothing_twice_and_strands_no_device
     let proxy = FaultProxy::start(server.addr, seed, Duration::from_millis(1500)).await;
     let mut fleet = Fleet::enrol(data.path(), &proxy.url(), impatient()).await;
 
-    proxy.set_fault_rate(0.5);
+    proxy.set_fault_rate(0.6);
     let enough = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
     for (i, mut device) in std::mem::take(&mut fleet.devices).into_iter().enumerate() {
@@ -46,7 +46,7 @@ async fn a_faulty_link_loses_nothing_applies_nothing_twice_and_strands_no_device
         tasks.push(tokio::spawn(async move {
             let mut syncs = 0u64;
             while !enough.load(Ordering::SeqCst) {
-                for _ in 0..rng.random_range(0..3) {
+                for _ in 0..rng.random_range(0..2) {
                     device.random_edit(&scene, &mut rng);
                 }
                 device.sync().await.ok();
