@@ -27,6 +27,13 @@ pub use crate::identity::{DeviceRow, OfficerRow, Principal, RevokeReason};
 pub enum StorageError {
     #[error("storage failure: {0}")]
     Backend(#[source] BackendError),
+    /// The store has no room left (the disk, or the store's size cap):
+    /// nothing of the failed write was kept; writes work again once there
+    /// is room, without a restart.
+    #[error(
+        "the store is full: free disk space (or raise the store's size cap) so writes can go on"
+    )]
+    Full,
     #[error("the record changed concurrently; retry")]
     Conflict,
     #[error("{0} already exists")]

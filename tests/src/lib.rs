@@ -1,11 +1,17 @@
 //! The end-to-end harness: a station (a real server on a loopback port with
 //! its own data directory), officers, and enrolled device cores that sync
 //! with it through the same API the apps use. Also a TCP proxy that can cut
-//! a response half way, to play a mobile link that drops.
+//! a response half way, to play a mobile link that drops. The fault suites
+//! add the real binaries as child processes ([`process`]), a
+//! fault-injecting proxy ([`proxy`]) and a sync storm with its ledger of
+//! acknowledged edits ([`storm`]).
 
 #![forbid(unsafe_code)]
 
 pub mod inputs;
+pub mod process;
+pub mod proxy;
+pub mod storm;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

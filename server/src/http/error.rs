@@ -104,6 +104,14 @@ impl From<StorageError> for HttpError {
             StorageError::Conflict => {
                 HttpError::unavailable("the record is busy with other devices' changes")
             }
+            StorageError::Full => {
+                tracing::error!(
+                    "the store is full: writes are refused with 503 until there is room (free disk space, or raise POCKETBOOK_STORE_MAX_PAGES)"
+                );
+                let mut full = HttpError::unavailable("the server's store is full");
+                full.retry_after = Some(60);
+                full
+            }
             other => {
                 tracing::error!(error = %other, "storage failure");
                 HttpError::unavailable("the server's store is not answering")

@@ -46,9 +46,24 @@ impl std::fmt::Debug for SqliteStorage {
     }
 }
 
+/// A driver error as a storage error: no room left (`SQLITE_FULL`: the
+/// disk, or the page cap) is [`StorageError::Full`], everything else a
+/// backend failure.
 fn backend(e: rusqlite::Error) -> StorageError {
-    StorageError::backend_from(None, e)
+    if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
+        StorageError::Full
+    } else {
+        StorageError::backend_from(None, e)
+    }
 }
+
+/// The environment variable that caps the store's size in pages
+/// (`PRAGMA max_page_count`; a page is 4 KiB): an operator's guard that
+/// keeps the store from filling the disk it shares with the logs, and the
+/// fault tests' way to make the store run out of room without privileges.
+/// Past the cap, writes fail as [`StorageError::Full`] (503); unset, the
+/// store may grow until the disk is full.
+pub const MAX_PAGES_ENV: &str = "POCKETBOOK_STORE_MAX_PAGES";
 
 /// Every row a query returns, mapped by `row`: the one way the store reads
 /// a list.
@@ -82,6 +97,15 @@ impl SqliteStorage {
         // cannot be read back from free pages of the file.
         conn.pragma_update(None, "secure_delete", true)
             .map_err(backend)?;
+        if let Ok(cap) = std::env::var(MAX_PAGES_ENV) {
+            let pages: u32 = cap.trim().parse().map_err(|_| {
+                StorageError::backend(format!(
+                    "{MAX_PAGES_ENV} must be a number of pages, not {cap:?}"
+                ))
+            })?;
+            conn.pragma_update(None, "max_page_count", pages)
+                .map_err(backend)?;
+        }
         migrate(&mut conn)?;
         Ok(SqliteStorage {
             conn: Mutex::new(conn),
