@@ -13,10 +13,12 @@
 //! action to one scene never reloads its history.
 
 mod cache;
+mod checked;
 mod feed;
 mod held;
 mod opening;
 mod retention;
+mod rollback;
 mod schema;
 mod sync_state;
 
@@ -31,6 +33,7 @@ use crate::model::{Record, RecordBody, RecordHeader, RecordKind, RecordStatus, R
 use cache::DocCache;
 pub use held::{HeldReason, HeldRecord};
 use opening::{OpenFailure, load_or_create_actor, move_aside};
+pub use rollback::{RolledBack, SetAside};
 pub use schema::{APPLICATION_ID, CURRENT_VERSION};
 pub use sync_state::{
     AppliedPage, Credentials, PROGRESS_EVERY, PROGRESS_EVERY_RECORDS, PendingPush,
@@ -58,6 +61,10 @@ pub enum StoreError {
     Duplicate,
     #[error(transparent)]
     Document(#[from] DocumentError),
+    /// The edit breaks the rules the server enforces (scope, authorship,
+    /// frozen fields): it was not stored.
+    #[error("{0}")]
+    Forbidden(String),
 }
 
 /// A filter for [`Store::list`]; every field narrows the result.
@@ -226,7 +233,8 @@ impl Store {
     /// Lists records from the index columns alone, newest first.
     pub fn list(&self, filter: &ListFilter) -> Result<Vec<RecordSummary>, StoreError> {
         let mut sql = String::from(
-            "SELECT id, kind, reference, status, created_at, updated_at, occurred_at
+            "SELECT id, kind, reference, status, created_at, updated_at, occurred_at,
+                    rejection IS NOT NULL
              FROM records WHERE 1 = 1",
         );
         let mut args: Vec<String> = Vec::new();
@@ -263,11 +271,12 @@ impl Store {
                 r.get::<_, String>(4)?,
                 r.get::<_, String>(5)?,
                 r.get::<_, String>(6)?,
+                r.get::<_, bool>(7)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, kind, reference, status, created_at, updated_at, occurred_at) = row?;
+            let (id, kind, reference, status, created_at, updated_at, occurred_at, refused) = row?;
             let (Some(kind), Some(status)) =
                 (RecordKind::parse(&kind), RecordStatus::parse(&status))
             else {
@@ -281,6 +290,7 @@ impl Store {
                 created_at,
                 updated_at,
                 occurred_at,
+                refused,
             });
         }
         Ok(out)

@@ -34,7 +34,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use pocketbook_core::sync::lifecycle::WipeReason;
 use pocketbook_core::sync::wire::{
-    ENROL_PATH, ErrorBody, MAX_REQUEST_BYTES, PROTOCOL_VERSION, RETIRE_PATH, SYNC_PATH,
+    ENROL_PATH, ErrorBody, MAX_REQUEST_BYTES, RETIRE_PATH, SUPPORTED_PROTOCOLS, SYNC_PATH,
 };
 use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
@@ -324,9 +324,12 @@ impl HttpError {
         let mut e = Self::new(
             StatusCode::UPGRADE_REQUIRED,
             "unsupported-protocol",
-            format!("protocol {found} is not spoken here; this server speaks {PROTOCOL_VERSION}"),
+            format!(
+                "protocol {found} is not spoken here; this server speaks {:?}",
+                SUPPORTED_PROTOCOLS
+            ),
         );
-        e.body.supported_protocols = vec![PROTOCOL_VERSION];
+        e.body.supported_protocols = SUPPORTED_PROTOCOLS.to_vec();
         e
     }
 
@@ -503,7 +506,9 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, HttpError> {
         .map_err(|e| HttpError::malformed(format!("invalid JSON: {e}")))?;
     match probe.protocol {
         None => return Err(HttpError::malformed("missing field `protocol`")),
-        Some(serde_json::Value::Number(n)) if n.as_u64() == Some(u64::from(PROTOCOL_VERSION)) => {}
+        Some(serde_json::Value::Number(n))
+            if n.as_u64()
+                .is_some_and(|v| SUPPORTED_PROTOCOLS.iter().any(|p| u64::from(*p) == v)) => {}
         Some(serde_json::Value::Number(n)) => {
             return Err(HttpError::unsupported_protocol(
                 n.as_u64()

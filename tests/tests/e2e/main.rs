@@ -6,3 +6,4 @@ mod failures;
 mod identity;
 mod minimisation;
 mod retention;
+mod rollback;
