@@ -18,8 +18,9 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::model::{Officer, RecordHeader, Violations};
-use crate::store::{Credentials, HeldRecord, Store};
+use crate::store::{Credentials, HeldRecord, SetAside, Store};
 use crate::sync::client::{NetworkSettings, SyncClient};
+use crate::sync::wire::Access;
 
 pub use crate::error::ApiError;
 
@@ -159,6 +160,15 @@ impl Notebook {
         Ok(self.officer.clone())
     }
 
+    /// The officer's role and station as the server last said (at
+    /// enrolment, and in every sync answer since, so a promotion or a move
+    /// arrives with the next sync); `None` for a notebook never enrolled,
+    /// or enrolled with a server of protocol 1. Edits are checked against
+    /// it before they are stored.
+    pub fn access(&self) -> Result<Option<Access>, ApiError> {
+        Ok(self.store()?.access()?)
+    }
+
     /// Closes the notebook now: the store's file is released, and every
     /// later call on this object fails with `ApiError::Closed` (a sync in
     /// flight stops at its next step, its applied pages kept). Listeners
@@ -195,6 +205,20 @@ impl Notebook {
     /// applies them without any action.
     pub fn held_records(&self) -> Result<Vec<HeldRecord>, ApiError> {
         Ok(self.store()?.held()?)
+    }
+
+    /// Changes the server refused for good and this device set aside when
+    /// it rolled their records back, oldest first: which record, why, how
+    /// many edits. They are never merged or pushed again.
+    pub fn set_aside(&self) -> Result<Vec<SetAside>, ApiError> {
+        Ok(self.store()?.set_aside()?)
+    }
+
+    /// The record as this device had it before a rollback, refused changes
+    /// included: an Automerge document (as `export` gives) to read them.
+    /// `NotFound` for an id [`Notebook::set_aside`] does not list.
+    pub fn set_aside_version(&self, id: u64) -> Result<Vec<u8>, ApiError> {
+        Ok(self.store()?.set_aside_version(id)?)
     }
 
     /// Where an unreadable store file was moved when the notebook opened,

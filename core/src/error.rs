@@ -71,6 +71,12 @@ pub enum ApiError {
     /// continue.
     #[error("{} ({lost_edits} unsynced edits lost)", reason.message())]
     Wiped { reason: WipeReason, lost_edits: i64 },
+    /// The edit is not this officer's to make: the record is outside what
+    /// they may change (a supervisor's view of the station is read-only),
+    /// or the edit breaks an authorship or frozen-field rule. The server
+    /// would refuse it, so it was not stored.
+    #[error("{detail}")]
+    Forbidden { detail: String },
     /// The notebook was closed (`close_notebook`): open it again to go on.
     #[error("{detail}")]
     Closed { detail: String },
@@ -192,6 +198,7 @@ impl From<StoreError> for ApiError {
             StoreError::TooNew { .. } => ApiError::UpdateRequired {
                 detail: e.to_string(),
             },
+            StoreError::Forbidden(detail) => ApiError::Forbidden { detail },
             StoreError::Sqlite(_) | StoreError::Io(_) => ApiError::storage(e.to_string()),
         }
     }

@@ -241,6 +241,11 @@ pub struct RecordSummary {
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub occurred_at: Timestamp,
+    /// The server refused this record and it stays as it is here, not
+    /// pushed again: a record new on this device (never acknowledged), or
+    /// one refused as corrupt or of the wrong kind. A record refused as
+    /// forbidden or invalid is rolled back instead (`Notebook::set_aside`).
+    pub refused: bool,
 }
 
 /// How the entry lists and the attending set are written when a document is

@@ -13,10 +13,13 @@
 //! action to one scene never reloads its history.
 
 mod cache;
+mod checked;
 mod feed;
 mod held;
+mod listing;
 mod opening;
 mod retention;
+mod rollback;
 mod schema;
 mod sync_state;
 
@@ -26,13 +29,12 @@ use automerge::ActorId;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
 
 use crate::document::{DocumentError, RecordDoc};
-use crate::model::{
-    Record, RecordBody, RecordHeader, RecordKind, RecordStatus, RecordSummary, Timestamp,
-};
+use crate::model::{Record, RecordBody, RecordHeader, RecordKind, RecordStatus};
 
 use cache::DocCache;
 pub use held::{HeldReason, HeldRecord};
 use opening::{OpenFailure, load_or_create_actor, move_aside};
+pub use rollback::{RolledBack, SetAside};
 pub use schema::{APPLICATION_ID, CURRENT_VERSION};
 pub use sync_state::{
     AppliedPage, Credentials, PROGRESS_EVERY, PROGRESS_EVERY_RECORDS, PendingPush,
@@ -60,6 +62,10 @@ pub enum StoreError {
     Duplicate,
     #[error(transparent)]
     Document(#[from] DocumentError),
+    /// The edit breaks the rules the server enforces (scope, authorship,
+    /// frozen fields): it was not stored.
+    #[error("{0}")]
+    Forbidden(String),
 }
 
 /// A filter for [`Store::list`]; every field narrows the result.
@@ -223,81 +229,6 @@ impl Store {
         let record = doc.record();
         self.cache.put(doc);
         Ok(record?)
-    }
-
-    /// Lists records from the index columns alone, newest first.
-    pub fn list(&self, filter: &ListFilter) -> Result<Vec<RecordSummary>, StoreError> {
-        let mut sql = String::from(
-            "SELECT id, kind, reference, status, created_at, updated_at, occurred_at
-             FROM records WHERE 1 = 1",
-        );
-        let mut args: Vec<String> = Vec::new();
-        if let Some(kind) = filter.kind {
-            args.push(kind.as_str().into());
-            sql.push_str(&format!(" AND kind = ?{}", args.len()));
-        }
-        if let Some(status) = filter.status {
-            args.push(status.as_str().into());
-            sql.push_str(&format!(" AND status = ?{}", args.len()));
-        }
-        if let Some(reference) = &filter.reference {
-            let canonical = crate::reference::Reference::parse(reference)
-                .map(|r| r.to_string())
-                .unwrap_or_default();
-            args.push(canonical);
-            sql.push_str(&format!(" AND reference = ?{}", args.len()));
-        }
-        if let Some(since) = &filter.created_since {
-            args.push(since.clone());
-            sql.push_str(&format!(" AND created_at >= ?{}", args.len()));
-        }
-        sql.push_str(" ORDER BY created_at DESC, id DESC");
-        if let Some(limit) = filter.limit {
-            sql.push_str(&format!(" LIMIT {limit}"));
-        }
-        let mut stmt = self.conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, String>(5)?,
-                r.get::<_, String>(6)?,
-            ))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (id, kind, reference, status, created_at, updated_at, occurred_at) = row?;
-            let (Some(kind), Some(status)) =
-                (RecordKind::parse(&kind), RecordStatus::parse(&status))
-            else {
-                return Err(DocumentError::Shape(format!("unknown index values for {id}")).into());
-            };
-            let time = |text: &str| {
-                Timestamp::from_stored(text)
-                    .map_err(|_| DocumentError::Shape(format!("unreadable index time for {id}")))
-            };
-            out.push(RecordSummary {
-                created_at: time(&created_at)?,
-                updated_at: time(&updated_at)?,
-                occurred_at: time(&occurred_at)?,
-                id,
-                kind,
-                reference,
-                status,
-            });
-        }
-        Ok(out)
-    }
-
-    /// Number of records in the store.
-    pub fn count(&self) -> Result<u64, StoreError> {
-        Ok(self
-            .conn
-            .query_row("SELECT count(*) FROM records", [], |r| r.get::<_, i64>(0))?
-            as u64)
     }
 
     /// The record's whole Automerge document (for repair and interop).

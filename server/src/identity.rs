@@ -4,59 +4,10 @@
 //! bottom: they depend on nothing else in the server, so `scope`,
 //! `storage`, `auth` and the command line all point down at them.
 
-use std::fmt;
-use std::str::FromStr;
-
-/// An officer's role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Role {
-    Officer,
-    Supervisor,
-    Staff,
-    Admin,
-}
-
-impl Role {
-    pub const ALL: &[Role] = &[Role::Officer, Role::Supervisor, Role::Staff, Role::Admin];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Officer => "officer",
-            Role::Supervisor => "supervisor",
-            Role::Staff => "staff",
-            Role::Admin => "admin",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Role> {
-        Role::ALL.iter().copied().find(|r| r.as_str() == text)
-    }
-
-    /// Whether the role writes records in the field.
-    pub fn records_in_the_field(self) -> bool {
-        matches!(self, Role::Officer | Role::Supervisor)
-    }
-}
-
-/// A role name that is none of [`Role::ALL`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown role (expected officer, supervisor, staff or admin)")]
-pub struct UnknownRole;
-
-impl FromStr for Role {
-    type Err = UnknownRole;
-
-    fn from_str(text: &str) -> Result<Role, UnknownRole> {
-        Role::parse(text).ok_or(UnknownRole)
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// An officer's role, and the error of a role name that is none: the
+/// core's, since both ends decide scope by the one rule
+/// (`pocketbook_core::rules::scope`).
+pub use pocketbook_core::rules::{Role, UnknownRole};
 
 /// An officer as the server knows them.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

@@ -11,54 +11,50 @@
 //! - An **admin** manages people and devices, never record contents.
 //!
 //! Authorship is the device's officer, from its token, never the document.
+//! The rule itself is the core's (`pocketbook_core::rules::scope`), which
+//! the device runs too before it stores an edit; here it is asked of a
+//! [`Principal`].
+
+use pocketbook_core::rules::{self, Actor};
 
 use crate::identity::Principal;
 pub use crate::identity::Role;
 use crate::storage::FeedRow;
 
 /// A record as far as scope is concerned.
-#[derive(Debug, Clone, Copy)]
-pub struct RecordScope<'a> {
-    pub author: &'a str,
-    pub station: &'a str,
-    pub readers: &'a [String],
-}
+pub use pocketbook_core::rules::RecordScope;
 
-impl<'a> From<&'a FeedRow> for RecordScope<'a> {
-    fn from(row: &'a FeedRow) -> Self {
-        RecordScope {
-            author: &row.author,
-            station: &row.station,
-            readers: &row.readers,
-        }
+/// The device's officer as the one scope rule sees them.
+fn actor(principal: &Principal) -> Actor<'_> {
+    Actor {
+        shoulder_number: &principal.officer.shoulder_number,
+        role: principal.officer.role,
+        station: &principal.officer.station,
     }
 }
 
-fn own_or_shared(principal: &Principal, record: RecordScope<'_>) -> bool {
-    let me = principal.officer.shoulder_number.as_str();
-    record.author == me || record.readers.iter().any(|r| r == me)
+/// The scope of a feed row.
+pub fn of_row(row: &FeedRow) -> RecordScope<'_> {
+    RecordScope {
+        author: &row.author,
+        station: &row.station,
+        readers: &row.readers,
+    }
 }
 
 /// Whether the device may receive the record.
 pub fn may_see(principal: &Principal, record: RecordScope<'_>) -> bool {
-    match principal.officer.role {
-        Role::Officer => own_or_shared(principal, record),
-        Role::Supervisor => {
-            own_or_shared(principal, record) || record.station == principal.officer.station
-        }
-        Role::Staff | Role::Admin => false,
-    }
+    rules::may_see(actor(principal), record)
 }
 
 /// Whether the device may change an existing record.
 pub fn may_change(principal: &Principal, record: RecordScope<'_>) -> bool {
-    principal.officer.role.records_in_the_field() && own_or_shared(principal, record)
+    rules::may_change(actor(principal), record)
 }
 
 /// Whether the device may create a record claiming this author.
 pub fn may_author(principal: &Principal, author_shoulder_number: &str) -> bool {
-    principal.officer.role.records_in_the_field()
-        && principal.officer.shoulder_number == author_shoulder_number
+    rules::may_author(actor(principal), author_shoulder_number)
 }
 
 #[cfg(test)]

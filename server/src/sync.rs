@@ -11,21 +11,26 @@
 //! encounter fields. A refusal is per record; one that a person caused on
 //! purpose is audited.
 
+mod feed;
 mod round_trip;
+mod sharing;
+mod times;
 
+pub use feed::{FeedPage, feed_page};
 pub use round_trip::{RoundTrip, round_trip};
+pub use times::FUTURE_TOLERANCE;
 
-use std::collections::HashSet;
+use sharing::{new_readers, sharing_events};
+use times::{plausible, time_problem, unreadable_times};
+
 use std::panic::AssertUnwindSafe;
 
 use automerge::ActorId;
 use chrono::{DateTime, Utc};
 use pocketbook_core::document::{DocumentError, RecordDoc};
-use pocketbook_core::model::{Receipt, Record, RecordBody, RecordKind, SceneAttendance};
+use pocketbook_core::model::Record;
 use pocketbook_core::reference::Reference;
-use pocketbook_core::sync::wire::{
-    Ack, FeedEntry, MAX_PAGE_ENTRIES, PushedRecord, Rejection, RejectionCode,
-};
+use pocketbook_core::sync::wire::{Ack, PushedRecord, Rejection, RejectionCode};
 use serde_json::json;
 
 use crate::audit::{self, Action, actor};
@@ -39,14 +44,6 @@ use crate::storage::{
 /// How often a push is retried when another device changed the same record
 /// between load and commit.
 const COMMIT_ATTEMPTS: usize = 8;
-/// Feed rows examined per request at most, whatever the device may see,
-/// so one request's cost stays bounded.
-const MAX_EXAMINED: u32 = 4 * MAX_PAGE_ENTRIES;
-/// Change bytes per page, roughly.
-const PAGE_BYTES: usize = 4 * 1024 * 1024;
-/// How far ahead of the server's clock an encounter may be dated: handset
-/// clocks drift, and a time zone set wrong is an hour or two off.
-pub const FUTURE_TOLERANCE: chrono::TimeDelta = chrono::TimeDelta::hours(6);
 
 /// The one answer to a push of a record outside the device's scope, the
 /// same whether the record exists, was erased, or never existed (a new
@@ -420,100 +417,6 @@ fn check_merged(
     Ok((occurred_at, record))
 }
 
-fn time_problem(field: &str) -> String {
-    format!(
-        "{field}: not a time in RFC 3339's exact form (e.g. 2026-11-28T14:05:00Z, or with an offset such as +01:00)"
-    )
-}
-
-fn receipt_time(receipt: &Option<Receipt>) -> Option<(&'static str, &str)> {
-    match receipt {
-        Some(Receipt::Given { given_at, .. }) => Some(("receipt.given_at", given_at.as_str())),
-        Some(Receipt::NotGiven { recorded_at, .. }) => {
-            Some(("receipt.recorded_at", recorded_at.as_str()))
-        }
-        None => None,
-    }
-}
-
-/// Every time a record holds, with its field.
-fn times(record: &Record) -> Vec<(String, &str)> {
-    let mut out = vec![("created_at".to_string(), record.header.created_at.as_str())];
-    match &record.body {
-        RecordBody::StopSearch { search } => {
-            out.push(("datetime".into(), &search.datetime));
-            out.extend(receipt_time(&search.receipt).map(|(f, t)| (f.to_string(), t)));
-        }
-        RecordBody::StopAccount { account } => {
-            out.push(("datetime".into(), &account.datetime));
-            out.extend(receipt_time(&account.receipt).map(|(f, t)| (f.to_string(), t)));
-        }
-        RecordBody::SceneAttendance { scene } | RecordBody::HomeBurglary { scene } => {
-            out.push(("call_received".into(), &scene.call_received));
-            for (field, time) in [
-                ("appointment", &scene.appointment),
-                ("arrived", &scene.arrived),
-                ("left", &scene.left),
-            ] {
-                out.extend(time.as_deref().map(|t| (field.to_string(), t)));
-            }
-            for (i, action) in scene.actions.iter().enumerate() {
-                out.push((format!("actions[{i}].recorded_at"), &action.recorded_at));
-            }
-            for tick in &scene.checklist {
-                out.push((
-                    format!("checklist.{}.ticked_at", tick.item.as_str()),
-                    &tick.ticked_at,
-                ));
-            }
-        }
-    }
-    out
-}
-
-/// Times new in this push (not already in `before`) whose spelling does
-/// not round-trip, one problem per field.
-fn unreadable_times(before: Option<&Record>, after: &Record) -> Vec<String> {
-    let known: HashSet<&str> = before
-        .map(|b| times(b).into_iter().map(|(_, t)| t).collect())
-        .unwrap_or_default();
-    times(after)
-        .into_iter()
-        .filter(|(_, t)| !known.contains(t) && normalise_time(t).is_none())
-        .map(|(field, _)| time_problem(&field))
-        .collect()
-}
-
-/// An encounter or call time the server can believe: not more than
-/// [`FUTURE_TOLERANCE`] after its own clock, and not so old that retention
-/// would erase the record at once.
-fn plausible(kind: RecordKind, occurred_at: &str, arrival: &Arrival) -> Result<(), String> {
-    let field = match kind {
-        RecordKind::StopSearch | RecordKind::StopAccount => "datetime",
-        RecordKind::SceneAttendance | RecordKind::HomeBurglary => "call_received",
-    };
-    let at = DateTime::parse_from_rfc3339(occurred_at)
-        .map_err(|_| time_problem(field))?
-        .with_timezone(&Utc);
-    if at > arrival.at + FUTURE_TOLERANCE {
-        return Err(format!(
-            "{field}: more than {} hours after the server's time ({}); check the handset's clock",
-            FUTURE_TOLERANCE.num_hours(),
-            arrival.stamp
-        ));
-    }
-    if arrival
-        .retention
-        .due_before(kind, arrival.at)
-        .is_some_and(|cutoff| at < cutoff)
-    {
-        return Err(format!(
-            "{field}: older than the retention period of this kind of record; it would be erased at once"
-        ));
-    }
-    Ok(())
-}
-
 /// Commits an accepted push; `Ok(None)` if a concurrent commit won.
 fn commit_push(
     storage: &dyn Storage,
@@ -530,76 +433,6 @@ fn commit_push(
     }
 }
 
-/// A page of the feed for one device.
-pub struct FeedPage {
-    pub entries: Vec<FeedEntry>,
-    pub cursor: u64,
-    pub more: bool,
-    /// A `record-read` event for each entry of a record the device's
-    /// officer did not author: appended before the page is sent.
-    pub reads: Vec<NewAuditEvent>,
-}
-
-/// The feed after `cursor` that this device may see, skipping what it caused.
-///
-/// One request examines at most [`MAX_EXAMINED`] rows and about
-/// [`PAGE_BYTES`] of changes, whatever the device may see, so its cost is
-/// bounded; `cursor` moves past every row examined (seen or skipped), and
-/// `more` says the device should ask again at once.
-pub fn feed_page(
-    storage: &dyn Storage,
-    principal: &Principal,
-    cursor: u64,
-    page_size: Option<u32>,
-) -> Result<FeedPage, StorageError> {
-    let limit = page_size
-        .unwrap_or(MAX_PAGE_ENTRIES)
-        .clamp(1, MAX_PAGE_ENTRIES) as usize;
-    let rows = storage.feed_window(cursor, MAX_EXAMINED, PAGE_BYTES)?;
-    let read: usize = rows.iter().map(|r| r.changes.len()).sum();
-    let window_full = rows.len() >= MAX_EXAMINED as usize || read >= PAGE_BYTES;
-    let mut page = FeedPage {
-        entries: Vec::new(),
-        cursor,
-        more: false,
-        reads: Vec::new(),
-    };
-    for row in rows {
-        if page.entries.len() >= limit {
-            page.more = true;
-            return Ok(page);
-        }
-        page.cursor = row.seq;
-        if row.origin_device == principal.device.id || !scope::may_see(principal, (&row).into()) {
-            continue;
-        }
-        if row.author != principal.officer.shoulder_number && !row.erased {
-            page.reads.push(audit::event(
-                actor::officer(&principal.officer.shoulder_number),
-                Action::RecordRead,
-                Some(&row.record_id),
-                json!({"device": principal.device.id, "seq": row.seq}),
-            ));
-        }
-        page.entries.push(FeedEntry {
-            seq: row.seq,
-            record_id: row.record_id,
-            kind: row.kind,
-            changes: row.changes,
-            erased: row.erased,
-        });
-    }
-    page.more = window_full;
-    Ok(page)
-}
-
-fn scene(record: &Record) -> Option<&SceneAttendance> {
-    match &record.body {
-        RecordBody::SceneAttendance { scene } | RecordBody::HomeBurglary { scene } => Some(scene),
-        RecordBody::StopSearch { .. } | RecordBody::StopAccount { .. } => None,
-    }
-}
-
 /// The rules of an edit by `editor` (`before` is the server's copy, `None`
 /// for a new record), from the core's one rule (`pocketbook_core::rules`,
 /// the "Record fields" table of ARCHITECTURE.md): entries in another
@@ -608,48 +441,4 @@ fn scene(record: &Record) -> Option<&SceneAttendance> {
 /// positions, never content or a device-chosen id.
 fn check_edit(before: Option<&Record>, after: &Record, editor: &str) -> Result<(), String> {
     pocketbook_core::rules::check_edit(before, after, editor).map_err(|refusal| refusal.message)
-}
-
-/// Co-attending officers named on the record who cannot see it yet.
-fn new_readers(record: &Record, readers: &[String]) -> Vec<String> {
-    let Some(scene) = scene(record) else {
-        return Vec::new();
-    };
-    let author = &record.header.author.shoulder_number;
-    let mut grant: Vec<String> = scene
-        .attending
-        .iter()
-        .filter(|o| *o != author && !readers.contains(o))
-        .cloned()
-        .collect();
-    grant.sort();
-    grant.dedup();
-    grant
-}
-
-/// The `record-shared` event of a grant. Officers the server knows are
-/// named; anything else a device typed as a colleague is only counted, so
-/// no free text reaches the audit trail (it is still granted: an officer
-/// added later with that shoulder number sees the record).
-fn sharing_events(
-    storage: &dyn Storage,
-    principal: &Principal,
-    record_id: &str,
-    grant: &[String],
-) -> Result<Vec<NewAuditEvent>, StorageError> {
-    if grant.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut known = Vec::new();
-    for officer in grant {
-        if storage.officer(officer)?.is_some() {
-            known.push(officer.as_str());
-        }
-    }
-    Ok(vec![audit::event(
-        actor::officer(&principal.officer.shoulder_number),
-        Action::RecordShared,
-        Some(record_id),
-        json!({"device": principal.device.id, "with": known, "not_known": grant.len() - known.len()}),
-    )])
 }

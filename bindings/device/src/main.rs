@@ -150,6 +150,16 @@ enum Command {
     },
     /// Import (merge) a record's Automerge document from a file.
     Import { file: PathBuf },
+    /// The officer's role and station as the server last said (null before).
+    Access,
+    /// Changes the server refused and this device set aside; with
+    /// `--version ID --out FILE`, write that record as it was here.
+    SetAside {
+        #[arg(long, requires = "out")]
+        version: Option<u64>,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -220,6 +230,7 @@ impl From<ApiError> for Failure {
                 "wiped"
             }
             ApiError::Closed { .. } => "closed",
+            ApiError::Forbidden { .. } => "forbidden",
         };
         Failure {
             kind,
@@ -313,6 +324,7 @@ fn run(cli: Cli) -> Result<serde_json::Value, Failure> {
                 "rejected": summary.rejected.iter().map(|r| serde_json::json!({
                     "record_id": r.record_id, "code": r.code, "message": r.message,
                 })).collect::<Vec<_>>(),
+                "rolled_back": summary.rolled_back,
             }))
         }
         Command::New { kind, json: file } => {
@@ -424,6 +436,17 @@ fn run(cli: Cli) -> Result<serde_json::Value, Failure> {
             }
             _ => Err(input_error("give --medium or --not-given".into())),
         },
+        Command::Access => json(&nb.access()?),
+        Command::SetAside {
+            version: Some(id),
+            out: Some(out),
+        } => {
+            let bytes = nb.set_aside_version(id)?;
+            std::fs::write(&out, &bytes)
+                .map_err(|e| input_error(format!("cannot write {}: {e}", out.display())))?;
+            json(&serde_json::json!({ "bytes": bytes.len(), "out": out }))
+        }
+        Command::SetAside { .. } => json(&nb.set_aside()?),
         Command::Export { id, out } => {
             let bytes = nb.export(id)?;
             std::fs::write(&out, &bytes)

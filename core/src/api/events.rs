@@ -21,6 +21,11 @@ pub enum ChangeOrigin {
     /// ran out), or the whole notebook was wiped (`ApiError::Wiped`). Drop
     /// it from any list; reading it now fails.
     Erased,
+    /// The server refused this device's changes to the record for good
+    /// (forbidden or invalid): the record was rolled back to what the
+    /// server acknowledged, and the refused changes set aside
+    /// (`Notebook::set_aside`). Read it again.
+    RolledBack,
 }
 
 /// Sent to listeners after a change is durable.

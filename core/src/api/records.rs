@@ -231,7 +231,11 @@ impl Notebook {
             created_at: Timestamp::now(),
             author: self.officer.clone(),
         };
-        let record = self.store()?.create(header, &body)?;
+        let record = {
+            let mut store = self.store()?;
+            store.check_create(&header)?;
+            store.create(header, &body)?
+        };
         self.notify(&record.header, ChangeOrigin::Local);
         Ok(record)
     }
@@ -256,7 +260,8 @@ impl Notebook {
         edit: impl FnOnce(&mut crate::document::RecordDoc) -> Result<T, DocumentError>,
     ) -> Result<(T, Option<RecordHeader>), ApiError> {
         let mut header = None;
-        let value = self.store()?.edit(record_id, |doc| {
+        let editor = &self.officer.shoulder_number;
+        let value = self.store()?.edit_as(record_id, editor, |doc| {
             header = Some(doc.header().clone());
             edit(doc)
         })?;

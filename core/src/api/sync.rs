@@ -8,13 +8,13 @@ use super::*;
 use std::sync::Arc;
 
 use crate::model::RecordKind;
-use crate::store::{Credentials, ListFilter};
+use crate::store::{Credentials, ListFilter, RolledBack};
 use crate::sync::client::{NetworkSettings, SyncClient};
 use crate::sync::engine::{
     self, BoxFuture, StoreAccess, StoreWork, SyncEnd, SyncObserver, SyncOutcome,
 };
 use crate::sync::lifecycle::WipeReason;
-use crate::sync::wire::{EnrolRequest, PROTOCOL_VERSION};
+use crate::sync::wire::{EnrolRequest, PROTOCOL_VERSION, RejectionCode};
 
 use crate::error::ApiError;
 
@@ -28,15 +28,17 @@ pub trait SyncProgress: Send + Sync {
 }
 
 /// A record the server refused, with its reason (no record content).
+/// Refused as `Forbidden` or `Invalid`, the record was rolled back to what
+/// the server acknowledged (see [`SyncSummary::rolled_back`]); a record new
+/// on this device stays, marked `refused` in the list.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct RecordRejection {
     pub record_id: String,
-    /// Stable code: invalid, corrupt, forbidden, erased, wrong-kind, missing-dependencies.
-    pub code: String,
+    pub code: RejectionCode,
     pub message: String,
 }
 
-/// What one `sync()` did.
+/// What one `sync()` did. Every count is a number of records.
 #[derive(Debug, Clone, PartialEq, Eq, Default, uniffi::Record)]
 pub struct SyncSummary {
     /// HTTP round trips made.
@@ -48,8 +50,12 @@ pub struct SyncSummary {
     /// Records changed here by what the server sent.
     pub received: u32,
     pub rejected: Vec<RecordRejection>,
+    /// Records rolled back to the state the server acknowledged because it
+    /// refused their changes for good; the changes went aside
+    /// (`Notebook::set_aside`), and listeners heard `RolledBack`.
+    pub rolled_back: Vec<String>,
     /// Records still waiting for the server afterwards (refused ones excluded).
-    pub pending: u64,
+    pub pending: u32,
     /// Synced records removed from this device by data minimisation.
     pub pruned: u32,
     /// Feed entries held on this device because this app cannot apply
@@ -101,11 +107,16 @@ pub async fn enrol_device_with_network(
         let response = client.enrol(&request).await?;
         blocking(move || {
             let notebook = Notebook::open(directory, response.officer.clone())?;
-            notebook.store()?.set_credentials(&Credentials {
+            let store = notebook.store()?;
+            store.set_credentials(&Credentials {
                 server_url,
                 device_id: response.device_id,
                 token: response.token,
             })?;
+            if let Some(access) = &response.access {
+                store.set_access(access)?;
+            }
+            drop(store);
             *lock(&notebook.shared.network) = network;
             Ok(notebook)
         })
@@ -243,6 +254,12 @@ impl SyncObserver for Observer {
         }
     }
 
+    fn rolled_back(&self, records: &[RolledBack]) {
+        for record in records {
+            (self.shared).notify_id(&record.record_id, record.kind, ChangeOrigin::RolledBack);
+        }
+    }
+
     fn progress(&self, sent: u32, received: u32) {
         self.reporter.report(sent, received);
     }
@@ -260,13 +277,11 @@ fn summary(outcome: SyncOutcome) -> SyncSummary {
             .into_iter()
             .map(|r| RecordRejection {
                 record_id: r.record_id,
-                code: serde_json::to_value(r.code)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default(),
+                code: r.code,
                 message: r.message,
             })
             .collect(),
+        rolled_back: outcome.rolled_back,
         pending: outcome.pending,
         pruned: outcome.pruned,
         held: outcome.held,

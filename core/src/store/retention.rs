@@ -15,6 +15,7 @@ use super::{STORE_FILE, Store, StoreError};
 pub(super) fn delete_record(tx: &rusqlite::Connection, id: &str) -> Result<bool, StoreError> {
     tx.execute("DELETE FROM changes WHERE record_id = ?1", [id])?;
     tx.execute("DELETE FROM held_entries WHERE record_id = ?1", [id])?;
+    tx.execute("DELETE FROM set_aside WHERE record_id = ?1", [id])?;
     Ok(tx.execute("DELETE FROM records WHERE id = ?1", [id])? > 0)
 }
 
@@ -97,6 +98,7 @@ impl Store {
         tx.execute("DELETE FROM changes", [])?;
         tx.execute("DELETE FROM records", [])?;
         tx.execute("DELETE FROM held_entries", [])?;
+        tx.execute("DELETE FROM set_aside", [])?;
         tx.execute("DELETE FROM meta", [])?;
         tx.execute(
             "INSERT INTO meta (key, value) VALUES ('actor', ?1)",

@@ -12,7 +12,7 @@ use super::StoreError;
 /// `PRAGMA application_id` of a Pocketbook device store ("PBK1").
 pub const APPLICATION_ID: i32 = 0x5042_4B31;
 /// The schema version this code writes.
-pub const CURRENT_VERSION: u32 = 2;
+pub const CURRENT_VERSION: u32 = 3;
 
 const V1: &str = "
 CREATE TABLE meta (
@@ -77,8 +77,34 @@ ALTER TABLE records ADD COLUMN local_edits INTEGER NOT NULL DEFAULT 0;
 UPDATE records SET local_edits = 1 WHERE unsynced = 1;
 ";
 
+/// Version 3: rollback of records the server refuses for good.
+const V3: &str = "
+-- Heads the server has acknowledged, never reset (synced_heads is, to
+-- resend a whole record): what a rollback rebuilds a record from.
+ALTER TABLE records ADD COLUMN acked_heads BLOB;
+UPDATE records SET acked_heads = synced_heads;
+-- The refusal code of a record due to be rolled back (forbidden, invalid).
+ALTER TABLE records ADD COLUMN rollback_code TEXT;
+
+-- Changes the server refused, set aside by a rollback: never merged or
+-- pushed again, kept readable with the whole record as it was here.
+CREATE TABLE set_aside (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    record_id    TEXT NOT NULL,
+    kind         TEXT NOT NULL,
+    code         TEXT NOT NULL,
+    message      TEXT NOT NULL,
+    edits        INTEGER NOT NULL,
+    changes      BLOB NOT NULL,
+    change_count INTEGER NOT NULL,
+    version      BLOB NOT NULL,
+    set_aside_at TEXT NOT NULL
+) STRICT;
+CREATE INDEX set_aside_by_record ON set_aside (record_id);
+";
+
 /// Each migration moves the schema from version `index` to `index + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2];
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// Brings the schema to [`CURRENT_VERSION`] in one transaction.
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

@@ -19,7 +19,7 @@ use super::held::{HeldReason, HeldRow};
 use super::{Store, StoreError, insert_record, write_changes};
 use crate::document::DocumentError;
 use crate::model::RecordKind;
-use crate::sync::wire::{RejectionCode, SyncResponse};
+use crate::sync::wire::{Access, RejectionCode, SyncResponse};
 
 /// Progress is reported after at most this many records of a page...
 pub const PROGRESS_EVERY_RECORDS: usize = 50;
@@ -27,6 +27,7 @@ pub const PROGRESS_EVERY_RECORDS: usize = 50;
 pub const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 
 const CREDENTIALS_META: &str = "credentials";
+const ACCESS_META: &str = "access";
 const CURSOR_META: &str = "cursor";
 
 /// The device's credential for one server.
@@ -85,6 +86,21 @@ impl Store {
         let bytes = serde_json::to_vec(credentials)
             .map_err(|e| DocumentError::Shape(format!("credentials: {e}")))?;
         self.set_meta(CREDENTIALS_META, &bytes)
+    }
+
+    /// The officer's role and station as the server last told them, if
+    /// it did (servers of protocol 1 do not).
+    pub fn access(&self) -> Result<Option<Access>, StoreError> {
+        match self.meta(ACCESS_META)? {
+            None => Ok(None),
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| DocumentError::Shape(format!("unreadable access: {e}")).into()),
+        }
+    }
+
+    pub fn set_access(&self, access: &Access) -> Result<(), StoreError> {
+        self.set_meta(ACCESS_META, &access_bytes(access)?)
     }
 
     /// The feed position of the last page durably applied.
@@ -246,7 +262,8 @@ impl Store {
                 continue;
             };
             tx.execute(
-                "UPDATE records SET synced_heads = ?2, local_edits = max(local_edits - ?3, 0)
+                "UPDATE records SET synced_heads = ?2, acked_heads = ?2,
+                        local_edits = max(local_edits - ?3, 0)
                  WHERE id = ?1",
                 params![push.record_id, encode_heads(&push.heads), push.edits],
             )?;
@@ -265,9 +282,12 @@ impl Store {
                     [&rejection.record_id],
                 )?;
             } else {
+                // Never pushed again as it stands; forbidden and invalid
+                // are rolled back next (`Store::roll_back_refused`).
+                let rollback = rejection.code.rolls_back().then(|| rejection.code.as_str());
                 tx.execute(
-                    "UPDATE records SET rejection = ?2 WHERE id = ?1",
-                    params![rejection.record_id, rejection.message],
+                    "UPDATE records SET rejection = ?2, rollback_code = ?3 WHERE id = ?1",
+                    params![rejection.record_id, rejection.message, rollback],
                 )?;
             }
         }
@@ -323,11 +343,17 @@ impl Store {
             )?;
         }
         page.held = held.len() as u32;
-        tx.execute(
-            "INSERT INTO meta (key, value) VALUES (?1, ?2)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            params![CURSOR_META, response.cursor.to_be_bytes().to_vec()],
-        )?;
+        let mut meta = vec![(CURSOR_META, response.cursor.to_be_bytes().to_vec())];
+        if let Some(access) = &response.access {
+            meta.push((ACCESS_META, access_bytes(access)?));
+        }
+        for (key, value) in meta {
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![key, value],
+            )?;
+        }
         // An acknowledged record stays queued only if it was edited here
         // after the push was built (feed changes came from the server).
         for push in pushed {
@@ -381,6 +407,10 @@ impl Store {
     }
 }
 
+fn access_bytes(access: &Access) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(access).map_err(|e| DocumentError::Shape(format!("access: {e}")).into())
+}
+
 fn same_heads(a: &[ChangeHash], b: &[ChangeHash]) -> bool {
     let mut a = a.to_vec();
     let mut b = b.to_vec();
@@ -389,11 +419,11 @@ fn same_heads(a: &[ChangeHash], b: &[ChangeHash]) -> bool {
     a == b
 }
 
-fn encode_heads(heads: &[ChangeHash]) -> Vec<u8> {
+pub(super) fn encode_heads(heads: &[ChangeHash]) -> Vec<u8> {
     heads.iter().flat_map(|h| h.0).collect()
 }
 
-fn decode_heads(bytes: Option<&[u8]>) -> Vec<ChangeHash> {
+pub(super) fn decode_heads(bytes: Option<&[u8]>) -> Vec<ChangeHash> {
     bytes
         .unwrap_or_default()
         .chunks_exact(32)

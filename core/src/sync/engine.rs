@@ -1,7 +1,7 @@
 //! The device's sync engine, free of HTTP: the rounds of one sync (push
 //! what the server lacks, apply a page of the feed with its cursor, erase
 //! what the server erased), when to stop, and whether a device being handed
-//! back retires. It talks to the server through a [`Transport`] (the HTTP
+//! back retires, and rolls back a record the server refused for good. It talks to the server through a [`Transport`] (the HTTP
 //! [`SyncClient`](super::client::SyncClient) in the app, an in-memory server
 //! in the tests) and to the device store through a [`StoreAccess`] (the
 //! facade runs each step on tokio's blocking pool under its store lock), and
@@ -19,7 +19,7 @@ use super::wire::{
 };
 use crate::error::ApiError;
 use crate::model::RecordKind;
-use crate::store::Store;
+use crate::store::{RolledBack, Store};
 
 #[cfg(test)]
 mod fake;
@@ -82,6 +82,9 @@ pub trait SyncObserver: Send + Sync {
     fn received(&self, records: &[(String, RecordKind)]);
     /// Records the server erased, removed from this device.
     fn erased(&self, records: &[(String, RecordKind)]);
+    /// Records rolled back to what the server acknowledged, their refused
+    /// changes set aside.
+    fn rolled_back(&self, records: &[RolledBack]);
     /// Records sent and received so far.
     fn progress(&self, sent: u32, received: u32);
 }
@@ -99,8 +102,10 @@ pub struct SyncOutcome {
     pub received: u32,
     /// Per-record refusals, in the order they came.
     pub rejected: Vec<Rejection>,
+    /// Records rolled back, their refused changes set aside.
+    pub rolled_back: Vec<String>,
     /// Records still waiting for the server afterwards (refused ones excluded).
-    pub pending: u64,
+    pub pending: u32,
     /// Synced records removed by data minimisation.
     pub pruned: u32,
     /// Feed entries held because this app cannot apply them.
@@ -168,17 +173,22 @@ pub async fn run(
         outcome.sent += pushes.len() as u32;
         let during = Arc::clone(&observer);
         let (sent, received) = (outcome.sent, outcome.received);
-        let (page, response, pending) = store
+        let (page, rolled_back, response, pending) = store
             .run(Box::new(move |store: &mut Store| {
                 let page = store.apply_sync(&pushes, &response, &mut |merged| {
                     during.progress(sent, received + merged)
                 })?;
+                let rolled_back = store.roll_back_refused()?;
                 let pending = store.unsynced_count()?;
-                Ok((page, response, pending))
+                Ok((page, rolled_back, response, pending))
             }))
             .await?;
         observer.received(&page.received);
         observer.erased(&page.erased);
+        observer.rolled_back(&rolled_back);
+        outcome
+            .rolled_back
+            .extend(rolled_back.into_iter().map(|r| r.record_id));
         (retire, more) = (response.retire, response.more);
         outcome.acknowledged += page.acknowledged;
         outcome.received += page.received.len() as u32;
@@ -195,7 +205,7 @@ pub async fn run(
             Ok((store.unsynced_count()?, store.unacknowledged_count()?))
         }))
         .await?;
-    outcome.pending = pending;
+    outcome.pending = u32::try_from(pending).unwrap_or(u32::MAX);
     if ready_to_retire(retire, more, unacknowledged) {
         // An edit made while this request is in flight would be erased
         // with the rest (and counted as lost); the window is one round

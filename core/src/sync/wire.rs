@@ -5,14 +5,22 @@
 //! Versioning: every body carries `protocol`. A server answers a request of
 //! a protocol it does not speak with `426 Upgrade Required` and an
 //! [`ErrorBody`] listing what it supports; fields added later are optional,
-//! so an older peer ignores them.
+//! so an older peer ignores them. A server answers in the protocol of the
+//! request, so a device of the previous version keeps syncing while the
+//! force's handsets are updated.
+//!
+//! Version 2 adds [`Access`] (the officer's role and station) to the
+//! enrolment answer and to every sync answer, so the device checks an edit
+//! by the same scope rule as the server and hears of a promotion or a move.
 
 use serde::{Deserialize, Serialize};
 
 use crate::model::RecordKind;
 
 /// The protocol version this code speaks.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
+/// Every version a server of this code answers (the previous one included).
+pub const SUPPORTED_PROTOCOLS: &[u32] = &[1, 2];
 /// Largest request body a server accepts, compressed or not (bytes).
 pub const MAX_REQUEST_BYTES: usize = 8 * 1024 * 1024;
 /// Largest total of change bytes in one request: a device stops adding
@@ -68,6 +76,18 @@ pub struct EnrolResponse {
     /// Sent once; the server keeps only its hash.
     pub token: String,
     pub officer: crate::model::Officer,
+    /// The officer's role and station (protocol 2; absent before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<Access>,
+}
+
+/// What the server lets the device's officer do: their role and the
+/// station whose records a supervisor oversees. The device keeps the
+/// latest one it heard and checks every edit against it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, uniffi::Record)]
+pub struct Access {
+    pub role: crate::rules::Role,
+    pub station: String,
 }
 
 impl std::fmt::Debug for EnrolResponse {
@@ -131,6 +151,10 @@ pub struct SyncResponse {
     /// servers that predate it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_time: Option<String>,
+    /// The officer's role and station as the server knows them now
+    /// (protocol 2; absent before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<Access>,
 }
 
 /// `POST /v1/retire`: a retiring device confirms that everything it held
@@ -146,8 +170,9 @@ pub struct Ack {
     pub heads: Vec<String>,
 }
 
-/// Why the server refused a pushed record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// Why the server refused a pushed record. [`RejectionCode::as_str`] is
+/// the one spelling (the wire's, the metrics', the device's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, uniffi::Enum)]
 #[serde(rename_all = "kebab-case")]
 pub enum RejectionCode {
     /// The merged record breaks a rule of its kind.
@@ -162,6 +187,44 @@ pub enum RejectionCode {
     Erased,
     /// The kind named does not match the record, or is unknown.
     WrongKind,
+}
+
+impl RejectionCode {
+    pub const ALL: &[RejectionCode] = &[
+        RejectionCode::Invalid,
+        RejectionCode::Corrupt,
+        RejectionCode::MissingDependencies,
+        RejectionCode::Forbidden,
+        RejectionCode::Erased,
+        RejectionCode::WrongKind,
+    ];
+
+    /// The stable code, as the wire spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectionCode::Invalid => "invalid",
+            RejectionCode::Corrupt => "corrupt",
+            RejectionCode::MissingDependencies => "missing-dependencies",
+            RejectionCode::Forbidden => "forbidden",
+            RejectionCode::Erased => "erased",
+            RejectionCode::WrongKind => "wrong-kind",
+        }
+    }
+
+    /// The code spelled `text`, if any.
+    pub fn parse(text: &str) -> Option<RejectionCode> {
+        RejectionCode::ALL
+            .iter()
+            .copied()
+            .find(|c| c.as_str() == text)
+    }
+
+    /// Whether the device rolls the record back to what the server
+    /// acknowledged: the server refuses it as it stands (a rule, or the
+    /// officer's access), so pushing it again would never succeed.
+    pub fn rolls_back(self) -> bool {
+        matches!(self, RejectionCode::Forbidden | RejectionCode::Invalid)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -203,4 +266,33 @@ pub struct ErrorBody {
     /// from an old backup cannot wipe devices it merely forgot.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub wipe: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejection_codes_are_spelled_once() {
+        for code in RejectionCode::ALL {
+            assert_eq!(
+                serde_json::to_value(code).unwrap(),
+                serde_json::json!(code.as_str())
+            );
+            assert_eq!(RejectionCode::parse(code.as_str()), Some(*code));
+        }
+    }
+
+    #[test]
+    fn a_previous_protocol_answer_reads_without_access() {
+        let old = serde_json::json!({
+            "protocol": 1, "acknowledged": [], "rejected": [], "changes": [],
+            "cursor": 0, "more": false
+        });
+        let answer: SyncResponse = serde_json::from_value(old).unwrap();
+        assert_eq!(answer.access, None);
+        assert!(
+            SUPPORTED_PROTOCOLS.contains(&1) && SUPPORTED_PROTOCOLS.contains(&PROTOCOL_VERSION)
+        );
+    }
 }

@@ -37,6 +37,7 @@ fn page(entries: Vec<FeedEntry>, cursor: u64) -> SyncResponse {
         more: false,
         retire: false,
         server_time: None,
+        access: None,
     }
 }
 

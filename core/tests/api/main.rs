@@ -6,6 +6,7 @@
 
 mod support;
 
+mod access;
 mod bounded;
 mod callbacks;
 mod crash;

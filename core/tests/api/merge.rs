@@ -43,7 +43,21 @@ pub fn exchange(all: &[Replica], id: &str) {
     }
 }
 
+/// Gives every replica the record, its author first naming the others'
+/// officers as attending (a scene or burglary record), as they must be to
+/// add to it: the core refuses an edit out of scope, as the server does.
 pub fn share(all: &[Replica], id: &str) {
+    for replica in &all[1..] {
+        let number = replica.nb.officer().unwrap().shoulder_number;
+        let named = all[0].nb.add_attending_officer(id.into(), number);
+        assert!(
+            matches!(
+                named,
+                Ok(()) | Err(pocketbook_core::ApiError::Conflict { .. })
+            ),
+            "{named:?}"
+        );
+    }
     let bytes = all[0].nb.export(id.into()).unwrap();
     for replica in &all[1..] {
         replica.nb.import(bytes.clone()).unwrap();
@@ -162,7 +176,7 @@ fn co_attending_officers_added_concurrently_all_survive() {
     let records: Vec<Record> = all.iter().map(|r| r.nb.get(id.clone()).unwrap()).collect();
     assert_eq!(
         scene_of(&records[0]).attending,
-        ["PC3456", "PC5678", "PC9012"]
+        ["PC2", "PC3", "PC3456", "PC5678", "PC9012"]
     );
     assert_eq!(records[0], records[1]);
     assert_eq!(records[1], records[2]);

@@ -108,7 +108,9 @@ fn a_record_made_before_sharing_reads_as_nobody_and_can_be_shared() {
     assert!(doc.get(&inner, "attending").unwrap().is_none());
 
     let other_dir = tempfile::tempdir().unwrap();
-    let colleague = notebook(&other_dir, "PC1237");
+    // The author's second device (only the author or an attending officer
+    // may name colleagues, and this old record names none).
+    let colleague = notebook(&other_dir, "PC1236");
     let imported = colleague.import(doc.save()).unwrap();
     assert!(scene_of(&imported).attending.is_empty());
     colleague

@@ -32,7 +32,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use axum::routing::MethodRouter;
-use pocketbook_core::sync::wire::{MAX_REQUEST_BYTES, PROTOCOL_VERSION};
+use pocketbook_core::sync::wire::{MAX_REQUEST_BYTES, SUPPORTED_PROTOCOLS};
 use serde::de::DeserializeOwned;
 
 use super::{AppState, HttpError, blocking};
@@ -224,7 +224,9 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, HttpError> {
         .map_err(|e| HttpError::malformed(format!("invalid JSON: {e}")))?;
     match probe.protocol {
         None => return Err(HttpError::malformed("missing field `protocol`")),
-        Some(serde_json::Value::Number(n)) if n.as_u64() == Some(u64::from(PROTOCOL_VERSION)) => {}
+        Some(serde_json::Value::Number(n))
+            if n.as_u64()
+                .is_some_and(|v| SUPPORTED_PROTOCOLS.iter().any(|p| u64::from(*p) == v)) => {}
         Some(serde_json::Value::Number(n)) => {
             return Err(HttpError::unsupported_protocol(
                 n.as_u64()

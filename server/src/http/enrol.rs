@@ -13,7 +13,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use pocketbook_core::model::Officer;
-use pocketbook_core::sync::wire::{EnrolRequest, EnrolResponse, PROTOCOL_VERSION};
+use pocketbook_core::sync::wire::{Access, EnrolRequest, EnrolResponse};
 use serde_json::json;
 
 use super::body::DeviceJson;
@@ -132,8 +132,14 @@ pub async fn handle(
     .await?;
     state.metrics.enrolments.inc();
     tracing::info!(device = %device_id, "device enrolled");
+    // Answered in the request's protocol: a device of the previous
+    // version reads no access (it would not check edits by it).
+    let access = (request.protocol >= 2).then(|| Access {
+        role: officer.role,
+        station: officer.station.clone(),
+    });
     Ok(Json(EnrolResponse {
-        protocol: PROTOCOL_VERSION,
+        protocol: request.protocol,
         device_id,
         token,
         officer: Officer {
@@ -141,5 +147,6 @@ pub async fn handle(
             name: officer.name,
             station: officer.station,
         },
+        access,
     }))
 }

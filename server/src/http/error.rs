@@ -5,7 +5,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use pocketbook_core::sync::lifecycle::WipeReason;
-use pocketbook_core::sync::wire::{ErrorBody, PROTOCOL_VERSION};
+use pocketbook_core::sync::wire::{ErrorBody, SUPPORTED_PROTOCOLS};
 
 use crate::storage::StorageError;
 
@@ -62,9 +62,12 @@ impl HttpError {
         let mut e = Self::new(
             StatusCode::UPGRADE_REQUIRED,
             "unsupported-protocol",
-            format!("protocol {found} is not spoken here; this server speaks {PROTOCOL_VERSION}"),
+            format!(
+                "protocol {found} is not spoken here; this server speaks {:?}",
+                SUPPORTED_PROTOCOLS
+            ),
         );
-        e.body.supported_protocols = vec![PROTOCOL_VERSION];
+        e.body.supported_protocols = SUPPORTED_PROTOCOLS.to_vec();
         e
     }
 

@@ -8,8 +8,7 @@ use axum::Json;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use pocketbook_core::sync::wire::{
-    MAX_PUSH_BYTES, MAX_PUSH_RECORDS, PROTOCOL_VERSION, RejectionCode, RetireRequest, SyncRequest,
-    SyncResponse,
+    MAX_PUSH_BYTES, MAX_PUSH_RECORDS, RetireRequest, SUPPORTED_PROTOCOLS, SyncRequest, SyncResponse,
 };
 use serde_json::json;
 
@@ -48,7 +47,7 @@ pub async fn retire(
     let principal = authenticate(&state, request.headers()).await?;
     let DeviceJson { value: request, .. } =
         DeviceJson::<RetireRequest>::from_request(request, &state).await?;
-    if request.protocol != PROTOCOL_VERSION {
+    if !SUPPORTED_PROTOCOLS.contains(&request.protocol) {
         return Err(HttpError::unsupported_protocol(request.protocol));
     }
     if principal.device.retire_requested_at.is_none() {
@@ -73,17 +72,6 @@ pub async fn retire(
     .await?;
     tracing::info!("device retired");
     Ok(StatusCode::NO_CONTENT)
-}
-
-fn code_label(code: RejectionCode) -> &'static str {
-    match code {
-        RejectionCode::Invalid => "invalid",
-        RejectionCode::Corrupt => "corrupt",
-        RejectionCode::MissingDependencies => "missing-dependencies",
-        RejectionCode::Forbidden => "forbidden",
-        RejectionCode::Erased => "erased",
-        RejectionCode::WrongKind => "wrong-kind",
-    }
 }
 
 /// The bounds of one push, checked before any record is touched: at most
@@ -194,7 +182,7 @@ async fn sync(state: &Arc<AppState>, request: Request) -> Result<SyncResponse, H
         metrics
             .rejections
             .get_or_create(&RejectionLabels {
-                code: code_label(code),
+                code: code.as_str(),
             })
             .inc();
     }

@@ -5,7 +5,7 @@
 //! what the returned [`RoundTrip`] says happened.
 
 use chrono::{DateTime, Utc};
-use pocketbook_core::sync::wire::{PROTOCOL_VERSION, RejectionCode, SyncRequest, SyncResponse};
+use pocketbook_core::sync::wire::{Access, RejectionCode, SyncRequest, SyncResponse};
 
 use super::{Arrival, PushResult, feed_page, push_record};
 use crate::identity::Principal;
@@ -72,7 +72,10 @@ pub fn round_trip(
         pulled: page.entries.len() as u64,
         bytes_out: page.entries.iter().map(|e| e.changes.len() as u64).sum(),
         response: SyncResponse {
-            protocol: PROTOCOL_VERSION,
+            // Answered in the request's protocol (the HTTP layer admits
+            // only those the server speaks): a previous-version device
+            // gets no access, which it would not read.
+            protocol: request.protocol,
             acknowledged,
             rejected,
             changes: page.entries,
@@ -80,6 +83,10 @@ pub fn round_trip(
             more: page.more,
             retire: principal.device.retire_requested_at.is_some(),
             server_time: Some(arrival.stamp.clone()),
+            access: (request.protocol >= 2).then(|| Access {
+                role: principal.officer.role,
+                station: principal.officer.station.clone(),
+            }),
         },
     })
 }

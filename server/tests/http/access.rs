@@ -30,19 +30,30 @@ fn push_of(nb: &Notebook, id: &str, kind: RecordKind) -> PushedRecord {
     }
 }
 
-/// A change to `record` written by `writer`'s notebook: one scene action in
-/// the writer's own name, on top of everything the record holds.
+/// A change to `record` written by a device of `writer`: one scene action
+/// in the writer's own name, on top of everything the record holds. The
+/// device writes through the store, skipping the core's own scope check
+/// (as an outdated or hostile app would): the server must refuse alone.
 fn action_by(writer: &str, record: &[u8]) -> (tempfile::TempDir, PushedRecord) {
-    let (dir, nb) = notebook(writer);
-    let id = nb.import(record.to_vec()).unwrap().header.id;
-    nb.add_scene_action(
-        id.clone(),
-        ActionDetail::Note {
-            text: format!("note by {writer}"),
-        },
-    )
-    .unwrap();
-    let push = push_of(&nb, &id, RecordKind::SceneAttendance);
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = pocketbook_core::store::Store::open(dir.path()).unwrap();
+    let id = store.import(record).unwrap().header.id;
+    let detail = ActionDetail::Note {
+        text: format!("note by {writer}"),
+    };
+    store
+        .edit(&id, |doc| {
+            doc.add_action(detail, writer, "2026-11-28T10:10:00Z")
+        })
+        .unwrap();
+    let saved = store.export(&id).unwrap();
+    let push = PushedRecord {
+        record_id: id,
+        kind: RecordKind::SceneAttendance,
+        changes: pocketbook_core::document::RecordDoc::load(&saved, automerge::ActorId::random())
+            .unwrap()
+            .changes_since(&[]),
+    };
     (dir, push)
 }
 

@@ -61,11 +61,12 @@ async fn malformed_truncated_and_mistyped_bodies_get_400() {
 async fn another_protocol_version_gets_426_with_what_is_supported() {
     let server = TestServer::start().await;
     let token = server.device("PC1", "Lewisham").await;
-    let body = br#"{"protocol": 2, "cursor": 0, "push": [], "new_field": true}"#.to_vec();
-    let (status, error) = error_of(server.post_raw(Some(&token), body).await).await;
+    let next = PROTOCOL_VERSION + 1;
+    let body = format!(r#"{{"protocol": {next}, "cursor": 0, "push": [], "new_field": true}}"#);
+    let (status, error) = error_of(server.post_raw(Some(&token), body.into_bytes()).await).await;
     assert_eq!(status, 426);
     assert_eq!(error.error, "unsupported-protocol");
-    assert_eq!(error.supported_protocols, vec![PROTOCOL_VERSION]);
+    assert_eq!(error.supported_protocols, SUPPORTED_PROTOCOLS.to_vec());
 }
 
 #[tokio::test]

@@ -15,6 +15,7 @@ mod edge;
 mod enrol;
 mod hostile;
 mod ops;
+mod protocol;
 mod serve;
 mod sync;
 mod trust;

@@ -168,7 +168,7 @@ async fn a_retiring_device_with_a_refused_record_keeps_it_and_does_not_retire() 
         .unwrap();
     let summary = device.sync(None).await.unwrap();
     assert_eq!(summary.rejected.len(), 1);
-    assert_eq!(summary.rejected[0].code, "forbidden");
+    assert_eq!(summary.rejected[0].code.as_str(), "forbidden");
     assert!(
         device.get(foreign.clone()).is_ok(),
         "not erased: never uploaded"

@@ -7,3 +7,4 @@ mod identity;
 mod minimisation;
 mod random_histories;
 mod retention;
+mod rollback;

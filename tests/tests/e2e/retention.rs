@@ -120,7 +120,7 @@ async fn a_search_is_erased_everywhere_after_twelve_months_unless_held() {
         .unwrap();
     let summary = stale.sync(None).await.unwrap();
     assert_eq!(summary.rejected.len(), 1);
-    assert_eq!(summary.rejected[0].code, "erased");
+    assert_eq!(summary.rejected[0].code.as_str(), "erased");
     assert!(stale.get(erased.clone()).is_err());
     assert!(station.admin.record(&erased).unwrap().is_none());
     let ids: Vec<String> = stale
@@ -205,7 +205,7 @@ async fn a_search_backdated_after_its_receipt_stays_for_its_persons_twelve_month
     device.import(doc.save()).unwrap();
     let summary = device.sync(None).await.unwrap();
     assert_eq!(summary.rejected.len(), 1);
-    assert_eq!(summary.rejected[0].code, "forbidden");
+    assert_eq!(summary.rejected[0].code.as_str(), "forbidden");
     assert!(
         summary.rejected[0]
             .message

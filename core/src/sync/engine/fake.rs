@@ -76,6 +76,11 @@ impl FakeServer {
         self.state().refuse.insert(record_id.to_string(), code);
     }
 
+    /// Accepts pushes of this record again.
+    pub fn accept(&self, record_id: &str) {
+        self.state().refuse.remove(record_id);
+    }
+
     /// Marks a device for handing back.
     pub fn retire(&self, device: &str) {
         self.state().retire.push(device.to_string());
@@ -187,6 +192,7 @@ impl FakeServer {
             more: examined < later.len(),
             retire: state.retire.iter().any(|d| d == device),
             server_time: None,
+            access: None,
         }
     }
 }

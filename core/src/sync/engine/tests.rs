@@ -5,6 +5,7 @@ use std::sync::Mutex;
 
 use super::fake::{FakeServer, Fault, Link};
 use super::*;
+use crate::document::RecordDoc;
 use crate::model::{
     AttendanceReason, Location, Officer, RecordBody, RecordHeader, ResponseGrade, SceneAttendance,
     SceneInput, Timestamp,
@@ -26,6 +27,7 @@ impl StoreAccess for Inline {
 struct Heard {
     received: Mutex<Vec<String>>,
     erased: Mutex<Vec<String>>,
+    rolled_back: Mutex<Vec<String>>,
     progress: Mutex<Vec<(u32, u32)>>,
 }
 
@@ -37,6 +39,10 @@ impl SyncObserver for Heard {
     fn erased(&self, records: &[(String, RecordKind)]) {
         let mut heard = self.erased.lock().unwrap();
         heard.extend(records.iter().map(|(id, _)| id.clone()));
+    }
+    fn rolled_back(&self, records: &[RolledBack]) {
+        let mut heard = self.rolled_back.lock().unwrap();
+        heard.extend(records.iter().map(|r| r.record_id.clone()));
     }
     fn progress(&self, sent: u32, received: u32) {
         self.progress.lock().unwrap().push((sent, received));
@@ -226,6 +232,93 @@ async fn pages_are_followed_until_the_feed_is_level() {
     assert!(got.requests >= 2, "pages are followed: {got:?}");
     let progress = b.heard.progress.lock().unwrap();
     assert_eq!(progress.last(), Some(&(0, ids.len() as u32)));
+}
+
+#[tokio::test]
+async fn a_record_refused_for_good_is_rolled_back_and_its_changes_set_aside() {
+    let server = FakeServer::default();
+    let (a, b) = (Device::new(&server, "a"), Device::new(&server, "b"));
+    let id = a.scene("PC1");
+    a.note(&id, "PC1", "Acknowledged entry");
+    a.sync_done().await;
+    b.sync_done().await;
+    let acknowledged = server.heads(&id);
+    // B's colleague adds an entry the server takes; A writes two entries
+    // offline, the second building on the first, and the server refuses them.
+    b.note(&id, "PC2", "From the other device");
+    b.sync_done().await;
+    a.note(&id, "PC1", "Refused entry");
+    a.note(&id, "PC1", "Built on the refused one");
+    server.refuse(&id, RejectionCode::Forbidden);
+    let outcome = a.sync_done().await;
+    assert_eq!(outcome.rejected.len(), 1, "{outcome:?}");
+    assert_eq!(outcome.rolled_back, vec![id.clone()]);
+    assert_eq!(*a.heard.rolled_back.lock().unwrap(), vec![id.clone()]);
+    // Gone from the record; the other device's entry is there.
+    assert_eq!(
+        a.notes(&id),
+        vec![
+            "Acknowledged entry".to_string(),
+            "From the other device".into()
+        ]
+    );
+    assert_eq!(a.heads(&id), server.heads(&id));
+    assert_ne!(
+        server.heads(&id),
+        acknowledged,
+        "B's change is on the server"
+    );
+    assert_eq!(a.with(|s| s.unacknowledged_count().unwrap()), 0);
+    // Kept aside, readable, and never pushed again.
+    let aside = a.with(|s| s.set_aside().unwrap());
+    assert_eq!(aside.len(), 1);
+    assert_eq!(
+        (
+            aside[0].record_id.as_str(),
+            aside[0].code,
+            aside[0].edits,
+            aside[0].changes
+        ),
+        (id.as_str(), RejectionCode::Forbidden, 2, 2)
+    );
+    let version = a.with(|s| s.set_aside_version(aside[0].id).unwrap());
+    let kept = RecordDoc::load(&version, automerge::ActorId::random()).unwrap();
+    let texts: Vec<String> = kept
+        .record()
+        .unwrap()
+        .body
+        .notes()
+        .iter()
+        .map(|n| n.text.clone())
+        .collect();
+    assert!(
+        texts.contains(&"Built on the refused one".to_string()),
+        "{texts:?}"
+    );
+    server.accept(&id);
+    let after = a.sync_done().await;
+    assert_eq!((after.sent, after.rejected.len()), (0, 0), "{after:?}");
+    b.sync_done().await;
+    assert_eq!(b.heads(&id), server.heads(&id));
+    assert_eq!(a.notes(&id), b.notes(&id));
+    // The device goes on: a new edit is pushed and accepted.
+    a.note(&id, "PC1", "After the rollback");
+    let next = a.sync_done().await;
+    assert_eq!((next.sent, next.acknowledged), (1, 1), "{next:?}");
+}
+
+#[tokio::test]
+async fn a_refused_new_record_stays_marked_refused() {
+    let server = FakeServer::default();
+    let a = Device::new(&server, "a");
+    let id = a.scene("PC1");
+    server.refuse(&id, RejectionCode::Invalid);
+    let outcome = a.sync_done().await;
+    assert!(outcome.rolled_back.is_empty(), "{outcome:?}");
+    let listed = a.with(|s| s.list(&Default::default()).unwrap());
+    assert_eq!(listed.len(), 1);
+    assert!(listed[0].refused);
+    assert!(a.with(|s| s.set_aside().unwrap()).is_empty());
 }
 
 #[tokio::test]

@@ -1,0 +1,103 @@
+//! Edits checked before they are stored, by the rules the server runs:
+//! scope (the officer may change the record: its author, or named as
+//! co-attending; a supervisor's view of the station is read-only) and the
+//! edit rule (`rules::check_edit`: authorship, append-only entries, frozen
+//! fields). An edit either rule refuses is never stored, so it can never
+//! reach the server to be refused there.
+//!
+//! The officer's role and station are the latest the server sent
+//! ([`Store::access`]); before it has sent any (a notebook never enrolled,
+//! or a server of protocol 1) the officer is taken to write in the field,
+//! which changes nothing for scope: even a supervisor changes only their
+//! own and shared records.
+
+use super::{Store, StoreError};
+use crate::document::{DocumentError, RecordDoc};
+use crate::model::{Record, RecordHeader};
+use crate::rules::{self, Actor, RecordScope, Role};
+
+/// Why the store refused an edit: no record content, only the rule.
+pub(super) fn forbidden(message: impl Into<String>) -> StoreError {
+    StoreError::Forbidden(message.into())
+}
+
+impl Store {
+    /// [`Store::edit`] made by the officer `editor` (a shoulder number),
+    /// refused with [`StoreError::Forbidden`] when scope or the edit rule
+    /// would refuse it; nothing is stored then.
+    pub fn edit_as<T>(
+        &mut self,
+        id: &str,
+        editor: &str,
+        edit: impl FnOnce(&mut RecordDoc) -> Result<T, DocumentError>,
+    ) -> Result<T, StoreError> {
+        let access = self.access()?;
+        let role = access.as_ref().map_or(Role::Officer, |a| a.role);
+        let before = self.get(id)?;
+        let record = scope_of(&before);
+        let actor = Actor {
+            shoulder_number: editor,
+            role,
+            station: access
+                .as_ref()
+                .map_or(before.header.author.station.as_str(), |a| &a.station),
+        };
+        if !rules::may_change(actor, record) {
+            return Err(forbidden(if rules::may_see(actor, record) {
+                "this record is read-only for you: only its author and the officers attending may change it"
+            } else {
+                "you may not change this record"
+            }));
+        }
+        let mut refused = None;
+        let result = self.edit(id, |doc| {
+            let heads = doc.heads();
+            let value = edit(doc)?;
+            if doc.heads() != heads
+                && let Err(refusal) = rules::check_edit(Some(&before), &doc.record()?, editor)
+            {
+                // Abandons the edit (the store drops its copy); the
+                // refusal is what the caller hears.
+                refused = Some(refusal.message);
+                return Err(DocumentError::Shape("refused by the edit rule".into()));
+            }
+            Ok(value)
+        });
+        match refused {
+            Some(message) => Err(forbidden(message)),
+            None => result,
+        }
+    }
+
+    /// Whether the officer named in `header` may open a record: a role
+    /// that writes records in the field. (The header is in their name by
+    /// construction, and every entry of the new document is stamped with
+    /// it, so the edit rule's creation check holds.)
+    pub fn check_create(&self, header: &RecordHeader) -> Result<(), StoreError> {
+        let access = self.access()?;
+        let actor = Actor {
+            shoulder_number: &header.author.shoulder_number,
+            role: access.as_ref().map_or(Role::Officer, |a| a.role),
+            station: &header.author.station,
+        };
+        if rules::may_author(actor, &header.author.shoulder_number) {
+            Ok(())
+        } else {
+            Err(forbidden("your role does not write records in the field"))
+        }
+    }
+}
+
+/// A record as the scope rule sees it: author, the author's station, and
+/// the officers named as attending.
+fn scope_of(record: &Record) -> RecordScope<'_> {
+    RecordScope {
+        author: &record.header.author.shoulder_number,
+        station: &record.header.author.station,
+        readers: record
+            .body
+            .scene()
+            .map(|s| s.attending.as_slice())
+            .unwrap_or_default(),
+    }
+}

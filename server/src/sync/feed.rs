@@ -1,0 +1,81 @@
+//! The feed as one device may see it: a bounded page after its cursor,
+//! skipping what it caused and what is out of its scope, with a
+//! `record-read` audit event for every record of another officer's.
+
+use pocketbook_core::sync::wire::{FeedEntry, MAX_PAGE_ENTRIES};
+use serde_json::json;
+
+use crate::audit::{self, Action, actor};
+use crate::scope;
+use crate::storage::{NewAuditEvent, Principal, Storage, StorageError};
+
+/// Feed rows examined per request at most, whatever the device may see,
+/// so one request's cost stays bounded.
+const MAX_EXAMINED: u32 = 4 * MAX_PAGE_ENTRIES;
+/// Change bytes per page, roughly.
+const PAGE_BYTES: usize = 4 * 1024 * 1024;
+
+/// A page of the feed for one device.
+pub struct FeedPage {
+    pub entries: Vec<FeedEntry>,
+    pub cursor: u64,
+    pub more: bool,
+    /// A `record-read` event for each entry of a record the device's
+    /// officer did not author: appended before the page is sent.
+    pub reads: Vec<NewAuditEvent>,
+}
+
+/// The feed after `cursor` that this device may see, skipping what it caused.
+///
+/// One request examines at most [`MAX_EXAMINED`] rows and about
+/// [`PAGE_BYTES`] of changes, whatever the device may see, so its cost is
+/// bounded; `cursor` moves past every row examined (seen or skipped), and
+/// `more` says the device should ask again at once.
+pub fn feed_page(
+    storage: &dyn Storage,
+    principal: &Principal,
+    cursor: u64,
+    page_size: Option<u32>,
+) -> Result<FeedPage, StorageError> {
+    let limit = page_size
+        .unwrap_or(MAX_PAGE_ENTRIES)
+        .clamp(1, MAX_PAGE_ENTRIES) as usize;
+    let rows = storage.feed_window(cursor, MAX_EXAMINED, PAGE_BYTES)?;
+    let read: usize = rows.iter().map(|r| r.changes.len()).sum();
+    let window_full = rows.len() >= MAX_EXAMINED as usize || read >= PAGE_BYTES;
+    let mut page = FeedPage {
+        entries: Vec::new(),
+        cursor,
+        more: false,
+        reads: Vec::new(),
+    };
+    for row in rows {
+        if page.entries.len() >= limit {
+            page.more = true;
+            return Ok(page);
+        }
+        page.cursor = row.seq;
+        if row.origin_device == principal.device.id
+            || !scope::may_see(principal, scope::of_row(&row))
+        {
+            continue;
+        }
+        if row.author != principal.officer.shoulder_number && !row.erased {
+            page.reads.push(audit::event(
+                actor::officer(&principal.officer.shoulder_number),
+                Action::RecordRead,
+                Some(&row.record_id),
+                json!({"device": principal.device.id, "seq": row.seq}),
+            ));
+        }
+        page.entries.push(FeedEntry {
+            seq: row.seq,
+            record_id: row.record_id,
+            kind: row.kind,
+            changes: row.changes,
+            erased: row.erased,
+        });
+    }
+    page.more = window_full;
+    Ok(page)
+}

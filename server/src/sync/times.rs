@@ -1,0 +1,114 @@
+//! The times of a pushed record: every time in the one accepted spelling
+//! (RFC 3339's exact form), and an encounter or call time the server can
+//! believe (not far ahead of its clock, not so old that retention would
+//! erase it at once).
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use pocketbook_core::model::{Receipt, Record, RecordBody, RecordKind};
+
+use super::Arrival;
+use crate::clock::normalise_time;
+
+/// How far ahead of the server's clock an encounter may be dated: handset
+/// clocks drift, and a time zone set wrong is an hour or two off.
+pub const FUTURE_TOLERANCE: chrono::TimeDelta = chrono::TimeDelta::hours(6);
+
+pub(super) fn time_problem(field: &str) -> String {
+    format!(
+        "{field}: not a time in RFC 3339's exact form (e.g. 2026-11-28T14:05:00Z, or with an offset such as +01:00)"
+    )
+}
+
+fn receipt_time(receipt: &Option<Receipt>) -> Option<(&'static str, &str)> {
+    match receipt {
+        Some(Receipt::Given { given_at, .. }) => Some(("receipt.given_at", given_at.as_str())),
+        Some(Receipt::NotGiven { recorded_at, .. }) => {
+            Some(("receipt.recorded_at", recorded_at.as_str()))
+        }
+        None => None,
+    }
+}
+
+/// Every time a record holds, with its field.
+fn times(record: &Record) -> Vec<(String, &str)> {
+    let mut out = vec![("created_at".to_string(), record.header.created_at.as_str())];
+    match &record.body {
+        RecordBody::StopSearch { search } => {
+            out.push(("datetime".into(), &search.datetime));
+            out.extend(receipt_time(&search.receipt).map(|(f, t)| (f.to_string(), t)));
+        }
+        RecordBody::StopAccount { account } => {
+            out.push(("datetime".into(), &account.datetime));
+            out.extend(receipt_time(&account.receipt).map(|(f, t)| (f.to_string(), t)));
+        }
+        RecordBody::SceneAttendance { scene } | RecordBody::HomeBurglary { scene } => {
+            out.push(("call_received".into(), &scene.call_received));
+            for (field, time) in [
+                ("appointment", &scene.appointment),
+                ("arrived", &scene.arrived),
+                ("left", &scene.left),
+            ] {
+                out.extend(time.as_deref().map(|t| (field.to_string(), t)));
+            }
+            for (i, action) in scene.actions.iter().enumerate() {
+                out.push((format!("actions[{i}].recorded_at"), &action.recorded_at));
+            }
+            for tick in &scene.checklist {
+                out.push((
+                    format!("checklist.{}.ticked_at", tick.item.as_str()),
+                    &tick.ticked_at,
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Times new in this push (not already in `before`) whose spelling does
+/// not round-trip, one problem per field.
+pub(super) fn unreadable_times(before: Option<&Record>, after: &Record) -> Vec<String> {
+    let known: HashSet<&str> = before
+        .map(|b| times(b).into_iter().map(|(_, t)| t).collect())
+        .unwrap_or_default();
+    times(after)
+        .into_iter()
+        .filter(|(_, t)| !known.contains(t) && normalise_time(t).is_none())
+        .map(|(field, _)| time_problem(&field))
+        .collect()
+}
+
+/// An encounter or call time the server can believe: not more than
+/// [`FUTURE_TOLERANCE`] after its own clock, and not so old that retention
+/// would erase the record at once.
+pub(super) fn plausible(
+    kind: RecordKind,
+    occurred_at: &str,
+    arrival: &Arrival,
+) -> Result<(), String> {
+    let field = match kind {
+        RecordKind::StopSearch | RecordKind::StopAccount => "datetime",
+        RecordKind::SceneAttendance | RecordKind::HomeBurglary => "call_received",
+    };
+    let at = DateTime::parse_from_rfc3339(occurred_at)
+        .map_err(|_| time_problem(field))?
+        .with_timezone(&Utc);
+    if at > arrival.at + FUTURE_TOLERANCE {
+        return Err(format!(
+            "{field}: more than {} hours after the server's time ({}); check the handset's clock",
+            FUTURE_TOLERANCE.num_hours(),
+            arrival.stamp
+        ));
+    }
+    if arrival
+        .retention
+        .due_before(kind, arrival.at)
+        .is_some_and(|cutoff| at < cutoff)
+    {
+        return Err(format!(
+            "{field}: older than the retention period of this kind of record; it would be erased at once"
+        ));
+    }
+    Ok(())
+}
