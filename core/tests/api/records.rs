@@ -545,8 +545,14 @@ fn every_vocabulary_value_has_a_label_for_people() {
     assert_eq!(age_range_label(AgeRange::From18To24), "18-24");
     assert_eq!(age_range_label(AgeRange::Under10), "Under 10");
     assert_eq!(record_kind_label(RecordKind::StopSearch), "Stop and search");
-    assert_eq!(update_method_label(UpdateMethod::TextMessage), "Text message");
-    assert_eq!(response_grade_label(ResponseGrade::NotAttended), "Not attended");
+    assert_eq!(
+        update_method_label(UpdateMethod::TextMessage),
+        "Text message"
+    );
+    assert_eq!(
+        response_grade_label(ResponseGrade::NotAttended),
+        "Not attended"
+    );
     for item in ChecklistItem::ALL {
         assert!(!checklist_item_label(*item).is_empty());
     }
