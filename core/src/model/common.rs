@@ -47,8 +47,10 @@ pub fn validate_shoulder_number(v: &mut Violations, field: &str, value: &str) {
 #[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct Location {
     #[serde(default)]
+    #[cfg_attr(feature = "ffi", uniffi(default))]
     pub latitude: Option<f64>,
     #[serde(default)]
+    #[cfg_attr(feature = "ffi", uniffi(default))]
     pub longitude: Option<f64>,
     /// Street or place description, e.g. "Outside 12 High Street".
     #[serde(default)]
@@ -84,11 +86,13 @@ pub struct Tick {
     /// schema-v1 record. Assigned when the tick is written.
     #[serde(default)]
     #[autosurgeon(missing = "String::new")]
+    #[cfg_attr(feature = "ffi", uniffi(default))]
     pub id: String,
     pub item: super::ChecklistItem,
     pub outcome: TickOutcome,
     /// Why an item was not done ("we will explain why"); required for "not done".
     #[serde(default)]
+    #[cfg_attr(feature = "ffi", uniffi(default))]
     pub reason: Option<String>,
     /// Shoulder number of the officer who ticked it.
     pub ticked_by: String,

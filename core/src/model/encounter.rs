@@ -22,6 +22,7 @@ pub struct Conduct {
     pub grounds_explained: bool,
     pub object_told: bool,
     /// `None` when the officer was in uniform and no warrant card was needed.
+    #[cfg_attr(feature = "ffi", uniffi(default))]
     pub warrant_card_shown: Option<bool>,
     pub identity_given: bool,
     pub station_given: bool,
@@ -38,33 +39,42 @@ pub struct StopSearch {
     #[serde(rename = "type")]
     pub search_type: SearchType,
     #[serde(default)]
+    #[cfg_attr(feature = "ffi", uniffi(default))]
     pub vehicle_registration: Option<String>,
     /// When the search happened.
     pub datetime: Timestamp,
     pub location: Location,
     #[serde(default)]
+    #[cfg_attr(feature = "ffi", uniffi(default))]
     pub gender: Option<Gender>,
     #[serde(default)]
+    #[cfg_attr(feature = "ffi", uniffi(default))]
     pub age_range: Option<AgeRange>,
     #[serde(default)]
+    #[cfg_attr(feature = "ffi", uniffi(default))]
     pub self_defined_ethnicity: Option<SelfDefinedEthnicity>,
     #[serde(default)]
+    #[cfg_attr(feature = "ffi", uniffi(default))]
     pub officer_defined_ethnicity: Option<OfficerDefinedEthnicity>,
     pub grounds: String,
     pub object_of_search: ObjectOfSearch,
     pub legislation: Legislation,
     /// Named operation when the power needs an authorisation (e.g. section 60).
     #[serde(default)]
+    #[cfg_attr(feature = "ffi", uniffi(default))]
     pub operation_name: Option<String>,
     pub outcome: Outcome,
     #[serde(default)]
+    #[cfg_attr(feature = "ffi", uniffi(default))]
     pub outcome_linked_to_object_of_search: Option<bool>,
     #[serde(default)]
+    #[cfg_attr(feature = "ffi", uniffi(default))]
     pub removal_of_more_than_outer_clothing: bool,
     #[serde(default)]
     pub conduct: Conduct,
     /// Set by issuing the receipt, or by recording why it could not be given.
     #[serde(default)]
+    #[cfg_attr(feature = "ffi", uniffi(default))]
     pub receipt: Option<Receipt>,
     /// The notebook. When the record is created it may hold one note
     /// (only `text` given); later entries are appended with `add_note`.
@@ -74,6 +84,7 @@ pub struct StopSearch {
         reconcile = "super::entry_lists::reconcile_notes",
         hydrate = "super::entry_lists::read_by_document"
     )]
+    #[cfg_attr(feature = "ffi", uniffi(default))]
     pub notes: Vec<NoteEntry>,
 }
 
@@ -143,11 +154,13 @@ pub struct StopAccount {
     pub datetime: Timestamp,
     pub location: Location,
     #[serde(default)]
+    #[cfg_attr(feature = "ffi", uniffi(default))]
     pub self_defined_ethnicity: Option<SelfDefinedEthnicity>,
     /// What the person was asked to account for.
     pub asked_about: String,
     /// The record given to the person, or why it could not be.
     #[serde(default)]
+    #[cfg_attr(feature = "ffi", uniffi(default))]
     pub receipt: Option<Receipt>,
     /// The notebook. When the record is created it may hold one note
     /// (only `text` given); later entries are appended with `add_note`.
@@ -157,6 +170,7 @@ pub struct StopAccount {
         reconcile = "super::entry_lists::reconcile_notes",
         hydrate = "super::entry_lists::read_by_document"
     )]
+    #[cfg_attr(feature = "ffi", uniffi(default))]
     pub notes: Vec<NoteEntry>,
 }
 

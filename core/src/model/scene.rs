@@ -194,6 +194,7 @@ pub struct SceneInput {
     pub location: Location,
     /// An optional first note, written as the notebook's first entry.
     #[serde(default)]
+    #[cfg_attr(feature = "ffi", uniffi(default))]
     pub notes: String,
 }
 

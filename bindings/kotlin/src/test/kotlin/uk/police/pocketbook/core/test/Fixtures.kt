@@ -30,8 +30,9 @@ val officer = Officer(shoulderNumber = "PC1234", name = "Alex Morgan", station =
  */
 val FIXTURE_DAY: java.time.LocalDate = java.time.LocalDate.now(java.time.ZoneOffset.UTC).minusDays(3)
 
-/** A time on the fixture day (or [days] after it), in RFC 3339 with an offset. */
-fun fixtureTime(time: String, days: Long = 0): String = "${FIXTURE_DAY.plusDays(days)}T$time+00:00"
+/** A time (`HH:MM:SS`, UTC) on the fixture day, or [days] after it. */
+fun fixtureTime(time: String, days: Long = 0): java.time.Instant =
+    java.time.Instant.parse("${FIXTURE_DAY.plusDays(days)}T${time}Z")
 
 val CALL_RECEIVED = fixtureTime("10:00:00")
 
@@ -39,9 +40,7 @@ fun sceneInput(grade: ResponseGrade = ResponseGrade.PRIORITY) = SceneInput(
     reasons = listOf(AttendanceReason.CRIME_IN_PROGRESS, AttendanceReason.LIKELY_EVIDENCE),
     grade = grade,
     callReceived = CALL_RECEIVED,
-    appointment = null,
-    arrived = null,
-    left = null,
+    // appointment, arrived and left default to null.
     location = Location(latitude = 51.5072, longitude = -0.1276, street = "Outside 12 High Street"),
     notes = "Caller reports a break-in in progress",
 )
@@ -50,7 +49,7 @@ fun stopSearch(grounds: String = "Seen handing small packages to passers-by") = 
     searchType = SearchType.PERSON_AND_VEHICLE,
     vehicleRegistration = "ab12 cde",
     datetime = fixtureTime("22:15:00"),
-    location = Location(latitude = null, longitude = null, street = "Market Square car park"),
+    location = Location(street = "Market Square car park"),
     gender = Gender.FEMALE,
     ageRange = AgeRange.FROM18_TO24,
     selfDefinedEthnicity = SelfDefinedEthnicity.NOT_STATED,
@@ -58,14 +57,12 @@ fun stopSearch(grounds: String = "Seen handing small packages to passers-by") = 
     grounds = grounds,
     objectOfSearch = ObjectOfSearch.CONTROLLED_DRUGS,
     legislation = Legislation.MISUSE_OF_DRUGS_SECTION23,
-    operationName = null,
     outcome = Outcome.NO_FURTHER_ACTION,
-    outcomeLinkedToObjectOfSearch = null,
-    removalOfMoreThanOuterClothing = false,
+    // operationName, outcomeLinkedToObjectOfSearch, receipt and notes default
+    // to none; removalOfMoreThanOuterClothing to false.
     conduct = Conduct(
         groundsExplained = true,
         objectTold = true,
-        warrantCardShown = null,
         identityGiven = true,
         stationGiven = true,
         entitlementToCopyTold = true,
@@ -73,8 +70,6 @@ fun stopSearch(grounds: String = "Seen handing small packages to passers-by") = 
         toldDetainedForSearch = true,
         treatedWithRespect = true,
     ),
-    receipt = null,
-    notes = listOf(),
 )
 
 fun stopAccount() = StopAccount(
@@ -82,8 +77,6 @@ fun stopAccount() = StopAccount(
     location = Location(latitude = 51.5, longitude = -0.12, street = "Station Road"),
     selfDefinedEthnicity = SelfDefinedEthnicity.W1,
     askedAbout = "Why they were in the closed car park",
-    receipt = null,
-    notes = listOf(),
 )
 
 /** A fresh temp folder, deleted afterwards. */

@@ -6,6 +6,7 @@ import kotlin.system.exitProcess
 fun main(args: Array<String>) {
     val suite = TestSuite()
     recordTests(suite)
+    typeTests(suite)
     errorTests(suite)
     listenerTests(suite)
     concurrencyTests(suite)

@@ -16,6 +16,7 @@ import uk.police.pocketbook.core.SearchType
 import uk.police.pocketbook.core.TargetStatus
 import uk.police.pocketbook.core.TickOutcome
 import uk.police.pocketbook.core.UpdateAgreement
+import uk.police.pocketbook.core.UpdateMethod
 
 fun recordTests(suite: TestSuite) = with(suite) {
     test("opens a notebook in a temp folder and reopens it for its officer") {
@@ -60,13 +61,13 @@ fun recordTests(suite: TestSuite) = with(suite) {
             val id = notebook.createBurglary(sceneInput()).header.id
             notebook.recordArrival(id, fixtureTime("10:40:00"))
             notebook.recordDeparture(id, fixtureTime("11:30:00"))
-            notebook.agreeUpdates(id, UpdateAgreement(method = "phone", everyDays = 14u))
+            notebook.agreeUpdates(id, UpdateAgreement(method = UpdateMethod.PHONE, everyDays = 14))
             notebook.addNote(id, "Rear window forced")
             val record = notebook.get(id)
             assertEquals(RecordKind.HOME_BURGLARY, record.header.kind, "kind")
             val scene = assertIs<RecordBody.HomeBurglary>(record.body, "body").scene
             assertEquals(fixtureTime("10:40:00"), scene.arrived, "arrived")
-            assertEquals(UpdateAgreement("phone", 14u), scene.updates, "updates")
+            assertEquals(UpdateAgreement(UpdateMethod.PHONE, 14), scene.updates, "updates")
             assertEquals("Rear window forced", scene.notes.last().text, "notes")
             assertEquals(RecordStatus.COMPLETE, record.derived.status, "status")
             assertEquals(TargetStatus.MET, record.derived.targetStatus, "target status")
