@@ -97,7 +97,7 @@ fun runtimeTests(suite: TestSuite) = with(suite) {
             val progress = ThrowingProgress()
             val summary = runBlocking { device.sync(progress) }
             assertEquals(1u, summary.acknowledged, "records acknowledged")
-            assertEquals(0uL, summary.pending, "records pending")
+            assertEquals(0u, summary.pending, "records pending")
             check(progress.calls.isNotEmpty()) { "progress was never called" }
         }
     }
@@ -120,7 +120,7 @@ fun runtimeTests(suite: TestSuite) = with(suite) {
     test("a sync receiving $RECEIVED_RECORDS records leaves a single-threaded dispatcher free; no event is lost") {
         withEnrolledDevice("kotlin writer") { writer ->
             val ids = (1..RECEIVED_RECORDS).map { writer.createStopAccount(stopAccount()).header.id }
-            assertEquals(0uL, runBlocking { writer.sync(null) }.pending, "records pending on the writer")
+            assertEquals(0u, runBlocking { writer.sync(null) }.pending, "records pending on the writer")
 
             withEnrolledDevice("kotlin reader") { reader ->
                 val recorder = Recorder()

@@ -32,7 +32,7 @@ fun syncTests(suite: TestSuite) = with(suite) {
             assertEquals(1u, sent.sent, "records sent")
             assertEquals(1u, sent.acknowledged, "records acknowledged")
             assertEquals(emptyList(), sent.rejected, "rejections")
-            assertEquals(0uL, sent.pending, "records pending")
+            assertEquals(0u, sent.pending, "records pending")
             check(progress.calls.isNotEmpty() && progress.calls.last().first == 1u) {
                 "progress calls: ${progress.calls}"
             }
@@ -58,7 +58,7 @@ fun syncTests(suite: TestSuite) = with(suite) {
                 job.join()
             }
             val again = runBlocking { a.sync(null) }
-            assertEquals(0uL, again.pending, "records pending after the cancelled sync")
+            assertEquals(0u, again.pending, "records pending after the cancelled sync")
             assertEquals(2, a.list(ListFilter()).size, "records on device A")
         }
     }
