@@ -11,7 +11,7 @@ macro_rules! labels {
     ($($function:ident($vocabulary:ident)),+ $(,)?) => {
         $(
             /// The label an app shows for one value of this vocabulary.
-            #[uniffi::export]
+            #[cfg_attr(feature = "ffi", uniffi::export)]
             pub fn $function(value: $vocabulary) -> String {
                 value.label().to_string()
             }
@@ -42,7 +42,7 @@ labels! {
 
 /// The census code of a self-defined ethnicity (`W1` ... `O9`, `NS`), for
 /// forms that print it beside the label.
-#[uniffi::export]
+#[cfg_attr(feature = "ffi", uniffi::export)]
 pub fn self_defined_ethnicity_code(value: SelfDefinedEthnicity) -> String {
     value.code().to_string()
 }

@@ -14,9 +14,8 @@ use std::fmt;
 use std::str::FromStr;
 
 /// An officer's role.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, uniffi::Enum,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Enum))]
 #[serde(rename_all = "kebab-case")]
 pub enum Role {
     Officer,

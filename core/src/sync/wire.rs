@@ -84,7 +84,8 @@ pub struct EnrolResponse {
 /// What the server lets the device's officer do: their role and the
 /// station whose records a supervisor oversees. The device keeps the
 /// latest one it heard and checks every edit against it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct Access {
     pub role: crate::rules::Role,
     pub station: String,
@@ -172,7 +173,8 @@ pub struct Ack {
 
 /// Why the server refused a pushed record. [`RejectionCode::as_str`] is
 /// the one spelling (the wire's, the metrics', the device's).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, uniffi::Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Enum))]
 #[serde(rename_all = "kebab-case")]
 pub enum RejectionCode {
     /// The merged record breaks a rule of its kind.
