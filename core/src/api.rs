@@ -217,7 +217,7 @@ impl Notebook {
     /// The record as this device had it before a rollback, refused changes
     /// included: an Automerge document (as `export` gives) to read them.
     /// `NotFound` for an id [`Notebook::set_aside`] does not list.
-    pub fn set_aside_version(&self, id: u64) -> Result<Vec<u8>, ApiError> {
+    pub fn set_aside_version(&self, id: i64) -> Result<Vec<u8>, ApiError> {
         Ok(self.store()?.set_aside_version(id)?)
     }
 
@@ -233,13 +233,23 @@ impl Notebook {
     /// Data minimisation: synced records last changed more than `days` ago
     /// leave this device after each sync (they stay on the server). `None`
     /// keeps everything. Records not yet synced never leave this way.
-    pub fn set_keep_synced_days(&self, days: Option<u32>) -> Result<(), ApiError> {
+    pub fn set_keep_synced_days(&self, days: Option<i32>) -> Result<(), ApiError> {
+        let days = match days.map(u32::try_from) {
+            None => None,
+            Some(Ok(days)) => Some(days),
+            Some(Err(_)) => {
+                return Err(ApiError::invalid_field(
+                    "days",
+                    "a number of days, 0 or more (None keeps everything)",
+                ));
+            }
+        };
         Ok(self.store()?.set_keep_synced_days(days)?)
     }
 
     /// Applies the data-minimisation setting now; returns how many records left.
-    pub fn prune_synced_records(&self) -> Result<u32, ApiError> {
-        Ok(self.store()?.prune_by_setting()?)
+    pub fn prune_synced_records(&self) -> Result<i32, ApiError> {
+        Ok(sync::count(self.store()?.prune_by_setting()?))
     }
 }
 

@@ -29,7 +29,7 @@ use automerge::ActorId;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
 
 use crate::document::{DocumentError, RecordDoc};
-use crate::model::{Record, RecordBody, RecordHeader, RecordKind, RecordStatus};
+use crate::model::{Record, RecordBody, RecordHeader, RecordKind, RecordStatus, Timestamp};
 
 use cache::DocCache;
 pub use held::{HeldReason, HeldRecord};
@@ -80,9 +80,9 @@ pub struct ListFilter {
     pub reference: Option<String>,
     /// Only records created at or after this RFC 3339 time.
     #[uniffi(default = None)]
-    pub created_since: Option<String>,
+    pub created_since: Option<Timestamp>,
     #[uniffi(default = None)]
-    pub limit: Option<u32>,
+    pub limit: Option<i32>,
 }
 
 /// The device store. One instance owns the only writer connection.

@@ -81,8 +81,8 @@ enum Command {
         /// A receipt reference, as typed.
         #[arg(long)]
         reference: Option<String>,
-        #[arg(long)]
-        limit: Option<u32>,
+        #[arg(long, value_parser = clap::value_parser!(i32).range(0..))]
+        limit: Option<i32>,
     },
     /// Append a scene action from JSON, e.g. {"type":"note","text":"..."}.
     Action {
@@ -155,8 +155,8 @@ enum Command {
     /// Changes the server refused and this device set aside; with
     /// `--version ID --out FILE`, write that record as it was here.
     SetAside {
-        #[arg(long, requires = "out")]
-        version: Option<u64>,
+        #[arg(long, requires = "out", value_parser = clap::value_parser!(i64).range(0..))]
+        version: Option<i64>,
         #[arg(long)]
         out: Option<PathBuf>,
     },

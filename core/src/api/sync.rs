@@ -24,7 +24,7 @@ use crate::error::ApiError;
 /// [`CallbackError`]).
 #[uniffi::export(with_foreign)]
 pub trait SyncProgress: Send + Sync {
-    fn on_progress(&self, sent: u32, received: u32) -> Result<(), CallbackError>;
+    fn on_progress(&self, sent: i32, received: i32) -> Result<(), CallbackError>;
 }
 
 /// A record the server refused, with its reason (no record content).
@@ -42,25 +42,25 @@ pub struct RecordRejection {
 #[derive(Debug, Clone, PartialEq, Eq, Default, uniffi::Record)]
 pub struct SyncSummary {
     /// HTTP round trips made.
-    pub requests: u32,
+    pub requests: i32,
     /// Records whose changes were sent.
-    pub sent: u32,
+    pub sent: i32,
     /// Records the server acknowledged.
-    pub acknowledged: u32,
+    pub acknowledged: i32,
     /// Records changed here by what the server sent.
-    pub received: u32,
+    pub received: i32,
     pub rejected: Vec<RecordRejection>,
     /// Records rolled back to the state the server acknowledged because it
     /// refused their changes for good; the changes went aside
     /// (`Notebook::set_aside`), and listeners heard `RolledBack`.
     pub rolled_back: Vec<String>,
     /// Records still waiting for the server afterwards (refused ones excluded).
-    pub pending: u32,
+    pub pending: i32,
     /// Synced records removed from this device by data minimisation.
-    pub pruned: u32,
+    pub pruned: i32,
     /// Feed entries held on this device because this app cannot apply
     /// them (`Notebook::held_records` lists their records).
-    pub held: u32,
+    pub held: i32,
 }
 
 /// Enrols this device with a one-time code from the server's admin, and
@@ -217,6 +217,7 @@ struct Reporter(Option<Arc<dyn SyncProgress>>);
 impl Reporter {
     fn report(&self, sent: u32, received: u32) {
         if let Some(progress) = &self.0 {
+            let (sent, received) = (count(sent), count(received));
             guarded("sync progress", || progress.on_progress(sent, received));
         }
     }
@@ -268,10 +269,10 @@ impl SyncObserver for Observer {
 /// The app's summary of what the engine did.
 fn summary(outcome: SyncOutcome) -> SyncSummary {
     SyncSummary {
-        requests: outcome.requests,
-        sent: outcome.sent,
-        acknowledged: outcome.acknowledged,
-        received: outcome.received,
+        requests: count(outcome.requests),
+        sent: count(outcome.sent),
+        acknowledged: count(outcome.acknowledged),
+        received: count(outcome.received),
         rejected: outcome
             .rejected
             .into_iter()
@@ -282,10 +283,17 @@ fn summary(outcome: SyncOutcome) -> SyncSummary {
             })
             .collect(),
         rolled_back: outcome.rolled_back,
-        pending: outcome.pending,
-        pruned: outcome.pruned,
-        held: outcome.held,
+        pending: count(outcome.pending),
+        pruned: count(outcome.pruned),
+        held: count(outcome.held),
     }
+}
+
+/// A count as the apps take it: Kotlin's `Int`, Swift's `Int32` (a
+/// notebook never holds two billion records; a larger count would read as
+/// the largest).
+pub(super) fn count(n: u32) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
 }
 
 impl Shared {

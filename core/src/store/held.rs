@@ -3,6 +3,7 @@
 //! held in the store with a reason so they never block the page they came
 //! in, listed for the app, and applied by a later sync once the app can.
 
+use crate::model::Timestamp;
 use std::collections::HashMap;
 
 use rusqlite::{TransactionBehavior, params};
@@ -69,9 +70,9 @@ pub struct HeldRecord {
     /// The reason of its first held entry.
     pub reason: HeldReason,
     /// When it was first held (RFC 3339, UTC).
-    pub held_at: String,
+    pub held_at: Timestamp,
     /// Feed entries held for it.
-    pub entries: u32,
+    pub entries: i32,
 }
 
 impl Store {
@@ -113,12 +114,15 @@ impl Store {
             let kind = RecordKind::parse(&kind).ok_or_else(|| {
                 DocumentError::Shape(format!("unknown kind of held record {record_id}"))
             })?;
+            let held_at = Timestamp::from_stored(&held_at).map_err(|_| {
+                DocumentError::Shape(format!("unreadable time of held record {record_id}"))
+            })?;
             out.push(HeldRecord {
                 record_id,
                 kind,
                 reason: HeldReason::parse(&reason),
                 held_at,
-                entries: entries as u32,
+                entries: i32::try_from(entries).unwrap_or(i32::MAX),
             });
         }
         Ok(out)

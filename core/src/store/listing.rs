@@ -30,11 +30,13 @@ impl Store {
             sql.push_str(&format!(" AND reference = ?{}", args.len()));
         }
         if let Some(since) = &filter.created_since {
-            args.push(since.clone());
+            args.push(since.as_str().to_string());
             sql.push_str(&format!(" AND created_at >= ?{}", args.len()));
         }
         sql.push_str(" ORDER BY created_at DESC, id DESC");
         if let Some(limit) = filter.limit {
+            // A negative limit is no limit, as SQLite reads it; say so.
+            let limit = limit.max(-1);
             sql.push_str(&format!(" LIMIT {limit}"));
         }
         let mut stmt = self.conn.prepare_cached(&sql)?;

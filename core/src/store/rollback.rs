@@ -20,6 +20,7 @@
 //! step of its own, run after each page until none is due, so a crash in
 //! between only delays it.
 
+use crate::model::Timestamp;
 use std::collections::{HashMap, HashSet};
 
 use automerge::ChangeHash;
@@ -35,18 +36,18 @@ use crate::sync::wire::RejectionCode;
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, uniffi::Record)]
 pub struct SetAside {
     /// Names this set-aside for [`Store::set_aside_version`].
-    pub id: u64,
+    pub id: i64,
     pub record_id: String,
     pub kind: RecordKind,
     pub code: RejectionCode,
     /// The server's reason (names fields, never content).
     pub message: String,
     /// Local edits that went aside.
-    pub edits: u32,
+    pub edits: i32,
     /// Automerge changes that went aside.
-    pub changes: u32,
+    pub changes: i32,
     /// When (RFC 3339, UTC).
-    pub set_aside_at: String,
+    pub set_aside_at: Timestamp,
 }
 
 /// A record rolled back, for listeners and the summary.
@@ -245,14 +246,18 @@ impl Store {
                 .into());
             };
             out.push(SetAside {
-                id: id as u64,
+                id,
                 record_id,
                 kind,
                 code,
                 message,
-                edits: edits as u32,
-                changes: changes as u32,
-                set_aside_at,
+                edits: i32::try_from(edits).unwrap_or(i32::MAX),
+                changes: i32::try_from(changes).unwrap_or(i32::MAX),
+                set_aside_at: Timestamp::from_stored(&set_aside_at).map_err(|_| {
+                    crate::document::DocumentError::Shape(format!(
+                        "unreadable time of set-aside {id}"
+                    ))
+                })?,
             });
         }
         Ok(out)
@@ -260,13 +265,11 @@ impl Store {
 
     /// The record as this device had it before the rollback (an Automerge
     /// document, as `export` gives): the refused changes readable in place.
-    pub fn set_aside_version(&self, id: u64) -> Result<Vec<u8>, StoreError> {
+    pub fn set_aside_version(&self, id: i64) -> Result<Vec<u8>, StoreError> {
         self.conn
-            .query_row(
-                "SELECT version FROM set_aside WHERE id = ?1",
-                [id as i64],
-                |r| r.get(0),
-            )
+            .query_row("SELECT version FROM set_aside WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
             .optional()?
             .ok_or(StoreError::NotFound)
     }

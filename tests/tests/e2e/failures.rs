@@ -112,12 +112,12 @@ async fn a_cancelled_sync_resumes_and_progress_is_reported() {
     use pocketbook_core::api::SyncProgress;
 
     #[derive(Default)]
-    struct Progress(Mutex<Vec<(u32, u32)>>);
+    struct Progress(Mutex<Vec<(i32, i32)>>);
     impl SyncProgress for Progress {
         fn on_progress(
             &self,
-            sent: u32,
-            received: u32,
+            sent: i32,
+            received: i32,
         ) -> Result<(), pocketbook_core::api::CallbackError> {
             self.0.lock().unwrap().push((sent, received));
             Ok(())

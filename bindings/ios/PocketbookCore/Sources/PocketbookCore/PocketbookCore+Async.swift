@@ -94,7 +94,7 @@ private final class ProgressForwarder: SyncProgress {
         self.continuation = continuation
     }
 
-    func onProgress(sent: UInt32, received: UInt32) {
+    func onProgress(sent: Int32, received: Int32) {
         continuation.yield(.progress(sent: Int(sent), received: Int(received)))
     }
 }

@@ -86,9 +86,9 @@ fun Notebook.syncStates(): Flow<SyncState> = channelFlow {
     send(SyncState.Started)
     val outcome = try {
         val summary = sync(object : SyncProgress {
-            override fun onProgress(sent: UInt, received: UInt) {
+            override fun onProgress(sent: Int, received: Int) {
                 // Called from the core's threads; never blocks them.
-                trySend(SyncState.Progress(sent.toInt(), received.toInt()))
+                trySend(SyncState.Progress(sent, received))
             }
         })
         SyncState.Done(summary)

@@ -151,7 +151,7 @@ fun recordTests(suite: TestSuite) = with(suite) {
             val searches = notebook.list(ListFilter(kind = RecordKind.STOP_SEARCH))
             assertEquals(listOf(search.header.id), searches.map { it.id }, "stop searches")
             assertEquals(search.header.reference, searches.single().reference, "reference")
-            assertEquals(1, notebook.list(ListFilter(limit = 1u)).size, "limit")
+            assertEquals(1, notebook.list(ListFilter(limit = 1)).size, "limit")
             val byReference = notebook.list(ListFilter(reference = search.header.reference))
             assertEquals(listOf(search.header.id), byReference.map { it.id }, "by reference")
         }

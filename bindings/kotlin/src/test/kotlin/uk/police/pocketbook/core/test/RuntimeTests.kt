@@ -32,10 +32,10 @@ private const val DISPATCHER_THREAD = "single-threaded-dispatcher"
 
 /** Records every call, then throws, as a buggy app callback would. */
 private class ThrowingProgress : SyncProgress {
-    val calls = CopyOnWriteArrayList<Pair<UInt, UInt>>()
+    val calls = CopyOnWriteArrayList<Pair<Int, Int>>()
     val threads = CopyOnWriteArrayList<String>()
 
-    override fun onProgress(sent: UInt, received: UInt) {
+    override fun onProgress(sent: Int, received: Int) {
         calls += sent to received
         threads += Thread.currentThread().name
         throw IllegalStateException("progress bug")
@@ -96,8 +96,8 @@ fun runtimeTests(suite: TestSuite) = with(suite) {
             device.createStopAccount(stopAccount())
             val progress = ThrowingProgress()
             val summary = runBlocking { device.sync(progress) }
-            assertEquals(1u, summary.acknowledged, "records acknowledged")
-            assertEquals(0u, summary.pending, "records pending")
+            assertEquals(1, summary.acknowledged, "records acknowledged")
+            assertEquals(0, summary.pending, "records pending")
             check(progress.calls.isNotEmpty()) { "progress was never called" }
         }
     }
@@ -120,7 +120,7 @@ fun runtimeTests(suite: TestSuite) = with(suite) {
     test("a sync receiving $RECEIVED_RECORDS records leaves a single-threaded dispatcher free; no event is lost") {
         withEnrolledDevice("kotlin writer") { writer ->
             val ids = (1..RECEIVED_RECORDS).map { writer.createStopAccount(stopAccount()).header.id }
-            assertEquals(0u, runBlocking { writer.sync(null) }.pending, "records pending on the writer")
+            assertEquals(0, runBlocking { writer.sync(null) }.pending, "records pending on the writer")
 
             withEnrolledDevice("kotlin reader") { reader ->
                 val recorder = Recorder()
@@ -159,7 +159,7 @@ fun runtimeTests(suite: TestSuite) = with(suite) {
                 subscriptions.forEach { it.cancel() }
 
                 // The officer's records of the other tests come too.
-                check(summary.received >= RECEIVED_RECORDS.toUInt()) { "records received: ${summary.received}" }
+                check(summary.received >= RECEIVED_RECORDS) { "records received: ${summary.received}" }
                 val heard = recorder.events.filter { it.origin == ChangeOrigin.SYNC }.map { it.recordId }.toSet()
                 check(heard.containsAll(ids)) {
                     "records not heard beside a throwing listener: ${ids.size - ids.count { it in heard }}"
@@ -171,8 +171,8 @@ fun runtimeTests(suite: TestSuite) = with(suite) {
                 check(recorder.threads.none(onDispatcher)) { "listener threads: ${recorder.threads.distinct()}" }
                 check(progress.threads.none(onDispatcher)) { "progress threads: ${progress.threads.distinct()}" }
                 // At least every 50 records.
-                val received = listOf(0u) + progress.calls.map { it.second }
-                check(received.zipWithNext().all { (a, b) -> b - a <= 50u }) { "progress: ${progress.calls}" }
+                val received = listOf(0) + progress.calls.map { it.second }
+                check(received.zipWithNext().all { (a, b) -> b - a <= 50 }) { "progress: ${progress.calls}" }
                 // The ticker on the same dispatcher kept running throughout.
                 check(ticks.size > 10) { "the ticker ran ${ticks.size} times during the sync" }
                 val longestGap = ticks.zipWithNext { a, b -> b - a }.maxOrNull() ?: 0L

@@ -13,9 +13,9 @@ import uk.police.pocketbook.core.ReceiptMedium
 import uk.police.pocketbook.core.SyncProgress
 
 private class ProgressRecorder : SyncProgress {
-    val calls = CopyOnWriteArrayList<Pair<UInt, UInt>>()
+    val calls = CopyOnWriteArrayList<Pair<Int, Int>>()
 
-    override fun onProgress(sent: UInt, received: UInt) {
+    override fun onProgress(sent: Int, received: Int) {
         calls += sent to received
     }
 }
@@ -29,11 +29,11 @@ fun syncTests(suite: TestSuite) = with(suite) {
 
             val progress = ProgressRecorder()
             val sent = runBlocking { a.sync(progress) }
-            assertEquals(1u, sent.sent, "records sent")
-            assertEquals(1u, sent.acknowledged, "records acknowledged")
+            assertEquals(1, sent.sent, "records sent")
+            assertEquals(1, sent.acknowledged, "records acknowledged")
             assertEquals(emptyList(), sent.rejected, "rejections")
-            assertEquals(0u, sent.pending, "records pending")
-            check(progress.calls.isNotEmpty() && progress.calls.last().first == 1u) {
+            assertEquals(0, sent.pending, "records pending")
+            check(progress.calls.isNotEmpty() && progress.calls.last().first == 1) {
                 "progress calls: ${progress.calls}"
             }
 
@@ -41,7 +41,7 @@ fun syncTests(suite: TestSuite) = with(suite) {
                 val recorder = Recorder()
                 val subscription = b.subscribe(recorder)
                 val received = runBlocking { b.sync(null) }
-                assertEquals(1u, received.received, "records received")
+                assertEquals(1, received.received, "records received")
                 assertEquals(a.get(record.header.id), b.get(record.header.id), "record on the second device")
                 val events = recorder.events.filter { it.recordId == record.header.id }
                 check(events.isNotEmpty() && events.all { it.origin == ChangeOrigin.SYNC }) { "events: $events" }
@@ -58,7 +58,7 @@ fun syncTests(suite: TestSuite) = with(suite) {
                 job.join()
             }
             val again = runBlocking { a.sync(null) }
-            assertEquals(0u, again.pending, "records pending after the cancelled sync")
+            assertEquals(0, again.pending, "records pending after the cancelled sync")
             assertEquals(2, a.list(ListFilter()).size, "records on device A")
         }
     }
