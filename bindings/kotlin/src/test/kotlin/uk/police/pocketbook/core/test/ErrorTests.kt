@@ -25,6 +25,7 @@ fun describe(e: ApiException): String = when (e) {
     is ApiException.Cancelled -> "cancelled"
     is ApiException.Wiped -> "wiped"
     is ApiException.Closed -> "closed"
+    is ApiException.Forbidden -> "forbidden"
 }
 
 /** A flat error's message is the Rust Display text, not a dump of fields. */
@@ -56,6 +57,26 @@ fun errorTests(suite: TestSuite) = with(suite) {
         val violations = validateRecord(RecordBody.StopSearch(stopSearch(grounds = "")))
         check(violations.any { it.field == "grounds" && it.problem.isNotBlank() }) { "violations: $violations" }
         assertEquals(emptyList(), validateRecord(RecordBody.StopSearch(stopSearch())), "violations of a valid record")
+    }
+
+    test("an edit the rules forbid throws Forbidden and stores nothing") {
+        // Another officer's record, copied onto this notebook by import: the
+        // core runs the server's scope rule before the edit is stored.
+        val colleague = Officer(shoulderNumber = "PC9876", name = "Sam Lee", station = "Central")
+        val bytes = withTempDir { dir ->
+            Notebook.open(dir.toString(), colleague).use { theirs ->
+                theirs.export(theirs.createScene(sceneInput()).header.id)
+            }
+        }
+        withNotebook { notebook ->
+            val id = notebook.import(bytes).header.id
+            val e = assertThrows<ApiException.Forbidden>("note on a colleague's record") {
+                notebook.addNote(id, "Not mine to write")
+            }
+            assertReadable(e)
+            assertEquals("forbidden", describe(e), "variant")
+            assertEquals(0, notebook.get(id).body.let { (it as RecordBody.SceneAttendance).scene.notes.size }, "notes stored")
+        }
     }
 
     test("a missing record id throws NotFound") {
