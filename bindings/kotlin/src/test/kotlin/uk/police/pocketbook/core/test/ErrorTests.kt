@@ -70,12 +70,14 @@ fun errorTests(suite: TestSuite) = with(suite) {
         }
         withNotebook { notebook ->
             val id = notebook.import(bytes).header.id
+            val notes = { (notebook.get(id).body as RecordBody.SceneAttendance).scene.notes.size }
+            val before = notes()
             val e = assertThrows<ApiException.Forbidden>("note on a colleague's record") {
                 notebook.addNote(id, "Not mine to write")
             }
             assertReadable(e)
             assertEquals("forbidden", describe(e), "variant")
-            assertEquals(0, notebook.get(id).body.let { (it as RecordBody.SceneAttendance).scene.notes.size }, "notes stored")
+            assertEquals(before, notes(), "note entries after the refused one")
         }
     }
 
