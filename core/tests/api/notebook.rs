@@ -13,6 +13,7 @@ use pocketbook_core::{ApiError, Notebook};
 
 use crate::merge::{Replica, exchange, replicas, share};
 use crate::support::*;
+use pocketbook_fixtures::legacy::v1_burglary;
 
 /// Every order of `n` items (n <= 3 here).
 fn orders(n: usize) -> Vec<Vec<usize>> {
@@ -183,62 +184,6 @@ fn bad_note_entries_are_refused_naming_the_field() {
     assert_schema_true(&nb, &id);
 }
 
-/// A home-burglary document exactly as the schema-v1 code wrote it: notes
-/// as Automerge text, the checklist a map keyed by item, and (as records
-/// made before sharing) no `attending` map.
-fn v1_burglary(author: &Officer) -> (Vec<u8>, String) {
-    let id = "01900000-0000-7000-8000-000000000001".to_string();
-    let mut doc = AutoCommit::new();
-    doc.put(ROOT, "schema", "pocketbook.record").unwrap();
-    doc.put(ROOT, "schema_version", 1u64).unwrap();
-    let header = doc.put_object(ROOT, "header", ObjType::Map).unwrap();
-    doc.put(&header, "id", id.as_str()).unwrap();
-    doc.put(&header, "kind", "home-burglary").unwrap();
-    let reference = pocketbook_core::reference::Reference::generate().to_string();
-    doc.put(&header, "reference", reference.as_str()).unwrap();
-    doc.put(&header, "created_at", "2026-11-28T10:00:00.000Z")
-        .unwrap();
-    let officer = doc.put_object(&header, "author", ObjType::Map).unwrap();
-    doc.put(&officer, "shoulder_number", author.shoulder_number.as_str())
-        .unwrap();
-    doc.put(&officer, "name", author.name.as_str()).unwrap();
-    doc.put(&officer, "station", author.station.as_str())
-        .unwrap();
-    let body = doc.put_object(ROOT, "body", ObjType::Map).unwrap();
-    let variant = doc.put_object(&body, "HomeBurglary", ObjType::Map).unwrap();
-    let scene = doc.put_object(&variant, "scene", ObjType::Map).unwrap();
-    let reasons = doc.put_object(&scene, "reasons", ObjType::List).unwrap();
-    doc.insert(&reasons, 0, "crime in progress").unwrap();
-    doc.put(&scene, "grade", "emergency").unwrap();
-    doc.put(&scene, "call_received", "2026-11-28T10:00:00Z")
-        .unwrap();
-    doc.put(&scene, "appointment", ()).unwrap();
-    doc.put(&scene, "arrived", "2026-11-28T10:08:00Z").unwrap();
-    doc.put(&scene, "left", ()).unwrap();
-    let location = doc.put_object(&scene, "location", ObjType::Map).unwrap();
-    doc.put(&location, "latitude", 51.46).unwrap();
-    doc.put(&location, "longitude", -0.01).unwrap();
-    doc.put(&location, "street", "Lewisham High Street")
-        .unwrap();
-    doc.put_object(&scene, "actions", ObjType::List).unwrap();
-    let checklist = doc.put_object(&scene, "checklist", ObjType::Map).unwrap();
-    let tick = doc
-        .put_object(&checklist, "witnesses sought", ObjType::Map)
-        .unwrap();
-    doc.put(&tick, "item", "witnesses sought").unwrap();
-    doc.put(&tick, "outcome", "done").unwrap();
-    doc.put(&tick, "reason", ()).unwrap();
-    doc.put(&tick, "ticked_by", author.shoulder_number.as_str())
-        .unwrap();
-    doc.put(&tick, "ticked_at", "2026-11-28T10:20:00.000Z")
-        .unwrap();
-    doc.put(&scene, "updates", ()).unwrap();
-    let notes = doc.put_object(&scene, "notes", ObjType::Text).unwrap();
-    doc.splice_text(&notes, 0, 0, "Rear door forced").unwrap();
-    doc.commit();
-    (doc.save(), id)
-}
-
 /// The raw `notes` text and schema version of an exported document.
 fn raw_legacy(bytes: &[u8]) -> (String, u64) {
     let doc = AutoCommit::load(bytes).unwrap();
@@ -273,10 +218,8 @@ fn a_schema_v1_record_reads_in_place_and_takes_appends_from_two_devices_at_once(
     assert_eq!(scene.notes[0].id, LEGACY_NOTES_ID);
     assert_eq!(scene.notes[0].text, "Rear door forced");
     assert_eq!(scene.notes[0].written_by, "PC1");
-    assert_eq!(
-        scene.notes[0].written_at.as_deref(),
-        Some("2026-11-28T10:00:00.000Z")
-    );
+    let created = format!("{}T10:00:00.000Z", pocketbook_fixtures::fixture_day());
+    assert_eq!(scene.notes[0].written_at.as_deref(), Some(created.as_str()));
     assert_eq!(scene.checklist.len(), 1);
     assert_eq!(scene.checklist[0].id, "legacy-witnesses sought");
 
