@@ -84,41 +84,30 @@ mod tests {
         }
     }
 
+    /// The matrix itself is tested with the rule (`rules::scope` in the
+    /// core); this shows a device's principal reaches it whole: its
+    /// officer's number, role and station.
     #[test]
-    fn the_matrix() {
+    fn a_principal_is_asked_as_its_officer() {
         let shared = ["PC2".to_string()];
         let record = RecordScope {
             author: "PC1",
             station: "Central",
             readers: &shared,
         };
-        let cases = [
-            // who, station, role, sees, changes
-            ("PC1", "Central", Role::Officer, true, true),
-            ("PC2", "Central", Role::Officer, true, true),
-            ("PC3", "Central", Role::Officer, false, false),
-            ("PS1", "Central", Role::Supervisor, true, false),
-            ("PS2", "North", Role::Supervisor, false, false),
-            ("ST1", "Central", Role::Staff, false, false),
-            ("AD1", "Central", Role::Admin, false, false),
-        ];
-        for (who, station, role, sees, changes) in cases {
-            let p = principal(who, station, role);
-            assert_eq!(may_see(&p, record), sees, "{who} sees");
-            assert_eq!(may_change(&p, record), changes, "{who} changes");
-        }
+        let supervisor = principal("PS1", "Central", Role::Supervisor);
+        assert!(may_see(&supervisor, record) && !may_change(&supervisor, record));
+        let elsewhere = principal("PS2", "North", Role::Supervisor);
+        assert!(!may_see(&elsewhere, record));
+        let colleague = principal("PC2", "Central", Role::Officer);
+        assert!(may_change(&colleague, record));
         assert!(may_author(
             &principal("PC1", "Central", Role::Officer),
             "PC1"
         ));
         assert!(!may_author(
-            &principal("PC1", "Central", Role::Officer),
-            "PC2"
-        ));
-        assert!(!may_author(
             &principal("ST1", "Central", Role::Staff),
             "ST1"
         ));
-        assert!(Role::parse("chief").is_none());
     }
 }
