@@ -1,0 +1,304 @@
+//! The typed edits of a record document: each appends or sets exactly
+//! what one API call means (a scene action, a tick, a note entry or its
+//! correction, a co-attending officer, the times, the update agreement,
+//! the receipt) as one targeted Automerge change, validated before it is
+//! committed, so its change is small and nothing is rewritten.
+
+use super::*;
+
+impl RecordDoc {
+    /// Appends a scene action; returns its id.
+    pub fn add_action(
+        &mut self,
+        detail: ActionDetail,
+        recorded_by: &str,
+        recorded_at: &str,
+    ) -> Result<String, DocumentError> {
+        self.require_scene("adding a scene action")?;
+        let mut v = Violations::new();
+        detail.validate(&mut v);
+        v.finish().map_err(DocumentError::Invalid)?;
+        let action = SceneAction {
+            id: uuid::Uuid::now_v7().to_string(),
+            recorded_by: recorded_by.to_string(),
+            recorded_at: time("action.recorded_at", recorded_at)?,
+            detail,
+        };
+        let actions = self.child(&self.inner_obj()?, "actions", ObjType::List)?;
+        let at = self.doc.length(&actions);
+        if at >= MAX_ACTIONS {
+            return Err(full("actions", MAX_ACTIONS));
+        }
+        autosurgeon::reconcile::reconcile_insert(&mut self.doc, actions, at, &action)?;
+        self.commit("add-action");
+        Ok(action.id)
+    }
+
+    /// Ticks one checklist item (done, not applicable, or not done with a
+    /// reason): a new entry of the tick history, never a rewrite of an
+    /// earlier tick. Returns the entry's id (assigned if `tick.id` is empty).
+    pub fn tick(&mut self, tick: &Tick) -> Result<String, DocumentError> {
+        let kind = self.require_scene("ticking a checklist item")?;
+        let mut v = Violations::new();
+        if !tick.item.applies_to(kind) {
+            v.push(
+                format!("checklist.{}", tick.item.as_str()),
+                format!("not an item of a {} record", kind.as_str()),
+            );
+        }
+        tick.validate(&mut v);
+        v.finish().map_err(DocumentError::Invalid)?;
+        let mut tick = tick.clone();
+        if tick.id.is_empty() {
+            tick.id = uuid::Uuid::now_v7().to_string();
+        }
+        let inner = self.inner_obj()?;
+        let legacy = entries::legacy_tick_count(&self.doc, &inner)?;
+        if entries::count(&self.doc, &inner, TICK_ENTRIES, legacy)? >= MAX_TICKS {
+            return Err(full("checklist", MAX_TICKS));
+        }
+        let ticks = self.child(&inner, TICK_ENTRIES, ObjType::List)?;
+        let at = self.doc.length(&ticks);
+        autosurgeon::reconcile::reconcile_insert(&mut self.doc, ticks, at, &tick)?;
+        self.commit("tick");
+        Ok(tick.id)
+    }
+
+    /// Appends an entry to the record's notebook (any record kind); returns
+    /// its id. Nothing ever edits or removes an entry: see `correct_note`.
+    pub fn add_note(
+        &mut self,
+        text: &str,
+        written_by: &str,
+        written_at: &str,
+    ) -> Result<String, DocumentError> {
+        self.append_note(text, written_by, written_at, None)
+    }
+
+    /// Appends an entry that corrects `entry_id`; the corrected entry stays
+    /// as written and reads as corrected. Returns the new entry's id.
+    pub fn correct_note(
+        &mut self,
+        entry_id: &str,
+        text: &str,
+        written_by: &str,
+        written_at: &str,
+    ) -> Result<String, DocumentError> {
+        self.append_note(text, written_by, written_at, Some(entry_id))
+    }
+
+    fn append_note(
+        &mut self,
+        text: &str,
+        written_by: &str,
+        written_at: &str,
+        corrects: Option<&str>,
+    ) -> Result<String, DocumentError> {
+        let mut v = Violations::new();
+        validate_note_text(&mut v, text);
+        validate_shoulder_number(&mut v, "notes.written_by", written_by);
+        v.timestamp("notes.written_at", written_at);
+        v.finish().map_err(DocumentError::Invalid)?;
+        let inner = self.inner_obj()?;
+        if let Some(target) = corrects
+            && !entries::note_exists(&self.doc, &inner, &self.header, target)?
+        {
+            return Err(DocumentError::Invalid(vec![FieldViolation {
+                field: "notes.corrects".into(),
+                problem: "no entry with this id in the record".into(),
+            }]));
+        }
+        let legacy = entries::legacy_note_count(&self.doc, &inner, &self.header)?;
+        if entries::count(&self.doc, &inner, NOTE_ENTRIES, legacy)? >= MAX_NOTE_ENTRIES {
+            return Err(full("notes", MAX_NOTE_ENTRIES));
+        }
+        let entry = StoredNote {
+            id: uuid::Uuid::now_v7().to_string(),
+            written_by: written_by.to_string(),
+            written_at: written_at.to_string(),
+            text: text.to_string(),
+            corrects: corrects.map(str::to_string),
+        };
+        let list = self.child(&inner, NOTE_ENTRIES, ObjType::List)?;
+        let at = self.doc.length(&list);
+        autosurgeon::reconcile::reconcile_insert(&mut self.doc, list, at, &entry)?;
+        self.commit("note");
+        Ok(entry.id)
+    }
+
+    /// Names a co-attending officer (by shoulder number) on a scene or
+    /// burglary record. Returns whether the record changed: naming the
+    /// author, or an officer already named, changes nothing.
+    ///
+    /// Each officer is one key of the `attending` map, so officers adding
+    /// different colleagues offline all survive the merge. A record made
+    /// before sharing existed has no map yet; the first addition creates
+    /// it, and if two devices do that concurrently both maps are kept as a
+    /// conflict and read together (records made since carry the map from
+    /// creation).
+    pub fn add_attending(&mut self, shoulder_number: &str) -> Result<bool, DocumentError> {
+        self.require_scene("naming a co-attending officer")?;
+        let mut v = Violations::new();
+        validate_shoulder_number(&mut v, "attending", shoulder_number);
+        v.finish().map_err(DocumentError::Invalid)?;
+        let shoulder_number = shoulder_number.trim();
+        if shoulder_number == self.header.author.shoulder_number {
+            return Ok(false);
+        }
+        let inner = self.inner_obj()?;
+        let named = entries::read_attending(&self.doc, &inner)?;
+        if named.iter().any(|o| o == shoulder_number) {
+            return Ok(false);
+        }
+        if named.len() >= MAX_ATTENDING {
+            return Err(full("attending", MAX_ATTENDING));
+        }
+        let attending = self.child(&inner, ATTENDING, ObjType::Map)?;
+        self.doc.put(&attending, shoulder_number, true)?;
+        self.commit("attending");
+        Ok(true)
+    }
+
+    /// Records arrival and/or departure times.
+    pub fn set_times(
+        &mut self,
+        arrived: Option<&str>,
+        left: Option<&str>,
+    ) -> Result<(), DocumentError> {
+        self.require_scene("recording arrival or departure")?;
+        let inner = self.inner_obj()?;
+        if let Some(arrived) = arrived {
+            reconcile_prop(&mut self.doc, &inner, "arrived", Some(arrived))?;
+        }
+        if let Some(left) = left {
+            reconcile_prop(&mut self.doc, &inner, "left", Some(left))?;
+        }
+        self.validated_commit("times")
+    }
+
+    /// Records how and how often the victim wants updates.
+    pub fn agree_updates(&mut self, updates: &UpdateAgreement) -> Result<(), DocumentError> {
+        self.require_scene("agreeing updates")?;
+        let inner = self.inner_obj()?;
+        self.put_whole(&inner, "updates", Some(updates))?;
+        self.validated_commit("updates")
+    }
+
+    /// Issues the receipt (or records why it could not be given).
+    pub fn set_receipt(&mut self, receipt: &Receipt) -> Result<(), DocumentError> {
+        if !self.kind().is_encounter() {
+            return Err(DocumentError::WrongKind {
+                operation: "issuing a receipt",
+                kind: self.kind(),
+            });
+        }
+        let inner = self.inner_obj()?;
+        let existing: Option<Receipt> = hydrate_prop(&self.doc, &inner, "receipt")?;
+        match (&existing, receipt) {
+            (Some(Receipt::Given { .. }), _) => return Err(DocumentError::ReceiptAlreadyIssued),
+            // "Not given" may become "given" (handed over later), never
+            // another "not given": the reason recorded is evidence too.
+            (Some(Receipt::NotGiven { .. }), Receipt::NotGiven { .. }) => {
+                return Err(DocumentError::Invalid(vec![FieldViolation {
+                    field: "receipt".into(),
+                    problem: "already recorded as not given; it may only become given".into(),
+                }]));
+            }
+            _ => {}
+        }
+        self.put_whole(&inner, "receipt", Some(receipt))?;
+        self.validated_commit("receipt")
+    }
+
+    fn require_scene(&self, operation: &'static str) -> Result<RecordKind, DocumentError> {
+        match self.kind() {
+            k @ (RecordKind::SceneAttendance | RecordKind::HomeBurglary) => Ok(k),
+            kind => Err(DocumentError::WrongKind { operation, kind }),
+        }
+    }
+
+    /// The map inside `body` that holds this kind's fields.
+    pub(super) fn inner_obj(&self) -> Result<ObjId, DocumentError> {
+        let (variant, field) = match self.kind() {
+            RecordKind::SceneAttendance => ("SceneAttendance", "scene"),
+            RecordKind::HomeBurglary => ("HomeBurglary", "scene"),
+            RecordKind::StopSearch => ("StopSearch", "search"),
+            RecordKind::StopAccount => ("StopAccount", "account"),
+        };
+        let body = self.existing(&ROOT, "body", ObjType::Map)?;
+        let variant = self.existing(&body, variant, ObjType::Map)?;
+        self.existing(&variant, field, ObjType::Map)
+    }
+
+    fn existing(&self, parent: &ObjId, key: &str, ty: ObjType) -> Result<ObjId, DocumentError> {
+        match self.doc.get(parent, key)? {
+            Some((Value::Object(found), id)) if found == ty => Ok(id),
+            _ => Err(DocumentError::Shape(format!("missing {key}"))),
+        }
+    }
+
+    /// A child object, created if a concurrent edit or an old record lacks it.
+    fn child(&mut self, parent: &ObjId, key: &str, ty: ObjType) -> Result<ObjId, DocumentError> {
+        match self.existing(parent, key, ty) {
+            Ok(id) => Ok(id),
+            Err(_) => Ok(self.doc.put_object(parent, key, ty)?),
+        }
+    }
+
+    /// Writes a multi-field value as one fresh map: a register of the whole
+    /// value. Two devices writing concurrently create two maps, and
+    /// Automerge picks one whole map on every replica (named in
+    /// `conflicts`), never fields of both, as reconciling into the existing
+    /// map field by field would.
+    fn put_whole<T: autosurgeon::Reconcile>(
+        &mut self,
+        parent: &ObjId,
+        key: &str,
+        value: T,
+    ) -> Result<(), DocumentError> {
+        self.doc.put_object(parent, key, ObjType::Map)?;
+        reconcile_prop(&mut self.doc, parent, key, value)?;
+        Ok(())
+    }
+
+    fn commit(&mut self, message: &str) {
+        self.doc.commit_with(
+            CommitOptions::default()
+                .with_message(message)
+                .with_time(chrono::Utc::now().timestamp()),
+        );
+    }
+
+    /// Commits an edit if the record is still valid after it, else undoes it.
+    fn validated_commit(&mut self, message: &str) -> Result<(), DocumentError> {
+        match self.validate() {
+            Ok(()) => {
+                self.commit(message);
+                Ok(())
+            }
+            Err(e) => {
+                self.doc.rollback();
+                Err(e)
+            }
+        }
+    }
+}
+
+/// A time given to an edit, as a record's time field; `field` names it
+/// when it is refused.
+fn time(field: &str, text: &str) -> Result<Timestamp, DocumentError> {
+    Timestamp::parse(text).map_err(|e| {
+        DocumentError::Invalid(vec![FieldViolation {
+            field: field.into(),
+            problem: e.to_string(),
+        }])
+    })
+}
+
+/// A list reached its bound: refused here as the server would.
+fn full(field: &str, bound: usize) -> DocumentError {
+    DocumentError::Invalid(vec![FieldViolation {
+        field: field.into(),
+        problem: format!("the record already holds {bound}, the most it may"),
+    }])
+}
