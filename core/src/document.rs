@@ -59,7 +59,7 @@ pub enum DocumentError {
     TooNew { found: u64, supported: u64 },
     #[error("the record's content does not have the Pocketbook shape: {0}")]
     Shape(String),
-    #[error("invalid record: {}", list(.0))]
+    #[error("invalid record: {}", FieldViolation::list(.0))]
     Invalid(Vec<FieldViolation>),
     #[error("{operation} does not apply to a {kind} record")]
     WrongKind {
@@ -70,14 +70,6 @@ pub enum DocumentError {
     MissingDependencies,
     #[error("the receipt of this record was already issued")]
     ReceiptAlreadyIssued,
-}
-
-fn list(violations: &[FieldViolation]) -> String {
-    violations
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 impl From<crate::chunks::ChunkError> for DocumentError {

@@ -22,7 +22,7 @@ use crate::sync::lifecycle::WipeReason;
 pub enum ApiError {
     /// The record breaks rules: every broken rule, as `validate_record`
     /// returns them (a form marks each named field).
-    #[error("invalid record: {}", list(violations))]
+    #[error("invalid record: {}", FieldViolation::list(violations))]
     Invalid { violations: Vec<FieldViolation> },
     /// Bytes or text that are not what they claim (corrupt Automerge, not a
     /// Pocketbook record, malformed reference).
@@ -141,14 +141,6 @@ impl ApiError {
             }],
         }
     }
-}
-
-fn list(violations: &[FieldViolation]) -> String {
-    violations
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 impl From<DocumentError> for ApiError {

@@ -20,6 +20,17 @@ impl std::fmt::Display for FieldViolation {
     }
 }
 
+impl FieldViolation {
+    /// Several violations as one message: `field: problem; field: problem`.
+    pub fn list(violations: &[FieldViolation]) -> String {
+        violations
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
 /// Accumulates violations while a record is checked.
 #[derive(Debug, Default)]
 pub struct Violations(Vec<FieldViolation>);
