@@ -8,6 +8,7 @@
 //! returns a [`SyncEnd`]: what the sync did, or the wipe the server ordered.
 //! The facade (`api::sync`) maps that to the app's summary and errors.
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -134,8 +135,11 @@ pub async fn run(
         .run(Box::new(|store: &mut Store| Ok(store.retry_held()?)))
         .await?;
     observer.received(&retried);
+    // Records, not feed entries: a record with entries on two pages (or
+    // held and then applied) counts once.
+    let mut received_ids: HashSet<String> = retried.iter().map(|(id, _)| id.clone()).collect();
     let mut outcome = SyncOutcome {
-        received: retried.len() as u32,
+        received: count(received_ids.len()),
         ..SyncOutcome::default()
     };
     // What the last answer said: asked to retire, more pages waiting.
@@ -191,7 +195,8 @@ pub async fn run(
             .extend(rolled_back.into_iter().map(|r| r.record_id));
         (retire, more) = (response.retire, response.more);
         outcome.acknowledged += page.acknowledged;
-        outcome.received += page.received.len() as u32;
+        received_ids.extend(page.received.iter().map(|(id, _)| id.clone()));
+        outcome.received = count(received_ids.len());
         outcome.held += page.held;
         outcome.rejected.extend(response.rejected);
         observer.progress(outcome.sent, outcome.received);
@@ -232,4 +237,9 @@ fn failure(e: ClientError) -> Result<SyncEnd, ApiError> {
         ClientError::Wipe(reason) => Ok(SyncEnd::Wipe(reason)),
         other => Err(other.into()),
     }
+}
+
+/// A number of records as the outcome counts them.
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }

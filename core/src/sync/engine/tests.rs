@@ -235,6 +235,21 @@ async fn pages_are_followed_until_the_feed_is_level() {
 }
 
 #[tokio::test]
+async fn a_record_on_two_pages_is_counted_once() {
+    let server = FakeServer::default();
+    let (a, b) = (Device::new(&server, "a"), Device::new(&server, "b"));
+    let first = a.scene("PC1");
+    let others: Vec<String> = (0..PAGE_SIZE as usize).map(|_| a.scene("PC1")).collect();
+    a.sync_done().await;
+    // A later entry of the first record lands on the second page.
+    a.note(&first, "PC1", "Rear door forced");
+    a.sync_done().await;
+    let got = b.sync_done().await;
+    assert!(got.requests >= 2, "two pages: {got:?}");
+    assert_eq!(got.received as usize, others.len() + 1, "{got:?}");
+}
+
+#[tokio::test]
 async fn a_record_refused_for_good_is_rolled_back_and_its_changes_set_aside() {
     let server = FakeServer::default();
     let (a, b) = (Device::new(&server, "a"), Device::new(&server, "b"));
