@@ -190,6 +190,12 @@ impl Notebook {
         if let Some(reference) = &filter.reference {
             Reference::parse(reference).map_err(|e| ApiError::bad_input(e.to_string()))?;
         }
+        if filter.limit.is_some_and(|limit| limit < 0) {
+            return Err(ApiError::invalid_field(
+                "limit",
+                "a number of records, 0 or more",
+            ));
+        }
         Ok(self.store()?.list(&filter)?)
     }
 

@@ -35,8 +35,8 @@ impl Store {
         }
         sql.push_str(" ORDER BY created_at DESC, id DESC");
         if let Some(limit) = filter.limit {
-            // A negative limit is no limit, as SQLite reads it; say so.
-            let limit = limit.max(-1);
+            // Negative limits are refused by the facade; here they would
+            // read as no limit, as SQLite reads them.
             sql.push_str(&format!(" LIMIT {limit}"));
         }
         let mut stmt = self.conn.prepare_cached(&sql)?;

@@ -557,3 +557,20 @@ fn every_vocabulary_value_has_a_label_for_people() {
         assert!(!checklist_item_label(*item).is_empty());
     }
 }
+
+#[test]
+fn a_negative_list_limit_is_refused_naming_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let nb = notebook(&dir, "PC101");
+    nb.create_stop_account(stop_account()).unwrap();
+    let refused = nb.list(ListFilter {
+        limit: Some(-1),
+        ..ListFilter::default()
+    });
+    assert!(invalid_message(refused).contains("limit"));
+    let one = nb.list(ListFilter {
+        limit: Some(1),
+        ..ListFilter::default()
+    });
+    assert_eq!(one.unwrap().len(), 1);
+}
