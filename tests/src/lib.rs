@@ -3,12 +3,14 @@
 //! with it through the same API the apps use. Also a TCP proxy that can cut
 //! a response half way, to play a mobile link that drops. The fault suites
 //! add the real binaries as child processes ([`process`]), a
-//! fault-injecting proxy ([`proxy`]) and a sync storm with its ledger of
+//! fault-injecting proxy ([`proxy`]), a proxy that runs a test's hook
+//! while one request is in flight ([`intercept`]) and a sync storm with its ledger of
 //! acknowledged edits ([`storm`]).
 
 #![forbid(unsafe_code)]
 
 pub mod inputs;
+pub mod intercept;
 pub mod process;
 pub mod proxy;
 pub mod storm;

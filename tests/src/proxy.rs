@@ -190,13 +190,13 @@ impl Drop for InFlight {
 }
 
 /// One request as read from the client, its head rewritten for upstream.
-struct Request {
-    head: Vec<u8>,
-    body: Vec<u8>,
+pub(crate) struct Request {
+    pub(crate) head: Vec<u8>,
+    pub(crate) body: Vec<u8>,
 }
 
 impl Request {
-    fn bytes(&self) -> Vec<u8> {
+    pub(crate) fn bytes(&self) -> Vec<u8> {
         [self.head.as_slice(), self.body.as_slice()].concat()
     }
 }
@@ -309,7 +309,7 @@ fn head_end(bytes: &[u8]) -> Option<usize> {
 /// Reads one request: `Ok(None)` if the client closed before sending any
 /// byte, `Err` if it is not a `Content-Length` (or bodiless) HTTP/1.1
 /// request. The head is rewritten with `Connection: close`.
-async fn read_request(client: &mut TcpStream) -> Result<Option<Request>, ()> {
+pub(crate) async fn read_request(client: &mut TcpStream) -> Result<Option<Request>, ()> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 16 * 1024];
     let head = loop {
@@ -363,7 +363,7 @@ async fn read_request(client: &mut TcpStream) -> Result<Option<Request>, ()> {
 
 /// Sends a request on a fresh connection and reads the response to the
 /// server's close; `None` if the server cannot be reached or takes too long.
-async fn forward(upstream: SocketAddr, request: &[u8]) -> Option<Vec<u8>> {
+pub(crate) async fn forward(upstream: SocketAddr, request: &[u8]) -> Option<Vec<u8>> {
     let exchange = async {
         let mut server = TcpStream::connect(upstream).await.ok()?;
         server.write_all(request).await.ok()?;

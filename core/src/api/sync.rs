@@ -13,7 +13,7 @@ use crate::sync::client::{NetworkSettings, SyncClient};
 use crate::sync::engine::{
     self, BoxFuture, StoreAccess, StoreWork, SyncEnd, SyncObserver, SyncOutcome,
 };
-use crate::sync::lifecycle::WipeReason;
+use crate::sync::lifecycle::{WipeReason, may_erase_for_retirement};
 use crate::sync::wire::{EnrolRequest, PROTOCOL_VERSION, RejectionCode};
 
 use crate::error::ApiError;
@@ -142,8 +142,11 @@ impl Notebook {
     /// Ends a device's life when the server says so: if the device was
     /// revoked (or, retired, it calls again) the server answers 401 with
     /// `wipe`, and the whole notebook is erased; if it is being handed back
-    /// (`retire` in the answer) and nothing on it is unacknowledged, it
-    /// confirms on `/v1/retire` and is erased. Either way the result is
+    /// (`retire` in the answer) and nothing on it is unacknowledged, it is
+    /// erased and then confirms on `/v1/retire`. The proof that nothing is
+    /// unacknowledged and the erasure hold the store together, so an edit
+    /// made meanwhile either comes first (the device is kept, and the next
+    /// sync uploads it) or fails with `NotEnrolled`. Either way the result is
     /// `ApiError::Wiped` (with the number of unsynced edits lost),
     /// listeners hear one `Erased` event per record, and this notebook
     /// answers `NotEnrolled` from then on. A plain 401 (a token the server
@@ -330,7 +333,44 @@ impl Shared {
         match engine::run(client.as_ref(), &access, observer).await {
             Ok(SyncEnd::Done(outcome)) => Ok(summary(outcome)),
             Ok(SyncEnd::Wipe(reason)) => Err(self.erase_off_thread(reason).await),
+            Ok(SyncEnd::Retire(outcome)) => self.retire(&client, outcome).await,
             Err(e) => Err(e),
+        }
+    }
+
+    /// Retires a device being handed back: erases the notebook if it is
+    /// still level with the server (one critical section, see
+    /// [`SyncEnd::Retire`]), then confirms on `/v1/retire`. A change the
+    /// server has not acknowledged (an edit made since the last answer, or
+    /// a record it refused) keeps the notebook: the summary counts what
+    /// waits, and a later sync uploads it. A confirmation that
+    /// fails leaves the server's credential open and marked retiring (its
+    /// token is gone with the notebook): logged, and still `Wiped`, since
+    /// everything was acknowledged.
+    async fn retire(
+        self: &Arc<Self>,
+        client: &SyncClient,
+        mut outcome: SyncOutcome,
+    ) -> Result<SyncSummary, ApiError> {
+        let shared = Arc::clone(self);
+        match blocking(move || Ok(shared.erase(WipeReason::Retired, true))).await? {
+            Erasure::Kept { pending } => {
+                outcome.pending = pending;
+                let shared = Arc::clone(self);
+                outcome.pruned = blocking(move || Ok(shared.store()?.prune_by_setting()?)).await?;
+                Ok(summary(outcome))
+            }
+            Erasure::Done(e) => {
+                if matches!(e, ApiError::Wiped { .. })
+                    && let Err(failure) = engine::confirm_retire(client).await
+                {
+                    tracing::warn!(
+                        error = %failure,
+                        "device erased for handing back; the server was not told (its credential stays open until revoked)"
+                    );
+                }
+                Err(e)
+            }
         }
     }
 
@@ -357,8 +397,10 @@ impl Shared {
 
     async fn erase_off_thread(self: &Arc<Self>, reason: WipeReason) -> ApiError {
         let shared = Arc::clone(self);
-        match blocking(move || Ok(shared.erase(reason))).await {
-            Ok(e) | Err(e) => e,
+        match blocking(move || Ok(shared.erase(reason, false))).await {
+            Ok(Erasure::Done(e)) | Err(e) => e,
+            // Only a retirement keeps the notebook.
+            Ok(Erasure::Kept { .. }) => unreachable!("a wipe order keeps nothing"),
         }
     }
 
@@ -366,20 +408,35 @@ impl Shared {
     /// every record left (one `Erased` event each), and returns the
     /// `Wiped` error to report, with the edits lost. If the erasure itself
     /// fails the storage error is returned instead: the order comes again
-    /// at the next sync.
-    fn erase(&self, reason: WipeReason) -> ApiError {
+    /// at the next sync. `retiring`: erase only if no record holds a change
+    /// the server has not acknowledged, proved under the same lock as the
+    /// erasure, so no edit can come between; otherwise keep everything.
+    fn erase(&self, reason: WipeReason, retiring: bool) -> Erasure {
         let (erased, lost_edits) = {
             let mut slot = lock(&self.store);
             let store = match &mut *slot {
                 Slot::Open(store) => store,
                 Slot::Wiped => {
-                    return ApiError::Wiped {
+                    return Erasure::Done(ApiError::Wiped {
                         reason,
                         lost_edits: 0,
-                    };
+                    });
                 }
-                Slot::Closed => return ApiError::closed(),
+                Slot::Closed => return Erasure::Done(ApiError::closed()),
             };
+            if retiring {
+                let level = store.unacknowledged_count().map(may_erase_for_retirement);
+                match level {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        let pending = store
+                            .unsynced_count()
+                            .map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX));
+                        return Erasure::Kept { pending };
+                    }
+                    Err(e) => return Erasure::Done(e.into()),
+                }
+            }
             let records = store.list(&ListFilter::default()).unwrap_or_else(|e| {
                 tracing::warn!("listing records before a wipe failed: {e}");
                 Vec::new()
@@ -390,7 +447,7 @@ impl Shared {
             });
             if let Err(e) = store.wipe() {
                 tracing::error!("wipe ordered by the server failed: {e}");
-                return e.into();
+                return Erasure::Done(e.into());
             }
             *slot = Slot::Wiped;
             (records, lost_edits)
@@ -400,6 +457,16 @@ impl Shared {
         for record in &erased {
             self.notify_id(&record.id, record.kind, ChangeOrigin::Erased);
         }
-        ApiError::Wiped { reason, lost_edits }
+        Erasure::Done(ApiError::Wiped { reason, lost_edits })
     }
+}
+
+/// What [`Shared::erase`] did.
+enum Erasure {
+    /// The notebook is erased (or already was): `Wiped` to report, or the
+    /// error that stopped the erasure.
+    Done(ApiError),
+    /// Retiring, but a change came in that the server has not
+    /// acknowledged: nothing erased; this many records wait to be sent.
+    Kept { pending: u32 },
 }

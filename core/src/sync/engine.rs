@@ -1,7 +1,8 @@
 //! The device's sync engine, free of HTTP: the rounds of one sync (push
 //! what the server lacks, apply a page of the feed with its cursor, erase
-//! what the server erased), when to stop, and whether a device being handed
-//! back retires, and rolls back a record the server refused for good. It talks to the server through a [`Transport`] (the HTTP
+//! what the server erased), when to stop, whether a device being handed
+//! back is ready to retire (the facade erases it and then confirms, see
+//! [`SyncEnd::Retire`]), and rolls back a record the server refused for good. It talks to the server through a [`Transport`] (the HTTP
 //! [`SyncClient`](super::client::SyncClient) in the app, an in-memory server
 //! in the tests) and to the device store through a [`StoreAccess`] (the
 //! facade runs each step on tokio's blocking pool under its store lock), and
@@ -13,7 +14,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use super::client::ClientError;
-use super::lifecycle::{WipeReason, ready_to_retire};
+use super::lifecycle::{WipeReason, asked_to_retire};
 use super::wire::{
     MAX_PAGE_ENTRIES, MAX_PUSH_BYTES, MAX_PUSH_RECORDS, PROTOCOL_VERSION, PushedRecord, Rejection,
     SyncRequest, SyncResponse,
@@ -121,6 +122,16 @@ pub enum SyncEnd {
     /// The server closed this device's credential (revoked, or retired
     /// after handing back): the caller erases the whole notebook.
     Wipe(WipeReason),
+    /// The device is being handed back and the feed is level. The caller
+    /// erases the notebook only if no record holds an unacknowledged
+    /// change, proved in the same critical section as the erasure
+    /// ([`may_erase_for_retirement`](super::lifecycle::may_erase_for_retirement)),
+    /// so no edit can come between; it tells the server with
+    /// [`confirm_retire`] only afterwards. Otherwise it keeps the notebook
+    /// and this outcome, and a later sync uploads what waits. Confirming
+    /// first and erasing on the answer would erase an edit made while the
+    /// confirmation was in flight.
+    Retire(SyncOutcome),
 }
 
 /// Runs one sync to its end. A transport failure ends the sync with the
@@ -205,30 +216,33 @@ pub async fn run(
             break;
         }
     }
-    let (pending, unacknowledged) = store
-        .run(Box::new(|store: &mut Store| {
-            Ok((store.unsynced_count()?, store.unacknowledged_count()?))
-        }))
+    let pending = store
+        .run(Box::new(|store: &mut Store| Ok(store.unsynced_count()?)))
         .await?;
     outcome.pending = u32::try_from(pending).unwrap_or(u32::MAX);
-    if ready_to_retire(retire, more, unacknowledged) {
-        // An edit made while this request is in flight would be erased
-        // with the rest (and counted as lost); the window is one round
-        // trip, on a device its officer is handing back.
-        match transport.send(Request::Retire).await {
-            Ok(Answer::Retired) => return Ok(SyncEnd::Wipe(WipeReason::Retired)),
-            Ok(Answer::Synced(_)) => {
-                return Err(ClientError::Protocol("a retirement answered as a sync".into()).into());
-            }
-            // `not-retiring`: the retirement was withdrawn meanwhile.
-            Err(ClientError::Refused { status: 409, .. }) => {}
-            Err(e) => return failure(e),
-        }
+    if asked_to_retire(retire, more) {
+        return Ok(SyncEnd::Retire(outcome));
     }
     outcome.pruned = store
         .run(Box::new(|store: &mut Store| Ok(store.prune_by_setting()?)))
         .await?;
     Ok(SyncEnd::Done(outcome))
+}
+
+/// Tells the server that a device being handed back has erased itself
+/// with everything acknowledged (`POST /v1/retire`), so it closes the
+/// credential. A wipe answer (`device-retired`: an earlier confirmation
+/// whose answer was lost) means the same. Any other failure leaves the
+/// credential open on the server, marked retiring, with its token erased
+/// from the device; `admin device revoke` closes it.
+pub async fn confirm_retire(transport: &impl Transport) -> Result<(), ClientError> {
+    match transport.send(Request::Retire).await {
+        Ok(Answer::Retired) | Err(ClientError::Wipe(_)) => Ok(()),
+        Ok(Answer::Synced(_)) => Err(ClientError::Protocol(
+            "a retirement answered as a sync".into(),
+        )),
+        Err(e) => Err(e),
+    }
 }
 
 /// A failed round trip: a wipe order ends the sync, anything else fails it.

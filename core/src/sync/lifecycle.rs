@@ -50,12 +50,21 @@ impl WipeReason {
     }
 }
 
-/// Whether a device marked for retirement confirms it now: the last answer
-/// of the sync carried `retire`, no page is waiting (`more` false), and no
-/// record on the device holds a change the server has not acknowledged,
-/// including records the server refused (their changes would be lost).
-pub fn ready_to_retire(retire: bool, more: bool, unacknowledged: u64) -> bool {
-    retire && !more && unacknowledged == 0
+/// Whether a sync that ended goes on to retire the device: the last
+/// answer carried `retire` and no page is waiting (`more` false). Whether
+/// it then erases itself is [`may_erase_for_retirement`], decided with the
+/// store held.
+pub fn asked_to_retire(retire: bool, more: bool) -> bool {
+    retire && !more
+}
+
+/// Whether a device asked to retire may erase itself: no record holds a
+/// change the server has not acknowledged, including records the server
+/// refused (their changes would be lost). Proved under the same store lock
+/// as the erasure, so no edit can come between the proof and the erasure;
+/// the device tells the server (`POST /v1/retire`) only afterwards.
+pub fn may_erase_for_retirement(unacknowledged: u64) -> bool {
+    unacknowledged == 0
 }
 
 #[cfg(test)]
@@ -64,14 +73,15 @@ mod tests {
 
     #[test]
     fn retires_only_when_asked_and_level_with_the_server() {
-        assert!(ready_to_retire(true, false, 0));
+        assert!(asked_to_retire(true, false));
         // Not asked: never.
-        assert!(!ready_to_retire(false, false, 0));
+        assert!(!asked_to_retire(false, false));
         // More of the feed waits: finish syncing first.
-        assert!(!ready_to_retire(true, true, 0));
+        assert!(!asked_to_retire(true, true));
+        assert!(may_erase_for_retirement(0));
         // Something is still unacknowledged (pending, or refused): keep it.
-        assert!(!ready_to_retire(true, false, 1));
-        assert!(!ready_to_retire(true, false, 42));
+        assert!(!may_erase_for_retirement(1));
+        assert!(!may_erase_for_retirement(42));
     }
 
     #[test]

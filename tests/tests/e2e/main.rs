@@ -7,4 +7,5 @@ mod identity;
 mod minimisation;
 mod random_histories;
 mod retention;
+mod retire;
 mod rollback;
