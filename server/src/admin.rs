@@ -35,6 +35,23 @@ pub enum AdminError {
     Staff(#[from] StaffError),
 }
 
+/// One change set of a record as the server received it (`admin records
+/// history`): no content.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ChangeReceived {
+    /// Its place in the change feed.
+    pub seq: u64,
+    /// The server's receive time (RFC 3339, UTC); `None` for an erasure
+    /// and for changes stored before the server kept it.
+    pub received_at: Option<String>,
+    /// The device that pushed it (`admin device list`).
+    pub origin_device: String,
+    /// Size of the change set, in bytes.
+    pub bytes: u64,
+    /// The record's erasure at the end of its retention period.
+    pub erased: bool,
+}
+
 /// A one-time enrolment code as issued.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct IssuedCode {
@@ -90,6 +107,29 @@ impl Admin {
     /// The index of every record (never its contents).
     pub fn records(&self) -> Result<Vec<RecordIndex>, AdminError> {
         Ok(self.storage.records()?)
+    }
+
+    /// A record's history as the server received it: each change set with
+    /// the server's receive time and the device it came from (never the
+    /// changes themselves). The device times are inside the document; the
+    /// receive times are the server's own, whatever a handset's clock said.
+    pub fn record_history(&self, record_id: &str) -> Result<Vec<ChangeReceived>, AdminError> {
+        let rows = self.storage.record_feed(record_id)?;
+        if rows.is_empty() {
+            return Err(AdminError::NotFound(format!(
+                "no record {record_id} (see `admin records list`)"
+            )));
+        }
+        Ok(rows
+            .into_iter()
+            .map(|row| ChangeReceived {
+                seq: row.seq,
+                received_at: row.received_at,
+                origin_device: row.origin_device,
+                bytes: row.changes.len() as u64,
+                erased: row.erased,
+            })
+            .collect())
     }
 
     pub fn legal_holds(&self) -> Result<Vec<LegalHold>, AdminError> {

@@ -215,6 +215,10 @@ fn admin(data: DataDir, json: bool, command: AdminCommand) -> Result<(), String>
             let records = admin.records().map_err(failed)?;
             print(json, &records, || render::records(&records));
         }
+        AdminCommand::Records(RecordsCommand::History { record }) => {
+            let history = admin.record_history(&record).map_err(failed)?;
+            print(json, &history, || render::history(&history));
+        }
         AdminCommand::Audit(command) => audit_command(&admin, json, command)?,
         AdminCommand::Retention(RetentionCommand::Run { dry_run }) => {
             let policy =

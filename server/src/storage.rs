@@ -123,6 +123,8 @@ pub struct StoredRecord {
 }
 
 /// One accepted push, committed atomically: new snapshot, index, feed entry.
+/// `index.updated_at` is the server's receive time of the push; the feed
+/// entry keeps it as [`FeedRow::received_at`].
 #[derive(Debug, Clone)]
 pub struct RecordCommit {
     pub index: RecordIndex,
@@ -154,6 +156,11 @@ pub struct FeedRow {
     pub readers: Vec<String>,
     /// The record was erased; `changes` is empty.
     pub erased: bool,
+    /// The server's receive time of the push this entry came from (RFC
+    /// 3339, UTC; the commit's `index.updated_at`), beside the device
+    /// times inside the document. `None` for an erasure entry and for
+    /// entries stored before the server kept it.
+    pub received_at: Option<String>,
 }
 
 /// An audit event to append; the backend gives it its sequence number,
@@ -433,6 +440,22 @@ pub trait Storage: AuditLog + RetentionStore + CopyStore + Send + Sync + 'static
     /// Feed entries after `cursor`, oldest first, at most `limit` of them.
     fn feed_after(&self, cursor: u64, limit: u32) -> Result<Vec<FeedRow>, StorageError> {
         self.feed_window(cursor, limit, usize::MAX)
+    }
+
+    /// Every feed entry of one record, oldest first: its history as the
+    /// server received it (`admin records history`). This default reads
+    /// the whole feed page by page; a backend may answer from an index.
+    fn record_feed(&self, record_id: &str) -> Result<Vec<FeedRow>, StorageError> {
+        const PAGE: u32 = 500;
+        let (mut cursor, mut out) = (0, Vec::new());
+        loop {
+            let page = self.feed_after(cursor, PAGE)?;
+            let Some(last) = page.last() else {
+                return Ok(out);
+            };
+            cursor = last.seq;
+            out.extend(page.into_iter().filter(|row| row.record_id == record_id));
+        }
     }
 }
 

@@ -21,7 +21,7 @@ pub use round_trip::{RoundTrip, round_trip};
 pub use times::FUTURE_TOLERANCE;
 
 use sharing::{new_readers, sharing_events};
-use times::{plausible, time_problem, unreadable_times};
+use times::{attendance_problems, plausible, time_problem, unreadable_times};
 
 use std::panic::AssertUnwindSafe;
 
@@ -413,6 +413,10 @@ fn check_merged(
     if before.map(|b| b.body.occurred_at()) != Some(occurred) {
         plausible(record.body.kind(), &occurred_at, arrival)
             .map_err(|problem| reject(id, RejectionCode::Invalid, problem))?;
+    }
+    let late = attendance_problems(before, &record, arrival);
+    if !late.is_empty() {
+        return Err(reject(id, RejectionCode::Invalid, late.join("; ")));
     }
     Ok((occurred_at, record))
 }

@@ -210,6 +210,12 @@ pub(super) enum DeviceCommand {
 pub(super) enum RecordsCommand {
     /// List records.
     List,
+    /// A record's change sets as the server received them: the server's
+    /// receive time and the pushing device of each (no content).
+    History {
+        /// Record id (from `admin records list`).
+        record: String,
+    },
 }
 
 #[derive(Subcommand)]

@@ -2,6 +2,7 @@
 //! a sentence or a tab-separated table. Rendering only: every value shown
 //! here was fetched or changed through [`crate::admin::Admin`].
 
+use crate::admin::ChangeReceived;
 use crate::audit::Verification;
 use crate::copy::staff::RecordMatch;
 use crate::retention::RetentionReport;
@@ -78,6 +79,18 @@ pub fn records(records: &[RecordIndex]) -> String {
             )
         },
     )
+}
+
+pub fn history(history: &[ChangeReceived]) -> String {
+    table("SEQ\tRECEIVED\tDEVICE\tBYTES", history, |c| {
+        let received = c.received_at.as_deref().unwrap_or("-");
+        let bytes = if c.erased {
+            "erased".to_string()
+        } else {
+            c.bytes.to_string()
+        };
+        format!("{}\t{received}\t{}\t{bytes}", c.seq, c.origin_device)
+    })
 }
 
 pub fn retention(report: &RetentionReport, dry_run: bool) -> String {

@@ -1,7 +1,9 @@
 //! The times of a pushed record: every time in the one accepted spelling
-//! (RFC 3339's exact form), and an encounter or call time the server can
+//! (RFC 3339's exact form), an encounter or call time the server can
 //! believe (not far ahead of its clock, not so old that retention would
-//! erase it at once).
+//! erase it at once), and an attendance time (arrived, left) not after the
+//! server received it, give or take a wrong handset clock: a response
+//! target is computed from the call and arrival times (docs/clocks.md).
 
 use std::collections::HashSet;
 
@@ -79,6 +81,45 @@ pub(super) fn unreadable_times(before: Option<&Record>, after: &Record) -> Vec<S
         .collect()
 }
 
+/// Attendance times new or changed in this push (`arrived`, `left`) that
+/// are more than [`FUTURE_TOLERANCE`] after the server's receive time: an
+/// officer cannot have arrived after the server was told so. One problem
+/// per field. Times already stored are not judged again.
+pub(super) fn attendance_problems(
+    before: Option<&Record>,
+    after: &Record,
+    arrival: &Arrival,
+) -> Vec<String> {
+    let attendance = |record: &Record| match &record.body {
+        RecordBody::SceneAttendance { scene } | RecordBody::HomeBurglary { scene } => [
+            ("arrived", scene.arrived.clone()),
+            ("left", scene.left.clone()),
+        ],
+        _ => [("arrived", None), ("left", None)],
+    };
+    let known = before.map(attendance);
+    attendance(after)
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, (field, time))| {
+            let time = time?;
+            let unchanged = known
+                .as_ref()
+                .is_some_and(|k| k[i].1.as_ref() == Some(&time));
+            (!unchanged && time.instant() > arrival.at + FUTURE_TOLERANCE)
+                .then(|| too_late(field, arrival))
+        })
+        .collect()
+}
+
+fn too_late(field: &str, arrival: &Arrival) -> String {
+    format!(
+        "{field}: more than {} hours after the server's time ({}); check the handset's clock",
+        FUTURE_TOLERANCE.num_hours(),
+        arrival.stamp
+    )
+}
+
 /// An encounter or call time the server can believe: not more than
 /// [`FUTURE_TOLERANCE`] after its own clock, and not so old that retention
 /// would erase the record at once.
@@ -95,11 +136,7 @@ pub(super) fn plausible(
         .map_err(|_| time_problem(field))?
         .with_timezone(&Utc);
     if at > arrival.at + FUTURE_TOLERANCE {
-        return Err(format!(
-            "{field}: more than {} hours after the server's time ({}); check the handset's clock",
-            FUTURE_TOLERANCE.num_hours(),
-            arrival.stamp
-        ));
+        return Err(too_late(field, arrival));
     }
     if arrival
         .retention

@@ -102,6 +102,11 @@ fn officers_devices_and_records_from_the_command_line() {
         serde_json::from_slice::<serde_json::Value>(&records.stdout).unwrap(),
         serde_json::json!([])
     );
+    // A record's history with the server's receive times (e2e clocks.rs
+    // reads one); an unknown id says where ids come from.
+    let history = server(&data, &["admin", "records", "history", "no-such-record"]);
+    assert!(!history.status.success());
+    assert!(String::from_utf8_lossy(&history.stderr).contains("admin records list"));
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! End to end: a real server on a loopback port and several real device
 //! cores syncing through the public API.
 
+mod clocks;
 mod converge;
 mod failures;
 mod identity;

@@ -151,15 +151,17 @@ pub(super) fn commit_record(
         }
         let seq: i64 = tx
             .query_row(
-                "INSERT INTO feed (record_id, kind, author, station, origin_device, changes)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING seq",
+                "INSERT INTO feed (record_id, kind, author, station, origin_device, changes,
+                                   received_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING seq",
                 params![
                     i.id,
                     i.kind.as_str(),
                     i.author,
                     i.station,
                     commit.origin_device,
-                    commit.new_changes
+                    commit.new_changes,
+                    i.updated_at
                 ],
                 |r| r.get(0),
             )
@@ -186,7 +188,8 @@ pub(super) fn feed_window(
     let conn = store.conn();
     let mut stmt = conn
         .prepare_cached(&format!(
-            "SELECT seq, record_id, kind, author, station, origin_device, changes, {}, erased
+            "SELECT seq, record_id, kind, author, station, origin_device, changes, {}, erased,
+                    received_at
              FROM feed WHERE seq > ?1 ORDER BY seq LIMIT ?2",
             readers_of("feed.record_id")
         ))
@@ -210,6 +213,7 @@ pub(super) fn feed_window(
             changes: r.get(6).map_err(backend)?,
             readers: readers(r.get(7).map_err(backend)?).map_err(backend)?,
             erased: r.get(8).map_err(backend)?,
+            received_at: r.get(9).map_err(backend)?,
         };
         bytes = bytes.saturating_add(row.changes.len());
         out.push(row);

@@ -200,3 +200,70 @@ async fn once_the_receipt_is_given_the_encounter_cannot_move() {
     assert_eq!(answer.acknowledged.len(), 1, "{:?}", answer.rejected);
     still_serving(&server, &other).await;
 }
+
+/// A response target is computed from the call and arrival times, both a
+/// handset's: the server refuses an arrival or departure it received hours
+/// before it says it happened (docs/clocks.md), for that record alone.
+#[tokio::test]
+async fn an_arrival_later_than_the_server_received_it_is_refused() {
+    let (server, _) = station().await;
+    let token = server.device("PC1", "Lewisham").await;
+    let (_d, nb) = notebook("PC1");
+    let scene_id = nb.create_scene(scene()).unwrap().header.id;
+    let whole = nb.export(scene_id.clone()).unwrap();
+    let created = server
+        .sync(
+            &token,
+            &request(
+                None,
+                vec![push(&scene_id, RecordKind::SceneAttendance, whole.clone())],
+            ),
+        )
+        .await;
+    assert_eq!(created.acknowledged.len(), 1, "{}", refusals(&created));
+    let at = |field: &'static str, time: String| {
+        changed(&whole, move |doc| {
+            let s = object(doc, SCENE);
+            if field == "left" {
+                // Leaving needs an arrival first (on time).
+                doc.put(&s, "arrived", from_today(0)).unwrap();
+            }
+            doc.put(&s, field, time).unwrap();
+        })
+    };
+    for field in ["arrived", "left"] {
+        let late = at(field, from_today(6 * 3600 + 1));
+        let answer = server
+            .sync(
+                &token,
+                &request(
+                    None,
+                    vec![push(&scene_id, RecordKind::SceneAttendance, late)],
+                ),
+            )
+            .await;
+        assert_eq!(answer.rejected.len(), 1, "{field}");
+        assert_eq!(answer.rejected[0].code, RejectionCode::Invalid);
+        assert!(
+            answer.rejected[0].message.starts_with(&format!(
+                "{field}: more than 6 hours after the server's time"
+            )),
+            "{}",
+            answer.rejected[0].message
+        );
+    }
+    let stored = server.storage.record(&scene_id).unwrap().unwrap();
+    assert_eq!(stored.version, 1, "nothing written");
+    // A handset a few hours fast is within the tolerance.
+    let fast = at("arrived", from_today(6 * 3600));
+    let answer = server
+        .sync(
+            &token,
+            &request(
+                None,
+                vec![push(&scene_id, RecordKind::SceneAttendance, fast)],
+            ),
+        )
+        .await;
+    assert_eq!(answer.acknowledged.len(), 1, "{}", refusals(&answer));
+}
