@@ -421,6 +421,22 @@ pub trait Storage: AuditLog + RetentionStore + CopyStore + Send + Sync + 'static
     ///
     /// Returns the feed sequence number given to the new entry.
     fn commit_record(&self, commit: &RecordCommit) -> Result<u64, StorageError>;
+
+    /// Commits the accepted records of one push together, each as
+    /// [`Storage::commit_record`] would, with one result per commit in
+    /// order. A commit refused on its own (`Conflict`, `Duplicate`) leaves
+    /// nothing of itself and none of the others undone. A backend that can
+    /// should make this one durable transaction with a savepoint per
+    /// record (SQLite does). The outer `Err` means nothing was committed.
+    ///
+    /// This default commits one record at a time, so a backend without
+    /// its own version is correct, only slower.
+    fn commit_records(
+        &self,
+        commits: &[RecordCommit],
+    ) -> Result<Vec<Result<u64, StorageError>>, StorageError> {
+        Ok(commits.iter().map(|c| self.commit_record(c)).collect())
+    }
     fn records(&self) -> Result<Vec<RecordIndex>, StorageError>;
 
     /// Feed entries after `cursor`, oldest first: at most `limit` rows, and

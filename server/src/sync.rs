@@ -60,6 +60,47 @@ pub struct Arrival {
     /// The same instant as the store writes it.
     pub stamp: String,
     pub retention: RetentionPolicy,
+    /// How the accepted records of the push are committed.
+    pub commit: CommitMode,
+}
+
+/// How the records of one push are committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CommitMode {
+    /// Every record merged first, then the accepted ones committed together
+    /// ([`Storage::commit_records`]: one transaction with a savepoint per
+    /// record on SQLite), so a push of many records costs one durable
+    /// commit, and a record refused by the store refuses only itself.
+    #[default]
+    Grouped,
+    /// Each record merged and committed in its own transaction, as before
+    /// group commit: kept selectable so the difference stays measurable
+    /// (`server/benches/push.rs`).
+    PerRecord,
+}
+
+impl CommitMode {
+    /// The environment variable that chooses the mode: `per-record`, or
+    /// `grouped` (the default, also when unset or unreadable).
+    pub const ENV: &'static str = "POCKETBOOK_PUSH_COMMIT";
+
+    /// The mode this server process was started with ([`Self::ENV`]), read
+    /// once.
+    pub fn configured() -> Self {
+        static MODE: std::sync::OnceLock<CommitMode> = std::sync::OnceLock::new();
+        *MODE.get_or_init(|| Self::parse(std::env::var(Self::ENV).ok().as_deref()))
+    }
+
+    fn parse(value: Option<&str>) -> Self {
+        match value.map(str::trim) {
+            Some("per-record") => CommitMode::PerRecord,
+            Some("grouped") | None => CommitMode::Grouped,
+            Some(other) => {
+                tracing::warn!(value = other, "unknown {}; pushes are grouped", Self::ENV);
+                CommitMode::Grouped
+            }
+        }
+    }
 }
 
 /// The result of one pushed record.
@@ -98,7 +139,73 @@ pub fn push_record(
     audit: &mut Vec<NewAuditEvent>,
 ) -> Result<PushResult, StorageError> {
     let result = merge_and_commit(storage, principal, push, arrival)?;
-    if let PushResult::Rejected(rejection) = &result
+    audit_refusal(principal, push, &result, audit);
+    Ok(result)
+}
+
+/// Every record of a push, answered in push order, committed as
+/// `arrival.commit` says: one at a time ([`push_record`] each), or grouped:
+/// all merged and checked first, the accepted ones committed together,
+/// and any that lost a race with another writer merged and committed
+/// again on its own. A record the store refuses (a reference another
+/// record took meanwhile) refuses only itself; a storage failure fails the
+/// request, as on the per-record path.
+pub fn push_records(
+    storage: &dyn Storage,
+    principal: &Principal,
+    pushes: &[PushedRecord],
+    arrival: &Arrival,
+    audit: &mut Vec<NewAuditEvent>,
+) -> Result<Vec<PushResult>, StorageError> {
+    if arrival.commit == CommitMode::PerRecord {
+        return pushes
+            .iter()
+            .map(|push| push_record(storage, principal, push, arrival, audit))
+            .collect();
+    }
+    let mut answers: Vec<Option<PushResult>> = Vec::with_capacity(pushes.len());
+    let mut ready: Vec<(usize, Ready)> = Vec::new();
+    for (i, push) in pushes.iter().enumerate() {
+        match prepare(storage, principal, push, arrival)? {
+            Prepared::Answer(result) => answers.push(Some(result)),
+            Prepared::Commit(commit) => {
+                answers.push(None);
+                ready.push((i, *commit));
+            }
+        }
+    }
+    let commits: Vec<RecordCommit> = ready.iter().map(|(_, r)| r.commit.clone()).collect();
+    let results = storage.commit_records(&commits)?;
+    if results.len() != ready.len() {
+        return Err(StorageError::backend(
+            "the store answered a grouped commit with the wrong number of results",
+        ));
+    }
+    for ((i, prepared), result) in ready.into_iter().zip(results) {
+        answers[i] = match committed(prepared, result)? {
+            Some(answer) => Some(answer),
+            // Lost a race: merge again with what the other writer stored.
+            None => Some(merge_and_commit(storage, principal, &pushes[i], arrival)?),
+        };
+    }
+    let mut out = Vec::with_capacity(pushes.len());
+    for (push, answer) in pushes.iter().zip(answers) {
+        let answer =
+            answer.ok_or_else(|| StorageError::backend("a pushed record went unanswered"))?;
+        audit_refusal(principal, push, &answer, audit);
+        out.push(answer);
+    }
+    Ok(out)
+}
+
+/// The audit event of a refusal that a person caused on purpose.
+fn audit_refusal(
+    principal: &Principal,
+    push: &PushedRecord,
+    result: &PushResult,
+    audit: &mut Vec<NewAuditEvent>,
+) {
+    if let PushResult::Rejected(rejection) = result
         && rejection.code == RejectionCode::Forbidden
     {
         audit.push(audit::event(
@@ -108,9 +215,64 @@ pub fn push_record(
             json!({"device": principal.device.id, "reason": rejection.message}),
         ));
     }
-    Ok(result)
 }
 
+/// A pushed record merged and checked, ready to commit, with the answer a
+/// commit earns.
+struct Ready {
+    commit: RecordCommit,
+    ack: Ack,
+}
+
+/// What merging a pushed record came to before anything is written.
+enum Prepared {
+    /// Answered without a write: refused, or a replay already stored.
+    Answer(PushResult),
+    Commit(Box<Ready>),
+}
+
+/// Merges and checks one pushed record against the stored copy, writing
+/// nothing. Decoding hostile bytes must never take the batch (or the
+/// server) down: a panic while merging refuses that record alone.
+fn prepare(
+    storage: &dyn Storage,
+    principal: &Principal,
+    push: &PushedRecord,
+    arrival: &Arrival,
+) -> Result<Prepared, StorageError> {
+    let attempt = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        route(storage, principal, push, arrival)
+    }));
+    attempt.unwrap_or_else(|_| {
+        tracing::warn!("merging a pushed record panicked; refused as corrupt");
+        Ok(Prepared::Answer(reject(
+            &push.record_id,
+            RejectionCode::Corrupt,
+            "the changes could not be decoded",
+        )))
+    })
+}
+
+/// The answer a commit's result earns; `None` if a concurrent commit won
+/// (the caller merges again). Nothing of a refused commit was kept.
+fn committed(
+    ready: Ready,
+    result: Result<u64, StorageError>,
+) -> Result<Option<PushResult>, StorageError> {
+    match result {
+        Ok(_) => Ok(Some(PushResult::Accepted(ready.ack))),
+        Err(StorageError::Conflict) => Ok(None),
+        Err(StorageError::Duplicate(_)) => Ok(Some(reject(
+            &ready.commit.index.id,
+            RejectionCode::Forbidden,
+            "reference: already the reference of another record",
+        ))),
+        Err(e) => Err(e),
+    }
+}
+
+/// One record, merged and committed in its own transaction, merged again
+/// if another writer changed it between load and commit.
 fn merge_and_commit(
     storage: &dyn Storage,
     principal: &Principal,
@@ -118,24 +280,13 @@ fn merge_and_commit(
     arrival: &Arrival,
 ) -> Result<PushResult, StorageError> {
     for _ in 0..COMMIT_ATTEMPTS {
-        // Decoding hostile bytes must never take the batch (or the server)
-        // down: a panic while merging one record refuses that record alone.
-        // Nothing is half-written: storage commits in one transaction.
-        let attempt = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            route(storage, principal, push, arrival)
-        }));
-        match attempt {
-            Ok(Ok(Some(result))) => return Ok(result),
-            // Lost a race with another writer: reload and merge again.
-            Ok(Ok(None)) => continue,
-            Ok(Err(e)) => return Err(e),
-            Err(_) => {
-                tracing::warn!("merging a pushed record panicked; refused as corrupt");
-                return Ok(reject(
-                    &push.record_id,
-                    RejectionCode::Corrupt,
-                    "the changes could not be decoded",
-                ));
+        match prepare(storage, principal, push, arrival)? {
+            Prepared::Answer(result) => return Ok(result),
+            Prepared::Commit(ready) => {
+                let result = storage.commit_record(&ready.commit);
+                if let Some(answer) = committed(*ready, result)? {
+                    return Ok(answer);
+                }
             }
         }
     }
@@ -152,7 +303,7 @@ fn route(
     principal: &Principal,
     push: &PushedRecord,
     arrival: &Arrival,
-) -> Result<Option<PushResult>, StorageError> {
+) -> Result<Prepared, StorageError> {
     let id = &push.record_id;
     if let Some(stored) = storage.record(id)? {
         let record_scope = RecordScope {
@@ -164,9 +315,13 @@ fn route(
             push_existing(storage, principal, push, stored, arrival)
         } else if scope::may_see(principal, record_scope) {
             // A supervisor's view of their station: seen, never changed.
-            Ok(Some(reject(id, RejectionCode::Forbidden, OUT_OF_SCOPE)))
+            Ok(Prepared::Answer(reject(
+                id,
+                RejectionCode::Forbidden,
+                OUT_OF_SCOPE,
+            )))
         } else {
-            Ok(Some(as_if_new(principal, push, arrival)))
+            Ok(Prepared::Answer(as_if_new(principal, push, arrival)))
         };
     }
     if let Some(tombstone) = storage.tombstone(id)? {
@@ -177,11 +332,13 @@ fn route(
         };
         // An erased record stays erased: a stale device that saw it is
         // told so, and erases its copy.
-        return Ok(Some(if scope::may_see(principal, record_scope) {
-            reject(id, RejectionCode::Erased, ERASED)
-        } else {
-            as_if_new(principal, push, arrival)
-        }));
+        return Ok(Prepared::Answer(
+            if scope::may_see(principal, record_scope) {
+                reject(id, RejectionCode::Erased, ERASED)
+            } else {
+                as_if_new(principal, push, arrival)
+            },
+        ));
     }
     push_new(storage, principal, push, arrival)
 }
@@ -259,13 +416,13 @@ fn judge_new(
     })
 }
 
-/// `Ok(None)` means a concurrent commit won; the caller retries.
+/// A new record, ready to commit, or its refusal.
 fn push_new(
     storage: &dyn Storage,
     principal: &Principal,
     push: &PushedRecord,
     arrival: &Arrival,
-) -> Result<Option<PushResult>, StorageError> {
+) -> Result<Prepared, StorageError> {
     let id = &push.record_id;
     let NewRecord {
         mut doc,
@@ -273,7 +430,7 @@ fn push_new(
         occurred_at,
     } = match judge_new(principal, push, arrival) {
         Ok(new) => new,
-        Err(rejection) => return Ok(Some(rejection)),
+        Err(rejection) => return Ok(Prepared::Answer(rejection)),
     };
     let header = &record.header;
     let grant = new_readers(&record, &[]);
@@ -297,14 +454,7 @@ fn push_new(
         expected_version: None,
         origin_device: principal.device.id.clone(),
     };
-    match commit_push(storage, &commit, &mut doc) {
-        Err(StorageError::Duplicate(_)) => Ok(Some(reject(
-            id,
-            RejectionCode::Forbidden,
-            "reference: already the reference of another record",
-        ))),
-        other => other,
-    }
+    Ok(ready(commit, &mut doc))
 }
 
 fn push_existing(
@@ -313,10 +463,10 @@ fn push_existing(
     push: &PushedRecord,
     stored: StoredRecord,
     arrival: &Arrival,
-) -> Result<Option<PushResult>, StorageError> {
+) -> Result<Prepared, StorageError> {
     let id = &push.record_id;
     if stored.index.kind != push.kind {
-        return Ok(Some(reject(
+        return Ok(Prepared::Answer(reject(
             id,
             RejectionCode::WrongKind,
             format!("the record is a {}, not a {}", stored.index.kind, push.kind),
@@ -329,22 +479,22 @@ fn push_existing(
     let record_before = doc.record().map_err(unreadable)?;
     let before = doc.heads();
     if let Err(e) = doc.apply_changes(&push.changes) {
-        return Ok(Some(document_rejection(id, e)));
+        return Ok(Prepared::Answer(document_rejection(id, e)));
     }
     let after = doc.heads();
     if after == before {
         // A replay: everything pushed is already here.
-        return Ok(Some(PushResult::Accepted(Ack {
+        return Ok(Prepared::Answer(PushResult::Accepted(Ack {
             record_id: id.clone(),
             heads: doc.heads_hex(),
         })));
     }
     let merged = match RecordDoc::load(&doc.save(), ActorId::random()) {
         Ok(merged) => merged,
-        Err(e) => return Ok(Some(document_rejection(id, e))),
+        Err(e) => return Ok(Prepared::Answer(document_rejection(id, e))),
     };
     if *merged.header() != header_before {
-        return Ok(Some(reject(
+        return Ok(Prepared::Answer(reject(
             id,
             RejectionCode::Forbidden,
             "a record's header (id, kind, reference, author, created) cannot change",
@@ -353,7 +503,7 @@ fn push_existing(
     let (occurred_at, record) =
         match check_merged(id, &merged, Some(&record_before), principal, arrival) {
             Ok(checked) => checked,
-            Err(rejection) => return Ok(Some(rejection)),
+            Err(rejection) => return Ok(Prepared::Answer(rejection)),
         };
     let grant = new_readers(&record, &stored.readers);
     // Officers added now have seen nothing of the record: their entry
@@ -377,7 +527,7 @@ fn push_existing(
         expected_version: Some(stored.version),
         origin_device: principal.device.id.clone(),
     };
-    commit_push(storage, &commit, &mut doc)
+    Ok(ready(commit, &mut doc))
 }
 
 /// The merged record, checked: every rule of its kind, its times, and the
@@ -421,20 +571,13 @@ fn check_merged(
     Ok((occurred_at, record))
 }
 
-/// Commits an accepted push; `Ok(None)` if a concurrent commit won.
-fn commit_push(
-    storage: &dyn Storage,
-    commit: &RecordCommit,
-    doc: &mut RecordDoc,
-) -> Result<Option<PushResult>, StorageError> {
-    match storage.commit_record(commit) {
-        Ok(_) => Ok(Some(PushResult::Accepted(Ack {
-            record_id: commit.index.id.clone(),
-            heads: doc.heads_hex(),
-        }))),
-        Err(StorageError::Conflict) => Ok(None),
-        Err(e) => Err(e),
-    }
+/// A commit with the acknowledgement it earns: the merged heads.
+fn ready(commit: RecordCommit, doc: &mut RecordDoc) -> Prepared {
+    let ack = Ack {
+        record_id: commit.index.id.clone(),
+        heads: doc.heads_hex(),
+    };
+    Prepared::Commit(Box::new(Ready { commit, ack }))
 }
 
 /// The rules of an edit by `editor` (`before` is the server's copy, `None`
@@ -445,4 +588,20 @@ fn commit_push(
 /// positions, never content or a device-chosen id.
 fn check_edit(before: Option<&Record>, after: &Record, editor: &str) -> Result<(), String> {
     pocketbook_core::rules::check_edit(before, after, editor).map_err(|refusal| refusal.message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CommitMode;
+
+    #[test]
+    fn pushes_are_grouped_unless_the_environment_asks_for_one_at_a_time() {
+        assert_eq!(CommitMode::parse(None), CommitMode::Grouped);
+        assert_eq!(CommitMode::parse(Some("grouped")), CommitMode::Grouped);
+        assert_eq!(
+            CommitMode::parse(Some(" per-record\n")),
+            CommitMode::PerRecord
+        );
+        assert_eq!(CommitMode::parse(Some("fast")), CommitMode::Grouped);
+    }
 }

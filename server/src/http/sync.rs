@@ -18,7 +18,7 @@ use crate::audit::{self, Action, actor};
 use crate::auth::{self, AuthError};
 use crate::metrics::{OutcomeLabels, RejectionLabels};
 use crate::storage::{Principal, RevokeReason};
-use crate::sync::{Arrival, round_trip};
+use crate::sync::{Arrival, CommitMode, round_trip};
 
 /// The active device behind a bearer token, or 401; a closed device gets
 /// the wipe answer (the rule is [`auth::authenticate`]).
@@ -165,6 +165,7 @@ async fn sync(state: &Arc<AppState>, request: Request) -> Result<SyncResponse, H
         at: clock,
         stamp: now,
         retention: state.config.retention,
+        commit: CommitMode::configured(),
     };
     let storage = state.storage.clone();
     let trip = blocking(move || {

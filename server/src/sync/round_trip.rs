@@ -1,5 +1,6 @@
 //! One sync round trip over the store, free of HTTP: note that the device
-//! was seen, merge each pushed record, read the next feed page, and append
+//! was seen, merge each pushed record and commit the accepted ones (grouped
+//! unless [`super::CommitMode`] says otherwise), read the next feed page, and append
 //! every audit event of the trip before the page leaves. The HTTP layer
 //! decodes the request, calls [`round_trip`], encodes the answer and counts
 //! what the returned [`RoundTrip`] says happened.
@@ -7,7 +8,7 @@
 use chrono::{DateTime, Utc};
 use pocketbook_core::sync::wire::{Access, RejectionCode, SyncRequest, SyncResponse};
 
-use super::{Arrival, PushResult, feed_page, push_record};
+use super::{Arrival, PushResult, feed_page, push_records};
 use crate::identity::Principal;
 use crate::storage::{Storage, StorageError};
 
@@ -49,8 +50,14 @@ pub fn round_trip(
     let mut acknowledged = Vec::new();
     let mut rejected = Vec::new();
     let mut audit_events = Vec::new();
-    for push in &request.push {
-        match push_record(storage, principal, push, arrival, &mut audit_events)? {
+    for result in push_records(
+        storage,
+        principal,
+        &request.push,
+        arrival,
+        &mut audit_events,
+    )? {
+        match result {
             PushResult::Accepted(ack) => acknowledged.push(ack),
             PushResult::Rejected(rejection) => rejected.push(rejection),
         }

@@ -94,80 +94,112 @@ pub(super) fn commit_record(
     store: &SqliteStorage,
     commit: &RecordCommit,
 ) -> Result<u64, StorageError> {
+    store.write(|tx| commit_in(tx, commit))
+}
+
+/// The records of one push in one transaction, each inside its own
+/// savepoint: a record refused on its own (`Conflict`, `Duplicate`) is
+/// rolled back to its savepoint and the others go on; any other failure
+/// (a full store, say) rolls the whole transaction back.
+pub(super) fn commit_records(
+    store: &SqliteStorage,
+    commits: &[RecordCommit],
+) -> Result<Vec<Result<u64, StorageError>>, StorageError> {
     store.write(|tx| {
-        let i = &commit.index;
-        let written = match commit.expected_version {
-            None => tx.execute(
-                "INSERT INTO records (id, kind, reference, author, station, occurred_at, status,
+        let mut results = Vec::with_capacity(commits.len());
+        for commit in commits {
+            tx.execute_batch("SAVEPOINT record").map_err(backend)?;
+            match commit_in(tx, commit) {
+                Ok(seq) => {
+                    tx.execute_batch("RELEASE record").map_err(backend)?;
+                    results.push(Ok(seq));
+                }
+                Err(e @ (StorageError::Conflict | StorageError::Duplicate(_))) => {
+                    tx.execute_batch("ROLLBACK TO record; RELEASE record")
+                        .map_err(backend)?;
+                    results.push(Err(e));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(results)
+    })
+}
+
+/// One record's commit inside the caller's transaction.
+fn commit_in(tx: &rusqlite::Transaction<'_>, commit: &RecordCommit) -> Result<u64, StorageError> {
+    let i = &commit.index;
+    let written = match commit.expected_version {
+        None => tx.execute(
+            "INSERT INTO records (id, kind, reference, author, station, occurred_at, status,
                                   created_at, updated_at, snapshot, version)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1)
              ON CONFLICT (id) DO NOTHING",
-                params![
-                    i.id,
-                    i.kind.as_str(),
-                    i.reference,
-                    i.author,
-                    i.station,
-                    i.occurred_at,
-                    i.status.as_str(),
-                    i.created_at,
-                    i.updated_at,
-                    commit.snapshot
-                ],
-            ),
-            Some(version) => tx.execute(
-                "UPDATE records SET occurred_at = ?2, status = ?3, updated_at = ?4,
+            params![
+                i.id,
+                i.kind.as_str(),
+                i.reference,
+                i.author,
+                i.station,
+                i.occurred_at,
+                i.status.as_str(),
+                i.created_at,
+                i.updated_at,
+                commit.snapshot
+            ],
+        ),
+        Some(version) => tx.execute(
+            "UPDATE records SET occurred_at = ?2, status = ?3, updated_at = ?4,
                     snapshot = ?5, version = version + 1
              WHERE id = ?1 AND version = ?6",
-                params![
-                    i.id,
-                    i.occurred_at,
-                    i.status.as_str(),
-                    i.updated_at,
-                    commit.snapshot,
-                    version
-                ],
-            ),
+            params![
+                i.id,
+                i.occurred_at,
+                i.status.as_str(),
+                i.updated_at,
+                commit.snapshot,
+                version
+            ],
+        ),
+    }
+    .map_err(|e| {
+        // The only other unique key of a record is its reference.
+        if e.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) {
+            StorageError::Duplicate("a record with this reference")
+        } else {
+            backend(e)
         }
-        .map_err(|e| {
-            // The only other unique key of a record is its reference.
-            if e.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) {
-                StorageError::Duplicate("a record with this reference")
-            } else {
-                backend(e)
-            }
-        })?;
-        if written == 0 {
-            return Err(StorageError::Conflict);
-        }
-        audit::append_in(tx, &i.updated_at, &commit.audit)?;
-        for officer in &commit.grant {
-            tx.execute(
-                "INSERT INTO record_access (record_id, officer, granted_at) VALUES (?1, ?2, ?3)
+    })?;
+    if written == 0 {
+        return Err(StorageError::Conflict);
+    }
+    audit::append_in(tx, &i.updated_at, &commit.audit)?;
+    for officer in &commit.grant {
+        tx.execute(
+            "INSERT INTO record_access (record_id, officer, granted_at) VALUES (?1, ?2, ?3)
              ON CONFLICT DO NOTHING",
-                params![i.id, officer, i.updated_at],
-            )
-            .map_err(backend)?;
-        }
-        let seq: i64 = tx
-            .query_row(
-                "INSERT INTO feed (record_id, kind, author, station, origin_device, changes,
+            params![i.id, officer, i.updated_at],
+        )
+        .map_err(backend)?;
+    }
+    let seq: i64 = tx
+        .query_row(
+            "INSERT INTO feed (record_id, kind, author, station, origin_device, changes,
                                    received_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING seq",
-                params![
-                    i.id,
-                    i.kind.as_str(),
-                    i.author,
-                    i.station,
-                    commit.origin_device,
-                    commit.new_changes,
-                    i.updated_at
-                ],
-                |r| r.get(0),
-            )
-            .map_err(backend)?;
-        Ok(seq as u64)
-    })
+            params![
+                i.id,
+                i.kind.as_str(),
+                i.author,
+                i.station,
+                commit.origin_device,
+                commit.new_changes,
+                i.updated_at
+            ],
+            |r| r.get(0),
+        )
+        .map_err(backend)?;
+    Ok(seq as u64)
 }
 
 pub(super) fn records(store: &SqliteStorage) -> Result<Vec<RecordIndex>, StorageError> {
