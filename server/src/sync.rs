@@ -198,6 +198,22 @@ pub fn push_records(
     Ok(out)
 }
 
+/// Merges and checks one pushed record exactly as a push does, writing
+/// nothing: the commit it would make, or the answer it gets without one.
+/// For measuring the server's own work apart from its store
+/// (`server/benches/push.rs`).
+pub fn prepare_commit(
+    storage: &dyn Storage,
+    principal: &Principal,
+    push: &PushedRecord,
+    arrival: &Arrival,
+) -> Result<Result<RecordCommit, PushResult>, StorageError> {
+    Ok(match prepare(storage, principal, push, arrival)? {
+        Prepared::Commit(ready) => Ok(ready.commit),
+        Prepared::Answer(answer) => Err(answer),
+    })
+}
+
 /// The audit event of a refusal that a person caused on purpose.
 fn audit_refusal(
     principal: &Principal,
