@@ -7,6 +7,8 @@ use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ROOT, ReadDoc};
 use pocketbook_core::sync::wire::*;
 
+use pocketbook_server::StorageError;
+
 use crate::support::*;
 
 /// The same reference twice in one push: both pass every check before the
@@ -69,4 +71,82 @@ async fn a_record_refused_inside_a_group_refuses_only_itself() {
     assert_eq!(fed, expected, "one feed entry for each kept record");
     assert!(feed.iter().all(|f| f.received_at.is_some()));
     assert_eq!(server.audit("push-refused").len(), 1);
+}
+
+/// A record another writer changed between its merge and the group's
+/// commit loses the compare-and-swap inside its savepoint (`Conflict`, so
+/// the sync merges it again on its own) while the rest of the group is
+/// kept; the other writer's version stays as it was.
+#[tokio::test]
+async fn a_record_that_lost_a_race_inside_a_group_leaves_the_others_committed() {
+    let server = TestServer::start().await;
+    let token = server.device("PC1", "Lewisham").await;
+    let principal = server
+        .storage
+        .principal(&pocketbook_server::auth::hash(&token))
+        .unwrap()
+        .expect("the device's principal");
+    let at = chrono::Utc::now();
+    let arrival = pocketbook_server::sync::Arrival {
+        at,
+        stamp: at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        retention: pocketbook_server::RetentionPolicy::default(),
+        commit: pocketbook_server::sync::CommitMode::Grouped,
+    };
+    let (_d, nb) = notebook("PC1");
+    let shared = new_search(&nb);
+    let id = shared.record_id.clone();
+    let answer = server.sync(&token, &request(None, vec![shared])).await;
+    assert_eq!(answer.acknowledged.len(), 1);
+
+    // Merged against version 1...
+    nb.add_note(id.clone(), "first look".into()).unwrap();
+    let edit = PushedRecord {
+        record_id: id.clone(),
+        kind: pocketbook_core::model::RecordKind::StopSearch,
+        changes: changes_of(&nb, &id),
+    };
+    let prepare = |push: &PushedRecord| match pocketbook_server::sync::prepare_commit(
+        server.storage.as_ref(),
+        &principal,
+        push,
+        &arrival,
+    )
+    .unwrap()
+    {
+        Ok(commit) => commit,
+        Err(_) => panic!("refused before the commit"),
+    };
+    let stale = prepare(&edit);
+    let fresh = new_search(&nb);
+    let new = prepare(&fresh);
+    // ...while another writer stores version 2.
+    nb.add_note(id.clone(), "second look".into()).unwrap();
+    let answer = server
+        .sync(
+            &token,
+            &request(
+                None,
+                vec![PushedRecord {
+                    changes: changes_of(&nb, &id),
+                    ..edit.clone()
+                }],
+            ),
+        )
+        .await;
+    assert_eq!(answer.acknowledged.len(), 1);
+    let version = server.storage.record(&id).unwrap().unwrap().version;
+
+    let results = server.storage.commit_records(&[stale, new]).unwrap();
+    assert!(
+        matches!(results[0], Err(StorageError::Conflict)),
+        "{results:?}"
+    );
+    assert!(results[1].is_ok(), "{results:?}");
+    assert!(server.storage.record(&fresh.record_id).unwrap().is_some());
+    assert_eq!(
+        server.storage.record(&id).unwrap().unwrap().version,
+        version,
+        "the other writer's version stands"
+    );
 }
