@@ -48,8 +48,7 @@ impl RunningServer {
 
 /// Opens the configured storage and serves on `config.listen` (port 0 picks a free port).
 pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
-    let storage: Arc<dyn Storage> =
-        Arc::new(storage::sqlite::SqliteStorage::open(&config.data_dir)?);
+    let storage = storage::open(&config.data_dir, config.database_url.as_deref())?;
     start_with(config, storage).await
 }
 

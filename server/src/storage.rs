@@ -1,25 +1,49 @@
 //! The server's storage: the traits every backend implements, the rows they
 //! exchange, their errors, and the audit hash chain ([`chain`]) they all
-//! write. SQLite, embedded, is the one backend today ([`sqlite`]); one
-//! behaviour suite (`storage/suite.rs`) is written against the traits so a
-//! second backend (PostgreSQL, for several server instances on one
-//! database, is planned) is held to the same behaviour.
+//! write. SQLite, embedded, is the default backend ([`sqlite`]); PostgreSQL
+//! ([`postgres`]) serves several server instances on one database. One
+//! behaviour suite (`storage/suite.rs`) is written against the traits and
+//! runs on both, so they are held to the same behaviour; [`open`] picks
+//! one at start.
 //!
 //! Methods are synchronous; the HTTP layer calls them on blocking threads
-//! (`spawn_blocking`), never on the async runtime. A PostgreSQL backend
-//! could use the synchronous `postgres` client, or an async driver through
-//! `tokio::runtime::Handle::block_on` on those blocking threads.
+//! (`spawn_blocking`), never on the async runtime (so the PostgreSQL
+//! backend uses the synchronous `postgres` client).
 //! Writes that must not interleave (a record's snapshot and its feed entry)
 //! happen inside one method, so each backend makes them one transaction.
 
 pub mod chain;
+pub mod postgres;
 pub mod sqlite;
 #[cfg(test)]
 mod suite;
 
+use std::path::Path;
+use std::sync::Arc;
+
 use pocketbook_core::model::{RecordKind, RecordStatus};
 
 pub use crate::identity::{DeviceRow, OfficerRow, Principal, RevokeReason};
+
+/// Opens the backend a server or admin command was configured with, once,
+/// at start: the PostgreSQL database at `database_url` when one is given
+/// (several server instances may share it), else the SQLite store in
+/// `data_dir`. Either is created or migrated as it opens.
+pub fn open(data_dir: &Path, database_url: Option<&str>) -> Result<Arc<dyn Storage>, StorageError> {
+    Ok(match database_url {
+        Some(url) => Arc::new(postgres::PostgresStorage::open(url)?),
+        None => Arc::new(sqlite::SqliteStorage::open(data_dir)?),
+    })
+}
+
+/// Where the store is, for a log line: the data directory, or that it is
+/// PostgreSQL (never the URL, which may hold a password).
+pub fn describe(data_dir: &Path, database_url: Option<&str>) -> String {
+    match database_url {
+        Some(_) => "PostgreSQL".to_string(),
+        None => data_dir.display().to_string(),
+    }
+}
 
 /// Storage failures. `Conflict` is expected under concurrency: the caller
 /// reloads and retries.

@@ -79,48 +79,86 @@ pub fn fresh(behaviour: fn(&dyn Storage), make: impl Fn(&Path) -> Box<dyn Storag
 /// fails, on its own in the test output. A backend's tests invoke it once.
 macro_rules! storage_suite {
     ($make:expr) => {
+        $crate::storage::suite::storage_suite!($make, ready: || true);
+    };
+    // `$ready` says whether the backend is there to test (a database
+    // server may not be); each test returns at once when it is not.
+    ($make:expr, ready: $ready:expr) => {
         #[test]
         fn suite_identity_records_feed_and_audit() {
+            if !($ready)() {
+                return;
+            }
             $crate::storage::suite::run($make)
         }
         #[test]
         fn suite_store_reopened() {
+            if !($ready)() {
+                return;
+            }
             $crate::storage::suite::shared::reopened($make)
         }
         #[test]
         fn suite_two_handles_on_one_store() {
+            if !($ready)() {
+                return;
+            }
             $crate::storage::suite::shared::two_handles($make)
         }
         #[test]
         fn suite_writers_racing_through_two_handles() {
+            if !($ready)() {
+                return;
+            }
             $crate::storage::suite::shared::racing_handles($make)
         }
         #[test]
         fn suite_empty_store() {
+            if !($ready)() {
+                return;
+            }
             $crate::storage::suite::fresh($crate::storage::suite::audit::empty, $make)
         }
         #[test]
         fn suite_retention_due() {
+            if !($ready)() {
+                return;
+            }
             $crate::storage::suite::fresh($crate::storage::suite::retention::retention_due, $make)
         }
         #[test]
         fn suite_legal_holds() {
+            if !($ready)() {
+                return;
+            }
             $crate::storage::suite::fresh($crate::storage::suite::retention::legal_holds, $make)
         }
         #[test]
         fn suite_erasure_and_tombstones() {
+            if !($ready)() {
+                return;
+            }
             $crate::storage::suite::fresh($crate::storage::suite::retention::erasure, $make)
         }
         #[test]
         fn suite_lookups_by_reference_and_station() {
+            if !($ready)() {
+                return;
+            }
             $crate::storage::suite::fresh($crate::storage::suite::copies::lookups, $make)
         }
         #[test]
         fn suite_copy_attempts() {
+            if !($ready)() {
+                return;
+            }
             $crate::storage::suite::fresh($crate::storage::suite::copies::attempts, $make)
         }
         #[test]
         fn suite_copy_attempts_audited() {
+            if !($ready)() {
+                return;
+            }
             $crate::storage::suite::fresh($crate::storage::suite::copies::audited_attempts, $make)
         }
     };
