@@ -49,10 +49,10 @@ use super::{
 };
 
 mod audit;
-mod copy;
+pub(crate) mod copy;
 mod identity;
-mod records;
-mod retention;
+pub(crate) mod records;
+pub(crate) mod retention;
 pub(crate) mod schema;
 #[cfg(test)]
 pub(crate) mod testdb;
@@ -90,10 +90,15 @@ impl std::fmt::Debug for PostgresStorage {
 /// [`StorageError::Full`], everything else a backend failure.
 fn backend(e: postgres::Error) -> StorageError {
     if e.code() == Some(&SqlState::DISK_FULL) {
-        StorageError::Full
-    } else {
-        StorageError::backend_from(None, e)
+        return StorageError::Full;
     }
+    // The SQLSTATE and the object it names, never the message, which may
+    // quote a value.
+    let context = e.as_db_error().map(|db| {
+        let object = db.constraint().or(db.table()).unwrap_or("-");
+        format!("PostgreSQL error {} ({object})", db.code().code())
+    });
+    StorageError::backend_from(context.as_deref(), e)
 }
 
 /// Whether a failed transaction may succeed when run again: a

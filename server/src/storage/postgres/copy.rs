@@ -9,6 +9,17 @@ use super::records::{kind_names, stored_columns, stored_row};
 use super::{PostgresStorage, audit, backend, col, instant};
 use crate::storage::{CopyStore, NewAuditEvent, StorageError, StoredRecord};
 
+/// The desk's lookup: `$1` station, `$2` kinds, `[$3, $4)` the day.
+pub(super) fn at_station_sql() -> String {
+    format!(
+        "SELECT {} FROM records
+         WHERE station = $1 AND kind = ANY($2)
+           AND occurred_at_ts >= $3 AND occurred_at_ts < $4
+         ORDER BY occurred_at_ts, id",
+        stored_columns()
+    )
+}
+
 impl CopyStore for PostgresStorage {
     fn records_by_reference(&self, reference: &str) -> Result<Vec<StoredRecord>, StorageError> {
         self.read(|c| {
@@ -36,13 +47,7 @@ impl CopyStore for PostgresStorage {
         let (from, to) = (instant(from)?, instant(to)?);
         self.read(|c| {
             c.query(
-                &format!(
-                    "SELECT {} FROM records
-                     WHERE station = $1 AND kind = ANY($2)
-                       AND occurred_at_ts >= $3 AND occurred_at_ts < $4
-                     ORDER BY occurred_at_ts, id",
-                    stored_columns()
-                ),
+                &at_station_sql(),
                 &[&station, &kind_names(kinds), &from, &to],
             )
             .map_err(backend)?

@@ -188,6 +188,20 @@ pub(super) fn records(store: &PostgresStorage) -> Result<Vec<RecordIndex>, Stora
     })
 }
 
+/// The feed window's query: `$1` cursor, `$2` limit, `$3` byte budget.
+pub(super) fn feed_window_sql() -> String {
+    format!(
+        "SELECT seq, record_id, kind, author, station, origin_device, changes, {}, erased
+         FROM (SELECT f.*, coalesce(sum(octet_length(f.changes)) OVER (
+                        ORDER BY f.seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+                      ), 0) AS bytes_before
+               FROM (SELECT * FROM feed WHERE seq > $1 ORDER BY seq LIMIT $2) f) w
+         WHERE bytes_before < $3
+         ORDER BY seq",
+        readers_of("w.record_id")
+    )
+}
+
 pub(super) fn feed_window(
     store: &PostgresStorage,
     cursor: u64,
@@ -201,16 +215,7 @@ pub(super) fn feed_window(
     // without loading the bytes), so only the rows that go out are sent.
     store.read(|c| {
         c.query(
-            &format!(
-                "SELECT seq, record_id, kind, author, station, origin_device, changes, {}, erased
-                 FROM (SELECT f.*, coalesce(sum(octet_length(f.changes)) OVER (
-                                ORDER BY f.seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
-                              ), 0) AS bytes_before
-                       FROM (SELECT * FROM feed WHERE seq > $1 ORDER BY seq LIMIT $2) f) w
-                 WHERE bytes_before < $3
-                 ORDER BY seq",
-                readers_of("w.record_id")
-            ),
+            &feed_window_sql(),
             &[&cursor, &i64::from(limit), &max_bytes],
         )
         .map_err(backend)?

@@ -12,6 +12,16 @@ use crate::storage::{
     LegalHold, NewAuditEvent, RecordIndex, RetentionStore, StorageError, Tombstone,
 };
 
+/// The retention query: `$1` kinds, `$2` occurred before, `$3` limit.
+pub(super) fn retention_due_sql() -> String {
+    format!(
+        "SELECT {INDEX_COLUMNS} FROM records
+         WHERE kind = ANY($1) AND occurred_at_ts < $2
+           AND NOT EXISTS (SELECT 1 FROM legal_holds h WHERE h.record_id = records.id)
+         ORDER BY occurred_at_ts, id LIMIT $3"
+    )
+}
+
 impl RetentionStore for PostgresStorage {
     fn retention_due(
         &self,
@@ -22,12 +32,7 @@ impl RetentionStore for PostgresStorage {
         let before = instant(occurred_before)?;
         self.read(|c| {
             c.query(
-                &format!(
-                    "SELECT {INDEX_COLUMNS} FROM records
-                     WHERE kind = ANY($1) AND occurred_at_ts < $2
-                       AND NOT EXISTS (SELECT 1 FROM legal_holds h WHERE h.record_id = records.id)
-                     ORDER BY occurred_at_ts, id LIMIT $3"
-                ),
+                &retention_due_sql(),
                 &[&kind_names(kinds), &before, &i64::from(limit)],
             )
             .map_err(backend)?
