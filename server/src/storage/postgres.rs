@@ -51,6 +51,8 @@ use super::{
 mod audit;
 pub(crate) mod copy;
 mod identity;
+#[cfg(test)]
+mod instances;
 pub(crate) mod records;
 pub(crate) mod retention;
 pub(crate) mod schema;

@@ -65,3 +65,8 @@ pub fn config(schema: &str) -> postgres::Config {
 pub fn open(dir: &Path) -> PostgresStorage {
     PostgresStorage::open_config(config(&schema_for(dir)), 4).expect("open the PostgreSQL store")
 }
+
+/// The same, with a pool of `size` connections (an instance under load).
+pub fn open_sized(dir: &Path, size: u32) -> PostgresStorage {
+    PostgresStorage::open_config(config(&schema_for(dir)), size).expect("open the PostgreSQL store")
+}
