@@ -303,6 +303,11 @@ pub trait RetentionStore {
         audit: &[NewAuditEvent],
     ) -> Result<(), StorageError>;
     fn legal_holds(&self) -> Result<Vec<LegalHold>, StorageError>;
+    /// Claims the run of a scheduled `job` (e.g. `retention`) for `period`
+    /// (the schedule's interval number since the epoch), at `at`: `true`
+    /// for the first claimant only, whichever instance or handle it is,
+    /// so a job runs once per period however many instances run it.
+    fn claim_run(&self, job: &str, period: i64, at: &str) -> Result<bool, StorageError>;
 }
 
 /// Lookups for copies of a record, and the attempts that rate-limit them.
@@ -345,6 +350,12 @@ pub trait CopyStore {
     ) -> Result<Option<i64>, StorageError>;
     /// Forgets attempts older than `before` (unix seconds).
     fn prune_attempts(&self, before: i64) -> Result<u64, StorageError>;
+    /// The salt client addresses are hashed with during `period` (a day
+    /// number), one for every instance: `fresh` (random) is stored if the
+    /// period has none yet. Salts of earlier periods are forgotten, so
+    /// keys of different days cannot be linked, nor turned back into
+    /// addresses by trying every one.
+    fn limit_salt(&self, period: i64, fresh: &[u8]) -> Result<Vec<u8>, StorageError>;
 }
 
 /// Every behaviour the server needs from a backend.

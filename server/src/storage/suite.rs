@@ -1,5 +1,5 @@
 //! The behaviour every storage backend must show. Each backend's tests call
-//! [`run`] with a constructor; a second backend (PostgreSQL is planned) runs
+//! [`run`] with a constructor (`storage_suite!`): SQLite and PostgreSQL run
 //! the same suite. Nothing here knows which backend it drives: checks that
 //! only one backend can make (its files, its migrations) stay in that
 //! backend's own tests (SQLite: `storage/sqlite/tests.rs`).
@@ -33,6 +33,7 @@
 //! | `nth_newest_attempt`                | `copies::attempts`; `copies::audited_attempts`        |
 //! | `prune_attempts`                    | `copies::attempts`                                    |
 //! | `add_attempts_audited`              | `copies::audited_attempts`                            |
+//! | `claim_run`, `limit_salt`           | `shared::runs_and_salts` (two handles racing)         |
 //!
 //! (`run` is the first behaviour: identity, records, feed, then
 //! `access`, `devices` and `audit` on the state it leaves.)
@@ -111,6 +112,13 @@ macro_rules! storage_suite {
                 return;
             }
             $crate::storage::suite::shared::racing_handles($make)
+        }
+        #[test]
+        fn suite_runs_claimed_once_and_salts_shared() {
+            if !($ready)() {
+                return;
+            }
+            $crate::storage::suite::shared::runs_and_salts($make)
         }
         #[test]
         fn suite_empty_store() {

@@ -120,6 +120,23 @@ impl CopyStore for PostgresStorage {
         })
     }
 
+    fn limit_salt(&self, period: i64, fresh: &[u8]) -> Result<Vec<u8>, StorageError> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO limit_salts (period, salt) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                &[&period, &fresh],
+            )
+            .map_err(backend)?;
+            tx.execute("DELETE FROM limit_salts WHERE period < $1", &[&period])
+                .map_err(backend)?;
+            col(
+                &tx.query_one("SELECT salt FROM limit_salts WHERE period = $1", &[&period])
+                    .map_err(backend)?,
+                0,
+            )
+        })
+    }
+
     fn prune_attempts(&self, before: i64) -> Result<u64, StorageError> {
         self.read(|c| {
             c.execute("DELETE FROM copy_attempts WHERE at < $1", &[&before])

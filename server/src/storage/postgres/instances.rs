@@ -134,3 +134,57 @@ fn the_feed_never_skips_or_repeats_across_instances() {
         assert_eq!(reader, expected);
     }
 }
+
+/// Two instances running the scheduled retention job at the same moment
+/// on one database: one of them runs it and erases every due record once;
+/// the other finds the period claimed and does nothing.
+#[test]
+fn retention_runs_once_when_two_instances_run_it_at_once() {
+    use crate::retention::{RetentionPolicy, run_scheduled};
+    use crate::storage::{AuditLog, AuditQuery};
+    if !testdb::available() {
+        return;
+    }
+    const DUE: usize = 30;
+    let dir = tempfile::tempdir().unwrap();
+    let instances = [testdb::open(dir.path()), testdb::open(dir.path())];
+    for n in 0..DUE {
+        let id = format!("old-{n}");
+        instances[n % 2]
+            .commit_record(&commit(&id, &id, None))
+            .unwrap();
+    }
+    let now = "2028-01-01T00:00:00Z".parse().unwrap();
+    let every = std::time::Duration::from_secs(3600);
+    let policy = RetentionPolicy::default();
+    let reports: Vec<_> = std::thread::scope(|threads| {
+        let runs: Vec<_> = instances
+            .iter()
+            .map(|store| threads.spawn(move || run_scheduled(store, &policy, now, every).unwrap()))
+            .collect();
+        runs.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    let ran: Vec<_> = reports.iter().flatten().collect();
+    assert_eq!(ran.len(), 1, "exactly one instance ran the period");
+    assert_eq!(ran[0].records.len(), DUE);
+    let erased = instances[0]
+        .audit_events(&AuditQuery {
+            action: Some("record-erased".into()),
+            limit: 1000,
+            ..AuditQuery::default()
+        })
+        .unwrap();
+    assert_eq!(erased.len(), DUE, "each record erased (and audited) once");
+    // The next period runs again, on whichever instance asks first.
+    let later = now + chrono::TimeDelta::hours(1);
+    assert!(
+        run_scheduled(&instances[1], &policy, later, every)
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        run_scheduled(&instances[0], &policy, later, every)
+            .unwrap()
+            .is_none()
+    );
+}

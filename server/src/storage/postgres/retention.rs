@@ -191,6 +191,18 @@ impl RetentionStore for PostgresStorage {
         })
     }
 
+    fn claim_run(&self, job: &str, period: i64, at: &str) -> Result<bool, StorageError> {
+        self.read(|c| {
+            c.execute(
+                "INSERT INTO job_runs (job, period, claimed_at) VALUES ($1, $2, $3)
+                 ON CONFLICT DO NOTHING",
+                &[&job, &period, &at],
+            )
+            .map(|claimed| claimed == 1)
+            .map_err(backend)
+        })
+    }
+
     fn legal_holds(&self) -> Result<Vec<LegalHold>, StorageError> {
         self.read(|c| {
             c.query(

@@ -22,7 +22,7 @@ use crate::storage::chain::GENESIS;
 /// The newest schema this server writes.
 pub(crate) const CURRENT_VERSION: i32 = 1;
 
-/// The first version: the SQLite store's schema 4, in PostgreSQL types.
+/// The first version: the SQLite store's schema 5, in PostgreSQL types.
 const V1: &str = "
 CREATE TABLE officers (
     shoulder_number TEXT PRIMARY KEY,
@@ -147,6 +147,18 @@ CREATE TABLE copy_attempts (
     failed BOOLEAN NOT NULL
 );
 CREATE INDEX copy_attempts_by_key ON copy_attempts (key, at);
+
+CREATE TABLE job_runs (
+    job        TEXT NOT NULL,
+    period     BIGINT NOT NULL,
+    claimed_at TEXT NOT NULL,
+    PRIMARY KEY (job, period)
+);
+
+CREATE TABLE limit_salts (
+    period BIGINT PRIMARY KEY,
+    salt   BYTEA NOT NULL
+);
 ";
 
 /// Every migration, oldest first: `MIGRATIONS[n]` takes version n to n+1.

@@ -12,7 +12,7 @@ use crate::storage::StorageError;
 /// File name of the server store in the data directory.
 pub const STORE_FILE: &str = "server.db";
 pub(super) const APPLICATION_ID: i32 = 0x5042_5331; // "PBS1"
-pub(super) const CURRENT_VERSION: u32 = 4;
+pub(super) const CURRENT_VERSION: u32 = 5;
 
 pub(super) const V1: &str = "
 CREATE TABLE officers (
@@ -157,7 +157,24 @@ UPDATE tombstones SET
                         WHERE feed.record_id = tombstones.record_id AND erased = 1), '');
 ";
 
-pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+/// Several instances (or a server and the admin command) on one store:
+/// scheduled jobs claim their period once, and the rate limits' salt of
+/// client addresses is shared and rotated.
+pub(super) const V5: &str = "
+CREATE TABLE job_runs (
+    job        TEXT NOT NULL,
+    period     INTEGER NOT NULL,
+    claimed_at TEXT NOT NULL,
+    PRIMARY KEY (job, period)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE limit_salts (
+    period INTEGER PRIMARY KEY NOT NULL,
+    salt   BLOB NOT NULL
+) STRICT;
+";
+
+pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// Creates the data directory 0700 if it is missing, and the database file
 /// 0600 before SQLite opens it: SQLite gives its `-wal` and `-shm` files the
