@@ -48,7 +48,11 @@ impl RunningServer {
 
 /// Opens the configured storage and serves on `config.listen` (port 0 picks a free port).
 pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
-    let storage = storage::open(&config.data_dir, config.database_url.as_deref())?;
+    // Opening blocks (a file, or PostgreSQL's synchronous client): off the runtime.
+    let (dir, url) = (config.data_dir.clone(), config.database_url.clone());
+    let storage = tokio::task::spawn_blocking(move || storage::open(&dir, url.as_deref()))
+        .await
+        .map_err(|_| storage::StorageError::backend("opening the store did not finish"))??;
     start_with(config, storage).await
 }
 

@@ -56,8 +56,7 @@ mod instances;
 pub(crate) mod records;
 pub(crate) mod retention;
 pub(crate) mod schema;
-#[cfg(test)]
-pub(crate) mod testdb;
+pub mod testdb;
 #[cfg(test)]
 mod tests;
 
@@ -78,8 +77,27 @@ type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
 type Conn = r2d2::PooledConnection<PostgresConnectionManager<NoTls>>;
 
 /// The PostgreSQL backend.
+///
+/// Its methods block, like every storage call: call them off the async
+/// runtime (`spawn_blocking`). Dropping it is safe anywhere (see `Drop`).
 pub struct PostgresStorage {
-    pool: Pool,
+    /// `None` only while it is being dropped.
+    pool: Option<Pool>,
+}
+
+impl Drop for PostgresStorage {
+    /// The synchronous client closes a connection by blocking on a runtime
+    /// of its own, which panics on a thread that drives an async runtime
+    /// (a server dropping its state at shutdown): the pool is dropped on a
+    /// thread of its own.
+    fn drop(&mut self) {
+        if let Some(pool) = self.pool.take() {
+            let closing = std::thread::spawn(move || drop(pool));
+            if closing.join().is_err() {
+                tracing::warn!("closing the PostgreSQL connections failed");
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for PostgresStorage {
@@ -171,13 +189,15 @@ impl PostgresStorage {
             .test_on_check_out(false)
             .build(manager)
             .map_err(|e| StorageError::backend_from(Some("connecting to PostgreSQL"), e))?;
-        let store = PostgresStorage { pool };
+        let store = PostgresStorage { pool: Some(pool) };
         schema::migrate(&mut *store.conn()?)?;
         Ok(store)
     }
 
     fn conn(&self) -> Result<Conn, StorageError> {
         self.pool
+            .as_ref()
+            .ok_or_else(|| StorageError::backend("the store is closed"))?
             .get()
             .map_err(|e| StorageError::backend_from(Some("no PostgreSQL connection"), e))
     }

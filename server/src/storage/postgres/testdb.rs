@@ -1,6 +1,8 @@
-//! The PostgreSQL the tests use: its URL from `POCKETBOOK_TEST_DATABASE_URL`
-//! (`scripts/test-all` starts a throwaway server and sets it), and a fresh
-//! schema per test so the tests run in parallel on one database.
+//! The PostgreSQL the tests use (this crate's and the end-to-end tests'
+//! in `tests/`; nothing in the server calls it): its URL from
+//! `POCKETBOOK_TEST_DATABASE_URL` (`scripts/test-all` starts a throwaway
+//! server and sets it), and a fresh schema per test so the tests run in
+//! parallel on one database.
 //!
 //! Without the variable the PostgreSQL tests are skipped, each saying so,
 //! so a developer without PostgreSQL can run the suite; with
@@ -59,6 +61,15 @@ pub fn config(schema: &str) -> postgres::Config {
     let mut config: postgres::Config = url.parse().expect("a postgres:// URL");
     config.options(&format!("-c search_path={schema}"));
     config
+}
+
+/// A URL of the test database whose connections use `schema` (created if
+/// missing), for a server process's `--database-url`.
+pub fn url_for(schema: &str) -> String {
+    let _created = config(schema);
+    let url = url().expect("a test database");
+    let joiner = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{joiner}options=-c%20search_path%3D{schema}")
 }
 
 /// The store of the test whose temporary directory is `dir`.
