@@ -173,3 +173,71 @@ async fn two_server_processes_on_one_database_serve_devices_that_converge() {
     a.stop();
     b.stop();
 }
+
+/// A station moved from SQLite to PostgreSQL with `admin migrate --to`:
+/// the device that synced with the SQLite server syncs with the PostgreSQL
+/// one on the same address and receives nothing again (its cursor is
+/// still valid), its token still works, and its new edits go through;
+/// a second device enrolled afterwards receives the whole record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_station_moved_to_postgres_keeps_its_devices_cursors() {
+    if !testdb::available() {
+        return;
+    }
+    pocketbook_core::sync::client::install_crypto_provider();
+    let data = tempfile::tempdir().unwrap();
+    let sqlite = ServerProcess::start(data.path(), &ServerOptions::default());
+    let none: Vec<(String, String)> = Vec::new();
+    admin(
+        data.path(),
+        &none,
+        &[
+            "officer",
+            "add",
+            "--shoulder-number",
+            "PC1",
+            "--name",
+            "Jo Smith",
+            "--station",
+            "Lewisham",
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let phone = enrol(dir.path(), &sqlite, data.path(), &none).await;
+    let id = phone
+        .create_stop_search(stop_search("2026-11-28T14:05:00Z"))
+        .unwrap()
+        .header
+        .id;
+    phone
+        .add_note(id.clone(), "before the move".into())
+        .unwrap();
+    assert_eq!(phone.sync(None).await.unwrap().pending, 0);
+    let addr = sqlite.addr;
+    sqlite.stop();
+
+    let url = tokio::task::block_in_place(|| testdb::url_for(&testdb::schema_for(data.path())));
+    let moved = admin(data.path(), &none, &["migrate", "--to", &url]);
+    assert!(moved.contains("audit trail intact"), "{moved}");
+    let env = vec![("POCKETBOOK_DATABASE_URL".to_string(), url)];
+    let postgres = ServerProcess::start(
+        data.path(),
+        &ServerOptions {
+            listen: Some(addr),
+            env: env.clone(),
+            ..ServerOptions::default()
+        },
+    );
+    let after = phone.sync(None).await.unwrap();
+    assert_eq!(after.received, 0, "the device downloaded again: {after:?}");
+    phone.add_note(id.clone(), "after the move".into()).unwrap();
+    assert_eq!(phone.sync(None).await.unwrap().pending, 0);
+
+    let other_dir = tempfile::tempdir().unwrap();
+    let other = enrol(other_dir.path(), &postgres, data.path(), &env).await;
+    other.sync(None).await.unwrap();
+    assert_eq!(other.get(id.clone()).unwrap(), phone.get(id).unwrap());
+    let verified = admin(data.path(), &env, &["audit", "verify"]);
+    assert!(verified.contains("intact"), "{verified}");
+    postgres.stop();
+}

@@ -82,6 +82,14 @@ pub(super) enum AdminCommand {
     /// Copies of a search record for a person at the station desk (audited).
     #[command(subcommand)]
     Copy(CopyCommand),
+    /// Move the data directory's SQLite store into an empty PostgreSQL
+    /// database: everything is copied, feed positions (device cursors),
+    /// the audit chain and tokens kept. Stop the server first.
+    Migrate {
+        /// The PostgreSQL database, `postgres://user:password@host:port/db`.
+        #[arg(long)]
+        to: String,
+    },
 }
 
 #[derive(Subcommand)]

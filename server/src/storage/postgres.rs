@@ -51,12 +51,15 @@ use super::{
 mod audit;
 pub(crate) mod copy;
 mod identity;
+mod import;
 #[cfg(test)]
 mod instances;
 pub(crate) mod records;
 pub(crate) mod retention;
 pub(crate) mod schema;
 pub mod testdb;
+
+pub use import::{ImportReport, import_sqlite};
 #[cfg(test)]
 mod tests;
 
