@@ -1,6 +1,7 @@
 //! The `pocketbook-server` command line: `serve`, and the `admin` commands
-//! that work directly on the data directory (safe while the server runs:
-//! SQLite's WAL lets both write the same store).
+//! that work directly on the store (safe while the server runs: SQLite's
+//! WAL lets both write the same file; PostgreSQL serves both), the data
+//! directory's SQLite file or the `--database-url` PostgreSQL database.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -12,7 +13,6 @@ use crate::admin::{Admin, AdminError};
 use crate::clock::Clock;
 use crate::config::{self, DEFAULT_DATA_DIR, LogFormat};
 use crate::copy;
-use crate::storage::sqlite::SqliteStorage;
 use crate::storage::{AuditQuery, Storage};
 
 mod args;
@@ -68,17 +68,18 @@ fn serve(
         LogFormat::Json => logs.json().init(),
     }
     let mut config = config::resolve(data.data_dir, listen, data.config.as_deref())?;
+    config.database_url = data.database_url.or(config.database_url);
     if let Some(text) = metrics_listen {
         config.metrics_listen = Some(config::parse_listen(&text, "metrics listen address")?);
     }
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     runtime.block_on(async move {
-        let data_dir = config.data_dir.clone();
+        let data_dir = crate::storage::describe(&config.data_dir, config.database_url.as_deref());
         let server = crate::start(config).await.map_err(|e| e.to_string())?;
         println!(
             "pocketbook-server listening on {} (data in {})",
             server.url(),
-            data_dir.display()
+            data_dir
         );
         if let Some(at) = server.metrics_addr {
             tracing::info!(%at, "metrics served on their own address");
@@ -114,19 +115,71 @@ async fn shutdown_signal() {
 
 fn open(data: &DataDir) -> Result<Arc<dyn Storage>, String> {
     let config = config::resolve(data.data_dir.clone(), None, data.config.as_deref())?;
+    if let Some(url) = data
+        .database_url
+        .as_deref()
+        .or(config.database_url.as_deref())
+    {
+        return crate::storage::open(&config.data_dir, Some(url)).map_err(|e| e.to_string());
+    }
     if !config.data_dir.exists() {
         return Err(format!(
             "no data directory at {} (start the server once, or pass --data-dir; default {DEFAULT_DATA_DIR})",
             config.data_dir.display()
         ));
     }
-    SqliteStorage::open(&config.data_dir)
-        .map(|s| Arc::new(s) as Arc<dyn Storage>)
-        .map_err(|e| e.to_string())
+    crate::storage::open(&config.data_dir, None).map_err(|e| e.to_string())
+}
+
+/// `admin migrate --to postgres://...`: the SQLite store of the data
+/// directory copied into an empty PostgreSQL database, whose audit chain is
+/// then verified.
+fn migrate(data: &DataDir, json: bool, to: &str) -> Result<(), String> {
+    use crate::storage::postgres::{PostgresStorage, import_sqlite};
+    if data.database_url.is_some() {
+        return Err(
+            "migrate reads the SQLite store of --data-dir: leave out --database-url (and unset POCKETBOOK_DATABASE_URL); the target is --to".into(),
+        );
+    }
+    let config = config::resolve(data.data_dir.clone(), None, data.config.as_deref())?;
+    if !config.data_dir.exists() {
+        return Err(format!(
+            "no data directory at {} (pass --data-dir; default {DEFAULT_DATA_DIR})",
+            config.data_dir.display()
+        ));
+    }
+    let target = PostgresStorage::open(to).map_err(|e| e.to_string())?;
+    let report = import_sqlite(&config.data_dir, &target).map_err(|e| e.to_string())?;
+    let verified = crate::audit::verify(&target).map_err(|e| e.to_string())?;
+    if let Some(problem) = &verified.problem {
+        return Err(format!(
+            "copied, but the audit trail does not verify in PostgreSQL: {problem}"
+        ));
+    }
+    print(
+        json,
+        &serde_json::json!({"report": report, "audit_events_verified": verified.events}),
+        || {
+            let rows: Vec<String> = report
+                .tables
+                .iter()
+                .map(|(table, n)| format!("{table} {n}"))
+                .collect();
+            format!(
+                "copied to PostgreSQL: {}\nfeed positions kept up to {} (device cursors stay valid); audit trail intact ({} events). Start the servers with --database-url.",
+                rows.join(", "),
+                report.feed_head,
+                verified.events
+            )
+        },
+    );
+    Ok(())
 }
 
 fn admin(data: DataDir, json: bool, command: AdminCommand) -> Result<(), String> {
-    if let AdminCommand::Officer(OfficerCommand::Add { .. }) = &command {
+    if let (AdminCommand::Officer(OfficerCommand::Add { .. }), None) =
+        (&command, &data.database_url)
+    {
         // Adding the first officer may create the data directory.
         let dir = config::resolve(data.data_dir.clone(), None, data.config.as_deref())?.data_dir;
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -134,6 +187,7 @@ fn admin(data: DataDir, json: bool, command: AdminCommand) -> Result<(), String>
     let admin = Admin::new(open(&data)?, Clock::system());
     let failed = |e: AdminError| e.to_string();
     match command {
+        AdminCommand::Migrate { to } => migrate(&data, json, &to)?,
         AdminCommand::Officer(OfficerCommand::Add {
             shoulder_number,
             name,

@@ -24,6 +24,10 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8650";
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub data_dir: PathBuf,
+    /// A PostgreSQL database (`postgres://...`) to use instead of the
+    /// SQLite store in `data_dir`: the backend is chosen once, at start
+    /// ([`crate::storage::open`]).
+    pub database_url: Option<String>,
     pub listen: SocketAddr,
     pub clock: Clock,
     pub retention: RetentionPolicy,
@@ -192,6 +196,7 @@ impl ServerConfig {
     pub fn for_tests(data_dir: &Path) -> Self {
         ServerConfig {
             data_dir: data_dir.to_path_buf(),
+            database_url: None,
             listen: "127.0.0.1:0".parse().expect("loopback address"),
             clock: Clock::system(),
             retention: RetentionPolicy::default(),
@@ -208,6 +213,8 @@ impl ServerConfig {
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
+    /// `postgres://...`: the PostgreSQL backend instead of `data_dir`.
+    pub database_url: Option<String>,
     pub listen: Option<String>,
     pub log_format: Option<LogFormat>,
     /// Where `/metrics` is served instead of on `listen`.
@@ -295,6 +302,7 @@ pub fn resolve(
     };
     Ok(ServerConfig {
         data_dir,
+        database_url: file.database_url,
         listen,
         clock: Clock::system(),
         retention,

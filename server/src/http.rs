@@ -47,6 +47,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Refusals by a rate limit, summarised into the audit trail.
     pub throttled: Throttled,
+    /// The salt of client keys, shared through the store (`limit::Salt`).
+    pub salt: crate::limit::Salt,
     /// Turns for requests: the concurrency limit.
     turns: Arc<Semaphore>,
 }
@@ -57,6 +59,7 @@ impl AppState {
         Arc::new(AppState {
             storage,
             throttled: Throttled::new(metrics.throttled.clone()),
+            salt: crate::limit::Salt::default(),
             turns: Arc::new(Semaphore::new(config.limits.max_concurrent_requests)),
             config,
             metrics,

@@ -14,7 +14,7 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::{Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
 use prometheus_client::metrics::counter::Counter;
@@ -34,19 +34,62 @@ pub const WINDOW_SECS: i64 = 3600;
 /// rest are counted under `other`, so a summary stays small.
 pub const SUMMARY_KEYS: usize = 32;
 
+/// How long one salt of client addresses lasts: a day.
+pub const SALT_PERIOD_SECS: i64 = 86_400;
+
+/// The salt client addresses are hashed with, the same for every instance
+/// on one store: the day's salt is kept in the store
+/// ([`crate::storage::CopyStore::limit_salt`]), so per-client counts hold
+/// across instances and restarts within the day, and yesterday's salt is
+/// forgotten, so keys of different days cannot be linked (nor the
+/// addresses behind them found by trying every address against a kept
+/// salt). Each server holds the current one and refreshes it from the
+/// store ([`Salt::refresh`]) at start and every minute.
+#[derive(Debug)]
+pub struct Salt {
+    current: std::sync::RwLock<[u8; 32]>,
+}
+
+impl Default for Salt {
+    /// A random salt of this process alone, until the first refresh.
+    fn default() -> Self {
+        Salt {
+            current: std::sync::RwLock::new(random_salt()),
+        }
+    }
+}
+
+fn random_salt() -> [u8; 32] {
+    let mut salt = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut salt);
+    salt
+}
+
+impl Salt {
+    /// Takes the salt of the day `now_unix` falls in from the store (a
+    /// fresh random one is stored if the day has none yet).
+    pub fn refresh(&self, storage: &dyn Storage, now_unix: i64) -> Result<(), StorageError> {
+        let stored = storage.limit_salt(now_unix.div_euclid(SALT_PERIOD_SECS), &random_salt())?;
+        let salt: [u8; 32] = stored
+            .try_into()
+            .map_err(|_| StorageError::backend("the stored rate-limit salt is not 32 bytes"))?;
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = salt;
+        Ok(())
+    }
+
+    /// The rate-limit and audit key of a client address (see [`client_key`]).
+    pub fn client_key(&self, addr: Option<IpAddr>) -> String {
+        client_key(
+            &self.current.read().unwrap_or_else(|p| p.into_inner()),
+            addr,
+        )
+    }
+}
+
 /// The rate-limit and audit key of a client address: a truncated SHA-256
-/// of a random salt made once per server process and the address (IPv6
-/// by its /64, which one household or phone usually holds whole). The
-/// address cannot be read back from it, and keys from different server
-/// runs cannot be linked; a restart therefore also forgets the per-client
-/// counts (per-reference lockouts are kept).
-pub fn client_key(addr: Option<IpAddr>) -> String {
-    static SALT: OnceLock<[u8; 32]> = OnceLock::new();
-    let salt = SALT.get_or_init(|| {
-        let mut salt = [0u8; 32];
-        rand::RngCore::fill_bytes(&mut rand::rng(), &mut salt);
-        salt
-    });
+/// of the [`Salt`] and the address (IPv6 by its /64, which one household
+/// or phone usually holds whole). The address cannot be read back from it.
+pub fn client_key(salt: &[u8; 32], addr: Option<IpAddr>) -> String {
     let mut h = Sha256::new();
     h.update(salt);
     match addr.map(client_network) {
@@ -234,18 +277,22 @@ mod tests {
 
     #[test]
     fn client_keys_hide_the_address() {
-        let a = client_key(Some("192.0.2.7".parse().unwrap()));
+        const SALT: [u8; 32] = [7; 32];
+        let a = client_key(&SALT, Some("192.0.2.7".parse().unwrap()));
         assert!(!a.contains("192"));
-        assert_eq!(a, client_key(Some("::ffff:192.0.2.7".parse().unwrap())));
-        assert_ne!(a, client_key(Some("192.0.2.8".parse().unwrap())));
+        assert_eq!(
+            a,
+            client_key(&SALT, Some("::ffff:192.0.2.7".parse().unwrap()))
+        );
+        assert_ne!(a, client_key(&SALT, Some("192.0.2.8".parse().unwrap())));
         // One IPv6 /64 is one client.
         assert_eq!(
-            client_key(Some("2001:db8::1".parse().unwrap())),
-            client_key(Some("2001:db8::2".parse().unwrap()))
+            client_key(&SALT, Some("2001:db8::1".parse().unwrap())),
+            client_key(&SALT, Some("2001:db8::2".parse().unwrap()))
         );
         assert_ne!(
-            client_key(Some("2001:db8::1".parse().unwrap())),
-            client_key(Some("2001:db8:0:1::1".parse().unwrap()))
+            client_key(&SALT, Some("2001:db8::1".parse().unwrap())),
+            client_key(&SALT, Some("2001:db8:0:1::1".parse().unwrap()))
         );
     }
 }

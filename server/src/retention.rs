@@ -106,6 +106,28 @@ pub struct RetentionReport {
     pub legal_holds: usize,
 }
 
+/// The name the schedule claims its periods under ([`Storage`]'s `claim_run`).
+pub const JOB: &str = "retention";
+
+/// The scheduled run at `now`, for the schedule period of length `every`
+/// that `now` falls in: the first instance to claim the period runs the
+/// job (as `system`), every other one (on the same store) finds it
+/// claimed and returns `None`, so retention runs once per period whichever
+/// instances are up.
+pub fn run_scheduled(
+    storage: &dyn Storage,
+    policy: &RetentionPolicy,
+    now: DateTime<Utc>,
+    every: std::time::Duration,
+) -> Result<Option<RetentionReport>, StorageError> {
+    let every = i64::try_from(every.as_secs()).unwrap_or(i64::MAX).max(1);
+    let period = now.timestamp().div_euclid(every);
+    if !storage.claim_run(JOB, period, &stamp(now))? {
+        return Ok(None);
+    }
+    run(storage, policy, now, audit::actor::SYSTEM, false).map(Some)
+}
+
 /// Runs the job once at `now`. `actor` is who asked (`system` for the
 /// schedule, `admin` on demand); each erasure is audited in its own
 /// transaction.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::config::ServerConfig;
 use crate::storage::{self, Storage};
-use crate::{audit, http, retention};
+use crate::{http, retention};
 
 /// A server started on a listener; dropping it does not stop it, call [`RunningServer::shutdown`].
 pub struct RunningServer {
@@ -48,8 +48,11 @@ impl RunningServer {
 
 /// Opens the configured storage and serves on `config.listen` (port 0 picks a free port).
 pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
-    let storage: Arc<dyn Storage> =
-        Arc::new(storage::sqlite::SqliteStorage::open(&config.data_dir)?);
+    // Opening blocks (a file, or PostgreSQL's synchronous client): off the runtime.
+    let (dir, url) = (config.data_dir.clone(), config.database_url.clone());
+    let storage = tokio::task::spawn_blocking(move || storage::open(&dir, url.as_deref()))
+        .await
+        .map_err(|_| storage::StorageError::backend("opening the store did not finish"))??;
     start_with(config, storage).await
 }
 
@@ -70,7 +73,9 @@ pub async fn start_with(
         .transpose()?;
     let retention = tokio::spawn(retention_schedule(storage.clone(), config.clone()));
     let state = http::AppState::new(storage, config);
+    refresh_salt(&state).await?;
     let summaries = tokio::spawn(throttle_summaries(state.clone()));
+    let salts = tokio::spawn(salt_schedule(state.clone()));
     let app = http::router(state.clone());
     // Either an explicit shutdown or the sender being dropped ends serving.
     let (tx, rx) = tokio::sync::watch::channel(false);
@@ -93,7 +98,11 @@ pub async fn start_with(
     });
     let task = tokio::spawn(async move {
         // The schedules stop with the server, whichever way it stops.
-        let _schedules = (AbortOnDrop(retention), AbortOnDrop(summaries));
+        let _schedules = (
+            AbortOnDrop(retention),
+            AbortOnDrop(summaries),
+            AbortOnDrop(salts),
+        );
         let _metrics = metrics.map(AbortOnDrop);
         let served = http::edge::serve(listener, app, state.clone(), stopped()).await;
         state.flush_throttled().await;
@@ -119,6 +128,32 @@ async fn throttle_summaries(state: Arc<http::AppState>) {
     }
 }
 
+/// Takes the day's client-key salt from the store (see [`crate::limit::Salt`]).
+async fn refresh_salt(state: &Arc<http::AppState>) -> Result<(), storage::StorageError> {
+    let state = state.clone();
+    tokio::task::spawn_blocking(move || {
+        state
+            .salt
+            .refresh(state.storage.as_ref(), state.now().timestamp())
+    })
+    .await
+    .map_err(|_| storage::StorageError::backend("the salt refresh did not finish"))?
+}
+
+/// Refreshes the salt every minute, so instances change it together at
+/// the day's turn; a failed refresh keeps the salt it had.
+async fn salt_schedule(state: Arc<http::AppState>) {
+    let every = std::time::Duration::from_secs(60);
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        if let Err(e) = refresh_salt(&state).await {
+            tracing::warn!(error = %e, "the rate-limit salt was not refreshed");
+        }
+    }
+}
+
 struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
 
 impl<T> Drop for AbortOnDrop<T> {
@@ -127,8 +162,10 @@ impl<T> Drop for AbortOnDrop<T> {
     }
 }
 
-/// Runs the retention job now and then every `retention_every`. A failed
-/// run is logged and retried at the next tick; erasures already made stay.
+/// Runs the retention job now and then every `retention_every`, once per
+/// period whichever instances on the store run it (the period is claimed
+/// in the store). A failed run is logged and retried at the next tick;
+/// erasures already made stay.
 async fn retention_schedule(storage: Arc<dyn Storage>, config: ServerConfig) {
     let mut ticks = tokio::time::interval(config.retention_every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -137,8 +174,9 @@ async fn retention_schedule(storage: Arc<dyn Storage>, config: ServerConfig) {
         let storage = storage.clone();
         let policy = config.retention;
         let now = config.clock.now();
+        let every = config.retention_every;
         let run = tokio::task::spawn_blocking(move || {
-            retention::run(storage.as_ref(), &policy, now, audit::actor::SYSTEM, false)
+            retention::run_scheduled(storage.as_ref(), &policy, now, every)
         })
         .await;
         match run {

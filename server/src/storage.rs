@@ -1,25 +1,49 @@
 //! The server's storage: the traits every backend implements, the rows they
 //! exchange, their errors, and the audit hash chain ([`chain`]) they all
-//! write. SQLite, embedded, is the one backend today ([`sqlite`]); one
-//! behaviour suite (`storage/suite.rs`) is written against the traits so a
-//! second backend (PostgreSQL, for several server instances on one
-//! database, is planned) is held to the same behaviour.
+//! write. SQLite, embedded, is the default backend ([`sqlite`]); PostgreSQL
+//! ([`postgres`]) serves several server instances on one database. One
+//! behaviour suite (`storage/suite.rs`) is written against the traits and
+//! runs on both, so they are held to the same behaviour; [`open`] picks
+//! one at start.
 //!
 //! Methods are synchronous; the HTTP layer calls them on blocking threads
-//! (`spawn_blocking`), never on the async runtime. A PostgreSQL backend
-//! could use the synchronous `postgres` client, or an async driver through
-//! `tokio::runtime::Handle::block_on` on those blocking threads.
+//! (`spawn_blocking`), never on the async runtime (so the PostgreSQL
+//! backend uses the synchronous `postgres` client).
 //! Writes that must not interleave (a record's snapshot and its feed entry)
 //! happen inside one method, so each backend makes them one transaction.
 
 pub mod chain;
+pub mod postgres;
 pub mod sqlite;
 #[cfg(test)]
 mod suite;
 
+use std::path::Path;
+use std::sync::Arc;
+
 use pocketbook_core::model::{RecordKind, RecordStatus};
 
 pub use crate::identity::{DeviceRow, OfficerRow, Principal, RevokeReason};
+
+/// Opens the backend a server or admin command was configured with, once,
+/// at start: the PostgreSQL database at `database_url` when one is given
+/// (several server instances may share it), else the SQLite store in
+/// `data_dir`. Either is created or migrated as it opens.
+pub fn open(data_dir: &Path, database_url: Option<&str>) -> Result<Arc<dyn Storage>, StorageError> {
+    Ok(match database_url {
+        Some(url) => Arc::new(postgres::PostgresStorage::open(url)?),
+        None => Arc::new(sqlite::SqliteStorage::open(data_dir)?),
+    })
+}
+
+/// Where the store is, for a log line: the data directory, or that it is
+/// PostgreSQL (never the URL, which may hold a password).
+pub fn describe(data_dir: &Path, database_url: Option<&str>) -> String {
+    match database_url {
+        Some(_) => "PostgreSQL".to_string(),
+        None => data_dir.display().to_string(),
+    }
+}
 
 /// Storage failures. `Conflict` is expected under concurrency: the caller
 /// reloads and retries.
@@ -286,6 +310,11 @@ pub trait RetentionStore {
         audit: &[NewAuditEvent],
     ) -> Result<(), StorageError>;
     fn legal_holds(&self) -> Result<Vec<LegalHold>, StorageError>;
+    /// Claims the run of a scheduled `job` (e.g. `retention`) for `period`
+    /// (the schedule's interval number since the epoch), at `at`: `true`
+    /// for the first claimant only, whichever instance or handle it is,
+    /// so a job runs once per period however many instances run it.
+    fn claim_run(&self, job: &str, period: i64, at: &str) -> Result<bool, StorageError>;
 }
 
 /// Lookups for copies of a record, and the attempts that rate-limit them.
@@ -328,6 +357,12 @@ pub trait CopyStore {
     ) -> Result<Option<i64>, StorageError>;
     /// Forgets attempts older than `before` (unix seconds).
     fn prune_attempts(&self, before: i64) -> Result<u64, StorageError>;
+    /// The salt client addresses are hashed with during `period` (a day
+    /// number), one for every instance: `fresh` (random) is stored if the
+    /// period has none yet. Salts of earlier periods are forgotten, so
+    /// keys of different days cannot be linked, nor turned back into
+    /// addresses by trying every one.
+    fn limit_salt(&self, period: i64, fresh: &[u8]) -> Result<Vec<u8>, StorageError>;
 }
 
 /// Every behaviour the server needs from a backend.

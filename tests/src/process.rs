@@ -100,6 +100,7 @@ impl ServerProcess {
             .env_remove("POCKETBOOK_DATA_DIR")
             .env_remove("POCKETBOOK_LISTEN")
             .env_remove("POCKETBOOK_CONFIG")
+            .env_remove("POCKETBOOK_DATABASE_URL")
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -193,14 +194,25 @@ pub fn admin(data: &Path, args: &[&str]) -> String {
 
 /// `pocketbook-server admin ...`, its output whatever the exit.
 pub fn admin_output(data: &Path, args: &[&str]) -> Output {
-    Command::new(binary("pocketbook-server"))
+    admin_output_with(data, &[], args)
+}
+
+/// `pocketbook-server admin ...` with extra environment variables (e.g.
+/// `POCKETBOOK_DATABASE_URL` for a PostgreSQL store), its output whatever
+/// the exit.
+pub fn admin_output_with(data: &Path, env: &[(String, String)], args: &[&str]) -> Output {
+    let mut command = Command::new(binary("pocketbook-server"));
+    command
         .arg("admin")
         .arg("--data-dir")
         .arg(data)
         .args(args)
         .env_remove("POCKETBOOK_CONFIG")
-        .output()
-        .expect("admin command runs")
+        .env_remove("POCKETBOOK_DATABASE_URL");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().expect("admin command runs")
 }
 
 /// Adds an officer with the admin CLI (`role`: officer, supervisor, ...).

@@ -21,7 +21,11 @@ pub(super) struct DataDir {
     /// Where the server keeps its store.
     #[arg(long, env = "POCKETBOOK_DATA_DIR")]
     pub(super) data_dir: Option<PathBuf>,
-    /// A TOML file with `data_dir`, `listen`, `log_format`, `metrics_listen`,
+    /// A PostgreSQL database (`postgres://user:password@host:port/db`) to
+    /// use instead of the data directory's SQLite store.
+    #[arg(long, env = "POCKETBOOK_DATABASE_URL", hide_env_values = true)]
+    pub(super) database_url: Option<String>,
+    /// A TOML file with `data_dir`, `database_url`, `listen`, `log_format`, `metrics_listen`,
     /// `trusted_proxies` and the `[retention]` and `[limits]` tables.
     #[arg(long, env = "POCKETBOOK_CONFIG")]
     pub(super) config: Option<PathBuf>,
@@ -78,6 +82,14 @@ pub(super) enum AdminCommand {
     /// Copies of a search record for a person at the station desk (audited).
     #[command(subcommand)]
     Copy(CopyCommand),
+    /// Move the data directory's SQLite store into an empty PostgreSQL
+    /// database: everything is copied, feed positions (device cursors),
+    /// the audit chain and tokens kept. Stop the server first.
+    Migrate {
+        /// The PostgreSQL database, `postgres://user:password@host:port/db`.
+        #[arg(long)]
+        to: String,
+    },
 }
 
 #[derive(Subcommand)]

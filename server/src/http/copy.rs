@@ -108,7 +108,7 @@ pub async fn submit(
     }
     let found = lookup(
         &state,
-        client_of(client),
+        client_of(&state, client),
         reference.clone(),
         date.clone(),
         Channel::Web,
@@ -138,7 +138,7 @@ pub async fn api(
 ) -> Response {
     match lookup(
         &state,
-        client_of(client),
+        client_of(&state, client),
         body.reference,
         body.date,
         Channel::Api,
@@ -212,9 +212,11 @@ async fn lookup(
 }
 
 /// The client key of the request (see [`copy::client_key`]): its address
-/// as [`super::edge`] decided it.
-fn client_of(client: Option<Extension<ClientAddr>>) -> String {
-    copy::client_key(client.map(|Extension(ClientAddr(addr))| addr))
+/// as [`super::edge`] decided it, under the store's shared salt.
+fn client_of(state: &AppState, client: Option<Extension<ClientAddr>>) -> String {
+    state
+        .salt
+        .client_key(client.map(|Extension(ClientAddr(addr))| addr))
 }
 
 /// The copy form as typed, decoded by axum's `Form` (as browsers encode

@@ -46,7 +46,9 @@ pub async fn handle(
 ) -> Result<Json<EnrolResponse>, HttpError> {
     let client_key = format!(
         "enrol/{}",
-        limit::client_key(client.map(|Extension(ClientAddr(ip))| ip))
+        state
+            .salt
+            .client_key(client.map(|Extension(ClientAddr(ip))| ip))
     );
     let code = auth::normalise_code(&request.code);
     let label: String = request.device_label.chars().take(80).collect();

@@ -5,9 +5,9 @@
 //! sequence numbers come from `AUTOINCREMENT` inside the same IMMEDIATE
 //! transaction as the record's snapshot, and SQLite commits one writer at a
 //! time, so entries become visible strictly in sequence order (the pitfall
-//! of a database sequence committing 101 before 100 cannot happen here; a
-//! PostgreSQL backend would take a transaction-level lock on the feed to
-//! get the same guarantee).
+//! of a database sequence committing 101 before 100 cannot happen here; the
+//! PostgreSQL backend gets the same guarantee from a row lock on its feed
+//! counter, `storage/postgres.rs`).
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};

@@ -187,6 +187,9 @@ impl RetentionStore for Counting {
     fn legal_holds(&self) -> Result<Vec<LegalHold>, StorageError> {
         Ok(self.rows(self.call().legal_holds()?))
     }
+    fn claim_run(&self, job: &str, period: i64, at: &str) -> Result<bool, StorageError> {
+        self.call().claim_run(job, period, at)
+    }
 }
 
 impl CopyStore for Counting {
@@ -227,6 +230,9 @@ impl CopyStore for Counting {
         failed_only: bool,
     ) -> Result<Option<i64>, StorageError> {
         self.call().nth_newest_attempt(key, since, n, failed_only)
+    }
+    fn limit_salt(&self, period: i64, fresh: &[u8]) -> Result<Vec<u8>, StorageError> {
+        self.call().limit_salt(period, fresh)
     }
     fn prune_attempts(&self, before: i64) -> Result<u64, StorageError> {
         self.call().prune_attempts(before)

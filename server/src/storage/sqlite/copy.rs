@@ -104,6 +104,24 @@ impl CopyStore for SqliteStorage {
             .map_err(backend)
     }
 
+    fn limit_salt(&self, period: i64, fresh: &[u8]) -> Result<Vec<u8>, StorageError> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO limit_salts (period, salt) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                params![period, fresh],
+            )
+            .map_err(backend)?;
+            tx.execute("DELETE FROM limit_salts WHERE period < ?1", [period])
+                .map_err(backend)?;
+            tx.query_row(
+                "SELECT salt FROM limit_salts WHERE period = ?1",
+                [period],
+                |r| r.get(0),
+            )
+            .map_err(backend)
+        })
+    }
+
     fn prune_attempts(&self, before: i64) -> Result<u64, StorageError> {
         let n = self
             .conn()

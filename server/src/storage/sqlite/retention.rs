@@ -178,6 +178,18 @@ impl RetentionStore for SqliteStorage {
         })
     }
 
+    fn claim_run(&self, job: &str, period: i64, at: &str) -> Result<bool, StorageError> {
+        let claimed = self
+            .conn()
+            .execute(
+                "INSERT INTO job_runs (job, period, claimed_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT DO NOTHING",
+                params![job, period, at],
+            )
+            .map_err(backend)?;
+        Ok(claimed == 1)
+    }
+
     fn legal_holds(&self) -> Result<Vec<LegalHold>, StorageError> {
         let conn = self.conn();
         let mut stmt = conn

@@ -12,7 +12,7 @@ use crate::storage::StorageError;
 /// File name of the server store in the data directory.
 pub const STORE_FILE: &str = "server.db";
 pub(super) const APPLICATION_ID: i32 = 0x5042_5331; // "PBS1"
-pub(super) const CURRENT_VERSION: u32 = 5;
+pub(super) const CURRENT_VERSION: u32 = 6;
 
 pub(super) const V1: &str = "
 CREATE TABLE officers (
@@ -157,16 +157,33 @@ UPDATE tombstones SET
                         WHERE feed.record_id = tombstones.record_id AND erased = 1), '');
 ";
 
+/// Several instances (or a server and the admin command) on one store:
+/// scheduled jobs claim their period once, and the rate limits' salt of
+/// client addresses is shared and rotated.
+pub(super) const V5: &str = "
+CREATE TABLE job_runs (
+    job        TEXT NOT NULL,
+    period     INTEGER NOT NULL,
+    claimed_at TEXT NOT NULL,
+    PRIMARY KEY (job, period)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE limit_salts (
+    period INTEGER PRIMARY KEY NOT NULL,
+    salt   BLOB NOT NULL
+) STRICT;
+";
+
 /// Clocks: each feed entry keeps the server's own receive time of the
 /// push it came from (RFC 3339, UTC, as the server stamps it), beside the
 /// device times inside the document, so an admin or an audit can tell
 /// when the server had a change whatever the handset's clock said.
 /// Entries written before this version, and erasure entries, have none.
-pub(super) const V5: &str = "
+pub(super) const V6: &str = "
 ALTER TABLE feed ADD COLUMN received_at TEXT;
 ";
 
-pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 /// Creates the data directory 0700 if it is missing, and the database file
 /// 0600 before SQLite opens it: SQLite gives its `-wal` and `-shm` files the

@@ -199,3 +199,39 @@ pub(crate) fn racing_handles(make: impl Fn(&Path) -> Box<dyn Storage>) {
     assert_eq!(handles[1].feed_after(0, 1000).unwrap(), feed);
     assert!(crate::audit::verify(handles[1].as_ref()).unwrap().intact());
 }
+
+/// Scheduled jobs claimed through two handles at once: each period of a
+/// job is won by exactly one claimant (retention runs once per period
+/// whichever instances run it); the rate limits' salt of a day is one for
+/// both handles, and a past day's salt is forgotten.
+pub(crate) fn runs_and_salts(make: impl Fn(&Path) -> Box<dyn Storage>) {
+    const CLAIMANTS: usize = 8;
+    let dir = tempfile::tempdir().unwrap();
+    let handles = [make(dir.path()), make(dir.path())];
+    for period in [7, 8] {
+        let won: usize = std::thread::scope(|threads| {
+            let claimants: Vec<_> = (0..CLAIMANTS)
+                .map(|c| {
+                    let store = handles[c % 2].as_ref();
+                    threads.spawn(move || store.claim_run("retention", period, T).unwrap())
+                })
+                .collect();
+            claimants
+                .into_iter()
+                .map(|c| c.join().unwrap())
+                .filter(|won| *won)
+                .count()
+        });
+        assert_eq!(won, 1, "period {period} claimed once");
+    }
+    assert!(handles[1].claim_run("another-job", 7, T).unwrap());
+    assert!(!handles[0].claim_run("another-job", 7, T).unwrap());
+
+    let day = handles[0].limit_salt(100, &[1; 32]).unwrap();
+    assert_eq!(day, vec![1; 32]);
+    assert_eq!(handles[1].limit_salt(100, &[2; 32]).unwrap(), day);
+    assert_eq!(handles[1].limit_salt(101, &[3; 32]).unwrap(), vec![3; 32]);
+    assert_eq!(handles[0].limit_salt(101, &[4; 32]).unwrap(), vec![3; 32]);
+    // Day 100's salt went when day 101's was made: asked again, it is new.
+    assert_eq!(handles[0].limit_salt(100, &[5; 32]).unwrap(), vec![5; 32]);
+}

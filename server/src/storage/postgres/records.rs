@@ -1,0 +1,242 @@
+//! Records and the change feed in PostgreSQL: snapshots with their index
+//! columns and readers, the compare-and-swap commit, feed positions from
+//! the one counter row, and the byte-bounded feed window. The column lists
+//! and row readers here are shared with the copy and retention queries.
+
+use pocketbook_core::model::{RecordKind, RecordStatus};
+use postgres::error::SqlState;
+use postgres::{Row, Transaction};
+
+use super::{PostgresStorage, audit, backend, col, instant, vocabulary};
+use crate::storage::{FeedRow, RecordCommit, RecordIndex, StorageError, StoredRecord};
+
+pub(super) const INDEX_COLUMNS: &str =
+    "id, kind, reference, author, station, occurred_at, status, created_at, updated_at";
+
+/// The officers other than the author who may see the record whose id is
+/// in `id_column`, as a text array in one order.
+pub(super) fn readers_of(id_column: &str) -> String {
+    format!(
+        "coalesce((SELECT array_agg(a.officer ORDER BY a.officer) FROM record_access a
+                   WHERE a.record_id = {id_column}), '{{}}')"
+    )
+}
+
+pub(super) fn kind_of(text: &str) -> Result<RecordKind, StorageError> {
+    vocabulary("record kind", text, RecordKind::parse)
+}
+
+/// Record kinds as a text array, for `kind = ANY($n)`.
+pub(super) fn kind_names(kinds: &[RecordKind]) -> Vec<&'static str> {
+    kinds.iter().map(|k| k.as_str()).collect()
+}
+
+pub(super) fn index_row(r: &Row) -> Result<RecordIndex, StorageError> {
+    Ok(RecordIndex {
+        id: col(r, 0)?,
+        kind: kind_of(col(r, 1)?)?,
+        reference: col(r, 2)?,
+        author: col(r, 3)?,
+        station: col(r, 4)?,
+        occurred_at: col(r, 5)?,
+        status: vocabulary("record status", col(r, 6)?, RecordStatus::parse)?,
+        created_at: col(r, 7)?,
+        updated_at: col(r, 8)?,
+    })
+}
+
+/// The columns [`stored_row`] reads, from `records`.
+pub(super) fn stored_columns() -> String {
+    format!(
+        "{INDEX_COLUMNS}, snapshot, version, {}",
+        readers_of("records.id")
+    )
+}
+
+pub(super) fn stored_row(r: &Row) -> Result<StoredRecord, StorageError> {
+    Ok(StoredRecord {
+        index: index_row(r)?,
+        snapshot: col(r, 9)?,
+        version: col(r, 10)?,
+        readers: col(r, 11)?,
+    })
+}
+
+/// The next feed position, taken from the one counter row inside the
+/// caller's transaction: the row stays locked until it commits, so
+/// positions become visible strictly in order across every instance.
+pub(super) fn next_seq(tx: &mut Transaction<'_>) -> Result<i64, StorageError> {
+    Ok(tx
+        .query_one(
+            "UPDATE feed_head SET seq = seq + 1 WHERE id = 1 RETURNING seq",
+            &[],
+        )
+        .map_err(backend)?
+        .get(0))
+}
+
+pub(super) fn record(
+    store: &PostgresStorage,
+    id: &str,
+) -> Result<Option<StoredRecord>, StorageError> {
+    store.read(|c| {
+        c.query_opt(
+            &format!("SELECT {} FROM records WHERE id = $1", stored_columns()),
+            &[&id],
+        )
+        .map_err(backend)?
+        .as_ref()
+        .map(stored_row)
+        .transpose()
+    })
+}
+
+pub(super) fn commit_record(
+    store: &PostgresStorage,
+    commit: &RecordCommit,
+) -> Result<u64, StorageError> {
+    let i = &commit.index;
+    let occurred = instant(&i.occurred_at)?;
+    store.write(|tx| {
+        let written = match commit.expected_version {
+            None => tx.execute(
+                "INSERT INTO records (id, kind, reference, author, station, occurred_at,
+                                      occurred_at_ts, status, created_at, updated_at,
+                                      snapshot, version)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1)
+                 ON CONFLICT (id) DO NOTHING",
+                &[
+                    &i.id,
+                    &i.kind.as_str(),
+                    &i.reference,
+                    &i.author,
+                    &i.station,
+                    &i.occurred_at,
+                    &occurred,
+                    &i.status.as_str(),
+                    &i.created_at,
+                    &i.updated_at,
+                    &commit.snapshot,
+                ],
+            ),
+            Some(version) => tx.execute(
+                "UPDATE records SET occurred_at = $2, occurred_at_ts = $3, status = $4,
+                        updated_at = $5, snapshot = $6, version = version + 1
+                 WHERE id = $1 AND version = $7",
+                &[
+                    &i.id,
+                    &i.occurred_at,
+                    &occurred,
+                    &i.status.as_str(),
+                    &i.updated_at,
+                    &commit.snapshot,
+                    &version,
+                ],
+            ),
+        }
+        .map_err(|e| {
+            // The only other unique key of a record is its reference.
+            if e.code() == Some(&SqlState::UNIQUE_VIOLATION) {
+                StorageError::Duplicate("a record with this reference")
+            } else {
+                backend(e)
+            }
+        })?;
+        if written == 0 {
+            return Err(StorageError::Conflict);
+        }
+        for officer in &commit.grant {
+            tx.execute(
+                "INSERT INTO record_access (record_id, officer, granted_at) VALUES ($1, $2, $3)
+                 ON CONFLICT DO NOTHING",
+                &[&i.id, officer, &i.updated_at],
+            )
+            .map_err(backend)?;
+        }
+        // Locks in the one order: the record row (above), the audit head,
+        // the feed head, held for as short a time as the commit allows.
+        audit::append_in(tx, &i.updated_at, &commit.audit)?;
+        let seq = next_seq(tx)?;
+        tx.execute(
+            "INSERT INTO feed (seq, record_id, kind, author, station, origin_device, changes,
+                               received_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            &[
+                &seq,
+                &i.id,
+                &i.kind.as_str(),
+                &i.author,
+                &i.station,
+                &commit.origin_device,
+                &commit.new_changes,
+                &i.updated_at,
+            ],
+        )
+        .map_err(backend)?;
+        Ok(seq as u64)
+    })
+}
+
+pub(super) fn records(store: &PostgresStorage) -> Result<Vec<RecordIndex>, StorageError> {
+    store.read(|c| {
+        c.query(
+            &format!("SELECT {INDEX_COLUMNS} FROM records ORDER BY created_at, id"),
+            &[],
+        )
+        .map_err(backend)?
+        .iter()
+        .map(index_row)
+        .collect()
+    })
+}
+
+/// The feed window's query: `$1` cursor, `$2` limit, `$3` byte budget.
+pub(super) fn feed_window_sql() -> String {
+    format!(
+        "SELECT seq, record_id, kind, author, station, origin_device, changes, {}, erased,
+                received_at
+         FROM (SELECT f.*, coalesce(sum(octet_length(f.changes)) OVER (
+                        ORDER BY f.seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+                      ), 0) AS bytes_before
+               FROM (SELECT * FROM feed WHERE seq > $1 ORDER BY seq LIMIT $2) f) w
+         WHERE bytes_before < $3
+         ORDER BY seq",
+        readers_of("w.record_id")
+    )
+}
+
+pub(super) fn feed_window(
+    store: &PostgresStorage,
+    cursor: u64,
+    limit: u32,
+    max_bytes: usize,
+) -> Result<Vec<FeedRow>, StorageError> {
+    let cursor = i64::try_from(cursor).unwrap_or(i64::MAX);
+    let max_bytes = i64::try_from(max_bytes).unwrap_or(i64::MAX);
+    // The byte budget is applied in the database (the bytes of the rows
+    // before each one, by a running sum over the sizes, which are read
+    // without loading the bytes), so only the rows that go out are sent.
+    store.read(|c| {
+        c.query(
+            &feed_window_sql(),
+            &[&cursor, &i64::from(limit), &max_bytes],
+        )
+        .map_err(backend)?
+        .iter()
+        .map(|r| {
+            Ok(FeedRow {
+                seq: col::<i64>(r, 0)? as u64,
+                record_id: col(r, 1)?,
+                kind: kind_of(col(r, 2)?)?,
+                author: col(r, 3)?,
+                station: col(r, 4)?,
+                origin_device: col(r, 5)?,
+                changes: col(r, 6)?,
+                readers: col(r, 7)?,
+                erased: col(r, 8)?,
+                received_at: col(r, 9)?,
+            })
+        })
+        .collect()
+    })
+}

@@ -1,0 +1,224 @@
+//! Retention in PostgreSQL: the due query on `records_by_kind (kind,
+//! occurred_at_ts)`, whole-record erasure in one transaction, tombstones
+//! and legal holds. A hold and an erasure of the same record are ordered by
+//! the record's row lock, so an erasure never slips past a hold set on
+//! another instance.
+
+use pocketbook_core::model::RecordKind;
+
+use super::records::{INDEX_COLUMNS, index_row, kind_names, kind_of, next_seq, readers_of};
+use super::{PostgresStorage, audit, backend, col, instant};
+use crate::storage::{
+    LegalHold, NewAuditEvent, RecordIndex, RetentionStore, StorageError, Tombstone,
+};
+
+/// The retention query: `$1` kinds, `$2` occurred before, `$3` limit.
+pub(super) fn retention_due_sql() -> String {
+    format!(
+        "SELECT {INDEX_COLUMNS} FROM records
+         WHERE kind = ANY($1) AND occurred_at_ts < $2
+           AND NOT EXISTS (SELECT 1 FROM legal_holds h WHERE h.record_id = records.id)
+         ORDER BY occurred_at_ts, id LIMIT $3"
+    )
+}
+
+impl RetentionStore for PostgresStorage {
+    fn retention_due(
+        &self,
+        kinds: &[RecordKind],
+        occurred_before: &str,
+        limit: u32,
+    ) -> Result<Vec<RecordIndex>, StorageError> {
+        let before = instant(occurred_before)?;
+        self.read(|c| {
+            c.query(
+                &retention_due_sql(),
+                &[&kind_names(kinds), &before, &i64::from(limit)],
+            )
+            .map_err(backend)?
+            .iter()
+            .map(index_row)
+            .collect()
+        })
+    }
+
+    fn erase_record(
+        &self,
+        id: &str,
+        at: &str,
+        reason: &str,
+        events: &[NewAuditEvent],
+    ) -> Result<(), StorageError> {
+        self.write(|tx| {
+            let index = tx
+                .query_opt(
+                    &format!("SELECT {INDEX_COLUMNS} FROM records WHERE id = $1 FOR UPDATE"),
+                    &[&id],
+                )
+                .map_err(backend)?
+                .as_ref()
+                .map(index_row)
+                .transpose()?;
+            let held: i64 = tx
+                .query_one(
+                    "SELECT count(*) FROM legal_holds WHERE record_id = $1",
+                    &[&id],
+                )
+                .map_err(backend)?
+                .get(0);
+            if held > 0 {
+                return Err(StorageError::Conflict);
+            }
+            let index = index.ok_or(StorageError::NotFound("record"))?;
+            tx.execute("DELETE FROM records WHERE id = $1", &[&id])
+                .map_err(backend)?;
+            tx.execute("DELETE FROM feed WHERE record_id = $1", &[&id])
+                .map_err(backend)?;
+            tx.execute(
+                "INSERT INTO tombstones (record_id, kind, erased_at, reason, author, station)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                &[
+                    &id,
+                    &index.kind.as_str(),
+                    &at,
+                    &reason,
+                    &index.author,
+                    &index.station,
+                ],
+            )
+            .map_err(backend)?;
+            audit::append_in(tx, at, events)?;
+            // Who may see the record still receives this entry (readers
+            // stay, ids only), so every device holding a copy erases it.
+            let seq = next_seq(tx)?;
+            tx.execute(
+                "INSERT INTO feed (seq, record_id, kind, author, station, origin_device,
+                                   changes, erased)
+                 VALUES ($1, $2, $3, $4, $5, 'server', '\\x'::bytea, TRUE)",
+                &[
+                    &seq,
+                    &id,
+                    &index.kind.as_str(),
+                    &index.author,
+                    &index.station,
+                ],
+            )
+            .map_err(backend)?;
+            Ok(())
+        })
+    }
+
+    fn tombstone(&self, id: &str) -> Result<Option<Tombstone>, StorageError> {
+        self.read(|c| {
+            let Some(r) = c
+                .query_opt(
+                    &format!(
+                        "SELECT record_id, kind, erased_at, reason, author, station, {}
+                         FROM tombstones WHERE record_id = $1",
+                        readers_of("tombstones.record_id")
+                    ),
+                    &[&id],
+                )
+                .map_err(backend)?
+            else {
+                return Ok(None);
+            };
+            Ok(Some(Tombstone {
+                record_id: col(&r, 0)?,
+                kind: kind_of(col(&r, 1)?)?,
+                erased_at: col(&r, 2)?,
+                reason: col(&r, 3)?,
+                author: col(&r, 4)?,
+                station: col(&r, 5)?,
+                readers: col(&r, 6)?,
+            }))
+        })
+    }
+
+    /// PostgreSQL has no `secure_delete`: a deleted row's bytes stay in
+    /// its page until the space is reused, and in the write-ahead log and
+    /// base backups until they are recycled. `VACUUM` of the tables an
+    /// erasure deletes from makes that space reusable at once, so new rows
+    /// overwrite it; the log and backups age out by the operator's
+    /// retention of them (README, "PostgreSQL"). A distributed database
+    /// has no `VACUUM` (it collects garbage by its own TTL): this is the
+    /// one statement to replace there.
+    fn scrub(&self) -> Result<(), StorageError> {
+        self.read(|c| c.batch_execute("VACUUM records, feed").map_err(backend))
+    }
+
+    fn set_legal_hold(
+        &self,
+        hold: &LegalHold,
+        events: &[NewAuditEvent],
+    ) -> Result<(), StorageError> {
+        self.write(|tx| {
+            // The record's row lock orders this hold with any erasure of it.
+            let exists = tx
+                .query_opt(
+                    "SELECT 1 FROM records WHERE id = $1 FOR UPDATE",
+                    &[&hold.record_id],
+                )
+                .map_err(backend)?;
+            if exists.is_none() {
+                return Err(StorageError::NotFound("record"));
+            }
+            tx.execute(
+                "INSERT INTO legal_holds (record_id, reason, set_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (record_id) DO UPDATE
+                     SET reason = excluded.reason, set_at = excluded.set_at",
+                &[&hold.record_id, &hold.reason, &hold.set_at],
+            )
+            .map_err(backend)?;
+            audit::append_in(tx, &hold.set_at, events)
+        })
+    }
+
+    fn release_legal_hold(
+        &self,
+        id: &str,
+        at: &str,
+        events: &[NewAuditEvent],
+    ) -> Result<(), StorageError> {
+        self.write(|tx| {
+            let released = tx
+                .execute("DELETE FROM legal_holds WHERE record_id = $1", &[&id])
+                .map_err(backend)?;
+            if released == 0 {
+                return Err(StorageError::NotFound("legal hold on this record"));
+            }
+            audit::append_in(tx, at, events)
+        })
+    }
+
+    fn claim_run(&self, job: &str, period: i64, at: &str) -> Result<bool, StorageError> {
+        self.read(|c| {
+            c.execute(
+                "INSERT INTO job_runs (job, period, claimed_at) VALUES ($1, $2, $3)
+                 ON CONFLICT DO NOTHING",
+                &[&job, &period, &at],
+            )
+            .map(|claimed| claimed == 1)
+            .map_err(backend)
+        })
+    }
+
+    fn legal_holds(&self) -> Result<Vec<LegalHold>, StorageError> {
+        self.read(|c| {
+            c.query(
+                "SELECT record_id, reason, set_at FROM legal_holds ORDER BY set_at, record_id",
+                &[],
+            )
+            .map_err(backend)?
+            .iter()
+            .map(|r| {
+                Ok(LegalHold {
+                    record_id: col(r, 0)?,
+                    reason: col(r, 1)?,
+                    set_at: col(r, 2)?,
+                })
+            })
+            .collect()
+        })
+    }
+}

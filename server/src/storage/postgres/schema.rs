@@ -1,0 +1,234 @@
+//! The PostgreSQL schema and its migrations, run when a server starts:
+//! several instances starting at once migrate exactly once, by a row lock
+//! on `schema_version` held by the migrating transaction (DDL is
+//! transactional in PostgreSQL), not an advisory lock, which a distributed
+//! PostgreSQL-compatible database may lack.
+//!
+//! The tables and columns are the SQLite schema's (`storage/sqlite/schema.rs`),
+//! kept in step by a test (`postgres/tests.rs`), with these additions:
+//! `schema_version` (SQLite has `PRAGMA user_version`), `feed_head` (the
+//! counter feed positions come from, see `storage/postgres.rs`), and
+//! `records.occurred_at_ts`, the `timestamptz` copy of the encounter time
+//! that retention and the desk's lookup query and index. Audit rows keep
+//! the exact text their hash covers.
+
+use postgres::Client;
+use postgres::error::SqlState;
+
+use super::backend;
+use crate::storage::StorageError;
+use crate::storage::chain::GENESIS;
+
+/// The newest schema this server writes.
+pub(crate) const CURRENT_VERSION: i32 = 1;
+
+/// The first version: the SQLite store's schema 5, in PostgreSQL types.
+const V1: &str = "
+CREATE TABLE officers (
+    shoulder_number TEXT PRIMARY KEY,
+    name            TEXT NOT NULL,
+    station         TEXT NOT NULL,
+    role            TEXT NOT NULL,
+    active          BOOLEAN NOT NULL DEFAULT TRUE
+);
+
+CREATE TABLE devices (
+    id                  TEXT PRIMARY KEY,
+    officer             TEXT NOT NULL REFERENCES officers (shoulder_number),
+    token_hash          BYTEA NOT NULL UNIQUE,
+    label               TEXT NOT NULL,
+    enrolled_at         TEXT NOT NULL,
+    revoked_at          TEXT,
+    last_seen           TEXT,
+    revoke_reason       TEXT,
+    retire_requested_at TEXT
+);
+CREATE INDEX devices_by_officer ON devices (officer);
+
+CREATE TABLE enrolment_codes (
+    code_hash  BYTEA PRIMARY KEY,
+    officer    TEXT NOT NULL REFERENCES officers (shoulder_number),
+    expires_at BIGINT NOT NULL,
+    used_at    BIGINT
+);
+
+CREATE TABLE records (
+    id                  TEXT PRIMARY KEY,
+    kind                TEXT NOT NULL,
+    reference           TEXT NOT NULL,
+    author              TEXT NOT NULL,
+    station             TEXT NOT NULL,
+    occurred_at         TEXT NOT NULL,
+    occurred_at_ts      TIMESTAMPTZ NOT NULL,
+    status              TEXT NOT NULL,
+    created_at          TEXT NOT NULL,
+    updated_at          TEXT NOT NULL,
+    snapshot            BYTEA NOT NULL,
+    version             BIGINT NOT NULL,
+    duplicate_reference BOOLEAN NOT NULL DEFAULT FALSE
+);
+CREATE INDEX records_by_reference ON records (reference);
+CREATE UNIQUE INDEX records_reference_unique ON records (reference)
+    WHERE NOT duplicate_reference;
+CREATE INDEX records_by_station ON records (station, occurred_at_ts);
+CREATE INDEX records_by_author ON records (author, occurred_at_ts);
+CREATE INDEX records_by_kind ON records (kind, occurred_at_ts);
+
+CREATE TABLE feed (
+    seq           BIGINT PRIMARY KEY,
+    record_id     TEXT NOT NULL,
+    kind          TEXT NOT NULL,
+    author        TEXT NOT NULL,
+    station       TEXT NOT NULL,
+    origin_device TEXT NOT NULL,
+    changes       BYTEA NOT NULL,
+    erased        BOOLEAN NOT NULL DEFAULT FALSE,
+    received_at   TEXT
+);
+CREATE INDEX feed_by_record ON feed (record_id);
+
+CREATE TABLE feed_head (
+    id  INTEGER PRIMARY KEY CHECK (id = 1),
+    seq BIGINT NOT NULL
+);
+INSERT INTO feed_head (id, seq) VALUES (1, 0);
+
+CREATE TABLE record_access (
+    record_id  TEXT NOT NULL,
+    officer    TEXT NOT NULL,
+    granted_at TEXT NOT NULL,
+    PRIMARY KEY (record_id, officer)
+);
+CREATE INDEX record_access_by_officer ON record_access (officer);
+
+CREATE TABLE audit (
+    seq       BIGINT PRIMARY KEY,
+    at        TEXT NOT NULL,
+    actor     TEXT NOT NULL,
+    action    TEXT NOT NULL,
+    record_id TEXT,
+    detail    TEXT NOT NULL,
+    prev_hash BYTEA NOT NULL,
+    hash      BYTEA NOT NULL
+);
+CREATE INDEX audit_by_record ON audit (record_id, seq);
+CREATE INDEX audit_by_actor ON audit (actor, seq);
+CREATE INDEX audit_by_action ON audit (action, seq);
+CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'the audit trail is append-only';
+END $$;
+CREATE TRIGGER audit_no_update BEFORE UPDATE OR DELETE ON audit
+    FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+
+CREATE TABLE audit_head (
+    id   INTEGER PRIMARY KEY CHECK (id = 1),
+    seq  BIGINT NOT NULL,
+    hash BYTEA NOT NULL
+);
+
+CREATE TABLE tombstones (
+    record_id TEXT PRIMARY KEY,
+    kind      TEXT NOT NULL,
+    erased_at TEXT NOT NULL,
+    reason    TEXT NOT NULL,
+    author    TEXT NOT NULL DEFAULT '',
+    station   TEXT NOT NULL DEFAULT ''
+);
+
+CREATE TABLE legal_holds (
+    record_id TEXT PRIMARY KEY,
+    reason    TEXT NOT NULL,
+    set_at    TEXT NOT NULL
+);
+
+CREATE TABLE copy_attempts (
+    key    TEXT NOT NULL,
+    at     BIGINT NOT NULL,
+    failed BOOLEAN NOT NULL
+);
+CREATE INDEX copy_attempts_by_key ON copy_attempts (key, at);
+
+CREATE TABLE job_runs (
+    job        TEXT NOT NULL,
+    period     BIGINT NOT NULL,
+    claimed_at TEXT NOT NULL,
+    PRIMARY KEY (job, period)
+);
+
+CREATE TABLE limit_salts (
+    period BIGINT PRIMARY KEY,
+    salt   BYTEA NOT NULL
+);
+";
+
+/// Every migration, oldest first: `MIGRATIONS[n]` takes version n to n+1.
+const MIGRATIONS: &[&str] = &[V1];
+
+/// Creates the version row if this is an empty database. Two instances
+/// racing on `CREATE TABLE IF NOT EXISTS` may see a duplicate-object error
+/// from the catalogue; it means the other one made it, so try again.
+fn bootstrap(client: &mut Client) -> Result<(), StorageError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let result = client.batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_version (
+                 id      INTEGER PRIMARY KEY CHECK (id = 1),
+                 version INTEGER NOT NULL
+             );
+             INSERT INTO schema_version (id, version) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;",
+        );
+        match result {
+            Ok(()) => return Ok(()),
+            Err(e)
+                if attempt < 5
+                    && matches!(
+                        e.code(),
+                        Some(c) if c == &SqlState::UNIQUE_VIOLATION || c == &SqlState::DUPLICATE_TABLE
+                    ) =>
+            {
+                continue;
+            }
+            Err(e) => return Err(backend(e)),
+        }
+    }
+}
+
+/// Brings the schema to [`CURRENT_VERSION`] in one transaction holding the
+/// `schema_version` row lock: a second instance waits, then finds the work
+/// done. A database written by a newer server is refused untouched.
+pub(crate) fn migrate(client: &mut Client) -> Result<(), StorageError> {
+    bootstrap(client)?;
+    let mut tx = client.transaction().map_err(backend)?;
+    let found: i32 = tx
+        .query_one(
+            "SELECT version FROM schema_version WHERE id = 1 FOR UPDATE",
+            &[],
+        )
+        .map_err(backend)?
+        .get(0);
+    if found > CURRENT_VERSION {
+        return Err(StorageError::TooNew {
+            found: found as u32,
+            supported: CURRENT_VERSION as u32,
+        });
+    }
+    for step in &MIGRATIONS[found.max(0) as usize..] {
+        tx.batch_execute(step).map_err(backend)?;
+    }
+    if found == 0 {
+        let genesis = hex::decode(GENESIS).map_err(|e| StorageError::backend_from(None, e))?;
+        tx.execute(
+            "INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, $1)",
+            &[&genesis],
+        )
+        .map_err(backend)?;
+    }
+    tx.execute(
+        "UPDATE schema_version SET version = $1 WHERE id = 1",
+        &[&CURRENT_VERSION],
+    )
+    .map_err(backend)?;
+    tx.commit().map_err(backend)
+}

@@ -1,0 +1,281 @@
+//! Backend-specific checks of the PostgreSQL store: the shared suite on
+//! PostgreSQL, the two backends' schemas kept in step, migrations under
+//! concurrent start-up, and the plans of the main queries.
+
+crate::storage::suite::storage_suite!(
+    |dir| Box::new(super::testdb::open(dir)),
+    ready: super::testdb::available
+);
+
+use std::collections::BTreeSet;
+
+use super::testdb;
+
+use crate::storage::{Storage, StorageError};
+
+/// Columns only PostgreSQL has, each for a reason (`postgres/schema.rs`):
+/// the schema version row (SQLite: `PRAGMA user_version`), the feed
+/// counter row, and the typed copy of the encounter time.
+const POSTGRES_ONLY: &[&str] = &[
+    "schema_version.id",
+    "schema_version.version",
+    "feed_head.id",
+    "feed_head.seq",
+    "records.occurred_at_ts",
+];
+
+fn sqlite_columns() -> BTreeSet<String> {
+    let dir = tempfile::tempdir().unwrap();
+    drop(crate::storage::sqlite::SqliteStorage::open(dir.path()).unwrap());
+    let conn =
+        rusqlite::Connection::open(dir.path().join(crate::storage::sqlite::STORE_FILE)).unwrap();
+    let mut stmt = conn
+        .prepare(
+            "SELECT m.name || '.' || p.name FROM sqlite_master m, pragma_table_info(m.name) p
+             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'",
+        )
+        .unwrap();
+    stmt.query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+fn postgres_columns(dir: &std::path::Path) -> BTreeSet<String> {
+    let _store = testdb::open(dir);
+    let mut client = testdb::config(&testdb::schema_for(dir))
+        .connect(postgres::NoTls)
+        .unwrap();
+    client
+        .query(
+            "SELECT table_name || '.' || column_name FROM information_schema.columns
+             WHERE table_schema = current_schema()",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+/// A migration added to one backend and not the other fails this: both
+/// have the same tables and columns, but for [`POSTGRES_ONLY`].
+#[test]
+fn both_backends_have_the_same_tables_and_columns() {
+    if !testdb::available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = sqlite_columns();
+    let mut postgres = postgres_columns(dir.path());
+    for only in POSTGRES_ONLY {
+        assert!(postgres.remove(*only), "{only} is no longer in PostgreSQL");
+    }
+    let missing: Vec<_> = sqlite.difference(&postgres).collect();
+    let extra: Vec<_> = postgres.difference(&sqlite).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "only in SQLite: {missing:?}; only in PostgreSQL: {extra:?}"
+    );
+}
+
+/// Instances starting at once on an empty database migrate it once, and
+/// each comes up; a database written by a newer server is refused.
+#[test]
+fn instances_starting_at_once_migrate_once() {
+    if !testdb::available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let schema = testdb::schema_for(dir.path());
+    let config = testdb::config(&schema);
+    std::thread::scope(|threads| {
+        for _ in 0..6 {
+            let config = config.clone();
+            threads.spawn(move || {
+                super::PostgresStorage::open_config(config, 1)
+                    .unwrap()
+                    .ping()
+                    .unwrap();
+            });
+        }
+    });
+    let mut client = config.connect(postgres::NoTls).unwrap();
+    let version: i32 = client
+        .query_one("SELECT version FROM schema_version", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(version, super::schema::CURRENT_VERSION);
+    let heads: i64 = client
+        .query_one("SELECT count(*) FROM feed_head", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(heads, 1);
+
+    client
+        .execute("UPDATE schema_version SET version = 99", &[])
+        .unwrap();
+    assert!(matches!(
+        super::PostgresStorage::open_config(config, 1),
+        Err(StorageError::TooNew { found: 99, .. })
+    ));
+}
+
+/// The plan of `sql` with `params` on the store in `client`'s schema.
+fn explain(
+    client: &mut postgres::Client,
+    sql: &str,
+    params: &[&(dyn postgres::types::ToSql + Sync)],
+) -> String {
+    client
+        .query(&format!("EXPLAIN {sql}"), params)
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<_, String>(0))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The main queries use their indexes on a store of realistic shape
+/// (20,000 records over two years at 20 stations, 20,000 feed entries,
+/// 5,000 devices, 20,000 copy attempts, 20,000 audit events): the plans
+/// are printed (`--nocapture`) and written up in `docs/postgres.md`.
+#[test]
+fn the_main_queries_use_their_indexes() {
+    use chrono::{DateTime, Utc};
+    use pocketbook_core::model::RecordKind;
+    if !testdb::available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let _store = testdb::open(dir.path());
+    let mut client = testdb::config(&testdb::schema_for(dir.path()))
+        .connect(postgres::NoTls)
+        .unwrap();
+    let kinds: Vec<&str> = RecordKind::ALL.iter().map(|k| k.as_str()).collect();
+    client
+        .execute(
+            "INSERT INTO records (id, kind, reference, author, station, occurred_at,
+                                  occurred_at_ts, status, created_at, updated_at, snapshot, version)
+             SELECT 'r' || g, ($1::text[])[1 + g % cardinality($1::text[])], 'REF' || g,
+                    'PC' || (g % 2000), 'station-' || (g % 20), '-', t, 'open', '-', '-', '\\x00', 1
+             FROM generate_series(1, 20000) g,
+                  LATERAL (SELECT timestamptz '2025-01-01 00:00Z' + g * interval '1 hour' AS t) x",
+            &[&kinds],
+        )
+        .unwrap();
+    client
+        .batch_execute(
+            "INSERT INTO officers SELECT 'PC' || g, '-', 'station-' || (g % 20), 'officer', TRUE
+                 FROM generate_series(0, 1999) g;
+             INSERT INTO devices (id, officer, token_hash, label, enrolled_at)
+                 SELECT 'd' || g, 'PC' || (g % 2000), sha256(g::text::bytea), '-', '-'
+                 FROM generate_series(1, 5000) g;
+             INSERT INTO feed SELECT g, 'r' || g, 'scene', 'PC1', 'station-1', 'd1', '\\x00', FALSE
+                 FROM generate_series(1, 20000) g;
+             UPDATE feed_head SET seq = 20000;
+             INSERT INTO record_access SELECT 'r' || g, 'PC' || (g % 2000), '-'
+                 FROM generate_series(1, 20000, 3) g;
+             INSERT INTO copy_attempts SELECT 'client:' || (g % 500), g, g % 3 = 0
+                 FROM generate_series(1, 20000) g;
+             INSERT INTO audit SELECT g, '-', 'system', 'record-read', 'r' || (g % 20000), '{}',
+                                      '\\x00', '\\x00'
+                 FROM generate_series(1, 20000) g;
+             ANALYZE;",
+        )
+        .unwrap();
+    let at = |text: &str| text.parse::<DateTime<Utc>>().unwrap();
+    let encounters = vec![
+        RecordKind::StopSearch.as_str(),
+        RecordKind::StopAccount.as_str(),
+    ];
+    let token = {
+        use sha2::Digest;
+        sha2::Sha256::digest(b"42").to_vec()
+    };
+    let plans: Vec<(&str, &str, String)> = vec![
+        (
+            "feed window (sync)",
+            "feed_pkey",
+            explain(
+                &mut client,
+                &super::records::feed_window_sql(),
+                &[&19_000i64, &500i64, &(4i64 << 20)],
+            ),
+        ),
+        (
+            "retention due",
+            "records_by_kind",
+            explain(
+                &mut client,
+                &super::retention::retention_due_sql(),
+                &[&encounters, &at("2025-02-01T00:00:00Z"), &500i64],
+            ),
+        ),
+        (
+            "desk lookup by station and day (staff)",
+            "records_by_station",
+            explain(
+                &mut client,
+                &super::copy::at_station_sql(),
+                &[
+                    &"station-3",
+                    &encounters,
+                    &at("2025-06-01T00:00:00Z"),
+                    &at("2025-06-02T00:00:00Z"),
+                ],
+            ),
+        ),
+        (
+            "a record's readers (scope)",
+            "record_access_pkey",
+            explain(
+                &mut client,
+                "SELECT officer FROM record_access WHERE record_id = $1",
+                &[&"r4"],
+            ),
+        ),
+        (
+            "principal by token (every sync)",
+            "devices_token_hash_key",
+            explain(
+                &mut client,
+                "SELECT d.id, o.role FROM devices d
+                 JOIN officers o ON o.shoulder_number = d.officer WHERE d.token_hash = $1",
+                &[&token],
+            ),
+        ),
+        (
+            "public copy by reference",
+            "records_",
+            explain(
+                &mut client,
+                "SELECT id FROM records WHERE reference = $1",
+                &[&"REF42"],
+            ),
+        ),
+        (
+            "rate-limit attempts of a key",
+            "copy_attempts_by_key",
+            explain(
+                &mut client,
+                "SELECT count(*), count(*) FILTER (WHERE failed) FROM copy_attempts
+                 WHERE key = $1 AND at >= $2",
+                &[&"client:7", &10_000i64],
+            ),
+        ),
+        (
+            "audit events of a record",
+            "audit_by_record",
+            explain(
+                &mut client,
+                "SELECT seq FROM audit WHERE seq > $1 AND record_id = $2 ORDER BY seq LIMIT 100",
+                &[&0i64, &"r7"],
+            ),
+        ),
+    ];
+    for (what, index, plan) in &plans {
+        eprintln!("-- {what}\n{plan}\n");
+        assert!(plan.contains(index), "{what} does not use {index}:\n{plan}");
+    }
+}
