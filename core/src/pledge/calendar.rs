@@ -151,9 +151,10 @@ pub fn bank_holidays(year: i32) -> Result<Vec<BankHoliday>, CalendarError> {
 
 /// The bank holiday on a date, if it is one.
 pub fn bank_holiday(date: NaiveDate) -> Result<Option<BankHoliday>, CalendarError> {
-    Ok(bank_holidays(date.year())?
-        .into_iter()
-        .find(|h| h.date == date))
+    if !(FIRST_YEAR..=LAST_YEAR).contains(&date.year()) {
+        return Err(outside(date.year()));
+    }
+    Ok(TABLE.iter().map(row).find(|h| h.date == date))
 }
 
 /// Monday to Friday and not a bank holiday.

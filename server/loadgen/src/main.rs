@@ -316,6 +316,10 @@ enum Command {
         /// How long the handsets edit and sync: 600, 600s, 10m, 1h.
         #[arg(long, default_value = "10m", value_parser = soak::parse_duration)]
         duration: Duration,
+        /// Then how long the handsets keep syncing without editing (the
+        /// store stops growing, so the server's memory should too).
+        #[arg(long, default_value = "0s", value_parser = soak::parse_duration)]
+        idle_tail: Duration,
         /// The chance that the proxy faults a request, 0.0 to 1.0.
         #[arg(long, default_value_t = 0.1)]
         fault_rate: f64,
@@ -339,6 +343,7 @@ fn main() {
         Some(Command::Soak {
             devices,
             duration,
+            idle_tail,
             fault_rate,
             seed,
             sample_every,
@@ -358,6 +363,7 @@ fn main() {
             let options = soak::SoakOptions {
                 devices,
                 duration,
+                idle_tail,
                 fault_rate,
                 seed,
                 sample_every,
@@ -375,33 +381,31 @@ fn main() {
 
 async fn benchmarks(quick: bool) {
     let (big, rounds) = if quick { (2_000, 5) } else { (10_000, 20) };
-    let mut report = String::from(
-        "| scenario | time | requests | wire bytes | baseline |\n|---|---|---|---|---|\n",
-    );
+    // Each row is printed as soon as it is measured.
+    println!("| scenario | time | requests | wire bytes | baseline |\n|---|---|---|---|---|");
     let mut bench = Bench::start().await;
-    report.push_str(&push_new_records(&mut bench, 1_000).await);
+    print!("{}", push_new_records(&mut bench, 1_000).await);
 
     let mut bench = Bench::start().await;
     let (small_latency, small_bytes) = idle_sync(&mut bench, 1_000, "PC2").await;
     let (big_latency, big_bytes) = idle_sync(&mut bench, big, "PC3").await;
-    report.push_str(&format!(
-            "| idle sync, 1,000 records both sides | {:.2} ms median | 1 | {small_bytes} B | baseline |\n",
-            small_latency.as_secs_f64() * 1000.0
-        ));
-    report.push_str(&format!(
-            "| idle sync, {big} records both sides | {:.2} ms median | 1 | {big_bytes} B | latency ratio {:.2}, bytes ratio {:.2} |\n",
-            big_latency.as_secs_f64() * 1000.0,
-            big_latency.as_secs_f64() / small_latency.as_secs_f64(),
-            big_bytes as f64 / small_bytes as f64
-        ));
+    println!(
+        "| idle sync, 1,000 records both sides | {:.2} ms median | 1 | {small_bytes} B | baseline |",
+        small_latency.as_secs_f64() * 1000.0
+    );
+    println!(
+        "| idle sync, {big} records both sides | {:.2} ms median | 1 | {big_bytes} B | latency ratio {:.2}, bytes ratio {:.2} |",
+        big_latency.as_secs_f64() * 1000.0,
+        big_latency.as_secs_f64() / small_latency.as_secs_f64(),
+        big_bytes as f64 / small_bytes as f64
+    );
 
     let mut bench = Bench::start().await;
     let empty = concurrent_empty_handler(50, rounds).await;
     let syncs = concurrent_idle_syncs(&mut bench, 50, rounds).await;
-    report.push_str(&format!(
-            "| 50 devices syncing at once (idle syncs) | {syncs:.0} syncs/s | {} | — | empty axum handler, same load: {empty:.0} req/s; ratio {:.2} |\n",
-            50 * rounds,
-            syncs / empty
-        ));
-    println!("{report}");
+    println!(
+        "| 50 devices syncing at once (idle syncs) | {syncs:.0} syncs/s | {} | — | empty axum handler, same load: {empty:.0} req/s; ratio {:.2} |",
+        50 * rounds,
+        syncs / empty
+    );
 }

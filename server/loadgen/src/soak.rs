@@ -15,11 +15,14 @@
 //! ten-second smoke of it (`server/loadgen/tests/soak.rs`).
 
 mod fleet;
+mod report;
 
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use pocketbook_core::sync::client::NetworkSettings;
+use pocketbook_server::storage::Storage;
 use pocketbook_server::storage::sqlite::SqliteStorage;
 use pocketbook_tests::process::{self, ServerOptions, ServerProcess};
 use pocketbook_tests::proxy::FaultProxy;
@@ -27,12 +30,17 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use fleet::{Fleet, SoakDevice};
+use report::{Attempt, Report, Sample};
 
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct SoakOptions {
     pub devices: usize,
+    /// How long the handsets edit and sync.
     pub duration: Duration,
+    /// Then how long they keep syncing without editing: the store stops
+    /// growing, so the server's memory should stop growing too.
+    pub idle_tail: Duration,
     /// The chance that the proxy faults a request, 0.0 to 1.0.
     pub fault_rate: f64,
     pub seed: u64,
@@ -57,20 +65,6 @@ const THINK_MS: std::ops::Range<u64> = 500..2_500;
 /// Edits per round, at most.
 const MAX_EDITS: usize = 3;
 
-/// One sync attempt.
-#[derive(Debug, Clone, Copy)]
-struct Attempt {
-    latency: Duration,
-    ok: bool,
-}
-
-/// One sample of the server's resident memory.
-#[derive(Debug, Clone, Copy)]
-struct RssSample {
-    at: Duration,
-    kib: u64,
-}
-
 /// Runs the soak and returns its Markdown report, or why it failed
 /// (a handset stuck, or devices and server disagreeing).
 pub async fn run(options: &SoakOptions) -> Result<String, String> {
@@ -80,22 +74,25 @@ pub async fn run(options: &SoakOptions) -> Result<String, String> {
     let proxy = FaultProxy::start(server.addr, options.seed, STALL).await;
     let mut fleet = Fleet::enrol(data.path(), &proxy.url(), options.devices, network()).await?;
     eprintln!(
-        "soak: {} handsets of {} officers enrolled; running for {:?} at fault rate {}",
+        "soak: {} handsets of {} officers enrolled; editing for {:?}, then {:?} idle, at fault rate {}",
         fleet.devices.len(),
         fleet.officers.len(),
         options.duration,
+        options.idle_tail,
         options.fault_rate
     );
 
-    let rss = Arc::new(Mutex::new(Vec::new()));
+    let samples = Arc::new(Mutex::new(Vec::new()));
     let started = Instant::now();
-    let deadline = started + options.duration;
-    let sampler = tokio::spawn(sample_rss(
+    let editing_until = started + options.duration;
+    let until = editing_until + options.idle_tail;
+    let sampler = tokio::spawn(sample_server(
         server.pid(),
+        data.path().to_path_buf(),
         started,
-        deadline,
+        until,
         options.sample_every,
-        rss.clone(),
+        samples.clone(),
     ));
     let requests_before = proxy.requests();
     proxy.set_fault_rate(options.fault_rate);
@@ -103,7 +100,13 @@ pub async fn run(options: &SoakOptions) -> Result<String, String> {
     for device in std::mem::take(&mut fleet.devices) {
         let scene = fleet.officers[device.officer].shared_scene.clone();
         let rng = StdRng::seed_from_u64(options.seed.wrapping_add(device.index as u64 + 1));
-        tasks.push(tokio::spawn(handset(device, scene, rng, deadline)));
+        tasks.push(tokio::spawn(handset(
+            device,
+            scene,
+            rng,
+            editing_until,
+            until,
+        )));
     }
     let mut attempts = Vec::new();
     let mut failure = None;
@@ -116,7 +119,6 @@ pub async fn run(options: &SoakOptions) -> Result<String, String> {
         fleet.devices.push(device);
     }
     sampler.await.map_err(|e| format!("sampler: {e}"))?;
-    let soaked = started.elapsed();
     let requests = proxy.requests() - requests_before;
     if let Some(failure) = failure {
         return Err(failure);
@@ -136,93 +138,61 @@ pub async fn run(options: &SoakOptions) -> Result<String, String> {
     let store = SqliteStorage::open(data.path()).map_err(|e| format!("server store: {e}"))?;
     let compared = fleet.check(&store)?;
     process::admin(data.path(), &["audit", "verify"]);
-    let records = pocketbook_server::storage::Storage::records(&store)
-        .map_err(|e| e.to_string())?
-        .len();
+    let records = store.records().map_err(|e| e.to_string())?.len();
     let log = server.log();
     server.stop();
 
-    let rss = rss.lock().unwrap().clone();
-    let edits: usize = fleet.devices.iter().map(|d| d.made.len()).sum();
-    let mut lines = Vec::new();
-    let ok: Vec<Duration> = attempts
-        .iter()
-        .filter(|a| a.ok)
-        .map(|a| a.latency)
-        .collect();
-    let all: Vec<Duration> = attempts.iter().map(|a| a.latency).collect();
-    lines.push(format!(
-        "soak: {} handsets ({} officers), {:.0} s, fault rate {}, seed {}",
-        options.devices,
-        fleet.officers.len(),
-        soaked.as_secs_f64(),
-        options.fault_rate,
-        options.seed
-    ));
-    lines.push(format!(
-        "load average: {load_before} before, {} after; {} CPUs",
-        load_average(),
-        std::thread::available_parallelism().map_or(0, |n| n.get())
-    ));
-    lines.push("\n| measure | value |\n|---|---|".into());
-    lines.push(format!(
-        "| sync attempts | {} ({} succeeded, {} failed) |",
-        all.len(),
-        ok.len(),
-        all.len() - ok.len()
-    ));
-    lines.push(format!(
-        "| sync latency, succeeded | p50 {} ms, p99 {} ms, max {} ms |",
-        millis(percentile(&ok, 0.50)),
-        millis(percentile(&ok, 0.99)),
-        millis(percentile(&ok, 1.0))
-    ));
-    lines.push(format!(
-        "| sync latency, every attempt | p50 {} ms, p99 {} ms |",
-        millis(percentile(&all, 0.50)),
-        millis(percentile(&all, 0.99))
-    ));
-    lines.push(format!("| requests through the proxy during the soak | {requests} ({} faulted: {:?}; {} unparsed) |",
-        proxy.faulted(),
-        proxy.faults(),
-        proxy.unparsed()
-    ));
-    lines.push(format!("| edits made | {edits}, on {records} records |"));
-    lines.push(format!(
-        "| server log | {} lines, {} at error level |",
-        log.len(),
-        log.iter().filter(|l| l.contains("ERROR")).count()
-    ));
-    lines.push(format!("| server RSS | {} |", rss_summary(&rss)));
-    lines.push(format!("| converged | yes: after {passes} clean pass(es), every handset holds exactly its scope's records with the server's heads ({compared} record copies compared), every edit is on the server once, the feed carries each change once, the audit chain verifies |"
-    ));
-    lines.push("\nServer RSS over time:\n\n| time | RSS |\n|---|---|".into());
-    for sample in thin(&rss, 21) {
-        lines.push(format!(
-            "| {:.0} s | {:.1} MiB |",
-            sample.at.as_secs_f64(),
-            sample.kib as f64 / 1024.0
-        ));
-    }
-    Ok(lines.join("\n"))
+    let report = Report {
+        devices: options.devices,
+        officers: fleet.officers.len(),
+        fault_rate: options.fault_rate,
+        seed: options.seed,
+        editing: options.duration,
+        idle_tail: options.idle_tail,
+        load_before,
+        load_after: load_average(),
+        attempts,
+        requests,
+        faults: format!(
+            "{} faulted: {:?}; {} unparsed",
+            proxy.faulted(),
+            proxy.faults(),
+            proxy.unparsed()
+        ),
+        edits: fleet.devices.iter().map(|d| d.made.len()).sum(),
+        records,
+        log_lines: log.len(),
+        log_errors: log.iter().filter(|l| l.contains("ERROR")).count(),
+        samples: samples.lock().unwrap().clone(),
+        passes,
+        compared,
+    };
+    Ok(report.render())
 }
 
-/// One handset until the deadline: think, make up to [`MAX_EDITS`] edits,
-/// sync, and time the sync.
+/// One handset: until `editing_until`, think, make up to [`MAX_EDITS`]
+/// edits and sync; then, until `until`, think and sync. Every sync timed.
 async fn handset(
     mut device: SoakDevice,
     shared_scene: String,
     mut rng: StdRng,
-    deadline: Instant,
+    editing_until: Instant,
+    until: Instant,
 ) -> (SoakDevice, Result<Vec<Attempt>, String>) {
     let mut attempts = Vec::new();
     loop {
         let think = Duration::from_millis(rng.random_range(THINK_MS));
-        tokio::time::sleep(think.min(deadline.saturating_duration_since(Instant::now()))).await;
-        if Instant::now() >= deadline {
+        tokio::time::sleep(think.min(until.saturating_duration_since(Instant::now()))).await;
+        let now = Instant::now();
+        if now >= until {
             return (device, Ok(attempts));
         }
-        let edits = rng.random_range(0..=MAX_EDITS);
+        let editing = now < editing_until;
+        let edits = if editing {
+            rng.random_range(0..=MAX_EDITS)
+        } else {
+            0
+        };
         // Edits wait for their fsync: off the async workers.
         let made = tokio::task::block_in_place(|| {
             (0..edits).try_for_each(|_| device.random_edit(&shared_scene, &mut rng))
@@ -235,30 +205,47 @@ async fn handset(
         attempts.push(Attempt {
             latency: started.elapsed(),
             ok: outcome.is_ok(),
+            editing,
         });
     }
 }
 
-/// Samples `VmRSS` of process `pid` until the deadline.
-async fn sample_rss(
+/// Samples the server process's `VmRSS` and its store's size until `until`.
+async fn sample_server(
     pid: u32,
+    data: PathBuf,
     started: Instant,
-    deadline: Instant,
+    until: Instant,
     every: Duration,
-    into: Arc<Mutex<Vec<RssSample>>>,
+    into: Arc<Mutex<Vec<Sample>>>,
 ) {
     loop {
-        if let Some(kib) = rss_kib(pid) {
-            into.lock().unwrap().push(RssSample {
+        if let Some(rss_kib) = rss_kib(pid) {
+            into.lock().unwrap().push(Sample {
                 at: started.elapsed(),
-                kib,
+                rss_kib,
+                store_bytes: dir_bytes(&data),
             });
         }
-        if Instant::now() >= deadline {
+        if Instant::now() >= until {
             return;
         }
-        tokio::time::sleep(every.min(deadline.saturating_duration_since(Instant::now()))).await;
+        tokio::time::sleep(every.min(until.saturating_duration_since(Instant::now()))).await;
     }
+}
+
+/// The bytes of the files directly in a directory.
+fn dir_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter_map(|e| e.metadata().ok())
+                .filter(|m| m.is_file())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
 }
 
 /// The resident set of a process in KiB, from `/proc/<pid>/status`.
@@ -272,52 +259,6 @@ fn rss_kib(pid: u32) -> Option<u64> {
         .trim()
         .parse()
         .ok()
-}
-
-/// The RSS at the first sample, after a quarter of the run, and at the
-/// end, with the growth over the last three quarters (after warm-up).
-fn rss_summary(samples: &[RssSample]) -> String {
-    let (Some(first), Some(last)) = (samples.first(), samples.last()) else {
-        return "no samples".into();
-    };
-    let quarter = samples
-        .iter()
-        .find(|s| s.at >= last.at / 4)
-        .unwrap_or(first);
-    let max = samples.iter().map(|s| s.kib).max().unwrap_or(0);
-    let mib = |kib: u64| kib as f64 / 1024.0;
-    format!(
-        "{:.1} MiB at start, {:.1} MiB after a quarter ({:.0} s), {:.1} MiB at the end, max {:.1} MiB; growth after the first quarter {:+.1}% ({} samples)",
-        mib(first.kib),
-        mib(quarter.kib),
-        quarter.at.as_secs_f64(),
-        mib(last.kib),
-        mib(max),
-        (last.kib as f64 / quarter.kib as f64 - 1.0) * 100.0,
-        samples.len()
-    )
-}
-
-/// At most `n` samples, evenly spread, the last included.
-fn thin(samples: &[RssSample], n: usize) -> Vec<RssSample> {
-    if samples.len() <= n {
-        return samples.to_vec();
-    }
-    (0..n)
-        .map(|i| samples[i * (samples.len() - 1) / (n - 1)])
-        .collect()
-}
-
-/// The `p` quantile (nearest rank) of the samples.
-fn percentile(samples: &[Duration], p: f64) -> Option<Duration> {
-    let mut sorted = samples.to_vec();
-    sorted.sort();
-    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len().max(1));
-    sorted.get(rank - 1).copied()
-}
-
-fn millis(d: Option<Duration>) -> String {
-    d.map_or("-".into(), |d| format!("{:.1}", d.as_secs_f64() * 1000.0))
 }
 
 /// The 1, 5 and 15 minute load averages, as `/proc/loadavg` has them.
@@ -336,13 +277,15 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let n: u64 = number
         .parse()
         .map_err(|_| format!("{text:?}: a whole number with s, m or h, e.g. 10m"))?;
-    let seconds = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
+    let scale = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
         _ => return Err(format!("{text:?}: the unit is s, m or h")),
     };
-    Ok(Duration::from_secs(seconds))
+    n.checked_mul(scale)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("{text:?}: too long"))
 }
 
 #[cfg(test)]
@@ -358,15 +301,7 @@ mod tests {
         assert!(parse_duration("10 m").is_err());
         assert!(parse_duration("m").is_err());
         assert!(parse_duration("1.5m").is_err());
-    }
-
-    #[test]
-    fn percentiles_are_nearest_rank() {
-        let samples: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
-        assert_eq!(percentile(&samples, 0.50), Some(Duration::from_millis(50)));
-        assert_eq!(percentile(&samples, 0.99), Some(Duration::from_millis(99)));
-        assert_eq!(percentile(&samples, 1.0), Some(Duration::from_millis(100)));
-        assert_eq!(percentile(&[], 0.5), None);
+        assert!(parse_duration("18446744073709551615h").is_err());
     }
 
     #[test]
