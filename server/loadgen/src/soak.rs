@@ -1,8 +1,10 @@
 //! The soak (`pocketbook-loadgen soak`): many handsets editing and syncing
 //! for minutes through a link that fails at random, against a real
 //! `pocketbook-server` child process. It reports sync latency (p50, p99),
-//! the server process's resident memory over time (it should stay flat),
-//! and whether everything converged after a final clean sync.
+//! the server process's resident memory over time beside its store's size
+//! (an optional idle tail, syncs without edits, shows whether memory grows
+//! per request or only with the data), and whether everything converged
+//! after a final clean sync.
 //!
 //! The parts are the fault suite's, from the `pocketbook-tests` library:
 //! the server binary as a child process (`process::ServerProcess`, whose
