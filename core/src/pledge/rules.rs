@@ -17,7 +17,7 @@
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::calendar::{self, CalendarError};
-use crate::model::{ChecklistItem, RecordKind, ResponseGrade};
+use crate::model::{ChecklistItem, RecordBody, RecordKind, ResponseGrade};
 
 vocabulary! {
     /// What the offence reported on a scene or burglary record is, as far
@@ -70,6 +70,26 @@ pub struct RecordFacts {
     pub grade: Option<ResponseGrade>,
     pub offence: Option<OffenceCategory>,
     pub has_agreement: bool,
+}
+
+impl RecordFacts {
+    /// The facts of a record as records are today: kind, grade and update
+    /// agreement from the record, the offence category from the caller
+    /// until records carry one.
+    pub fn of(body: &RecordBody, offence: Option<OffenceCategory>) -> Self {
+        let scene = match body {
+            RecordBody::SceneAttendance { scene } | RecordBody::HomeBurglary { scene } => {
+                Some(scene)
+            }
+            RecordBody::StopSearch { .. } | RecordBody::StopAccount { .. } => None,
+        };
+        RecordFacts {
+            kind: body.kind(),
+            grade: scene.map(|s| s.grade),
+            offence,
+            has_agreement: scene.is_some_and(|s| s.updates.is_some()),
+        }
+    }
 }
 
 impl Trigger {

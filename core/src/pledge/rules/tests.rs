@@ -239,3 +239,45 @@ fn offence_categories_are_a_vocabulary() {
     }
     assert_eq!(OffenceCategory::parse("Burglary"), None);
 }
+
+#[test]
+fn a_records_facts_come_from_its_body() {
+    use crate::model::{SceneAttendance, SceneInput, UpdateAgreement, UpdateMethod};
+    let input: SceneInput = serde_json::from_value(serde_json::json!({
+        "reasons": ["crime in progress"],
+        "grade": "priority",
+        "call_received": "2026-05-15T08:30:00Z",
+        "location": { "latitude": 51.46, "longitude": -0.01, "street": "12 Acacia Avenue" }
+    }))
+    .unwrap();
+    let mut scene = SceneAttendance::from_input(input);
+    let facts = RecordFacts::of(
+        &RecordBody::HomeBurglary {
+            scene: scene.clone(),
+        },
+        None,
+    );
+    assert_eq!(
+        facts,
+        RecordFacts {
+            kind: RecordKind::HomeBurglary,
+            grade: Some(ResponseGrade::Priority),
+            offence: None,
+            has_agreement: false,
+        }
+    );
+    scene.updates = Some(UpdateAgreement {
+        method: UpdateMethod::Phone,
+        every_days: 14,
+    });
+    let body = RecordBody::SceneAttendance { scene };
+    let facts = RecordFacts::of(&body, Some(OffenceCategory::DomesticViolence));
+    assert_eq!(
+        ids(&facts),
+        [
+            PromiseId::PriorityAttendance,
+            PromiseId::VictimUpdate,
+            PromiseId::DomesticViolenceContact
+        ]
+    );
+}
