@@ -26,7 +26,9 @@ pub mod chunks;
 pub mod document;
 #[cfg(feature = "device")]
 pub mod error;
+#[macro_use]
 pub mod model;
+pub mod pledge;
 pub mod reference;
 pub mod rules;
 #[cfg(feature = "device")]

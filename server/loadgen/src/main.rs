@@ -6,15 +6,20 @@
 //! directory, enrols devices through `/v1/enrol`, and puts a counting TCP
 //! proxy between devices and server to measure bytes on the wire.
 //!
-//! Usage: `cargo run --release -p pocketbook-loadgen [-- --quick]`
+//! Usage: `cargo run --release -p pocketbook-loadgen [-- --quick]`; the
+//! soak (many handsets for minutes through a faulty link, against the
+//! server binary as a child process) is `pocketbook-loadgen soak` ([`soak`]).
 
 #![forbid(unsafe_code)]
+
+mod soak;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use clap::{Parser, Subcommand};
 use pocketbook_core::Notebook;
 use pocketbook_core::model::*;
 use pocketbook_server::storage::sqlite::SqliteStorage;
@@ -288,40 +293,119 @@ async fn concurrent_empty_handler(devices: usize, rounds: usize) -> f64 {
     (devices * rounds) as f64 / started.elapsed().as_secs_f64()
 }
 
+/// Measures the sync server with real device cores.
+#[derive(Debug, Parser)]
+#[command(name = "pocketbook-loadgen")]
+struct Cli {
+    /// Smaller benchmarks (2,000 records instead of 10,000; fewer rounds).
+    #[arg(long)]
+    quick: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Handsets edit and sync through a faulty link against the server
+    /// binary for a while; reports sync latency, the server's memory over
+    /// time and the final convergence (exit 1 if it did not converge).
+    Soak {
+        /// Handsets (two per officer, five officers per station).
+        #[arg(long, default_value_t = 50)]
+        devices: usize,
+        /// How long the handsets edit and sync: 600, 600s, 10m, 1h.
+        #[arg(long, default_value = "10m", value_parser = soak::parse_duration)]
+        duration: Duration,
+        /// Then how long the handsets keep syncing without editing (the
+        /// store stops growing, so the server's memory should too).
+        #[arg(long, default_value = "0s", value_parser = soak::parse_duration)]
+        idle_tail: Duration,
+        /// The chance that the proxy faults a request, 0.0 to 1.0.
+        #[arg(long, default_value_t = 0.1)]
+        fault_rate: f64,
+        /// Seeds the faults and the edits (default: from the clock, printed).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// How often the server's resident memory is sampled.
+        #[arg(long, default_value = "10s", value_parser = soak::parse_duration)]
+        sample_every: Duration,
+    },
+}
+
 fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
-    let (big, rounds) = if quick { (2_000, 5) } else { (10_000, 20) };
+    let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("runtime");
-    runtime.block_on(async move {
-        let mut report = String::from("| scenario | time | requests | wire bytes | baseline |\n|---|---|---|---|---|\n");
-        let mut bench = Bench::start().await;
-        report.push_str(&push_new_records(&mut bench, 1_000).await);
+    match cli.command {
+        None => runtime.block_on(benchmarks(cli.quick)),
+        Some(Command::Soak {
+            devices,
+            duration,
+            idle_tail,
+            fault_rate,
+            seed,
+            sample_every,
+        }) => {
+            if devices == 0 || !(0.0..=1.0).contains(&fault_rate) || sample_every.is_zero() {
+                eprintln!(
+                    "soak: --devices must be at least 1, --fault-rate between 0.0 and 1.0, --sample-every above 0"
+                );
+                std::process::exit(2);
+            }
+            let seed = seed.unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos() as u64)
+            });
+            eprintln!("soak: seed {seed} (replay with --seed {seed})");
+            let options = soak::SoakOptions {
+                devices,
+                duration,
+                idle_tail,
+                fault_rate,
+                seed,
+                sample_every,
+            };
+            match runtime.block_on(soak::run(&options)) {
+                Ok(report) => println!("{report}"),
+                Err(why) => {
+                    eprintln!("soak failed (seed {seed}): {why}");
+                    std::process::exit(1);
+                }
+            }
+        }
+    }
+}
 
-        let mut bench = Bench::start().await;
-        let (small_latency, small_bytes) = idle_sync(&mut bench, 1_000, "PC2").await;
-        let (big_latency, big_bytes) = idle_sync(&mut bench, big, "PC3").await;
-        report.push_str(&format!(
-            "| idle sync, 1,000 records both sides | {:.2} ms median | 1 | {small_bytes} B | baseline |\n",
-            small_latency.as_secs_f64() * 1000.0
-        ));
-        report.push_str(&format!(
-            "| idle sync, {big} records both sides | {:.2} ms median | 1 | {big_bytes} B | latency ratio {:.2}, bytes ratio {:.2} |\n",
-            big_latency.as_secs_f64() * 1000.0,
-            big_latency.as_secs_f64() / small_latency.as_secs_f64(),
-            big_bytes as f64 / small_bytes as f64
-        ));
+async fn benchmarks(quick: bool) {
+    let (big, rounds) = if quick { (2_000, 5) } else { (10_000, 20) };
+    // Each row is printed as soon as it is measured.
+    println!("| scenario | time | requests | wire bytes | baseline |\n|---|---|---|---|---|");
+    let mut bench = Bench::start().await;
+    print!("{}", push_new_records(&mut bench, 1_000).await);
 
-        let mut bench = Bench::start().await;
-        let empty = concurrent_empty_handler(50, rounds).await;
-        let syncs = concurrent_idle_syncs(&mut bench, 50, rounds).await;
-        report.push_str(&format!(
-            "| 50 devices syncing at once (idle syncs) | {syncs:.0} syncs/s | {} | — | empty axum handler, same load: {empty:.0} req/s; ratio {:.2} |\n",
-            50 * rounds,
-            syncs / empty
-        ));
-        println!("{report}");
-    });
+    let mut bench = Bench::start().await;
+    let (small_latency, small_bytes) = idle_sync(&mut bench, 1_000, "PC2").await;
+    let (big_latency, big_bytes) = idle_sync(&mut bench, big, "PC3").await;
+    println!(
+        "| idle sync, 1,000 records both sides | {:.2} ms median | 1 | {small_bytes} B | baseline |",
+        small_latency.as_secs_f64() * 1000.0
+    );
+    println!(
+        "| idle sync, {big} records both sides | {:.2} ms median | 1 | {big_bytes} B | latency ratio {:.2}, bytes ratio {:.2} |",
+        big_latency.as_secs_f64() * 1000.0,
+        big_latency.as_secs_f64() / small_latency.as_secs_f64(),
+        big_bytes as f64 / small_bytes as f64
+    );
+
+    let mut bench = Bench::start().await;
+    let empty = concurrent_empty_handler(50, rounds).await;
+    let syncs = concurrent_idle_syncs(&mut bench, 50, rounds).await;
+    println!(
+        "| 50 devices syncing at once (idle syncs) | {syncs:.0} syncs/s | {} | — | empty axum handler, same load: {empty:.0} req/s; ratio {:.2} |",
+        50 * rounds,
+        syncs / empty
+    );
 }
