@@ -10,7 +10,7 @@
 //! | facade | `api`, `error` | the one API the apps and the device CLI call; the errors they see | device |
 //! | durability | `store` | documents durable in SQLite, checked edits, sync state, rollback | device |
 //! | sync | `sync` | the wire format and the end of a device's life (shared); the sans-I/O engine and the HTTP client (device) | both |
-//! | rules | [`rules`] | which edits of a record are allowed, and who may see and change it | both |
+//! | rules | [`rules`], [`pledge`] | which edits of a record are allowed, and who may see and change it; the Pledge's promises and their clocks | both |
 //! | documents | [`document`], [`chunks`] | typed record <-> Automerge document, typed edits, the schema check; the bounded pre-parse of Automerge bytes | both |
 //! | bottom | [`model`], [`reference`](mod@reference) | record kinds, vocabularies, validation, times; short references | both |
 //!

@@ -120,6 +120,12 @@ impl Storage for Counting {
     fn commit_record(&self, commit: &RecordCommit) -> Result<u64, StorageError> {
         self.call().commit_record(commit)
     }
+    fn commit_records(
+        &self,
+        commits: &[RecordCommit],
+    ) -> Result<Vec<Result<u64, StorageError>>, StorageError> {
+        self.call().commit_records(commits)
+    }
     fn records(&self) -> Result<Vec<RecordIndex>, StorageError> {
         Ok(self.rows(self.call().records()?))
     }
