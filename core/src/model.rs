@@ -211,8 +211,9 @@ pub struct Derived {
     pub target_status: Option<TargetStatus>,
     /// Burglary before-leaving items still open after leaving: flagged, not refused.
     pub open_on_leaving: Vec<ChecklistItem>,
-    /// The tick that counts per item (latest `ticked_at`, ties by notebook
-    /// order), in checklist order; `checklist` of the body is the history.
+    /// The tick that counts per item (the last in notebook order, never by
+    /// device time), in checklist order; `checklist` of the body is the
+    /// history.
     pub latest_ticks: Vec<Tick>,
     /// Fields written concurrently on two devices (e.g. `receipt`,
     /// `updates`, `arrived`): the record shows one whole value, chosen the

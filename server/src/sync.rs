@@ -175,7 +175,12 @@ pub fn push_records(
         }
     }
     let commits: Vec<RecordCommit> = ready.iter().map(|(_, r)| r.commit.clone()).collect();
-    let results = storage.commit_records(&commits)?;
+    // An idle sync pushes nothing: it costs the store no call at all.
+    let results = if commits.is_empty() {
+        Vec::new()
+    } else {
+        storage.commit_records(&commits)?
+    };
     if results.len() != ready.len() {
         return Err(StorageError::backend(
             "the store answered a grouped commit with the wrong number of results",

@@ -378,16 +378,18 @@ impl SceneAttendance {
             .collect()
     }
 
-    /// The tick that counts for each item ticked: the latest `ticked_at`
-    /// (as an instant), ties broken by notebook order (the later entry
-    /// wins), so every replica shows the same. In checklist order.
+    /// The tick that counts for each item ticked: the last one in notebook
+    /// order. A tick made after another was seen always follows it in the
+    /// list (Automerge's list order keeps causal order), so a correction
+    /// supersedes what it corrects whatever the two handsets' clocks say;
+    /// ticks made offline at once are ordered the same on every replica.
+    /// `ticked_at` is a device time and never decides (docs/clocks.md).
+    /// In checklist order.
     pub fn latest_ticks(&self) -> Vec<Tick> {
         let mut latest: Vec<&Tick> = Vec::new();
         for tick in &self.checklist {
-            let at = tick.ticked_at.instant();
             match latest.iter_mut().find(|t| t.item == tick.item) {
-                Some(slot) if at >= slot.ticked_at.instant() => *slot = tick,
-                Some(_) => {}
+                Some(slot) => *slot = tick,
                 None => latest.push(tick),
             }
         }

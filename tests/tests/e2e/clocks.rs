@@ -11,7 +11,7 @@
 
 use automerge::ActorId;
 use chrono::{TimeDelta, Utc};
-use pocketbook_core::model::{RecordBody, SceneAction};
+use pocketbook_core::model::{ChecklistItem, RecordBody, SceneAction, Tick, TickOutcome};
 use pocketbook_core::{Record, RecordDoc};
 use pocketbook_tests::inputs::*;
 use pocketbook_tests::{Device, Station};
@@ -29,6 +29,34 @@ fn action_at_skew(device: &Device, id: &str, officer: &str, skew: TimeDelta, tex
         .import(doc.save())
         .expect("the device takes its own edit");
     action
+}
+
+/// Ticks `item` on `device` as `officer`, stamped by a handset clock
+/// `skew` away from the true time.
+fn tick_at_skew(
+    device: &Device,
+    id: &str,
+    officer: &str,
+    skew: TimeDelta,
+    outcome: TickOutcome,
+    reason: Option<&str>,
+) {
+    let mut doc = RecordDoc::load(&device.export(id.to_string()).unwrap(), ActorId::random())
+        .expect("the device's document loads");
+    let tick = Tick {
+        id: String::new(),
+        item: ChecklistItem::WitnessesSought,
+        outcome,
+        reason: reason.map(str::to_string),
+        ticked_by: officer.to_string(),
+        ticked_at: pocketbook_fixtures::text(Utc::now() + skew)
+            .parse()
+            .expect("a time"),
+    };
+    doc.tick(&tick).expect("a valid tick");
+    device
+        .import(doc.save())
+        .expect("the device takes its own edit");
 }
 
 fn actions(record: &Record) -> Vec<SceneAction> {
@@ -134,5 +162,45 @@ async fn scene_actions_keep_their_append_order_whatever_the_handset_clocks_say()
     }
     for at in from(&behind).into_iter().skip(1) {
         assert!(at - stamped(&first) > TimeDelta::hours(2), "slow handset");
+    }
+}
+
+#[tokio::test]
+async fn a_later_tick_counts_even_from_a_handset_whose_clock_is_behind() {
+    let station = Station::start().await;
+    station.add_officer("PC1", "Lewisham");
+    station.add_officer("PC2", "Lewisham");
+    let behind = station.device("PC1").await; // three hours slow
+    let ahead = station.device("PC2").await; // five hours fast
+    let id = behind.create_burglary(scene()).unwrap().header.id;
+    behind
+        .add_attending_officer(id.clone(), "PC2".into())
+        .unwrap();
+    behind.sync(None).await.unwrap();
+    ahead.sync(None).await.unwrap();
+
+    // The fast handset ticks the item done; the slow one, having seen that,
+    // corrects it to not done. The correction is the later entry, though
+    // its device time reads eight hours earlier.
+    tick_at_skew(&ahead, &id, "PC2", TimeDelta::hours(5), TickOutcome::Done, None);
+    ahead.sync(None).await.unwrap();
+    behind.sync(None).await.unwrap();
+    tick_at_skew(
+        &behind,
+        &id,
+        "PC1",
+        TimeDelta::hours(-3),
+        TickOutcome::NotDone,
+        Some("the neighbours were out; calling back tomorrow"),
+    );
+    behind.sync(None).await.unwrap();
+    ahead.sync(None).await.unwrap();
+
+    for device in [&behind, &ahead] {
+        let record = device.get(id.clone()).unwrap();
+        let counted = &record.derived.latest_ticks;
+        assert_eq!(counted.len(), 1, "{counted:?}");
+        assert_eq!(counted[0].ticked_by, "PC1", "the correction counts");
+        assert_eq!(counted[0].outcome, TickOutcome::NotDone);
     }
 }
