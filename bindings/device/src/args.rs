@@ -16,6 +16,11 @@ pub(crate) struct Cli {
     /// Directory of the device store (created on first use).
     #[arg(long, env = "POCKETBOOK_STORE", default_value = "./pocketbook-device")]
     pub(crate) store: PathBuf,
+    /// File holding the notebook's key (64 hex digits, or 32 raw bytes);
+    /// or set POCKETBOOK_KEY to the hex digits. Never the key itself on the
+    /// command line. Without a key the notebook is stored unencrypted.
+    #[arg(long, env = "POCKETBOOK_KEY_FILE")]
+    pub(crate) key_file: Option<PathBuf>,
     #[command(subcommand)]
     pub(crate) command: Command,
 }
@@ -133,6 +138,12 @@ pub(crate) enum Command {
     },
     /// Import (merge) a record's Automerge document from a file.
     Import { file: PathBuf },
+    /// Change the notebook's key to the one in FILE, atomically (keep both
+    /// keys until it returns).
+    Rekey {
+        #[arg(long)]
+        new_key_file: PathBuf,
+    },
     /// The officer's role and station as the server last said (null before).
     Access,
     /// Changes the server refused and this device set aside; with

@@ -59,6 +59,17 @@ pub enum KeyProblem {
 }
 
 impl KeyProblem {
+    /// A stable code for scripts (the device CLI prints it).
+    pub fn code(self) -> &'static str {
+        match self {
+            KeyProblem::Wrong => "wrong",
+            KeyProblem::Missing => "missing",
+            KeyProblem::Malformed => "malformed",
+            KeyProblem::RekeyInterrupted => "rekey-interrupted",
+            KeyProblem::Unverifiable => "unverifiable",
+        }
+    }
+
     /// The readable message of the refusal.
     pub fn message(self) -> &'static str {
         match self {
