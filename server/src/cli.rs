@@ -33,7 +33,8 @@ pub fn main() -> ExitCode {
             listen,
             metrics_listen,
             log_format,
-        } => serve(data, listen, metrics_listen, log_format),
+            tls,
+        } => serve(data, listen, metrics_listen, log_format, tls),
         Command::Admin {
             data,
             json,
@@ -54,6 +55,7 @@ fn serve(
     listen: Option<String>,
     metrics_listen: Option<String>,
     log_format: Option<LogFormat>,
+    tls: args::TlsArgs,
 ) -> Result<(), String> {
     let log_format = config::resolve_log_format(log_format, data.config.as_deref())?;
     let logs = tracing_subscriber::fmt()
@@ -70,6 +72,9 @@ fn serve(
     let mut config = config::resolve(data.data_dir, listen, data.config.as_deref())?;
     if let Some(text) = metrics_listen {
         config.metrics_listen = Some(config::parse_listen(&text, "metrics listen address")?);
+    }
+    if let Some(files) = config::tls_files(tls.tls_cert, tls.tls_key)? {
+        config.tls = Some(files);
     }
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     runtime.block_on(async move {

@@ -36,6 +36,7 @@ pub mod scope;
 mod serve;
 pub mod storage;
 pub mod sync;
+pub mod tls;
 
 // Entry: running the server.
 pub use serve::{RunningServer, StartError, start, start_with};

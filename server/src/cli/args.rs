@@ -42,6 +42,8 @@ pub(super) enum Command {
         /// Log lines as readable text or as one JSON object per line.
         #[arg(long, env = "POCKETBOOK_LOG_FORMAT", value_enum)]
         log_format: Option<LogFormat>,
+        #[command(flatten)]
+        tls: TlsArgs,
     },
     /// Manage officers, devices and records.
     Admin {
@@ -239,4 +241,15 @@ pub(super) enum AuditCommand {
     },
     /// Check the hash chain: exits non-zero if any event was altered or removed.
     Verify,
+}
+
+/// Terminating TLS in the server (instead of a reverse proxy).
+#[derive(clap::Args, Debug, Default)]
+pub(crate) struct TlsArgs {
+    /// The certificate chain (PEM) to serve HTTPS with; reloaded on SIGHUP.
+    #[arg(long, env = "POCKETBOOK_TLS_CERT", requires = "tls_key")]
+    pub(crate) tls_cert: Option<std::path::PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, env = "POCKETBOOK_TLS_KEY", requires = "tls_cert")]
+    pub(crate) tls_key: Option<std::path::PathBuf>,
 }
