@@ -29,7 +29,7 @@ pub(crate) const OFFICER_META: &str = "officer";
 
 use events::Listeners;
 pub use events::{CallbackError, ChangeEvent, ChangeListener, ChangeOrigin, Subscription};
-pub use opening::{enrol_encrypted_device, enrol_encrypted_device_with_network};
+pub use opening::{enrol_encrypted_device, enrol_encrypted_device_with_network, enrol_with_link};
 pub use records::{parse_reference, validate_record};
 use sync::check_network;
 pub use sync::{

@@ -173,18 +173,49 @@ fn admin(data: DataDir, json: bool, command: AdminCommand) -> Result<(), String>
         AdminCommand::Device(DeviceCommand::Enrol {
             officer,
             ttl_minutes,
+            link,
+            qr,
         }) => {
+            let settings = config::resolve_link(
+                crate::link::LinkSettings {
+                    public_url: link.public_url,
+                    pin: link.tls_pin,
+                    backup_pin: link.tls_backup_pin,
+                    tls_cert: link.tls_cert,
+                },
+                data.config.as_deref(),
+            )?;
+            // Checked before the code is issued: a bad pin spends nothing.
+            crate::link::enrolment_link(&settings, "check", &mut |_| {})?;
             let issued = admin
                 .issue_enrolment_code(&officer, ttl_minutes)
                 .map_err(failed)?;
+            let link = crate::link::enrolment_link(&settings, &issued.code, &mut |warning| {
+                eprintln!("warning: {warning}")
+            })?;
             if !json {
-                // The code alone on stdout, for scripts; the expiry for the admin on stderr.
+                // The code alone on the first line of stdout, for scripts;
+                // the expiry for the admin on stderr.
                 eprintln!(
                     "one-time code for officer {officer}, valid for {ttl_minutes} minutes (until {})",
                     issued.expires_at
                 );
             }
-            print(json, &issued, || issued.code.clone());
+            let value = serde_json::json!({
+                "officer": issued.officer,
+                "code": issued.code,
+                "expires_at": issued.expires_at,
+                "link": link,
+            });
+            print(json, &value, || match &link {
+                Some(link) => format!("{}\n{link}", issued.code),
+                None => issued.code.clone(),
+            });
+            if let (true, Some(link)) = (qr, &link) {
+                eprintln!("{}", crate::link::qr(link)?);
+            } else if qr {
+                return Err("--qr needs the enrolment link: set --public-url".into());
+            }
         }
         AdminCommand::Device(DeviceCommand::List) => {
             let devices = admin.devices().map_err(failed)?;

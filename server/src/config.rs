@@ -227,6 +227,12 @@ pub struct FileConfig {
     pub tls_cert: Option<PathBuf>,
     /// Its private key (PEM).
     pub tls_key: Option<PathBuf>,
+    /// The URL devices reach the server at (the enrolment link).
+    pub public_url: Option<String>,
+    /// The pin of the key devices see (the enrolment link).
+    pub tls_pin: Option<String>,
+    /// The pin of the next key (the enrolment link).
+    pub tls_backup_pin: Option<String>,
 }
 
 /// How log lines are written (to stderr; stdout carries only the ready line).
@@ -321,6 +327,23 @@ pub fn tls_files(cert: Option<PathBuf>, key: Option<PathBuf>) -> Result<Option<T
         (None, None) => Ok(None),
         _ => Err("TLS needs both a certificate and its key (--tls-cert and --tls-key)".into()),
     }
+}
+
+/// The enrolment link's settings: flag or environment over the file.
+pub fn resolve_link(
+    flags: crate::link::LinkSettings,
+    file: Option<&Path>,
+) -> Result<crate::link::LinkSettings, String> {
+    let file = match file {
+        Some(path) => FileConfig::read(path)?,
+        None => FileConfig::default(),
+    };
+    Ok(crate::link::LinkSettings {
+        public_url: flags.public_url.or(file.public_url),
+        pin: flags.pin.or(file.tls_pin),
+        backup_pin: flags.backup_pin.or(file.tls_backup_pin),
+        tls_cert: flags.tls_cert.or(file.tls_cert),
+    })
 }
 
 #[cfg(test)]

@@ -30,6 +30,7 @@ pub mod copy;
 pub mod http;
 pub mod identity;
 mod limit;
+pub mod link;
 mod metrics;
 pub mod retention;
 pub mod scope;

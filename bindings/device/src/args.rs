@@ -36,13 +36,18 @@ pub(crate) enum Command {
         #[arg(long)]
         station: String,
     },
-    /// Enrol this device with a sync server using a one-time code from its admin.
+    /// Enrol this device with a sync server: the enrolment link `admin
+    /// device enrol` prints (server, code and pinned keys), or --server and
+    /// --code (plain http:// to this machine only).
     Enrol {
+        /// The enrolment link, pocketbook://enrol?server=...&code=...&pin=...
+        #[arg(long, conflicts_with_all = ["server", "code"], required_unless_present = "server")]
+        link: Option<String>,
         /// e.g. http://127.0.0.1:8650
-        #[arg(long)]
-        server: String,
-        #[arg(long)]
-        code: String,
+        #[arg(long, requires = "code")]
+        server: Option<String>,
+        #[arg(long, requires = "server")]
+        code: Option<String>,
         /// A label for the server's device list.
         #[arg(long, default_value = "pocketbook-device")]
         label: String,

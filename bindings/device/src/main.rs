@@ -25,6 +25,7 @@ use pocketbook_core::model::{
     StopAccount, StopSearch, TickOutcome, Timestamp, UpdateAgreement, UpdateMethod,
 };
 use pocketbook_core::store::ListFilter;
+use pocketbook_core::sync::client::EnrolmentLink;
 use pocketbook_core::{ApiError, Notebook};
 use serde::Serialize;
 
@@ -143,11 +144,24 @@ fn run(cli: Cli, key: Option<Vec<u8>>) -> Result<serde_json::Value, Failure> {
         return json(&nb.officer()?);
     }
     if let Command::Enrol {
+        link,
         server,
         code,
         label,
     } = cli.command
     {
+        let (server, code) = match (link, server, code) {
+            (Some(link), _, _) => {
+                let link = EnrolmentLink::parse(&link).map_err(|e| input_error(e.to_string()))?;
+                (link.server_url, link.code)
+            }
+            (None, Some(server), Some(code)) => (server, code),
+            _ => {
+                return Err(input_error(
+                    "enrol needs --link, or --server and --code".into(),
+                ));
+            }
+        };
         let nb = match key {
             Some(key) => runtime()?.block_on(pocketbook_core::api::enrol_encrypted_device(
                 store, key, server, code, label,

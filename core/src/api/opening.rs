@@ -16,7 +16,7 @@ use super::records::invalid;
 use super::{ApiError, Notebook, OFFICER_META, Shared, Slot, check_network, lock};
 use crate::model::{Officer, Violations};
 use crate::store::{Credentials, Store, StoreKey};
-use crate::sync::client::{NetworkSettings, SyncClient};
+use crate::sync::client::{EnrolmentLink, NetworkSettings, SyncClient};
 use crate::sync::wire::{EnrolRequest, PROTOCOL_VERSION};
 
 #[uniffi::export]
@@ -193,6 +193,22 @@ pub async fn enrol_encrypted_device_with_network(
         Ok(notebook)
     })
     .await
+}
+
+/// Enrols this device from an enrolment link (scanned from the QR code
+/// `admin device enrol --qr` prints, or opened as `pocketbook://enrol?...`):
+/// the server's URL, the code, and the pins of the keys to trust, which the
+/// notebook keeps for every later sync. Otherwise as
+/// [`enrol_encrypted_device`].
+#[uniffi::export(async_runtime = "tokio")]
+pub async fn enrol_with_link(
+    directory: String,
+    key: Vec<u8>,
+    link: String,
+    device_label: String,
+) -> Result<Arc<Notebook>, ApiError> {
+    let link = EnrolmentLink::parse(&link)?;
+    enrol_encrypted_device(directory, key, link.server_url, link.code, device_label).await
 }
 
 /// Store work on tokio's blocking pool, off the caller's thread.
