@@ -451,3 +451,25 @@ fn without_a_key_the_notebook_is_plain_and_stderr_says_so() {
     let raw = std::fs::read(store.join("pocketbook.db")).unwrap();
     assert!(raw.starts_with(b"SQLite format 3"));
 }
+
+#[test]
+fn enrol_takes_a_link_and_refuses_one_that_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("device");
+    let err = failure(
+        &store,
+        &["enrol", "--link", "https://example.org/?code=X"],
+        2,
+    );
+    assert!(
+        err["message"].as_str().unwrap().contains("enrolment link"),
+        "{err}"
+    );
+    // Plain http:// to anything but this machine is refused before a byte is sent.
+    let link = "pocketbook://enrol?server=http%3A%2F%2F192.0.2.10%3A8650&code=7KD3Q-9QW2H";
+    let err = failure(&store, &["enrol", "--link", link], 1);
+    assert!(
+        err["message"].as_str().unwrap().contains("loopback"),
+        "{err}"
+    );
+}

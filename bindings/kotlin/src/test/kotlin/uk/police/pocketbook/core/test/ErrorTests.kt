@@ -27,6 +27,7 @@ fun describe(e: ApiException): String = when (e) {
     is ApiException.Wiped -> "wiped"
     is ApiException.Closed -> "closed"
     is ApiException.Forbidden -> "forbidden"
+    is ApiException.Key -> "key"
 }
 
 /** A flat error's message is the Rust Display text, not a dump of fields. */
