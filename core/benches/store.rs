@@ -8,6 +8,9 @@
 //!   does not grow with the notebook.
 //! - `floor/raw_sqlite_insert_commit`: the same change bytes inserted and
 //!   committed with plain rusqlite under the same pragmas, the floor.
+//! - `encrypted/scene_action_after_10` against both floors (plain, and
+//!   `floor/raw_sqlcipher_insert_commit` keyed as the store is): what an
+//!   edit costs on the encrypted store, and what encryption itself costs.
 //! - `open/10000_records`, `list/10000_records`: startup and the list screen.
 
 use std::hint::black_box;
@@ -83,6 +86,23 @@ fn scene_action(c: &mut Criterion) {
     group.finish();
 }
 
+/// A scene action on the encrypted store (the app's store).
+fn encrypted_scene_action(c: &mut Criterion) {
+    let mut group = c.benchmark_group("encrypted");
+    let dir = tempfile::tempdir().unwrap();
+    let nb = Notebook::open_encrypted(dir.path().display().to_string(), officer(), KEY.to_vec())
+        .unwrap();
+    group.bench_function("scene_action_after_10", |b| {
+        bench_appends(b, &nb, 10, MAX_ACTIONS, |nb, id, n| {
+            nb.add_scene_action(id.into(), note(n)).unwrap();
+        })
+    });
+    group.finish();
+}
+
+/// The benches' store key (raw, as the app passes it).
+const KEY: [u8; 32] = [0x5a; 32];
+
 /// A notebook entry, the edit that replaced rewriting a notes text.
 fn note_entry(c: &mut Criterion) {
     let mut group = c.benchmark_group("note_entry");
@@ -113,19 +133,30 @@ fn floor(c: &mut Criterion) {
         .unwrap();
     let change = doc.last_local_change().unwrap();
 
-    let dir = tempfile::tempdir().unwrap();
-    let conn = rusqlite::Connection::open(dir.path().join("floor.db")).unwrap();
-    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
-    conn.pragma_update(None, "synchronous", "FULL").unwrap();
-    conn.execute_batch("CREATE TABLE changes (seq INTEGER PRIMARY KEY, bytes BLOB NOT NULL)")
-        .unwrap();
     let mut group = c.benchmark_group("floor");
-    group.bench_function("raw_sqlite_insert_commit", |b| {
-        b.iter(|| {
-            conn.execute("INSERT INTO changes (bytes) VALUES (?1)", [&change])
-                .unwrap()
-        })
-    });
+    for (name, keyed) in [
+        ("raw_sqlite_insert_commit", false),
+        ("raw_sqlcipher_insert_commit", true),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = rusqlite::Connection::open(dir.path().join("floor.db")).unwrap();
+        if keyed {
+            // Keyed as the store keys itself: a raw 256-bit key.
+            let hex: String = KEY.iter().map(|b| format!("{b:02x}")).collect();
+            conn.execute_batch(&format!("PRAGMA key = \"x'{hex}'\";"))
+                .unwrap();
+        }
+        conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+        conn.pragma_update(None, "synchronous", "FULL").unwrap();
+        conn.execute_batch("CREATE TABLE changes (seq INTEGER PRIMARY KEY, bytes BLOB NOT NULL)")
+            .unwrap();
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                conn.execute("INSERT INTO changes (bytes) VALUES (?1)", [&change])
+                    .unwrap()
+            })
+        });
+    }
     group.finish();
 }
 
@@ -158,6 +189,6 @@ fn open_and_list(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(50).measurement_time(Duration::from_secs(5));
-    targets = scene_action, note_entry, floor, open_and_list
+    targets = scene_action, encrypted_scene_action, note_entry, floor, open_and_list
 }
 criterion_main!(benches);

@@ -10,6 +10,7 @@
 //! free while a sync runs.
 
 mod events;
+mod opening;
 mod records;
 mod sync;
 
@@ -17,18 +18,18 @@ use std::ops::{Deref, DerefMut};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::model::{Officer, RecordHeader, Violations};
+use crate::model::{Officer, RecordHeader};
 use crate::store::{Credentials, HeldRecord, SetAside, Store};
 use crate::sync::client::{NetworkSettings, SyncClient};
 use crate::sync::wire::Access;
 
 pub use crate::error::ApiError;
 
-const OFFICER_META: &str = "officer";
+pub(crate) const OFFICER_META: &str = "officer";
 
 use events::Listeners;
 pub use events::{CallbackError, ChangeEvent, ChangeListener, ChangeOrigin, Subscription};
-use records::invalid;
+pub use opening::{enrol_encrypted_device, enrol_encrypted_device_with_network, enrol_with_link};
 pub use records::{parse_reference, validate_record};
 use sync::check_network;
 pub use sync::{
@@ -103,56 +104,6 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 #[uniffi::export]
 impl Notebook {
-    /// Opens the notebook stored in `directory` for `officer`, creating it
-    /// on first use. A notebook belongs to one officer: opening it with
-    /// another shoulder number is refused.
-    #[uniffi::constructor]
-    pub fn open(directory: String, officer: Officer) -> Result<Arc<Self>, ApiError> {
-        let mut v = Violations::new();
-        officer.validate(&mut v, "officer.");
-        v.finish().map_err(invalid)?;
-        let store = Store::open(std::path::Path::new(&directory))?;
-        if let Some(bytes) = store.meta(OFFICER_META)? {
-            let owner: Officer = serde_json::from_slice(&bytes)
-                .map_err(|e| ApiError::storage(format!("unreadable notebook owner: {e}")))?;
-            if owner.shoulder_number != officer.shoulder_number {
-                return Err(ApiError::conflict(
-                    "this notebook belongs to another officer",
-                ));
-            }
-        }
-        let json = serde_json::to_vec(&officer).map_err(|e| ApiError::storage(e.to_string()))?;
-        store.set_meta(OFFICER_META, &json)?;
-        Ok(Arc::new(Notebook {
-            shared: Arc::new(Shared {
-                store: Mutex::new(Slot::Open(Box::new(store))),
-                listeners: Arc::default(),
-                next_listener: AtomicU64::new(0),
-                client: Mutex::default(),
-                network: Mutex::default(),
-            }),
-            officer,
-        }))
-    }
-
-    /// Reopens a notebook already set up in `directory` (by `open` or by
-    /// enrolment), for the officer it belongs to.
-    #[uniffi::constructor]
-    pub fn open_existing(directory: String) -> Result<Arc<Self>, ApiError> {
-        let owner = {
-            let store = Store::open(std::path::Path::new(&directory))?;
-            store.meta(OFFICER_META)?
-        };
-        let Some(bytes) = owner else {
-            return Err(ApiError::not_enrolled(
-                "no notebook in this directory yet: open it for an officer or enrol the device",
-            ));
-        };
-        let officer: Officer = serde_json::from_slice(&bytes)
-            .map_err(|e| ApiError::storage(format!("unreadable notebook owner: {e}")))?;
-        Self::open(directory, officer)
-    }
-
     /// The officer this notebook belongs to; `NotEnrolled` once the
     /// notebook was wiped (it belongs to no one then), `Closed` once closed.
     pub fn officer(&self) -> Result<Officer, ApiError> {

@@ -8,7 +8,7 @@
 
 use crate::document::DocumentError;
 use crate::model::FieldViolation;
-use crate::store::StoreError;
+use crate::store::{KeyProblem, StoreError};
 use crate::sync::client::{ClientError, OfflineCause};
 use crate::sync::lifecycle::WipeReason;
 
@@ -80,6 +80,11 @@ pub enum ApiError {
     /// The notebook was closed (`close_notebook`): open it again to go on.
     #[error("{detail}")]
     Closed { detail: String },
+    /// The notebook's key was refused (`problem` says how: wrong, missing,
+    /// not 32 bytes, a key change interrupted); nothing was changed. A wrong
+    /// key is never taken for a damaged store.
+    #[error("{detail}")]
+    Key { problem: KeyProblem, detail: String },
 }
 
 impl ApiError {
@@ -191,6 +196,10 @@ impl From<StoreError> for ApiError {
                 detail: e.to_string(),
             },
             StoreError::Forbidden(detail) => ApiError::Forbidden { detail },
+            StoreError::Key(problem) => ApiError::Key {
+                problem,
+                detail: problem.message().to_string(),
+            },
             StoreError::Sqlite(_) | StoreError::Io(_) => ApiError::storage(e.to_string()),
         }
     }

@@ -14,6 +14,7 @@
 
 mod cache;
 mod checked;
+mod encryption;
 mod feed;
 mod held;
 mod listing;
@@ -32,6 +33,8 @@ use crate::document::{DocumentError, RecordDoc};
 use crate::model::{Record, RecordBody, RecordHeader, RecordKind, RecordStatus, Timestamp};
 
 use cache::DocCache;
+use encryption::{FileState, file_state, read_key_check, write_key_check};
+pub use encryption::{KEY_CHECK_FILE, KeyProblem, StoreKey};
 pub use held::{HeldReason, HeldRecord};
 use opening::{OpenFailure, load_or_create_actor, move_aside};
 pub use rollback::{RolledBack, SetAside};
@@ -66,6 +69,9 @@ pub enum StoreError {
     /// frozen fields): it was not stored.
     #[error("{0}")]
     Forbidden(String),
+    /// The store's key was refused; nothing was changed.
+    #[error("{}", .0.message())]
+    Key(KeyProblem),
 }
 
 /// A filter for [`Store::list`]; every field narrows the result.
@@ -91,6 +97,10 @@ pub struct Store {
     actor: ActorId,
     cache: DocCache,
     moved_aside: Option<PathBuf>,
+    /// The notebook directory.
+    dir: PathBuf,
+    /// The key of an encrypted store; `None` for a plaintext one.
+    key: Option<StoreKey>,
 }
 
 impl std::fmt::Debug for Store {
@@ -100,7 +110,10 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Opens (or creates) the store in `dir`.
+    /// Opens (or creates) an unencrypted store in `dir`: for tests and the
+    /// device CLI's local use (apps always pass a key, [`Store::open_encrypted`]).
+    /// An encrypted store (one with a key check beside it) is refused with
+    /// [`KeyProblem::Missing`], untouched.
     ///
     /// A file that is not a Pocketbook store (corrupt, or some other SQLite
     /// database) is moved aside, never deleted, and a fresh store is opened;
@@ -108,26 +121,124 @@ impl Store {
     /// officer and support can recover unsynced records from it.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir)?;
+        if read_key_check(dir)?.is_some() {
+            return Err(StoreError::Key(KeyProblem::Missing));
+        }
+        encryption::recover(dir)?;
         let path = dir.join(STORE_FILE);
-        let (conn, moved_aside) = match opening::open_checked(&path) {
+        let (conn, moved_aside) = match opening::open_checked(&path, None) {
             Ok(conn) => (conn, None),
-            Err(OpenFailure::Unreadable) => {
-                let aside = move_aside(&path)?;
-                tracing::warn!("device store unreadable; moved aside and started a fresh one");
-                (
-                    opening::open_checked(&path).map_err(OpenFailure::into_error)?,
-                    Some(aside),
-                )
-            }
+            Err(OpenFailure::Unreadable) => reopen_fresh(&path, None)?,
             Err(other) => return Err(other.into_error()),
         };
+        Self::with_connection(conn, moved_aside, dir, None)
+    }
+
+    /// Opens (or creates) the store in `dir` encrypted with `key`
+    /// (SQLCipher: every page of the database and its WAL).
+    ///
+    /// - A key other than the store's is refused ([`KeyProblem::Wrong`])
+    ///   before the file is read; nothing is changed.
+    /// - A plaintext store is encrypted first, every record kept; a crash
+    ///   at any point leaves the plaintext store or the encrypted one.
+    /// - A file the right key cannot open is damaged: it is moved aside as
+    ///   in [`Store::open`], and a fresh store is opened.
+    pub fn open_encrypted(dir: &Path, key: &StoreKey) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir)?;
+        encryption::recover(dir)?;
+        let path = dir.join(STORE_FILE);
+        let check = read_key_check(dir)?;
+        if check.as_ref().is_some_and(|c| !c.accepts(key)) {
+            return Err(StoreError::Key(KeyProblem::Wrong));
+        }
+        let state = file_state(&path)?;
+        let mut moved_aside = None;
+        if state == FileState::Plaintext {
+            match opening::open_checked(&path, None) {
+                Ok(plain) => {
+                    write_key_check(dir, &[key])?;
+                    encryption::encrypt_plaintext(plain, dir, key)?;
+                    tracing::info!("device store encrypted");
+                }
+                // A damaged plaintext file: not a matter of keys.
+                Err(OpenFailure::Unreadable) => {
+                    moved_aside = Some(move_aside(&path)?);
+                    tracing::warn!("device store unreadable; moved aside and started a fresh one");
+                }
+                Err(other) => return Err(other.into_error()),
+            }
+        }
+        if check.is_none() && state != FileState::Opaque {
+            write_key_check(dir, &[key])?;
+        }
+        let conn = match opening::open_checked(&path, Some(key)) {
+            Ok(conn) => conn,
+            Err(OpenFailure::Unreadable) => match &check {
+                None if state == FileState::Opaque => {
+                    return Err(StoreError::Key(KeyProblem::Unverifiable));
+                }
+                Some(c) if c.rekey_pending() => {
+                    return Err(StoreError::Key(KeyProblem::RekeyInterrupted));
+                }
+                // The key is the store's: the file is damaged.
+                _ => {
+                    let (conn, aside) = reopen_fresh(&path, Some(key))?;
+                    moved_aside = aside;
+                    conn
+                }
+            },
+            Err(other) => return Err(other.into_error()),
+        };
+        if check.as_ref().is_none_or(|c| c.rekey_pending()) {
+            // A key check lost, or a key change finished by this open.
+            write_key_check(dir, &[key])?;
+        }
+        Self::with_connection(conn, moved_aside, dir, Some(key.clone()))
+    }
+
+    fn with_connection(
+        conn: Connection,
+        moved_aside: Option<PathBuf>,
+        dir: &Path,
+        key: Option<StoreKey>,
+    ) -> Result<Self, StoreError> {
         let actor = load_or_create_actor(&conn)?;
         Ok(Store {
             conn,
             actor,
             cache: DocCache::default(),
             moved_aside,
+            dir: dir.to_path_buf(),
+            key,
         })
+    }
+
+    /// Whether the store is encrypted.
+    pub fn is_encrypted(&self) -> bool {
+        self.key.is_some()
+    }
+
+    /// Re-encrypts the store under `new`, atomically: a crash leaves it
+    /// whole under the old key or the new one (the key check names both
+    /// until the change is done, and an open with the other key is told
+    /// [`KeyProblem::RekeyInterrupted`]). Keep both keys until this returns.
+    pub fn rekey(&mut self, new: &StoreKey) -> Result<(), StoreError> {
+        let old = self
+            .key
+            .clone()
+            .ok_or(StoreError::Key(KeyProblem::Missing))?;
+        let conn = std::mem::replace(&mut self.conn, Connection::open_in_memory()?);
+        let result = encryption::rekey(conn, &self.dir, &old, new);
+        // Whatever happened, the file opens with exactly one of the keys.
+        let path = self.dir.join(STORE_FILE);
+        for key in [new, &old] {
+            if let Ok(conn) = opening::open_checked(&path, Some(key)) {
+                self.conn = conn;
+                self.key = Some(key.clone());
+                break;
+            }
+        }
+        result
     }
 
     /// Where an unreadable store file was moved when this store was opened.
@@ -311,6 +422,17 @@ impl Store {
         }
         Ok(doc)
     }
+}
+
+/// Moves an unreadable store aside and opens a fresh one in its place.
+fn reopen_fresh(
+    path: &Path,
+    key: Option<&StoreKey>,
+) -> Result<(Connection, Option<PathBuf>), StoreError> {
+    let aside = move_aside(path)?;
+    tracing::warn!("device store unreadable; moved aside and started a fresh one");
+    let conn = opening::open_checked(path, key).map_err(OpenFailure::into_error)?;
+    Ok((conn, Some(aside)))
 }
 
 /// Inserts a new record row with its first snapshot.

@@ -33,7 +33,8 @@ pub fn main() -> ExitCode {
             listen,
             metrics_listen,
             log_format,
-        } => serve(data, listen, metrics_listen, log_format),
+            tls,
+        } => serve(data, listen, metrics_listen, log_format, tls),
         Command::Admin {
             data,
             json,
@@ -54,6 +55,7 @@ fn serve(
     listen: Option<String>,
     metrics_listen: Option<String>,
     log_format: Option<LogFormat>,
+    tls: args::TlsArgs,
 ) -> Result<(), String> {
     let log_format = config::resolve_log_format(log_format, data.config.as_deref())?;
     let logs = tracing_subscriber::fmt()
@@ -71,6 +73,9 @@ fn serve(
     config.database_url = data.database_url.or(config.database_url);
     if let Some(text) = metrics_listen {
         config.metrics_listen = Some(config::parse_listen(&text, "metrics listen address")?);
+    }
+    if let Some(files) = config::tls_files(tls.tls_cert, tls.tls_key)? {
+        config.tls = Some(files);
     }
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     runtime.block_on(async move {
@@ -222,18 +227,49 @@ fn admin(data: DataDir, json: bool, command: AdminCommand) -> Result<(), String>
         AdminCommand::Device(DeviceCommand::Enrol {
             officer,
             ttl_minutes,
+            link,
+            qr,
         }) => {
+            let settings = config::resolve_link(
+                crate::link::LinkSettings {
+                    public_url: link.public_url,
+                    pin: link.tls_pin,
+                    backup_pin: link.tls_backup_pin,
+                    tls_cert: link.tls_cert,
+                },
+                data.config.as_deref(),
+            )?;
+            // Checked before the code is issued: a bad pin spends nothing.
+            crate::link::enrolment_link(&settings, "check", &mut |_| {})?;
             let issued = admin
                 .issue_enrolment_code(&officer, ttl_minutes)
                 .map_err(failed)?;
+            let link = crate::link::enrolment_link(&settings, &issued.code, &mut |warning| {
+                eprintln!("warning: {warning}")
+            })?;
             if !json {
-                // The code alone on stdout, for scripts; the expiry for the admin on stderr.
+                // The code alone on the first line of stdout, for scripts;
+                // the expiry for the admin on stderr.
                 eprintln!(
                     "one-time code for officer {officer}, valid for {ttl_minutes} minutes (until {})",
                     issued.expires_at
                 );
             }
-            print(json, &issued, || issued.code.clone());
+            let value = serde_json::json!({
+                "officer": issued.officer,
+                "code": issued.code,
+                "expires_at": issued.expires_at,
+                "link": link,
+            });
+            print(json, &value, || match &link {
+                Some(link) => format!("{}\n{link}", issued.code),
+                None => issued.code.clone(),
+            });
+            if let (true, Some(link)) = (qr, &link) {
+                eprintln!("{}", crate::link::qr(link)?);
+            } else if qr {
+                return Err("--qr needs the enrolment link: set --public-url".into());
+            }
         }
         AdminCommand::Device(DeviceCommand::List) => {
             let devices = admin.devices().map_err(failed)?;

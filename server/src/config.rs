@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 use crate::clock::Clock;
 use crate::retention::RetentionPolicy;
+use crate::tls::TlsFiles;
 
 /// Default data directory, relative to where the server is started.
 pub const DEFAULT_DATA_DIR: &str = "./pocketbook-data";
@@ -40,6 +41,8 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<IpNet>,
     /// When set, `/metrics` is served here and not on `listen`.
     pub metrics_listen: Option<SocketAddr>,
+    /// When set, the server terminates TLS itself with these files.
+    pub tls: Option<TlsFiles>,
 }
 
 /// The bounds that keep slow, idle or numerous clients from holding the
@@ -204,6 +207,7 @@ impl ServerConfig {
             limits: Limits::default(),
             trusted_proxies: Vec::new(),
             metrics_listen: None,
+            tls: None,
         }
     }
 }
@@ -226,6 +230,16 @@ pub struct FileConfig {
     pub retention: RetentionFile,
     #[serde(default)]
     pub limits: LimitsFile,
+    /// The TLS certificate chain (PEM) when the server terminates TLS.
+    pub tls_cert: Option<PathBuf>,
+    /// Its private key (PEM).
+    pub tls_key: Option<PathBuf>,
+    /// The URL devices reach the server at (the enrolment link).
+    pub public_url: Option<String>,
+    /// The pin of the key devices see (the enrolment link).
+    pub tls_pin: Option<String>,
+    /// The pin of the next key (the enrolment link).
+    pub tls_backup_pin: Option<String>,
 }
 
 /// How log lines are written (to stderr; stdout carries only the ready line).
@@ -310,6 +324,33 @@ pub fn resolve(
         limits: file.limits.resolve()?,
         trusted_proxies: parse_proxies(&file.trusted_proxies)?,
         metrics_listen,
+        tls: tls_files(file.tls_cert, file.tls_key)?,
+    })
+}
+
+/// The TLS files: both or neither.
+pub fn tls_files(cert: Option<PathBuf>, key: Option<PathBuf>) -> Result<Option<TlsFiles>, String> {
+    match (cert, key) {
+        (Some(cert), Some(key)) => Ok(Some(TlsFiles { cert, key })),
+        (None, None) => Ok(None),
+        _ => Err("TLS needs both a certificate and its key (--tls-cert and --tls-key)".into()),
+    }
+}
+
+/// The enrolment link's settings: flag or environment over the file.
+pub fn resolve_link(
+    flags: crate::link::LinkSettings,
+    file: Option<&Path>,
+) -> Result<crate::link::LinkSettings, String> {
+    let file = match file {
+        Some(path) => FileConfig::read(path)?,
+        None => FileConfig::default(),
+    };
+    Ok(crate::link::LinkSettings {
+        public_url: flags.public_url.or(file.public_url),
+        pin: flags.pin.or(file.tls_pin),
+        backup_pin: flags.backup_pin.or(file.tls_backup_pin),
+        tls_cert: flags.tls_cert.or(file.tls_cert),
     })
 }
 

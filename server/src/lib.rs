@@ -30,12 +30,14 @@ pub mod copy;
 pub mod http;
 pub mod identity;
 mod limit;
+pub mod link;
 mod metrics;
 pub mod retention;
 pub mod scope;
 mod serve;
 pub mod storage;
 pub mod sync;
+pub mod tls;
 
 // Entry: running the server.
 pub use serve::{RunningServer, StartError, start, start_with};

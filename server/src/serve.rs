@@ -1,6 +1,7 @@
 //! The running server: opens the store, binds the listeners, serves the
-//! router through the connection edge, and runs the schedules (retention,
-//! rate-limit summaries) for as long as it serves.
+//! router through the connection edge (over TLS when it has a certificate),
+//! and runs the schedules (retention, rate-limit summaries, certificate
+//! reloads on SIGHUP) for as long as it serves.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,14 +15,18 @@ pub struct RunningServer {
     pub addr: SocketAddr,
     /// Where `/metrics` is served, when `metrics_listen` is configured.
     pub metrics_addr: Option<SocketAddr>,
+    /// Whether the server terminates TLS itself (`https://` URLs).
+    tls: bool,
     shutdown: Option<tokio::sync::watch::Sender<bool>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 impl RunningServer {
-    /// The base URL devices use, e.g. `http://127.0.0.1:8650`.
+    /// The base URL devices use, e.g. `http://127.0.0.1:8650`, or
+    /// `https://...` when the server terminates TLS.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// Stops accepting connections, finishes in-flight requests, and waits.
@@ -61,6 +66,13 @@ pub async fn start_with(
     config: ServerConfig,
     storage: Arc<dyn Storage>,
 ) -> Result<RunningServer, StartError> {
+    let config_tls = config.tls.is_some();
+    let tls = config
+        .tls
+        .clone()
+        .map(crate::tls::Tls::load)
+        .transpose()
+        .map_err(StartError::Tls)?;
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     let metrics_listener = match config.metrics_listen {
@@ -72,6 +84,9 @@ pub async fn start_with(
         .map(tokio::net::TcpListener::local_addr)
         .transpose()?;
     let retention = tokio::spawn(retention_schedule(storage.clone(), config.clone()));
+    let reloads = tls
+        .clone()
+        .map(|tls| tokio::spawn(crate::tls::reload_on_hangup(tls)));
     let state = http::AppState::new(storage, config);
     refresh_salt(&state).await?;
     let summaries = tokio::spawn(throttle_summaries(state.clone()));
@@ -93,6 +108,7 @@ pub async fn start_with(
             listener,
             http::metrics_router(state.clone()),
             state,
+            None,
             stopped(),
         ))
     });
@@ -104,13 +120,15 @@ pub async fn start_with(
             AbortOnDrop(salts),
         );
         let _metrics = metrics.map(AbortOnDrop);
-        let served = http::edge::serve(listener, app, state.clone(), stopped()).await;
+        let _reloads = reloads.map(AbortOnDrop);
+        let served = http::edge::serve(listener, app, state.clone(), tls, stopped()).await;
         state.flush_throttled().await;
         served
     });
     Ok(RunningServer {
         addr,
         metrics_addr,
+        tls: config_tls,
         shutdown: Some(tx),
         task,
     })
@@ -196,4 +214,6 @@ pub enum StartError {
     Listen(#[from] std::io::Error),
     #[error(transparent)]
     Storage(#[from] storage::StorageError),
+    #[error("{0}")]
+    Tls(String),
 }

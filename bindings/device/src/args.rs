@@ -16,6 +16,11 @@ pub(crate) struct Cli {
     /// Directory of the device store (created on first use).
     #[arg(long, env = "POCKETBOOK_STORE", default_value = "./pocketbook-device")]
     pub(crate) store: PathBuf,
+    /// File holding the notebook's key (64 hex digits, or 32 raw bytes);
+    /// or set POCKETBOOK_KEY to the hex digits. Never the key itself on the
+    /// command line. Without a key the notebook is stored unencrypted.
+    #[arg(long, env = "POCKETBOOK_KEY_FILE")]
+    pub(crate) key_file: Option<PathBuf>,
     #[command(subcommand)]
     pub(crate) command: Command,
 }
@@ -31,13 +36,18 @@ pub(crate) enum Command {
         #[arg(long)]
         station: String,
     },
-    /// Enrol this device with a sync server using a one-time code from its admin.
+    /// Enrol this device with a sync server: the enrolment link `admin
+    /// device enrol` prints (server, code and pinned keys), or --server and
+    /// --code (plain http:// to this machine only).
     Enrol {
+        /// The enrolment link, pocketbook://enrol?server=...&code=...&pin=...
+        #[arg(long, conflicts_with_all = ["server", "code"], required_unless_present = "server")]
+        link: Option<String>,
         /// e.g. http://127.0.0.1:8650
-        #[arg(long)]
-        server: String,
-        #[arg(long)]
-        code: String,
+        #[arg(long, requires = "code")]
+        server: Option<String>,
+        #[arg(long, requires = "server")]
+        code: Option<String>,
         /// A label for the server's device list.
         #[arg(long, default_value = "pocketbook-device")]
         label: String,
@@ -133,6 +143,12 @@ pub(crate) enum Command {
     },
     /// Import (merge) a record's Automerge document from a file.
     Import { file: PathBuf },
+    /// Change the notebook's key to the one in FILE, atomically (keep both
+    /// keys until it returns).
+    Rekey {
+        #[arg(long)]
+        new_key_file: PathBuf,
+    },
     /// The officer's role and station as the server last said (null before).
     Access,
     /// Changes the server refused and this device set aside; with

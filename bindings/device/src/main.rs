@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 mod args;
+mod key;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,6 +25,7 @@ use pocketbook_core::model::{
     StopAccount, StopSearch, TickOutcome, Timestamp, UpdateAgreement, UpdateMethod,
 };
 use pocketbook_core::store::ListFilter;
+use pocketbook_core::sync::client::EnrolmentLink;
 use pocketbook_core::{ApiError, Notebook};
 use serde::Serialize;
 
@@ -64,6 +66,10 @@ impl From<ApiError> for Failure {
             }
             ApiError::Closed { .. } => "closed",
             ApiError::Forbidden { .. } => "forbidden",
+            ApiError::Key { problem, .. } => {
+                details.insert("problem".into(), problem.code().into());
+                "key"
+            }
         };
         Failure {
             kind,
@@ -90,16 +96,26 @@ fn input_error(message: String) -> Failure {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    let key = key::find(cli.key_file.as_deref());
+    // Without a key, stderr says the notebook is unencrypted: a line of its
+    // own after a success, a field of the one error object after a failure.
+    let warning = matches!(key, Ok(None)).then_some(key::PLAIN_WARNING);
+    match key.and_then(|key| run(cli, key)) {
         Ok(value) => {
             println!(
                 "{}",
                 serde_json::to_string_pretty(&value).unwrap_or_default()
             );
+            if let Some(warning) = warning {
+                eprintln!("{}", serde_json::json!({ "warning": warning }));
+            }
             ExitCode::SUCCESS
         }
         Err(failure) => {
             let mut body = failure.details;
+            if let Some(warning) = warning {
+                body.insert("warning".into(), warning.into());
+            }
             body.insert("error".into(), failure.kind.into());
             body.insert("message".into(), failure.message.into());
             eprintln!("{}", serde_json::Value::Object(body));
@@ -108,7 +124,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<serde_json::Value, Failure> {
+fn run(cli: Cli, key: Option<Vec<u8>>) -> Result<serde_json::Value, Failure> {
     let store = cli.store.display().to_string();
     if let Command::Init {
         shoulder_number,
@@ -116,28 +132,50 @@ fn run(cli: Cli) -> Result<serde_json::Value, Failure> {
         station,
     } = cli.command
     {
-        let nb = Notebook::open(
-            store,
-            Officer {
-                shoulder_number,
-                name,
-                station,
-            },
-        )?;
+        let officer = Officer {
+            shoulder_number,
+            name,
+            station,
+        };
+        let nb = match key {
+            Some(key) => Notebook::open_encrypted(store, officer, key)?,
+            None => Notebook::open(store, officer)?,
+        };
         return json(&nb.officer()?);
     }
     if let Command::Enrol {
+        link,
         server,
         code,
         label,
     } = cli.command
     {
-        let nb = runtime()?.block_on(pocketbook_core::api::enrol_device(
-            store, server, code, label,
-        ))?;
+        let (server, code) = match (link, server, code) {
+            (Some(link), _, _) => {
+                let link = EnrolmentLink::parse(&link).map_err(|e| input_error(e.to_string()))?;
+                (link.server_url, link.code)
+            }
+            (None, Some(server), Some(code)) => (server, code),
+            _ => {
+                return Err(input_error(
+                    "enrol needs --link, or --server and --code".into(),
+                ));
+            }
+        };
+        let nb = match key {
+            Some(key) => runtime()?.block_on(pocketbook_core::api::enrol_encrypted_device(
+                store, key, server, code, label,
+            ))?,
+            None => runtime()?.block_on(pocketbook_core::api::enrol_device(
+                store, server, code, label,
+            ))?,
+        };
         return json(&nb.officer()?);
     }
-    let nb = Notebook::open_existing(store)?;
+    let nb = match key {
+        Some(key) => Notebook::open_existing_encrypted(store, key)?,
+        None => Notebook::open_existing(store)?,
+    };
     if let Some(aside) = nb.store_moved_aside() {
         eprintln!(
             "{}",
@@ -285,6 +323,12 @@ fn run(cli: Cli) -> Result<serde_json::Value, Failure> {
             std::fs::write(&out, &bytes)
                 .map_err(|e| input_error(format!("cannot write {}: {e}", out.display())))?;
             json(&serde_json::json!({ "bytes": bytes.len(), "out": out }))
+        }
+        Command::Rekey { new_key_file } => {
+            let bytes = std::fs::read(&new_key_file)
+                .map_err(|e| input_error(format!("key file {}: {e}", new_key_file.display())))?;
+            nb.rekey(key::parse(&bytes)?)?;
+            json(&serde_json::json!({ "rekeyed": true }))
         }
         Command::Import { file } => {
             let bytes = std::fs::read(&file)

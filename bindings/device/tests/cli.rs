@@ -375,3 +375,101 @@ fn enrolling_with_nothing_listening_says_offline_and_why() {
     assert_eq!(err["error"], "offline");
     assert_eq!(err["cause"], "refused", "{err}");
 }
+
+fn device_with_key(store: &Path, key: Option<&str>, args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_pocketbook-device"));
+    command.arg("--store").arg(store).args(args);
+    command.env_remove("POCKETBOOK_KEY");
+    if let Some(key) = key {
+        command.env("POCKETBOOK_KEY", key);
+    }
+    command.output().expect("run pocketbook-device")
+}
+
+#[test]
+fn the_key_comes_from_a_file_or_the_environment_and_a_wrong_one_touches_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("device");
+    let key = "11".repeat(32);
+    let init = [
+        "init",
+        "--shoulder-number",
+        "PC510",
+        "--name",
+        "Jo Smith",
+        "--station",
+        "Lewisham",
+    ];
+    let out = device_with_key(&store, Some(&key), &init);
+    assert!(out.status.success(), "{out:?}");
+    assert!(out.stderr.is_empty(), "no warning with a key: {out:?}");
+    let file = write(dir.path(), "search.json", &stop_search_json());
+    let out = device_with_key(&store, Some(&key), &["new", "stop-search", "--json", &file]);
+    assert!(out.status.success(), "{out:?}");
+    let record: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let reference = record["header"]["reference"].as_str().unwrap().to_string();
+    let raw = std::fs::read(store.join("pocketbook.db")).unwrap();
+    assert!(
+        !raw.windows(reference.len())
+            .any(|w| w == reference.as_bytes())
+    );
+
+    // Without a key: refused as "key"/"missing", with the plain-mode warning.
+    let err = failure(&store, &["list"], 1);
+    assert_eq!(
+        (err["error"].as_str(), err["problem"].as_str()),
+        (Some("key"), Some("missing"))
+    );
+    assert!(err["warning"].as_str().unwrap().contains("unencrypted"));
+    // A wrong key, from a file this time.
+    let wrong = dir.path().join("wrong.key");
+    std::fs::write(&wrong, "22".repeat(32)).unwrap();
+    let wrong = wrong.display().to_string();
+    let err = failure(&store, &["--key-file", &wrong, "list"], 1);
+    assert_eq!(err["problem"], "wrong");
+    // Rekey to the file's key; the old key is then the wrong one.
+    let out = device_with_key(&store, Some(&key), &["rekey", "--new-key-file", &wrong]);
+    assert!(out.status.success(), "{out:?}");
+    let listed = ok(&store, &["--key-file", &wrong, "list"]);
+    assert_eq!(listed[0]["reference"].as_str(), Some(reference.as_str()));
+    let out = device_with_key(&store, Some(&key), &["list"]);
+    assert_eq!(out.status.code(), Some(1));
+    // A malformed key is the command line's fault.
+    let out = device_with_key(&store, Some("abc"), &["list"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+}
+
+#[test]
+fn without_a_key_the_notebook_is_plain_and_stderr_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("device");
+    init(&store, "PC511");
+    let out = device_with_key(&store, None, &["list"]);
+    assert!(out.status.success());
+    let warning: Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert!(warning["warning"].as_str().unwrap().contains("unencrypted"));
+    let raw = std::fs::read(store.join("pocketbook.db")).unwrap();
+    assert!(raw.starts_with(b"SQLite format 3"));
+}
+
+#[test]
+fn enrol_takes_a_link_and_refuses_one_that_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("device");
+    let err = failure(
+        &store,
+        &["enrol", "--link", "https://example.org/?code=X"],
+        2,
+    );
+    assert!(
+        err["message"].as_str().unwrap().contains("enrolment link"),
+        "{err}"
+    );
+    // Plain http:// to anything but this machine is refused before a byte is sent.
+    let link = "pocketbook://enrol?server=http%3A%2F%2F192.0.2.10%3A8650&code=7KD3Q-9QW2H";
+    let err = failure(&store, &["enrol", "--link", link], 1);
+    assert!(
+        err["message"].as_str().unwrap().contains("loopback"),
+        "{err}"
+    );
+}

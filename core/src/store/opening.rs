@@ -7,10 +7,15 @@ use std::path::{Path, PathBuf};
 use automerge::ActorId;
 use rusqlite::{Connection, ErrorCode, OptionalExtension};
 
-use super::{APPLICATION_ID, StoreError, schema};
+use super::{APPLICATION_ID, StoreError, StoreKey, encryption, schema};
 
-pub(super) fn open_checked(path: &Path) -> Result<Connection, OpenFailure> {
+/// Opens the store file, encrypted with `key` when there is one, and
+/// brings its schema up to date.
+pub(super) fn open_checked(path: &Path, key: Option<&StoreKey>) -> Result<Connection, OpenFailure> {
     let mut conn = Connection::open(path)?;
+    if let Some(key) = key {
+        encryption::apply_key(&conn, key).map_err(OpenFailure::Store)?;
+    }
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     let app_id: i32 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
     let objects: i64 = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;

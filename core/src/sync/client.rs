@@ -2,6 +2,14 @@
 //! gzip-compressed JSON both ways, bounded responses and bounded waits
 //! ([`NetworkSettings`]), and errors an app can act on (offline with its
 //! cause, unauthorised, update required, refused, wipe).
+//!
+//! TLS trusts exactly the server keys pinned at enrolment ([`TlsTrust`]),
+//! plus a certificate authority only when one is configured: never the
+//! platform's verifier or store, so a certificate some public authority
+//! issued to an attacker is refused, and the pin is checked during the
+//! handshake, before a byte of the request (and its token) is sent.
+//! Plain `http://` is refused except to this device itself (loopback),
+//! which tests and the device CLI's local use need.
 
 use std::io::Write;
 use std::sync::Once;
@@ -17,6 +25,7 @@ use super::wire::{
     ENROL_PATH, EnrolRequest, EnrolResponse, ErrorBody, PROTOCOL_VERSION, RETIRE_PATH,
     RetireRequest, SYNC_PATH, SyncRequest, SyncResponse,
 };
+use crate::tls_pin::Pin;
 
 /// Largest response body the client reads.
 const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
@@ -122,6 +131,198 @@ pub enum ClientError {
     Protocol(String),
 }
 
+/// What the client trusts for `https://`: the pinned keys (the server's
+/// and a backup, from the enrolment link) and, for a force with its own
+/// PKI, a certificate authority. A server URL carries its pins in its
+/// fragment (`https://host/#pin=sha256/...&pin=sha256/...`), which never
+/// leaves the device, so the stored server address is also its trust.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsTrust {
+    pub pins: Vec<Pin>,
+    /// DER certificates of an authority whose certificates are also accepted.
+    pub authorities: Vec<Vec<u8>>,
+}
+
+impl TlsTrust {
+    /// The pins in a URL's fragment (`pin=...`, repeated).
+    pub fn of_url(url: &reqwest::Url) -> Result<Self, ClientError> {
+        let mut trust = TlsTrust::default();
+        let Some(fragment) = url.fragment() else {
+            return Ok(trust);
+        };
+        for (key, value) in url::form_urlencoded::parse(fragment.as_bytes()) {
+            if key == "pin" {
+                trust
+                    .pins
+                    .push(Pin::parse(&value).map_err(ClientError::Protocol)?);
+            }
+        }
+        Ok(trust)
+    }
+}
+
+/// The URL a device stores and syncs with: `server` with `pins` in its
+/// fragment.
+pub fn pinned_url(server: &str, pins: &[Pin]) -> Result<String, ClientError> {
+    let mut url = reqwest::Url::parse(server)
+        .map_err(|e| ClientError::Protocol(format!("server URL {server:?}: {e}")))?;
+    let fragment = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pins.iter().map(|pin| ("pin", pin.to_string())))
+        .finish();
+    url.set_fragment((!pins.is_empty()).then_some(fragment.as_str()));
+    Ok(url.to_string())
+}
+
+/// An enrolment link, read: where the server is (with its pins in the
+/// URL's fragment, as the device stores it) and the one-time code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnrolmentLink {
+    pub server_url: String,
+    pub code: String,
+}
+
+impl EnrolmentLink {
+    /// Reads `pocketbook://enrol?server=...&code=...&pin=...` (any order).
+    pub fn parse(link: &str) -> Result<Self, ClientError> {
+        let bad = |what: &str| ClientError::Protocol(format!("not an enrolment link: {what}"));
+        let query = link
+            .trim()
+            .strip_prefix(crate::tls_pin::ENROLMENT_LINK_PREFIX)
+            .ok_or_else(|| bad("it must start with pocketbook://enrol?"))?;
+        let (mut server, mut code, mut pins) = (None, None, Vec::new());
+        for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+            match &*key {
+                "server" => server = Some(value.into_owned()),
+                "code" => code = Some(value.into_owned()),
+                "pin" => pins.push(Pin::parse(&value).map_err(ClientError::Protocol)?),
+                _ => {}
+            }
+        }
+        let server = server.ok_or_else(|| bad("no server"))?;
+        Ok(EnrolmentLink {
+            server_url: pinned_url(&server, &pins)?,
+            code: code.ok_or_else(|| bad("no code"))?,
+        })
+    }
+}
+
+/// Whether `http://` may be used to reach `url`'s host: this device only.
+fn is_loopback(url: &reqwest::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+/// Accepts a server certificate whose key is pinned, or one a configured
+/// authority issued for the server's name; refuses everything else during
+/// the handshake.
+#[derive(Debug)]
+struct PinnedVerifier {
+    pins: Vec<Pin>,
+    authority: Option<std::sync::Arc<rustls::client::WebPkiServerVerifier>>,
+    provider: std::sync::Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for PinnedVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
+        intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        server_name: &rustls::pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        if Pin::of_certificate(end_entity).is_ok_and(|pin| self.pins.contains(&pin)) {
+            return Ok(rustls::client::danger::ServerCertVerified::assertion());
+        }
+        match &self.authority {
+            Some(authority) => authority.verify_server_cert(
+                end_entity,
+                intermediates,
+                server_name,
+                ocsp_response,
+                now,
+            ),
+            None => Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::ApplicationVerificationFailure,
+            )),
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// The TLS settings of a client that trusts `trust` and nothing else.
+fn tls_config(trust: &TlsTrust) -> Result<rustls::ClientConfig, ClientError> {
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let authority = if trust.authorities.is_empty() {
+        None
+    } else {
+        let mut roots = rustls::RootCertStore::empty();
+        for der in &trust.authorities {
+            roots
+                .add(rustls::pki_types::CertificateDer::from(der.clone()))
+                .map_err(|e| ClientError::Protocol(format!("certificate authority: {e}")))?;
+        }
+        Some(
+            rustls::client::WebPkiServerVerifier::builder_with_provider(
+                std::sync::Arc::new(roots),
+                provider.clone(),
+            )
+            .build()
+            .map_err(|e| ClientError::Protocol(format!("certificate authority: {e}")))?,
+        )
+    };
+    let verifier = PinnedVerifier {
+        pins: trust.pins.clone(),
+        authority,
+        provider: provider.clone(),
+    };
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ClientError::Protocol(format!("TLS: {e}")))?
+        .dangerous()
+        .with_custom_certificate_verifier(std::sync::Arc::new(verifier))
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
 /// An HTTP client bound to one server and (after enrolment) one device token.
 pub struct SyncClient {
     http: reqwest::Client,
@@ -154,6 +355,7 @@ pub fn install_crypto_provider() {
 }
 
 impl SyncClient {
+    /// A client for `server_url`, trusting the pins in its fragment.
     pub fn new(
         server_url: &str,
         token: Option<String>,
@@ -161,14 +363,42 @@ impl SyncClient {
     ) -> Result<Self, ClientError> {
         let base = reqwest::Url::parse(server_url)
             .map_err(|e| ClientError::Protocol(format!("server URL {server_url:?}: {e}")))?;
+        let trust = TlsTrust::of_url(&base)?;
+        Self::with_trust(server_url, token, network, &trust)
+    }
+
+    /// A client for `server_url` trusting exactly `trust` over HTTPS.
+    /// `http://` is refused except to loopback; `https://` with nothing to
+    /// trust is refused too (enrol with the enrolment link, which carries
+    /// the server's pins).
+    pub fn with_trust(
+        server_url: &str,
+        token: Option<String>,
+        network: &NetworkSettings,
+        trust: &TlsTrust,
+    ) -> Result<Self, ClientError> {
+        let mut base = reqwest::Url::parse(server_url)
+            .map_err(|e| ClientError::Protocol(format!("server URL {server_url:?}: {e}")))?;
+        base.set_fragment(None);
         if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none() {
             return Err(ClientError::Protocol(format!(
-                "server URL {server_url:?} must be http:// or https:// with a host"
+                "server URL {base} must be http:// or https:// with a host"
+            )));
+        }
+        if base.scheme() == "http" && !is_loopback(&base) {
+            return Err(ClientError::Protocol(format!(
+                "server URL {base}: plain http:// is refused except to this device (loopback); use https:// and the enrolment link"
+            )));
+        }
+        if base.scheme() == "https" && trust.pins.is_empty() && trust.authorities.is_empty() {
+            return Err(ClientError::Protocol(format!(
+                "server URL {base}: no pinned key or certificate authority to trust; enrol with the enrolment link"
             )));
         }
         install_crypto_provider();
         const IDLE_CONNECTION: Duration = Duration::from_secs(5);
         let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls_config(trust)?)
             .connect_timeout(network.connect_timeout)
             .read_timeout(network.read_timeout)
             .timeout(network.overall_timeout)
@@ -365,6 +595,47 @@ mod tests {
     use reqwest::StatusCode;
 
     use super::*;
+
+    #[test]
+    fn plain_http_only_to_loopback_and_https_only_with_something_to_trust() {
+        let n = NetworkSettings::default();
+        for url in [
+            "http://127.0.0.1:8650",
+            "http://localhost:8650",
+            "http://[::1]:8650",
+        ] {
+            assert!(SyncClient::new(url, None, &n).is_ok(), "{url}");
+        }
+        for url in ["http://192.0.2.10:8650", "http://pocketbook.example.org"] {
+            let err = SyncClient::new(url, None, &n).unwrap_err();
+            assert!(err.to_string().contains("loopback"), "{url}: {err}");
+        }
+        let err = SyncClient::new("https://pocketbook.example.org", None, &n).unwrap_err();
+        assert!(err.to_string().contains("enrolment link"), "{err}");
+        let pinned = pinned_url("https://pocketbook.example.org", &[Pin([3; 32])]).unwrap();
+        assert!(SyncClient::new(&pinned, None, &n).is_ok());
+        let bad = "https://pocketbook.example.org/#pin=sha256/nope";
+        assert!(SyncClient::new(bad, None, &n).is_err());
+    }
+
+    #[test]
+    fn an_enrolment_link_gives_the_pinned_server_and_the_code() {
+        let (a, b) = (Pin([1; 32]), Pin([2; 32]));
+        let server = "https://pocketbook.example.org";
+        let link = format!(
+            "pocketbook://enrol?server={}&code=7KD3Q-9QW2H&pin={}&pin={}",
+            "https%3A%2F%2Fpocketbook.example.org",
+            url::form_urlencoded::byte_serialize(a.to_string().as_bytes()).collect::<String>(),
+            url::form_urlencoded::byte_serialize(b.to_string().as_bytes()).collect::<String>(),
+        );
+        let parsed = EnrolmentLink::parse(&link).unwrap();
+        assert_eq!(parsed.code, "7KD3Q-9QW2H");
+        assert_eq!(parsed.server_url, pinned_url(server, &[a, b]).unwrap());
+        let trust = TlsTrust::of_url(&reqwest::Url::parse(&parsed.server_url).unwrap()).unwrap();
+        assert_eq!(trust.pins, [a, b]);
+        assert!(EnrolmentLink::parse("https://pocketbook.example.org").is_err());
+        assert!(EnrolmentLink::parse("pocketbook://enrol?code=X").is_err());
+    }
 
     fn answer(status: u16, body: serde_json::Value) -> ClientError {
         error_of(

@@ -46,6 +46,8 @@ pub(super) enum Command {
         /// Log lines as readable text or as one JSON object per line.
         #[arg(long, env = "POCKETBOOK_LOG_FORMAT", value_enum)]
         log_format: Option<LogFormat>,
+        #[command(flatten)]
+        tls: TlsArgs,
     },
     /// Manage officers, devices and records.
     Admin {
@@ -203,6 +205,11 @@ pub(super) enum DeviceCommand {
         /// Minutes the code stays valid (1 to 1440).
         #[arg(long, default_value_t = 15)]
         ttl_minutes: u32,
+        #[command(flatten)]
+        link: LinkArgs,
+        /// Also print the enrolment link as a QR code, for the app to scan.
+        #[arg(long)]
+        qr: bool,
     },
     /// List enrolled devices.
     List,
@@ -257,4 +264,35 @@ pub(super) enum AuditCommand {
     },
     /// Check the hash chain: exits non-zero if any event was altered or removed.
     Verify,
+}
+
+/// Terminating TLS in the server (instead of a reverse proxy).
+#[derive(clap::Args, Debug, Default)]
+pub(crate) struct TlsArgs {
+    /// The certificate chain (PEM) to serve HTTPS with; reloaded on SIGHUP.
+    #[arg(long, env = "POCKETBOOK_TLS_CERT", requires = "tls_key")]
+    pub(crate) tls_cert: Option<std::path::PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, env = "POCKETBOOK_TLS_KEY", requires = "tls_cert")]
+    pub(crate) tls_key: Option<std::path::PathBuf>,
+}
+
+/// What the enrolment link carries; each also a config file key
+/// (`public_url`, `tls_pin`, `tls_backup_pin`, `tls_cert`).
+#[derive(clap::Args, Debug, Default)]
+pub(crate) struct LinkArgs {
+    /// The URL devices reach the server at (e.g. https://pocketbook.example.org);
+    /// with it, a link with the code and the pins is printed after the code.
+    #[arg(long, env = "POCKETBOOK_PUBLIC_URL")]
+    pub(crate) public_url: Option<String>,
+    /// The SHA-256 pin (sha256/...) of the key devices see; behind a proxy,
+    /// the proxy's. Without it, derived from --tls-cert.
+    #[arg(long, env = "POCKETBOOK_TLS_PIN")]
+    pub(crate) tls_pin: Option<String>,
+    /// The pin of the key the server will move to next.
+    #[arg(long, env = "POCKETBOOK_TLS_BACKUP_PIN")]
+    pub(crate) tls_backup_pin: Option<String>,
+    /// The certificate `serve --tls-cert` serves, to derive the pin from.
+    #[arg(long, env = "POCKETBOOK_TLS_CERT")]
+    pub(crate) tls_cert: Option<std::path::PathBuf>,
 }

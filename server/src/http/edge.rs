@@ -18,8 +18,10 @@
 //!   (IPv6 by its /64) that already holds its share gets a canned 503 and
 //!   is closed at once, so one client cannot fill the server. Trusted
 //!   proxies are exempt (they multiplex everyone).
-//! - **HTTP/1.1 only.** TLS and HTTP/2 belong to the reverse proxy in front
-//!   (README, "Behind a reverse proxy").
+//! - **HTTP/1.1 only.** HTTP/2 belongs to a reverse proxy in front
+//!   (README, "Behind a reverse proxy"). TLS is terminated either there
+//!   or here ([`crate::tls`]), the handshake bounded by the header read
+//!   timeout and run on the connection's own task.
 //!
 //! Body timeouts, the concurrency limit and body sizes are per request, in
 //! [`super`]. The client address a request is attributed to is decided
@@ -151,6 +153,7 @@ pub async fn serve(
     listener: TcpListener,
     router: Router,
     state: Arc<AppState>,
+    tls: Option<Arc<crate::tls::Tls>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let limits: Limits = state.config.limits;
@@ -213,12 +216,37 @@ pub async fn serve(
             request.extensions_mut().insert(ClientAddr(client));
             router.clone().oneshot(request)
         });
-        let io = TokioIo::new(StallGuard::new(stream, limits.write_stall));
-        let connection = graceful.watch(http.serve_connection(io, service));
+        let guarded = StallGuard::new(stream, limits.write_stall);
+        // The certificate of the moment: a reload changes later handshakes only.
+        let acceptor = tls.as_ref().map(|tls| tls.acceptor());
+        let watcher = graceful.watcher();
+        let http = http.clone();
         let open = state.metrics.connections_open.clone();
         open.inc();
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
+            let served = match acceptor {
+                None => {
+                    let io = TokioIo::new(guarded);
+                    watcher.watch(http.serve_connection(io, service)).await
+                }
+                Some(acceptor) => {
+                    match tokio::time::timeout(limits.header_read, acceptor.accept(guarded)).await {
+                        Ok(Ok(stream)) => {
+                            let io = TokioIo::new(stream);
+                            watcher.watch(http.serve_connection(io, service)).await
+                        }
+                        Ok(Err(e)) => {
+                            tracing::debug!(error = %e, "TLS handshake failed");
+                            Ok(())
+                        }
+                        Err(_) => {
+                            tracing::debug!("TLS handshake timed out");
+                            Ok(())
+                        }
+                    }
+                }
+            };
+            if let Err(e) = served {
                 // Timeouts, resets and malformed heads end here; hyper has
                 // already answered what could be answered.
                 tracing::debug!(error = %e, "connection ended");

@@ -19,4 +19,5 @@ mod ops;
 mod protocol;
 mod serve;
 mod sync;
+mod tls;
 mod trust;

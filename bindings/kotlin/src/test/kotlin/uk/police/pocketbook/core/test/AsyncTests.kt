@@ -7,7 +7,7 @@ import java.net.ServerSocket
 import kotlinx.coroutines.runBlocking
 import uk.police.pocketbook.core.ApiException
 import uk.police.pocketbook.core.OfflineCause
-import uk.police.pocketbook.core.enrolDevice
+import uk.police.pocketbook.core.enrolEncryptedDevice
 
 /** A local port with nothing listening on it. */
 fun closedPort(): Int = ServerSocket(0).use { it.localPort }
@@ -26,7 +26,7 @@ fun asyncTests(suite: TestSuite) = with(suite) {
         withTempDir { dir ->
             val e = assertThrows<ApiException.Offline>("enrol") {
                 runBlocking {
-                    enrolDevice(dir.toString(), "http://127.0.0.1:${closedPort()}", "ABCDE-FGHJK", "kotlin test")
+                    enrolEncryptedDevice(dir.toString(), testKey, "http://127.0.0.1:${closedPort()}", "ABCDE-FGHJK", "kotlin test")
                 }
             }
             assertReadable(e)

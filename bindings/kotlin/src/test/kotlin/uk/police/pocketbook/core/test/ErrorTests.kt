@@ -3,6 +3,7 @@ package uk.police.pocketbook.core.test
 
 import uk.police.pocketbook.core.ApiException
 import uk.police.pocketbook.core.ChecklistItem
+import uk.police.pocketbook.core.KeyProblem
 import uk.police.pocketbook.core.Notebook
 import uk.police.pocketbook.core.Officer
 import uk.police.pocketbook.core.RecordBody
@@ -26,6 +27,7 @@ fun describe(e: ApiException): String = when (e) {
     is ApiException.Wiped -> "wiped"
     is ApiException.Closed -> "closed"
     is ApiException.Forbidden -> "forbidden"
+    is ApiException.Key -> "key"
 }
 
 /** A flat error's message is the Rust Display text, not a dump of fields. */
@@ -64,7 +66,7 @@ fun errorTests(suite: TestSuite) = with(suite) {
         // core runs the server's scope rule before the edit is stored.
         val colleague = Officer(shoulderNumber = "PC9876", name = "Sam Lee", station = "Central")
         val bytes = withTempDir { dir ->
-            Notebook.open(dir.toString(), colleague).use { theirs ->
+            Notebook.open(dir.toString(), colleague, testKey).use { theirs ->
                 theirs.export(theirs.createScene(sceneInput()).header.id)
             }
         }
@@ -115,10 +117,10 @@ fun errorTests(suite: TestSuite) = with(suite) {
 
     test("another officer's notebook is refused with Conflict") {
         withTempDir { dir ->
-            Notebook.open(dir.toString(), officer).close()
+            Notebook.open(dir.toString(), officer, testKey).close()
             val other = Officer(shoulderNumber = "PC9999", name = "Sam Lee", station = "Central")
             val e = assertThrows<ApiException.Conflict>("open as another officer") {
-                Notebook.open(dir.toString(), other)
+                Notebook.open(dir.toString(), other, testKey)
             }
             assertReadable(e)
         }
@@ -126,22 +128,43 @@ fun errorTests(suite: TestSuite) = with(suite) {
 
     test("a closed notebook throws ApiException.Closed, and opens again") {
         withTempDir { dir ->
-            Notebook.open(dir.toString(), officer).use { notebook ->
+            Notebook.open(dir.toString(), officer, testKey).use { notebook ->
                 val id = notebook.createStopAccount(stopAccount()).header.id
                 notebook.closeNotebook()
                 val e = assertThrows<ApiException.Closed>("get after closeNotebook") { notebook.get(id) }
                 assertReadable(e)
                 assertThrows<ApiException.Closed>("officer after closeNotebook") { notebook.officer() }
-                Notebook.openExisting(dir.toString()).use { again ->
+                Notebook.openExisting(dir.toString(), testKey).use { again ->
                     assertEquals(id, again.get(id).header.id, "the record after reopening")
                 }
             }
         }
     }
 
+    test("a wrong key throws ApiException.Key (WRONG) and the notebook still opens with its own") {
+        withTempDir { dir ->
+            val id = Notebook.open(dir.toString(), officer, testKey).use { it.createStopAccount(stopAccount()).header.id }
+            val wrongKey = ByteArray(32) { 9 }
+            val e = assertThrows<ApiException.Key>("open with a wrong key") {
+                Notebook.openExisting(dir.toString(), wrongKey)
+            }
+            assertReadable(e)
+            assertEquals(KeyProblem.WRONG, e.problem, "problem")
+            val short = assertThrows<ApiException.Key>("a 16-byte key") { Notebook.open(dir.toString(), officer, ByteArray(16)) }
+            assertEquals(KeyProblem.MALFORMED, short.problem, "problem")
+            Notebook.openExisting(dir.toString(), testKey).use { notebook ->
+                assertEquals(null, notebook.storeMovedAside(), "nothing moved aside")
+                assertEquals(id, notebook.get(id).header.id, "the record")
+                notebook.rekey(wrongKey)
+            }
+            assertThrows<ApiException.Key>("the old key after rekey") { Notebook.openExisting(dir.toString(), testKey) }
+            Notebook.openExisting(dir.toString(), wrongKey).use { assertEquals(id, it.get(id).header.id, "after rekey") }
+        }
+    }
+
     test("opening an empty folder as an existing notebook throws NotEnrolled") {
         withTempDir { dir ->
-            assertThrows<ApiException.NotEnrolled>("openExisting") { Notebook.openExisting(dir.toString()) }
+            assertThrows<ApiException.NotEnrolled>("openExisting") { Notebook.openExisting(dir.toString(), testKey) }
         }
     }
 }

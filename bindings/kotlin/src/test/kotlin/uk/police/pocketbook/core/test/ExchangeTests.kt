@@ -20,7 +20,7 @@ fun exchangeTests(suite: TestSuite) = with(suite) {
             check(bytes.size > 100) { "exported ${bytes.size} bytes" }
 
             withTempDir { dir ->
-                Notebook.open(dir.toString(), officer).use { target ->
+                Notebook.open(dir.toString(), officer, testKey).use { target ->
                     val recorder = Recorder()
                     val subscription = target.subscribe(recorder)
                     val imported = target.import(bytes)

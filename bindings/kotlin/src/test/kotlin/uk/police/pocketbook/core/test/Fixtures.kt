@@ -79,6 +79,12 @@ fun stopAccount() = StopAccount(
     askedAbout = "Why they were in the closed car park",
 )
 
+/**
+ * The notebook key every test opens with: 32 bytes, as an app keeps in the
+ * Android Keystore (bindings/README.md shows how).
+ */
+val testKey: ByteArray = ByteArray(32) { (it * 7 + 3).toByte() }
+
 /** A fresh temp folder, deleted afterwards. */
 fun <T> withTempDir(block: (Path) -> T): T {
     val dir = Files.createTempDirectory("pocketbook-kotlin-")
@@ -91,5 +97,5 @@ fun <T> withTempDir(block: (Path) -> T): T {
 
 /** A notebook opened for [officer] in a fresh temp folder, closed and deleted afterwards. */
 fun <T> withNotebook(block: (Notebook) -> T): T = withTempDir { dir ->
-    Notebook.open(dir.toString(), officer).use(block)
+    Notebook.open(dir.toString(), officer, testKey).use(block)
 }

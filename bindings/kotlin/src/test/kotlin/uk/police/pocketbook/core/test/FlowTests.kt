@@ -23,7 +23,7 @@ import uk.police.pocketbook.core.ChangeOrigin
 import uk.police.pocketbook.core.FfiConverterTypeChangeListener
 import uk.police.pocketbook.core.Notebook
 import uk.police.pocketbook.core.RecordKind
-import uk.police.pocketbook.core.enrolDevice
+import uk.police.pocketbook.core.enrolEncryptedDevice
 import uk.police.pocketbook.core.ktx.SyncState
 import uk.police.pocketbook.core.ktx.changes
 import uk.police.pocketbook.core.ktx.syncStates
@@ -48,7 +48,7 @@ private fun flowServer(): Pair<String, List<String>> {
 }
 
 private fun <T> withDevice(url: String, code: String, block: (Notebook) -> T): T = withTempDir { dir ->
-    runBlocking { enrolDevice(dir.toString(), url, code, "kotlin flow device") }.use(block)
+    runBlocking { enrolEncryptedDevice(dir.toString(), testKey, url, code, "kotlin flow device") }.use(block)
 }
 
 fun flowTests(suite: TestSuite) = with(suite) {

@@ -21,13 +21,13 @@ import uk.police.pocketbook.core.UpdateMethod
 fun recordTests(suite: TestSuite) = with(suite) {
     test("opens a notebook in a temp folder and reopens it for its officer") {
         withTempDir { dir ->
-            Notebook.open(dir.toString(), officer).use { notebook ->
+            Notebook.open(dir.toString(), officer, testKey).use { notebook ->
                 assertEquals(officer, notebook.officer(), "officer")
                 assertEquals(null, notebook.storeMovedAside(), "store moved aside")
                 assertEquals(emptyList(), notebook.list(ListFilter()), "records of a new notebook")
                 notebook.createScene(sceneInput())
             }
-            Notebook.openExisting(dir.toString()).use { reopened ->
+            Notebook.openExisting(dir.toString(), testKey).use { reopened ->
                 assertEquals(officer, reopened.officer(), "officer after reopening")
                 assertEquals(1, reopened.list(ListFilter()).size, "records after reopening")
             }
@@ -158,7 +158,7 @@ fun recordTests(suite: TestSuite) = with(suite) {
     }
 
     test("a closed notebook refuses calls instead of crashing") {
-        val notebook = withTempDir { dir -> Notebook.open(dir.toString(), officer).also { it.close() } }
+        val notebook = withTempDir { dir -> Notebook.open(dir.toString(), officer, testKey).also { it.close() } }
         assertThrows<IllegalStateException>("call after close") { notebook.officer() }
     }
 }

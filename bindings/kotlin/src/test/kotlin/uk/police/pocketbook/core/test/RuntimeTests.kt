@@ -25,7 +25,7 @@ import uk.police.pocketbook.core.OfflineCause
 import uk.police.pocketbook.core.SyncProgress
 import uk.police.pocketbook.core.WipeReason
 import uk.police.pocketbook.core.defaultNetworkSettings
-import uk.police.pocketbook.core.enrolDeviceWithNetwork
+import uk.police.pocketbook.core.enrolEncryptedDeviceWithNetwork
 
 const val RECEIVED_RECORDS = 1_000
 private const val DISPATCHER_THREAD = "single-threaded-dispatcher"
@@ -64,8 +64,8 @@ fun runtimeTests(suite: TestSuite) = with(suite) {
             withTempDir { dir ->
                 val e = assertThrows<ApiException.Offline>("enrol") {
                     runBlocking {
-                        enrolDeviceWithNetwork(
-                            dir.toString(), "http://127.0.0.1:${silent.localPort}", "ABCDE-FGHJK", "kotlin test", network,
+                        enrolEncryptedDeviceWithNetwork(
+                            dir.toString(), testKey, "http://127.0.0.1:${silent.localPort}", "ABCDE-FGHJK", "kotlin test", network,
                         )
                     }
                 }

@@ -7,7 +7,10 @@ import java.util.concurrent.CopyOnWriteArrayList
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.runBlocking
+import uk.police.pocketbook.core.ApiException
 import uk.police.pocketbook.core.ChangeOrigin
+import uk.police.pocketbook.core.Notebook
+import uk.police.pocketbook.core.enrolWithLink
 import uk.police.pocketbook.core.ListFilter
 import uk.police.pocketbook.core.ReceiptMedium
 import uk.police.pocketbook.core.SyncProgress
@@ -21,6 +24,21 @@ private class ProgressRecorder : SyncProgress {
 }
 
 fun syncTests(suite: TestSuite) = with(suite) {
+    test("a device enrolled with the enrolment link syncs over HTTPS, trusting the pinned key") {
+        val link = System.getProperty("pocketbook.test.link")
+        check(!link.isNullOrBlank() && link.startsWith("pocketbook://enrol?")) { "link: $link" }
+        check(TestServer.url.startsWith("https://")) { "the test server serves HTTPS: ${TestServer.url}" }
+        withTempDir { dir ->
+            runBlocking { enrolWithLink(dir.toString(), testKey, link, "kotlin link device") }.use { notebook ->
+                notebook.createStopAccount(stopAccount())
+                val summary = runBlocking { notebook.sync(null) }
+                assertEquals(1, summary.acknowledged, "records acknowledged over HTTPS")
+            }
+            // The link's code is spent, and the notebook is encrypted: a wrong key opens nothing.
+            assertThrows<ApiException.Key>("a wrong key") { Notebook.openExisting(dir.toString(), ByteArray(32)) }
+        }
+    }
+
     test("two devices enrolled with a real server exchange a record through sync") {
         withEnrolledDevice("kotlin device A") { a ->
             assertEquals(officer, a.officer(), "officer of the enrolment code")

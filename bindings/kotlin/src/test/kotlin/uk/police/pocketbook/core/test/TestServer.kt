@@ -9,7 +9,7 @@ package uk.police.pocketbook.core.test
 import java.util.concurrent.TimeUnit
 import kotlinx.coroutines.runBlocking
 import uk.police.pocketbook.core.Notebook
-import uk.police.pocketbook.core.enrolDevice
+import uk.police.pocketbook.core.enrolEncryptedDevice
 
 object TestServer {
     val url: String by lazy { property("pocketbook.test.server") }
@@ -48,5 +48,5 @@ object TestServer {
 /** Enrols a device with the next code into a fresh folder, closed and deleted afterwards. */
 fun <T> withEnrolledDevice(label: String, block: (Notebook) -> T): T =
     withTempDir { dir ->
-        runBlocking { enrolDevice(dir.toString(), TestServer.url, TestServer.nextCode(), label) }.use(block)
+        runBlocking { enrolEncryptedDevice(dir.toString(), testKey, TestServer.url, TestServer.nextCode(), label) }.use(block)
     }

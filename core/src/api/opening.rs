@@ -1,0 +1,225 @@
+//! Opening a notebook: with the app's 256-bit key (what Kotlin and Swift
+//! see as `Notebook.open`, `Notebook.openExisting` and
+//! `enrolEncryptedDevice`), or, for the Rust tests and the device CLI's
+//! local use only, without one. Also the key change (`rekey`).
+//!
+//! The keyed constructors are the exported ones, so an app cannot open a
+//! plaintext notebook; the plain ones stay Rust-only under their old names
+//! (`Notebook::open`, `Notebook::open_existing`), so Rust callers did not
+//! change.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use super::records::invalid;
+use super::{ApiError, Notebook, OFFICER_META, Shared, Slot, check_network, lock};
+use crate::model::{Officer, Violations};
+use crate::store::{Credentials, Store, StoreKey};
+use crate::sync::client::{EnrolmentLink, NetworkSettings, SyncClient};
+use crate::sync::wire::{EnrolRequest, PROTOCOL_VERSION};
+
+#[uniffi::export]
+impl Notebook {
+    /// Opens the notebook stored in `directory` for `officer`, encrypted
+    /// with `key` (32 bytes the app keeps in the Android Keystore or the
+    /// iOS Keychain), creating it on first use. A notebook stored without
+    /// encryption is encrypted now, every record kept. A notebook belongs
+    /// to one officer: opening it with another shoulder number is refused.
+    /// A wrong key is refused with `ApiError::Key` and changes nothing.
+    #[uniffi::constructor(name = "open")]
+    pub fn open_encrypted(
+        directory: String,
+        officer: Officer,
+        key: Vec<u8>,
+    ) -> Result<Arc<Self>, ApiError> {
+        check_officer(&officer)?;
+        let key = StoreKey::from_bytes(&key)?;
+        let store = Store::open_encrypted(Path::new(&directory), &key)?;
+        Self::with_store(store, officer)
+    }
+
+    /// Reopens an encrypted notebook already set up in `directory` (by
+    /// `open` or by enrolment), for the officer it belongs to.
+    #[uniffi::constructor(name = "open_existing")]
+    pub fn open_existing_encrypted(directory: String, key: Vec<u8>) -> Result<Arc<Self>, ApiError> {
+        let key = StoreKey::from_bytes(&key)?;
+        let store = Store::open_encrypted(Path::new(&directory), &key)?;
+        let officer = owner(&store)?;
+        Self::with_store(store, officer)
+    }
+
+    /// Changes the notebook's key, atomically: if the app dies during the
+    /// change, the notebook opens with exactly one of the two keys (the
+    /// other is refused as `Key` with problem `RekeyInterrupted`). Keep the
+    /// old key until this returns, and the new one from before it is called.
+    pub fn rekey(&self, new_key: Vec<u8>) -> Result<(), ApiError> {
+        let key = StoreKey::from_bytes(&new_key)?;
+        let mut store = self.store()?;
+        store.rekey(&key)?;
+        Ok(())
+    }
+}
+
+impl Notebook {
+    /// Opens (or creates) an *unencrypted* notebook in `directory` for
+    /// `officer`: for Rust tests and the device CLI without a key. Apps
+    /// always pass a key ([`Notebook::open_encrypted`], exported as `open`).
+    /// An encrypted notebook is refused with `ApiError::Key` (`Missing`).
+    pub fn open(directory: String, officer: Officer) -> Result<Arc<Self>, ApiError> {
+        check_officer(&officer)?;
+        let store = Store::open(Path::new(&directory))?;
+        Self::with_store(store, officer)
+    }
+
+    /// Reopens an unencrypted notebook already set up in `directory`.
+    pub fn open_existing(directory: String) -> Result<Arc<Self>, ApiError> {
+        let store = Store::open(Path::new(&directory))?;
+        let officer = owner(&store)?;
+        Self::with_store(store, officer)
+    }
+
+    /// The notebook over an open store, which must be `officer`'s (or no
+    /// one's yet: it becomes theirs).
+    fn with_store(store: Store, officer: Officer) -> Result<Arc<Self>, ApiError> {
+        if let Some(bytes) = store.meta(OFFICER_META)? {
+            let owner: Officer = serde_json::from_slice(&bytes)
+                .map_err(|e| ApiError::storage(format!("unreadable notebook owner: {e}")))?;
+            if owner.shoulder_number != officer.shoulder_number {
+                return Err(ApiError::conflict(
+                    "this notebook belongs to another officer",
+                ));
+            }
+        }
+        let json = serde_json::to_vec(&officer).map_err(|e| ApiError::storage(e.to_string()))?;
+        store.set_meta(OFFICER_META, &json)?;
+        Ok(Arc::new(Notebook {
+            shared: Arc::new(Shared {
+                store: std::sync::Mutex::new(Slot::Open(Box::new(store))),
+                listeners: Arc::default(),
+                next_listener: AtomicU64::new(0),
+                client: std::sync::Mutex::default(),
+                network: std::sync::Mutex::default(),
+            }),
+            officer,
+        }))
+    }
+
+    /// Whether this notebook's store is encrypted.
+    pub fn is_encrypted(&self) -> Result<bool, ApiError> {
+        Ok(self.store()?.is_encrypted())
+    }
+}
+
+fn check_officer(officer: &Officer) -> Result<(), ApiError> {
+    let mut v = Violations::new();
+    officer.validate(&mut v, "officer.");
+    v.finish().map_err(invalid)
+}
+
+/// The officer a set-up notebook belongs to.
+fn owner(store: &Store) -> Result<Officer, ApiError> {
+    let Some(bytes) = store.meta(OFFICER_META)? else {
+        return Err(ApiError::not_enrolled(
+            "no notebook in this directory yet: open it for an officer or enrol the device",
+        ));
+    };
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::storage(format!("unreadable notebook owner: {e}")))
+}
+
+/// Enrols this device with a one-time code from the server's admin, and
+/// opens the officer's notebook encrypted with `key` (see
+/// [`Notebook::open_encrypted`]). Requests wait as long as
+/// [`NetworkSettings::default`] allows.
+#[uniffi::export(async_runtime = "tokio")]
+pub async fn enrol_encrypted_device(
+    directory: String,
+    key: Vec<u8>,
+    server_url: String,
+    code: String,
+    device_label: String,
+) -> Result<Arc<Notebook>, ApiError> {
+    enrol_encrypted_device_with_network(
+        directory,
+        key,
+        server_url,
+        code,
+        device_label,
+        NetworkSettings::default(),
+    )
+    .await
+}
+
+/// [`enrol_encrypted_device`] with the request timeouts the app chose; the
+/// notebook keeps them for its syncs. The key is checked against the
+/// directory's notebook before the code is spent.
+#[uniffi::export(async_runtime = "tokio")]
+pub async fn enrol_encrypted_device_with_network(
+    directory: String,
+    key: Vec<u8>,
+    server_url: String,
+    code: String,
+    device_label: String,
+    network: NetworkSettings,
+) -> Result<Arc<Notebook>, ApiError> {
+    check_network(&network)?;
+    let key = StoreKey::from_bytes(&key)?;
+    // The store (and so the key) first: a wrong key must not spend the code.
+    let dir = directory.clone();
+    let opening_key = key.clone();
+    let store =
+        run_blocking(move || Ok(Store::open_encrypted(Path::new(&dir), &opening_key)?)).await?;
+    let client = SyncClient::new(&server_url, None, &network)?;
+    let request = EnrolRequest {
+        protocol: PROTOCOL_VERSION,
+        code: code.trim().to_string(),
+        device_label,
+    };
+    let response = client.enrol(&request).await?;
+    run_blocking(move || {
+        let notebook = Notebook::with_store(store, response.officer.clone())?;
+        let store = notebook.store()?;
+        store.set_credentials(&Credentials {
+            server_url,
+            device_id: response.device_id,
+            token: response.token,
+        })?;
+        if let Some(access) = &response.access {
+            store.set_access(access)?;
+        }
+        drop(store);
+        *lock(&notebook.shared.network) = network;
+        Ok(notebook)
+    })
+    .await
+}
+
+/// Enrols this device from an enrolment link (scanned from the QR code
+/// `admin device enrol --qr` prints, or opened as `pocketbook://enrol?...`):
+/// the server's URL, the code, and the pins of the keys to trust, which the
+/// notebook keeps for every later sync. Otherwise as
+/// [`enrol_encrypted_device`].
+#[uniffi::export(async_runtime = "tokio")]
+pub async fn enrol_with_link(
+    directory: String,
+    key: Vec<u8>,
+    link: String,
+    device_label: String,
+) -> Result<Arc<Notebook>, ApiError> {
+    let link = EnrolmentLink::parse(&link)?;
+    enrol_encrypted_device(directory, key, link.server_url, link.code, device_label).await
+}
+
+/// Store work on tokio's blocking pool, off the caller's thread.
+async fn run_blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => result,
+        Err(e) => match e.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(_) => Err(ApiError::cancelled()),
+        },
+    }
+}

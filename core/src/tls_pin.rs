@@ -1,0 +1,145 @@
+//! Public-key pins, shared by both ends: the server prints the pin of its
+//! certificate's key in the enrolment link, the device trusts exactly the
+//! pinned keys. A pin is the SHA-256 of the certificate's DER
+//! SubjectPublicKeyInfo, written `sha256/<base64>` (the form HPKP and most
+//! pinning tools use), so it survives a certificate renewed on the same
+//! key and names a key, never a certificate authority.
+
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
+
+/// How an enrolment link starts: `pocketbook://enrol?server=URL&code=CODE&pin=PIN&pin=BACKUP`
+/// (the server's `admin device enrol` writes it, the app reads it).
+pub const ENROLMENT_LINK_PREFIX: &str = "pocketbook://enrol?";
+
+/// The prefix of a pin's text.
+pub const PIN_PREFIX: &str = "sha256/";
+
+/// A SHA-256 SPKI pin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Pin(pub [u8; 32]);
+
+impl Pin {
+    /// The pin of a DER certificate's public key.
+    pub fn of_certificate(der: &[u8]) -> Result<Pin, String> {
+        let spki = subject_public_key_info(der)?;
+        Ok(Pin(Sha256::digest(spki).into()))
+    }
+
+    /// Reads `sha256/<base64 of 32 bytes>`.
+    pub fn parse(text: &str) -> Result<Pin, String> {
+        let bad = || format!("{text:?} is not a pin (sha256/ and 44 base64 characters)");
+        let encoded = text.trim().strip_prefix(PIN_PREFIX).ok_or_else(bad)?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .map_err(|_| bad())?;
+        Ok(Pin(bytes.try_into().map_err(|_| bad())?))
+    }
+}
+
+impl std::fmt::Display for Pin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{PIN_PREFIX}{}",
+            base64::engine::general_purpose::STANDARD.encode(self.0)
+        )
+    }
+}
+
+/// One DER element read off the front of some bytes.
+struct Element<'a> {
+    tag: u8,
+    /// Tag, length and content.
+    whole: &'a [u8],
+    content: &'a [u8],
+    /// The bytes after it.
+    rest: &'a [u8],
+}
+
+fn element(bytes: &[u8]) -> Result<Element<'_>, String> {
+    let short = || "certificate: truncated DER".to_string();
+    let (&tag, rest) = bytes.split_first().ok_or_else(short)?;
+    let (&first, rest) = rest.split_first().ok_or_else(short)?;
+    let (len, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let count = usize::from(first & 0x7f);
+        if count == 0 || count > 4 || rest.len() < count {
+            return Err("certificate: bad DER length".into());
+        }
+        let len = rest[..count]
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+        (len, &rest[count..])
+    };
+    if rest.len() < len {
+        return Err(short());
+    }
+    let header = bytes.len() - rest.len();
+    Ok(Element {
+        tag,
+        whole: &bytes[..header + len],
+        content: &rest[..len],
+        rest: &rest[len..],
+    })
+}
+
+/// The DER SubjectPublicKeyInfo of an X.509 certificate (RFC 5280, 4.1).
+fn subject_public_key_info(der: &[u8]) -> Result<&[u8], String> {
+    const SEQUENCE: u8 = 0x30;
+    let certificate = element(der)?;
+    let tbs = element(certificate.content)?;
+    if certificate.tag != SEQUENCE || tbs.tag != SEQUENCE {
+        return Err("not an X.509 certificate".into());
+    }
+    let mut rest = tbs.content;
+    let first = element(rest)?;
+    if first.tag == 0xa0 {
+        rest = first.rest; // [0] version
+    }
+    // serialNumber, signature, issuer, validity, subject.
+    for _ in 0..5 {
+        rest = element(rest)?.rest;
+    }
+    let spki = element(rest)?;
+    if spki.tag != SEQUENCE {
+        return Err("certificate: no subject public key".into());
+    }
+    Ok(spki.whole)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pin_of_a_certificate_is_the_hash_of_its_key() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        use rcgen::PublicKeyData as _;
+        let expected = Pin(Sha256::digest(key.subject_public_key_info()).into());
+        assert_eq!(Pin::of_certificate(cert.der()), Ok(expected));
+        // The same key in a renewed certificate keeps its pin.
+        let renewed = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        assert_eq!(Pin::of_certificate(renewed.der()), Ok(expected));
+        assert_ne!(cert.der(), renewed.der());
+    }
+
+    #[test]
+    fn a_pin_reads_back_and_refuses_other_text() {
+        let pin = Pin([7; 32]);
+        assert_eq!(Pin::parse(&pin.to_string()), Ok(pin));
+        assert!(pin.to_string().starts_with("sha256/"));
+        assert!(Pin::parse("sha256/AAAA").is_err());
+        assert!(Pin::parse("md5/AAAA").is_err());
+        assert!(Pin::of_certificate(b"\x30\x03\x02\x01").is_err());
+        assert!(Pin::of_certificate(b"").is_err());
+    }
+}

@@ -1,0 +1,133 @@
+//! TLS terminated by the server itself (`serve --tls-cert FILE --tls-key
+//! FILE`), for a deployment without a reverse proxy in front: rustls with
+//! the *ring* provider (the same as the devices'), HTTP/1.1 only.
+//!
+//! The certificate is read again on SIGHUP (`kill -HUP`, what certbot's
+//! deploy hook sends): connections already open keep the session they
+//! negotiated, and only new handshakes see the new certificate, so a
+//! renewal drops nothing. A file that does not load is refused with the
+//! error logged, and the certificate in use stays.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+/// The certificate chain and private key files (PEM).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// The TLS settings new connections are accepted with; replaced on reload.
+#[derive(Debug)]
+pub struct Tls {
+    files: TlsFiles,
+    current: RwLock<Arc<rustls::ServerConfig>>,
+}
+
+impl Tls {
+    /// Loads the files, or says what is wrong with them.
+    pub fn load(files: TlsFiles) -> Result<Arc<Self>, String> {
+        let config = server_config(&files)?;
+        Ok(Arc::new(Tls {
+            files,
+            current: RwLock::new(config),
+        }))
+    }
+
+    /// Reads the files again; on failure the certificate in use stays.
+    pub fn reload(&self) -> Result<(), String> {
+        let config = server_config(&self.files)?;
+        *self
+            .current
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = config;
+        Ok(())
+    }
+
+    /// The acceptor for the next connection.
+    pub fn acceptor(&self) -> tokio_rustls::TlsAcceptor {
+        let config = self
+            .current
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
+        tokio_rustls::TlsAcceptor::from(config)
+    }
+}
+
+/// Reads the first certificate of a PEM chain (the server's own).
+pub fn leaf_certificate(path: &Path) -> Result<CertificateDer<'static>, String> {
+    read_chain(path)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| format!("{}: no certificate in the file", path.display()))
+}
+
+fn read_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let chain = CertificateDer::pem_file_iter(path)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("TLS certificate {}: {e}", path.display()))?;
+    if chain.is_empty() {
+        return Err(format!(
+            "TLS certificate {}: no certificate in the file",
+            path.display()
+        ));
+    }
+    Ok(chain)
+}
+
+fn server_config(files: &TlsFiles) -> Result<Arc<rustls::ServerConfig>, String> {
+    let chain = read_chain(&files.cert)?;
+    let key = PrivateKeyDer::from_pem_file(&files.key)
+        .map_err(|e| format!("TLS key {}: {e}", files.key.display()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS: {e}"))?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|e| {
+            format!(
+                "TLS certificate {} and key {}: {e}",
+                files.cert.display(),
+                files.key.display()
+            )
+        })?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// Starts listening for SIGHUP now (so a signal sent once the server is
+/// up is never the default, fatal one) and returns the loop that reloads
+/// `tls` on each, for as long as the server runs.
+#[cfg(unix)]
+pub fn reload_on_hangup(tls: Arc<Tls>) -> impl std::future::Future<Output = ()> + Send {
+    use tokio::signal::unix::{SignalKind, signal};
+    let hangups = signal(SignalKind::hangup());
+    async move {
+        let mut hangups = match hangups {
+            Ok(hangups) => hangups,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGHUP: the certificate will not be reloaded");
+                return;
+            }
+        };
+        while hangups.recv().await.is_some() {
+            match tls.reload() {
+                Ok(()) => tracing::info!("TLS certificate reloaded"),
+                Err(e) => {
+                    tracing::error!(error = %e, "TLS certificate not reloaded; the current one stays")
+                }
+            }
+        }
+    }
+}
+
+#[cfg(not(unix))]
+pub fn reload_on_hangup(_tls: Arc<Tls>) -> impl std::future::Future<Output = ()> + Send {
+    std::future::ready(())
+}
