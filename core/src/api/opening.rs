@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use super::records::invalid;
+use super::sync::{blocking, off_thread};
 use super::{ApiError, Notebook, OFFICER_META, Shared, Slot, check_network, lock};
 use crate::model::{Officer, Violations};
 use crate::store::{Credentials, Store, StoreKey};
@@ -163,34 +164,55 @@ pub async fn enrol_encrypted_device_with_network(
     device_label: String,
     network: NetworkSettings,
 ) -> Result<Arc<Notebook>, ApiError> {
-    check_network(&network)?;
     let key = StoreKey::from_bytes(&key)?;
-    // The store (and so the key) first: a wrong key must not spend the code.
-    let dir = directory.clone();
-    let opening_key = key.clone();
-    let store =
-        run_blocking(move || Ok(Store::open_encrypted(Path::new(&dir), &opening_key)?)).await?;
-    let client = SyncClient::new(&server_url, None, &network)?;
-    let request = EnrolRequest {
-        protocol: PROTOCOL_VERSION,
-        code: code.trim().to_string(),
+    enrol_into(
+        move || Ok(Store::open_encrypted(Path::new(&directory), &key)?),
+        server_url,
+        code,
         device_label,
-    };
-    let response = client.enrol(&request).await?;
-    run_blocking(move || {
-        let notebook = Notebook::with_store(store, response.officer.clone())?;
-        let store = notebook.store()?;
-        store.set_credentials(&Credentials {
-            server_url,
-            device_id: response.device_id,
-            token: response.token,
-        })?;
-        if let Some(access) = &response.access {
-            store.set_access(access)?;
-        }
-        drop(store);
-        *lock(&notebook.shared.network) = network;
-        Ok(notebook)
+        network,
+    )
+    .await
+}
+
+/// The one enrolment flow, plain or encrypted: the store first (a wrong
+/// key or an unusable directory must not spend the one-time code), then
+/// the code, then the credentials and the access the server granted, in
+/// the notebook of the officer the code was issued for. Runs as a task of
+/// the ambient runtime, so a cancelled caller aborts it.
+pub(super) async fn enrol_into(
+    open: impl FnOnce() -> Result<Store, ApiError> + Send + 'static,
+    server_url: String,
+    code: String,
+    device_label: String,
+    network: NetworkSettings,
+) -> Result<Arc<Notebook>, ApiError> {
+    check_network(&network)?;
+    off_thread(async move {
+        let store = blocking(open).await?;
+        let client = SyncClient::new(&server_url, None, &network)?;
+        let request = EnrolRequest {
+            protocol: PROTOCOL_VERSION,
+            code: code.trim().to_string(),
+            device_label,
+        };
+        let response = client.enrol(&request).await?;
+        blocking(move || {
+            let notebook = Notebook::with_store(store, response.officer.clone())?;
+            let store = notebook.store()?;
+            store.set_credentials(&Credentials {
+                server_url,
+                device_id: response.device_id,
+                token: response.token,
+            })?;
+            if let Some(access) = &response.access {
+                store.set_access(access)?;
+            }
+            drop(store);
+            *lock(&notebook.shared.network) = network;
+            Ok(notebook)
+        })
+        .await
     })
     .await
 }
@@ -209,17 +231,4 @@ pub async fn enrol_with_link(
 ) -> Result<Arc<Notebook>, ApiError> {
     let link = EnrolmentLink::parse(&link)?;
     enrol_encrypted_device(directory, key, link.server_url, link.code, device_label).await
-}
-
-/// Store work on tokio's blocking pool, off the caller's thread.
-async fn run_blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    match tokio::task::spawn_blocking(work).await {
-        Ok(result) => result,
-        Err(e) => match e.try_into_panic() {
-            Ok(panic) => std::panic::resume_unwind(panic),
-            Err(_) => Err(ApiError::cancelled()),
-        },
-    }
 }

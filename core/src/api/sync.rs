@@ -14,7 +14,7 @@ use crate::sync::engine::{
     self, BoxFuture, StoreAccess, StoreWork, SyncEnd, SyncObserver, SyncOutcome,
 };
 use crate::sync::lifecycle::{WipeReason, may_erase_for_retirement};
-use crate::sync::wire::{EnrolRequest, PROTOCOL_VERSION, RejectionCode};
+use crate::sync::wire::RejectionCode;
 
 use crate::error::ApiError;
 
@@ -64,10 +64,12 @@ pub struct SyncSummary {
 }
 
 /// Enrols this device with a one-time code from the server's admin, and
-/// opens the notebook of the officer the code was issued for. Requests
-/// wait as long as [`NetworkSettings::default`] allows; see
-/// [`enrol_device_with_network`] to choose.
-#[uniffi::export(async_runtime = "tokio")]
+/// opens the officer's notebook *unencrypted*: for Rust tests and the
+/// device CLI without a key. Apps enrol with a key
+/// ([`enrol_encrypted_device`](super::opening::enrol_encrypted_device) or
+/// [`enrol_with_link`](super::opening::enrol_with_link)), the only
+/// enrolment Kotlin and Swift see. Requests wait as long as
+/// [`NetworkSettings::default`] allows.
 pub async fn enrol_device(
     directory: String,
     server_url: String,
@@ -84,11 +86,10 @@ pub async fn enrol_device(
     .await
 }
 
-/// [`enrol_device`] with the request timeouts the app chose; the notebook
-/// it returns keeps them for its syncs. A server that accepts and never
-/// answers fails the enrolment with `Offline` (cause `Timeout`) once the
-/// read or overall timeout runs out.
-#[uniffi::export(async_runtime = "tokio")]
+/// [`enrol_device`] with the request timeouts the caller chose; the
+/// notebook it returns keeps them for its syncs. A server that accepts and
+/// never answers fails the enrolment with `Offline` (cause `Timeout`) once
+/// the read or overall timeout runs out.
 pub async fn enrol_device_with_network(
     directory: String,
     server_url: String,
@@ -96,32 +97,13 @@ pub async fn enrol_device_with_network(
     device_label: String,
     network: NetworkSettings,
 ) -> Result<Arc<Notebook>, ApiError> {
-    check_network(&network)?;
-    off_thread(async move {
-        let client = SyncClient::new(&server_url, None, &network)?;
-        let request = EnrolRequest {
-            protocol: PROTOCOL_VERSION,
-            code: code.trim().to_string(),
-            device_label,
-        };
-        let response = client.enrol(&request).await?;
-        blocking(move || {
-            let notebook = Notebook::open(directory, response.officer.clone())?;
-            let store = notebook.store()?;
-            store.set_credentials(&Credentials {
-                server_url,
-                device_id: response.device_id,
-                token: response.token,
-            })?;
-            if let Some(access) = &response.access {
-                store.set_access(access)?;
-            }
-            drop(store);
-            *lock(&notebook.shared.network) = network;
-            Ok(notebook)
-        })
-        .await
-    })
+    super::opening::enrol_into(
+        move || Ok(crate::store::Store::open(std::path::Path::new(&directory))?),
+        server_url,
+        code,
+        device_label,
+        network,
+    )
     .await
 }
 
@@ -179,7 +161,7 @@ pub(super) fn check_network(settings: &NetworkSettings) -> Result<(), ApiError> 
 /// apps), so the caller's thread only waits for it. Dropping the returned
 /// future (a cancelled coroutine or Task) aborts the task at its next
 /// await; work already on the blocking pool finishes its transaction.
-async fn off_thread<T: Send + 'static>(
+pub(super) async fn off_thread<T: Send + 'static>(
     future: impl Future<Output = Result<T, ApiError>> + Send + 'static,
 ) -> Result<T, ApiError> {
     struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
@@ -196,7 +178,7 @@ async fn off_thread<T: Send + 'static>(
 }
 
 /// Runs store work on tokio's blocking pool.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     match tokio::task::spawn_blocking(work).await {

@@ -182,7 +182,14 @@ async fn a_later_tick_counts_even_from_a_handset_whose_clock_is_behind() {
     // The fast handset ticks the item done; the slow one, having seen that,
     // corrects it to not done. The correction is the later entry, though
     // its device time reads eight hours earlier.
-    tick_at_skew(&ahead, &id, "PC2", TimeDelta::hours(5), TickOutcome::Done, None);
+    tick_at_skew(
+        &ahead,
+        &id,
+        "PC2",
+        TimeDelta::hours(5),
+        TickOutcome::Done,
+        None,
+    );
     ahead.sync(None).await.unwrap();
     behind.sync(None).await.unwrap();
     tick_at_skew(
