@@ -77,6 +77,9 @@ fn serve(
     if let Some(files) = config::tls_files(tls.tls_cert, tls.tls_key)? {
         config.tls = Some(files);
     }
+    if !tls.tls_next_pin.is_empty() {
+        config.next_pins = config::next_pins(tls.tls_next_pin)?;
+    }
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     runtime.block_on(async move {
         let data_dir = crate::storage::describe(&config.data_dir, config.database_url.as_deref());

@@ -43,6 +43,12 @@ pub struct ServerConfig {
     pub metrics_listen: Option<SocketAddr>,
     /// When set, the server terminates TLS itself with these files.
     pub tls: Option<TlsFiles>,
+    /// Pin rotation: the pins (`sha256/...`) of the keys the server will
+    /// move to, announced in every sync answer so devices trust them
+    /// before the certificate changes (`--tls-next-pin`,
+    /// `POCKETBOOK_TLS_NEXT_PIN`, config key `tls_next_pins`). Checked by
+    /// [`next_pins`].
+    pub next_pins: Vec<String>,
 }
 
 /// The bounds that keep slow, idle or numerous clients from holding the
@@ -208,6 +214,7 @@ impl ServerConfig {
             trusted_proxies: Vec::new(),
             metrics_listen: None,
             tls: None,
+            next_pins: Vec::new(),
         }
     }
 }
@@ -240,6 +247,9 @@ pub struct FileConfig {
     pub tls_pin: Option<String>,
     /// The pin of the next key (the enrolment link).
     pub tls_backup_pin: Option<String>,
+    /// The pins announced to devices in sync answers before a key change.
+    #[serde(default)]
+    pub tls_next_pins: Vec<String>,
 }
 
 /// How log lines are written (to stderr; stdout carries only the ready line).
@@ -325,7 +335,18 @@ pub fn resolve(
         trusted_proxies: parse_proxies(&file.trusted_proxies)?,
         metrics_listen,
         tls: tls_files(file.tls_cert, file.tls_key)?,
+        next_pins: next_pins(file.tls_next_pins)?,
     })
+}
+
+/// The pins to announce, each written exactly as a pin (`sha256/` and the
+/// base64 of 32 bytes), at most
+/// [`pocketbook_core::sync::wire::MAX_NEXT_PINS`]: what devices accept.
+pub fn next_pins(pins: Vec<String>) -> Result<Vec<String>, String> {
+    let pins: Vec<String> = pins.iter().map(|p| p.trim().to_string()).collect();
+    pocketbook_core::sync::wire::check_next_pins(&pins)
+        .map_err(|e| format!("--tls-next-pin / tls_next_pins: {e}"))?;
+    Ok(pins)
 }
 
 /// The TLS files: both or neither.
@@ -394,5 +415,18 @@ mod tests {
                 .unwrap_err()
                 .contains("max_connections")
         );
+    }
+
+    #[test]
+    fn next_pins_come_from_the_file_and_must_be_pins() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("server.toml");
+        let pin = pocketbook_core::tls_pin::Pin([9; 32]).to_string();
+        std::fs::write(&path, format!("tls_next_pins = [\"{pin}\"]\n")).unwrap();
+        assert_eq!(resolve(None, None, Some(&path)).unwrap().next_pins.len(), 1);
+        std::fs::write(&path, "tls_next_pins = [\"sha256/short\"]\n").unwrap();
+        let err = resolve(None, None, Some(&path)).unwrap_err();
+        assert!(err.contains("tls_next_pins"), "{err}");
+        assert!(next_pins(vec![pin; 5]).unwrap_err().contains("at most 4"));
     }
 }

@@ -204,6 +204,7 @@ pub(super) async fn enrol_into(
                 server_url,
                 device_id: response.device_id,
                 token: response.token,
+                announced_pins: Vec::new(),
             })?;
             if let Some(access) = &response.access {
                 store.set_access(access)?;

@@ -368,10 +368,12 @@ impl Shared {
         {
             return Ok(client.clone());
         }
-        let client = Arc::new(SyncClient::new(
+        let trust = crate::sync::client::TlsTrust::of_credentials(&credentials)?;
+        let client = Arc::new(SyncClient::with_trust(
             &credentials.server_url,
             Some(credentials.token.clone()),
             &network,
+            &trust,
         )?);
         *cached = Some((credentials, network, client.clone()));
         Ok(client)

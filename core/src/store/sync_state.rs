@@ -36,6 +36,33 @@ pub struct Credentials {
     pub server_url: String,
     pub device_id: String,
     pub token: String,
+    /// Pins the server announced in its sync answers (`sha256/...`), the
+    /// keys it will move to: trusted beside the pins in `server_url`'s
+    /// fragment, so the device follows a certificate rotation. Absent from
+    /// stores written before pin rotation (read as none). At most
+    /// [`MAX_ANNOUNCED_PINS`], the latest announced last.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub announced_pins: Vec<String>,
+}
+
+/// How many announced pins a device keeps: the oldest go first. Several
+/// announcements' worth, so a key announced, then moved to, stays trusted
+/// while the server announces the one after it.
+pub const MAX_ANNOUNCED_PINS: usize = 8;
+
+impl Credentials {
+    /// Adds pins the server announced (already checked as pins), keeping
+    /// the latest [`MAX_ANNOUNCED_PINS`]; whether anything changed.
+    pub fn remember_pins(&mut self, announced: &[String]) -> bool {
+        let before = self.announced_pins.clone();
+        for pin in announced {
+            self.announced_pins.retain(|known| known != pin);
+            self.announced_pins.push(pin.clone());
+        }
+        let excess = self.announced_pins.len().saturating_sub(MAX_ANNOUNCED_PINS);
+        self.announced_pins.drain(..excess);
+        self.announced_pins != before
+    }
 }
 
 impl std::fmt::Debug for Credentials {
@@ -44,6 +71,7 @@ impl std::fmt::Debug for Credentials {
             .field("server_url", &self.server_url)
             .field("device_id", &self.device_id)
             .field("token", &"<redacted>")
+            .field("announced_pins", &self.announced_pins)
             .finish()
     }
 }
@@ -347,6 +375,26 @@ impl Store {
         if let Some(access) = &response.access {
             meta.push((ACCESS_META, access_bytes(access)?));
         }
+        if !response.next_pins.is_empty() {
+            // The keys the server will move to, trusted from the next
+            // connection on; kept with the credential they belong to.
+            let stored: Option<Vec<u8>> = tx
+                .query_row(
+                    "SELECT value FROM meta WHERE key = ?1",
+                    [CREDENTIALS_META],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(bytes) = stored {
+                let mut credentials: Credentials = serde_json::from_slice(&bytes)
+                    .map_err(|e| DocumentError::Shape(format!("unreadable credentials: {e}")))?;
+                if credentials.remember_pins(&response.next_pins) {
+                    let bytes = serde_json::to_vec(&credentials)
+                        .map_err(|e| DocumentError::Shape(format!("credentials: {e}")))?;
+                    meta.push((CREDENTIALS_META, bytes));
+                }
+            }
+        }
         for (key, value) in meta {
             tx.execute(
                 "INSERT INTO meta (key, value) VALUES (?1, ?2)
@@ -429,4 +477,33 @@ pub(super) fn decode_heads(bytes: Option<&[u8]>) -> Vec<ChangeHash> {
         .chunks_exact(32)
         .filter_map(|c| ChangeHash::try_from(c).ok())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_stored_before_pin_rotation_read_with_no_announced_pins() {
+        let old = br#"{"server_url":"https://h/#pin=x","device_id":"d","token":"t"}"#;
+        let read: Credentials = serde_json::from_slice(old).unwrap();
+        assert!(read.announced_pins.is_empty());
+        // And they are written the same way until something is announced.
+        assert_eq!(serde_json::to_vec(&read).unwrap(), old.to_vec());
+    }
+
+    #[test]
+    fn announced_pins_are_remembered_once_and_bounded() {
+        let mut credentials = Credentials {
+            server_url: "https://h/".into(),
+            device_id: "d".into(),
+            token: "t".into(),
+            announced_pins: Vec::new(),
+        };
+        assert!(credentials.remember_pins(&["a".into()]));
+        assert!(!credentials.remember_pins(&["a".into()]));
+        let many: Vec<String> = (0..MAX_ANNOUNCED_PINS + 3).map(|n| n.to_string()).collect();
+        assert!(credentials.remember_pins(&many));
+        assert_eq!(credentials.announced_pins, many[3..].to_vec());
+    }
 }

@@ -144,6 +144,23 @@ pub struct TlsTrust {
 }
 
 impl TlsTrust {
+    /// What a device with these credentials trusts: the pins in its server
+    /// URL's fragment (from the enrolment link) and the pins the server
+    /// announced since ([`crate::sync::wire::SyncResponse::next_pins`]).
+    pub fn of_credentials(credentials: &crate::store::Credentials) -> Result<Self, ClientError> {
+        let url = reqwest::Url::parse(&credentials.server_url).map_err(|e| {
+            ClientError::Protocol(format!("server URL {:?}: {e}", credentials.server_url))
+        })?;
+        let mut trust = Self::of_url(&url)?;
+        for text in &credentials.announced_pins {
+            let pin = Pin::parse(text).map_err(ClientError::Protocol)?;
+            if !trust.pins.contains(&pin) {
+                trust.pins.push(pin);
+            }
+        }
+        Ok(trust)
+    }
+
     /// The pins in a URL's fragment (`pin=...`, repeated).
     pub fn of_url(url: &reqwest::Url) -> Result<Self, ClientError> {
         let mut trust = TlsTrust::default();
@@ -423,6 +440,8 @@ impl SyncClient {
     pub async fn sync(&self, request: &SyncRequest) -> Result<SyncResponse, ClientError> {
         let response: SyncResponse = self.post(SYNC_PATH, request).await?;
         check_protocol(response.protocol)?;
+        super::wire::check_next_pins(&response.next_pins)
+            .map_err(|e| ClientError::Protocol(format!("the server announced {e}")))?;
         Ok(response)
     }
 

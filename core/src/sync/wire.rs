@@ -156,6 +156,38 @@ pub struct SyncResponse {
     /// (protocol 2; absent before).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access: Option<Access>,
+    /// Pin rotation: the SHA-256 pins (`sha256/...`) of the keys the server
+    /// will move to, announced before its certificate changes, so a device
+    /// adds them to the keys it trusts ([`check_next_pins`]: at most
+    /// [`MAX_NEXT_PINS`], each exactly a pin). Absent from servers that
+    /// announce nothing or predate it; devices that predate it ignore it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub next_pins: Vec<String>,
+}
+
+/// Most pins a sync answer may announce: more is a protocol error.
+pub const MAX_NEXT_PINS: usize = 4;
+
+/// The announced pins read, or why the answer is refused (too many, or one
+/// that is not exactly `sha256/` and the base64 of 32 bytes).
+pub fn check_next_pins(pins: &[String]) -> Result<Vec<crate::tls_pin::Pin>, String> {
+    if pins.len() > MAX_NEXT_PINS {
+        return Err(format!(
+            "{} next pins (at most {MAX_NEXT_PINS})",
+            pins.len()
+        ));
+    }
+    pins.iter()
+        .map(|text| {
+            let pin = crate::tls_pin::Pin::parse(text)
+                .map_err(|_| "a next pin that is not a SHA-256 pin")?;
+            // Exactly the pin's own spelling: no spaces, no other padding.
+            if pin.to_string() != *text {
+                return Err("a next pin that is not a SHA-256 pin".into());
+            }
+            Ok(pin)
+        })
+        .collect()
 }
 
 /// `POST /v1/retire`: a retiring device confirms that everything it held
@@ -283,6 +315,34 @@ mod tests {
             );
             assert_eq!(RejectionCode::parse(code.as_str()), Some(*code));
         }
+    }
+
+    #[test]
+    fn announced_pins_are_bounded_and_exactly_pins() {
+        let pin = |n: u8| crate::tls_pin::Pin([n; 32]).to_string();
+        let four: Vec<String> = (1..=4).map(pin).collect();
+        assert_eq!(check_next_pins(&four).unwrap().len(), 4);
+        assert_eq!(check_next_pins(&[]), Ok(vec![]));
+        let five: Vec<String> = (1..=5).map(pin).collect();
+        assert!(check_next_pins(&five).unwrap_err().contains("at most 4"));
+        for bad in [
+            format!(" {}", pin(1)),
+            pin(1).replace("sha256/", "sha1/"),
+            "sha256/AAAA".to_string(),
+            String::new(),
+        ] {
+            assert!(
+                check_next_pins(std::slice::from_ref(&bad)).is_err(),
+                "{bad:?}"
+            );
+        }
+        // An answer without the field (older servers) reads as none.
+        let old = serde_json::json!({
+            "protocol": 2, "acknowledged": [], "rejected": [], "changes": [],
+            "cursor": 0, "more": false
+        });
+        let answer: SyncResponse = serde_json::from_value(old).unwrap();
+        assert!(answer.next_pins.is_empty());
     }
 
     #[test]

@@ -38,6 +38,7 @@ fn page(entries: Vec<FeedEntry>, cursor: u64) -> SyncResponse {
         retire: false,
         server_time: None,
         access: None,
+        next_pins: vec![],
     }
 }
 

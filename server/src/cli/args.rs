@@ -275,6 +275,11 @@ pub(crate) struct TlsArgs {
     /// The certificate's private key (PEM).
     #[arg(long, env = "POCKETBOOK_TLS_KEY", requires = "tls_cert")]
     pub(crate) tls_key: Option<std::path::PathBuf>,
+    /// The pin (sha256/...) of a key the server (or its proxy) will move
+    /// to, announced to devices in sync answers before the certificate
+    /// changes; repeat, or separate with commas, for several (at most 4).
+    #[arg(long, env = "POCKETBOOK_TLS_NEXT_PIN", value_delimiter = ',')]
+    pub(crate) tls_next_pin: Vec<String>,
 }
 
 /// What the enrolment link carries; each also a config file key

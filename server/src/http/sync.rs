@@ -189,5 +189,8 @@ async fn sync(state: &Arc<AppState>, request: Request) -> Result<SyncResponse, H
     }
     metrics.records_pulled.inc_by(trip.pulled);
     metrics.bytes_out.inc_by(trip.bytes_out);
-    Ok(trip.response)
+    let mut response = trip.response;
+    // Pin rotation: the keys the server will move to (checked at start).
+    response.next_pins = state.config.next_pins.clone();
+    Ok(response)
 }

@@ -94,6 +94,8 @@ pub fn round_trip(
                 role: principal.officer.role,
                 station: principal.officer.station.clone(),
             }),
+            // Filled by the HTTP layer from the configuration.
+            next_pins: Vec::new(),
         },
     })
 }

@@ -193,6 +193,7 @@ impl FakeServer {
             retire: state.retire.iter().any(|d| d == device),
             server_time: None,
             access: None,
+            next_pins: vec![],
         }
     }
 }
