@@ -5,7 +5,8 @@
 //!
 //! Requests are read and forwarded as the fault proxy does
 //! ([`crate::proxy`]): one whole request per client connection, sent on a
-//! fresh upstream connection with `Connection: close`.
+//! fresh upstream connection with `Connection: close`. It reads HTTP, so
+//! the station behind it serves plain http (`Serving::PlainHttp`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -1,6 +1,8 @@
 //! The end-to-end harness: a station (a real server on a loopback port with
-//! its own data directory), officers, and enrolled device cores that sync
-//! with it through the same API the apps use. Also a TCP proxy that can cut
+//! its own data directory, serving HTTPS with a certificate made for it:
+//! [`tls`]), officers, and device cores enrolled by the enrolment link
+//! with the station's pin, that sync with it through the same API the apps
+//! use. Also a TCP proxy that can cut
 //! a response half way, to play a mobile link that drops. The fault suites
 //! add the real binaries as child processes ([`process`]), a
 //! fault-injecting proxy ([`proxy`]), a proxy that runs a test's hook
@@ -14,6 +16,7 @@ pub mod intercept;
 pub mod process;
 pub mod proxy;
 pub mod storm;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -37,14 +40,45 @@ pub struct Station {
     addr: SocketAddr,
     /// Seconds the station's clock runs ahead of real time.
     ahead: Arc<AtomicI64>,
+    /// The server's certificate, when it serves HTTPS.
+    tls: Option<tls::StationTls>,
+    /// The pins the server announces in its sync answers.
+    next_pins: Vec<String>,
+}
+
+/// How a station serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Serving {
+    /// HTTPS with a certificate made for the station; devices are
+    /// enrolled with its pin (the default, as in production).
+    Https,
+    /// HTTPS, and the server announces the pin of the key it will rotate
+    /// to ([`Station::rotate_certificate`]) in every sync answer.
+    HttpsAnnouncingNextKey,
+    /// Plain HTTP, for a proxy that reads the requests between device and
+    /// server ([`proxy`], [`intercept`]) and for the browser test.
+    PlainHttp,
 }
 
 impl Station {
+    /// A station serving HTTPS ([`Serving::Https`]).
     pub async fn start() -> Self {
+        Self::start_serving(Serving::Https).await
+    }
+
+    pub async fn start_serving(serving: Serving) -> Self {
         pocketbook_core::sync::client::install_crypto_provider();
         let data = tempfile::tempdir().expect("data dir");
         let ahead = Arc::new(AtomicI64::new(0));
-        let server = pocketbook_server::start(Self::config(data.path(), &ahead))
+        let tls = (serving != Serving::PlainHttp).then(tls::StationTls::make);
+        let next_pins = match (&tls, serving) {
+            (Some(tls), Serving::HttpsAnnouncingNextKey) => vec![tls.next_pin().to_string()],
+            _ => Vec::new(),
+        };
+        let mut config = Self::config(data.path(), &ahead);
+        config.tls = tls.as_ref().map(tls::StationTls::files);
+        config.next_pins = next_pins.clone();
+        let server = pocketbook_server::start(config)
             .await
             .expect("server starts");
         let addr = server.addr;
@@ -55,6 +89,8 @@ impl Station {
             server: Some(server),
             addr,
             ahead,
+            tls,
+            next_pins,
         }
     }
 
@@ -62,6 +98,29 @@ impl Station {
         let mut config = ServerConfig::for_tests(data);
         config.clock = Self::clock_of(ahead);
         config
+    }
+
+    /// The pin of the key the server serves now (HTTPS stations).
+    pub fn pin(&self) -> Option<pocketbook_core::tls_pin::Pin> {
+        self.tls.as_ref().map(tls::StationTls::pin)
+    }
+
+    /// Moves the server to its next key as an operator would: the new
+    /// certificate and key are written over the served files and the
+    /// process gets SIGHUP; returns once new handshakes show the new key.
+    pub async fn rotate_certificate(&mut self) {
+        let tls = self.tls.as_mut().expect("an HTTPS station");
+        tls.rotate();
+        tls::hang_up();
+        tls::wait_until_served(&format!("https://{}", self.addr), tls.pin()).await;
+    }
+
+    /// An HTTP client trusting this station's certificate (or plain).
+    pub fn http_client(&self) -> reqwest::Client {
+        match &self.tls {
+            Some(tls) => tls.client(),
+            None => reqwest::Client::new(),
+        }
     }
 
     fn clock_of(ahead: &Arc<AtomicI64>) -> Clock {
@@ -77,7 +136,14 @@ impl Station {
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.url_at(self.addr)
+    }
+
+    /// The URL of this station reached at `addr` (a byte-relaying proxy
+    /// in front of it): the same scheme as the station's.
+    pub fn url_at(&self, addr: SocketAddr) -> String {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{addr}")
     }
 
     /// The server's loopback address, for a proxy in front of it.
@@ -96,6 +162,8 @@ impl Station {
     pub async fn restart(&mut self) {
         let mut config = Self::config(self.data.path(), &self.ahead);
         config.listen = self.addr;
+        config.tls = self.tls.as_ref().map(tls::StationTls::files);
+        config.next_pins = self.next_pins.clone();
         self.server = Some(
             pocketbook_server::start(config)
                 .await
@@ -137,14 +205,34 @@ impl Station {
             .code
     }
 
-    /// Enrols a new device of `officer` against `server_url` (this station or a proxy).
+    /// Enrols a new device of `officer` against `server_url` (this station
+    /// or a proxy). Over HTTPS the device enrols as an officer's app does,
+    /// from the enrolment link the server prints (`admin device enrol`),
+    /// which carries the pin of the station's key.
     pub async fn device_via(&self, officer: &str, server_url: &str) -> Device {
         let dir = tempfile::tempdir().expect("device dir");
         let label = format!("e2e {}", uuid::Uuid::new_v4());
+        let code = self.enrolment_code(officer);
+        let (server_url, code) = match self.pin() {
+            Some(pin) => {
+                let settings = pocketbook_server::link::LinkSettings {
+                    public_url: Some(server_url.to_string()),
+                    pin: Some(pin.to_string()),
+                    ..Default::default()
+                };
+                let link = pocketbook_server::link::enrolment_link(&settings, &code, &mut |_| {})
+                    .expect("enrolment link")
+                    .expect("a public URL gives a link");
+                let link = pocketbook_core::sync::client::EnrolmentLink::parse(&link)
+                    .expect("the device reads the link");
+                (link.server_url, link.code)
+            }
+            None => (server_url.to_string(), code),
+        };
         let notebook = pocketbook_core::api::enrol_device(
             dir.path().display().to_string(),
-            server_url.to_string(),
-            self.enrolment_code(officer),
+            server_url,
+            code,
             label.clone(),
         )
         .await
@@ -187,7 +275,10 @@ impl std::ops::Deref for Device {
 }
 
 /// A TCP proxy in front of the server. While `cut_after` is non-zero, each
-/// response is cut after that many bytes and the connection closed.
+/// response is cut after that many bytes and the connection closed. It
+/// relays bytes, so TLS passes through it untouched (reach an HTTPS
+/// station through it at [`Station::url_at`]); a cut counts handshake
+/// bytes too, so the tests that cut responses use a plain-http station.
 pub struct FlakyLink {
     pub addr: SocketAddr,
     cut_after: Arc<AtomicUsize>,
@@ -213,6 +304,8 @@ impl FlakyLink {
         }
     }
 
+    /// The link's plain-http URL (a station serving HTTPS is reached
+    /// through it at [`Station::url_at`] with the link's address).
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }

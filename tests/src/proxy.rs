@@ -10,7 +10,10 @@
 //! the response is every byte up to the server's close (chunked or not),
 //! and then applies the fault. One request per client connection: the
 //! forwarded response says `connection: close`, so the client opens a new
-//! connection for its next request.
+//! connection for its next request. It reads and rewrites HTTP, so it sits
+//! between device and server on plain http (loopback): a station behind it
+//! is started with `Serving::PlainHttp`, or is the server binary without
+//! TLS ([`crate::process`]).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use fantoccini::{ClientBuilder, Locator};
 use pocketbook_core::model::*;
-use pocketbook_tests::Station;
+use pocketbook_tests::{Serving, Station};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -107,7 +107,8 @@ async fn a_person_gets_their_copy_in_a_real_browser() {
     let driver = Driver::start().await;
 
     // The officer's side: record, receipt, sync.
-    let station = Station::start().await;
+    // Plain http: the browser would not trust the station's certificate.
+    let station = Station::start_serving(Serving::PlainHttp).await;
     station.add_officer("PC1", "Lewisham");
     let device = station.device("PC1").await;
     let when = chrono::Utc::now() - chrono::TimeDelta::hours(1);

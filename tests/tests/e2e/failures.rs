@@ -2,17 +2,19 @@
 
 use pocketbook_core::ApiError;
 use pocketbook_core::store::ListFilter;
-use pocketbook_tests::{FlakyLink, Role, Station};
+use pocketbook_tests::{FlakyLink, Role, Serving, Station};
 
 use pocketbook_tests::inputs::*;
 
 #[tokio::test]
 async fn a_response_cut_mid_way_loses_and_duplicates_nothing() {
-    let station = Station::start().await;
+    // Plain http: the link cuts responses by byte count, which over TLS
+    // would cut the handshake instead of the answer.
+    let station = Station::start_serving(Serving::PlainHttp).await;
     station.add_officer("PC1", "Lewisham");
     // PC2 supervises the station, so receives everything PC1 records.
     station.add_officer_as("PC2", "Lewisham", Role::Supervisor);
-    let link = FlakyLink::start(station.url().trim_start_matches("http://").parse().unwrap()).await;
+    let link = FlakyLink::start(station.addr()).await;
     let device = station.device_via("PC1", &link.url()).await;
     let other = station.device("PC2").await;
     let id = device.create_scene(scene()).unwrap().header.id;

@@ -17,7 +17,8 @@ fn now() -> String {
 
 /// What the public copy endpoint answers for this reference and date.
 async fn ask_for_copy(station: &Station, reference: &str, date: &str) -> (u16, serde_json::Value) {
-    let response = reqwest::Client::new()
+    let response = station
+        .http_client()
         .post(format!("{}/v1/copy", station.url()))
         .json(&serde_json::json!({"reference": reference, "date": date}))
         .send()

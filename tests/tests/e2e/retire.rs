@@ -12,9 +12,9 @@ use pocketbook_core::api::{CallbackError, SyncProgress};
 use pocketbook_core::sync::lifecycle::WipeReason;
 use pocketbook_core::sync::wire::RETIRE_PATH;
 use pocketbook_core::{ApiError, Notebook};
-use pocketbook_tests::Station;
 use pocketbook_tests::inputs::*;
 use pocketbook_tests::intercept::Interceptor;
+use pocketbook_tests::{Serving, Station};
 
 fn on_server(station: &Station, id: &str) -> bool {
     station.admin.records().unwrap().iter().any(|r| r.id == id)
@@ -22,7 +22,8 @@ fn on_server(station: &Station, id: &str) -> bool {
 
 #[tokio::test]
 async fn an_edit_racing_the_retire_confirmation_is_never_silently_erased() {
-    let station = Station::start().await;
+    // Plain http: the interceptor reads each request's path.
+    let station = Station::start_serving(Serving::PlainHttp).await;
     station.add_officer("PC1", "Lewisham");
     // The notebook is known only once enrolled (through the proxy).
     let notebook: Arc<Mutex<Option<Arc<Notebook>>>> = Arc::default();
