@@ -182,6 +182,7 @@ impl From<ClientError> for ApiError {
             }
             ClientError::UpdateRequired(_) => ApiError::UpdateRequired { detail },
             ClientError::Refused { .. } | ClientError::Protocol(_) => ApiError::Protocol { detail },
+            ClientError::Settings(_) => ApiError::BadInput { detail },
         }
     }
 }

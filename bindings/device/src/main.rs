@@ -113,7 +113,9 @@ fn main() -> ExitCode {
         }
         Err(failure) => {
             let mut body = failure.details;
-            if let Some(warning) = warning {
+            // A key error (an encrypted notebook opened without its key)
+            // means nothing was stored unencrypted: no warning saying so.
+            if let Some(warning) = warning.filter(|_| failure.kind != "key") {
                 body.insert("warning".into(), warning.into());
             }
             body.insert("error".into(), failure.kind.into());

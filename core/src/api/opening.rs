@@ -175,10 +175,10 @@ pub async fn enrol_encrypted_device_with_network(
     .await
 }
 
-/// The one enrolment flow, plain or encrypted: the store first (a wrong
-/// key or an unusable directory must not spend the one-time code), then
-/// the code, then the credentials and the access the server granted, in
-/// the notebook of the officer the code was issued for. Runs as a task of
+/// The one enrolment flow, plain or encrypted: the server's address and
+/// trust checked, then the store opened (a wrong key or an unusable
+/// directory must not spend the one-time code), then the code, then the
+/// credentials and the access the server granted, in the notebook of the officer the code was issued for. Runs as a task of
 /// the ambient runtime, so a cancelled caller aborts it.
 pub(super) async fn enrol_into(
     open: impl FnOnce() -> Result<Store, ApiError> + Send + 'static,
@@ -189,8 +189,10 @@ pub(super) async fn enrol_into(
 ) -> Result<Arc<Notebook>, ApiError> {
     check_network(&network)?;
     off_thread(async move {
-        let store = blocking(open).await?;
+        // The settings, then the store: neither spends the code, and
+        // unusable settings leave the directory untouched.
         let client = SyncClient::new(&server_url, None, &network)?;
+        let store = blocking(open).await?;
         let request = EnrolRequest {
             protocol: PROTOCOL_VERSION,
             code: code.trim().to_string(),

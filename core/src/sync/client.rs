@@ -129,6 +129,11 @@ pub enum ClientError {
     Refused { status: u16, message: String },
     #[error("unexpected answer from the server: {0}")]
     Protocol(String),
+    /// The device's own sync settings are unusable (a server URL, an
+    /// enrolment link, a pin or a certificate authority it was given): a
+    /// mistake on this side, found before anything is sent.
+    #[error("{0}")]
+    Settings(String),
 }
 
 /// What the client trusts for `https://`: the pinned keys (the server's
@@ -149,11 +154,11 @@ impl TlsTrust {
     /// announced since ([`crate::sync::wire::SyncResponse::next_pins`]).
     pub fn of_credentials(credentials: &crate::store::Credentials) -> Result<Self, ClientError> {
         let url = reqwest::Url::parse(&credentials.server_url).map_err(|e| {
-            ClientError::Protocol(format!("server URL {:?}: {e}", credentials.server_url))
+            ClientError::Settings(format!("server URL {:?}: {e}", credentials.server_url))
         })?;
         let mut trust = Self::of_url(&url)?;
         for text in &credentials.announced_pins {
-            let pin = Pin::parse(text).map_err(ClientError::Protocol)?;
+            let pin = Pin::parse(text).map_err(ClientError::Settings)?;
             if !trust.pins.contains(&pin) {
                 trust.pins.push(pin);
             }
@@ -171,7 +176,7 @@ impl TlsTrust {
             if key == "pin" {
                 trust
                     .pins
-                    .push(Pin::parse(&value).map_err(ClientError::Protocol)?);
+                    .push(Pin::parse(&value).map_err(ClientError::Settings)?);
             }
         }
         Ok(trust)
@@ -182,7 +187,7 @@ impl TlsTrust {
 /// fragment.
 pub fn pinned_url(server: &str, pins: &[Pin]) -> Result<String, ClientError> {
     let mut url = reqwest::Url::parse(server)
-        .map_err(|e| ClientError::Protocol(format!("server URL {server:?}: {e}")))?;
+        .map_err(|e| ClientError::Settings(format!("server URL {server:?}: {e}")))?;
     let fragment = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(pins.iter().map(|pin| ("pin", pin.to_string())))
         .finish();
@@ -201,7 +206,7 @@ pub struct EnrolmentLink {
 impl EnrolmentLink {
     /// Reads `pocketbook://enrol?server=...&code=...&pin=...` (any order).
     pub fn parse(link: &str) -> Result<Self, ClientError> {
-        let bad = |what: &str| ClientError::Protocol(format!("not an enrolment link: {what}"));
+        let bad = |what: &str| ClientError::Settings(format!("not an enrolment link: {what}"));
         let query = link
             .trim()
             .strip_prefix(crate::tls_pin::ENROLMENT_LINK_PREFIX)
@@ -211,7 +216,7 @@ impl EnrolmentLink {
             match &*key {
                 "server" => server = Some(value.into_owned()),
                 "code" => code = Some(value.into_owned()),
-                "pin" => pins.push(Pin::parse(&value).map_err(ClientError::Protocol)?),
+                "pin" => pins.push(Pin::parse(&value).map_err(ClientError::Settings)?),
                 _ => {}
             }
         }
@@ -314,7 +319,7 @@ fn tls_config(trust: &TlsTrust) -> Result<rustls::ClientConfig, ClientError> {
         for der in &trust.authorities {
             roots
                 .add(rustls::pki_types::CertificateDer::from(der.clone()))
-                .map_err(|e| ClientError::Protocol(format!("certificate authority: {e}")))?;
+                .map_err(|e| ClientError::Settings(format!("certificate authority: {e}")))?;
         }
         Some(
             rustls::client::WebPkiServerVerifier::builder_with_provider(
@@ -322,7 +327,7 @@ fn tls_config(trust: &TlsTrust) -> Result<rustls::ClientConfig, ClientError> {
                 provider.clone(),
             )
             .build()
-            .map_err(|e| ClientError::Protocol(format!("certificate authority: {e}")))?,
+            .map_err(|e| ClientError::Settings(format!("certificate authority: {e}")))?,
         )
     };
     let verifier = PinnedVerifier {
@@ -379,7 +384,7 @@ impl SyncClient {
         network: &NetworkSettings,
     ) -> Result<Self, ClientError> {
         let base = reqwest::Url::parse(server_url)
-            .map_err(|e| ClientError::Protocol(format!("server URL {server_url:?}: {e}")))?;
+            .map_err(|e| ClientError::Settings(format!("server URL {server_url:?}: {e}")))?;
         let trust = TlsTrust::of_url(&base)?;
         Self::with_trust(server_url, token, network, &trust)
     }
@@ -395,20 +400,20 @@ impl SyncClient {
         trust: &TlsTrust,
     ) -> Result<Self, ClientError> {
         let mut base = reqwest::Url::parse(server_url)
-            .map_err(|e| ClientError::Protocol(format!("server URL {server_url:?}: {e}")))?;
+            .map_err(|e| ClientError::Settings(format!("server URL {server_url:?}: {e}")))?;
         base.set_fragment(None);
         if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none() {
-            return Err(ClientError::Protocol(format!(
+            return Err(ClientError::Settings(format!(
                 "server URL {base} must be http:// or https:// with a host"
             )));
         }
         if base.scheme() == "http" && !is_loopback(&base) {
-            return Err(ClientError::Protocol(format!(
+            return Err(ClientError::Settings(format!(
                 "server URL {base}: plain http:// is refused except to this device (loopback); use https:// and the enrolment link"
             )));
         }
         if base.scheme() == "https" && trust.pins.is_empty() && trust.authorities.is_empty() {
-            return Err(ClientError::Protocol(format!(
+            return Err(ClientError::Settings(format!(
                 "server URL {base}: no pinned key or certificate authority to trust; enrol with the enrolment link"
             )));
         }
@@ -627,6 +632,7 @@ mod tests {
         }
         for url in ["http://192.0.2.10:8650", "http://pocketbook.example.org"] {
             let err = SyncClient::new(url, None, &n).unwrap_err();
+            assert!(matches!(err, ClientError::Settings(_)), "{url}: {err:?}");
             assert!(err.to_string().contains("loopback"), "{url}: {err}");
         }
         let err = SyncClient::new("https://pocketbook.example.org", None, &n).unwrap_err();

@@ -162,3 +162,35 @@ fn a_notebook_keeps_the_settings_it_is_given() {
         "a refused setting changes nothing"
     );
 }
+
+#[tokio::test]
+async fn unusable_sync_settings_are_bad_input_found_before_anything_is_sent() {
+    // Each is a mistake on the device's side, not an answer from a server:
+    // plain http:// off this machine, https:// with nothing to trust, a
+    // malformed pin, and an enrolment link that is not one.
+    for url in [
+        "http://192.0.2.10:8650".to_string(),
+        "https://pocketbook.example.org".to_string(),
+        "https://pocketbook.example.org/#pin=sha256/nope".to_string(),
+        "ftp://pocketbook.example.org".to_string(),
+    ] {
+        let result = enrol(url.clone(), impatient()).await;
+        assert!(
+            matches!(&result, Err(ApiError::BadInput { detail }) if !detail.contains("answer from the server")),
+            "{url}: {result:?}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let result = pocketbook_core::api::enrol_with_link(
+        dir.path().display().to_string(),
+        vec![7; 32],
+        "pocketbook://enrol?server=https%3A%2F%2Fpocketbook.example.org&code=ABCDE-FGHJK&pin=sha256%2Fshort"
+            .into(),
+        "test".into(),
+    )
+    .await;
+    assert!(
+        matches!(&result, Err(ApiError::BadInput { .. })),
+        "{result:?}"
+    );
+}
