@@ -1,0 +1,94 @@
+use crate::tls_pin::Pin;
+use reqwest::StatusCode;
+
+use super::*;
+
+#[test]
+fn plain_http_only_to_loopback_and_https_only_with_something_to_trust() {
+    let n = NetworkSettings::default();
+    for url in [
+        "http://127.0.0.1:8650",
+        "http://localhost:8650",
+        "http://[::1]:8650",
+    ] {
+        assert!(SyncClient::new(url, None, &n).is_ok(), "{url}");
+    }
+    for url in ["http://192.0.2.10:8650", "http://pocketbook.example.org"] {
+        let err = SyncClient::new(url, None, &n).unwrap_err();
+        assert!(matches!(err, ClientError::Settings(_)), "{url}: {err:?}");
+        assert!(err.to_string().contains("loopback"), "{url}: {err}");
+    }
+    let err = SyncClient::new("https://pocketbook.example.org", None, &n).unwrap_err();
+    assert!(err.to_string().contains("enrolment link"), "{err}");
+    let pinned = pinned_url("https://pocketbook.example.org", &[Pin([3; 32])]).unwrap();
+    assert!(SyncClient::new(&pinned, None, &n).is_ok());
+    let bad = "https://pocketbook.example.org/#pin=sha256/nope";
+    assert!(SyncClient::new(bad, None, &n).is_err());
+}
+
+#[test]
+fn an_enrolment_link_gives_the_pinned_server_and_the_code() {
+    let (a, b) = (Pin([1; 32]), Pin([2; 32]));
+    let server = "https://pocketbook.example.org";
+    let link = format!(
+        "pocketbook://enrol?server={}&code=7KD3Q-9QW2H&pin={}&pin={}",
+        "https%3A%2F%2Fpocketbook.example.org",
+        url::form_urlencoded::byte_serialize(a.to_string().as_bytes()).collect::<String>(),
+        url::form_urlencoded::byte_serialize(b.to_string().as_bytes()).collect::<String>(),
+    );
+    let parsed = EnrolmentLink::parse(&link).unwrap();
+    assert_eq!(parsed.code, "7KD3Q-9QW2H");
+    assert_eq!(parsed.server_url, pinned_url(server, &[a, b]).unwrap());
+    let trust = TlsTrust::of_url(&reqwest::Url::parse(&parsed.server_url).unwrap()).unwrap();
+    assert_eq!(trust.pins, [a, b]);
+    assert!(EnrolmentLink::parse("https://pocketbook.example.org").is_err());
+    assert!(EnrolmentLink::parse("pocketbook://enrol?code=X").is_err());
+}
+
+fn answer(status: u16, body: serde_json::Value) -> ClientError {
+    error_of(
+        StatusCode::from_u16(status).unwrap(),
+        body.to_string().as_bytes(),
+    )
+}
+
+#[test]
+fn a_closed_credential_with_wipe_orders_an_erasure() {
+    let revoked = answer(
+        401,
+        serde_json::json!({"error": "device-revoked", "message": "m", "wipe": true}),
+    );
+    assert!(
+        matches!(revoked, ClientError::Wipe(WipeReason::Revoked)),
+        "{revoked:?}"
+    );
+    let retired = answer(
+        401,
+        serde_json::json!({"error": "device-retired", "message": "m", "wipe": true}),
+    );
+    assert!(
+        matches!(retired, ClientError::Wipe(WipeReason::Retired)),
+        "{retired:?}"
+    );
+}
+
+#[test]
+fn an_unknown_token_never_wipes() {
+    for body in [
+        serde_json::json!({"error": "unauthorised", "message": "unknown token"}),
+        serde_json::json!({"error": "unauthorised", "message": "m", "wipe": false}),
+        serde_json::json!({"error": "device-revoked", "message": "m"}),
+        serde_json::json!("not an error body"),
+    ] {
+        let e = answer(401, body.clone());
+        assert!(matches!(e, ClientError::Unauthorised(_)), "{body}: {e:?}");
+    }
+    // Only a 401 wipes: the flag on any other status is ignored.
+    for status in [403, 409, 500] {
+        let e = answer(
+            status,
+            serde_json::json!({"error": "device-revoked", "message": "m", "wipe": true}),
+        );
+        assert!(!matches!(e, ClientError::Wipe(_)), "{status}: {e:?}");
+    }
+}
