@@ -335,6 +335,13 @@ impl Storage for PostgresStorage {
         records::commit_record(self, commit)
     }
 
+    fn commit_records(
+        &self,
+        commits: &[RecordCommit],
+    ) -> Result<Vec<Result<u64, StorageError>>, StorageError> {
+        records::commit_records(self, commits)
+    }
+
     fn records(&self) -> Result<Vec<RecordIndex>, StorageError> {
         records::records(self)
     }
