@@ -58,6 +58,7 @@ pub(crate) mod records;
 pub(crate) mod retention;
 pub(crate) mod schema;
 pub mod testdb;
+pub(crate) mod wait;
 
 pub use import::{ImportReport, import_sqlite};
 #[cfg(test)]
@@ -170,11 +171,19 @@ fn instant(text: &str) -> Result<DateTime<Utc>, StorageError> {
 
 impl PostgresStorage {
     /// Connects to the database at `url` (`postgres://...`) and creates or
-    /// migrates its schema; safe when several instances start at once.
+    /// migrates its schema; safe when several instances start at once. A
+    /// database that does not answer yet is waited for, up to
+    /// [`wait::CONNECT_WAIT`].
     pub fn open(url: &str) -> Result<Self, StorageError> {
+        Self::open_waiting(url, wait::CONNECT_WAIT)
+    }
+
+    /// [`Self::open`], waiting up to `wait` for the database to answer.
+    pub fn open_waiting(url: &str, wait: Duration) -> Result<Self, StorageError> {
         let config: postgres::Config = url
             .parse()
-            .map_err(|e| StorageError::backend_from(Some("the database URL"), e))?;
+            .map_err(|_| StorageError::backend("the database URL is not a postgres:// URL"))?;
+        wait::until_reachable(&config, wait)?;
         Self::open_config(config, POOL_SIZE)
     }
 
