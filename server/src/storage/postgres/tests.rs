@@ -318,12 +318,12 @@ fn pipe(a: std::net::TcpStream, b: std::net::TcpStream) {
     let (mut a_read, mut a_write) = (a.try_clone().unwrap(), a);
     let (mut b_read, mut b_write) = (b.try_clone().unwrap(), b);
     std::thread::spawn(move || {
-        let _ = std::io::copy(&mut a_read, &mut b_write);
-        let _ = b_write.shutdown(std::net::Shutdown::Write);
+        let _copied = std::io::copy(&mut a_read, &mut b_write);
+        let _closed = b_write.shutdown(std::net::Shutdown::Write);
     });
     std::thread::spawn(move || {
-        let _ = std::io::copy(&mut b_read, &mut a_write);
-        let _ = a_write.shutdown(std::net::Shutdown::Write);
+        let _copied = std::io::copy(&mut b_read, &mut a_write);
+        let _closed = a_write.shutdown(std::net::Shutdown::Write);
     });
 }
 
