@@ -54,6 +54,7 @@ mod identity;
 mod import;
 #[cfg(test)]
 mod instances;
+mod pool;
 pub(crate) mod records;
 pub(crate) mod retention;
 pub(crate) mod schema;
@@ -77,8 +78,8 @@ pub const POOL_SIZE: u32 = 16;
 /// How many times a transaction that failed to serialise is run again.
 const RETRIES: usize = 8;
 
-type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
-type Conn = r2d2::PooledConnection<PostgresConnectionManager<NoTls>>;
+type Pool = r2d2::Pool<pool::Manager>;
+type Conn = r2d2::PooledConnection<pool::Manager>;
 
 /// The PostgreSQL backend.
 ///
@@ -190,7 +191,7 @@ impl PostgresStorage {
     /// Connects with a parsed configuration and at most `pool_size`
     /// connections, then creates or migrates the schema.
     pub fn open_config(config: postgres::Config, pool_size: u32) -> Result<Self, StorageError> {
-        let manager = PostgresConnectionManager::new(config, NoTls);
+        let manager = pool::Manager(PostgresConnectionManager::new(config, NoTls));
         let pool = r2d2::Pool::builder()
             .max_size(pool_size)
             .min_idle(Some(1))
@@ -202,7 +203,7 @@ impl PostgresStorage {
             .build(manager)
             .map_err(|e| StorageError::backend_from(Some("connecting to PostgreSQL"), e))?;
         let store = PostgresStorage { pool: Some(pool) };
-        schema::migrate(&mut *store.conn()?)?;
+        schema::migrate(&mut store.conn()?.client)?;
         Ok(store)
     }
 
@@ -221,13 +222,23 @@ impl PostgresStorage {
         &self,
         mut work: impl FnMut(&mut Transaction<'_>) -> Result<T, StorageError>,
     ) -> Result<T, StorageError> {
+        self.write_prepared(|tx, _| work(tx))
+    }
+
+    /// [`Self::write`], with the connection's prepared statements at hand
+    /// (for the hot paths: [`pool`]).
+    fn write_prepared<T>(
+        &self,
+        mut work: impl FnMut(&mut Transaction<'_>, &mut pool::Statements) -> Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
             let mut conn = self.conn()?;
+            let pool::Connection { client, statements } = &mut *conn;
             let result = (|| {
-                let mut tx = conn.transaction().map_err(backend)?;
-                let value = work(&mut tx)?;
+                let mut tx = client.transaction().map_err(backend)?;
+                let value = work(&mut tx, statements)?;
                 tx.commit().map_err(backend)?;
                 Ok(value)
             })();
@@ -243,7 +254,17 @@ impl PostgresStorage {
         &self,
         work: impl FnOnce(&mut postgres::Client) -> Result<T, StorageError>,
     ) -> Result<T, StorageError> {
-        work(&mut *self.conn()?)
+        work(&mut self.conn()?.client)
+    }
+
+    /// Runs one hot-path query through the connection's prepared
+    /// statement for `sql` ([`pool`]): its rows.
+    fn query_prepared(
+        &self,
+        sql: &str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<postgres::Row>, StorageError> {
+        self.conn()?.query(sql, params).map_err(backend)
     }
 }
 
