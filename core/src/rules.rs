@@ -5,8 +5,8 @@
 //! comparing the record before an edit with the record after it.
 //!
 //! - the header never changes, and a new record is in the editor's name;
-//! - every scene action, note entry and tick entry new in `after` is in the
-//!   editor's name, and no existing one is removed or altered, by anyone
+//! - every scene action, note entry, tick entry and promise entry new in
+//!   `after` is in the editor's name, and no existing one is removed or altered, by anyone
 //!   (a correction is a new note entry, a later tick a new tick entry);
 //! - co-attending officers are only ever added;
 //! - the fields a scene record is opened with never change;
@@ -170,6 +170,18 @@ fn check_scene(
         editor,
         |a| a.id.as_str(),
         |a| a.recorded_by.as_str(),
+        |a, b| a == b,
+    )?;
+    check_entries(
+        "promise_entries",
+        "promise entry",
+        before
+            .map(|b| b.promise_entries.as_slice())
+            .unwrap_or_default(),
+        &after.promise_entries,
+        editor,
+        |e| e.id.as_str(),
+        |e| e.made_by.as_str(),
         |a, b| a == b,
     )?;
     check_entries(
