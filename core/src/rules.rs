@@ -20,10 +20,15 @@
 //!
 //! Whether an officer may change a record at all (scope, role) is
 //! [`scope`]'s question, asked before this one; both run on both ends.
+//! [`writes::check_write`] asks both at once, and also lets people who may
+//! not otherwise change a record add promise entries to it (a
+//! supervisor's review, a victim update by station staff).
 
 pub mod scope;
+pub mod writes;
 
 pub use scope::{Actor, RecordScope, Role, UnknownRole, may_author, may_change, may_see};
+pub use writes::{NewEntry, Write, check_write, may_add_entry, may_write};
 
 use std::collections::{HashMap, HashSet};
 
