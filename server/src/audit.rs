@@ -44,6 +44,9 @@ pub enum Action {
     RecordErased,
     LegalHoldSet,
     LegalHoldReleased,
+    /// Someone who may not otherwise change a record added a promise entry
+    /// to it (a supervisor's review, a victim update by station staff).
+    PromiseEntryAdded,
 }
 
 impl Action {
@@ -66,6 +69,7 @@ impl Action {
         Action::RecordErased,
         Action::LegalHoldSet,
         Action::LegalHoldReleased,
+        Action::PromiseEntryAdded,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -88,6 +92,7 @@ impl Action {
             Action::RecordErased => "record-erased",
             Action::LegalHoldSet => "legal-hold-set",
             Action::LegalHoldReleased => "legal-hold-released",
+            Action::PromiseEntryAdded => "promise-entry-added",
         }
     }
 }

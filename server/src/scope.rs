@@ -15,7 +15,8 @@
 //! the device runs too before it stores an edit; here it is asked of a
 //! [`Principal`].
 
-use pocketbook_core::rules::{self, Actor};
+use pocketbook_core::model::Record;
+use pocketbook_core::rules::{self, Actor, Write};
 
 use crate::identity::Principal;
 pub use crate::identity::Role;
@@ -50,6 +51,26 @@ pub fn may_see(principal: &Principal, record: RecordScope<'_>) -> bool {
 /// Whether the device may change an existing record.
 pub fn may_change(principal: &Principal, record: RecordScope<'_>) -> bool {
     rules::may_change(actor(principal), record)
+}
+
+/// Whether the device may write to an existing record at all: change it,
+/// or add a promise entry its officer's role allows (a supervisor's
+/// review, a victim update by station staff).
+pub fn may_write(principal: &Principal, record: RecordScope<'_>) -> bool {
+    rules::may_write(actor(principal), record)
+}
+
+/// Checks a write by the device's officer to an existing record: scope,
+/// the role's rights to promise entries and the edit rule, as one rule
+/// (`pocketbook_core::rules::check_write`). The refusal names fields and
+/// entries, never content.
+pub fn check_write(
+    principal: &Principal,
+    record: RecordScope<'_>,
+    before: &Record,
+    after: &Record,
+) -> Result<Write, String> {
+    rules::check_write(actor(principal), record, before, after).map_err(|refusal| refusal.message)
 }
 
 /// Whether the device may create a record claiming this author.

@@ -22,7 +22,7 @@ pub use group::{CommitMode, push_records};
 pub use round_trip::{RoundTrip, round_trip};
 pub use times::FUTURE_TOLERANCE;
 
-use sharing::{new_readers, sharing_events};
+use sharing::{entry_events, new_readers, sharing_events};
 use times::{attendance_problems, plausible, time_problem, unreadable_times};
 
 use std::panic::AssertUnwindSafe;
@@ -32,6 +32,7 @@ use chrono::{DateTime, Utc};
 use pocketbook_core::document::{DocumentError, RecordDoc};
 use pocketbook_core::model::Record;
 use pocketbook_core::reference::Reference;
+use pocketbook_core::rules::Write;
 use pocketbook_core::sync::wire::{Ack, PushedRecord, Rejection, RejectionCode};
 use serde_json::json;
 
@@ -235,7 +236,7 @@ fn route(
             station: &stored.index.station,
             readers: &stored.readers,
         };
-        return if scope::may_change(principal, record_scope) {
+        return if scope::may_write(principal, record_scope) {
             push_existing(storage, principal, push, stored, arrival)
         } else if scope::may_see(principal, record_scope) {
             // A supervisor's view of their station: seen, never changed.
@@ -332,7 +333,7 @@ fn judge_new(
             time_problem("created_at"),
         ));
     }
-    let (occurred_at, record) = check_merged(id, &doc, None, principal, arrival)?;
+    let (occurred_at, record, _) = check_merged(id, &doc, None, principal, arrival)?;
     Ok(NewRecord {
         doc,
         record,
@@ -359,7 +360,7 @@ fn push_new(
     let header = &record.header;
     let grant = new_readers(&record, &[]);
     let commit = RecordCommit {
-        audit: sharing_events(storage, principal, id, &grant)?,
+        audit,
         grant,
         index: RecordIndex {
             id: id.clone(),
@@ -424,12 +425,22 @@ fn push_existing(
             "a record's header (id, kind, reference, author, created) cannot change",
         )));
     }
-    let (occurred_at, record) =
-        match check_merged(id, &merged, Some(&record_before), principal, arrival) {
+    let before = Before {
+        record: &record_before,
+        scope: RecordScope {
+            author: &stored.index.author,
+            station: &stored.index.station,
+            readers: &stored.readers,
+        },
+    };
+    let (occurred_at, record, write) =
+        match check_merged(id, &merged, Some(before), principal, arrival) {
             Ok(checked) => checked,
             Err(rejection) => return Ok(Prepared::Answer(rejection)),
         };
     let grant = new_readers(&record, &stored.readers);
+    let mut audit = sharing_events(storage, principal, id, &grant)?;
+    audit.extend(entry_events(principal, id, &write));
     // Officers added now have seen nothing of the record: their entry
     // carries its whole history, not just this push.
     let new_changes = if grant.is_empty() {
@@ -454,16 +465,27 @@ fn push_existing(
     Ok(ready(commit, &mut doc))
 }
 
+/// The server's copy of an existing record, and its scope.
+struct Before<'a> {
+    record: &'a Record,
+    scope: RecordScope<'a>,
+}
+
 /// The merged record, checked: every rule of its kind, its times, and the
-/// edit rules against `before` (the server's copy; `None` for a new
-/// record). Returns the encounter time in the indexed form.
+/// write rules against `before` (the server's copy; `None` for a new
+/// record). Returns the encounter time in the indexed form, and what the
+/// write was (the promise entries it adds, and whether it is only those).
 fn check_merged(
     id: &str,
     doc: &RecordDoc,
-    before: Option<&Record>,
+    before: Option<Before<'_>>,
     principal: &Principal,
     arrival: &Arrival,
-) -> Result<(String, Record), PushResult> {
+) -> Result<(String, Record, Write), PushResult> {
+    let (before, scope) = match before {
+        Some(b) => (Some(b.record), Some(b.scope)),
+        None => (None, None),
+    };
     // The whole document tree against the kind's schema first: the server
     // keeps only what the schema defines.
     let record = doc
@@ -482,8 +504,14 @@ fn check_merged(
         .ok_or_else(|| reject(id, RejectionCode::Invalid, time_problem("occurred_at")))?;
     // What a person may not do is refused (and audited) before what a
     // wrong clock may cause.
-    check_edit(before, &record, &principal.officer.shoulder_number)
-        .map_err(|problem| reject(id, RejectionCode::Forbidden, problem))?;
+    let write = match (before, scope) {
+        (Some(before), Some(scope)) => scope::check_write(principal, scope, before, &record),
+        _ => check_edit(None, &record, &principal.officer.shoulder_number).map(|()| Write {
+            new_entries: Vec::new(),
+            entries_only: false,
+        }),
+    }
+    .map_err(|problem| reject(id, RejectionCode::Forbidden, problem))?;
     if before.map(|b| b.body.occurred_at()) != Some(occurred) {
         plausible(record.body.kind(), &occurred_at, arrival)
             .map_err(|problem| reject(id, RejectionCode::Invalid, problem))?;
@@ -492,7 +520,7 @@ fn check_merged(
     if !late.is_empty() {
         return Err(reject(id, RejectionCode::Invalid, late.join("; ")));
     }
-    Ok((occurred_at, record))
+    Ok((occurred_at, record, write))
 }
 
 /// A commit with the acknowledgement it earns: the merged heads.

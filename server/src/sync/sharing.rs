@@ -1,7 +1,11 @@
-//! Sharing a scene or burglary record: the co-attending officers a push
-//! names who cannot see the record yet, and the audit event of the grant.
+//! Writes that reach beyond a record's author, and their audit events:
+//! sharing a scene or burglary record with the co-attending officers a push
+//! names who cannot see it yet, and promise entries added by people who may
+//! not otherwise change the record (a supervisor's review, a victim update
+//! by station staff).
 
 use pocketbook_core::model::{Record, RecordBody, SceneAttendance};
+use pocketbook_core::rules::Write;
 use serde_json::json;
 
 use crate::audit::{self, Action, actor};
@@ -56,4 +60,34 @@ pub(super) fn sharing_events(
         Some(record_id),
         json!({"device": principal.device.id, "with": known, "not_known": grant.len() - known.len()}),
     )])
+}
+
+/// One `promise-entry-added` event for each promise entry added by someone
+/// who may not otherwise change the record. An editor's own entries are
+/// part of their record and not audited apart. The event names the kind
+/// and the entry's id (device-made, random), never its content.
+pub(super) fn entry_events(
+    principal: &Principal,
+    record_id: &str,
+    write: &Write,
+) -> Vec<NewAuditEvent> {
+    if !write.entries_only {
+        return Vec::new();
+    }
+    write
+        .new_entries
+        .iter()
+        .map(|entry| {
+            audit::event(
+                actor::officer(&principal.officer.shoulder_number),
+                Action::PromiseEntryAdded,
+                Some(record_id),
+                json!({
+                    "device": principal.device.id,
+                    "kind": entry.kind.as_str(),
+                    "correction": entry.correction,
+                }),
+            )
+        })
+        .collect()
 }

@@ -7,6 +7,7 @@ mod failures;
 mod identity;
 mod minimisation;
 mod pins;
+mod promise_entries;
 mod random_histories;
 mod retention;
 mod retire;
