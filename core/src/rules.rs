@@ -32,7 +32,7 @@ pub use writes::{NewEntry, Write, check_write, may_add_entry, may_write};
 
 use std::collections::{HashMap, HashSet};
 
-use crate::model::{NoteEntry, Receipt, Record, RecordBody, SceneAttendance};
+use crate::model::{NoteEntry, PromiseEntryKind, Receipt, Record, RecordBody, SceneAttendance};
 
 /// Why an edit is refused: which field (and entry), and what rule it
 /// breaks. Holds no record content, so it may be logged and audited.
@@ -58,10 +58,25 @@ fn refuse(field: &str, entry_id: Option<&str>, message: String) -> EditRefusal {
 /// the officer `editor` (a shoulder number) may make. Whether the editor may
 /// change this record at all (scope, role) is [`scope`]'s question, asked
 /// before this one.
+///
+/// A "review done" promise entry is never allowed here: only a supervisor
+/// adds one, and only [`check_write`] knows the writer's role.
 pub fn check_edit(
     before: Option<&Record>,
     after: &Record,
     editor: &str,
+) -> Result<(), EditRefusal> {
+    check_edit_adding(before, after, editor, &|kind| {
+        kind != PromiseEntryKind::ReviewDone
+    })
+}
+
+/// [`check_edit`], with the promise entry kinds the writer may add.
+pub(crate) fn check_edit_adding(
+    before: Option<&Record>,
+    after: &Record,
+    editor: &str,
+    may_add: &dyn Fn(PromiseEntryKind) -> bool,
 ) -> Result<(), EditRefusal> {
     match before {
         None if after.header.author.shoulder_number != editor => {
@@ -92,7 +107,7 @@ pub fn check_edit(
     )?;
     match (&after.body, before.map(|b| &b.body)) {
         (RecordBody::SceneAttendance { scene } | RecordBody::HomeBurglary { scene }, previous) => {
-            check_scene(previous.and_then(RecordBody::scene), scene, editor)
+            check_scene(previous.and_then(RecordBody::scene), scene, editor, may_add)
         }
         (_, None) => Ok(()),
         (after_body, Some(before_body)) => check_encounter(
@@ -166,7 +181,25 @@ fn check_scene(
     before: Option<&SceneAttendance>,
     after: &SceneAttendance,
     editor: &str,
+    may_add: &dyn Fn(PromiseEntryKind) -> bool,
 ) -> Result<(), EditRefusal> {
+    let known: HashSet<&str> = before
+        .map(|b| b.promise_entries.iter().map(|e| e.id.as_str()).collect())
+        .unwrap_or_default();
+    if let Some(entry) = after
+        .promise_entries
+        .iter()
+        .find(|e| !known.contains(e.id.as_str()) && !may_add(e.kind))
+    {
+        return Err(refuse(
+            "promise_entries",
+            Some(&entry.id),
+            format!(
+                "a \"{}\" entry may not be added by this officer",
+                entry.kind.as_str()
+            ),
+        ));
+    }
     check_entries(
         "actions",
         "scene action",

@@ -159,6 +159,9 @@ pub(crate) enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// The Pledge's promises of the records on this device, most urgent
+    /// first, with due times; `promises offence|entry|correct` keep them.
+    Promises(crate::promises::PromisesArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]

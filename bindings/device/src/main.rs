@@ -14,6 +14,7 @@
 
 mod args;
 mod key;
+mod promises;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -332,6 +333,7 @@ fn run(cli: Cli, key: Option<Vec<u8>>) -> Result<serde_json::Value, Failure> {
             nb.rekey(key::parse(&bytes)?)?;
             json(&serde_json::json!({ "rekeyed": true }))
         }
+        Command::Promises(args) => promises::run(&nb, args),
         Command::Import { file } => {
             let bytes = std::fs::read(&file)
                 .map_err(|e| input_error(format!("cannot read {}: {e}", file.display())))?;

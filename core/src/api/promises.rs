@@ -49,7 +49,7 @@ pub struct PromiseFilter {
 }
 
 /// One promise of one record on the device.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, uniffi::Record)]
 pub struct RecordPromise {
     pub record_id: String,
     /// The record's reference, to show and read aloud.

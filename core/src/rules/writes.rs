@@ -19,7 +19,7 @@
 use std::collections::HashSet;
 
 use super::scope::{Actor, RecordScope, Role, may_change};
-use super::{EditRefusal, check_edit, refuse};
+use super::{EditRefusal, check_edit_adding, refuse};
 use crate::model::{PromiseEntry, PromiseEntryKind, Record, RecordBody};
 
 /// Whether `actor` may add a promise entry of `kind` to the record.
@@ -64,7 +64,7 @@ pub struct Write {
 
 /// Checks that `after` is a write `actor` may make to `before`, a record
 /// with this `scope`: scope, the role's rights to promise entries, and the
-/// edit rule ([`check_edit`]). Refusals name the field and entry, never
+/// edit rule ([`super::check_edit`]). Refusals name the field and entry, never
 /// content.
 pub fn check_write(
     actor: Actor<'_>,
@@ -105,7 +105,8 @@ pub fn check_write(
             ));
         }
     }
-    check_edit(Some(before), after, actor.shoulder_number)?;
+    // The kinds were checked above, with the writer's role.
+    check_edit_adding(Some(before), after, actor.shoulder_number, &|_| true)?;
     if may_change(actor, scope) {
         return Ok(Write {
             new_entries,

@@ -202,3 +202,16 @@ fn a_correction_by_staff_of_a_victim_update_is_theirs_to_add() {
     assert!(write.entries_only);
     assert!(write.new_entries[0].correction);
 }
+
+#[test]
+fn the_plain_edit_rule_never_lets_a_review_in() {
+    // What the server and the store ran before `check_write`: a review
+    // needs the writer's role, so `check_edit` alone refuses every one.
+    let before = record();
+    let review = with_entry(PromiseEntryKind::ReviewDone, AUTHOR);
+    let refusal = crate::rules::check_edit(Some(&before), &review, AUTHOR).unwrap_err();
+    assert_eq!(refusal.field, "promise_entries");
+    assert_eq!(refusal.entry_id.as_deref(), Some("e1"));
+    let contact = with_entry(PromiseEntryKind::ContactMade, AUTHOR);
+    crate::rules::check_edit(Some(&before), &contact, AUTHOR).unwrap();
+}

@@ -15,6 +15,7 @@ fun main(args: Array<String>) {
     syncTests(suite)
     flowTests(suite)
     runtimeTests(suite)
+    promiseTests(suite)
     val (passed, failed) = suite.run(args.toList())
     println("kotlin: $passed passed, $failed failed")
     exitProcess(if (failed == 0 && passed > 0) 0 else 1)
