@@ -360,7 +360,7 @@ fn push_new(
     let header = &record.header;
     let grant = new_readers(&record, &[]);
     let commit = RecordCommit {
-        audit,
+        audit: sharing_events(storage, principal, id, &grant)?,
         grant,
         index: RecordIndex {
             id: id.clone(),
@@ -425,7 +425,7 @@ fn push_existing(
             "a record's header (id, kind, reference, author, created) cannot change",
         )));
     }
-    let before = Before {
+    let server_copy = Before {
         record: &record_before,
         scope: RecordScope {
             author: &stored.index.author,
@@ -434,7 +434,7 @@ fn push_existing(
         },
     };
     let (occurred_at, record, write) =
-        match check_merged(id, &merged, Some(before), principal, arrival) {
+        match check_merged(id, &merged, Some(server_copy), principal, arrival) {
             Ok(checked) => checked,
             Err(rejection) => return Ok(Prepared::Answer(rejection)),
         };
@@ -449,7 +449,7 @@ fn push_existing(
         doc.changes_since(&[])
     };
     let commit = RecordCommit {
-        audit: sharing_events(storage, principal, id, &grant)?,
+        audit,
         grant,
         index: RecordIndex {
             occurred_at,

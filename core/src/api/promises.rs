@@ -23,7 +23,6 @@ use std::sync::Weak;
 
 use chrono::{DateTime, Utc};
 
-use crate::document::RecordDoc;
 use crate::model::{
     OffenceCategory, PromiseEntry, PromiseEntryKind, Record, RecordKind, Timestamp,
 };
@@ -189,7 +188,7 @@ impl Notebook {
         record_id: String,
         offence: OffenceCategory,
     ) -> Result<(), ApiError> {
-        self.promise_edit(&record_id, |doc| doc.set_offence(offence))
+        self.edit(&record_id, |doc| doc.set_offence(offence))
     }
 
     /// Records that a victim was updated, a review done or a contact made,
@@ -209,7 +208,7 @@ impl Notebook {
             corrects: None,
             withdrawn: false,
         };
-        self.promise_edit(&record_id, |doc| doc.add_promise_entry(&entry))
+        self.edit(&record_id, |doc| doc.add_promise_entry(&entry))
     }
 
     /// Corrects the entry `entry_id`: a new entry of the same kind at
@@ -223,7 +222,7 @@ impl Notebook {
         withdraw: bool,
     ) -> Result<String, ApiError> {
         let by = self.officer.shoulder_number.clone();
-        self.promise_edit(&record_id, |doc| {
+        self.edit(&record_id, |doc| {
             let kind = doc
                 .body()?
                 .scene()
@@ -269,27 +268,6 @@ impl Notebook {
             state,
             subscription: Mutex::new(Some(subscription)),
         })
-    }
-}
-
-impl Notebook {
-    /// One edit of the promise calls, checked and stored as every edit
-    /// is (`Store::edit_as`: scope and the edit rule), then announced.
-    fn promise_edit<T>(
-        &self,
-        record_id: &str,
-        edit: impl FnOnce(&mut RecordDoc) -> Result<T, crate::document::DocumentError>,
-    ) -> Result<T, ApiError> {
-        let mut header = None;
-        let editor = self.officer.shoulder_number.clone();
-        let value = self.store()?.edit_as(record_id, &editor, |doc| {
-            header = Some(doc.header().clone());
-            edit(doc)
-        })?;
-        if let Some(header) = header {
-            self.notify(&header, ChangeOrigin::Local);
-        }
-        Ok(value)
     }
 }
 

@@ -246,7 +246,9 @@ impl Notebook {
         Ok(record)
     }
 
-    fn edit<T>(
+    /// An edit of this officer's, checked by the store's write rule; the
+    /// listeners hear of it.
+    pub(super) fn edit<T>(
         &self,
         record_id: &str,
         edit: impl FnOnce(&mut crate::document::RecordDoc) -> Result<T, DocumentError>,

@@ -1,7 +1,8 @@
-//! Edits checked before they are stored, by the rules the server runs:
-//! scope (the officer may change the record: its author, or named as
-//! co-attending; a supervisor's view of the station is read-only) and the
-//! edit rule (`rules::check_edit`: authorship, append-only entries, frozen
+//! Edits checked before they are stored, by the rules the server runs
+//! (`rules::check_write`): scope (the officer may change the record: its
+//! author, or named as co-attending; a supervisor's view of the station is
+//! read-only but for the promise entries the role may add, such as a
+//! review) and the edit rule (authorship, append-only entries, frozen
 //! fields). An edit either rule refuses is never stored, so it can never
 //! reach the server to be refused there.
 //!
@@ -42,7 +43,7 @@ impl Store {
                 .as_ref()
                 .map_or(before.header.author.station.as_str(), |a| &a.station),
         };
-        if !rules::may_change(actor, record) {
+        if !rules::may_write(actor, record) {
             return Err(forbidden(if rules::may_see(actor, record) {
                 "this record is read-only for you: only its author and the officers attending may change it"
             } else {
@@ -54,7 +55,7 @@ impl Store {
             let heads = doc.heads();
             let value = edit(doc)?;
             if doc.heads() != heads
-                && let Err(refusal) = rules::check_edit(Some(&before), &doc.record()?, editor)
+                && let Err(refusal) = rules::check_write(actor, record, &before, &doc.record()?)
             {
                 // Abandons the edit (the store drops its copy); the
                 // refusal is what the caller hears.
