@@ -8,10 +8,13 @@
 //!
 //! Usage: `cargo run --release -p pocketbook-loadgen [-- --quick]`; the
 //! soak (many handsets for minutes through a faulty link, against the
-//! server binary as a child process) is `pocketbook-loadgen soak` ([`soak`]).
+//! server binary as a child process) is `pocketbook-loadgen soak` ([`soak`]);
+//! the scale-out figures (SQLite and PostgreSQL, several instances, the
+//! force-scale simulation) are `pocketbook-loadgen scale` ([`scale`]).
 
 #![forbid(unsafe_code)]
 
+mod scale;
 mod soak;
 
 use std::net::SocketAddr;
@@ -231,8 +234,15 @@ async fn idle_sync(bench: &mut Bench, n: usize, officer: &str) -> (Duration, u64
     (median(samples), (up + down) / rounds)
 }
 
-/// Sync requests per second from `devices` devices syncing at once.
-async fn concurrent_idle_syncs(bench: &mut Bench, devices: usize, rounds: usize) -> f64 {
+/// Sync requests per second from `devices` devices syncing at once, and
+/// how many syncs failed: shed by the server at its bound of requests
+/// (503), or otherwise. A failed sync is counted, not fatal: shedding
+/// load is what the server is meant to do past its bound.
+async fn concurrent_idle_syncs(
+    bench: &mut Bench,
+    devices: usize,
+    rounds: usize,
+) -> (f64, u64, u64) {
     let mut notebooks = Vec::new();
     for d in 0..devices {
         notebooks.push(bench.device(&format!("PC5{d:02}")).await);
@@ -245,16 +255,35 @@ async fn concurrent_idle_syncs(bench: &mut Bench, devices: usize, rounds: usize)
         .into_iter()
         .map(|nb| {
             tokio::spawn(async move {
+                let (mut shed, mut failed) = (0, 0);
                 for _ in 0..rounds {
-                    nb.sync(None).await.expect("sync");
+                    match nb.sync(None).await {
+                        Ok(_) => {}
+                        Err(e) if is_shed(&e.to_string()) => shed += 1,
+                        Err(_) => failed += 1,
+                    }
                 }
+                (shed, failed)
             })
         })
         .collect();
+    let (mut shed, mut failed) = (0, 0);
     for task in tasks {
-        task.await.expect("device task");
+        let (s, f) = task.await.expect("device task");
+        shed += s;
+        failed += f;
     }
-    (devices * rounds) as f64 / started.elapsed().as_secs_f64()
+    let answered = (devices * rounds) as u64 - shed - failed;
+    (
+        answered as f64 / started.elapsed().as_secs_f64(),
+        shed,
+        failed,
+    )
+}
+
+/// Whether a device's sync error is the server shedding load (503).
+fn is_shed(error: &str) -> bool {
+    error.contains("503")
 }
 
 /// The same load against an axum handler that does nothing: the ceiling.
@@ -330,6 +359,51 @@ enum Command {
         #[arg(long, default_value = "10s", value_parser = soak::parse_duration)]
         sample_every: Duration,
     },
+    /// The scale-out figures of BENCHMARKS.md against real server
+    /// processes: push grouped / per record / storage floor, one and two
+    /// instances, idle sync and memory with many records stored, a cold
+    /// download, and the force-scale simulation (PostgreSQL parts only
+    /// with --postgres).
+    Scale {
+        /// A PostgreSQL server for the PostgreSQL runs (each run makes a
+        /// schema of its own in it); default: $POCKETBOOK_TEST_DATABASE_URL.
+        #[arg(long)]
+        postgres: Option<String>,
+        /// Its postmaster's pid, to report PostgreSQL's CPU per request.
+        #[arg(long)]
+        postgres_pid: Option<u32>,
+        #[arg(long, default_value_t = 1_000)]
+        push_records: usize,
+        /// Each push measurement is the median of this many.
+        #[arg(long, default_value_t = 3)]
+        repeat: usize,
+        /// Devices writing through one and then two instances.
+        #[arg(long, default_value_t = 50)]
+        devices: usize,
+        /// Syncs (one new record each) per device in that scenario.
+        #[arg(long, default_value_t = 20)]
+        rounds: usize,
+        /// Records stored for the idle-sync and memory figures.
+        #[arg(long, default_value_t = 100_000)]
+        stored: usize,
+        /// Records a new device downloads.
+        #[arg(long, default_value_t = 10_000)]
+        cold: usize,
+        /// Enrolled devices in the force-scale simulation.
+        #[arg(long, default_value_t = 30_000)]
+        force_devices: usize,
+        #[arg(long, default_value = "5m", value_parser = soak::parse_duration)]
+        force_duration: Duration,
+        #[arg(long, default_value_t = 500)]
+        idle_rate: u32,
+        #[arg(long, default_value_t = 50)]
+        write_rate: u32,
+        #[arg(long, default_value_t = 2)]
+        instances: usize,
+        /// Writers in the simulation, each a device of its own officer.
+        #[arg(long, default_value_t = 50)]
+        writers: usize,
+    },
 }
 
 fn main() {
@@ -340,6 +414,60 @@ fn main() {
         .expect("runtime");
     match cli.command {
         None => runtime.block_on(benchmarks(cli.quick)),
+        Some(Command::Scale {
+            postgres,
+            postgres_pid,
+            push_records,
+            repeat,
+            devices,
+            rounds,
+            stored,
+            cold,
+            force_devices,
+            force_duration,
+            idle_rate,
+            write_rate,
+            instances,
+            writers,
+        }) => {
+            if push_records == 0
+                || repeat == 0
+                || devices == 0
+                || rounds == 0
+                || cold == 0
+                || force_devices == 0
+            {
+                eprintln!("scale: sizes, devices, rounds and repeats must be at least 1");
+                std::process::exit(2);
+            }
+            let postgres = postgres.or_else(|| {
+                std::env::var("POCKETBOOK_TEST_DATABASE_URL")
+                    .ok()
+                    .filter(|u| !u.trim().is_empty())
+            });
+            let options = scale::ScaleOptions {
+                postgres,
+                postgres_pid,
+                push_records,
+                repeat,
+                devices,
+                rounds,
+                stored,
+                cold,
+                force: scale::force::ForceOptions {
+                    devices: force_devices,
+                    duration: force_duration,
+                    idle_rate,
+                    write_rate,
+                    instances,
+                    writers,
+                },
+            };
+            if let Err(why) = runtime.block_on(scale::run(&options)) {
+                eprintln!("scale failed: {why}");
+                std::process::exit(1);
+            }
+        }
         Some(Command::Soak {
             devices,
             duration,
@@ -402,9 +530,9 @@ async fn benchmarks(quick: bool) {
 
     let mut bench = Bench::start().await;
     let empty = concurrent_empty_handler(50, rounds).await;
-    let syncs = concurrent_idle_syncs(&mut bench, 50, rounds).await;
+    let (syncs, shed, failed) = concurrent_idle_syncs(&mut bench, 50, rounds).await;
     println!(
-        "| 50 devices syncing at once (idle syncs) | {syncs:.0} syncs/s | {} | — | empty axum handler, same load: {empty:.0} req/s; ratio {:.2} |",
+        "| 50 devices syncing at once (idle syncs) | {syncs:.0} syncs/s answered | {} ({shed} shed with 503, {failed} failed otherwise) | — | empty axum handler, same load: {empty:.0} req/s; ratio {:.2} |",
         50 * rounds,
         syncs / empty
     );
