@@ -403,6 +403,13 @@ enum Command {
         /// Writers in the simulation, each a device of its own officer.
         #[arg(long, default_value_t = 50)]
         writers: usize,
+        /// Idle devices in the simulation carry their own cursors instead
+        /// of asking from the newest feed position.
+        #[arg(long)]
+        own_cursors: bool,
+        /// Only one scenario.
+        #[arg(long, value_parser = ["push", "instances", "stored", "cold", "force"])]
+        only: Option<String>,
     },
 }
 
@@ -429,6 +436,8 @@ fn main() {
             write_rate,
             instances,
             writers,
+            own_cursors,
+            only,
         }) => {
             if push_records == 0
                 || repeat == 0
@@ -461,7 +470,9 @@ fn main() {
                     write_rate,
                     instances,
                     writers,
+                    own_cursors,
                 },
+                only,
             };
             if let Err(why) = runtime.block_on(scale::run(&options)) {
                 eprintln!("scale failed: {why}");

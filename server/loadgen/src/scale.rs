@@ -45,6 +45,8 @@ pub struct ScaleOptions {
     pub stored: usize,
     pub cold: usize,
     pub force: force::ForceOptions,
+    /// Only this scenario (push, instances, stored, cold, force); all when `None`.
+    pub only: Option<String>,
 }
 
 /// Runs every scenario, printing each table as it is measured; the whole
@@ -60,21 +62,35 @@ pub async fn run(options: &ScaleOptions) -> Result<String, String> {
         report.push_str(&text);
         report.push('\n');
     };
+    let wanted = |name: &str| options.only.as_deref().is_none_or(|only| only == name);
     let needed = options
         .cold
         .max(options.push_records)
         .max(options.devices * options.rounds)
         .max(1_000.min(options.stored.max(1)));
-    eprintln!("scale: making {needed} records with a device core");
-    let records = parts::records(needed);
-    section(push(&backends, &records[..options.push_records], options).await?);
-    if let Some(url) = &options.postgres {
+    let records = if ["push", "instances", "stored", "cold"]
+        .iter()
+        .any(|s| wanted(s))
+    {
+        eprintln!("scale: making {needed} records with a device core");
+        parts::records(needed)
+    } else {
+        Vec::new()
+    };
+    if wanted("push") {
+        section(push(&backends, &records[..options.push_records], options).await?);
+    }
+    if let Some(url) = options.postgres.as_ref().filter(|_| wanted("instances")) {
         let records = &records[..options.devices * options.rounds];
         section(instances(&Backend::Postgres(url.clone()), records, options).await?);
     }
-    section(stored(&backends, &records, options).await?);
-    section(cold(&backends, &records[..options.cold]).await?);
-    if let Some(url) = &options.postgres {
+    if wanted("stored") {
+        section(stored(&backends, &records, options).await?);
+    }
+    if wanted("cold") {
+        section(cold(&backends, &records[..options.cold]).await?);
+    }
+    if let Some(url) = options.postgres.as_ref().filter(|_| wanted("force")) {
         section(force::run(url, options.postgres_pid, &options.force).await?);
     }
     Ok(report)

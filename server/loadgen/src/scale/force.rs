@@ -12,7 +12,8 @@
 //! feed position any answer has shown (it has nothing to receive); a write
 //! pushes one new record made by a real device core, from one of the
 //! writers (50 by default, each its own officer). Rates are kept by the clock, not by the
-//! answers: a slow server faces the same arrivals (open loop).
+//! answers: a slow server faces the same arrivals (open loop). The load
+//! generator is the instances' trusted proxy, as a load balancer would be.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -32,6 +33,11 @@ pub struct ForceOptions {
     pub instances: usize,
     /// Writers (one device of its own officer each).
     pub writers: usize,
+    /// Idle devices carry their own cursors (from the feed's start, then
+    /// each answer's), instead of asking from the newest position: a
+    /// device that last synced a while ago reads past the entries written
+    /// since, out of its scope or not.
+    pub own_cursors: bool,
 }
 
 /// Officers the simulated devices belong to (three devices each).
@@ -139,7 +145,16 @@ pub async fn run(url: &str, postgres_pid: Option<u32>, o: &ForceOptions) -> Resu
         o.devices,
         started.elapsed()
     );
-    let servers: Vec<_> = (0..o.instances.max(1)).map(|_| store.serve(&[])).collect();
+    // The load generator stands where the load balancer would: a trusted
+    // proxy, as README "Behind a reverse proxy" configures it, so the
+    // per-client connection cap (meant for members of the public) does
+    // not apply to it.
+    let config = store.data.path().join("server.toml");
+    std::fs::write(&config, "trusted_proxies = [\"127.0.0.1\"]\n").map_err(|e| e.to_string())?;
+    let config = config.display().to_string();
+    let servers: Vec<_> = (0..o.instances.max(1))
+        .map(|_| store.serve(&[("POCKETBOOK_CONFIG", &config)]))
+        .collect();
     let urls: Arc<Vec<String>> = Arc::new(servers.iter().map(|s| s.url()).collect());
     let pids: Vec<u32> = servers.iter().map(|s| s.pid()).collect();
     let wire = Wire::new();
@@ -185,7 +200,13 @@ pub async fn run(url: &str, postgres_pid: Option<u32>, o: &ForceOptions) -> Resu
             next.clone(),
         );
         let devices = o.devices;
+        let own: Arc<Vec<AtomicU64>> = Arc::new(if o.own_cursors {
+            (0..devices).map(|_| AtomicU64::new(0)).collect()
+        } else {
+            Vec::new()
+        });
         stream(o.idle_rate, until, move |n| {
+            let own = own.clone();
             let (wire, urls, head, tally, in_flight) = (
                 wire.clone(),
                 urls.clone(),
@@ -201,12 +222,20 @@ pub async fn run(url: &str, postgres_pid: Option<u32>, o: &ForceOptions) -> Resu
                         &Err(Failure::Error("load generator behind".into())),
                     );
                 } else {
-                    let token = format!("force-token-{}", n % devices);
-                    let body = Wire::body(Some(head.load(Ordering::Relaxed)), &[]);
+                    let device = n % devices;
+                    let token = format!("force-token-{device}");
+                    let from = match own.get(device) {
+                        Some(cursor) => cursor.load(Ordering::Relaxed),
+                        None => head.load(Ordering::Relaxed),
+                    };
+                    let body = Wire::body(Some(from), &[]);
                     let started = Instant::now();
                     let outcome = wire.sync(&server, &token, body).await.map(|a| a.cursor);
                     if let Ok(cursor) = &outcome {
                         head.fetch_max(*cursor, Ordering::Relaxed);
+                        if let Some(mine) = own.get(device) {
+                            mine.fetch_max(*cursor, Ordering::Relaxed);
+                        }
                     }
                     tally.record(started, &outcome);
                 }
@@ -296,13 +325,18 @@ pub async fn run(url: &str, postgres_pid: Option<u32>, o: &ForceOptions) -> Resu
     let requests = (sent_idle + sent_writes).max(1) as f64;
     let per = |d: Duration| d.as_secs_f64() * 1000.0 / requests;
     let mut out = format!(
-        "### Force-scale simulation: {} devices, {} idle syncs/s and {} writes/s for {:?}, {} instances on one PostgreSQL\n\n\
+        "### Force-scale simulation: {} devices, {} idle syncs/s and {} writes/s for {:?}, {} instances on one PostgreSQL{}\n\n\
          | kind | answered | rate | p50 | p99 | max | shed (503) | errors |\n|---|---|---|---|---|---|---|---|\n",
         o.devices,
         o.idle_rate,
         o.write_rate,
         o.duration,
-        pids.len()
+        pids.len(),
+        if o.own_cursors {
+            ", idle devices on their own cursors"
+        } else {
+            ""
+        }
     );
     out.push_str(&idle.row("idle sync", elapsed));
     out.push_str(&write.row("write (one new record)", elapsed));
