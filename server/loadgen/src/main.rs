@@ -9,8 +9,7 @@
 //! Usage: `cargo run --release -p pocketbook-loadgen [-- --quick]`; the
 //! soak (many handsets for minutes through a faulty link, against the
 //! server binary as a child process) is `pocketbook-loadgen soak` ([`soak`]);
-//! the scale-out figures (SQLite and PostgreSQL, several instances, the
-//! force-scale simulation) are `pocketbook-loadgen scale` ([`scale`]).
+//! the scale-out figures are `pocketbook-loadgen scale` ([`scale`]).
 
 #![forbid(unsafe_code)]
 
@@ -234,10 +233,9 @@ async fn idle_sync(bench: &mut Bench, n: usize, officer: &str) -> (Duration, u64
     (median(samples), (up + down) / rounds)
 }
 
-/// Sync requests per second from `devices` devices syncing at once, and
-/// how many syncs failed: shed by the server at its bound of requests
-/// (503), or otherwise. A failed sync is counted, not fatal: shedding
-/// load is what the server is meant to do past its bound.
+/// Syncs per second answered from `devices` devices syncing at once, and
+/// how many were shed (503, the server's bound of requests) or failed
+/// otherwise: counted, not fatal, as shedding load past the bound is meant.
 async fn concurrent_idle_syncs(
     bench: &mut Bench,
     devices: usize,
@@ -259,7 +257,8 @@ async fn concurrent_idle_syncs(
                 for _ in 0..rounds {
                     match nb.sync(None).await {
                         Ok(_) => {}
-                        Err(e) if is_shed(&e.to_string()) => shed += 1,
+                        // The server shedding load (503).
+                        Err(e) if e.to_string().contains("503") => shed += 1,
                         Err(_) => failed += 1,
                     }
                 }
@@ -279,11 +278,6 @@ async fn concurrent_idle_syncs(
         shed,
         failed,
     )
-}
-
-/// Whether a device's sync error is the server shedding load (503).
-fn is_shed(error: &str) -> bool {
-    error.contains("503")
 }
 
 /// The same load against an axum handler that does nothing: the ceiling.
@@ -359,58 +353,9 @@ enum Command {
         #[arg(long, default_value = "10s", value_parser = soak::parse_duration)]
         sample_every: Duration,
     },
-    /// The scale-out figures of BENCHMARKS.md against real server
-    /// processes: push grouped / per record / storage floor, one and two
-    /// instances, idle sync and memory with many records stored, a cold
-    /// download, and the force-scale simulation (PostgreSQL parts only
-    /// with --postgres).
-    Scale {
-        /// A PostgreSQL server for the PostgreSQL runs (each run makes a
-        /// schema of its own in it); default: $POCKETBOOK_TEST_DATABASE_URL.
-        #[arg(long)]
-        postgres: Option<String>,
-        /// Its postmaster's pid, to report PostgreSQL's CPU per request.
-        #[arg(long)]
-        postgres_pid: Option<u32>,
-        #[arg(long, default_value_t = 1_000)]
-        push_records: usize,
-        /// Each push measurement is the median of this many.
-        #[arg(long, default_value_t = 3)]
-        repeat: usize,
-        /// Devices writing through one and then two instances.
-        #[arg(long, default_value_t = 50)]
-        devices: usize,
-        /// Syncs (one new record each) per device in that scenario.
-        #[arg(long, default_value_t = 20)]
-        rounds: usize,
-        /// Records stored for the idle-sync and memory figures.
-        #[arg(long, default_value_t = 100_000)]
-        stored: usize,
-        /// Records a new device downloads.
-        #[arg(long, default_value_t = 10_000)]
-        cold: usize,
-        /// Enrolled devices in the force-scale simulation.
-        #[arg(long, default_value_t = 30_000)]
-        force_devices: usize,
-        #[arg(long, default_value = "5m", value_parser = soak::parse_duration)]
-        force_duration: Duration,
-        #[arg(long, default_value_t = 500)]
-        idle_rate: u32,
-        #[arg(long, default_value_t = 50)]
-        write_rate: u32,
-        #[arg(long, default_value_t = 2)]
-        instances: usize,
-        /// Writers in the simulation, each a device of its own officer.
-        #[arg(long, default_value_t = 50)]
-        writers: usize,
-        /// Idle devices in the simulation carry their own cursors instead
-        /// of asking from the newest feed position.
-        #[arg(long)]
-        own_cursors: bool,
-        /// Only one scenario.
-        #[arg(long, value_parser = ["push", "instances", "stored", "cold", "force"])]
-        only: Option<String>,
-    },
+    /// The scale-out figures of BENCHMARKS.md against server processes
+    /// on SQLite and PostgreSQL (see the `scale` module).
+    Scale(scale::ScaleArgs),
 }
 
 fn main() {
@@ -421,59 +366,11 @@ fn main() {
         .expect("runtime");
     match cli.command {
         None => runtime.block_on(benchmarks(cli.quick)),
-        Some(Command::Scale {
-            postgres,
-            postgres_pid,
-            push_records,
-            repeat,
-            devices,
-            rounds,
-            stored,
-            cold,
-            force_devices,
-            force_duration,
-            idle_rate,
-            write_rate,
-            instances,
-            writers,
-            own_cursors,
-            only,
-        }) => {
-            if push_records == 0
-                || repeat == 0
-                || devices == 0
-                || rounds == 0
-                || cold == 0
-                || force_devices == 0
-            {
-                eprintln!("scale: sizes, devices, rounds and repeats must be at least 1");
+        Some(Command::Scale(args)) => {
+            let options = args.options().unwrap_or_else(|why| {
+                eprintln!("scale: {why}");
                 std::process::exit(2);
-            }
-            let postgres = postgres.or_else(|| {
-                std::env::var("POCKETBOOK_TEST_DATABASE_URL")
-                    .ok()
-                    .filter(|u| !u.trim().is_empty())
             });
-            let options = scale::ScaleOptions {
-                postgres,
-                postgres_pid,
-                push_records,
-                repeat,
-                devices,
-                rounds,
-                stored,
-                cold,
-                force: scale::force::ForceOptions {
-                    devices: force_devices,
-                    duration: force_duration,
-                    idle_rate,
-                    write_rate,
-                    instances,
-                    writers,
-                    own_cursors,
-                },
-                only,
-            };
             if let Err(why) = runtime.block_on(scale::run(&options)) {
                 eprintln!("scale failed: {why}");
                 std::process::exit(1);

@@ -22,6 +22,7 @@
 
 pub mod force;
 pub mod parts;
+mod stored;
 
 use std::time::{Duration, Instant};
 
@@ -47,6 +48,99 @@ pub struct ScaleOptions {
     pub force: force::ForceOptions,
     /// Only this scenario (push, instances, stored, cold, force); all when `None`.
     pub only: Option<String>,
+}
+
+/// The command line of `pocketbook-loadgen scale`.
+#[derive(Debug, clap::Args)]
+pub struct ScaleArgs {
+    /// A PostgreSQL server for the PostgreSQL runs (each run makes a
+    /// schema of its own in it); default: $POCKETBOOK_TEST_DATABASE_URL.
+    #[arg(long)]
+    pub postgres: Option<String>,
+    /// Its postmaster's pid, to report PostgreSQL's CPU per request.
+    #[arg(long)]
+    pub postgres_pid: Option<u32>,
+    #[arg(long, default_value_t = 1_000)]
+    pub push_records: usize,
+    /// Each push measurement is the median of this many.
+    #[arg(long, default_value_t = 3)]
+    pub repeat: usize,
+    /// Devices writing through one and then two instances.
+    #[arg(long, default_value_t = 50)]
+    pub devices: usize,
+    /// Syncs (one new record each) per device in that scenario.
+    #[arg(long, default_value_t = 20)]
+    pub rounds: usize,
+    /// Records stored for the idle-sync and memory figures.
+    #[arg(long, default_value_t = 100_000)]
+    pub stored: usize,
+    /// Records a new device downloads.
+    #[arg(long, default_value_t = 10_000)]
+    pub cold: usize,
+    /// Enrolled devices in the force-scale simulation.
+    #[arg(long, default_value_t = 30_000)]
+    pub force_devices: usize,
+    #[arg(long, default_value = "5m", value_parser = crate::soak::parse_duration)]
+    pub force_duration: Duration,
+    #[arg(long, default_value_t = 500)]
+    pub idle_rate: u32,
+    #[arg(long, default_value_t = 50)]
+    pub write_rate: u32,
+    #[arg(long, default_value_t = 2)]
+    pub instances: usize,
+    /// Writers in the simulation, each a device of its own officer.
+    #[arg(long, default_value_t = 50)]
+    pub writers: usize,
+    /// Idle devices in the simulation carry their own cursors instead
+    /// of asking from the newest feed position.
+    #[arg(long)]
+    pub own_cursors: bool,
+    /// Only one scenario.
+    #[arg(long, value_parser = ["push", "instances", "stored", "cold", "force"])]
+    pub only: Option<String>,
+}
+
+impl ScaleArgs {
+    /// The options these arguments ask for, or why they cannot be run.
+    pub fn options(self) -> Result<ScaleOptions, String> {
+        if [
+            self.push_records,
+            self.repeat,
+            self.devices,
+            self.rounds,
+            self.cold,
+            self.force_devices,
+        ]
+        .contains(&0)
+        {
+            return Err("sizes, devices, rounds and repeats must be at least 1".into());
+        }
+        let postgres = self.postgres.or_else(|| {
+            std::env::var("POCKETBOOK_TEST_DATABASE_URL")
+                .ok()
+                .filter(|u| !u.trim().is_empty())
+        });
+        Ok(ScaleOptions {
+            postgres,
+            postgres_pid: self.postgres_pid,
+            push_records: self.push_records,
+            repeat: self.repeat,
+            devices: self.devices,
+            rounds: self.rounds,
+            stored: self.stored,
+            cold: self.cold,
+            force: force::ForceOptions {
+                devices: self.force_devices,
+                duration: self.force_duration,
+                idle_rate: self.idle_rate,
+                write_rate: self.write_rate,
+                instances: self.instances,
+                writers: self.writers,
+                own_cursors: self.own_cursors,
+            },
+            only: self.only,
+        })
+    }
 }
 
 /// Runs every scenario, printing each table as it is measured; the whole
@@ -85,10 +179,10 @@ pub async fn run(options: &ScaleOptions) -> Result<String, String> {
         section(instances(&Backend::Postgres(url.clone()), records, options).await?);
     }
     if wanted("stored") {
-        section(stored(&backends, &records, options).await?);
+        section(stored::stored(&backends, &records, options.stored).await?);
     }
     if wanted("cold") {
-        section(cold(&backends, &records[..options.cold]).await?);
+        section(stored::cold(&backends, &records[..options.cold]).await?);
     }
     if let Some(url) = options.postgres.as_ref().filter(|_| wanted("force")) {
         section(force::run(url, options.postgres_pid, &options.force).await?);
@@ -303,180 +397,6 @@ async fn instances(
         for server in servers {
             blocking(|| server.stop());
         }
-    }
-    Ok(out)
-}
-
-/// `records`' commits copied under new ids and references until there
-/// are `n`, written straight into the store in requests of 500.
-fn fill(store: &Store, records: &[PushedRecord], n: usize) -> Result<(), String> {
-    if n == 0 {
-        return Ok(());
-    }
-    let base = parts::commits(&records[..records.len().min(1_000)]);
-    let admin = store.open()?;
-    blocking(|| {
-        let mut batch = Vec::with_capacity(MAX_PUSH_RECORDS);
-        for i in 0..n {
-            let mut commit = base[i % base.len()].clone();
-            commit.index.id = format!("{}-{i}", commit.index.id);
-            commit.index.reference = format!("{}-{i}", commit.index.reference);
-            batch.push(commit);
-            if batch.len() == MAX_PUSH_RECORDS || i + 1 == n {
-                admin.commit_records(&batch).map_err(|e| e.to_string())?;
-                batch.clear();
-            }
-        }
-        Ok(())
-    })
-}
-
-/// Idle syncs of a device with nothing new, with `n` records stored (none
-/// of them in its scope): first sync, then latency over 50 idle syncs, and
-/// the server's memory after them.
-async fn idle_with(
-    backend: &Backend,
-    records: &[PushedRecord],
-    n: usize,
-) -> Result<(Duration, Duration, Duration, u64), String> {
-    let store = Store::new(backend)?;
-    fill(&store, records, n)?;
-    let token = parts::enrol(store.open()?.as_ref(), "PC900", "Elsewhere", "idle")?;
-    let server = store.serve(&[]);
-    let wire = Wire::new();
-    let started = Instant::now();
-    let mut cursor = None;
-    loop {
-        let answer = wire
-            .sync(&server.url(), &token, Wire::body(cursor, &[]))
-            .await
-            .map_err(|e| format!("{e:?}"))?;
-        cursor = Some(answer.cursor);
-        if !answer.more {
-            break;
-        }
-    }
-    let first = started.elapsed();
-    let mut samples = Vec::new();
-    for _ in 0..50 {
-        let started = Instant::now();
-        let answer = wire
-            .sync(&server.url(), &token, Wire::body(cursor, &[]))
-            .await
-            .map_err(|e| format!("{e:?}"))?;
-        samples.push(started.elapsed());
-        if !answer.changes.is_empty() {
-            return Err("an idle sync received changes".into());
-        }
-    }
-    samples.sort();
-    let rss = parts::rss_kib(server.pid()).unwrap_or(0);
-    blocking(|| server.stop());
-    Ok((
-        first,
-        quantile(&samples, 0.5),
-        quantile(&samples, 0.99),
-        rss,
-    ))
-}
-
-/// Idle syncs and server memory with `options.stored` records stored, against an empty store.
-async fn stored(
-    backends: &[Backend],
-    records: &[PushedRecord],
-    options: &ScaleOptions,
-) -> Result<String, String> {
-    let mut out = format!(
-        "### Idle sync and server memory with {} records stored\n\n| backend | stored | first sync (reads past every entry) | idle sync p50 | p99 | server RSS | p50 / empty store | load |\n|---|---|---|---|---|---|---|---|\n",
-        options.stored
-    );
-    for backend in backends {
-        let mut empty = Duration::ZERO;
-        for n in [0, options.stored] {
-            let load_before = load();
-            let (first, p50, p99, rss) = idle_with(backend, records, n).await?;
-            if n == 0 {
-                empty = p50;
-            }
-            out.push_str(&format!(
-                "| {} | {n} | {} | {} | {} | {:.1} MiB | {:.2} | {load_before} → {} |\n",
-                backend.name(),
-                ms(first),
-                ms(p50),
-                ms(p99),
-                rss as f64 / 1024.0,
-                p50.as_secs_f64() / empty.as_secs_f64(),
-                load()
-            ));
-        }
-    }
-    Ok(out)
-}
-
-/// A new device of the records' officer downloading all of `records`,
-/// against the time their upload took.
-async fn cold(backends: &[Backend], records: &[PushedRecord]) -> Result<String, String> {
-    let n = records.len();
-    let mut out = format!(
-        "### Cold download of {n} records to a new device (a device core)\n\n| backend | upload (baseline) | cold download | requests | records/s | download / upload | load |\n|---|---|---|---|---|---|---|\n"
-    );
-    for backend in backends {
-        let store = Store::new(backend)?;
-        let admin = store.open()?;
-        let token = parts::enrol(admin.as_ref(), "PC1", &parts::author().station, "writer")?;
-        let server = store.serve(&[]);
-        let wire = Wire::new();
-        wire.sync(&server.url(), &token, Wire::body(None, &[]))
-            .await
-            .map_err(|e| format!("warm up: {e:?}"))?;
-        let load_before = load();
-        let started = Instant::now();
-        wire.push_all(&server.url(), &token, records).await?;
-        let upload = started.elapsed();
-        let code = pocketbook_server::auth::new_enrolment_code();
-        let canonical = pocketbook_server::auth::normalise_code(&code).ok_or("code")?;
-        blocking(|| {
-            admin.add_enrolment_code(
-                &pocketbook_server::auth::hash(&canonical),
-                "PC1",
-                i64::MAX / 2,
-                parts::AT,
-                &[],
-            )
-        })
-        .map_err(|e| e.to_string())?;
-        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let notebook = pocketbook_core::api::enrol_device(
-            dir.path().display().to_string(),
-            server.url(),
-            code,
-            "cold".into(),
-        )
-        .await
-        .map_err(|e| format!("enrol: {e}"))?;
-        let started = Instant::now();
-        let summary = notebook
-            .sync(None)
-            .await
-            .map_err(|e| format!("cold sync: {e}"))?;
-        let download = started.elapsed();
-        if summary.received as usize != n {
-            return Err(format!(
-                "the new device received {} of {n} records",
-                summary.received
-            ));
-        }
-        out.push_str(&format!(
-            "| {} | {} | {} | {} | {:.0} | {:.2} | {load_before} → {} |\n",
-            backend.name(),
-            ms(upload),
-            ms(download),
-            summary.requests,
-            n as f64 / download.as_secs_f64(),
-            download.as_secs_f64() / upload.as_secs_f64(),
-            load()
-        ));
-        blocking(|| server.stop());
     }
     Ok(out)
 }
