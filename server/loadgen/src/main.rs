@@ -8,10 +8,12 @@
 //!
 //! Usage: `cargo run --release -p pocketbook-loadgen [-- --quick]`; the
 //! soak (many handsets for minutes through a faulty link, against the
-//! server binary as a child process) is `pocketbook-loadgen soak` ([`soak`]).
+//! server binary as a child process) is `pocketbook-loadgen soak` ([`soak`]);
+//! the scale-out figures are `pocketbook-loadgen scale` ([`scale`]).
 
 #![forbid(unsafe_code)]
 
+mod scale;
 mod soak;
 
 use std::net::SocketAddr;
@@ -231,8 +233,14 @@ async fn idle_sync(bench: &mut Bench, n: usize, officer: &str) -> (Duration, u64
     (median(samples), (up + down) / rounds)
 }
 
-/// Sync requests per second from `devices` devices syncing at once.
-async fn concurrent_idle_syncs(bench: &mut Bench, devices: usize, rounds: usize) -> f64 {
+/// Syncs per second answered from `devices` devices syncing at once, and
+/// how many were shed (503, the server's bound of requests) or failed
+/// otherwise: counted, not fatal, as shedding load past the bound is meant.
+async fn concurrent_idle_syncs(
+    bench: &mut Bench,
+    devices: usize,
+    rounds: usize,
+) -> (f64, u64, u64) {
     let mut notebooks = Vec::new();
     for d in 0..devices {
         notebooks.push(bench.device(&format!("PC5{d:02}")).await);
@@ -245,16 +253,31 @@ async fn concurrent_idle_syncs(bench: &mut Bench, devices: usize, rounds: usize)
         .into_iter()
         .map(|nb| {
             tokio::spawn(async move {
+                let (mut shed, mut failed) = (0, 0);
                 for _ in 0..rounds {
-                    nb.sync(None).await.expect("sync");
+                    match nb.sync(None).await {
+                        Ok(_) => {}
+                        // The server shedding load (503).
+                        Err(e) if e.to_string().contains("503") => shed += 1,
+                        Err(_) => failed += 1,
+                    }
                 }
+                (shed, failed)
             })
         })
         .collect();
+    let (mut shed, mut failed) = (0, 0);
     for task in tasks {
-        task.await.expect("device task");
+        let (s, f) = task.await.expect("device task");
+        shed += s;
+        failed += f;
     }
-    (devices * rounds) as f64 / started.elapsed().as_secs_f64()
+    let answered = (devices * rounds) as u64 - shed - failed;
+    (
+        answered as f64 / started.elapsed().as_secs_f64(),
+        shed,
+        failed,
+    )
 }
 
 /// The same load against an axum handler that does nothing: the ceiling.
@@ -330,6 +353,9 @@ enum Command {
         #[arg(long, default_value = "10s", value_parser = soak::parse_duration)]
         sample_every: Duration,
     },
+    /// The scale-out figures of BENCHMARKS.md against server processes
+    /// on SQLite and PostgreSQL (see the `scale` module).
+    Scale(scale::ScaleArgs),
 }
 
 fn main() {
@@ -340,6 +366,16 @@ fn main() {
         .expect("runtime");
     match cli.command {
         None => runtime.block_on(benchmarks(cli.quick)),
+        Some(Command::Scale(args)) => {
+            let options = args.options().unwrap_or_else(|why| {
+                eprintln!("scale: {why}");
+                std::process::exit(2);
+            });
+            if let Err(why) = runtime.block_on(scale::run(&options)) {
+                eprintln!("scale failed: {why}");
+                std::process::exit(1);
+            }
+        }
         Some(Command::Soak {
             devices,
             duration,
@@ -402,9 +438,9 @@ async fn benchmarks(quick: bool) {
 
     let mut bench = Bench::start().await;
     let empty = concurrent_empty_handler(50, rounds).await;
-    let syncs = concurrent_idle_syncs(&mut bench, 50, rounds).await;
+    let (syncs, shed, failed) = concurrent_idle_syncs(&mut bench, 50, rounds).await;
     println!(
-        "| 50 devices syncing at once (idle syncs) | {syncs:.0} syncs/s | {} | — | empty axum handler, same load: {empty:.0} req/s; ratio {:.2} |",
+        "| 50 devices syncing at once (idle syncs) | {syncs:.0} syncs/s answered | {} ({shed} shed with 503, {failed} failed otherwise) | — | empty axum handler, same load: {empty:.0} req/s; ratio {:.2} |",
         50 * rounds,
         syncs / empty
     );
