@@ -196,6 +196,28 @@ fn admin(data: DataDir, json: bool, command: AdminCommand) -> Result<(), String>
     let failed = |e: AdminError| e.to_string();
     match command {
         AdminCommand::Migrate { to } => migrate(&data, json, &to)?,
+        AdminCommand::Figures {
+            month,
+            station,
+            format,
+            searches,
+            out,
+        } => {
+            let rendered = if searches {
+                admin.figure_searches(&month, station.as_deref(), format.into())
+            } else {
+                admin.figures(&month, station.as_deref(), format.into())
+            }
+            .map_err(failed)?;
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, &rendered.body)
+                        .map_err(|e| format!("{}: {e}", path.display()))?;
+                    eprintln!("figures for {month} written to {}", path.display());
+                }
+                None => print!("{}", rendered.body),
+            }
+        }
         AdminCommand::Officer(OfficerCommand::Add {
             shoulder_number,
             name,

@@ -8,7 +8,9 @@
 //! configured period, by default none (not erased automatically). Records on
 //! legal hold are never erased. The job runs on a schedule inside the server
 //! and on demand (`admin retention run [--dry-run]`); the clock is injected,
-//! so tests jump a year without sleeping.
+//! so tests jump a year without sleeping. Before a record is erased, the
+//! published figures of its month are frozen (`crate::figures`), so the
+//! erasure changes no published number.
 
 use chrono::{DateTime, Months, Utc};
 use pocketbook_core::model::RecordKind;
@@ -156,6 +158,10 @@ pub fn run(
             if due.is_empty() {
                 break;
             }
+            // The published figures of these records' months are frozen
+            // first, so erasing them changes no published number.
+            let times: Vec<String> = due.iter().map(|i| i.occurred_at.clone()).collect();
+            crate::figures::freeze_before_erasure(storage, storage, &times, now, actor)?;
             for index in due {
                 let event = audit::event(
                     actor,

@@ -13,6 +13,7 @@ mod cost;
 mod devices;
 mod edge;
 mod enrol;
+mod figures;
 mod group_commit;
 mod hostile;
 mod ops;
