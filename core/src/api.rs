@@ -11,6 +11,7 @@
 
 mod events;
 mod opening;
+pub mod promises;
 mod records;
 mod sync;
 

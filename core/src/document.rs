@@ -7,6 +7,8 @@
 //! | scene actions | list, appended at the end | all survive, same order everywhere |
 //! | note entries | list of maps of plain strings | all survive verbatim; a correction is a new entry |
 //! | checklist ticks | flat list of maps of scalars | all survive; the latest per item is shown |
+//! | promise entries | flat list of maps of scalars | all survive; a correction is a new entry |
+//! | offence category | scalar string | one value wins on every replica; the conflict is named |
 //! | co-attending officers | map keyed by shoulder number (a set) | different officers both stick; the same one converges |
 //! | times | scalar string | one value wins on every replica; the conflict is named |
 //! | updates, receipt | one fresh map per write | one whole value wins, never a mix; the conflict is named |
@@ -28,16 +30,19 @@ use autosurgeon::{hydrate_prop, reconcile_prop};
 mod edits;
 mod entries;
 mod schema;
+#[cfg(test)]
+mod tests;
 
 use crate::model::{
-    ActionDetail, FieldViolation, MAX_ACTIONS, MAX_ATTENDING, MAX_NOTE_ENTRIES, MAX_TICKS, Receipt,
-    Record, RecordBody, RecordHeader, RecordKind, RecordStatus, ResponseGrade, SceneAction,
-    StoredNote, Tick, Timestamp, UpdateAgreement, Violations, normalise_stored_time,
-    validate_note_text, validate_shoulder_number,
+    ActionDetail, FieldViolation, MAX_ACTIONS, MAX_ATTENDING, MAX_NOTE_ENTRIES,
+    MAX_PROMISE_ENTRIES, MAX_TICKS, OffenceCategory, PromiseEntry, Receipt, Record, RecordBody,
+    RecordHeader, RecordKind, RecordStatus, ResponseGrade, SceneAction, StoredNote, Tick,
+    Timestamp, UpdateAgreement, Violations, normalise_stored_time, validate_note_text,
+    validate_shoulder_number,
 };
 
 pub use entries::legacy_tick_id;
-use entries::{ATTENDING, NOTE_ENTRIES, TICK_ENTRIES};
+use entries::{ATTENDING, NOTE_ENTRIES, PROMISE_ENTRIES, TICK_ENTRIES};
 
 /// Marks a document as a Pocketbook record.
 pub const SCHEMA_ID: &str = "pocketbook.record";
@@ -216,6 +221,8 @@ impl RecordDoc {
         {
             scene.checklist = entries::read_ticks(&self.doc, &inner)?;
             scene.attending = entries::read_attending(&self.doc, &inner)?;
+            scene.promise_entries = entries::read_promise_entries(&self.doc, &inner)?;
+            scene.updates_agreed_at = entries::read_agreed_at(&self.doc, &inner)?;
         }
         Ok(body)
     }

@@ -9,6 +9,7 @@ mod encounter;
 #[cfg(feature = "ffi")]
 mod labels;
 mod notes;
+mod promise_entries;
 mod scene;
 mod time;
 mod validate;
@@ -25,6 +26,10 @@ pub use labels::*;
 pub(crate) use notes::StoredNote;
 pub use notes::{
     LEGACY_NOTES_ID, MAX_NOTE_ENTRIES, NoteEntry, mark_corrections, validate_note_text,
+};
+pub use promise_entries::{
+    MAX_PROMISE_ENTRIES, OffenceCategory, PromiseEntry, PromiseEntryKind, counting_entries,
+    validate_promise_entries,
 };
 pub use scene::{
     ActionDetail, ChecklistItem, ChecklistPhase, MAX_ACTIONS, MAX_ATTENDING, MAX_TICKS,
@@ -185,6 +190,9 @@ impl RecordBody {
             for action in scene.actions.iter_mut().filter(|a| a.id.is_empty()) {
                 action.id = uuid::Uuid::now_v7().to_string();
             }
+            for entry in scene.promise_entries.iter_mut().filter(|e| e.id.is_empty()) {
+                entry.id = uuid::Uuid::now_v7().to_string();
+            }
         }
     }
 }
@@ -261,7 +269,7 @@ pub(crate) mod entry_lists {
     use autosurgeon::{HydrateError, Prop, Reconcile, Reconciler};
 
     use super::notes::StoredNote;
-    use super::{NoteEntry, Tick};
+    use super::{NoteEntry, PromiseEntry, Tick};
 
     #[allow(clippy::ptr_arg)] // autosurgeon passes the field as declared
     pub fn reconcile_notes<R: Reconciler>(
@@ -278,6 +286,19 @@ pub(crate) mod entry_lists {
         reconciler: R,
     ) -> Result<(), R::Error> {
         ticks.reconcile(reconciler)
+    }
+
+    #[allow(clippy::ptr_arg)] // autosurgeon passes the field as declared
+    pub fn reconcile_promise_entries<R: Reconciler>(
+        entries: &Vec<PromiseEntry>,
+        reconciler: R,
+    ) -> Result<(), R::Error> {
+        entries.reconcile(reconciler)
+    }
+
+    /// Writes nothing: the part is stored inside another (see its field).
+    pub fn reconcile_nothing<R: Reconciler, T>(_value: &T, _reconciler: R) -> Result<(), R::Error> {
+        Ok(())
     }
 
     /// Co-attending officers as a map keyed by shoulder number: a CRDT set.

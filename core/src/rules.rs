@@ -5,8 +5,8 @@
 //! comparing the record before an edit with the record after it.
 //!
 //! - the header never changes, and a new record is in the editor's name;
-//! - every scene action, note entry and tick entry new in `after` is in the
-//!   editor's name, and no existing one is removed or altered, by anyone
+//! - every scene action, note entry, tick entry and promise entry new in
+//!   `after` is in the editor's name, and no existing one is removed or altered, by anyone
 //!   (a correction is a new note entry, a later tick a new tick entry);
 //! - co-attending officers are only ever added;
 //! - the fields a scene record is opened with never change;
@@ -20,10 +20,15 @@
 //!
 //! Whether an officer may change a record at all (scope, role) is
 //! [`scope`]'s question, asked before this one; both run on both ends.
+//! [`writes::check_write`] asks both at once, and also lets people who may
+//! not otherwise change a record add promise entries to it (a
+//! supervisor's review, a victim update by station staff).
 
 pub mod scope;
+pub mod writes;
 
 pub use scope::{Actor, RecordScope, Role, UnknownRole, may_author, may_change, may_see};
+pub use writes::{NewEntry, Write, check_write, may_add_entry, may_write};
 
 use std::collections::{HashMap, HashSet};
 
@@ -170,6 +175,18 @@ fn check_scene(
         editor,
         |a| a.id.as_str(),
         |a| a.recorded_by.as_str(),
+        |a, b| a == b,
+    )?;
+    check_entries(
+        "promise_entries",
+        "promise entry",
+        before
+            .map(|b| b.promise_entries.as_slice())
+            .unwrap_or_default(),
+        &after.promise_entries,
+        editor,
+        |e| e.id.as_str(),
+        |e| e.made_by.as_str(),
         |a, b| a == b,
     )?;
     check_entries(

@@ -1,7 +1,7 @@
 //! The typed edits of a record document: each appends or sets exactly
 //! what one API call means (a scene action, a tick, a note entry or its
 //! correction, a co-attending officer, the times, the update agreement,
-//! the receipt) as one targeted Automerge change, validated before it is
+//! the offence category, a promise entry or its correction, the receipt) as one targeted Automerge change, validated before it is
 //! committed, so its change is small and nothing is rewritten.
 
 use super::*;
@@ -176,12 +176,76 @@ impl RecordDoc {
         self.validated_commit("times")
     }
 
-    /// Records how and how often the victim wants updates.
+    /// Records how and how often the victim wants updates, agreed now
+    /// (the device time).
     pub fn agree_updates(&mut self, updates: &UpdateAgreement) -> Result<(), DocumentError> {
+        self.agree_updates_at(updates, &Timestamp::now())
+    }
+
+    /// Records an update agreement made at `agreed_at`. The time goes
+    /// inside the same fresh map as the agreement (`updates.agreed_at`), so
+    /// whichever agreement wins a conflict brings its own time.
+    pub fn agree_updates_at(
+        &mut self,
+        updates: &UpdateAgreement,
+        agreed_at: &str,
+    ) -> Result<(), DocumentError> {
         self.require_scene("agreeing updates")?;
+        let agreed_at = time("updates.agreed_at", agreed_at)?;
         let inner = self.inner_obj()?;
         self.put_whole(&inner, "updates", Some(updates))?;
+        if let Some((Value::Object(ObjType::Map), map)) = self.doc.get(&inner, "updates")? {
+            self.doc.put(&map, "agreed_at", agreed_at.as_str())?;
+        }
         self.validated_commit("updates")
+    }
+
+    /// Records the offence category of a scene or burglary record: one
+    /// scalar, so a concurrent conflict keeps one whole value written by
+    /// someone, the same on every replica, and is named in `conflicts`.
+    pub fn set_offence(&mut self, offence: OffenceCategory) -> Result<(), DocumentError> {
+        self.require_scene("recording the offence category")?;
+        let inner = self.inner_obj()?;
+        self.doc.put(&inner, "offence", offence.as_str())?;
+        self.validated_commit("offence")
+    }
+
+    /// Appends a promise entry ("victim updated", "review done", "contact
+    /// made") or a correction of one; never rewrites an entry. Returns the
+    /// entry's id (assigned if `entry.id` is empty).
+    pub fn add_promise_entry(&mut self, entry: &PromiseEntry) -> Result<String, DocumentError> {
+        self.require_scene("recording a promise entry")?;
+        let mut v = Violations::new();
+        entry.validate(&mut v);
+        v.finish().map_err(DocumentError::Invalid)?;
+        let inner = self.inner_obj()?;
+        if let Some(target) = &entry.corrects {
+            match entries::promise_entry_kind(&self.doc, &inner, target)? {
+                Some(kind) if kind == entry.kind => {}
+                found => {
+                    return Err(DocumentError::Invalid(vec![FieldViolation {
+                        field: "promise_entries.corrects".into(),
+                        problem: if found.is_some() {
+                            "a correction is of the same kind as the entry it corrects".into()
+                        } else {
+                            "no entry with this id in the record".into()
+                        },
+                    }]));
+                }
+            }
+        }
+        if entries::count(&self.doc, &inner, PROMISE_ENTRIES, 0)? >= MAX_PROMISE_ENTRIES {
+            return Err(full("promise_entries", MAX_PROMISE_ENTRIES));
+        }
+        let mut entry = entry.clone();
+        if entry.id.is_empty() {
+            entry.id = uuid::Uuid::now_v7().to_string();
+        }
+        let list = self.child(&inner, PROMISE_ENTRIES, ObjType::List)?;
+        let at = self.doc.length(&list);
+        autosurgeon::reconcile::reconcile_insert(&mut self.doc, list, at, &entry)?;
+        self.validated_commit("promise-entry")?;
+        Ok(entry.id)
     }
 
     /// Issues the receipt (or records why it could not be given).

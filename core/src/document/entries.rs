@@ -1,5 +1,5 @@
 //! Reads the append-only parts of a record (note entries, checklist ticks,
-//! co-attending officers) from EVERY value Automerge holds for their key.
+//! promise entries, co-attending officers) from EVERY value Automerge holds for their key.
 //!
 //! A record made before these containers existed (schema v1) gets its list
 //! from the first device that appends to it; two devices doing that offline
@@ -17,14 +17,16 @@ use autosurgeon::hydrate_prop;
 
 use super::DocumentError;
 use crate::model::{
-    ChecklistItem, FieldViolation, LEGACY_NOTES_ID, NoteEntry, RecordHeader, StoredNote, Tick,
-    mark_corrections,
+    ChecklistItem, FieldViolation, LEGACY_NOTES_ID, NoteEntry, PromiseEntry, RecordHeader,
+    StoredNote, Tick, mark_corrections,
 };
 
 /// Document key of the note entries (a list of maps of scalars).
 pub const NOTE_ENTRIES: &str = "note_entries";
 /// Document key of the tick entries (a flat list of maps of scalars).
 pub const TICK_ENTRIES: &str = "tick_entries";
+/// Document key of the promise entries (a flat list of maps of scalars).
+pub const PROMISE_ENTRIES: &str = "promise_entries";
 /// Document key of the co-attending officers (a map used as a set).
 pub const ATTENDING: &str = "attending";
 /// Schema-v1 notes: one Automerge text object.
@@ -115,6 +117,63 @@ pub fn read_ticks(doc: &AutoCommit, inner: &ObjId) -> Result<Vec<Tick>, Document
     Ok(ticks)
 }
 
+/// Every promise entry of every `promise_entries` list (a record made
+/// before the list existed gets one from its first entry; two devices doing
+/// that offline make two, both read), deduplicated by id.
+pub fn read_promise_entries(
+    doc: &AutoCommit,
+    inner: &ObjId,
+) -> Result<Vec<PromiseEntry>, DocumentError> {
+    let mut entries: Vec<PromiseEntry> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
+    for list in all_objects(doc, inner, PROMISE_ENTRIES, ObjType::List)? {
+        for index in 0..doc.length(&list) {
+            let entry: PromiseEntry = hydrate_prop(doc, &list, index)?;
+            if seen.insert(entry.id.clone()) {
+                entries.push(entry);
+            }
+        }
+    }
+    Ok(entries)
+}
+
+/// When the winning update agreement was made (`updates.agreed_at`, in
+/// the agreement's own map): `None` when there is no agreement or it was
+/// recorded before the time was kept.
+pub fn read_agreed_at(
+    doc: &AutoCommit,
+    inner: &ObjId,
+) -> Result<Option<crate::model::Timestamp>, DocumentError> {
+    let Some((Value::Object(ObjType::Map), map)) = doc.get(inner, "updates")? else {
+        return Ok(None);
+    };
+    let text: Option<String> = match doc.get(&map, "agreed_at")? {
+        Some(_) => hydrate_prop(doc, &map, "agreed_at")?,
+        None => None,
+    };
+    text.map(|t| {
+        crate::model::Timestamp::from_stored(&t).map_err(|e| {
+            DocumentError::Invalid(vec![FieldViolation {
+                field: "updates.agreed_at".into(),
+                problem: e.to_string(),
+            }])
+        })
+    })
+    .transpose()
+}
+
+/// Whether a promise entry with this id exists, and its kind.
+pub fn promise_entry_kind(
+    doc: &AutoCommit,
+    inner: &ObjId,
+    id: &str,
+) -> Result<Option<crate::model::PromiseEntryKind>, DocumentError> {
+    Ok(read_promise_entries(doc, inner)?
+        .into_iter()
+        .find(|e| e.id == id)
+        .map(|e| e.kind))
+}
+
 /// The co-attending officers: the union of every `attending` map, sorted.
 pub fn read_attending(doc: &AutoCommit, inner: &ObjId) -> Result<Vec<String>, DocumentError> {
     let mut officers: Vec<String> = Vec::new();
@@ -131,6 +190,7 @@ pub fn read_attending(doc: &AutoCommit, inner: &ObjId) -> Result<Vec<String>, Do
 pub const COMBINED: &[&str] = &[
     NOTE_ENTRIES,
     TICK_ENTRIES,
+    PROMISE_ENTRIES,
     ATTENDING,
     LEGACY_NOTES,
     LEGACY_CHECKLIST,

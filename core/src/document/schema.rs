@@ -13,10 +13,12 @@
 use automerge::{AutoCommit, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
 
 use super::DocumentError;
-use super::entries::{ATTENDING, LEGACY_CHECKLIST, LEGACY_NOTES, NOTE_ENTRIES, TICK_ENTRIES};
+use super::entries::{
+    ATTENDING, LEGACY_CHECKLIST, LEGACY_NOTES, NOTE_ENTRIES, PROMISE_ENTRIES, TICK_ENTRIES,
+};
 use crate::model::{
-    MAX_ACTIONS, MAX_ATTENDING, MAX_NOTE_ENTRIES, MAX_SHORT_LEN, MAX_TEXT_LEN, MAX_TICKS,
-    RecordKind,
+    MAX_ACTIONS, MAX_ATTENDING, MAX_NOTE_ENTRIES, MAX_PROMISE_ENTRIES, MAX_SHORT_LEN, MAX_TEXT_LEN,
+    MAX_TICKS, RecordKind,
 };
 
 /// Longest time string (RFC 3339 with a nine-digit fraction and an offset is 35).
@@ -145,7 +147,20 @@ const NOTE: Shape = Shape::Map(&[
     f("corrects", Shape::Opt(&SHORT)),
 ]);
 
-const UPDATES: Shape = Shape::Map(&[f("method", SHORT), f("every_days", Shape::Uint)]);
+const UPDATES: Shape = Shape::Map(&[
+    f("method", SHORT),
+    f("every_days", Shape::Uint),
+    f("agreed_at", Shape::Opt(&TIME)),
+]);
+
+const PROMISE_ENTRY: Shape = Shape::Map(&[
+    f("id", SHORT),
+    f("kind", SHORT),
+    f("made_by", SHORT),
+    f("made_at", TIME),
+    f("corrects", Shape::Opt(&SHORT)),
+    f("withdrawn", Shape::Bool),
+]);
 
 const RECEIPT: Shape = Shape::Variants(&[
     f(
@@ -174,6 +189,11 @@ const SCENE: Shape = Shape::Map(&[
     f("updates", Shape::Opt(&UPDATES)),
     NOTES,
     f(ATTENDING, Shape::Dict(MAX_ATTENDING, &Shape::Bool)),
+    f("offence", Shape::Opt(&SHORT)),
+    f(
+        PROMISE_ENTRIES,
+        Shape::List(MAX_PROMISE_ENTRIES, &PROMISE_ENTRY),
+    ),
     LEGACY_NOTES_TEXT,
     legacy(LEGACY_CHECKLIST, Shape::Dict(MAX_TICKS, &TICK)),
 ]);

@@ -4,6 +4,7 @@
 //! screen never shows a bare code (`W1`) or a constant name (`FROM18_TO24`).
 
 use super::RecordStatus;
+use super::promise_entries::{OffenceCategory, PromiseEntryKind};
 use super::scene::{ChecklistItem, ChecklistPhase};
 use super::vocab::*;
 
@@ -38,6 +39,8 @@ labels! {
     record_status_label(RecordStatus),
     checklist_item_label(ChecklistItem),
     checklist_phase_label(ChecklistPhase),
+    offence_category_label(OffenceCategory),
+    promise_entry_kind_label(PromiseEntryKind),
 }
 
 /// The census code of a self-defined ethnicity (`W1` ... `O9`, `NS`), for

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::common::{Location, Tick, validate_shoulder_number};
 use super::notes::{NoteEntry, validate_notes};
+use super::promise_entries::{OffenceCategory, PromiseEntry, validate_promise_entries};
 use super::time::Timestamp;
 use super::validate::Violations;
 use super::vocab::{
@@ -237,6 +238,32 @@ pub struct SceneAttendance {
         hydrate = "super::entry_lists::read_by_document"
     )]
     pub attending: Vec<String>,
+    /// The offence category (a register: the last value written wins, a
+    /// concurrent conflict is named in `Derived.conflicts`). `None` in
+    /// records made before it existed, and until someone records it.
+    #[serde(default)]
+    #[autosurgeon(missing = "Default::default")]
+    pub offence: Option<OffenceCategory>,
+    /// "Victim updated", "review done" and "contact made" entries: an
+    /// append-only history, corrections included (`promise_entries`).
+    #[serde(default)]
+    #[autosurgeon(
+        reconcile = "super::entry_lists::reconcile_promise_entries",
+        hydrate = "super::entry_lists::read_by_document"
+    )]
+    pub promise_entries: Vec<PromiseEntry>,
+    /// When the update agreement in `updates` was made: the victim-update
+    /// clock starts here (P4 of `docs/domain/promises.md`). Stored inside
+    /// the agreement's own map (`updates.agreed_at`, the device time when
+    /// it was recorded), so a concurrent conflict keeps the time of the
+    /// agreement that won; `None` for an agreement recorded before it
+    /// existed (the clock then starts at the call). Read by `document`.
+    #[serde(default)]
+    #[autosurgeon(
+        reconcile = "super::entry_lists::reconcile_nothing",
+        hydrate = "super::entry_lists::read_by_document"
+    )]
+    pub updates_agreed_at: Option<Timestamp>,
 }
 
 impl SceneAttendance {
@@ -258,6 +285,9 @@ impl SceneAttendance {
                 vec![NoteEntry::initial(input.notes)]
             },
             attending: Vec::new(),
+            offence: None,
+            promise_entries: Vec::new(),
+            updates_agreed_at: None,
         }
     }
 
@@ -336,6 +366,7 @@ impl SceneAttendance {
                 format!("must be 1 to {MAX_UPDATE_INTERVAL_DAYS} (at least every 4 weeks)"),
             );
         }
+        validate_promise_entries(v, &self.promise_entries, &self.call_received);
         validate_notes(v, &self.notes);
         for officer in &self.attending {
             validate_shoulder_number(v, "attending", officer);

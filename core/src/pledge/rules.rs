@@ -9,42 +9,31 @@
 //!
 //! This is the rule both ends will compute promises from (the handset's
 //! list of what is due, the server's overdue lists and published figures),
-//! so it lives in the shared core, free of storage and I/O. Records do not
-//! carry an offence category or the "victim updated", "review done" and
-//! "contact made" entries yet: [`OffenceCategory`] and [`Keeper`] name
-//! what they will be.
+//! so it lives in the shared core, free of storage and I/O. The offence
+//! category and the promise entries that keep promises are fields of the
+//! record (`model::OffenceCategory`, `model::PromiseEntry`); `evaluate`
+//! applies this table to a record.
 
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::calendar::{self, CalendarError};
+pub use crate::model::OffenceCategory;
 use crate::model::{ChecklistItem, RecordBody, RecordKind, ResponseGrade};
 
 vocabulary! {
-    /// What the offence reported on a scene or burglary record is, as far
-    /// as the Pledge's promises depend on it.
-    OffenceCategory {
-        SeriousAssault => "serious assault",
-        SexualAssault => "sexual assault",
-        DomesticViolence => "domestic violence",
-        HateCrime => "hate crime",
-        RoadTrafficCollision => "road-traffic collision",
-        Burglary => "burglary",
-        Other => "other",
+    /// The promises, one per row of [`PROMISES`] (the text is what the
+    /// CLI, the JSON and the apps' labels show).
+    PromiseId {
+        EmergencyAttendance => "emergency attendance",
+        PriorityAttendance => "priority attendance",
+        AppointmentAttendance => "appointment attendance",
+        VictimUpdate => "victim update",
+        SeriousAssaultReview => "serious assault review",
+        DomesticViolenceContact => "domestic violence contact",
+        RoadTrafficCollisionContact => "road-traffic collision contact",
+        CommentAcknowledged => "comment acknowledged",
+        BurglaryBeforeLeaving => "burglary before leaving",
     }
-}
-
-/// The promises, one per row of [`PROMISES`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum PromiseId {
-    EmergencyAttendance,
-    PriorityAttendance,
-    AppointmentAttendance,
-    VictimUpdate,
-    SeriousAssaultReview,
-    DomesticViolenceContact,
-    RoadTrafficCollisionContact,
-    CommentAcknowledged,
-    BurglaryBeforeLeaving,
 }
 
 /// When a promise applies.
@@ -73,10 +62,9 @@ pub struct RecordFacts {
 }
 
 impl RecordFacts {
-    /// The facts of a record as records are today: kind, grade and update
-    /// agreement from the record, the offence category from the caller
-    /// until records carry one.
-    pub fn of(body: &RecordBody, offence: Option<OffenceCategory>) -> Self {
+    /// The facts of a record: kind, grade, offence category and update
+    /// agreement, as the record holds them.
+    pub fn of(body: &RecordBody) -> Self {
         let scene = match body {
             RecordBody::SceneAttendance { scene } | RecordBody::HomeBurglary { scene } => {
                 Some(scene)
@@ -86,7 +74,7 @@ impl RecordFacts {
         RecordFacts {
             kind: body.kind(),
             grade: scene.map(|s| s.grade),
-            offence,
+            offence: scene.and_then(|s| s.offence),
             has_agreement: scene.is_some_and(|s| s.updates.is_some()),
         }
     }

@@ -15,6 +15,7 @@ mod feed;
 mod merge;
 mod network;
 mod notebook;
+mod promises;
 mod records;
 mod sharing;
 mod store;

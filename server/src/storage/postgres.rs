@@ -55,10 +55,12 @@ mod identity;
 mod import;
 #[cfg(test)]
 mod instances;
+mod pool;
 pub(crate) mod records;
 pub(crate) mod retention;
 pub(crate) mod schema;
 pub mod testdb;
+pub(crate) mod wait;
 
 pub use import::{ImportReport, import_sqlite};
 #[cfg(test)]
@@ -77,8 +79,8 @@ pub const POOL_SIZE: u32 = 16;
 /// How many times a transaction that failed to serialise is run again.
 const RETRIES: usize = 8;
 
-type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
-type Conn = r2d2::PooledConnection<PostgresConnectionManager<NoTls>>;
+type Pool = r2d2::Pool<pool::Manager>;
+type Conn = r2d2::PooledConnection<pool::Manager>;
 
 /// The PostgreSQL backend.
 ///
@@ -171,18 +173,26 @@ fn instant(text: &str) -> Result<DateTime<Utc>, StorageError> {
 
 impl PostgresStorage {
     /// Connects to the database at `url` (`postgres://...`) and creates or
-    /// migrates its schema; safe when several instances start at once.
+    /// migrates its schema; safe when several instances start at once. A
+    /// database that does not answer yet is waited for, up to
+    /// [`wait::CONNECT_WAIT`].
     pub fn open(url: &str) -> Result<Self, StorageError> {
+        Self::open_waiting(url, wait::CONNECT_WAIT)
+    }
+
+    /// [`Self::open`], waiting up to `wait` for the database to answer.
+    pub fn open_waiting(url: &str, wait: Duration) -> Result<Self, StorageError> {
         let config: postgres::Config = url
             .parse()
-            .map_err(|e| StorageError::backend_from(Some("the database URL"), e))?;
+            .map_err(|_| StorageError::backend("the database URL is not a postgres:// URL"))?;
+        wait::until_reachable(&config, wait)?;
         Self::open_config(config, POOL_SIZE)
     }
 
     /// Connects with a parsed configuration and at most `pool_size`
     /// connections, then creates or migrates the schema.
     pub fn open_config(config: postgres::Config, pool_size: u32) -> Result<Self, StorageError> {
-        let manager = PostgresConnectionManager::new(config, NoTls);
+        let manager = pool::Manager(PostgresConnectionManager::new(config, NoTls));
         let pool = r2d2::Pool::builder()
             .max_size(pool_size)
             .min_idle(Some(1))
@@ -194,7 +204,7 @@ impl PostgresStorage {
             .build(manager)
             .map_err(|e| StorageError::backend_from(Some("connecting to PostgreSQL"), e))?;
         let store = PostgresStorage { pool: Some(pool) };
-        schema::migrate(&mut *store.conn()?)?;
+        schema::migrate(&mut store.conn()?.client)?;
         Ok(store)
     }
 
@@ -213,13 +223,23 @@ impl PostgresStorage {
         &self,
         mut work: impl FnMut(&mut Transaction<'_>) -> Result<T, StorageError>,
     ) -> Result<T, StorageError> {
+        self.write_prepared(|tx, _| work(tx))
+    }
+
+    /// [`Self::write`], with the connection's prepared statements at hand
+    /// (for the hot paths: [`pool`]).
+    fn write_prepared<T>(
+        &self,
+        mut work: impl FnMut(&mut Transaction<'_>, &mut pool::Statements) -> Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
             let mut conn = self.conn()?;
+            let pool::Connection { client, statements } = &mut *conn;
             let result = (|| {
-                let mut tx = conn.transaction().map_err(backend)?;
-                let value = work(&mut tx)?;
+                let mut tx = client.transaction().map_err(backend)?;
+                let value = work(&mut tx, statements)?;
                 tx.commit().map_err(backend)?;
                 Ok(value)
             })();
@@ -235,7 +255,17 @@ impl PostgresStorage {
         &self,
         work: impl FnOnce(&mut postgres::Client) -> Result<T, StorageError>,
     ) -> Result<T, StorageError> {
-        work(&mut *self.conn()?)
+        work(&mut self.conn()?.client)
+    }
+
+    /// Runs one hot-path query through the connection's prepared
+    /// statement for `sql` ([`pool`]): its rows.
+    fn query_prepared(
+        &self,
+        sql: &str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<postgres::Row>, StorageError> {
+        self.conn()?.query(sql, params).map_err(backend)
     }
 }
 
@@ -334,6 +364,13 @@ impl Storage for PostgresStorage {
 
     fn commit_record(&self, commit: &RecordCommit) -> Result<u64, StorageError> {
         records::commit_record(self, commit)
+    }
+
+    fn commit_records(
+        &self,
+        commits: &[RecordCommit],
+    ) -> Result<Vec<Result<u64, StorageError>>, StorageError> {
+        records::commit_records(self, commits)
     }
 
     fn records(&self) -> Result<Vec<RecordIndex>, StorageError> {

@@ -19,6 +19,7 @@
 //! | `touch_device`                      | `run`                                                 |
 //! | `record`, `records`                 | `run`; `retention::erasure`                           |
 //! | `commit_record`                     | `run` (CAS, races, duplicates); `access::access`      |
+//! | `commit_records`                    | `grouped::grouped_commits` (refusals refuse only one) |
 //! | `feed_window`, `feed_after`         | `run`; `access::access`; `retention::erasure`         |
 //! | `AuditLog::append_audit`            | `audit::audit_chain`                                  |
 //! | `audit_events`, `audit_head`        | `audit::audit_chain` (filters, paging); `audit::empty`|
@@ -64,6 +65,7 @@ pub(crate) mod audit;
 pub(crate) mod copies;
 mod devices;
 pub(crate) mod figures;
+pub(crate) mod grouped;
 pub(crate) mod retention;
 pub(crate) mod shared;
 
@@ -157,6 +159,13 @@ macro_rules! storage_suite {
                 return;
             }
             $crate::storage::suite::fresh($crate::storage::suite::copies::lookups, $make)
+        }
+        #[test]
+        fn suite_grouped_commits() {
+            if !($ready)() {
+                return;
+            }
+            $crate::storage::suite::fresh($crate::storage::suite::grouped::grouped_commits, $make)
         }
         #[test]
         fn suite_copy_attempts() {

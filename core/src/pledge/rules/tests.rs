@@ -251,12 +251,9 @@ fn a_records_facts_come_from_its_body() {
     }))
     .unwrap();
     let mut scene = SceneAttendance::from_input(input);
-    let facts = RecordFacts::of(
-        &RecordBody::HomeBurglary {
-            scene: scene.clone(),
-        },
-        None,
-    );
+    let facts = RecordFacts::of(&RecordBody::HomeBurglary {
+        scene: scene.clone(),
+    });
     assert_eq!(
         facts,
         RecordFacts {
@@ -270,8 +267,9 @@ fn a_records_facts_come_from_its_body() {
         method: UpdateMethod::Phone,
         every_days: 14,
     });
+    scene.offence = Some(OffenceCategory::DomesticViolence);
     let body = RecordBody::SceneAttendance { scene };
-    let facts = RecordFacts::of(&body, Some(OffenceCategory::DomesticViolence));
+    let facts = RecordFacts::of(&body);
     assert_eq!(
         ids(&facts),
         [

@@ -236,30 +236,27 @@ pub(super) fn principal(
             .collect::<Vec<_>>()
             .join(", ")
     );
-    store.read(|c| {
-        let Some(r) = c
-            .query_opt(
-                &format!(
-                    "SELECT {columns} FROM devices d
-                     JOIN officers o ON o.shoulder_number = d.officer
-                     WHERE d.token_hash = $1"
-                ),
-                &[&token_hash],
-            )
-            .map_err(backend)?
-        else {
-            return Ok(None);
-        };
-        let device = device_row(&r)?;
-        let officer = OfficerRow {
-            shoulder_number: col(&r, 8)?,
-            name: col(&r, 9)?,
-            station: col(&r, 10)?,
-            role: vocabulary("role", col(&r, 11)?, Role::parse)?,
-            active: col(&r, 12)?,
-        };
-        Ok(Some(Principal { device, officer }))
-    })
+    // A prepared statement: every request of every device asks this.
+    let rows = store.query_prepared(
+        &format!(
+            "SELECT {columns} FROM devices d
+             JOIN officers o ON o.shoulder_number = d.officer
+             WHERE d.token_hash = $1"
+        ),
+        &[&token_hash],
+    )?;
+    let Some(r) = rows.first() else {
+        return Ok(None);
+    };
+    let device = device_row(r)?;
+    let officer = OfficerRow {
+        shoulder_number: col(r, 8)?,
+        name: col(r, 9)?,
+        station: col(r, 10)?,
+        role: vocabulary("role", col(r, 11)?, Role::parse)?,
+        active: col(r, 12)?,
+    };
+    Ok(Some(Principal { device, officer }))
 }
 
 pub(super) fn device(store: &PostgresStorage, id: &str) -> Result<Option<DeviceRow>, StorageError> {
@@ -336,12 +333,11 @@ pub(super) fn touch_device(
     device_id: &str,
     at: &str,
 ) -> Result<(), StorageError> {
-    store.read(|c| {
-        c.execute(
+    // A prepared statement: every sync of every device does this.
+    store
+        .query_prepared(
             "UPDATE devices SET last_seen = $2 WHERE id = $1",
             &[&device_id, &at],
         )
         .map(|_| ())
-        .map_err(backend)
-    })
 }

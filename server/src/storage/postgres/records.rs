@@ -3,10 +3,12 @@
 //! the one counter row, and the byte-bounded feed window. The column lists
 //! and row readers here are shared with the copy and retention queries.
 
+use chrono::{DateTime, Utc};
 use pocketbook_core::model::{RecordKind, RecordStatus};
 use postgres::error::SqlState;
 use postgres::{Row, Transaction};
 
+use super::pool::Statements;
 use super::{PostgresStorage, audit, backend, col, instant, vocabulary};
 use crate::storage::{FeedRow, RecordCommit, RecordIndex, StorageError, StoredRecord};
 
@@ -79,32 +81,146 @@ pub(super) fn record(
     store: &PostgresStorage,
     id: &str,
 ) -> Result<Option<StoredRecord>, StorageError> {
-    store.read(|c| {
-        c.query_opt(
+    store
+        .query_prepared(
             &format!("SELECT {} FROM records WHERE id = $1", stored_columns()),
             &[&id],
-        )
-        .map_err(backend)?
-        .as_ref()
+        )?
+        .first()
         .map(stored_row)
         .transpose()
-    })
 }
 
 pub(super) fn commit_record(
     store: &PostgresStorage,
     commit: &RecordCommit,
 ) -> Result<u64, StorageError> {
+    let occurred = instant(&commit.index.occurred_at)?;
+    store.write_prepared(|tx, prepared| {
+        write_record(tx, prepared, commit, &occurred)?;
+        // Locks in the one order: the record row (above), the audit head,
+        // the feed head, held for as short a time as the commit allows.
+        audit::append_in(tx, &commit.index.updated_at, &commit.audit)?;
+        let seq = next_seqs(tx, prepared, 1)?;
+        append_feed(tx, prepared, seq, commit)?;
+        Ok(seq as u64)
+    })
+}
+
+/// The records of one push in one transaction, each written inside its
+/// own savepoint: a record refused on its own (`Conflict`, `Duplicate`)
+/// is rolled back to its savepoint and the others go on; any other
+/// failure rolls the whole transaction back (the outer `Err`).
+///
+/// Every record row is written first, then the audit events and the feed
+/// entries of the accepted ones, in push order: locks are taken in the one
+/// order of [`commit_record`] (record rows, audit head, feed head), and the
+/// feed head, which serialises every writer of every instance, is held
+/// only for the last step. Its positions are taken in one statement.
+/// Round trips: a savepoint is released and the next one taken in one
+/// (`RELEASE record; SAVEPOINT record`).
+pub(super) fn commit_records(
+    store: &PostgresStorage,
+    commits: &[RecordCommit],
+) -> Result<Vec<Result<u64, StorageError>>, StorageError> {
+    let occurred: Vec<_> = commits
+        .iter()
+        .map(|c| instant(&c.index.occurred_at))
+        .collect::<Result<_, _>>()?;
+    if commits.is_empty() {
+        return Ok(Vec::new());
+    }
+    store.write_prepared(|tx, prepared| {
+        let mut refused: Vec<Option<StorageError>> = Vec::with_capacity(commits.len());
+        tx.batch_execute("SAVEPOINT record").map_err(backend)?;
+        for (commit, occurred) in commits.iter().zip(&occurred) {
+            match write_record(tx, prepared, commit, occurred) {
+                Ok(()) => {
+                    tx.batch_execute("RELEASE record; SAVEPOINT record")
+                        .map_err(backend)?;
+                    refused.push(None);
+                }
+                Err(e @ (StorageError::Conflict | StorageError::Duplicate(_))) => {
+                    // The savepoint stays, for the next record.
+                    tx.batch_execute("ROLLBACK TO record").map_err(backend)?;
+                    refused.push(Some(e));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        tx.batch_execute("RELEASE record").map_err(backend)?;
+        let accepted: Vec<&RecordCommit> = commits
+            .iter()
+            .zip(&refused)
+            .filter(|(_, r)| r.is_none())
+            .map(|(c, _)| c)
+            .collect();
+        for commit in &accepted {
+            audit::append_in(tx, &commit.index.updated_at, &commit.audit)?;
+        }
+        let mut seq = next_seqs(tx, prepared, accepted.len())?;
+        let mut results = Vec::with_capacity(commits.len());
+        for (commit, refusal) in commits.iter().zip(refused) {
+            results.push(match refusal {
+                Some(e) => Err(e),
+                None => {
+                    append_feed(tx, prepared, seq, commit)?;
+                    seq += 1;
+                    Ok(seq as u64 - 1)
+                }
+            });
+        }
+        Ok(results)
+    })
+}
+
+/// The first of `n` consecutive feed positions, taken together from the
+/// counter row (see [`next_seq`]); `n` may be 0 (nothing is locked then).
+fn next_seqs(
+    tx: &mut Transaction<'_>,
+    prepared: &mut Statements,
+    n: usize,
+) -> Result<i64, StorageError> {
+    if n == 0 {
+        return Ok(0);
+    }
+    let n = i64::try_from(n).map_err(|e| StorageError::backend_from(None, e))?;
+    let statement = prepared
+        .get(
+            tx,
+            "UPDATE feed_head SET seq = seq + $1 WHERE id = 1 RETURNING seq",
+        )
+        .map_err(backend)?;
+    let last: i64 = col(&tx.query_one(&statement, &[&n]).map_err(backend)?, 0)?;
+    Ok(last - n + 1)
+}
+
+/// A record's row (inserted, or updated if its version is still the one
+/// expected) and its new readers, inside the caller's transaction:
+/// `Conflict` when the version moved or the record exists, `Duplicate`
+/// when another record has its reference. A refused record leaves the
+/// transaction aborted: the caller rolls back (to its savepoint).
+fn write_record(
+    tx: &mut Transaction<'_>,
+    prepared: &mut Statements,
+    commit: &RecordCommit,
+    occurred: &DateTime<Utc>,
+) -> Result<(), StorageError> {
     let i = &commit.index;
-    let occurred = instant(&i.occurred_at)?;
-    store.write(|tx| {
-        let written = match commit.expected_version {
-            None => tx.execute(
-                "INSERT INTO records (id, kind, reference, author, station, occurred_at,
-                                      occurred_at_ts, status, created_at, updated_at,
-                                      snapshot, version)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1)
-                 ON CONFLICT (id) DO NOTHING",
+    let written = match commit.expected_version {
+        None => {
+            let insert = prepared
+                .get(
+                    tx,
+                    "INSERT INTO records (id, kind, reference, author, station, occurred_at,
+                                          occurred_at_ts, status, created_at, updated_at,
+                                          snapshot, version)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1)
+                     ON CONFLICT (id) DO NOTHING",
+                )
+                .map_err(backend)?;
+            tx.execute(
+                &insert,
                 &[
                     &i.id,
                     &i.kind.as_str(),
@@ -112,69 +228,95 @@ pub(super) fn commit_record(
                     &i.author,
                     &i.station,
                     &i.occurred_at,
-                    &occurred,
+                    occurred,
                     &i.status.as_str(),
                     &i.created_at,
                     &i.updated_at,
                     &commit.snapshot,
                 ],
-            ),
-            Some(version) => tx.execute(
-                "UPDATE records SET occurred_at = $2, occurred_at_ts = $3, status = $4,
-                        updated_at = $5, snapshot = $6, version = version + 1
-                 WHERE id = $1 AND version = $7",
+            )
+        }
+        Some(version) => {
+            let update = prepared
+                .get(
+                    tx,
+                    "UPDATE records SET occurred_at = $2, occurred_at_ts = $3, status = $4,
+                            updated_at = $5, snapshot = $6, version = version + 1
+                     WHERE id = $1 AND version = $7",
+                )
+                .map_err(backend)?;
+            tx.execute(
+                &update,
                 &[
                     &i.id,
                     &i.occurred_at,
-                    &occurred,
+                    occurred,
                     &i.status.as_str(),
                     &i.updated_at,
                     &commit.snapshot,
                     &version,
                 ],
-            ),
+            )
         }
-        .map_err(|e| {
-            // The only other unique key of a record is its reference.
-            if e.code() == Some(&SqlState::UNIQUE_VIOLATION) {
-                StorageError::Duplicate("a record with this reference")
-            } else {
-                backend(e)
-            }
-        })?;
-        if written == 0 {
-            return Err(StorageError::Conflict);
+    }
+    .map_err(|e| {
+        // The only other unique key of a record is its reference.
+        if e.code() == Some(&SqlState::UNIQUE_VIOLATION) {
+            StorageError::Duplicate("a record with this reference")
+        } else {
+            backend(e)
         }
-        for officer in &commit.grant {
-            tx.execute(
+    })?;
+    if written == 0 {
+        return Err(StorageError::Conflict);
+    }
+    if !commit.grant.is_empty() {
+        let grant = prepared
+            .get(
+                tx,
                 "INSERT INTO record_access (record_id, officer, granted_at) VALUES ($1, $2, $3)
                  ON CONFLICT DO NOTHING",
-                &[&i.id, officer, &i.updated_at],
             )
             .map_err(backend)?;
+        for officer in &commit.grant {
+            tx.execute(&grant, &[&i.id, officer, &i.updated_at])
+                .map_err(backend)?;
         }
-        // Locks in the one order: the record row (above), the audit head,
-        // the feed head, held for as short a time as the commit allows.
-        audit::append_in(tx, &i.updated_at, &commit.audit)?;
-        let seq = next_seq(tx)?;
-        tx.execute(
+    }
+    Ok(())
+}
+
+/// The feed entry of a committed record at position `seq`.
+fn append_feed(
+    tx: &mut Transaction<'_>,
+    prepared: &mut Statements,
+    seq: i64,
+    commit: &RecordCommit,
+) -> Result<(), StorageError> {
+    let i = &commit.index;
+    let insert = prepared
+        .get(
+            tx,
             "INSERT INTO feed (seq, record_id, kind, author, station, origin_device, changes,
                                received_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            &[
-                &seq,
-                &i.id,
-                &i.kind.as_str(),
-                &i.author,
-                &i.station,
-                &commit.origin_device,
-                &commit.new_changes,
-                &i.updated_at,
-            ],
         )
         .map_err(backend)?;
-        Ok(seq as u64)
-    })
+    tx.execute(
+        &insert,
+        &[
+            &seq,
+            &i.id,
+            &i.kind.as_str(),
+            &i.author,
+            &i.station,
+            &commit.origin_device,
+            &commit.new_changes,
+            &i.updated_at,
+        ],
+    )
+    .map_err(backend)?;
+    Ok(())
 }
 
 pub(super) fn records(store: &PostgresStorage) -> Result<Vec<RecordIndex>, StorageError> {
@@ -216,12 +358,11 @@ pub(super) fn feed_window(
     // The byte budget is applied in the database (the bytes of the rows
     // before each one, by a running sum over the sizes, which are read
     // without loading the bytes), so only the rows that go out are sent.
-    store.read(|c| {
-        c.query(
+    store
+        .query_prepared(
             &feed_window_sql(),
             &[&cursor, &i64::from(limit), &max_bytes],
-        )
-        .map_err(backend)?
+        )?
         .iter()
         .map(|r| {
             Ok(FeedRow {
@@ -238,5 +379,4 @@ pub(super) fn feed_window(
             })
         })
         .collect()
-    })
 }

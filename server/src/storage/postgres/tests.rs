@@ -279,3 +279,93 @@ fn the_main_queries_use_their_indexes() {
         assert!(plan.contains(index), "{what} does not use {index}:\n{plan}");
     }
 }
+
+/// A free loopback port nothing listens on (for now).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A database that never answers is waited for, then refused with an
+/// error that says what to check and carries neither the URL's password
+/// nor its address.
+#[test]
+fn a_database_that_never_answers_fails_opening_with_a_clear_error() {
+    let port = free_port();
+    let url = format!("postgres://pocketbook:s3cret-pw@127.0.0.1:{port}/postgres");
+    let wait = std::time::Duration::from_secs(1);
+    let e = super::PostgresStorage::open_waiting(&url, wait).unwrap_err();
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        text.push_str(&format!(" / {s}"));
+        source = s.source();
+    }
+    assert!(
+        text.contains("PostgreSQL did not answer within 1 s"),
+        "{text}"
+    );
+    assert!(text.contains("refused"), "the cause is named: {text}");
+    assert!(!text.contains("s3cret-pw"), "{text}");
+    assert!(!text.contains(&port.to_string()), "{text}");
+}
+
+/// Copies bytes both ways between two streams until either side closes.
+fn pipe(a: std::net::TcpStream, b: std::net::TcpStream) {
+    let (mut a_read, mut a_write) = (a.try_clone().unwrap(), a);
+    let (mut b_read, mut b_write) = (b.try_clone().unwrap(), b);
+    std::thread::spawn(move || {
+        let _copied = std::io::copy(&mut a_read, &mut b_write);
+        let _closed = b_write.shutdown(std::net::Shutdown::Write);
+    });
+    std::thread::spawn(move || {
+        let _copied = std::io::copy(&mut b_read, &mut a_write);
+        let _closed = a_write.shutdown(std::net::Shutdown::Write);
+    });
+}
+
+/// A server started before its database answers waits for it: the store
+/// opens once the database appears (here: a relay to the test database
+/// that starts listening a moment later).
+#[test]
+fn a_store_opened_before_the_database_answers_waits_for_it() {
+    if !testdb::available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let real_url = testdb::url_for(&testdb::schema_for(dir.path()));
+    let real: postgres::Config = real_url.parse().unwrap();
+    let (postgres::config::Host::Tcp(host), Some(real_port)) =
+        (&real.get_hosts()[0], real.get_ports().first())
+    else {
+        panic!("the test database is not on TCP");
+    };
+    let real_addr = format!("{host}:{real_port}");
+    let port = free_port();
+    let url = real_url.replace(&real_addr, &format!("127.0.0.1:{port}"));
+    assert_ne!(url, real_url);
+
+    let opening = std::thread::spawn(move || {
+        super::PostgresStorage::open_waiting(&url, std::time::Duration::from_secs(30))
+    });
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(
+        !opening.is_finished(),
+        "opened (or gave up) with nothing listening"
+    );
+    let relay = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    std::thread::spawn(move || {
+        for client in relay.incoming().flatten() {
+            let server = std::net::TcpStream::connect(&real_addr).unwrap();
+            pipe(client, server);
+        }
+    });
+    let store = opening
+        .join()
+        .unwrap()
+        .expect("the store opens once the database answers");
+    store.ping().unwrap();
+}
