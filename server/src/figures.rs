@@ -300,7 +300,7 @@ pub fn count_month(
             }
         }
         searches.extend(police_uk::rows(&station, &records));
-        tallies.push(tally::count(&station, &records));
+        tallies.push(tally::count(&station, &records, now));
     }
     police_uk::sort(&mut searches);
     Ok(FrozenMonth {

@@ -332,7 +332,7 @@ async fn the_published_figures_read_at_phone_and_desktop_widths() {
                 "{title}"
             );
             let pairs = charts_agree_with_tables(&browser).await?;
-            assert_eq!(pairs, 6, "attendance and five breakdowns");
+            assert_eq!(pairs, 7, "attendance, other promises and five breakdowns");
             let text = browser.find(Locator::Css("main")).await?.text().await?;
             assert!(
                 text.contains("fewer than 5"),

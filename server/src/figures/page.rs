@@ -286,6 +286,11 @@ pub fn figures_page(request: &PageRequest<'_>, f: &StationFigures) -> String {
     ));
     body.push_str("</div>\n</section>\n");
 
+    // Other promises (none in a month frozen before they were counted).
+    if !f.promises.is_empty() {
+        promises_section(&mut body, f);
+    }
+
     // Searches.
     body.push_str(&format!(
         "<section>\n<h2>Stop and search</h2>\n<p>Searches this month: <strong>{}</strong>. \
@@ -363,6 +368,50 @@ pub fn choose_page(request: &PageRequest<'_>) -> String {
         body.push_str("<p>No station has figures for this month.</p>\n");
     }
     layout("Published figures", &body)
+}
+
+/// The promises kept besides attendance: chart and table.
+fn promises_section(body: &mut String, f: &StationFigures) {
+    body.push_str("<section>\n<h2>Keeping our other promises</h2>\n<div class=\"pair\">\n");
+    let bars: Vec<Bar<'_>> = f
+        .promises
+        .iter()
+        .map(|p| Bar {
+            label: &p.title,
+            value: p.share_percent,
+            shown: share_text(p.share_percent),
+        })
+        .collect();
+    body.push_str(&format!(
+        "<figure>{}</figure>\n",
+        chart(
+            "promises",
+            "Promises kept in time, percent",
+            "Share of victim updates, serious assault reviews and domestic violence contacts \
+             due by the time the month was counted that were kept in time",
+            &bars,
+            100.0
+        )
+    ));
+    let rows: Vec<Vec<String>> = f
+        .promises
+        .iter()
+        .map(|p| {
+            vec![
+                p.title.clone(),
+                p.settled.text(),
+                p.kept.text(),
+                share_text(p.share_percent),
+                p.still_open.text(),
+            ]
+        })
+        .collect();
+    body.push_str(&table(
+        "Promises due by the time the month was counted",
+        &["Promise", "Due", "Kept", "Percent", "Not yet due"],
+        &rows,
+    ));
+    body.push_str("</div>\n</section>\n");
 }
 
 fn grade_label(grade: &str) -> &'static str {

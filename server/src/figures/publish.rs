@@ -9,13 +9,13 @@
 //!    total, a single suppressed cell could be worked out by subtraction,
 //!    so the smallest other non-zero cell (the first in vocabulary order
 //!    among equals) is suppressed too.
-//! 3. **Shares** (attendance within target, outcome linked) are shown, to
+//! 3. **Shares** (attendance within target, outcome linked, promises kept) are shown, to
 //!    one decimal place, only when their denominator is at least
 //!    [`THRESHOLD`]; they describe the police's performance, not people.
 
 use serde::Serialize;
 
-use super::tally::{GRADES, StationTally};
+use super::tally::{GRADES, PROMISES, StationTally};
 
 /// Counts below this (and above zero) are suppressed.
 pub const THRESHOLD: u64 = 5;
@@ -115,6 +115,22 @@ pub struct LinkedFigure {
     pub share_percent: Option<f64>,
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PromiseFigure {
+    /// The promise, e.g. `victim update` (`docs/domain/promises.md`).
+    pub promise: String,
+    /// The promise in words.
+    pub title: String,
+    /// Promises settled when the month was counted: kept, kept late, or
+    /// past due.
+    pub settled: Cell,
+    pub kept: Cell,
+    /// Percentage of `settled` kept in time.
+    pub share_percent: Option<f64>,
+    /// Not due yet when counted (not in the share).
+    pub still_open: Cell,
+}
+
 /// A station's published month.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StationFigures {
@@ -127,6 +143,9 @@ pub struct StationFigures {
     pub searches: Cell,
     pub breakdowns: Vec<BreakdownFigure>,
     pub outcome_linked: LinkedFigure,
+    /// Victim updates, reviews and contacts kept (empty for a month
+    /// frozen before they were counted).
+    pub promises: Vec<PromiseFigure>,
 }
 
 /// The heading of a breakdown field.
@@ -204,6 +223,22 @@ pub fn station_figures(month: &str, computed_at: &str, tally: &StationTally) -> 
             recorded: Cell::of(recorded),
             share_percent: share(tally.linked, recorded),
         },
+        promises: tally
+            .promises
+            .iter()
+            .map(|p| PromiseFigure {
+                promise: p.promise.clone(),
+                title: PROMISES
+                    .iter()
+                    .find(|(id, _)| id.as_str() == p.promise)
+                    .map(|(_, t)| t.to_string())
+                    .unwrap_or_default(),
+                settled: Cell::of(p.settled()),
+                kept: Cell::of(p.kept),
+                share_percent: share(p.kept, p.settled()),
+                still_open: Cell::of(p.open),
+            })
+            .collect(),
     }
 }
 
@@ -273,6 +308,12 @@ pub fn csv(figures: &[StationFigures]) -> String {
             Some(f.outcome_linked.recorded),
             None,
         );
+        for p in &f.promises {
+            let figure = format!("promise {}", p.promise);
+            line(&figure, "settled", Some(p.settled), None);
+            line(&figure, "kept", Some(p.kept), p.share_percent);
+            line(&figure, "still open", Some(p.still_open), None);
+        }
     }
     out
 }

@@ -6,12 +6,17 @@
 //! model computes (`SceneAttendance::target_status`); searches by each
 //! police.uk field the public figures break them down by, every value of
 //! its vocabulary listed (zeros included) and a missing optional value
-//! counted as "Not recorded".
+//! counted as "Not recorded". Victim updates, serious-assault reviews and
+//! domestic-violence contacts are counted from the core's one evaluation
+//! of the Pledge (`pocketbook_core::pledge::evaluate`), as they stand when
+//! the month is counted.
 
+use chrono::{DateTime, Utc};
 use pocketbook_core::model::{
     AgeRange, Legislation, ObjectOfSearch, Outcome, Record, RecordBody, ResponseGrade,
     SelfDefinedEthnicity, TargetStatus,
 };
+use pocketbook_core::pledge::{PromiseId, PromiseStatus, evaluate};
 use serde::{Deserialize, Serialize};
 
 /// The label of a missing optional value in a breakdown.
@@ -23,6 +28,43 @@ pub const GRADES: [(ResponseGrade, &str); 3] = [
     (ResponseGrade::Priority, "within 60 minutes"),
     (ResponseGrade::Scheduled, "at the agreed appointment"),
 ];
+
+/// The promises besides attendance whose keeping is published, with the
+/// promise in words (`docs/domain/promises.md`).
+pub const PROMISES: [(PromiseId, &str); 3] = [
+    (PromiseId::VictimUpdate, "victims updated as agreed"),
+    (
+        PromiseId::SeriousAssaultReview,
+        "serious assaults reviewed within 18 hours",
+    ),
+    (
+        PromiseId::DomesticViolenceContact,
+        "domestic violence victims contacted within 24 hours",
+    ),
+];
+
+/// One promise of the month's records, as it stood when the month was
+/// counted ([`pocketbook_core::pledge::evaluate`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct PromiseTally {
+    /// The promise (`PromiseId::as_str`).
+    pub promise: String,
+    /// Kept in time.
+    pub kept: u64,
+    /// Kept late.
+    pub broken: u64,
+    /// Past due and not kept when counted (it can no longer be kept in time).
+    pub overdue: u64,
+    /// Not due yet when counted, or its due time unknown: not in the share.
+    pub open: u64,
+}
+
+impl PromiseTally {
+    /// Promises whose outcome is settled: the share's denominator.
+    pub fn settled(&self) -> u64 {
+        self.kept + self.broken + self.overdue
+    }
+}
 
 /// Attendances of one grade.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -65,9 +107,18 @@ pub struct StationTally {
     pub linked: u64,
     /// Searches recorded as not linked.
     pub not_linked: u64,
+    /// One per promise of [`PROMISES`], in that order (empty in months
+    /// frozen before promises were counted).
+    #[serde(default)]
+    pub promises: Vec<PromiseTally>,
 }
 
 impl StationTally {
+    /// A station with nothing counted.
+    pub fn empty(station: &str) -> StationTally {
+        count(station, &[], DateTime::UNIX_EPOCH)
+    }
+
     /// Records counted (attendances of any grade and searches).
     pub fn records(&self) -> u64 {
         self.searches
@@ -103,9 +154,33 @@ fn breakdown<T: Copy + PartialEq>(
     }
 }
 
-/// Counts one station's records of the month (records of other kinds are
-/// ignored; attendances of the `not attended` grade have no target).
-pub fn count(station: &str, records: &[Record]) -> StationTally {
+/// Counts one station's records of the month at `now` (records of other
+/// kinds are ignored; attendances of the `not attended` grade have no
+/// target; promises are counted as they stand at `now`).
+pub fn count(station: &str, records: &[Record], now: DateTime<Utc>) -> StationTally {
+    let mut promises: Vec<PromiseTally> = PROMISES
+        .iter()
+        .map(|(id, _)| PromiseTally {
+            promise: id.as_str().to_string(),
+            ..PromiseTally::default()
+        })
+        .collect();
+    for record in records {
+        for state in evaluate(&record.body, now) {
+            let Some(at) = PROMISES.iter().position(|(id, _)| *id == state.promise) else {
+                continue;
+            };
+            let slot = &mut promises[at];
+            match state.status {
+                PromiseStatus::Kept => slot.kept += 1,
+                PromiseStatus::Broken => slot.broken += 1,
+                PromiseStatus::Overdue => slot.overdue += 1,
+                PromiseStatus::Due | PromiseStatus::DueSoon | PromiseStatus::Unknown => {
+                    slot.open += 1
+                }
+            }
+        }
+    }
     let mut attendance: Vec<AttendanceTally> = GRADES
         .iter()
         .map(|(grade, _)| AttendanceTally {
@@ -190,5 +265,6 @@ pub fn count(station: &str, records: &[Record]) -> StationTally {
             .iter()
             .filter(|s| s.outcome_linked_to_object_of_search == Some(false))
             .count() as u64,
+        promises,
     }
 }

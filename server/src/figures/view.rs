@@ -98,7 +98,7 @@ pub fn station_figures(
     let tally = match frozen.station(station) {
         Some(t) => t,
         None => {
-            empty = tally::count(station, &[]);
+            empty = tally::StationTally::empty(station);
             &empty
         }
     };

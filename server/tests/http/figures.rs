@@ -100,7 +100,7 @@ async fn every_figure_of_a_seeded_month_is_what_the_test_computes() {
                 "/figures?month=2027-03&station={station}&format=json"
             ))
             .await;
-        let want = expected::station(&seeded, "2027-03", station);
+        let want = expected::station(&seeded, "2027-03", station, MARCH_PUBLISHED);
         expected::compare(&got, &want, station);
     }
     // A few figures by hand, so the two computations cannot share a mistake.
@@ -116,6 +116,10 @@ async fn every_figure_of_a_seeded_month_is_what_the_test_computes() {
     assert_eq!(priority["attended"]["suppressed"], true);
     assert_eq!(priority["share_percent"], Value::Null);
     assert_eq!(lewisham["searches"]["count"], seed::LEWISHAM_MARCH_SEARCHES);
+    let contacts = &lewisham["promises"][2];
+    assert_eq!(contacts["promise"], "domestic violence contact");
+    assert_eq!(contacts["settled"]["count"], 5);
+    assert_eq!(contacts["share_percent"], 60.0);
     let catford = desk
         .json("/figures?month=2027-03&station=Catford&format=json")
         .await;
@@ -152,8 +156,8 @@ async fn every_figure_of_a_seeded_month_is_what_the_test_computes() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(content_type, "text/html; charset=utf-8");
     assert!(!page.contains("<script"));
-    assert_eq!(page.matches("<svg").count(), 6, "one chart per table");
-    assert_eq!(page.matches("<table").count(), 6);
+    assert_eq!(page.matches("<svg").count(), 7, "one chart per table");
+    assert_eq!(page.matches("<table").count(), 7);
     assert!(page.contains("fewer than 5"));
 }
 
@@ -216,7 +220,7 @@ async fn a_frozen_month_never_changes_and_retention_freezes_first() {
         .json("/figures/searches?month=2027-02&format=json")
         .await;
     assert_eq!(february.as_array().unwrap().len(), 1);
-    let want = expected::station(&seeded, "2027-02", "Lewisham");
+    let want = expected::station(&seeded, "2027-02", "Lewisham", "2028-04-10T12:00:00Z");
     let got = desk
         .json("/figures?month=2027-02&station=Lewisham&format=json")
         .await;

@@ -101,12 +101,120 @@ fn counts<T: Copy + PartialEq>(
     out
 }
 
-/// The published figures of `station` in `month`, as JSON (without `computed_at`).
-pub fn station(seeded: &[Seeded], month: &str, station: &str) -> Value {
+/// Kept, broken, overdue and open promises: the keeping times against
+/// each due time, and `now` for those never kept.
+#[derive(Default)]
+struct Promises {
+    kept: u64,
+    broken: u64,
+    overdue: u64,
+    open: u64,
+}
+
+impl Promises {
+    fn add(&mut self, due: DateTime<Utc>, kept_at: Option<DateTime<Utc>>, now: DateTime<Utc>) {
+        match kept_at {
+            Some(at) if at <= due => self.kept += 1,
+            Some(_) => self.broken += 1,
+            None if now > due => self.overdue += 1,
+            None => self.open += 1,
+        }
+    }
+
+    fn json(&self, promise: &str, title: &str) -> Value {
+        let settled = self.kept + self.broken + self.overdue;
+        json!({
+            "promise": promise,
+            "title": title,
+            "settled": cell(settled),
+            "kept": cell(self.kept),
+            "share_percent": share(self.kept, settled),
+            "still_open": cell(self.open),
+        })
+    }
+}
+
+/// The promises of the calls of `promised`, at `now`. Victim updates: the
+/// first interval runs from the call, each later one from the update
+/// before (the seeded intervals cross no change of the clocks, so a day
+/// is 24 hours).
+fn promises(promised: &[&Seeded], now: DateTime<Utc>) -> Vec<Value> {
+    let (mut updates, mut reviews, mut contacts) = (
+        Promises::default(),
+        Promises::default(),
+        Promises::default(),
+    );
+    for p in promised {
+        let Seeded::Promised {
+            call,
+            offence,
+            every_days,
+            entries,
+            ..
+        } = p
+        else {
+            continue;
+        };
+        let call = instant(call);
+        let first = |kind: PromiseEntryKind| {
+            entries
+                .iter()
+                .filter(|(k, _)| *k == kind)
+                .map(|(_, at)| instant(at))
+                .min()
+        };
+        match offence {
+            Some(OffenceCategory::DomesticViolence) => contacts.add(
+                call + TimeDelta::hours(24),
+                first(PromiseEntryKind::ContactMade),
+                now,
+            ),
+            Some(OffenceCategory::SeriousAssault) => reviews.add(
+                call + TimeDelta::hours(18),
+                first(PromiseEntryKind::ReviewDone),
+                now,
+            ),
+            _ => {}
+        }
+        if let Some(days) = every_days {
+            let mut start = call;
+            let mut given: Vec<DateTime<Utc>> = entries
+                .iter()
+                .filter(|(k, _)| *k == PromiseEntryKind::VictimUpdated)
+                .map(|(_, at)| instant(at))
+                .collect();
+            given.sort();
+            for at in given {
+                updates.add(start + TimeDelta::days(i64::from(*days)), Some(at), now);
+                start = at;
+            }
+            updates.add(start + TimeDelta::days(i64::from(*days)), None, now);
+        }
+    }
+    vec![
+        updates.json("victim update", "victims updated as agreed"),
+        reviews.json(
+            "serious assault review",
+            "serious assaults reviewed within 18 hours",
+        ),
+        contacts.json(
+            "domestic violence contact",
+            "domestic violence victims contacted within 24 hours",
+        ),
+    ]
+}
+
+/// The published figures of `station` in `month`, counted at
+/// `counted_at`, as JSON (without `computed_at`).
+pub fn station(seeded: &[Seeded], month: &str, station: &str, counted_at: &str) -> Value {
     let mut searches: Vec<&StopSearch> = Vec::new();
     let mut scenes: Vec<&SceneInput> = Vec::new();
+    let mut promised: Vec<&Seeded> = Vec::new();
     for s in seeded {
         match s {
+            Seeded::Promised {
+                station: at, call, ..
+            } if at == station && month_of(call) == month => promised.push(s),
             Seeded::Search {
                 station: at,
                 search,
@@ -188,6 +296,7 @@ pub fn station(seeded: &[Seeded], month: &str, station: &str) -> Value {
             "recorded": cell(recorded),
             "share_percent": share(linked, recorded),
         },
+        "promises": promises(&promised, instant(counted_at)),
     })
 }
 

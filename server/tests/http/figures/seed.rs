@@ -25,6 +25,15 @@ pub enum Seeded {
         station: String,
         scene: Box<SceneInput>,
     },
+    /// A call (not attended) with an offence, an update agreement and the
+    /// entries that keep its promises.
+    Promised {
+        station: String,
+        call: String,
+        offence: Option<OffenceCategory>,
+        every_days: Option<i32>,
+        entries: Vec<(PromiseEntryKind, String)>,
+    },
 }
 
 fn officer_of(number: &str, station: &str) -> Officer {
@@ -207,6 +216,54 @@ fn attendances() -> Vec<(RecordKind, SceneInput)> {
     out
 }
 
+type Promised = (
+    String,
+    Option<OffenceCategory>,
+    Option<i32>,
+    Vec<(PromiseEntryKind, String)>,
+);
+
+/// Calls whose promises are counted: five domestic-violence calls
+/// contacted after 1, 5, 23 and 30 hours and never; a serious assault
+/// never reviewed; a victim to be updated weekly, updated after 6 days,
+/// then 9 days later, then not again.
+fn promised() -> Vec<Promised> {
+    use PromiseEntryKind::*;
+    let mut out: Vec<Promised> = Vec::new();
+    for (day, contact) in [
+        (3, Some("2027-03-03T11:00:00Z")),
+        (4, Some("2027-03-04T15:00:00Z")),
+        (5, Some("2027-03-06T09:00:00Z")),
+        (6, Some("2027-03-07T16:00:00Z")),
+        (7, None),
+    ] {
+        out.push((
+            format!("2027-03-{day:02}T10:00:00Z"),
+            Some(OffenceCategory::DomesticViolence),
+            None,
+            contact
+                .map(|at| vec![(ContactMade, at.to_string())])
+                .unwrap_or_default(),
+        ));
+    }
+    out.push((
+        "2027-03-08T10:00:00Z".into(),
+        Some(OffenceCategory::SeriousAssault),
+        None,
+        Vec::new(),
+    ));
+    out.push((
+        "2027-03-02T10:00:00Z".into(),
+        None,
+        Some(7),
+        vec![
+            (VictimUpdated, "2027-03-08T10:00:00Z".into()),
+            (VictimUpdated, "2027-03-17T10:00:00Z".into()),
+        ],
+    ));
+    out
+}
+
 /// Records everything and pushes it; returns what was recorded.
 pub async fn seed(desk: &Desk) -> Vec<Seeded> {
     desk.server.add_officer_as("PC9", "Brockley", Role::Officer);
@@ -245,6 +302,35 @@ pub async fn seed(desk: &Desk) -> Vec<Seeded> {
         seeded.push(Seeded::Attendance {
             station: "Lewisham".into(),
             scene: Box::new(input),
+        });
+    }
+    for (call, offence, every_days, entries) in promised() {
+        let mut input = scene(ResponseGrade::NotAttended, &call, None);
+        input.reasons = vec![AttendanceReason::SeriousAssault];
+        let id = nb2.create_scene(input).unwrap().header.id;
+        if let Some(offence) = offence {
+            nb2.record_offence(id.clone(), offence).unwrap();
+        }
+        if let Some(every_days) = every_days {
+            nb2.agree_updates(
+                id.clone(),
+                UpdateAgreement {
+                    method: UpdateMethod::Phone,
+                    every_days,
+                },
+            )
+            .unwrap();
+        }
+        for (kind, at) in &entries {
+            nb2.record_promise_entry(id.clone(), *kind, t(at)).unwrap();
+        }
+        push(desk, &pc2, &nb2, &id, RecordKind::SceneAttendance).await;
+        seeded.push(Seeded::Promised {
+            station: "Lewisham".into(),
+            call,
+            offence,
+            every_days,
+            entries,
         });
     }
     let catford = desk.server.device("PC3", "Catford").await;
