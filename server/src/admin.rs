@@ -434,6 +434,21 @@ impl Admin {
             actor::ADMIN,
         )?)
     }
+
+    /// A station's overdue promises, from the synced records (audited as
+    /// `promises-listed`).
+    pub fn overdue_promises(
+        &self,
+        station: &str,
+    ) -> Result<Vec<crate::pledge::OverduePromise>, AdminError> {
+        let station = crate::figures::check_station(station)?;
+        Ok(crate::pledge::overdue(
+            self.storage.as_ref(),
+            &station,
+            self.clock.now(),
+            actor::ADMIN,
+        )?)
+    }
 }
 
 fn figures_query(

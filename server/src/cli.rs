@@ -20,7 +20,7 @@ mod render;
 
 use args::{
     AdminCommand, AuditCommand, Cli, Command, CopyCommand, DataDir, DeviceCommand, HoldCommand,
-    OfficerCommand, RecordsCommand, RetentionCommand,
+    OfficerCommand, PromisesCommand, RecordsCommand, RetentionCommand,
 };
 use render::print;
 
@@ -196,6 +196,10 @@ fn admin(data: DataDir, json: bool, command: AdminCommand) -> Result<(), String>
     let failed = |e: AdminError| e.to_string();
     match command {
         AdminCommand::Migrate { to } => migrate(&data, json, &to)?,
+        AdminCommand::Promises(PromisesCommand::Overdue { station }) => {
+            let overdue = admin.overdue_promises(&station).map_err(failed)?;
+            print(json, &overdue, || render::overdue(&station, &overdue));
+        }
         AdminCommand::Figures {
             month,
             station,

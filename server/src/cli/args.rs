@@ -84,6 +84,9 @@ pub(super) enum AdminCommand {
     /// Copies of a search record for a person at the station desk (audited).
     #[command(subcommand)]
     Copy(CopyCommand),
+    /// The Pledge's promises, computed from the synced records.
+    #[command(subcommand)]
+    Promises(PromisesCommand),
     /// Published figures of a month (frozen on first publication), as
     /// `GET /figures` shows them; with --searches, the month's searches in
     /// police.uk's format.
@@ -170,6 +173,15 @@ pub(super) enum HoldCommand {
     },
     /// List records on legal hold.
     List,
+}
+
+#[derive(Subcommand)]
+pub(super) enum PromisesCommand {
+    /// A station's overdue promises, soonest due first (audited).
+    Overdue {
+        #[arg(long)]
+        station: String,
+    },
 }
 
 /// The formats of `admin figures`.

@@ -17,6 +17,7 @@ mod figures;
 mod group_commit;
 mod hostile;
 mod ops;
+mod promises;
 mod protocol;
 mod serve;
 mod sync;
