@@ -14,6 +14,7 @@
 //! frozen is not counted (the page says when the month was counted).
 //!
 //! The parts, top to bottom:
+//! - [`Month`] (`figures/month.rs`): the London month, parsed and bounded;
 //! - [`tally`]: the exact counts of one station's month, from decoded
 //!   records (pure; never shown as they are);
 //! - [`police_uk`]: the month's searches as anonymised rows in police.uk's
@@ -33,12 +34,16 @@ pub mod publish;
 pub mod tally;
 pub mod view;
 
+mod month;
+use month::london_midnight;
+pub use month::{FIRST_MONTH, Month};
+
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use chrono_tz::Europe::London;
 use pocketbook_core::document::RecordDoc;
-use pocketbook_core::model::RecordKind;
+use pocketbook_core::model::{Record, RecordBody, RecordKind};
 use serde::{Deserialize, Serialize};
 
 use crate::clock::{index_time, stamp};
@@ -51,13 +56,6 @@ pub use tally::StationTally;
 /// Days after a month ends before its figures are published (and frozen):
 /// devices that were offline at the end of the month sync in that time.
 pub const PUBLISH_AFTER_DAYS: i64 = 7;
-
-/// The earliest month figures are asked for (a bound on the input, well
-/// before any record this server can hold).
-pub const FIRST_MONTH: Month = Month {
-    year: 2000,
-    month: 1,
-};
 
 /// The audit action of a month's freezing.
 pub const FROZEN_ACTION: &str = "figures-frozen";
@@ -103,136 +101,6 @@ impl FiguresError {
     }
 }
 
-/// A calendar month in London, the unit figures are published for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Month {
-    year: i32,
-    month: u32,
-}
-
-impl Month {
-    /// Parses exactly `YYYY-MM` (month 01 to 12, from [`FIRST_MONTH`] to
-    /// 9999-12).
-    pub fn parse(text: &str) -> Result<Month, FiguresError> {
-        let bad = || {
-            FiguresError::BadMonth(format!(
-                "the month must be written YYYY-MM, for example 2026-11 (got {:?})",
-                text.chars().take(20).collect::<String>()
-            ))
-        };
-        let bytes = text.as_bytes();
-        if bytes.len() != 7
-            || bytes[4] != b'-'
-            || !bytes[..4].iter().chain(&bytes[5..]).all(u8::is_ascii_digit)
-        {
-            return Err(bad());
-        }
-        let year: i32 = text[..4].parse().map_err(|_| bad())?;
-        let month: u32 = text[5..].parse().map_err(|_| bad())?;
-        if !(1..=12).contains(&month) {
-            return Err(FiguresError::BadMonth(format!(
-                "there is no month {month:02}: the month must be 01 to 12"
-            )));
-        }
-        let parsed = Month { year, month };
-        if parsed < FIRST_MONTH {
-            return Err(FiguresError::BadMonth(format!(
-                "there are no figures before {FIRST_MONTH}"
-            )));
-        }
-        Ok(parsed)
-    }
-
-    /// The London month an instant falls in.
-    pub fn of(at: DateTime<Utc>) -> Month {
-        let local = at.with_timezone(&London);
-        Month {
-            year: local.year(),
-            month: local.month(),
-        }
-    }
-
-    /// The London month of an indexed time (`None` if it is not one).
-    pub fn of_index_time(text: &str) -> Option<Month> {
-        DateTime::parse_from_rfc3339(text)
-            .ok()
-            .map(|t| Month::of(t.with_timezone(&Utc)))
-    }
-
-    pub fn next(self) -> Month {
-        if self.month == 12 {
-            Month {
-                year: self.year + 1,
-                month: 1,
-            }
-        } else {
-            Month {
-                year: self.year,
-                month: self.month + 1,
-            }
-        }
-    }
-
-    pub fn previous(self) -> Month {
-        if self.month == 1 {
-            Month {
-                year: self.year - 1,
-                month: 12,
-            }
-        } else {
-            Month {
-                year: self.year,
-                month: self.month - 1,
-            }
-        }
-    }
-
-    fn first_day(self) -> NaiveDate {
-        NaiveDate::from_ymd_opt(self.year, self.month, 1).unwrap_or(NaiveDate::MIN)
-    }
-
-    /// The instant the month starts in London (midnight exists on every
-    /// London day: the clocks change at 1 am and 2 am).
-    pub fn start(self) -> DateTime<Utc> {
-        let midnight = self.first_day().and_time(chrono::NaiveTime::MIN);
-        London
-            .from_local_datetime(&midnight)
-            .earliest()
-            .map_or_else(|| midnight.and_utc(), |t| t.with_timezone(&Utc))
-    }
-
-    /// `[start, end)` in the store's indexed time form.
-    pub fn bounds(self) -> (String, String) {
-        (index_time(self.start()), index_time(self.next().start()))
-    }
-
-    /// When the month's figures are published: [`PUBLISH_AFTER_DAYS`]
-    /// after it ends.
-    pub fn published_from(self) -> DateTime<Utc> {
-        self.next().start() + TimeDelta::days(PUBLISH_AFTER_DAYS)
-    }
-
-    /// The newest month published at `now`.
-    pub fn latest_published(now: DateTime<Utc>) -> Month {
-        let mut month = Month::of(now).previous();
-        if now < month.published_from() {
-            month = month.previous();
-        }
-        month
-    }
-
-    /// "November 2026".
-    pub fn title(self) -> String {
-        self.first_day().format("%B %Y").to_string()
-    }
-}
-
-impl std::fmt::Display for Month {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:04}-{:02}", self.year, self.month)
-    }
-}
-
 /// Checks a station name as typed in a query or on the command line: 1 to
 /// 120 printable characters.
 pub fn check_station(text: &str) -> Result<String, FiguresError> {
@@ -270,6 +138,57 @@ impl FrozenMonth {
     }
 }
 
+/// A station's counted records of the month, decoded a London day at a
+/// time (so no more than a day's documents are held at once), without
+/// their notebooks and scene actions, which no figure reads.
+fn station_records(
+    storage: &dyn Storage,
+    station: &str,
+    month: Month,
+) -> Result<Vec<Record>, StorageError> {
+    let mut records = Vec::new();
+    let mut day = month.first_day();
+    while Month::of_date(day) == month {
+        let next = day.succ_opt().unwrap_or(day);
+        let (from, to) = (
+            index_time(london_midnight(day)),
+            index_time(london_midnight(next)),
+        );
+        for stored in storage.records_at_station(station, &COUNTED_KINDS, &from, &to)? {
+            // A record the server accepted always decodes; one that does not
+            // is left out rather than stopping the month.
+            match RecordDoc::load(&stored.snapshot, automerge::ActorId::random())
+                .and_then(|doc| doc.record())
+            {
+                Ok(mut record) => {
+                    slim(&mut record);
+                    records.push(record);
+                }
+                Err(e) => {
+                    tracing::warn!(record = %stored.index.id, error = %e, "record not counted")
+                }
+            }
+        }
+        if next == day {
+            break;
+        }
+        day = next;
+    }
+    Ok(records)
+}
+
+/// Drops what no figure reads: the notebook and the scene actions.
+fn slim(record: &mut Record) {
+    match &mut record.body {
+        RecordBody::SceneAttendance { scene } | RecordBody::HomeBurglary { scene } => {
+            scene.notes.clear();
+            scene.actions.clear();
+        }
+        RecordBody::StopSearch { search } => search.notes.clear(),
+        RecordBody::StopAccount { account } => account.notes.clear(),
+    }
+}
+
 /// Counts a month from the stored records, now (nothing is stored).
 pub fn count_month(
     storage: &dyn Storage,
@@ -286,19 +205,7 @@ pub fn count_month(
     let mut tallies = Vec::new();
     let mut searches = Vec::new();
     for station in stations {
-        let mut records = Vec::new();
-        for stored in storage.records_at_station(&station, &COUNTED_KINDS, &from, &to)? {
-            // A record the server accepted always decodes; one that does not
-            // is left out rather than stopping the month.
-            match RecordDoc::load(&stored.snapshot, automerge::ActorId::random())
-                .and_then(|doc| doc.record())
-            {
-                Ok(record) => records.push(record),
-                Err(e) => {
-                    tracing::warn!(record = %stored.index.id, error = %e, "record not counted")
-                }
-            }
-        }
+        let records = station_records(storage, &station, month)?;
         searches.extend(police_uk::rows(&station, &records));
         tallies.push(tally::count(&station, &records, now));
     }
@@ -402,43 +309,4 @@ pub fn known_station(
         return Ok(());
     }
     Err(FiguresError::UnknownStation(station.to_string()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn months_parse_exactly_and_follow_london_time() {
-        assert_eq!(Month::parse("2027-03").unwrap().to_string(), "2027-03");
-        for bad in [
-            "2027-3",
-            "2027-13",
-            "2027-00",
-            "27-03",
-            "2027/03",
-            "2027-03 ",
-            "",
-            "１２３４-01",
-            "1999-12",
-        ] {
-            assert!(Month::parse(bad).is_err(), "{bad:?}");
-        }
-        // 00:30 on 1 April 2027 in BST is 23:30 UTC on 31 March: April.
-        let m = Month::of("2027-03-31T23:30:00Z".parse().unwrap());
-        assert_eq!(m.to_string(), "2027-04");
-        // In winter London is UTC.
-        let m = Month::of("2027-02-28T23:30:00Z".parse().unwrap());
-        assert_eq!(m.to_string(), "2027-02");
-        let (from, to) = Month::parse("2027-03").unwrap().bounds();
-        assert_eq!(from, "2027-03-01T00:00:00Z");
-        assert_eq!(to, "2027-03-31T23:00:00Z");
-        let (from, to) = Month::parse("2027-10").unwrap().bounds();
-        assert_eq!(from, "2027-09-30T23:00:00Z");
-        assert_eq!(to, "2027-11-01T00:00:00Z");
-        let now: DateTime<Utc> = "2027-04-07T23:00:00Z".parse().unwrap();
-        assert_eq!(Month::latest_published(now).to_string(), "2027-03");
-        let now: DateTime<Utc> = "2027-04-07T22:59:59Z".parse().unwrap();
-        assert_eq!(Month::latest_published(now).to_string(), "2027-02");
-    }
 }

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use pocketbook_core::model::*;
 use pocketbook_core::sync::wire::PushedRecord;
-use pocketbook_server::retention::RetentionPolicy;
 use pocketbook_server::ServerConfig;
+use pocketbook_server::retention::RetentionPolicy;
 
 use crate::figures::Desk;
 use crate::support::*;
