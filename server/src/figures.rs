@@ -296,6 +296,23 @@ pub fn freeze_before_erasure(
     Ok(frozen)
 }
 
+/// The newest published month, frozen now (by `actor`) if it is not yet:
+/// the scheduled retention run calls this, so the first visitor after a
+/// month's publication is not the one who waits for it to be counted.
+/// Returns the month if it was frozen now.
+pub fn freeze_latest(
+    storage: &dyn Storage,
+    now: DateTime<Utc>,
+    actor: &str,
+) -> Result<Option<Month>, StorageError> {
+    let month = Month::latest_published(now);
+    if storage.frozen_figures(&month.to_string())?.is_some() {
+        return Ok(None);
+    }
+    freeze(storage, storage, month, now, actor, "published")?;
+    Ok(Some(month))
+}
+
 /// The stations a figure may be asked for: every officer's station and
 /// every station with figures that month. `Err(UnknownStation)` otherwise,
 /// so a typo is told apart from a station with nothing counted.

@@ -10,7 +10,8 @@
 //! and on demand (`admin retention run [--dry-run]`); the clock is injected,
 //! so tests jump a year without sleeping. Before a record is erased, the
 //! published figures of its month are frozen (`crate::figures`), so the
-//! erasure changes no published number.
+//! erasure changes no published number; and each run freezes the newest
+//! published month if nobody has asked for it yet.
 
 use chrono::{DateTime, Months, Utc};
 use pocketbook_core::model::RecordKind;
@@ -179,6 +180,9 @@ pub fn run(
         }
     }
     if !dry_run {
+        // The month published last is counted here, on the schedule,
+        // rather than by its first visitor.
+        crate::figures::freeze_latest(storage, now, actor)?;
         storage.prune_attempts((now - ATTEMPTS_KEPT).timestamp())?;
         if !records.is_empty() {
             // Nothing of an erased record stays readable in the files.
