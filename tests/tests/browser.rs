@@ -282,11 +282,12 @@ async fn the_published_figures_read_at_phone_and_desktop_widths() {
     let station = Station::start_serving(Serving::PlainHttp).await;
     station.add_officer("PC1", "Lewisham");
     let device = station.device("PC1").await;
-    // The month before last: published (a week after it ended) whatever today is.
+    // Next month, seen from after its publication: the station's clock is
+    // moved there, so the month is past, published and not yet frozen
+    // (the server's first scheduled run, at start, froze an earlier one).
     let now = chrono::Utc::now();
-    let month = pocketbook_server::figures::Month::of(now)
-        .previous()
-        .previous();
+    let month = pocketbook_server::figures::Month::of(now).next();
+    station.advance(month.published_from() - now + chrono::TimeDelta::hours(1));
     let start = month.start();
     let powers = [
         Legislation::MisuseOfDrugsSection23,
