@@ -13,6 +13,8 @@ use crate::auth;
 use crate::clock::Clock;
 use crate::copy::RecordCopy;
 use crate::copy::staff::{self, RecordMatch, StaffError};
+use crate::figures::view::{self, Format, Rendered};
+use crate::figures::{FiguresError, Month};
 use crate::identity::Role;
 use crate::retention::{self, RetentionPolicy, RetentionReport};
 use crate::storage::{
@@ -33,6 +35,8 @@ pub enum AdminError {
     Storage(#[from] StorageError),
     #[error(transparent)]
     Staff(#[from] StaffError),
+    #[error(transparent)]
+    Figures(#[from] FiguresError),
 }
 
 /// One change set of a record as the server received it (`admin records
@@ -391,4 +395,68 @@ impl Admin {
                 other => other.into(),
             })
     }
+
+    /// The published figures of `month` (frozen now if this is their
+    /// first publication), for one station or every station: the same
+    /// figures `GET /figures` shows.
+    pub fn figures(
+        &self,
+        month: &str,
+        station: Option<&str>,
+        format: Format,
+    ) -> Result<Rendered, AdminError> {
+        let (month, station) = figures_query(month, station)?;
+        Ok(view::figures(
+            self.storage.as_ref(),
+            month,
+            station.as_deref(),
+            format,
+            self.clock.now(),
+            actor::ADMIN,
+        )?)
+    }
+
+    /// The month's searches in police.uk's CSV or JSON, as `GET
+    /// /figures/searches` gives them.
+    pub fn figure_searches(
+        &self,
+        month: &str,
+        station: Option<&str>,
+        format: Format,
+    ) -> Result<Rendered, AdminError> {
+        let (month, station) = figures_query(month, station)?;
+        Ok(view::searches(
+            self.storage.as_ref(),
+            month,
+            station.as_deref(),
+            format,
+            self.clock.now(),
+            actor::ADMIN,
+        )?)
+    }
+
+    /// A station's overdue promises, from the synced records (audited as
+    /// `promises-listed`).
+    pub fn overdue_promises(
+        &self,
+        station: &str,
+    ) -> Result<Vec<crate::pledge::OverduePromise>, AdminError> {
+        let station = crate::figures::check_station(station)?;
+        Ok(crate::pledge::overdue(
+            self.storage.as_ref(),
+            &station,
+            self.clock.now(),
+            actor::ADMIN,
+        )?)
+    }
+}
+
+fn figures_query(
+    month: &str,
+    station: Option<&str>,
+) -> Result<(Month, Option<String>), FiguresError> {
+    Ok((
+        Month::parse(month)?,
+        station.map(crate::figures::check_station).transpose()?,
+    ))
 }

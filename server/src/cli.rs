@@ -20,7 +20,7 @@ mod render;
 
 use args::{
     AdminCommand, AuditCommand, Cli, Command, CopyCommand, DataDir, DeviceCommand, HoldCommand,
-    OfficerCommand, RecordsCommand, RetentionCommand,
+    OfficerCommand, PromisesCommand, RecordsCommand, RetentionCommand,
 };
 use render::print;
 
@@ -196,6 +196,32 @@ fn admin(data: DataDir, json: bool, command: AdminCommand) -> Result<(), String>
     let failed = |e: AdminError| e.to_string();
     match command {
         AdminCommand::Migrate { to } => migrate(&data, json, &to)?,
+        AdminCommand::Promises(PromisesCommand::Overdue { station }) => {
+            let overdue = admin.overdue_promises(&station).map_err(failed)?;
+            print(json, &overdue, || render::overdue(&station, &overdue));
+        }
+        AdminCommand::Figures {
+            month,
+            station,
+            format,
+            searches,
+            out,
+        } => {
+            let rendered = if searches {
+                admin.figure_searches(&month, station.as_deref(), format.into())
+            } else {
+                admin.figures(&month, station.as_deref(), format.into())
+            }
+            .map_err(failed)?;
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, &rendered.body)
+                        .map_err(|e| format!("{}: {e}", path.display()))?;
+                    eprintln!("figures for {month} written to {}", path.display());
+                }
+                None => print!("{}", rendered.body),
+            }
+        }
         AdminCommand::Officer(OfficerCommand::Add {
             shoulder_number,
             name,

@@ -17,6 +17,7 @@ mod copy;
 pub(crate) mod edge;
 mod enrol;
 mod error;
+mod figures;
 mod ops;
 mod sync;
 
@@ -107,6 +108,8 @@ pub fn router(state: Arc<AppState>) -> Router {
             BodyLimit::COPY.on(get(copy::form).post(copy::submit)),
         )
         .route("/v1/copy", BodyLimit::COPY.on(post(copy::api)))
+        .route("/figures", get(figures::figures))
+        .route("/figures/searches", get(figures::searches))
         .layer(admit)
         .layer(axum::middleware::from_fn(copy::equal_time));
     let mut operators = Router::new().route("/healthz", get(ops::healthz));
@@ -173,6 +176,8 @@ async fn observe(State(state): State<Arc<AppState>>, request: Request, next: Nex
         Some(RETIRE_PATH) => "retire",
         Some("/copy") => "copy-page",
         Some("/v1/copy") => "copy",
+        Some("/figures") => "figures",
+        Some("/figures/searches") => "figures-searches",
         Some("/healthz") => "healthz",
         Some("/readyz") => "readyz",
         Some("/metrics") => "metrics",

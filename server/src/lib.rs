@@ -9,7 +9,7 @@
 //! |---|---|---|
 //! | entry | [`cli`], `serve` | the `serve` and `admin` commands; [`start`] runs the server |
 //! | surface | [`http`] (`metrics`) | axum routes that decode, call, encode and count |
-//! | operations | [`admin`], [`sync`], [`copy`], [`config`] | audited admin operations, the sync round trip, the public copy, the config file |
+//! | operations | [`admin`], [`sync`], [`copy`], [`figures`], [`pledge`], [`config`] | audited admin operations, the sync round trip, the public copy, the published figures, promises from the synced records, the config file |
 //! | rules | [`auth`], [`scope`], [`retention`], `limit`, [`audit`] | tokens and codes, who sees what, erasure, rate limits, the hash chain |
 //! | storage | [`storage`] | the traits every backend implements, rows, errors; SQLite in `storage::sqlite` |
 //! | bottom | [`identity`], `clock` | who is who, the one clock |
@@ -27,11 +27,13 @@ pub mod cli;
 mod clock;
 pub mod config;
 pub mod copy;
+pub mod figures;
 pub mod http;
 pub mod identity;
 mod limit;
 pub mod link;
 mod metrics;
+pub mod pledge;
 pub mod retention;
 pub mod scope;
 mod serve;

@@ -1,6 +1,6 @@
 //! Prometheus metrics. Labels are fixed, low-cardinality words (endpoint,
-//! outcome, rejection code): never an officer, a device, a record or a
-//! reference.
+//! outcome, rejection code, and the station and promise of the overdue
+//! promise gauges): never an officer, a device, a record or a reference.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -41,6 +41,14 @@ pub struct LimitLabels {
     pub limit: &'static str,
 }
 
+/// A station and a promise (`PromiseId::as_str`): the station is a place,
+/// not a person, and the promise a fixed word.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PromiseLabels {
+    pub station: String,
+    pub promise: &'static str,
+}
+
 /// Every metric the server exports.
 pub struct Metrics {
     registry: Registry,
@@ -58,6 +66,8 @@ pub struct Metrics {
     pub throttled: Family<LimitLabels, Counter>,
     /// Connections open now (both listeners).
     pub connections_open: Gauge,
+    /// Promises overdue now, by station and promise (`crate::pledge`).
+    pub promises_overdue: Family<PromiseLabels, Gauge>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -139,6 +149,12 @@ impl Default for Metrics {
             "Connections open now",
             connections_open.clone(),
         );
+        let promises_overdue = Family::<PromiseLabels, Gauge>::default();
+        registry.register(
+            "promises_overdue",
+            "Pledge promises overdue now, by station and promise",
+            promises_overdue.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -153,6 +169,7 @@ impl Default for Metrics {
             enrolments,
             throttled,
             connections_open,
+            promises_overdue,
         }
     }
 }

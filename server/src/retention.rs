@@ -8,7 +8,10 @@
 //! configured period, by default none (not erased automatically). Records on
 //! legal hold are never erased. The job runs on a schedule inside the server
 //! and on demand (`admin retention run [--dry-run]`); the clock is injected,
-//! so tests jump a year without sleeping.
+//! so tests jump a year without sleeping. Before a record is erased, the
+//! published figures of its month are frozen (`crate::figures`), so the
+//! erasure changes no published number; and each run freezes the newest
+//! published month if nobody has asked for it yet.
 
 use chrono::{DateTime, Months, Utc};
 use pocketbook_core::model::RecordKind;
@@ -156,6 +159,10 @@ pub fn run(
             if due.is_empty() {
                 break;
             }
+            // The published figures of these records' months are frozen
+            // first, so erasing them changes no published number.
+            let times: Vec<String> = due.iter().map(|i| i.occurred_at.clone()).collect();
+            crate::figures::freeze_before_erasure(storage, storage, &times, now, actor)?;
             for index in due {
                 let event = audit::event(
                     actor,
@@ -173,6 +180,9 @@ pub fn run(
         }
     }
     if !dry_run {
+        // The month published last is counted here, on the schedule,
+        // rather than by its first visitor.
+        crate::figures::freeze_latest(storage, now, actor)?;
         storage.prune_attempts((now - ATTEMPTS_KEPT).timestamp())?;
         if !records.is_empty() {
             // Nothing of an erased record stays readable in the files.

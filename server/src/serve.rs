@@ -1,7 +1,7 @@
 //! The running server: opens the store, binds the listeners, serves the
 //! router through the connection edge (over TLS when it has a certificate),
 //! and runs the schedules (retention, rate-limit summaries, certificate
-//! reloads on SIGHUP) for as long as it serves.
+//! reloads on SIGHUP, the overdue-promise gauges) for as long as it serves.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -91,6 +91,11 @@ pub async fn start_with(
     refresh_salt(&state).await?;
     let summaries = tokio::spawn(throttle_summaries(state.clone()));
     let salts = tokio::spawn(salt_schedule(state.clone()));
+    let promises = tokio::spawn(crate::pledge::gauge_schedule(
+        state.storage.clone(),
+        state.metrics.promises_overdue.clone(),
+        state.config.clock.clone(),
+    ));
     let app = http::router(state.clone());
     // Either an explicit shutdown or the sender being dropped ends serving.
     let (tx, rx) = tokio::sync::watch::channel(false);
@@ -118,6 +123,7 @@ pub async fn start_with(
             AbortOnDrop(retention),
             AbortOnDrop(summaries),
             AbortOnDrop(salts),
+            AbortOnDrop(promises),
         );
         let _metrics = metrics.map(AbortOnDrop);
         let _reloads = reloads.map(AbortOnDrop);

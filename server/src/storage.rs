@@ -365,8 +365,29 @@ pub trait CopyStore {
     fn limit_salt(&self, period: i64, fresh: &[u8]) -> Result<Vec<u8>, StorageError>;
 }
 
+/// Published figures, frozen once per month (`crate::figures`): the body
+/// is the month's JSON, opaque here.
+pub trait FiguresStore {
+    /// The frozen month `YYYY-MM`, as stored.
+    fn frozen_figures(&self, month: &str) -> Result<Option<String>, StorageError>;
+    /// Stores `body` for `month` at `at` unless the month is frozen
+    /// already, with the audit events in the same transaction (appended
+    /// only when this call stored it); returns the body now stored: this
+    /// one, or the one that was there (the first freeze wins, whichever
+    /// instance or handle made it).
+    fn freeze_figures(
+        &self,
+        month: &str,
+        at: &str,
+        body: &str,
+        audit: &[NewAuditEvent],
+    ) -> Result<String, StorageError>;
+}
+
 /// Every behaviour the server needs from a backend.
-pub trait Storage: AuditLog + RetentionStore + CopyStore + Send + Sync + 'static {
+pub trait Storage:
+    AuditLog + RetentionStore + CopyStore + FiguresStore + Send + Sync + 'static
+{
     /// Answers when the backend is usable (readiness).
     fn ping(&self) -> Result<(), StorageError>;
 

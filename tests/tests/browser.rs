@@ -217,3 +217,148 @@ async fn a_person_gets_their_copy_in_a_real_browser() {
     outcome.expect("the browser steps");
     closed.expect("the browser session closes");
 }
+
+/// A headless Chromium session `width` CSS pixels wide (a phone's, by
+/// mobile emulation, when `phone`).
+async fn session(driver: &Driver, profile: &Path, width: u32, phone: bool) -> fantoccini::Client {
+    let mut options = serde_json::json!({
+        "binary": CHROMIUM,
+        "args": [
+            "--headless", "--no-sandbox", "--disable-gpu",
+            "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+            format!("--user-data-dir={}", profile.display()),
+            format!("--window-size={width},2400"),
+        ],
+    });
+    if phone {
+        options["mobileEmulation"] = serde_json::json!({
+            "deviceMetrics": {"width": width, "height": 2400, "pixelRatio": 1.0},
+        });
+    }
+    let capabilities = serde_json::json!({ "goog:chromeOptions": options });
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(capabilities.as_object().unwrap().clone())
+        .connect(&driver.url)
+        .await
+        .expect("a Chromium session")
+}
+
+/// Every chart of the page against the table beside it: bar for row, the
+/// bar's label heading the row and its value in the row.
+async fn charts_agree_with_tables(
+    browser: &fantoccini::Client,
+) -> Result<usize, fantoccini::error::CmdError> {
+    let pairs = browser.find_all(Locator::Css(".pair")).await?;
+    for pair in &pairs {
+        let bars = pair.find_all(Locator::Css("svg g.bar")).await?;
+        let rows = pair.find_all(Locator::Css("table tbody tr")).await?;
+        assert_eq!(bars.len(), rows.len(), "a bar for every row");
+        for (bar, row) in bars.iter().zip(&rows) {
+            let label = bar.attr("data-label").await?.unwrap_or_default();
+            let shown = bar.attr("data-shown").await?.unwrap_or_default();
+            let heading = row.find(Locator::Css("th")).await?.text().await?;
+            let cells = row.find_all(Locator::Css("td")).await?;
+            let mut values = Vec::new();
+            for cell in &cells {
+                values.push(cell.text().await?);
+            }
+            assert!(heading.starts_with(&label), "{heading:?} is not {label:?}");
+            assert!(
+                values.contains(&shown),
+                "{label}: the chart says {shown:?}, the table {values:?}"
+            );
+        }
+    }
+    Ok(pairs.len())
+}
+
+/// The published figures in a real browser at a phone's and a desktop's
+/// width: every chart agrees with its table, nothing is wider than the
+/// screen, no script runs. Screenshots in `target/test-artifacts/`.
+#[tokio::test]
+async fn the_published_figures_read_at_phone_and_desktop_widths() {
+    let driver = Driver::start().await;
+    let station = Station::start_serving(Serving::PlainHttp).await;
+    station.add_officer("PC1", "Lewisham");
+    let device = station.device("PC1").await;
+    // Next month, seen from after its publication: the station's clock is
+    // moved there, so the month is past, published and not yet frozen
+    // (the server's first scheduled run, at start, froze an earlier one).
+    let now = chrono::Utc::now();
+    let month = pocketbook_server::figures::Month::of(now).next();
+    station.advance(month.published_from() - now + chrono::TimeDelta::hours(1));
+    let start = month.start();
+    let powers = [
+        Legislation::MisuseOfDrugsSection23,
+        Legislation::PaceSection1,
+        Legislation::MisuseOfDrugsSection23,
+    ];
+    for i in 0..14i64 {
+        let when = start + chrono::TimeDelta::hours(30 * i + 5);
+        let mut search = search(&when.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        search.legislation = if i == 13 {
+            Legislation::FirearmsSection47
+        } else {
+            powers[i as usize % 3]
+        };
+        search.age_range = [Some(AgeRange::From18To24), Some(AgeRange::Over34)][i as usize % 2];
+        search.outcome_linked_to_object_of_search = Some(i % 3 == 0);
+        device.create_stop_search(search).unwrap();
+    }
+    for minutes in [5, 9, 11, 30, 8, 12] {
+        let call = start + chrono::TimeDelta::days(3 + minutes);
+        let mut scene = pocketbook_tests::inputs::scene();
+        scene.call_received = Timestamp::from_instant(call).unwrap();
+        scene.arrived =
+            Some(Timestamp::from_instant(call + chrono::TimeDelta::minutes(minutes)).unwrap());
+        device.create_scene(scene).unwrap();
+    }
+    device.sync(None).await.unwrap();
+    let url = format!("{}/figures?month={month}&station=Lewisham", station.url());
+
+    for (name, width, phone) in [("phone", 360, true), ("desktop", 1280, false)] {
+        let profile = tempfile::tempdir().expect("browser profile");
+        let browser = session(&driver, profile.path(), width, phone).await;
+        let outcome = async {
+            browser.goto(&url).await?;
+            browser
+                .wait()
+                .at_most(Duration::from_secs(10))
+                .for_element(Locator::Css("svg"))
+                .await?;
+            let title = browser.find(Locator::Css("h1")).await?.text().await?;
+            assert!(
+                title.contains("Lewisham") && title.contains(&month.title()),
+                "{title}"
+            );
+            let pairs = charts_agree_with_tables(&browser).await?;
+            assert_eq!(pairs, 7, "attendance, other promises and five breakdowns");
+            let text = browser.find(Locator::Css("main")).await?.text().await?;
+            assert!(
+                text.contains("fewer than 5"),
+                "the lone Firearms search is hidden"
+            );
+            assert!(text.contains("Searches this month: 14"), "{text}");
+            let scripts = browser
+                .execute("return document.scripts.length", vec![])
+                .await?;
+            assert_eq!(scripts.as_u64(), Some(0));
+            let png = browser.screenshot().await?;
+            std::fs::write(artifacts().join(format!("figures-{name}.png")), png)
+                .expect("screenshot written");
+            let scroll = browser
+                .execute("return document.documentElement.scrollWidth", vec![])
+                .await?;
+            assert!(
+                scroll.as_u64().is_some_and(|w| w <= u64::from(width)),
+                "{name}: page width {scroll}"
+            );
+            Ok::<(), fantoccini::error::CmdError>(())
+        }
+        .await;
+        let closed = browser.close().await;
+        outcome.expect("the browser steps");
+        closed.expect("the browser session closes");
+    }
+}

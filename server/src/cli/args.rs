@@ -84,6 +84,28 @@ pub(super) enum AdminCommand {
     /// Copies of a search record for a person at the station desk (audited).
     #[command(subcommand)]
     Copy(CopyCommand),
+    /// The Pledge's promises, computed from the synced records.
+    #[command(subcommand)]
+    Promises(PromisesCommand),
+    /// Published figures of a month (frozen on first publication), as
+    /// `GET /figures` shows them; with --searches, the month's searches in
+    /// police.uk's format.
+    Figures {
+        /// The month, YYYY-MM (London).
+        #[arg(long)]
+        month: String,
+        /// One station (default: every station with figures).
+        #[arg(long)]
+        station: Option<String>,
+        #[arg(long, value_enum, default_value = "html")]
+        format: FormatArg,
+        /// The month's searches, anonymised, in police.uk's CSV or JSON.
+        #[arg(long)]
+        searches: bool,
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Move the data directory's SQLite store into an empty PostgreSQL
     /// database: everything is copied, feed positions (device cursors),
     /// the audit chain and tokens kept. Stop the server first.
@@ -151,6 +173,34 @@ pub(super) enum HoldCommand {
     },
     /// List records on legal hold.
     List,
+}
+
+#[derive(Subcommand)]
+pub(super) enum PromisesCommand {
+    /// A station's overdue promises, soonest due first (audited).
+    Overdue {
+        #[arg(long)]
+        station: String,
+    },
+}
+
+/// The formats of `admin figures`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(super) enum FormatArg {
+    Html,
+    Csv,
+    Json,
+}
+
+impl From<FormatArg> for crate::figures::view::Format {
+    fn from(arg: FormatArg) -> Self {
+        use crate::figures::view::Format;
+        match arg {
+            FormatArg::Html => Format::Html,
+            FormatArg::Csv => Format::Csv,
+            FormatArg::Json => Format::Json,
+        }
+    }
 }
 
 /// The roles as the command line spells them; the domain's [`Role`] knows

@@ -154,3 +154,19 @@ pub fn verification(verification: &Verification) -> String {
         ),
     }
 }
+
+pub fn overdue(station: &str, overdue: &[crate::pledge::OverduePromise]) -> String {
+    if overdue.is_empty() {
+        return format!("no promise of {station} is overdue");
+    }
+    table(
+        "DUE AT\tPROMISE\tCLAUSE\tREFERENCE\tOFFICER\tRECORD",
+        overdue,
+        |p| {
+            format!(
+                "{}\t{}\t{}\t{}\t{}\t{}",
+                p.due_at, p.promise, p.clause, p.reference, p.officer, p.record_id
+            )
+        },
+    )
+}

@@ -50,6 +50,7 @@ use super::{
 
 mod audit;
 pub(crate) mod copy;
+mod figures;
 mod identity;
 mod import;
 #[cfg(test)]

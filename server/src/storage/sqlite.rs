@@ -21,6 +21,7 @@ use super::{
 
 mod audit;
 mod copy;
+mod figures;
 mod identity;
 mod records;
 mod retention;

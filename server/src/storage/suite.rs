@@ -35,6 +35,8 @@
 //! | `prune_attempts`                    | `copies::attempts`                                    |
 //! | `add_attempts_audited`              | `copies::audited_attempts`                            |
 //! | `claim_run`, `limit_salt`           | `shared::runs_and_salts` (two handles racing)         |
+//! | `FiguresStore::freeze_figures`      | `figures::frozen_once` (two handles racing, audit once)|
+//! | `frozen_figures`                    | `figures::frozen_once` (after a restart too)          |
 //!
 //! (`run` is the first behaviour: identity, records, feed, then
 //! `access`, `devices` and `audit` on the state it leaves.)
@@ -62,6 +64,7 @@ mod access;
 pub(crate) mod audit;
 pub(crate) mod copies;
 mod devices;
+pub(crate) mod figures;
 pub(crate) mod grouped;
 pub(crate) mod retention;
 pub(crate) mod shared;
@@ -170,6 +173,13 @@ macro_rules! storage_suite {
                 return;
             }
             $crate::storage::suite::fresh($crate::storage::suite::copies::attempts, $make)
+        }
+        #[test]
+        fn suite_figures_frozen_once() {
+            if !($ready)() {
+                return;
+            }
+            $crate::storage::suite::figures::frozen_once($make)
         }
         #[test]
         fn suite_copy_attempts_audited() {

@@ -198,6 +198,21 @@ impl RetentionStore for Counting {
     }
 }
 
+impl FiguresStore for Counting {
+    fn frozen_figures(&self, month: &str) -> Result<Option<String>, StorageError> {
+        self.call().frozen_figures(month)
+    }
+    fn freeze_figures(
+        &self,
+        month: &str,
+        at: &str,
+        body: &str,
+        audit: &[NewAuditEvent],
+    ) -> Result<String, StorageError> {
+        self.call().freeze_figures(month, at, body, audit)
+    }
+}
+
 impl CopyStore for Counting {
     fn records_by_reference(&self, reference: &str) -> Result<Vec<StoredRecord>, StorageError> {
         Ok(self.rows(self.call().records_by_reference(reference)?))

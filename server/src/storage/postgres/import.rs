@@ -116,6 +116,7 @@ const TABLES: &[(&str, &[&str])] = &[
     ("copy_attempts", &["key", "at", "failed"]),
     ("job_runs", &["job", "period", "claimed_at"]),
     ("limit_salts", &["period", "salt"]),
+    ("published_figures", &["month", "computed_at", "body"]),
 ];
 
 /// One SQLite value as a PostgreSQL parameter of type `to` (a NULL is

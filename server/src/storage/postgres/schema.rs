@@ -20,7 +20,7 @@ use crate::storage::StorageError;
 use crate::storage::chain::GENESIS;
 
 /// The newest schema this server writes.
-pub(crate) const CURRENT_VERSION: i32 = 1;
+pub(crate) const CURRENT_VERSION: i32 = 2;
 
 /// The first version: the SQLite store's schema 5, in PostgreSQL types.
 const V1: &str = "
@@ -162,8 +162,17 @@ CREATE TABLE limit_salts (
 );
 ";
 
+/// Published figures, frozen once per month: the SQLite store's schema 7.
+const V2: &str = "
+CREATE TABLE published_figures (
+    month       TEXT PRIMARY KEY,
+    computed_at TEXT NOT NULL,
+    body        TEXT NOT NULL
+);
+";
+
 /// Every migration, oldest first: `MIGRATIONS[n]` takes version n to n+1.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// Creates the version row if this is an empty database. Two instances
 /// racing on `CREATE TABLE IF NOT EXISTS` may see a duplicate-object error

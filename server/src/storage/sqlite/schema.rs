@@ -12,7 +12,7 @@ use crate::storage::StorageError;
 /// File name of the server store in the data directory.
 pub const STORE_FILE: &str = "server.db";
 pub(super) const APPLICATION_ID: i32 = 0x5042_5331; // "PBS1"
-pub(super) const CURRENT_VERSION: u32 = 6;
+pub(super) const CURRENT_VERSION: u32 = 7;
 
 pub(super) const V1: &str = "
 CREATE TABLE officers (
@@ -183,7 +183,18 @@ pub(super) const V6: &str = "
 ALTER TABLE feed ADD COLUMN received_at TEXT;
 ";
 
-pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
+/// Published figures: each month's figures, counted once and frozen
+/// (`crate::figures`), so published numbers never change, even after
+/// retention erases the records they count.
+pub(super) const V7: &str = "
+CREATE TABLE published_figures (
+    month       TEXT PRIMARY KEY NOT NULL,
+    computed_at TEXT NOT NULL,
+    body        TEXT NOT NULL
+) STRICT;
+";
+
+pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
 
 /// Creates the data directory 0700 if it is missing, and the database file
 /// 0600 before SQLite opens it: SQLite gives its `-wal` and `-shm` files the

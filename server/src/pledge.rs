@@ -1,0 +1,205 @@
+//! The Pledge's promises on the server: computed from the synced records
+//! with the core's one evaluation (`pocketbook_core::pledge::evaluate`,
+//! the same the handsets run), so the station's overdue list and a
+//! handset never disagree about a promise.
+//!
+//! - [`overdue`]: a station's overdue promises, for supervisors (`admin
+//!   promises overdue --station S`): record ids, references and shoulder
+//!   numbers, no record content; audited (`promises-listed`, ids only).
+//! - [`overdue_counts`] and [`gauge_schedule`]: the number of overdue
+//!   promises per station and promise, refreshed every
+//!   [`GAUGES_EVERY`] into the Prometheus gauge
+//!   `pocketbook_promises_overdue{station, promise}` (no person, record or
+//!   officer in any label).
+//!
+//! Only scene attendance and home burglary records hold promises; every
+//! one of a station's is read, since a promise (a victim's next update)
+//! can stay open for as long as the record is kept.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use pocketbook_core::document::RecordDoc;
+use pocketbook_core::model::{Record, RecordKind};
+use pocketbook_core::pledge::{PromiseId, PromiseStatus, evaluate};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use serde_json::json;
+
+use crate::clock::{Clock, stamp};
+use crate::metrics::PromiseLabels;
+use crate::storage::{NewAuditEvent, Storage, StorageError, StoredRecord};
+
+/// The kinds that hold promises.
+const PROMISE_KINDS: [RecordKind; 2] = [RecordKind::SceneAttendance, RecordKind::HomeBurglary];
+/// Every record time lies in between.
+const EARLIEST: &str = "1970-01-01T00:00:00Z";
+const LATEST: &str = "9999-12-31T23:59:59Z";
+
+/// How often the overdue gauges are counted again.
+pub const GAUGES_EVERY: Duration = Duration::from_secs(60);
+
+/// The audit action of an overdue list.
+pub const LISTED_ACTION: &str = "promises-listed";
+
+/// One overdue promise: which record, whose, and since when (no content).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OverduePromise {
+    pub record_id: String,
+    pub reference: String,
+    pub kind: RecordKind,
+    /// The officer who recorded it (shoulder number).
+    pub officer: String,
+    /// e.g. `domestic violence contact`.
+    pub promise: String,
+    /// The clause of `docs/domain/promises.md`, e.g. `P6`.
+    pub clause: String,
+    /// For victim updates, which interval (0 for the first).
+    pub occurrence: u32,
+    pub started_at: String,
+    pub due_at: String,
+}
+
+/// A station's promise-holding records, decoded (one that does not decode
+/// is left out, and logged by id).
+fn records_of(
+    storage: &dyn Storage,
+    station: &str,
+) -> Result<Vec<(StoredRecord, Record)>, StorageError> {
+    let mut out = Vec::new();
+    for stored in storage.records_at_station(station, &PROMISE_KINDS, EARLIEST, LATEST)? {
+        match RecordDoc::load(&stored.snapshot, automerge::ActorId::random())
+            .and_then(|doc| doc.record())
+        {
+            Ok(record) => out.push((stored, record)),
+            Err(e) => tracing::warn!(record = %stored.index.id, error = %e, "promises not read"),
+        }
+    }
+    Ok(out)
+}
+
+/// The stations with promise-holding records.
+fn stations(storage: &dyn Storage) -> Result<BTreeSet<String>, StorageError> {
+    Ok(storage
+        .records()?
+        .into_iter()
+        .filter(|r| PROMISE_KINDS.contains(&r.kind))
+        .map(|r| r.station)
+        .collect())
+}
+
+/// A station's promises overdue at `now`, soonest due first, without
+/// auditing (the gauges count them).
+pub fn overdue_at(
+    storage: &dyn Storage,
+    station: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<OverduePromise>, StorageError> {
+    let mut out = Vec::new();
+    for (stored, record) in records_of(storage, station)? {
+        for state in evaluate(&record.body, now) {
+            if state.status != PromiseStatus::Overdue {
+                continue;
+            }
+            let Some(due) = state.due_at else { continue };
+            out.push(OverduePromise {
+                record_id: stored.index.id.clone(),
+                reference: stored.index.reference.clone(),
+                kind: stored.index.kind,
+                officer: stored.index.author.clone(),
+                promise: state.promise.as_str().to_string(),
+                clause: state.clause.to_string(),
+                occurrence: state.occurrence,
+                started_at: stamp(state.started_at),
+                due_at: stamp(due),
+            });
+        }
+    }
+    out.sort_by(|a, b| (&a.due_at, &a.record_id).cmp(&(&b.due_at, &b.record_id)));
+    Ok(out)
+}
+
+/// A station's overdue promises for a supervisor, audited as
+/// `promises-listed` by `actor` (the station, the count and the record ids).
+pub fn overdue(
+    storage: &dyn Storage,
+    station: &str,
+    now: DateTime<Utc>,
+    actor: &str,
+) -> Result<Vec<OverduePromise>, StorageError> {
+    let listed = overdue_at(storage, station, now)?;
+    let records: BTreeSet<&str> = listed.iter().map(|p| p.record_id.as_str()).collect();
+    storage.append_audit(
+        &stamp(now),
+        &[NewAuditEvent {
+            actor: actor.to_string(),
+            action: LISTED_ACTION.to_string(),
+            record_id: None,
+            detail: json!({
+                "station": station,
+                "overdue": listed.len(),
+                "records": records,
+            }),
+        }],
+    )?;
+    Ok(listed)
+}
+
+/// Overdue promises at `now` per station and promise, every promise of
+/// every station with records listed (zeros included).
+pub fn overdue_counts(
+    storage: &dyn Storage,
+    now: DateTime<Utc>,
+) -> Result<BTreeMap<(String, &'static str), u64>, StorageError> {
+    let mut counts = BTreeMap::new();
+    for station in stations(storage)? {
+        for id in PromiseId::ALL {
+            counts.insert((station.clone(), id.as_str()), 0);
+        }
+        for promise in overdue_at(storage, &station, now)? {
+            if let Some(id) = PromiseId::parse(&promise.promise) {
+                *counts.entry((station.clone(), id.as_str())).or_insert(0) += 1;
+            }
+        }
+    }
+    Ok(counts)
+}
+
+/// Sets the gauges to `counts`: a station no longer counted drops out.
+pub fn set_gauges(
+    gauges: &Family<PromiseLabels, Gauge>,
+    counts: &BTreeMap<(String, &'static str), u64>,
+) {
+    gauges.clear();
+    for ((station, promise), n) in counts {
+        gauges
+            .get_or_create(&PromiseLabels {
+                station: station.clone(),
+                promise,
+            })
+            .set(i64::try_from(*n).unwrap_or(i64::MAX));
+    }
+}
+
+/// Counts the overdue promises now and then every [`GAUGES_EVERY`], into
+/// the gauges, off the async runtime; a failed count keeps the last one.
+pub async fn gauge_schedule(
+    storage: Arc<dyn Storage>,
+    gauges: Family<PromiseLabels, Gauge>,
+    clock: Clock,
+) {
+    let mut ticks = tokio::time::interval(GAUGES_EVERY);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let storage = storage.clone();
+        let now = clock.now();
+        match tokio::task::spawn_blocking(move || overdue_counts(storage.as_ref(), now)).await {
+            Ok(Ok(counts)) => set_gauges(&gauges, &counts),
+            Ok(Err(e)) => tracing::warn!(error = %e, "overdue promises not counted"),
+            Err(e) => tracing::warn!(error = %e, "overdue promise count stopped"),
+        }
+    }
+}
