@@ -12,12 +12,16 @@
 //!   `floor/raw_sqlcipher_insert_commit` keyed as the store is): what an
 //!   edit costs on the encrypted store, and what encryption itself costs.
 //! - `open/10000_records`, `list/10000_records`: startup and the list screen.
+//! - `promises/10000_records` against `list/10000_records`: the officer's
+//!   promises screen (and a `PromiseWatch` check of everything), which
+//!   reads every record rather than the index.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use pocketbook_core::Notebook;
+use pocketbook_core::api::promises::PromiseFilter;
 use pocketbook_core::document::RecordDoc;
 use pocketbook_core::model::*;
 use pocketbook_core::store::ListFilter;
@@ -180,6 +184,13 @@ fn open_and_list(c: &mut Criterion) {
         b.iter(|| {
             let all = nb.list(ListFilter::default()).unwrap();
             assert_eq!(all.len(), RECORDS);
+            all
+        })
+    });
+    group.bench_function("promises/10000_records", |b| {
+        b.iter(|| {
+            let all = nb.promises(PromiseFilter::default()).unwrap();
+            assert_eq!(all.len(), RECORDS, "one emergency attendance each");
             all
         })
     });

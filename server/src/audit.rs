@@ -47,6 +47,10 @@ pub enum Action {
     /// Someone who may not otherwise change a record added a promise entry
     /// to it (a supervisor's review, a victim update by station staff).
     PromiseEntryAdded,
+    /// A month's published figures were counted and frozen.
+    FiguresFrozen,
+    /// A supervisor (or an admin) listed a station's overdue promises.
+    PromisesListed,
 }
 
 impl Action {
@@ -70,6 +74,8 @@ impl Action {
         Action::LegalHoldSet,
         Action::LegalHoldReleased,
         Action::PromiseEntryAdded,
+        Action::FiguresFrozen,
+        Action::PromisesListed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -93,6 +99,8 @@ impl Action {
             Action::LegalHoldSet => "legal-hold-set",
             Action::LegalHoldReleased => "legal-hold-released",
             Action::PromiseEntryAdded => "promise-entry-added",
+            Action::FiguresFrozen => "figures-frozen",
+            Action::PromisesListed => "promises-listed",
         }
     }
 }

@@ -46,9 +46,10 @@ use pocketbook_core::document::RecordDoc;
 use pocketbook_core::model::{Record, RecordBody, RecordKind};
 use serde::{Deserialize, Serialize};
 
+use crate::audit::{self, Action};
 use crate::clock::{index_time, stamp};
 pub use crate::storage::FiguresStore;
-use crate::storage::{NewAuditEvent, Storage, StorageError};
+use crate::storage::{Storage, StorageError};
 pub use police_uk::SearchRow;
 pub use publish::StationFigures;
 pub use tally::StationTally;
@@ -57,8 +58,6 @@ pub use tally::StationTally;
 /// devices that were offline at the end of the month sync in that time.
 pub const PUBLISH_AFTER_DAYS: i64 = 7;
 
-/// The audit action of a month's freezing.
-pub const FROZEN_ACTION: &str = "figures-frozen";
 
 /// The record kinds the figures count.
 pub const COUNTED_KINDS: [RecordKind; 3] = [
@@ -229,17 +228,17 @@ fn freeze(
     let counted = count_month(storage, month, now)?;
     let body = serde_json::to_string(&counted)
         .map_err(|e| StorageError::backend_from(Some("figures"), e))?;
-    let event = NewAuditEvent {
-        actor: actor.to_string(),
-        action: FROZEN_ACTION.to_string(),
-        record_id: None,
-        detail: serde_json::json!({
+    let event = audit::event(
+        actor,
+        Action::FiguresFrozen,
+        None,
+        serde_json::json!({
             "month": counted.month,
             "why": why,
             "stations": counted.stations.len(),
             "records": counted.stations.iter().map(StationTally::records).sum::<u64>(),
         }),
-    };
+    );
     let stored = kept.freeze_figures(&counted.month, &stamp(now), &body, &[event])?;
     decode(&stored)
 }

@@ -28,9 +28,10 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use serde_json::json;
 
+use crate::audit::{self, Action};
 use crate::clock::{Clock, stamp};
 use crate::metrics::PromiseLabels;
-use crate::storage::{NewAuditEvent, Storage, StorageError, StoredRecord};
+use crate::storage::{Storage, StorageError, StoredRecord};
 
 /// The kinds that hold promises.
 const PROMISE_KINDS: [RecordKind; 2] = [RecordKind::SceneAttendance, RecordKind::HomeBurglary];
@@ -41,8 +42,6 @@ const LATEST: &str = "9999-12-31T23:59:59Z";
 /// How often the overdue gauges are counted again.
 pub const GAUGES_EVERY: Duration = Duration::from_secs(60);
 
-/// The audit action of an overdue list.
-pub const LISTED_ACTION: &str = "promises-listed";
 
 /// One overdue promise: which record, whose, and since when (no content).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -133,16 +132,16 @@ pub fn overdue(
     let records: BTreeSet<&str> = listed.iter().map(|p| p.record_id.as_str()).collect();
     storage.append_audit(
         &stamp(now),
-        &[NewAuditEvent {
-            actor: actor.to_string(),
-            action: LISTED_ACTION.to_string(),
-            record_id: None,
-            detail: json!({
+        &[audit::event(
+            actor,
+            Action::PromisesListed,
+            None,
+            json!({
                 "station": station,
                 "overdue": listed.len(),
                 "records": records,
             }),
-        }],
+        )],
     )?;
     Ok(listed)
 }
