@@ -58,7 +58,6 @@ pub use tally::StationTally;
 /// devices that were offline at the end of the month sync in that time.
 pub const PUBLISH_AFTER_DAYS: i64 = 7;
 
-
 /// The record kinds the figures count.
 pub const COUNTED_KINDS: [RecordKind; 3] = [
     RecordKind::SceneAttendance,

@@ -42,7 +42,6 @@ const LATEST: &str = "9999-12-31T23:59:59Z";
 /// How often the overdue gauges are counted again.
 pub const GAUGES_EVERY: Duration = Duration::from_secs(60);
 
-
 /// One overdue promise: which record, whose, and since when (no content).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct OverduePromise {
