@@ -98,7 +98,7 @@ pub fn check_write(
                 "promise_entries",
                 Some(&entry.id),
                 format!(
-                    "a \"{}\" entry may not be added by a {} to this record",
+                    "a \"{}\" entry may not be added to this record in the role of {}",
                     entry.kind.as_str(),
                     actor.role.as_str()
                 ),

@@ -11,7 +11,9 @@ use pocketbook_core::reference::Reference;
 use pocketbook_core::rules::Write;
 use pocketbook_core::sync::wire::{PushedRecord, RejectionCode};
 
-use super::times::{attendance_problems, plausible, time_problem, unreadable_times};
+use super::times::{
+    attendance_problems, entry_problems, plausible, time_problem, unreadable_times,
+};
 use super::{Arrival, OUT_OF_SCOPE, PushResult, document_rejection, reject};
 use crate::clock::normalise_time;
 use crate::scope::{self, RecordScope};
@@ -133,7 +135,8 @@ pub(super) fn check_merged(
         plausible(record.body.kind(), &occurred_at, arrival)
             .map_err(|problem| reject(id, RejectionCode::Invalid, problem))?;
     }
-    let late = attendance_problems(before, &record, arrival);
+    let mut late = attendance_problems(before, &record, arrival);
+    late.extend(entry_problems(before, &record, arrival));
     if !late.is_empty() {
         return Err(reject(id, RejectionCode::Invalid, late.join("; ")));
     }

@@ -112,6 +112,35 @@ pub(super) fn attendance_problems(
         .collect()
 }
 
+/// Promise entries new in this push (a victim update, a review, a contact)
+/// made more than [`FUTURE_TOLERANCE`] after the server's receive time:
+/// nothing can have been done after the server was told it was. An entry
+/// dated ahead would keep a promise before anyone kept it. One problem per
+/// entry, by position; entries already stored are not judged again.
+pub(super) fn entry_problems(
+    before: Option<&Record>,
+    after: &Record,
+    arrival: &Arrival,
+) -> Vec<String> {
+    let entries = |record: &Record| {
+        record
+            .body
+            .scene()
+            .map(|s| s.promise_entries.clone())
+            .unwrap_or_default()
+    };
+    let known: HashSet<String> = before
+        .map(|b| entries(b).into_iter().map(|e| e.id).collect())
+        .unwrap_or_default();
+    entries(after)
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| !known.contains(&e.id))
+        .filter(|(_, e)| e.made_at.instant() > arrival.at + FUTURE_TOLERANCE)
+        .map(|(i, _)| too_late(&format!("promise_entries[{i}].made_at"), arrival))
+        .collect()
+}
+
 fn too_late(field: &str, arrival: &Arrival) -> String {
     format!(
         "{field}: more than {} hours after the server's time ({}); check the handset's clock",

@@ -97,3 +97,38 @@ async fn a_supervisors_review_reaches_the_author_and_is_audited() {
     officer.sync(None).await.unwrap();
     assert_eq!(station.audit("promise-entry-added").len(), 1);
 }
+
+/// An entry dated far ahead of the server's clock would keep a promise
+/// before anyone kept it: the server refuses that record's push, naming
+/// the entry's position and never its content.
+#[tokio::test]
+async fn an_entry_dated_ahead_of_the_servers_clock_is_refused() {
+    let station = Station::start().await;
+    station.add_officer("PC1", "Lewisham");
+    let officer = station.device("PC1").await;
+    let id = officer.create_scene(scene()).unwrap().header.id;
+    officer.sync(None).await.unwrap();
+
+    let ahead = Timestamp::from_instant(chrono::Utc::now() + chrono::TimeDelta::days(30)).unwrap();
+    officer
+        .record_promise_entry(id.clone(), PromiseEntryKind::VictimUpdated, ahead)
+        .unwrap();
+    let pushed = officer.sync(None).await.unwrap();
+    assert_eq!(pushed.rejected.len(), 1, "{pushed:?}");
+    let message = &pushed.rejected[0].message;
+    assert!(message.contains("promise_entries[0].made_at"), "{message}");
+    // The server's copy has no such entry.
+    let stored = station.admin.record(&id).unwrap().expect("stored");
+    let doc =
+        pocketbook_core::document::RecordDoc::load(&stored.snapshot, automerge::ActorId::random())
+            .unwrap();
+    assert!(
+        doc.record()
+            .unwrap()
+            .body
+            .scene()
+            .unwrap()
+            .promise_entries
+            .is_empty()
+    );
+}
