@@ -238,8 +238,7 @@ impl SyncClient {
     pub async fn sync(&self, request: &SyncRequest) -> Result<SyncResponse, ClientError> {
         let response: SyncResponse = self.post(SYNC_PATH, request).await?;
         check_protocol(response.protocol)?;
-        super::wire::check_next_pins(&response.next_pins)
-            .map_err(|e| ClientError::Protocol(format!("the server announced {e}")))?;
+        super::wire::check_answer(&response).map_err(ClientError::Protocol)?;
         Ok(response)
     }
 
@@ -310,7 +309,10 @@ impl super::engine::Transport for SyncClient {
     ) -> Result<super::engine::Answer, ClientError> {
         use super::engine::{Answer, Request};
         match request {
-            Request::Sync(request) => self.sync(&request).await.map(Answer::Synced),
+            Request::Sync(request) => self
+                .sync(&request)
+                .await
+                .map(|a| Answer::Synced(Box::new(a))),
             Request::Retire => self.retire().await.map(|()| Answer::Retired),
         }
     }

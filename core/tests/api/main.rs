@@ -16,5 +16,6 @@ mod merge;
 mod network;
 mod notebook;
 mod records;
+mod retention;
 mod sharing;
 mod store;
