@@ -146,8 +146,16 @@ impl Shared {
         let now = self.clock.now();
         let due = lock(&self.retention_checked)
             .is_none_or(|last| (now - last).abs() >= RETENTION_CHECK_EVERY);
-        if due && let Err(e) = self.expire_now() {
-            tracing::warn!(error = %e, "the device's retention check failed; it runs again on the next call");
+        if !due {
+            return;
+        }
+        match self.expire_now() {
+            // A closed or wiped notebook: the call itself says so.
+            Ok(_) | Err(ApiError::Closed { .. } | ApiError::NotEnrolled { .. }) => {}
+            Err(e) => tracing::warn!(
+                error = %e,
+                "the device's retention check failed; it runs again on the next call"
+            ),
         }
     }
 
