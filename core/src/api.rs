@@ -13,6 +13,7 @@ mod events;
 mod opening;
 pub mod promises;
 mod records;
+mod retention;
 mod sync;
 
 use std::ops::{Deref, DerefMut};
@@ -32,6 +33,7 @@ use events::Listeners;
 pub use events::{CallbackError, ChangeEvent, ChangeListener, ChangeOrigin, Subscription};
 pub use opening::{enrol_encrypted_device, enrol_encrypted_device_with_network, enrol_with_link};
 pub use records::{parse_reference, validate_record};
+pub use retention::{DeviceClock, RETENTION_CHECK_EVERY, RetentionCheck};
 use sync::check_network;
 pub use sync::{
     RecordRejection, SyncProgress, SyncSummary, default_network_settings, enrol_device,
@@ -53,6 +55,10 @@ struct Shared {
     next_listener: AtomicU64,
     client: Mutex<Option<(Credentials, NetworkSettings, Arc<SyncClient>)>>,
     network: Mutex<NetworkSettings>,
+    /// The device's clock, for retention.
+    clock: DeviceClock,
+    /// When (by `clock`) the last retention check ran.
+    retention_checked: Mutex<Option<chrono::DateTime<chrono::Utc>>>,
 }
 
 /// The store, unless the notebook was wiped or closed. Changed only under

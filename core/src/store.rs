@@ -15,6 +15,7 @@
 mod cache;
 mod checked;
 mod encryption;
+mod expiry;
 mod feed;
 mod held;
 mod listing;
@@ -35,6 +36,7 @@ use crate::model::{Record, RecordBody, RecordHeader, RecordKind, RecordStatus, T
 use cache::DocCache;
 use encryption::{FileState, file_state, read_key_check, write_key_check};
 pub use encryption::{KEY_CHECK_FILE, KeyProblem, StoreKey};
+pub use expiry::{Expiry, OverdueRecord};
 pub use held::{HeldReason, HeldRecord};
 use opening::{OpenFailure, load_or_create_actor, move_aside};
 pub use rollback::{RolledBack, SetAside};
@@ -508,6 +510,18 @@ fn write_changes(
     }
     Ok(())
 }
+
+/// Test-only: ends the process at a named point of a file swap or an
+/// erasure when `POCKETBOOK_CRASH_AT` names it, as a power cut would.
+#[cfg(feature = "crash-seams")]
+fn crash_seam(name: &str) {
+    if std::env::var("POCKETBOOK_CRASH_AT").is_ok_and(|at| at == name) {
+        std::process::abort();
+    }
+}
+
+#[cfg(not(feature = "crash-seams"))]
+fn crash_seam(_name: &str) {}
 
 /// Now, as stored in index columns (RFC 3339, UTC, milliseconds).
 pub fn now() -> String {

@@ -85,19 +85,65 @@ fn element(bytes: &[u8]) -> Result<Element<'_>, String> {
     })
 }
 
-/// The DER SubjectPublicKeyInfo of an X.509 certificate (RFC 5280, 4.1).
-fn subject_public_key_info(der: &[u8]) -> Result<&[u8], String> {
-    const SEQUENCE: u8 = 0x30;
+const SEQUENCE: u8 = 0x30;
+
+/// The fields of an X.509 certificate's `TBSCertificate` after its
+/// version (RFC 5280, 4.1): serialNumber first.
+fn tbs_fields(der: &[u8]) -> Result<&[u8], String> {
     let certificate = element(der)?;
     let tbs = element(certificate.content)?;
     if certificate.tag != SEQUENCE || tbs.tag != SEQUENCE {
         return Err("not an X.509 certificate".into());
     }
-    let mut rest = tbs.content;
-    let first = element(rest)?;
-    if first.tag == 0xa0 {
-        rest = first.rest; // [0] version
+    let first = element(tbs.content)?;
+    // [0] version, when present.
+    Ok(if first.tag == 0xa0 {
+        first.rest
+    } else {
+        tbs.content
+    })
+}
+
+/// When a certificate is valid, as Unix seconds: `notBefore` and
+/// `notAfter` of its validity (RFC 5280, 4.1.2.5). The device checks them
+/// for a pinned key too: a pin names a key, but an expired certificate
+/// means the server is not being kept (or this device's clock is wrong).
+pub fn validity(der: &[u8]) -> Result<(i64, i64), String> {
+    let mut rest = tbs_fields(der)?;
+    // serialNumber, signature, issuer.
+    for _ in 0..3 {
+        rest = element(rest)?.rest;
     }
+    let validity = element(rest)?;
+    if validity.tag != SEQUENCE {
+        return Err("certificate: no validity".into());
+    }
+    let not_before = element(validity.content)?;
+    let not_after = element(not_before.rest)?;
+    Ok((time_of(&not_before)?, time_of(&not_after)?))
+}
+
+/// A DER `UTCTime` (`YYMMDDHHMMSSZ`, years 1950-2049) or
+/// `GeneralizedTime` (`YYYYMMDDHHMMSSZ`) as Unix seconds.
+fn time_of(time: &Element<'_>) -> Result<i64, String> {
+    let bad = || "certificate: unreadable validity time".to_string();
+    let text = std::str::from_utf8(time.content).map_err(|_| bad())?;
+    let full = match (time.tag, text.len()) {
+        (0x17, 13) => {
+            let yy: u32 = text[..2].parse().map_err(|_| bad())?;
+            format!("{}{text}", if yy >= 50 { "19" } else { "20" })
+        }
+        (0x18, 15) => text.to_string(),
+        _ => return Err(bad()),
+    };
+    chrono::NaiveDateTime::parse_from_str(&full, "%Y%m%d%H%M%SZ")
+        .map(|t| t.and_utc().timestamp())
+        .map_err(|_| bad())
+}
+
+/// The DER SubjectPublicKeyInfo of an X.509 certificate (RFC 5280, 4.1).
+fn subject_public_key_info(der: &[u8]) -> Result<&[u8], String> {
+    let mut rest = tbs_fields(der)?;
     // serialNumber, signature, issuer, validity, subject.
     for _ in 0..5 {
         rest = element(rest)?.rest;
@@ -130,6 +176,26 @@ mod tests {
             .unwrap();
         assert_eq!(Pin::of_certificate(renewed.der()), Ok(expected));
         assert_ne!(cert.der(), renewed.der());
+    }
+
+    #[test]
+    fn a_certificates_validity_is_read_in_both_time_forms() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+        params.not_before = rcgen::date_time_ymd(2020, 1, 2);
+        params.not_after = rcgen::date_time_ymd(2051, 3, 4);
+        let cert = params.self_signed(&key).unwrap();
+        let day = |y, m, d| {
+            chrono::NaiveDate::from_ymd_opt(y, m, d)
+                .unwrap()
+                .and_hms_opt(0, 0, 0)
+                .unwrap()
+                .and_utc()
+                .timestamp()
+        };
+        // 2020 is a UTCTime, 2051 a GeneralizedTime.
+        assert_eq!(validity(cert.der()), Ok((day(2020, 1, 2), day(2051, 3, 4))));
+        assert!(validity(b"\x30\x03\x02\x01").is_err());
     }
 
     #[test]

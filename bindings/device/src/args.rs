@@ -151,6 +151,11 @@ pub(crate) enum Command {
     },
     /// The officer's role and station as the server last said (null before).
     Access,
+    /// Apply the server's retention periods now (the notebook also does so
+    /// whenever it opens): erase records past their period that the server
+    /// holds; list those kept until the server has them (`overdue`), the
+    /// periods, and the records on legal hold.
+    Retention,
     /// Changes the server refused and this device set aside; with
     /// `--version ID --out FILE`, write that record as it was here.
     SetAside {

@@ -199,6 +199,7 @@ fn run(cli: Cli, key: Option<Vec<u8>>) -> Result<serde_json::Value, Failure> {
                     "record_id": r.record_id, "code": r.code, "message": r.message,
                 })).collect::<Vec<_>>(),
                 "rolled_back": summary.rolled_back,
+                "expired": summary.expired,
             }))
         }
         Command::New { kind, json: file } => {
@@ -311,6 +312,15 @@ fn run(cli: Cli, key: Option<Vec<u8>>) -> Result<serde_json::Value, Failure> {
             _ => Err(input_error("give --medium or --not-given".into())),
         },
         Command::Access => json(&nb.access()?),
+        Command::Retention => {
+            let check = nb.check_retention()?;
+            json(&serde_json::json!({
+                "erased": check.erased,
+                "overdue": check.overdue,
+                "terms": nb.retention_terms()?,
+                "legal_holds": nb.legal_holds()?,
+            }))
+        }
         Command::SetAside {
             version: Some(id),
             out: Some(out),

@@ -474,3 +474,43 @@ fn enrol_takes_a_link_and_refuses_one_that_is_not() {
         "{err}"
     );
 }
+
+#[test]
+fn retention_shows_the_servers_terms_holds_and_what_waits_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("device");
+    let station = station();
+    let code = station
+        .admin
+        .issue_enrolment_code("PC505", 15)
+        .unwrap()
+        .code;
+    ok(
+        &store,
+        &["enrol", "--server", &station.url, "--code", &code],
+    );
+    // Never synced: no terms yet, nothing to erase.
+    let none = ok(&store, &["retention"]);
+    assert_eq!(
+        none,
+        json!({"erased": 0, "overdue": [], "terms": null, "legal_holds": []})
+    );
+
+    let file = write(dir.path(), "search.json", &stop_search_json());
+    let held = ok(&store, &["new", "stop-search", "--json", &file])["header"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ok(&store, &["sync"]);
+    station.admin.hold(&held, "complaint").unwrap();
+    let synced = ok(&store, &["sync"]);
+    assert_eq!(synced["expired"], 0);
+    let heard = ok(&store, &["retention"]);
+    assert_eq!(
+        heard["terms"],
+        json!({"encounter_months": 12, "attendance_days": null})
+    );
+    assert_eq!(heard["legal_holds"], json!([held]));
+    assert_eq!(heard["erased"], 0);
+    assert_eq!(heard["overdue"], json!([]));
+}

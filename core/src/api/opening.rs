@@ -14,7 +14,7 @@ use std::sync::atomic::AtomicU64;
 
 use super::records::invalid;
 use super::sync::{blocking, off_thread};
-use super::{ApiError, Notebook, OFFICER_META, Shared, Slot, check_network, lock};
+use super::{ApiError, DeviceClock, Notebook, OFFICER_META, Shared, Slot, check_network, lock};
 use crate::model::{Officer, Violations};
 use crate::store::{Credentials, Store, StoreKey};
 use crate::sync::client::{EnrolmentLink, NetworkSettings, SyncClient};
@@ -37,7 +37,7 @@ impl Notebook {
         check_officer(&officer)?;
         let key = StoreKey::from_bytes(&key)?;
         let store = Store::open_encrypted(Path::new(&directory), &key)?;
-        Self::with_store(store, officer)
+        Self::with_store(store, officer, DeviceClock::system())
     }
 
     /// Reopens an encrypted notebook already set up in `directory` (by
@@ -47,7 +47,7 @@ impl Notebook {
         let key = StoreKey::from_bytes(&key)?;
         let store = Store::open_encrypted(Path::new(&directory), &key)?;
         let officer = owner(&store)?;
-        Self::with_store(store, officer)
+        Self::with_store(store, officer, DeviceClock::system())
     }
 
     /// Changes the notebook's key, atomically: if the app dies during the
@@ -70,19 +70,24 @@ impl Notebook {
     pub fn open(directory: String, officer: Officer) -> Result<Arc<Self>, ApiError> {
         check_officer(&officer)?;
         let store = Store::open(Path::new(&directory))?;
-        Self::with_store(store, officer)
+        Self::with_store(store, officer, DeviceClock::system())
     }
 
     /// Reopens an unencrypted notebook already set up in `directory`.
     pub fn open_existing(directory: String) -> Result<Arc<Self>, ApiError> {
         let store = Store::open(Path::new(&directory))?;
         let officer = owner(&store)?;
-        Self::with_store(store, officer)
+        Self::with_store(store, officer, DeviceClock::system())
     }
 
     /// The notebook over an open store, which must be `officer`'s (or no
-    /// one's yet: it becomes theirs).
-    fn with_store(store: Store, officer: Officer) -> Result<Arc<Self>, ApiError> {
+    /// one's yet: it becomes theirs), reading time from `clock`; the
+    /// retention check runs before it is handed out (`api/retention.rs`).
+    pub(super) fn with_store(
+        store: Store,
+        officer: Officer,
+        clock: DeviceClock,
+    ) -> Result<Arc<Self>, ApiError> {
         if let Some(bytes) = store.meta(OFFICER_META)? {
             let owner: Officer = serde_json::from_slice(&bytes)
                 .map_err(|e| ApiError::storage(format!("unreadable notebook owner: {e}")))?;
@@ -94,16 +99,23 @@ impl Notebook {
         }
         let json = serde_json::to_vec(&officer).map_err(|e| ApiError::storage(e.to_string()))?;
         store.set_meta(OFFICER_META, &json)?;
-        Ok(Arc::new(Notebook {
+        let notebook = Arc::new(Notebook {
             shared: Arc::new(Shared {
                 store: std::sync::Mutex::new(Slot::Open(Box::new(store))),
                 listeners: Arc::default(),
                 next_listener: AtomicU64::new(0),
                 client: std::sync::Mutex::default(),
                 network: std::sync::Mutex::default(),
+                clock,
+                retention_checked: std::sync::Mutex::default(),
             }),
             officer,
-        }))
+        });
+        if let Err(e) = notebook.shared.expire_now() {
+            // The store opened: a failed check is tried again on the next call.
+            tracing::warn!(error = %e, "the device's retention check failed on opening");
+        }
+        Ok(notebook)
     }
 
     /// Whether this notebook's store is encrypted.
@@ -112,14 +124,14 @@ impl Notebook {
     }
 }
 
-fn check_officer(officer: &Officer) -> Result<(), ApiError> {
+pub(super) fn check_officer(officer: &Officer) -> Result<(), ApiError> {
     let mut v = Violations::new();
     officer.validate(&mut v, "officer.");
     v.finish().map_err(invalid)
 }
 
 /// The officer a set-up notebook belongs to.
-fn owner(store: &Store) -> Result<Officer, ApiError> {
+pub(super) fn owner(store: &Store) -> Result<Officer, ApiError> {
     let Some(bytes) = store.meta(OFFICER_META)? else {
         return Err(ApiError::not_enrolled(
             "no notebook in this directory yet: open it for an officer or enrol the device",
@@ -200,7 +212,8 @@ pub(super) async fn enrol_into(
         };
         let response = client.enrol(&request).await?;
         blocking(move || {
-            let notebook = Notebook::with_store(store, response.officer.clone())?;
+            let notebook =
+                Notebook::with_store(store, response.officer.clone(), DeviceClock::system())?;
             let store = notebook.store()?;
             store.set_credentials(&Credentials {
                 server_url,

@@ -61,6 +61,9 @@ pub struct SyncSummary {
     /// Feed entries held on this device because this app cannot apply
     /// them (`Notebook::held_records` lists their records).
     pub held: i32,
+    /// Records erased here after the sync because their retention period
+    /// has passed and the server holds them (listeners heard `Erased`).
+    pub expired: i32,
 }
 
 /// Enrols this device with a one-time code from the server's admin, and
@@ -271,6 +274,7 @@ fn summary(outcome: SyncOutcome) -> SyncSummary {
         pending: count(outcome.pending),
         pruned: count(outcome.pruned),
         held: count(outcome.held),
+        expired: 0,
     }
 }
 
@@ -282,8 +286,16 @@ pub(super) fn count(n: u32) -> i32 {
 }
 
 impl Shared {
-    /// The store, unless the notebook was wiped or closed.
+    /// The store, unless the notebook was wiped or closed; first the
+    /// retention check, if a day has passed since the last
+    /// (`api/retention.rs`).
     pub(super) fn store(&self) -> Result<StoreGuard<'_>, ApiError> {
+        self.expire_if_due();
+        self.open_store()
+    }
+
+    /// The store, unless the notebook was wiped or closed.
+    pub(super) fn open_store(&self) -> Result<StoreGuard<'_>, ApiError> {
         let slot = lock(&self.store);
         match &*slot {
             Slot::Open(_) => Ok(StoreGuard(slot)),
@@ -313,7 +325,14 @@ impl Shared {
         });
         let access = Access(Arc::clone(&self));
         match engine::run(client.as_ref(), &access, observer).await {
-            Ok(SyncEnd::Done(outcome)) => Ok(summary(outcome)),
+            Ok(SyncEnd::Done(outcome)) => {
+                let mut summary = summary(outcome);
+                // What the answers said about retention applies at once.
+                let shared = Arc::clone(&self);
+                let expiry = blocking(move || shared.expire_now()).await?;
+                summary.expired = count(u32::try_from(expiry.erased.len()).unwrap_or(u32::MAX));
+                Ok(summary)
+            }
             Ok(SyncEnd::Wipe(reason)) => Err(self.erase_off_thread(reason).await),
             Ok(SyncEnd::Retire(outcome)) => self.retire(&client, outcome).await,
             Err(e) => Err(e),

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::Connection;
 use sha2::{Digest, Sha256};
 
-use super::{STORE_FILE, StoreError};
+use super::{STORE_FILE, StoreError, crash_seam};
 
 /// File beside the store holding its key check.
 pub const KEY_CHECK_FILE: &str = "pocketbook.key-check";
@@ -388,18 +388,6 @@ fn sync_dir(dir: &Path) -> Result<(), StoreError> {
     File::open(dir)?.sync_all()?;
     Ok(())
 }
-
-/// Test-only: ends the process at a named point of a file swap when
-/// `POCKETBOOK_CRASH_AT` names it, as a power cut would.
-#[cfg(feature = "crash-seams")]
-fn crash_seam(name: &str) {
-    if std::env::var("POCKETBOOK_CRASH_AT").is_ok_and(|at| at == name) {
-        std::process::abort();
-    }
-}
-
-#[cfg(not(feature = "crash-seams"))]
-fn crash_seam(_name: &str) {}
 
 #[cfg(test)]
 mod tests {

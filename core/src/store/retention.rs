@@ -99,6 +99,7 @@ impl Store {
         tx.execute("DELETE FROM records", [])?;
         tx.execute("DELETE FROM held_entries", [])?;
         tx.execute("DELETE FROM set_aside", [])?;
+        tx.execute("DELETE FROM legal_holds", [])?;
         tx.execute("DELETE FROM meta", [])?;
         tx.execute(
             "INSERT INTO meta (key, value) VALUES ('actor', ?1)",
@@ -135,7 +136,7 @@ impl Store {
     /// With `secure_delete` on, deleted rows are zeroed in the pages written
     /// to the WAL; checkpointing moves those pages into the database file
     /// and truncates the WAL, so erased bytes do not linger in either.
-    fn checkpoint(&self) -> Result<(), StoreError> {
+    pub(super) fn checkpoint(&self) -> Result<(), StoreError> {
         self.conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         Ok(())

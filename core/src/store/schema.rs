@@ -12,7 +12,7 @@ use super::StoreError;
 /// `PRAGMA application_id` of a Pocketbook device store ("PBK1").
 pub const APPLICATION_ID: i32 = 0x5042_4B31;
 /// The schema version this code writes.
-pub const CURRENT_VERSION: u32 = 3;
+pub const CURRENT_VERSION: u32 = 4;
 
 const V1: &str = "
 CREATE TABLE meta (
@@ -103,8 +103,17 @@ CREATE TABLE set_aside (
 CREATE INDEX set_aside_by_record ON set_aside (record_id);
 ";
 
+/// Version 4: retention on the device itself (`store/expiry.rs`).
+const V4: &str = "
+-- Records on legal hold, as the server last listed them: never erased by
+-- the device's own retention. Replaced whole by each list the server sends.
+CREATE TABLE legal_holds (
+    record_id TEXT PRIMARY KEY NOT NULL
+) STRICT;
+";
+
 /// Each migration moves the schema from version `index` to `index + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// Brings the schema to [`CURRENT_VERSION`] in one transaction.
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

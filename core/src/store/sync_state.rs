@@ -395,6 +395,7 @@ impl Store {
                 }
             }
         }
+        super::expiry::remember(&tx, response)?;
         for (key, value) in meta {
             tx.execute(
                 "INSERT INTO meta (key, value) VALUES (?1, ?2)

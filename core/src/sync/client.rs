@@ -91,8 +91,13 @@ pub enum OfflineCause {
     Refused,
     /// The server's name could not be resolved (no network, or a wrong address).
     Dns,
-    /// The TLS handshake failed (certificate, protocol): not a signal problem.
+    /// The TLS handshake failed (a key this device does not trust, a
+    /// protocol error): not a signal problem.
     Tls,
+    /// The server showed a trusted key in a certificate outside its dates
+    /// (expired, or not valid yet): its operator must renew it, or this
+    /// device's clock is far off.
+    CertificateExpired,
     /// A connect, read or overall timeout ran out ([`NetworkSettings`]).
     Timeout,
     /// Anything else: the network went away, the server answered 5xx.
@@ -106,6 +111,7 @@ impl OfflineCause {
             OfflineCause::Refused => "refused",
             OfflineCause::Dns => "dns",
             OfflineCause::Tls => "tls",
+            OfflineCause::CertificateExpired => "certificate-expired",
             OfflineCause::Timeout => "timeout",
             OfflineCause::Other => "other",
         }
@@ -238,8 +244,7 @@ impl SyncClient {
     pub async fn sync(&self, request: &SyncRequest) -> Result<SyncResponse, ClientError> {
         let response: SyncResponse = self.post(SYNC_PATH, request).await?;
         check_protocol(response.protocol)?;
-        super::wire::check_next_pins(&response.next_pins)
-            .map_err(|e| ClientError::Protocol(format!("the server announced {e}")))?;
+        super::wire::check_answer(&response).map_err(ClientError::Protocol)?;
         Ok(response)
     }
 
@@ -310,7 +315,10 @@ impl super::engine::Transport for SyncClient {
     ) -> Result<super::engine::Answer, ClientError> {
         use super::engine::{Answer, Request};
         match request {
-            Request::Sync(request) => self.sync(&request).await.map(Answer::Synced),
+            Request::Sync(request) => self
+                .sync(&request)
+                .await
+                .map(|a| Answer::Synced(Box::new(a))),
             Request::Retire => self.retire().await.map(|()| Answer::Retired),
         }
     }
@@ -377,8 +385,16 @@ fn cause_of(e: &reqwest::Error) -> OfflineCause {
     }
     let mut next: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
     while let Some(inner) = next {
-        if inner.is::<rustls::Error>() {
-            return OfflineCause::Tls;
+        if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
+            return match tls {
+                rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::Expired
+                    | rustls::CertificateError::ExpiredContext { .. }
+                    | rustls::CertificateError::NotValidYet
+                    | rustls::CertificateError::NotValidYetContext { .. },
+                ) => OfflineCause::CertificateExpired,
+                _ => OfflineCause::Tls,
+            };
         }
         // hyper-util names a failed lookup "dns error" and keeps the
         // resolver's error (an io::Error of no telling kind) as its source.

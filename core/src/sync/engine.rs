@@ -53,7 +53,7 @@ pub enum Request {
 /// The server's answer to a [`Request`].
 #[derive(Debug, Clone)]
 pub enum Answer {
-    Synced(SyncResponse),
+    Synced(Box<SyncResponse>),
     /// The retirement was accepted: the device must erase itself.
     Retired,
 }
@@ -178,7 +178,7 @@ pub async fn run(
             page_size: Some(PAGE_SIZE),
         };
         let response = match transport.send(Request::Sync(request)).await {
-            Ok(Answer::Synced(response)) => response,
+            Ok(Answer::Synced(response)) => *response,
             Ok(Answer::Retired) => {
                 return Err(ClientError::Protocol("a sync answered as a retirement".into()).into());
             }

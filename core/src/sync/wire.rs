@@ -163,6 +163,80 @@ pub struct SyncResponse {
     /// announce nothing or predate it; devices that predate it ignore it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub next_pins: Vec<String>,
+    /// The server's retention periods, which the device keeps and applies
+    /// on its own, offline too (`core/src/store/expiry.rs`). Absent from
+    /// servers that predate it: the device keeps what it last heard.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<RetentionTerms>,
+    /// Every record on legal hold that this device's officer may see, the
+    /// whole list (an empty list: none), so a released hold is simply
+    /// absent. Sent on the last page of a sync; absent on the others and
+    /// from servers that predate it, when the device keeps what it last
+    /// heard. A held record is never erased by the device's own retention.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legal_holds: Option<Vec<String>>,
+}
+
+/// How long records are kept, as a server tells its devices: the same
+/// periods as its own erasure job (`[retention]` in its configuration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
+pub struct RetentionTerms {
+    /// Stop and search, stop and account: calendar months after the
+    /// encounter (`datetime`). At least 1.
+    pub encounter_months: u32,
+    /// Scene attendance and home burglary: days after the call
+    /// (`call_received`); `None` keeps them.
+    pub attendance_days: Option<u32>,
+}
+
+impl RetentionTerms {
+    /// The instant before which a record of `kind` that occurred then is
+    /// due for erasure at `now`; `None` if the kind is kept.
+    pub fn due_before(
+        &self,
+        kind: RecordKind,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Option<chrono::DateTime<chrono::Utc>> {
+        if kind.is_encounter() {
+            now.checked_sub_months(chrono::Months::new(self.encounter_months))
+        } else {
+            let days = chrono::TimeDelta::try_days(i64::from(self.attendance_days?))?;
+            now.checked_sub_signed(days)
+        }
+    }
+}
+
+/// Most legal holds one sync answer may list: more is a protocol error.
+pub const MAX_LEGAL_HOLDS: usize = 100_000;
+/// Longest record id a legal hold may name (ids are UUIDs, 36 characters).
+pub const MAX_RECORD_ID_LEN: usize = 64;
+
+/// Why a sync answer cannot be used as it stands: announced pins
+/// ([`check_next_pins`]), retention terms below a month for encounters, or
+/// a list of legal holds too long or naming something that is no record id.
+pub fn check_answer(response: &SyncResponse) -> Result<(), String> {
+    check_next_pins(&response.next_pins).map_err(|e| format!("the server announced {e}"))?;
+    if let Some(terms) = &response.retention
+        && terms.encounter_months == 0
+    {
+        return Err("retention terms keeping encounters less than a month".into());
+    }
+    if let Some(holds) = &response.legal_holds {
+        if holds.len() > MAX_LEGAL_HOLDS {
+            return Err(format!(
+                "{} legal holds (at most {MAX_LEGAL_HOLDS})",
+                holds.len()
+            ));
+        }
+        if holds
+            .iter()
+            .any(|id| id.is_empty() || id.len() > MAX_RECORD_ID_LEN)
+        {
+            return Err("a legal hold that names no record id".into());
+        }
+    }
+    Ok(())
 }
 
 /// Most pins a sync answer may announce: more is a protocol error.
@@ -343,6 +417,54 @@ mod tests {
         });
         let answer: SyncResponse = serde_json::from_value(old).unwrap();
         assert!(answer.next_pins.is_empty());
+    }
+
+    #[test]
+    fn retention_terms_and_holds_are_checked_and_counted_as_the_server_counts() {
+        let now: chrono::DateTime<chrono::Utc> = "2027-11-29T12:00:00Z".parse().unwrap();
+        let terms = RetentionTerms {
+            encounter_months: 12,
+            attendance_days: None,
+        };
+        assert_eq!(
+            terms.due_before(RecordKind::StopSearch, now),
+            Some("2026-11-29T12:00:00Z".parse().unwrap())
+        );
+        assert_eq!(terms.due_before(RecordKind::SceneAttendance, now), None);
+        let scenes = RetentionTerms {
+            attendance_days: Some(30),
+            ..terms
+        };
+        assert_eq!(
+            scenes.due_before(RecordKind::HomeBurglary, now),
+            Some("2027-10-30T12:00:00Z".parse().unwrap())
+        );
+
+        let mut answer: SyncResponse = serde_json::from_value(serde_json::json!({
+            "protocol": 2, "acknowledged": [], "rejected": [], "changes": [],
+            "cursor": 0, "more": false
+        }))
+        .unwrap();
+        assert_eq!((answer.retention, answer.legal_holds.clone()), (None, None));
+        assert_eq!(check_answer(&answer), Ok(()));
+        answer.retention = Some(RetentionTerms {
+            encounter_months: 0,
+            attendance_days: None,
+        });
+        assert!(
+            check_answer(&answer)
+                .unwrap_err()
+                .contains("less than a month")
+        );
+        answer.retention = Some(terms);
+        answer.legal_holds = Some(vec![String::new()]);
+        assert!(check_answer(&answer).unwrap_err().contains("no record id"));
+        answer.legal_holds = Some(vec!["x".repeat(MAX_RECORD_ID_LEN + 1)]);
+        assert!(check_answer(&answer).is_err());
+        answer.legal_holds = Some(vec!["r".into(); MAX_LEGAL_HOLDS + 1]);
+        assert!(check_answer(&answer).unwrap_err().contains("legal holds"));
+        answer.legal_holds = Some(vec!["0192b1f4-0000-7000-8000-000000000001".into()]);
+        assert_eq!(check_answer(&answer), Ok(()));
     }
 
     #[test]

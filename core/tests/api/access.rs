@@ -143,6 +143,7 @@ fn a_store_of_the_previous_version_migrates_with_its_state() {
         conn.execute_batch(
             "UPDATE records SET synced_heads = x'00', unsynced = 0, rejection = 'old refusal';
              DROP TABLE set_aside;
+             DROP TABLE legal_holds;
              ALTER TABLE records DROP COLUMN acked_heads;
              ALTER TABLE records DROP COLUMN rollback_code;
              PRAGMA user_version = 2;",

@@ -315,3 +315,56 @@ fn a_crash_while_changing_the_key_leaves_exactly_one_key() {
         assert_eq!(key_problem(open(dir.path(), &then)), KeyProblem::Wrong);
     }
 }
+
+// --- Stores this app must not take for its own ---------------------------
+
+#[test]
+fn a_store_a_newer_app_encrypted_is_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let refs = fill(&open(dir.path(), &KEY).unwrap(), 1);
+    {
+        // As a newer app leaves it: the same key, a later schema.
+        let conn = rusqlite::Connection::open(dir.path().join(STORE_FILE)).unwrap();
+        let hex: String = KEY.iter().map(|b| format!("{b:02x}")).collect();
+        conn.execute_batch(&format!(
+            "PRAGMA key = \"x'{hex}'\"; PRAGMA user_version = 99;"
+        ))
+        .unwrap();
+    }
+    let before = files(dir.path());
+    let err = open(dir.path(), &KEY).expect_err("refused");
+    assert!(matches!(err, ApiError::UpdateRequired { .. }), "{err:?}");
+    assert!(err.to_string().contains("newer app"), "{err}");
+    assert_eq!(files(dir.path()), before, "nothing changed or moved aside");
+    drop(refs);
+}
+
+#[test]
+fn a_truncated_store_is_moved_aside_whole_and_a_fresh_one_opens() {
+    for encrypted in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let nb = if encrypted {
+            open(dir.path(), &KEY).unwrap()
+        } else {
+            plain(dir.path())
+        };
+        fill(&nb, 30);
+        drop(nb);
+        let path = dir.path().join(STORE_FILE);
+        let whole = std::fs::read(&path).unwrap();
+        let cut = &whole[..whole.len() / 2];
+        std::fs::write(&path, cut).unwrap();
+
+        let nb = if encrypted {
+            open(dir.path(), &KEY).unwrap()
+        } else {
+            plain(dir.path())
+        };
+        let aside = nb
+            .store_moved_aside()
+            .unwrap_or_else(|| panic!("moved aside (encrypted: {encrypted})"));
+        assert_eq!(std::fs::read(&aside).unwrap(), cut, "kept as it was");
+        assert!(nb.list(ListFilter::default()).unwrap().is_empty());
+        nb.create_stop_account(stop_account()).unwrap();
+    }
+}

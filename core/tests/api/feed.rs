@@ -39,6 +39,8 @@ fn page(entries: Vec<FeedEntry>, cursor: u64) -> SyncResponse {
         server_time: None,
         access: None,
         next_pins: vec![],
+        retention: None,
+        legal_holds: None,
     }
 }
 

@@ -17,5 +17,6 @@ mod network;
 mod notebook;
 mod promises;
 mod records;
+mod retention;
 mod sharing;
 mod store;

@@ -122,6 +122,81 @@ async fn a_server_that_does_not_speak_tls_is_a_tls_failure() {
     );
 }
 
+/// Serves one TLS handshake with a certificate for `key` valid from
+/// `not_before` to `not_after` (made with rcgen, as `tests/src/tls.rs`
+/// does), then answers 400; returns the URL pinned to the key.
+fn tls_server(key: &rcgen::KeyPair, not_before: i32, not_after: i32) -> String {
+    use std::io::{Read, Write};
+    let mut params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+    params.not_before = rcgen::date_time_ymd(not_before, 1, 1);
+    params.not_after = rcgen::date_time_ymd(not_after, 1, 1);
+    let cert = params.self_signed(key).unwrap();
+    let pin = pocketbook_core::tls_pin::Pin::of_certificate(cert.der()).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![cert.der().clone()],
+        rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+    )
+    .unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("https://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(4) {
+            let Ok(mut tcp) = stream else { return };
+            let mut conn =
+                rustls::ServerConnection::new(std::sync::Arc::new(config.clone())).unwrap();
+            let mut tls = rustls::Stream::new(&mut conn, &mut tcp);
+            let mut request = [0u8; 4096];
+            if tls.read(&mut request).is_ok() {
+                // The client may have gone: nothing to do about it here.
+                drop(tls.write_all(
+                    b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                ));
+            }
+        }
+    });
+    format!("{url}/#pin={pin}")
+}
+
+#[tokio::test]
+async fn an_expired_certificate_with_the_pinned_key_is_its_own_error() {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let expired = enrol(tls_server(&key, 2020, 2021), impatient()).await;
+    assert!(
+        matches!(
+            expired,
+            Err(ApiError::Offline {
+                reason: OfflineCause::CertificateExpired,
+                ..
+            })
+        ),
+        "{expired:?}"
+    );
+    let early = enrol(tls_server(&key, 2090, 2091), impatient()).await;
+    assert!(
+        matches!(
+            early,
+            Err(ApiError::Offline {
+                reason: OfflineCause::CertificateExpired,
+                ..
+            })
+        ),
+        "{early:?}"
+    );
+    // The control: the same key in a certificate within its dates passes
+    // the handshake (the server then refuses the request itself).
+    let current = enrol(tls_server(&key, 2020, 2090), impatient()).await;
+    assert!(
+        !matches!(current, Err(ApiError::Offline { .. })),
+        "{current:?}"
+    );
+}
+
 #[tokio::test]
 async fn timeouts_out_of_range_are_refused_naming_each() {
     let mut network = default_network_settings();

@@ -3,13 +3,20 @@
 //! unless [`super::CommitMode`] says otherwise), read the next feed page, and append
 //! every audit event of the trip before the page leaves. The HTTP layer
 //! decodes the request, calls [`round_trip`], encodes the answer and counts
-//! what the returned [`RoundTrip`] says happened.
+//! what the returned [`RoundTrip`] says happened. Every answer carries the
+//! retention periods, and the last page of a sync the legal holds the
+//! device's officer may see, so a device erases on its own what is due and
+//! keeps what is held, offline too (`core/src/store/expiry.rs`).
 
 use chrono::{DateTime, Utc};
-use pocketbook_core::sync::wire::{Access, RejectionCode, SyncRequest, SyncResponse};
+use pocketbook_core::sync::wire::{
+    Access, RejectionCode, RetentionTerms, SyncRequest, SyncResponse,
+};
 
 use super::{Arrival, PushResult, feed_page, push_records};
 use crate::identity::Principal;
+use crate::retention::RetentionPolicy;
+use crate::scope::{self, RecordScope};
 use crate::storage::{Storage, StorageError};
 
 /// A device's `last_seen` is rewritten at most this often, so an idle sync
@@ -68,6 +75,13 @@ pub fn round_trip(
         request.cursor.unwrap_or(0),
         request.page_size,
     )?;
+    // The whole list once the device is level with the feed: a device
+    // paging through a backlog hears it with the page that ends it.
+    let legal_holds = if page.more {
+        None
+    } else {
+        Some(held_in_scope(storage, principal)?)
+    };
     // Nothing leaves unaudited: the reads are durable before the page is sent.
     audit_events.append(&mut page.reads);
     if !audit_events.is_empty() {
@@ -96,8 +110,46 @@ pub fn round_trip(
             }),
             // Filled by the HTTP layer from the configuration.
             next_pins: Vec::new(),
+            retention: Some(terms(&arrival.retention)),
+            legal_holds,
         },
     })
+}
+
+/// The server's retention policy as devices are told it.
+pub fn terms(policy: &RetentionPolicy) -> RetentionTerms {
+    RetentionTerms {
+        encounter_months: policy.encounter_months,
+        attendance_days: policy.attendance_days,
+    }
+}
+
+/// The records on legal hold that this device's officer may see (by the
+/// one scope rule, as the feed is filtered): holds are few (a complaint,
+/// a court case), so each is looked up; a hold on a record no longer
+/// stored names nothing to keep.
+fn held_in_scope(
+    storage: &dyn Storage,
+    principal: &Principal,
+) -> Result<Vec<String>, StorageError> {
+    let mut held = Vec::new();
+    for hold in storage.legal_holds()? {
+        let Some(record) = storage.record(&hold.record_id)? else {
+            continue;
+        };
+        let visible = scope::may_see(
+            principal,
+            RecordScope {
+                author: &record.index.author,
+                station: &record.index.station,
+                readers: &record.readers,
+            },
+        );
+        if visible {
+            held.push(hold.record_id);
+        }
+    }
+    Ok(held)
 }
 
 #[cfg(test)]

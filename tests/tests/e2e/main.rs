@@ -6,6 +6,7 @@ mod converge;
 mod failures;
 mod identity;
 mod minimisation;
+mod offline_retention;
 mod pins;
 mod promise_entries;
 mod random_histories;

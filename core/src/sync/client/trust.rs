@@ -130,6 +130,23 @@ impl rustls::client::danger::ServerCertVerifier for PinnedVerifier {
         now: rustls::pki_types::UnixTime,
     ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
         if Pin::of_certificate(end_entity).is_ok_and(|pin| self.pins.contains(&pin)) {
+            // A pinned key, but only within its certificate's dates: an
+            // expired certificate is a server nobody keeps, told apart
+            // from a key this device does not trust.
+            let (not_before, not_after) = crate::tls_pin::validity(end_entity).map_err(|_| {
+                rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding)
+            })?;
+            let now = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+            if now > not_after {
+                return Err(rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::Expired,
+                ));
+            }
+            if now < not_before {
+                return Err(rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::NotValidYet,
+                ));
+            }
             return Ok(rustls::client::danger::ServerCertVerified::assertion());
         }
         match &self.authority {

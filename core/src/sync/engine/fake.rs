@@ -194,6 +194,8 @@ impl FakeServer {
             server_time: None,
             access: None,
             next_pins: vec![],
+            retention: None,
+            legal_holds: None,
         }
     }
 }
@@ -212,7 +214,7 @@ impl Transport for Link {
             (Request::Sync(_), Some(Fault::RepeatLastAnswer)) => {
                 let last = self.server.state().last_answer.get(&self.device).cloned();
                 return last
-                    .map(Answer::Synced)
+                    .map(|a| Answer::Synced(Box::new(a)))
                     .ok_or_else(|| ClientError::Protocol("no earlier answer".into()));
             }
             (Request::Sync(request), fault) => (request, fault),
@@ -228,7 +230,7 @@ impl Transport for Link {
                 cause: OfflineCause::Other,
                 detail: "connection reset after the server committed".into(),
             }),
-            _ => Ok(Answer::Synced(answer)),
+            _ => Ok(Answer::Synced(Box::new(answer))),
         }
     }
 }
