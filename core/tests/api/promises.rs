@@ -256,6 +256,8 @@ fn erase_entry(record: &Record) -> SyncResponse {
         server_time: None,
         access: None,
         next_pins: vec![],
+        retention: None,
+        legal_holds: None,
     }
 }
 
