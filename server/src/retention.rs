@@ -15,6 +15,7 @@
 
 use chrono::{DateTime, Months, Utc};
 use pocketbook_core::model::RecordKind;
+use pocketbook_core::sync::wire::RetentionTerms;
 use serde_json::json;
 
 use crate::audit::{self, Action};
@@ -47,31 +48,31 @@ impl Default for RetentionPolicy {
 
 impl RetentionPolicy {
     /// For each group of kinds, the instant before which its records are due.
+    /// The policy as devices are told it in sync answers, and the one rule
+    /// of when a record falls due, which both ends count with.
+    pub fn terms(&self) -> RetentionTerms {
+        RetentionTerms {
+            encounter_months: self.encounter_months,
+            attendance_days: self.attendance_days,
+        }
+    }
+
     fn cutoffs(&self, now: DateTime<Utc>) -> Vec<(&'static [RecordKind], DateTime<Utc>)> {
-        let mut out = Vec::new();
-        if let Some(cutoff) = now.checked_sub_months(Months::new(self.encounter_months)) {
-            out.push((
-                &[RecordKind::StopSearch, RecordKind::StopAccount][..],
-                cutoff,
-            ));
-        }
-        if let Some(days) = self.attendance_days {
-            out.push((
-                &[RecordKind::SceneAttendance, RecordKind::HomeBurglary][..],
-                now - chrono::TimeDelta::days(i64::from(days)),
-            ));
-        }
-        out
+        const GROUPS: [&[RecordKind]; 2] = [
+            &[RecordKind::StopSearch, RecordKind::StopAccount],
+            &[RecordKind::SceneAttendance, RecordKind::HomeBurglary],
+        ];
+        GROUPS
+            .into_iter()
+            .filter_map(|kinds| Some((kinds, self.due_before(kinds[0], now)?)))
+            .collect()
     }
 
     /// Before this instant a record of `kind` is already due for erasure
     /// (`None` if the kind is kept indefinitely): the server refuses to
     /// accept such a record, it would only be erased again.
     pub fn due_before(&self, kind: RecordKind, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        self.cutoffs(now)
-            .into_iter()
-            .find(|(kinds, _)| kinds.contains(&kind))
-            .map(|(_, cutoff)| cutoff)
+        self.terms().due_before(kind, now)
     }
 
     /// The first day a copy can no longer exist: the start of the window.

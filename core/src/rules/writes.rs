@@ -126,7 +126,7 @@ pub fn check_write(
         return Err(refuse(
             "record",
             None,
-            "only promise entries may be added to this record by you".into(),
+            "this record is read-only for you: only its author and the officers attending may change it (you may add the promise entries your role allows)".into(),
         ));
     }
     Ok(Write {

@@ -160,7 +160,12 @@ fn tls_server(key: &rcgen::KeyPair, not_before: i32, not_after: i32) -> String {
             }
         }
     });
-    format!("{url}/#pin={pin}")
+    // As the device stores it: the pin form-encoded in the fragment (a
+    // base64 `+` written raw would read back as a space).
+    let fragment = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("pin", &pin.to_string())
+        .finish();
+    format!("{url}/#{fragment}")
 }
 
 #[tokio::test]

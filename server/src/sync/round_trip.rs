@@ -9,13 +9,10 @@
 //! keeps what is held, offline too (`core/src/store/expiry.rs`).
 
 use chrono::{DateTime, Utc};
-use pocketbook_core::sync::wire::{
-    Access, RejectionCode, RetentionTerms, SyncRequest, SyncResponse,
-};
+use pocketbook_core::sync::wire::{Access, RejectionCode, SyncRequest, SyncResponse};
 
 use super::{Arrival, PushResult, feed_page, push_records};
 use crate::identity::Principal;
-use crate::retention::RetentionPolicy;
 use crate::scope::{self, RecordScope};
 use crate::storage::{Storage, StorageError};
 
@@ -110,18 +107,10 @@ pub fn round_trip(
             }),
             // Filled by the HTTP layer from the configuration.
             next_pins: Vec::new(),
-            retention: Some(terms(&arrival.retention)),
+            retention: Some(arrival.retention.terms()),
             legal_holds,
         },
     })
-}
-
-/// The server's retention policy as devices are told it.
-pub fn terms(policy: &RetentionPolicy) -> RetentionTerms {
-    RetentionTerms {
-        encounter_months: policy.encounter_months,
-        attendance_days: policy.attendance_days,
-    }
 }
 
 /// The records on legal hold that this device's officer may see (by the
