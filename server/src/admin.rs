@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use pocketbook_core::model::{PromiseEntryKind, Timestamp};
 use serde_json::json;
 
 use crate::audit::{self, Action, Verification, actor};
@@ -17,6 +18,7 @@ use crate::figures::view::{self, Format, Rendered};
 use crate::figures::{FiguresError, Month};
 use crate::identity::Role;
 use crate::retention::{self, RetentionPolicy, RetentionReport};
+use crate::station_entries::{self, EntryError};
 use crate::storage::{
     AuditEvent, AuditQuery, DeviceRow, LegalHold, NewAuditEvent, OfficerRow, RecordIndex,
     RevokeReason, Storage, StorageError,
@@ -37,6 +39,16 @@ pub enum AdminError {
     Staff(#[from] StaffError),
     #[error(transparent)]
     Figures(#[from] FiguresError),
+}
+
+impl From<EntryError> for AdminError {
+    fn from(e: EntryError) -> Self {
+        match e {
+            EntryError::Refused(message) => AdminError::Invalid(message),
+            EntryError::NotFound(message) => AdminError::NotFound(message),
+            EntryError::Storage(e) => AdminError::Storage(e),
+        }
+    }
 }
 
 /// One change set of a record as the server received it (`admin records
@@ -189,6 +201,35 @@ impl Admin {
             self.clock.now(),
             staff_member,
             record_id,
+        )?)
+    }
+
+    /// A promise entry made at the station, not on a handset (`admin
+    /// records entry`): a victim update by station staff, a review by a
+    /// supervisor at a desk. Checked, committed and audited as one pushed
+    /// from a handset (`station_entries`); `made_at` is now if not given.
+    pub fn add_promise_entry(
+        &self,
+        retention: RetentionPolicy,
+        by: &str,
+        record_id: &str,
+        kind: PromiseEntryKind,
+        made_at: Option<Timestamp>,
+    ) -> Result<String, AdminError> {
+        let now = self.clock.now();
+        let made_at = match made_at {
+            Some(at) => at,
+            None => Timestamp::from_instant(now)
+                .map_err(|e| AdminError::Invalid(format!("the server's clock: {e}")))?,
+        };
+        Ok(station_entries::add_entry(
+            self.storage.as_ref(),
+            now,
+            retention,
+            by,
+            record_id,
+            kind,
+            made_at,
         )?)
     }
 

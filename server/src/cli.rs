@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
+use pocketbook_core::model::Timestamp;
 
 use crate::admin::{Admin, AdminError};
 use crate::clock::Clock;
@@ -333,6 +334,25 @@ fn admin(data: DataDir, json: bool, command: AdminCommand) -> Result<(), String>
         AdminCommand::Records(RecordsCommand::List) => {
             let records = admin.records().map_err(failed)?;
             print(json, &records, || render::records(&records));
+        }
+        AdminCommand::Records(RecordsCommand::Entry {
+            record,
+            by,
+            kind,
+            at,
+        }) => {
+            let policy =
+                config::resolve(data.data_dir.clone(), None, data.config.as_deref())?.retention;
+            let made_at = at
+                .map(|t| Timestamp::parse(&t).map_err(|e| format!("--at: {e}")))
+                .transpose()?;
+            let entry = admin
+                .add_promise_entry(policy, &by, &record, kind, made_at)
+                .map_err(failed)?;
+            let done = serde_json::json!({"record_id": record, "entry_id": entry});
+            print(json, &done, || {
+                format!("\"{kind}\" entry {entry} added to record {record} (audited)")
+            });
         }
         AdminCommand::Records(RecordsCommand::History { record }) => {
             let history = admin.record_history(&record).map_err(failed)?;

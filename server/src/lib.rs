@@ -37,6 +37,7 @@ pub mod pledge;
 pub mod retention;
 pub mod scope;
 mod serve;
+pub mod station_entries;
 pub mod storage;
 pub mod sync;
 pub mod tls;

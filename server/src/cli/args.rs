@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use pocketbook_core::model::PromiseEntryKind;
 
 use crate::config::LogFormat;
 use crate::identity::Role;
@@ -285,6 +286,27 @@ pub(super) enum RecordsCommand {
         /// Record id (from `admin records list`).
         record: String,
     },
+    /// Add a promise entry made at the station, not on a handset: a victim
+    /// update by station staff, a review by a supervisor (checked by the
+    /// same rule as a handset's, and audited).
+    Entry {
+        /// Record id (from `admin records list`).
+        record: String,
+        /// Shoulder number of the staff member or supervisor who made it.
+        #[arg(long)]
+        by: String,
+        /// "victim updated", "review done" or "contact made".
+        #[arg(long, value_parser = entry_kind)]
+        kind: PromiseEntryKind,
+        /// When it was made (RFC 3339, e.g. 2026-11-28T14:05:00Z); now if not given.
+        #[arg(long)]
+        at: Option<String>,
+    },
+}
+
+fn entry_kind(text: &str) -> Result<PromiseEntryKind, String> {
+    PromiseEntryKind::parse(text)
+        .ok_or_else(|| format!("expected one of {}", PromiseEntryKind::expected()))
 }
 
 #[derive(Subcommand)]

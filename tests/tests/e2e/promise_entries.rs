@@ -4,7 +4,8 @@
 //! server accepts it and audits it, and the author's handset receives it.
 //! The supervisor gains nothing else: the record's other fields stay the
 //! author's. The station's overdue promises reach the supervisor's handset
-//! through sync, as the records of the station it may see.
+//! through sync, as the records of the station it may see. Station staff,
+//! who do not sync, record a victim update with `admin records entry`.
 
 use pocketbook_core::api::ApiError;
 use pocketbook_core::api::promises::PromiseFilter;
@@ -12,6 +13,7 @@ use pocketbook_core::model::{OffenceCategory, PromiseEntryKind, Timestamp};
 use pocketbook_core::pledge::{PromiseId, PromiseStatus};
 use pocketbook_tests::Station;
 use pocketbook_tests::inputs::{note, scene};
+use pocketbook_tests::process::admin_output;
 
 #[tokio::test]
 async fn a_supervisors_review_reaches_the_author_and_is_audited() {
@@ -130,5 +132,56 @@ async fn an_entry_dated_ahead_of_the_servers_clock_is_refused() {
             .unwrap()
             .promise_entries
             .is_empty()
+    );
+}
+
+/// Station staff do not sync: a victim update they made at the desk is
+/// recorded with `admin records entry`, under the same write rule (staff
+/// add only victim updates, and only to their station's records), audited,
+/// and reaches the author's handset through the feed.
+#[tokio::test]
+async fn station_staff_record_a_victim_update_at_the_desk() {
+    let station = Station::start().await;
+    station.add_officer("PC1", "Lewisham");
+    station.add_officer_as("ST1", "Lewisham", pocketbook_tests::Role::Staff);
+    station.add_officer_as("ST2", "Deptford", pocketbook_tests::Role::Staff);
+    let officer = station.device("PC1").await;
+    let id = officer.create_scene(scene()).unwrap().header.id;
+    officer.sync(None).await.unwrap();
+    let data = station.data.path();
+    let entry = |by: &str, kind: &str| {
+        admin_output(data, &["records", "entry", &id, "--by", by, "--kind", kind])
+    };
+
+    // Staff of another station, and a review by staff, are refused.
+    let elsewhere = entry("ST2", "victim updated");
+    assert!(!elsewhere.status.success());
+    let review = entry("ST1", "review done");
+    assert!(!review.status.success());
+    assert!(
+        String::from_utf8_lossy(&review.stderr).contains("in the role of staff"),
+        "{}",
+        String::from_utf8_lossy(&review.stderr)
+    );
+    assert!(station.audit("promise-entry-added").is_empty());
+
+    let made = entry("ST1", "victim updated");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let events = station.audit("promise-entry-added");
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].actor, "officer:ST1");
+    assert_eq!(events[0].detail["kind"], "victim updated");
+
+    officer.sync(None).await.unwrap();
+    let record = officer.get(id.clone()).unwrap();
+    let entries = &record.body.scene().unwrap().promise_entries;
+    assert_eq!(entries.len(), 1);
+    assert_eq!(
+        (entries[0].kind, entries[0].made_by.as_str()),
+        (PromiseEntryKind::VictimUpdated, "ST1")
     );
 }
