@@ -98,7 +98,7 @@ pub(super) async fn stored(
     stored: usize,
 ) -> Result<String, String> {
     let mut out = format!(
-        "### Idle sync and server memory with {} records stored\n\n| backend | stored | first sync (reads past every entry) | idle sync p50 | p99 | server RSS | p50 / empty store | load |\n|---|---|---|---|---|---|---|---|\n",
+        "### Idle sync and server memory with {} records stored\n\n| backend | stored | first sync (from position 0) | idle sync p50 | p99 | server RSS | p50 / empty store | load |\n|---|---|---|---|---|---|---|---|\n",
         stored
     );
     for backend in backends {
