@@ -33,7 +33,7 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, pa
 use crate::document::{DocumentError, RecordDoc};
 use crate::model::{Record, RecordBody, RecordHeader, RecordKind, RecordStatus, Timestamp};
 
-use cache::DocCache;
+use cache::{DocCache, Memo};
 use encryption::{FileState, file_state, read_key_check, write_key_check};
 pub use encryption::{KEY_CHECK_FILE, KeyProblem, StoreKey};
 pub use expiry::{Expiry, OverdueRecord};
@@ -287,7 +287,8 @@ impl Store {
         let mut doc = RecordDoc::create(header, body, self.actor.clone())?;
         let record = doc.record()?;
         insert_record(&self.conn, &mut doc, true)?;
-        self.cache.put(doc);
+        let memo = Memo::of(&mut doc, record.clone());
+        self.cache.put_with_memo(doc, Some(memo));
         Ok(record)
     }
 
@@ -336,12 +337,21 @@ impl Store {
         Ok(())
     }
 
-    /// Reads a typed record.
+    /// Reads a typed record (from memory when the record was read or
+    /// edited lately and has not changed since).
     pub fn get(&mut self, id: &str) -> Result<Record, StoreError> {
-        let doc = self.take_doc(id)?;
-        let record = doc.record();
-        self.cache.put(doc);
-        Ok(record?)
+        let (mut doc, memo) = self.take_loaded(id)?;
+        match Memo::into_record(memo, &mut doc) {
+            Ok(record) => {
+                let memo = Memo::of(&mut doc, record.clone());
+                self.cache.put_with_memo(doc, Some(memo));
+                Ok(record)
+            }
+            Err(e) => {
+                self.cache.put(doc);
+                Err(e.into())
+            }
+        }
     }
 
     /// The record's whole Automerge document (for repair and interop).
@@ -363,7 +373,8 @@ impl Store {
             Err(StoreError::NotFound) => {
                 let record = incoming.record()?;
                 insert_record(&self.conn, &mut incoming, true)?;
-                self.cache.put(incoming);
+                let memo = Memo::of(&mut incoming, record.clone());
+                self.cache.put_with_memo(incoming, Some(memo));
                 Ok(record)
             }
             Err(e) => Err(e),
@@ -383,7 +394,8 @@ impl Store {
                 if !new_changes.is_empty() {
                     self.append_changes(&mut merged, &new_changes, true)?;
                 }
-                self.cache.put(merged);
+                let memo = Memo::of(&mut merged, record.clone());
+                self.cache.put_with_memo(merged, Some(memo));
                 Ok(record)
             }
         }
@@ -403,8 +415,14 @@ impl Store {
 
     /// Takes a record's document out of the cache or loads it from disk.
     pub(crate) fn take_doc(&mut self, id: &str) -> Result<RecordDoc, StoreError> {
-        if let Some(doc) = self.cache.take(id) {
-            return Ok(doc);
+        Ok(self.take_loaded(id)?.0)
+    }
+
+    /// [`Store::take_doc`], with the record last read from the document
+    /// when the cache kept it (see [`Memo`]).
+    fn take_loaded(&mut self, id: &str) -> Result<(RecordDoc, Option<Memo>), StoreError> {
+        if let Some(entry) = self.cache.take_with_memo(id) {
+            return Ok(entry);
         }
         let snapshot: Vec<u8> = self
             .conn
@@ -422,7 +440,7 @@ impl Store {
             let bytes: Vec<u8> = row.get(0)?;
             doc.apply_changes(&bytes)?;
         }
-        Ok(doc)
+        Ok((doc, None))
     }
 }
 
