@@ -26,6 +26,10 @@
 //!   erases what was due when it last synced. A clock set forward erases
 //!   early only copies the server already holds.
 //!
+//! What this means for a clock set back before the first sync, a record
+//! the server refused, and a legal hold set while the handset is offline:
+//! `docs/device-retention.md`.
+//!
 //! Erasure is one transaction per check (the record's row, its changes,
 //! its held feed entries and set-aside changes, as an erasure the server
 //! orders), with `secure_delete` on and the write-ahead log truncated
