@@ -103,6 +103,9 @@ pub struct Store {
     dir: PathBuf,
     /// The key of an encrypted store; `None` for a plaintext one.
     key: Option<StoreKey>,
+    /// Changes appended before a record is compacted: [`COMPACT_AFTER`],
+    /// or lower in the core's own tests.
+    compact_after: i64,
 }
 
 impl std::fmt::Debug for Store {
@@ -205,9 +208,11 @@ impl Store {
         key: Option<StoreKey>,
     ) -> Result<Self, StoreError> {
         let actor = load_or_create_actor(&conn)?;
+        let compact_after = compaction_threshold(&conn)?;
         Ok(Store {
             conn,
             actor,
+            compact_after,
             cache: DocCache::default(),
             moved_aside,
             dir: dir.to_path_buf(),
@@ -332,7 +337,7 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        write_changes(&tx, doc, bytes, local)?;
+        write_changes(&tx, doc, bytes, local, self.compact_after)?;
         tx.commit()?;
         Ok(())
     }
@@ -495,6 +500,7 @@ fn write_changes(
     doc: &mut RecordDoc,
     bytes: &[u8],
     local: bool,
+    compact_after: i64,
 ) -> Result<(), StoreError> {
     let columns = doc.index_columns()?;
     let id = doc.header().id.clone();
@@ -518,7 +524,7 @@ fn write_changes(
         ],
         |r| r.get(0),
     )?;
-    if pending >= COMPACT_AFTER {
+    if pending >= compact_after {
         let snapshot = doc.save();
         conn.execute(
             "UPDATE records SET snapshot = ?2, changes_since_snapshot = 0 WHERE id = ?1",
@@ -527,6 +533,46 @@ fn write_changes(
         conn.execute("DELETE FROM changes WHERE record_id = ?1", [&id])?;
     }
     Ok(())
+}
+
+/// Where the core's tests keep a lower compaction threshold.
+#[cfg(feature = "crash-seams")]
+const COMPACT_AFTER_META: &str = "test_compact_after";
+
+/// Changes appended before a record is compacted: [`COMPACT_AFTER`]; in
+/// builds with the test seams, lower if a test set it
+/// ([`Store::set_compact_after`]), never higher.
+fn compaction_threshold(conn: &Connection) -> Result<i64, StoreError> {
+    #[cfg(feature = "crash-seams")]
+    {
+        let set: Option<i64> = conn
+            .query_row(
+                "SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?1",
+                [COMPACT_AFTER_META],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(n) = set {
+            return Ok(n.clamp(1, COMPACT_AFTER));
+        }
+    }
+    let _ = conn;
+    Ok(COMPACT_AFTER)
+}
+
+#[cfg(feature = "crash-seams")]
+impl Store {
+    /// Test-only (builds with the test seams): compacts each record after
+    /// `changes` changes (1 to [`COMPACT_AFTER`]) from now on and in every
+    /// later opening of this store, so a test reaches several compactions
+    /// with a few dozen edits rather than hundreds. It only ever tightens
+    /// the bound on the change log.
+    pub fn set_compact_after(&mut self, changes: i64) -> Result<(), StoreError> {
+        let changes = changes.clamp(1, COMPACT_AFTER);
+        self.set_meta(COMPACT_AFTER_META, changes.to_string().as_bytes())?;
+        self.compact_after = changes;
+        Ok(())
+    }
 }
 
 /// Test-only: ends the process at a named point of a file swap or an
