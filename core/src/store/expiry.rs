@@ -59,8 +59,14 @@ pub struct OverdueRecord {
     /// The encounter or call the period counts from.
     pub occurred_at: Timestamp,
     /// The server refused its changes (see `SyncSummary::rejected`): it
-    /// will not be acknowledged as it stands.
+    /// will not be acknowledged as it stands. The officer amends it (any
+    /// edit clears the refusal and sends it again); the device never
+    /// erases it while it is refused (`docs/device-retention.md`).
     pub refused: bool,
+    /// The server's reason for the refusal, as it gave it (names fields,
+    /// never their content); `None` unless `refused`.
+    #[uniffi(default = None)]
+    pub refusal: Option<String>,
 }
 
 /// What one retention check did.
@@ -128,7 +134,7 @@ struct Candidate {
     occurred_at: Timestamp,
     /// Every change is on the server.
     acknowledged: bool,
-    refused: bool,
+    refusal: Option<String>,
 }
 
 impl Store {
@@ -173,7 +179,7 @@ impl Store {
         };
         let now = self.retention_now(device_now)?;
         let mut stmt = self.conn.prepare_cached(
-            "SELECT id, kind, reference, occurred_at, unsynced = 0, rejection IS NOT NULL
+            "SELECT id, kind, reference, occurred_at, unsynced = 0, rejection
              FROM records
              WHERE id NOT IN (SELECT record_id FROM legal_holds)
              ORDER BY occurred_at, id",
@@ -185,12 +191,12 @@ impl Store {
                 r.get::<_, String>(2)?,
                 r.get::<_, String>(3)?,
                 r.get::<_, bool>(4)?,
-                r.get::<_, bool>(5)?,
+                r.get::<_, Option<String>>(5)?,
             ))
         })?;
         let mut due = Vec::new();
         for row in rows {
-            let (id, kind, reference, occurred_at, acknowledged, refused) = row?;
+            let (id, kind, reference, occurred_at, acknowledged, refusal) = row?;
             let kind = RecordKind::parse(&kind)
                 .ok_or_else(|| DocumentError::Shape(format!("unknown kind for {id}")))?;
             let occurred_at = Timestamp::from_stored(&occurred_at)
@@ -205,7 +211,7 @@ impl Store {
                     reference,
                     occurred_at,
                     acknowledged,
-                    refused,
+                    refusal,
                 });
             }
         }
@@ -277,6 +283,7 @@ fn overdue(c: Candidate) -> OverdueRecord {
         kind: c.kind,
         reference: c.reference,
         occurred_at: c.occurred_at,
-        refused: c.refused,
+        refused: c.refusal.is_some(),
+        refusal: c.refusal,
     }
 }

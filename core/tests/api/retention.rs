@@ -233,7 +233,12 @@ fn a_record_the_server_lacks_is_kept_and_flagged_until_it_is_acknowledged() {
         sorted(vec![search.clone(), unsent.clone()])
     );
     assert_eq!(nb.overdue_records().unwrap(), check.overdue);
-    assert!(check.overdue.iter().all(|o| !o.refused));
+    assert!(
+        check
+            .overdue
+            .iter()
+            .all(|o| !o.refused && o.refusal.is_none())
+    );
     assert_eq!(
         ids(&nb),
         sorted(vec![search.clone(), unsent.clone(), scene.clone()])
@@ -365,6 +370,11 @@ fn a_new_record_the_server_refused_stays_overdue_and_refused_until_the_officer_a
             (overdue[0].record_id.as_str(), overdue[0].refused),
             (refused.id.as_str(), true)
         );
+        assert_eq!(
+            overdue[0].refusal.as_deref(),
+            Some("datetime: too long ago for a new record"),
+            "with the server's reason"
+        );
         assert_eq!(overdue[0].reference, refused.reference);
         assert_eq!(nb.check_retention().unwrap().overdue, overdue);
         clock.advance(TimeDelta::days(400));
@@ -386,6 +396,7 @@ fn a_new_record_the_server_refused_stays_overdue_and_refused_until_the_officer_a
     let overdue = nb.overdue_records().unwrap();
     assert_eq!(overdue.len(), 1);
     assert!(!overdue[0].refused, "waiting to be sent, no longer refused");
+    assert_eq!(overdue[0].refusal, None);
     drop(nb);
     sync_with(dir.path(), answer(vec![]));
     let nb = open(dir.path(), &clock);
