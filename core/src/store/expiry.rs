@@ -21,10 +21,11 @@
 //!   it is erased by the next check.
 //! - A record on legal hold is kept, whatever its age; when the server's
 //!   list no longer names it, the next check erases it if it is due.
-//! - "Now" is the later of the device's clock and the last time a server
-//!   answered (`server_time`), so a handset whose clock was set back still
-//!   erases what was due when it last synced. A clock set forward erases
-//!   early only copies the server already holds.
+//! - "Now" is at least the later of the device's clock and the last time a
+//!   server answered (`server_time`), so a handset whose clock was set
+//!   back still erases what was due when it last synced (the facade adds
+//!   the monotonic time passed since, `api/retention.rs`). A clock set
+//!   forward erases early only copies the server already holds.
 //!
 //! What this means for a clock set back before the first sync, a record
 //! the server refused, and a legal hold set while the handset is offline:
@@ -161,13 +162,18 @@ impl Store {
         Ok(ids)
     }
 
+    /// The latest time a server answered with (`server_time`), if any.
+    pub fn server_time_heard(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(self
+            .meta(SERVER_TIME_META)?
+            .and_then(|b| String::from_utf8(b).ok())
+            .and_then(|t| instant(&t)))
+    }
+
     /// The time retention is counted at: the later of `device_now` and
     /// the last time a server answered.
     pub fn retention_now(&self, device_now: DateTime<Utc>) -> Result<DateTime<Utc>, StoreError> {
-        let heard = self
-            .meta(SERVER_TIME_META)?
-            .and_then(|b| String::from_utf8(b).ok())
-            .and_then(|t| instant(&t));
+        let heard = self.server_time_heard()?;
         Ok(heard.map_or(device_now, |heard| heard.max(device_now)))
     }
 
