@@ -70,6 +70,8 @@ fn a_document_saved_before_promise_fields_reads_checks_and_takes_them() {
     doc.check_schema().unwrap();
     doc.validate().unwrap();
     let record = doc.record().unwrap();
+    // Two conflicting lists: the one walk reads both as the document does.
+    assert_eq!(doc.checked_record_in_one_walk().unwrap(), record);
     let scene = record.body.scene().unwrap();
     let ids: BTreeSet<&str> = scene
         .promise_entries
@@ -268,6 +270,8 @@ proptest! {
         all.check_schema().unwrap();
         all.validate().unwrap();
         let merged = all.record().unwrap();
+        // The one walk reads what the two reads read, conflicts included.
+        prop_assert_eq!(&all.checked_record_in_one_walk().unwrap(), &merged);
         for device in &devices {
             prop_assert_eq!(&device.record().unwrap(), &merged, "every replica converges");
         }
