@@ -203,19 +203,23 @@ impl RecordDoc {
     }
 
     fn from_automerge(doc: AutoCommit) -> Result<Self, DocumentError> {
-        match doc.get(ROOT, "schema")? {
+        // The root, the header and its author, each in one range walk: a
+        // lookup per field costs a seek through the document each.
+        let tree = tree::Tree::along(&doc, &["header", "author"])?;
+        match autosurgeon::ReadDoc::get(&tree, &ROOT, "schema")? {
             Some((Value::Scalar(s), _)) if s.as_str() == Some(SCHEMA_ID) => {}
             _ => return Err(DocumentError::NotPocketbook),
         }
-        let version: u64 =
-            hydrate_prop(&doc, ROOT, "schema_version").map_err(|_| DocumentError::NotPocketbook)?;
+        let version: u64 = hydrate_prop(&tree, ROOT, "schema_version")
+            .map_err(|_| DocumentError::NotPocketbook)?;
         if version > SCHEMA_VERSION {
             return Err(DocumentError::TooNew {
                 found: version,
                 supported: SCHEMA_VERSION,
             });
         }
-        let header: RecordHeader = hydrate_prop(&doc, ROOT, "header")?;
+        let header: RecordHeader = hydrate_prop(&tree, ROOT, "header")?;
+        drop(tree);
         Ok(RecordDoc { doc, header })
     }
 

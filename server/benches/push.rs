@@ -45,7 +45,7 @@ use pocketbook_core::sync::wire::{MAX_PUSH_RECORDS, PushedRecord};
 use pocketbook_server::identity::{DeviceRow, OfficerRow, Role};
 use pocketbook_server::retention::RetentionPolicy;
 use pocketbook_server::storage::sqlite::SqliteStorage;
-use pocketbook_server::storage::{Principal, RecordCommit, Storage};
+use pocketbook_server::storage::{Principal, RecordCommit, RetentionStore, Storage};
 use pocketbook_server::sync::{self, Arrival, CommitMode, PushResult};
 
 const RECORDS: usize = 1_000;
@@ -325,7 +325,40 @@ fn bench(c: &mut Criterion) {
     });
     spent.report("update_1000/merge_and_checks");
     group.finish();
+    store_reads(c, &store, &pushes);
     steps(c, &pushes, &updates);
+}
+
+/// The store's two reads of a push (the record, its tombstone) alone, for
+/// every record: on an empty store (a new record) and on one holding them
+/// (an update). Part of `merge_and_checks`, but the store's work.
+fn store_reads(c: &mut Criterion, stored: &SqliteStorage, pushes: &[PushedRecord]) {
+    let (_dir, empty) = fresh();
+    let mut group = c.benchmark_group("steps");
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_millis(500));
+    group.measurement_time(Duration::from_secs(5));
+    for (name, store) in [("store_reads_new", &empty), ("store_reads_stored", stored)] {
+        let spent = Spent::default();
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    total += spent
+                        .time(|| {
+                            for p in pushes {
+                                black_box(store.record(&p.record_id).unwrap());
+                                black_box(store.tombstone(&p.record_id).unwrap());
+                            }
+                        })
+                        .1;
+                }
+                total
+            })
+        });
+        spent.report(&format!("steps/{name}"));
+    }
+    group.finish();
 }
 
 /// The document steps of a push, each over the 1,000 records.
@@ -360,6 +393,13 @@ fn steps(c: &mut Criterion, pushes: &[PushedRecord], updates: &[PushedRecord]) {
         b.iter(|| {
             for d in &new_docs {
                 black_box(d.checked_record().unwrap());
+            }
+        })
+    });
+    group.bench_function("checked_record_in_one_walk", |b| {
+        b.iter(|| {
+            for d in &new_docs {
+                black_box(d.checked_record_in_one_walk().unwrap());
             }
         })
     });

@@ -16,7 +16,7 @@ use super::DocumentError;
 use super::entries::{
     ATTENDING, LEGACY_CHECKLIST, LEGACY_NOTES, NOTE_ENTRIES, PROMISE_ENTRIES, TICK_ENTRIES,
 };
-use super::tree::{Node, Slot, Tree};
+use super::tree::{Node, Slot, Tree, slot};
 use crate::model::{
     MAX_ACTIONS, MAX_ATTENDING, MAX_NOTE_ENTRIES, MAX_PROMISE_ENTRIES, MAX_SHORT_LEN, MAX_TEXT_LEN,
     MAX_TICKS, RecordKind,
@@ -295,29 +295,6 @@ struct Walker<'a> {
     doc: &'a AutoCommit,
     v1: bool,
     tree: Tree<'a>,
-}
-
-/// The values of one key or index: the winner Automerge's range walk gave,
-/// and every value (`get_all`) only where it flagged a conflict, since a
-/// lookup costs a seek through the document.
-fn slot(
-    doc: &AutoCommit,
-    obj: &ObjId,
-    prop: Prop,
-    winner: (Value<'static>, ObjId),
-    conflict: bool,
-) -> Result<Slot, DocumentError> {
-    let all = if conflict {
-        let all = doc.get_all(obj, prop)?;
-        Some(
-            all.into_iter()
-                .map(|(value, id)| (value.into_owned(), id))
-                .collect(),
-        )
-    } else {
-        None
-    };
-    Ok(Slot { winner, all })
 }
 
 impl Slot {

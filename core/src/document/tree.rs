@@ -73,6 +73,29 @@ impl Slot {
     }
 }
 
+/// The values of one key or index: the winner Automerge's range walk gave,
+/// and every value (`get_all`) only where it flagged a conflict, since a
+/// lookup costs a seek through the document.
+pub(super) fn slot(
+    doc: &AutoCommit,
+    obj: &ObjId,
+    prop: Prop,
+    winner: (Value<'static>, ObjId),
+    conflict: bool,
+) -> Result<Slot, AutomergeError> {
+    let all = if conflict {
+        let all = doc.get_all(obj, prop)?;
+        Some(
+            all.into_iter()
+                .map(|(value, id)| (value.into_owned(), id))
+                .collect(),
+        )
+    } else {
+        None
+    };
+    Ok(Slot { winner, all })
+}
+
 /// One object the walk visited.
 pub(super) enum Node {
     /// A map's keys in Automerge's order.
@@ -93,6 +116,31 @@ impl<'a> Tree<'a> {
             doc,
             objects: HashMap::new(),
         }
+    }
+
+    /// The root map and the maps along `path` from it (`["header",
+    /// "author"]`), each read in one range walk: what a document's header
+    /// is read from, before its kind (and so its schema) is known.
+    pub(super) fn along(doc: &'a AutoCommit, path: &[&str]) -> Result<Self, AutomergeError> {
+        let mut tree = Tree::new(doc);
+        let mut obj = automerge::ROOT;
+        for key in std::iter::once(None).chain(path.iter().map(Some)) {
+            if let Some(key) = key {
+                match autosurgeon::ReadDoc::get(&tree, &obj, *key)? {
+                    Some((Value::Object(ObjType::Map), id)) => obj = id,
+                    _ => break,
+                }
+            }
+            let mut keys = Vec::new();
+            for item in ReadDoc::map_range(doc, &obj, ..) {
+                let key = item.key.to_string();
+                let winner = (item.value.clone().into_value(), item.id());
+                let slot = slot(doc, &obj, Prop::Map(key.clone()), winner, item.conflict)?;
+                keys.push((key, slot));
+            }
+            tree.insert(obj.clone(), Node::Map(keys));
+        }
+        Ok(tree)
     }
 
     pub(super) fn insert(&mut self, obj: ObjId, node: Node) {
