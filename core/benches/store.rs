@@ -11,6 +11,9 @@
 //! - `encrypted/scene_action_after_10` against both floors (plain, and
 //!   `floor/raw_sqlcipher_insert_commit` keyed as the store is): what an
 //!   edit costs on the encrypted store, and what encryption itself costs.
+//! - `cpu/*`: the encrypted and plain edits and both floors again, timed in
+//!   this thread's CPU time rather than wall time: the work of an edit
+//!   against the work of a bare insert, apart from the disk's `fsync`.
 //! - `open/10000_records`, `list/10000_records`: startup and the list screen.
 //! - `promises/10000_records` against `list/10000_records`: the officer's
 //!   promises screen (and a `PromiseWatch` check of everything), which
@@ -40,15 +43,40 @@ fn note(n: usize) -> ActionDetail {
     }
 }
 
+/// A clock for a benchmark: wall time, or the CPU time of this thread.
+type Clock = fn() -> Duration;
+
+/// Wall time since the first call.
+fn wall() -> Duration {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    START.get_or_init(Instant::now).elapsed()
+}
+
+/// The CPU time this thread has run, user and kernel (Linux's
+/// `/proc/thread-self/schedstat`, in nanoseconds): an edit's own work,
+/// without the time its `fsync` waits for the disk, whose cost on a
+/// shared disk moves by a factor of 40 between runs.
+fn thread_cpu() -> Duration {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+    let ns = text
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    Duration::from_nanos(ns)
+}
+
 /// Times one kind of durable edit on a record that already holds `prior`
-/// entries of that kind. A record holds a bounded number of entries
-/// (`MAX_ACTIONS`, `MAX_NOTE_ENTRIES`), so when the current record is full a
-/// new one is filled to `prior` again; only the timed edits are counted.
+/// entries of that kind, by `clock`. A record holds a bounded number of
+/// entries (`MAX_ACTIONS`, `MAX_NOTE_ENTRIES`), so when the current record
+/// is full a new one is filled to `prior` again; only the timed edits are
+/// counted.
 fn bench_appends(
     b: &mut criterion::Bencher<'_>,
     nb: &Notebook,
     prior: usize,
     bound: usize,
+    clock: Clock,
     append: impl Fn(&Notebook, &str, usize),
 ) {
     let fresh = || {
@@ -62,17 +90,18 @@ fn bench_appends(
     let mut held = prior;
     b.iter_custom(|iters| {
         let mut total = Duration::ZERO;
+        let mut started = clock();
         for _ in 0..iters {
             if held == bound {
+                total += clock() - started;
                 id = fresh();
                 held = prior;
+                started = clock();
             }
-            let started = Instant::now();
             append(nb, &id, held);
-            total += started.elapsed();
             held += 1;
         }
-        total
+        total + (clock() - started)
     });
 }
 
@@ -82,7 +111,12 @@ fn scene_action(c: &mut Criterion) {
         let dir = tempfile::tempdir().unwrap();
         let nb = Notebook::open(dir.path().display().to_string(), officer()).unwrap();
         group.bench_function(format!("after_{prior}"), |b| {
-            bench_appends(b, &nb, prior, MAX_ACTIONS, |nb, id, n| {
+            let bound = if prior == 10 {
+                AFTER_10_BOUND
+            } else {
+                MAX_ACTIONS
+            };
+            bench_appends(b, &nb, prior, bound, wall, |nb, id, n| {
                 nb.add_scene_action(id.into(), note(n)).unwrap();
             })
         });
@@ -97,12 +131,19 @@ fn encrypted_scene_action(c: &mut Criterion) {
     let nb = Notebook::open_encrypted(dir.path().display().to_string(), officer(), KEY.to_vec())
         .unwrap();
     group.bench_function("scene_action_after_10", |b| {
-        bench_appends(b, &nb, 10, MAX_ACTIONS, |nb, id, n| {
+        bench_appends(b, &nb, 10, AFTER_10_BOUND, wall, |nb, id, n| {
             nb.add_scene_action(id.into(), note(n)).unwrap();
         })
     });
     group.finish();
 }
+
+/// How many entries a record of the `after_10` benchmarks takes before a
+/// fresh one is filled to 10 again: those edits are timed on records of 10
+/// to 60 entries, as the name says, not on one record that grows through
+/// the whole run (which made the mean depend on how many iterations the
+/// run happened to make).
+const AFTER_10_BOUND: usize = 60;
 
 /// The benches' store key (raw, as the app passes it).
 const KEY: [u8; 32] = [0x5a; 32];
@@ -114,7 +155,12 @@ fn note_entry(c: &mut Criterion) {
         let dir = tempfile::tempdir().unwrap();
         let nb = Notebook::open(dir.path().display().to_string(), officer()).unwrap();
         group.bench_function(format!("after_{prior}"), |b| {
-            bench_appends(b, &nb, prior, MAX_NOTE_ENTRIES, |nb, id, n| {
+            let bound = if prior == 10 {
+                AFTER_10_BOUND
+            } else {
+                MAX_NOTE_ENTRIES
+            };
+            bench_appends(b, &nb, prior, bound, wall, |nb, id, n| {
                 nb.add_note(
                     id.into(),
                     format!("Spoke to neighbour at number {n}; saw a man in a grey hoodie"),
@@ -126,8 +172,8 @@ fn note_entry(c: &mut Criterion) {
     group.finish();
 }
 
-fn floor(c: &mut Criterion) {
-    // The bytes of one real scene-action change, as the store appends them.
+/// The bytes of one real scene-action change, as the store appends them.
+fn one_change() -> Vec<u8> {
     let header = pocketbook_fixtures::header(RecordKind::SceneAttendance, officer());
     let body = RecordBody::SceneAttendance {
         scene: SceneAttendance::from_input(scene_input()),
@@ -135,31 +181,83 @@ fn floor(c: &mut Criterion) {
     let mut doc = RecordDoc::create(header, &body, automerge::ActorId::random()).unwrap();
     doc.add_action(note(1), "PC1", &pocketbook_fixtures::at(10, 1))
         .unwrap();
-    let change = doc.last_local_change().unwrap();
+    doc.last_local_change().unwrap()
+}
 
-    let mut group = c.benchmark_group("floor");
-    for (name, keyed) in [
-        ("raw_sqlite_insert_commit", false),
-        ("raw_sqlcipher_insert_commit", true),
-    ] {
-        let dir = tempfile::tempdir().unwrap();
-        let conn = rusqlite::Connection::open(dir.path().join("floor.db")).unwrap();
-        if keyed {
-            // Keyed as the store keys itself: a raw 256-bit key.
-            let hex: String = KEY.iter().map(|b| format!("{b:02x}")).collect();
-            conn.execute_batch(&format!("PRAGMA key = \"x'{hex}'\";"))
+/// A database for the floors, plain or keyed as the store keys itself (a
+/// raw 256-bit key), with the store's pragmas.
+fn floor_db(dir: &std::path::Path, keyed: bool) -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open(dir.join("floor.db")).unwrap();
+    if keyed {
+        let hex: String = KEY.iter().map(|b| format!("{b:02x}")).collect();
+        conn.execute_batch(&format!("PRAGMA key = \"x'{hex}'\";"))
+            .unwrap();
+    }
+    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+    conn.pragma_update(None, "synchronous", "FULL").unwrap();
+    conn.execute_batch("CREATE TABLE changes (seq INTEGER PRIMARY KEY, bytes BLOB NOT NULL)")
+        .unwrap();
+    conn
+}
+
+/// The floors: one change inserted and committed, nothing else.
+const FLOORS: [(&str, bool); 2] = [
+    ("raw_sqlite_insert_commit", false),
+    ("raw_sqlcipher_insert_commit", true),
+];
+
+fn bench_floor(
+    b: &mut criterion::Bencher<'_>,
+    conn: &rusqlite::Connection,
+    change: &[u8],
+    clock: Clock,
+) {
+    b.iter_custom(|iters| {
+        let started = clock();
+        for _ in 0..iters {
+            conn.execute("INSERT INTO changes (bytes) VALUES (?1)", [change])
                 .unwrap();
         }
-        conn.pragma_update(None, "journal_mode", "WAL").unwrap();
-        conn.pragma_update(None, "synchronous", "FULL").unwrap();
-        conn.execute_batch("CREATE TABLE changes (seq INTEGER PRIMARY KEY, bytes BLOB NOT NULL)")
-            .unwrap();
+        clock() - started
+    })
+}
+
+fn floor(c: &mut Criterion) {
+    let change = one_change();
+    let mut group = c.benchmark_group("floor");
+    for (name, keyed) in FLOORS {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = floor_db(dir.path(), keyed);
+        group.bench_function(name, |b| bench_floor(b, &conn, &change, wall));
+    }
+    group.finish();
+}
+
+/// The same edits and floors in CPU time (see [`thread_cpu`]): the ratios
+/// of work, apart from the disk's `fsync`.
+fn cpu(c: &mut Criterion) {
+    let mut group = c.benchmark_group("cpu");
+    for (name, key) in [
+        ("scene_action_after_10", None),
+        ("encrypted_scene_action_after_10", Some(KEY.to_vec())),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().display().to_string();
+        let nb = match key {
+            Some(key) => Notebook::open_encrypted(path, officer(), key).unwrap(),
+            None => Notebook::open(path, officer()).unwrap(),
+        };
         group.bench_function(name, |b| {
-            b.iter(|| {
-                conn.execute("INSERT INTO changes (bytes) VALUES (?1)", [&change])
-                    .unwrap()
+            bench_appends(b, &nb, 10, AFTER_10_BOUND, thread_cpu, |nb, id, n| {
+                nb.add_scene_action(id.into(), note(n)).unwrap();
             })
         });
+    }
+    let change = one_change();
+    for (name, keyed) in FLOORS {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = floor_db(dir.path(), keyed);
+        group.bench_function(name, |b| bench_floor(b, &conn, &change, thread_cpu));
     }
     group.finish();
 }
@@ -200,6 +298,6 @@ fn open_and_list(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(50).measurement_time(Duration::from_secs(5));
-    targets = scene_action, encrypted_scene_action, note_entry, floor, open_and_list
+    targets = scene_action, encrypted_scene_action, note_entry, floor, cpu, open_and_list
 }
 criterion_main!(benches);

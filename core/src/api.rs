@@ -59,6 +59,9 @@ struct Shared {
     clock: DeviceClock,
     /// When (by `clock`) the last retention check ran.
     retention_checked: Mutex<Option<chrono::DateTime<chrono::Utc>>>,
+    /// The last server time heard, and the monotonic time when this
+    /// notebook first saw it (retention's "now", `api/retention.rs`).
+    server_time_seen: Mutex<Option<(chrono::DateTime<chrono::Utc>, chrono::TimeDelta)>>,
 }
 
 /// The store, unless the notebook was wiped or closed. Changed only under

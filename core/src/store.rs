@@ -33,7 +33,7 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, pa
 use crate::document::{DocumentError, RecordDoc};
 use crate::model::{Record, RecordBody, RecordHeader, RecordKind, RecordStatus, Timestamp};
 
-use cache::DocCache;
+use cache::{DocCache, Memo};
 use encryption::{FileState, file_state, read_key_check, write_key_check};
 pub use encryption::{KEY_CHECK_FILE, KeyProblem, StoreKey};
 pub use expiry::{Expiry, OverdueRecord};
@@ -103,6 +103,9 @@ pub struct Store {
     dir: PathBuf,
     /// The key of an encrypted store; `None` for a plaintext one.
     key: Option<StoreKey>,
+    /// Changes appended before a record is compacted: [`COMPACT_AFTER`],
+    /// or lower in the core's own tests.
+    compact_after: i64,
 }
 
 impl std::fmt::Debug for Store {
@@ -205,9 +208,11 @@ impl Store {
         key: Option<StoreKey>,
     ) -> Result<Self, StoreError> {
         let actor = load_or_create_actor(&conn)?;
+        let compact_after = compaction_threshold(&conn)?;
         Ok(Store {
             conn,
             actor,
+            compact_after,
             cache: DocCache::default(),
             moved_aside,
             dir: dir.to_path_buf(),
@@ -287,7 +292,8 @@ impl Store {
         let mut doc = RecordDoc::create(header, body, self.actor.clone())?;
         let record = doc.record()?;
         insert_record(&self.conn, &mut doc, true)?;
-        self.cache.put(doc);
+        let memo = Memo::of(&mut doc, record.clone());
+        self.cache.put_with_memo(doc, Some(memo));
         Ok(record)
     }
 
@@ -331,17 +337,26 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        write_changes(&tx, doc, bytes, local)?;
+        write_changes(&tx, doc, bytes, local, self.compact_after)?;
         tx.commit()?;
         Ok(())
     }
 
-    /// Reads a typed record.
+    /// Reads a typed record (from memory when the record was read or
+    /// edited lately and has not changed since).
     pub fn get(&mut self, id: &str) -> Result<Record, StoreError> {
-        let doc = self.take_doc(id)?;
-        let record = doc.record();
-        self.cache.put(doc);
-        Ok(record?)
+        let (mut doc, memo) = self.take_loaded(id)?;
+        match Memo::into_record(memo, &mut doc) {
+            Ok(record) => {
+                let memo = Memo::of(&mut doc, record.clone());
+                self.cache.put_with_memo(doc, Some(memo));
+                Ok(record)
+            }
+            Err(e) => {
+                self.cache.put(doc);
+                Err(e.into())
+            }
+        }
     }
 
     /// The record's whole Automerge document (for repair and interop).
@@ -363,7 +378,8 @@ impl Store {
             Err(StoreError::NotFound) => {
                 let record = incoming.record()?;
                 insert_record(&self.conn, &mut incoming, true)?;
-                self.cache.put(incoming);
+                let memo = Memo::of(&mut incoming, record.clone());
+                self.cache.put_with_memo(incoming, Some(memo));
                 Ok(record)
             }
             Err(e) => Err(e),
@@ -383,7 +399,8 @@ impl Store {
                 if !new_changes.is_empty() {
                     self.append_changes(&mut merged, &new_changes, true)?;
                 }
-                self.cache.put(merged);
+                let memo = Memo::of(&mut merged, record.clone());
+                self.cache.put_with_memo(merged, Some(memo));
                 Ok(record)
             }
         }
@@ -403,8 +420,14 @@ impl Store {
 
     /// Takes a record's document out of the cache or loads it from disk.
     pub(crate) fn take_doc(&mut self, id: &str) -> Result<RecordDoc, StoreError> {
-        if let Some(doc) = self.cache.take(id) {
-            return Ok(doc);
+        Ok(self.take_loaded(id)?.0)
+    }
+
+    /// [`Store::take_doc`], with the record last read from the document
+    /// when the cache kept it (see [`Memo`]).
+    fn take_loaded(&mut self, id: &str) -> Result<(RecordDoc, Option<Memo>), StoreError> {
+        if let Some(entry) = self.cache.take_with_memo(id) {
+            return Ok(entry);
         }
         let snapshot: Vec<u8> = self
             .conn
@@ -422,7 +445,7 @@ impl Store {
             let bytes: Vec<u8> = row.get(0)?;
             doc.apply_changes(&bytes)?;
         }
-        Ok(doc)
+        Ok((doc, None))
     }
 }
 
@@ -477,6 +500,7 @@ fn write_changes(
     doc: &mut RecordDoc,
     bytes: &[u8],
     local: bool,
+    compact_after: i64,
 ) -> Result<(), StoreError> {
     let columns = doc.index_columns()?;
     let id = doc.header().id.clone();
@@ -500,7 +524,7 @@ fn write_changes(
         ],
         |r| r.get(0),
     )?;
-    if pending >= COMPACT_AFTER {
+    if pending >= compact_after {
         let snapshot = doc.save();
         conn.execute(
             "UPDATE records SET snapshot = ?2, changes_since_snapshot = 0 WHERE id = ?1",
@@ -509,6 +533,46 @@ fn write_changes(
         conn.execute("DELETE FROM changes WHERE record_id = ?1", [&id])?;
     }
     Ok(())
+}
+
+/// Where the core's tests keep a lower compaction threshold.
+#[cfg(feature = "crash-seams")]
+const COMPACT_AFTER_META: &str = "test_compact_after";
+
+/// Changes appended before a record is compacted: [`COMPACT_AFTER`]; in
+/// builds with the test seams, lower if a test set it
+/// ([`Store::set_compact_after`]), never higher.
+fn compaction_threshold(conn: &Connection) -> Result<i64, StoreError> {
+    #[cfg(feature = "crash-seams")]
+    {
+        let set: Option<i64> = conn
+            .query_row(
+                "SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?1",
+                [COMPACT_AFTER_META],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(n) = set {
+            return Ok(n.clamp(1, COMPACT_AFTER));
+        }
+    }
+    let _ = conn;
+    Ok(COMPACT_AFTER)
+}
+
+#[cfg(feature = "crash-seams")]
+impl Store {
+    /// Test-only (builds with the test seams): compacts each record after
+    /// `changes` changes (1 to [`COMPACT_AFTER`]) from now on and in every
+    /// later opening of this store, so a test reaches several compactions
+    /// with a few dozen edits rather than hundreds. It only ever tightens
+    /// the bound on the change log.
+    pub fn set_compact_after(&mut self, changes: i64) -> Result<(), StoreError> {
+        let changes = changes.clamp(1, COMPACT_AFTER);
+        self.set_meta(COMPACT_AFTER_META, changes.to_string().as_bytes())?;
+        self.compact_after = changes;
+        Ok(())
+    }
 }
 
 /// Test-only: ends the process at a named point of a file swap or an

@@ -20,7 +20,7 @@ use pocketbook_core::rules::{self, Actor, Write};
 
 use crate::identity::Principal;
 pub use crate::identity::Role;
-use crate::storage::FeedRow;
+use crate::storage::{Audience, FeedRow};
 
 /// A record as far as scope is concerned.
 pub use pocketbook_core::rules::RecordScope;
@@ -40,6 +40,24 @@ pub fn of_row(row: &FeedRow) -> RecordScope<'_> {
         author: &row.author,
         station: &row.station,
         readers: &row.readers,
+    }
+}
+
+/// The audiences of the feed's index ([`Audience`]) that hold every entry
+/// the device may receive, so its sync reads only those: an officer's own
+/// (authored or shared with them); a supervisor's, and their station's.
+/// Staff and admins receive nothing by sync. This only narrows the read:
+/// [`may_see`] is still asked of every entry, and a test below holds the
+/// two together (whatever [`may_see`] lets through is in these audiences).
+pub fn audience(principal: &Principal) -> Vec<Audience> {
+    let officer = &principal.officer;
+    match officer.role {
+        Role::Officer => vec![Audience::Officer(officer.shoulder_number.clone())],
+        Role::Supervisor => vec![
+            Audience::Officer(officer.shoulder_number.clone()),
+            Audience::Station(officer.station.clone()),
+        ],
+        Role::Staff | Role::Admin => Vec::new(),
     }
 }
 
@@ -102,6 +120,45 @@ mod tests {
                 role,
                 active: true,
             },
+        }
+    }
+
+    /// The audience index narrows the feed read without hiding anything
+    /// the rule allows: for every role and every way a record can relate
+    /// to the officer, what `may_see` lets through is indexed under one of
+    /// the officer's audiences (an entry's are its author, its readers and
+    /// its station, as both backends index it).
+    #[test]
+    fn what_the_rule_lets_through_is_in_the_officers_audiences() {
+        let roles = [Role::Officer, Role::Supervisor, Role::Staff, Role::Admin];
+        let readers_cases: [&[String]; 3] = [&[], &["PC9".to_string()], &["PC1".to_string()]];
+        for role in roles {
+            let me = principal("PC1", "Central", role);
+            let mine = audience(&me);
+            for author in ["PC1", "PC2"] {
+                for station in ["Central", "North"] {
+                    for readers in readers_cases {
+                        let entry = FeedRow {
+                            seq: 1,
+                            record_id: "r".into(),
+                            kind: pocketbook_core::model::RecordKind::SceneAttendance,
+                            author: author.into(),
+                            station: station.into(),
+                            origin_device: "elsewhere".into(),
+                            changes: Vec::new(),
+                            readers: readers.to_vec(),
+                            erased: false,
+                            received_at: None,
+                        };
+                        if may_see(&me, of_row(&entry)) {
+                            assert!(
+                                mine.iter().any(|a| a.holds(&entry)),
+                                "{role:?} may see {author}/{station}/{readers:?} but does not read it"
+                            );
+                        }
+                    }
+                }
+            }
         }
     }
 

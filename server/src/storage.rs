@@ -187,6 +187,62 @@ pub struct FeedRow {
     pub received_at: Option<String>,
 }
 
+/// Whom feed entries are for, as the audience index keys them: every
+/// entry is indexed under its author, each officer it is shared with, and
+/// its station (which only the station's supervisors read). A device reads
+/// the feed under the audiences of its officer ([`crate::scope::audience`])
+/// and so touches only entries it may see; the scope rule is still asked
+/// of every entry returned: the index narrows the read, it decides nothing.
+///
+/// Both backends key the index as [`Audience::key`] spells it (`o:` and an
+/// officer's shoulder number, `s:` and a station), in their SQL too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Audience {
+    /// The officer with this shoulder number: the entries they authored
+    /// and those of records shared with them.
+    Officer(String),
+    /// Every entry made at this station.
+    Station(String),
+}
+
+impl Audience {
+    /// The key the audience index stores.
+    pub fn key(&self) -> String {
+        match self {
+            Audience::Officer(number) => format!("o:{number}"),
+            Audience::Station(station) => format!("s:{station}"),
+        }
+    }
+
+    /// Whether the entry is indexed under this audience: the rule each
+    /// backend's index follows (its author, each reader, its station).
+    pub fn holds(&self, entry: &FeedRow) -> bool {
+        match self {
+            Audience::Officer(number) => {
+                entry.author == *number || entry.readers.iter().any(|r| r == number)
+            }
+            Audience::Station(station) => entry.station == *station,
+        }
+    }
+}
+
+/// The feed after a cursor as some audiences see it ([`Storage::feed_for`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedSlice {
+    /// The entries, oldest first.
+    pub rows: Vec<FeedRow>,
+    /// Where the reader may move its cursor: every entry of the audiences
+    /// between the cursor and `end` is in `rows`. When nothing was left
+    /// out it is the feed's head (or the cursor, if that is further).
+    pub end: u64,
+    /// A bound (rows or bytes) cut the slice: there may be more after `end`.
+    pub more: bool,
+    /// Rows the read touched: audience index entries and feed entries. It
+    /// depends on what the audiences may see, never on how many entries
+    /// others wrote.
+    pub examined: u64,
+}
+
 /// An audit event to append; the backend gives it its sequence number,
 /// time and place in the hash chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -508,6 +564,46 @@ pub trait Storage:
         limit: u32,
         max_bytes: usize,
     ) -> Result<Vec<FeedRow>, StorageError>;
+
+    /// Feed entries after `cursor` indexed under any of `audience`, oldest
+    /// first, read through the audience index: at most `limit` entries,
+    /// and no further one once their change bytes reach `max_bytes` (the
+    /// first always comes). Only positions up to the feed's head as read
+    /// at the start are returned, and positions are visible only in order
+    /// (see [`Storage::commit_record`]), so `end` never passes an entry
+    /// that could still commit.
+    ///
+    /// The index is kept in the transaction that writes each entry, and
+    /// when a record is shared every earlier entry of it is indexed under
+    /// the new reader, as the feed's scope uses a record's readers now.
+    ///
+    /// This default reads the whole window ([`Storage::feed_window`]) and
+    /// keeps the audiences' entries ([`Audience::holds`]): correct, but it
+    /// reads past everyone's entries, and stops at the last entry it read
+    /// (it does not know the head). Both backends index the feed instead.
+    fn feed_for(
+        &self,
+        audience: &[Audience],
+        cursor: u64,
+        limit: u32,
+        max_bytes: usize,
+    ) -> Result<FeedSlice, StorageError> {
+        let rows = self.feed_window(cursor, limit, max_bytes)?;
+        let bytes: usize = rows.iter().map(|r| r.changes.len()).sum();
+        let more = rows.len() >= limit as usize || bytes >= max_bytes;
+        let end = rows.last().map_or(cursor, |r| r.seq);
+        let examined = rows.len() as u64;
+        let rows = rows
+            .into_iter()
+            .filter(|row| audience.iter().any(|a| a.holds(row)))
+            .collect();
+        Ok(FeedSlice {
+            rows,
+            end,
+            more,
+            examined,
+        })
+    }
 
     /// Feed entries after `cursor`, oldest first, at most `limit` of them.
     fn feed_after(&self, cursor: u64, limit: u32) -> Result<Vec<FeedRow>, StorageError> {

@@ -108,6 +108,7 @@ impl Notebook {
                 network: std::sync::Mutex::default(),
                 clock,
                 retention_checked: std::sync::Mutex::default(),
+                server_time_seen: std::sync::Mutex::default(),
             }),
             officer,
         });

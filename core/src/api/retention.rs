@@ -15,12 +15,18 @@
 //!   daily WorkManager or BGTaskScheduler job, for a notebook left open and
 //!   unused).
 //!
+//! "Now" for retention is the latest of the device's clock, the last
+//! server time heard, and that server time plus the time the monotonic
+//! clock has seen pass since (while the app runs): on time with a clock
+//! set back, never early (`docs/device-retention.md`).
+//!
 //! A record erased by a check is announced to listeners as a change with
 //! origin `Erased` (none are registered yet when a notebook opens: the
 //! app's first `list` does not show it).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Instant;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
@@ -32,13 +38,29 @@ use crate::sync::wire::RetentionTerms;
 /// How often a notebook in use checks retention at least.
 pub const RETENTION_CHECK_EVERY: TimeDelta = TimeDelta::hours(24);
 
-/// The device's clock as a notebook reads it for retention: the system
-/// clock, or (for tests, Rust only) the system clock moved forward by an
-/// amount the test sets, so a test passes a year without sleeping.
-#[derive(Debug, Clone, Default)]
+/// The device's clocks as a notebook reads them for retention: the system
+/// clock (which anyone may set), and a monotonic clock (time passing since
+/// the app's process started, which setting the clock does not move). For
+/// tests (Rust only) both can be moved, so a test passes a year without
+/// sleeping.
+#[derive(Debug, Clone)]
 pub struct DeviceClock {
     /// Seconds added to the system clock.
     ahead: Arc<AtomicI64>,
+    /// Seconds added to the monotonic clock.
+    passed: Arc<AtomicI64>,
+    /// The monotonic clock's origin.
+    origin: Instant,
+}
+
+impl Default for DeviceClock {
+    fn default() -> Self {
+        DeviceClock {
+            ahead: Arc::default(),
+            passed: Arc::default(),
+            origin: Instant::now(),
+        }
+    }
 }
 
 impl DeviceClock {
@@ -47,14 +69,31 @@ impl DeviceClock {
         Self::default()
     }
 
-    /// Moves this clock (and every notebook reading it) forward.
+    /// Sets this clock (and every notebook reading it) forward, or back
+    /// with a negative `by`, as someone setting the handset's clock does:
+    /// no time passes.
     pub fn advance(&self, by: TimeDelta) {
         self.ahead.fetch_add(by.num_seconds(), Ordering::SeqCst);
+    }
+
+    /// Lets `by` pass: the clock moves on by `by`, and so does the
+    /// monotonic clock.
+    pub fn pass(&self, by: TimeDelta) {
+        self.advance(by);
+        self.passed.fetch_add(by.num_seconds(), Ordering::SeqCst);
     }
 
     /// Now, by this clock.
     pub fn now(&self) -> DateTime<Utc> {
         Utc::now() + TimeDelta::seconds(self.ahead.load(Ordering::SeqCst))
+    }
+
+    /// The monotonic clock: time passed since this clock was made.
+    fn monotonic(&self) -> TimeDelta {
+        TimeDelta::from_std(self.origin.elapsed())
+            .unwrap_or(TimeDelta::MAX)
+            .checked_add(&TimeDelta::seconds(self.passed.load(Ordering::SeqCst)))
+            .unwrap_or(TimeDelta::MAX)
     }
 }
 
@@ -88,8 +127,9 @@ impl Notebook {
     /// or refused), oldest first: the app shows them as waiting to be sent.
     /// Each is erased here once the server acknowledges it.
     pub fn overdue_records(&self) -> Result<Vec<OverdueRecord>, ApiError> {
-        let now = self.shared.clock.now();
-        Ok(self.store()?.overdue(now)?)
+        let store = self.store()?;
+        let now = self.shared.retention_now(&store)?;
+        Ok(store.overdue(now)?)
     }
 
     /// The retention periods the server last sent; `None` before the first
@@ -165,7 +205,8 @@ impl Shared {
         let now = self.clock.now();
         let expiry = {
             let mut store = self.open_store()?;
-            let expiry = store.expire(now)?;
+            let counted = self.retention_now(&store)?;
+            let expiry = store.expire(counted)?;
             *lock(&self.retention_checked) = Some(now);
             expiry
         };
@@ -173,5 +214,32 @@ impl Shared {
             self.notify_id(id, *kind, ChangeOrigin::Erased);
         }
         Ok(expiry)
+    }
+
+    /// The time retention counts at: the device's clock or, when later,
+    /// the last server time heard plus the time the monotonic clock has
+    /// seen pass since this notebook first saw that server time. The
+    /// second is never later than the true time (the server's clock was
+    /// read before this notebook saw its answer, and setting the handset's
+    /// clock does not move the monotonic one), so a handset whose clock is
+    /// behind still erases on time while the app runs, never early. It
+    /// starts again from the server time at each opening (the monotonic
+    /// clock does not outlive the app's process).
+    fn retention_now(&self, store: &Store) -> Result<DateTime<Utc>, ApiError> {
+        let device = self.clock.now();
+        let Some(heard) = store.server_time_heard()? else {
+            return Ok(device);
+        };
+        let monotonic = self.clock.monotonic();
+        let mut seen = lock(&self.server_time_seen);
+        let since = match *seen {
+            Some((time, at)) if time == heard => at,
+            _ => {
+                *seen = Some((heard, monotonic));
+                monotonic
+            }
+        };
+        let passed = (monotonic - since).max(TimeDelta::zero());
+        Ok(device.max(heard.checked_add_signed(passed).unwrap_or(heard)))
     }
 }

@@ -1,32 +1,83 @@
 //! Documents recently used, kept in memory: an officer adding action
 //! after action to one scene never reloads its history.
+//!
+//! Beside each document the cache may keep the typed record read from it
+//! (a [`Memo`]), stamped with the document's heads. Reading a whole record
+//! out of its document costs time in proportion to the record (Automerge
+//! reads every field), and an edit needs the record as it was before (for
+//! the write rule) and as it is after: the record read after one edit is
+//! the "before" of the next. A memo is used only while the document's
+//! heads are still the ones it was read at, so it is never stale, and it
+//! leaves the cache with its document (an erased record's text does not
+//! stay in memory).
 
 use std::collections::{HashMap, VecDeque};
 
-use crate::document::RecordDoc;
+use automerge::ChangeHash;
+
+use crate::document::{DocumentError, RecordDoc};
+use crate::model::Record;
 
 /// Documents kept in memory.
 const CACHE_CAPACITY: usize = 32;
 
+/// A record as read from its document at `heads`.
+pub(super) struct Memo {
+    heads: Vec<ChangeHash>,
+    record: Record,
+}
+
+impl Memo {
+    /// The record of `doc` now: the memo's, when the document has not
+    /// changed since it was read, else read afresh.
+    pub(super) fn into_record(
+        memo: Option<Memo>,
+        doc: &mut RecordDoc,
+    ) -> Result<Record, DocumentError> {
+        match memo {
+            Some(m) if m.heads == doc.heads() => Ok(m.record),
+            _ => doc.record(),
+        }
+    }
+
+    /// A memo of `record`, read from `doc` as it is now.
+    pub(super) fn of(doc: &mut RecordDoc, record: Record) -> Memo {
+        Memo {
+            heads: doc.heads(),
+            record,
+        }
+    }
+}
+
 /// A small least-recently-used cache of loaded documents.
 #[derive(Default)]
 pub(super) struct DocCache {
-    docs: HashMap<String, RecordDoc>,
+    docs: HashMap<String, (RecordDoc, Option<Memo>)>,
     order: VecDeque<String>,
 }
 
 impl DocCache {
+    /// Takes a document out, forgetting its memo.
     pub(super) fn take(&mut self, id: &str) -> Option<RecordDoc> {
-        let doc = self.docs.remove(id)?;
+        self.take_with_memo(id).map(|(doc, _)| doc)
+    }
+
+    /// Takes a document out with its memo, if one is kept.
+    pub(super) fn take_with_memo(&mut self, id: &str) -> Option<(RecordDoc, Option<Memo>)> {
+        let entry = self.docs.remove(id)?;
         self.order.retain(|o| o != id);
-        Some(doc)
+        Some(entry)
     }
 
     pub(super) fn put(&mut self, doc: RecordDoc) {
+        self.put_with_memo(doc, None);
+    }
+
+    pub(super) fn put_with_memo(&mut self, doc: RecordDoc, memo: Option<Memo>) {
         let id = doc.header().id.clone();
         self.order.retain(|o| o != &id);
         self.order.push_back(id.clone());
-        self.docs.insert(id, doc);
+        self.docs.insert(id, (doc, memo));
         while self.order.len() > CACHE_CAPACITY {
             if let Some(old) = self.order.pop_front() {
                 self.docs.remove(&old);

@@ -12,6 +12,7 @@
 //! which changes nothing for scope: even a supervisor changes only their
 //! own and shared records.
 
+use super::cache::Memo;
 use super::{Store, StoreError};
 use crate::document::{DocumentError, RecordDoc};
 use crate::model::{Record, RecordHeader};
@@ -34,7 +35,16 @@ impl Store {
     ) -> Result<T, StoreError> {
         let access = self.access()?;
         let role = access.as_ref().map_or(Role::Officer, |a| a.role);
-        let before = self.get(id)?;
+        let (mut doc, memo) = self.take_loaded(id)?;
+        // The record as it is: from memory when the last read or edit of
+        // it left it there and the document has not changed since.
+        let before = match Memo::into_record(memo, &mut doc) {
+            Ok(record) => record,
+            Err(e) => {
+                self.cache.put(doc);
+                return Err(e.into());
+            }
+        };
         let record = scope_of(&before);
         let actor = Actor {
             shoulder_number: editor,
@@ -44,30 +54,35 @@ impl Store {
                 .map_or(before.header.author.station.as_str(), |a| &a.station),
         };
         if !rules::may_write(actor, record) {
-            return Err(forbidden(if rules::may_see(actor, record) {
+            let refusal = forbidden(if rules::may_see(actor, record) {
                 "this record is read-only for you: only its author and the officers attending may change it"
             } else {
                 "you may not change this record"
-            }));
+            });
+            let memo = Memo::of(&mut doc, before);
+            self.cache.put_with_memo(doc, Some(memo));
+            return Err(refusal);
         }
-        let mut refused = None;
-        let result = self.edit(id, |doc| {
-            let heads = doc.heads();
-            let value = edit(doc)?;
-            if doc.heads() != heads
-                && let Err(refusal) = rules::check_write(actor, record, &before, &doc.record()?)
-            {
-                // Abandons the edit (the store drops its copy); the
-                // refusal is what the caller hears.
-                refused = Some(refusal.message);
-                return Err(DocumentError::Shape("refused by the edit rule".into()));
-            }
-            Ok(value)
-        });
-        match refused {
-            Some(message) => Err(forbidden(message)),
-            None => result,
+        // From here on a failure drops this copy of the document (the
+        // next use reloads it from disk), so memory never holds what the
+        // disk does not.
+        let heads = doc.heads();
+        let value = edit(&mut doc)?;
+        if doc.heads() == heads {
+            let memo = Memo::of(&mut doc, before);
+            self.cache.put_with_memo(doc, Some(memo));
+            return Ok(value);
         }
+        // The whole record after the edit, read from the document, against
+        // the whole record before it: the rule the server runs.
+        let after = doc.record()?;
+        if let Err(refusal) = rules::check_write(actor, record, &before, &after) {
+            return Err(forbidden(refusal.message));
+        }
+        self.append_local_change(&mut doc)?;
+        let memo = Memo::of(&mut doc, after);
+        self.cache.put_with_memo(doc, Some(memo));
+        Ok(value)
     }
 
     /// Whether the officer named in `header` may open a record: a role

@@ -21,10 +21,15 @@
 //!   it is erased by the next check.
 //! - A record on legal hold is kept, whatever its age; when the server's
 //!   list no longer names it, the next check erases it if it is due.
-//! - "Now" is the later of the device's clock and the last time a server
-//!   answered (`server_time`), so a handset whose clock was set back still
-//!   erases what was due when it last synced. A clock set forward erases
-//!   early only copies the server already holds.
+//! - "Now" is at least the later of the device's clock and the last time a
+//!   server answered (`server_time`), so a handset whose clock was set
+//!   back still erases what was due when it last synced (the facade adds
+//!   the monotonic time passed since, `api/retention.rs`). A clock set
+//!   forward erases early only copies the server already holds.
+//!
+//! What this means for a clock set back before the first sync, a record
+//! the server refused, and a legal hold set while the handset is offline:
+//! `docs/device-retention.md`.
 //!
 //! Erasure is one transaction per check (the record's row, its changes,
 //! its held feed entries and set-aside changes, as an erasure the server
@@ -55,8 +60,14 @@ pub struct OverdueRecord {
     /// The encounter or call the period counts from.
     pub occurred_at: Timestamp,
     /// The server refused its changes (see `SyncSummary::rejected`): it
-    /// will not be acknowledged as it stands.
+    /// will not be acknowledged as it stands. The officer amends it (any
+    /// edit clears the refusal and sends it again); the device never
+    /// erases it while it is refused (`docs/device-retention.md`).
     pub refused: bool,
+    /// The server's reason for the refusal, as it gave it (names fields,
+    /// never their content); `None` unless `refused`.
+    #[uniffi(default = None)]
+    pub refusal: Option<String>,
 }
 
 /// What one retention check did.
@@ -124,7 +135,7 @@ struct Candidate {
     occurred_at: Timestamp,
     /// Every change is on the server.
     acknowledged: bool,
-    refused: bool,
+    refusal: Option<String>,
 }
 
 impl Store {
@@ -151,13 +162,18 @@ impl Store {
         Ok(ids)
     }
 
+    /// The latest time a server answered with (`server_time`), if any.
+    pub fn server_time_heard(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(self
+            .meta(SERVER_TIME_META)?
+            .and_then(|b| String::from_utf8(b).ok())
+            .and_then(|t| instant(&t)))
+    }
+
     /// The time retention is counted at: the later of `device_now` and
     /// the last time a server answered.
     pub fn retention_now(&self, device_now: DateTime<Utc>) -> Result<DateTime<Utc>, StoreError> {
-        let heard = self
-            .meta(SERVER_TIME_META)?
-            .and_then(|b| String::from_utf8(b).ok())
-            .and_then(|t| instant(&t));
+        let heard = self.server_time_heard()?;
         Ok(heard.map_or(device_now, |heard| heard.max(device_now)))
     }
 
@@ -169,7 +185,7 @@ impl Store {
         };
         let now = self.retention_now(device_now)?;
         let mut stmt = self.conn.prepare_cached(
-            "SELECT id, kind, reference, occurred_at, unsynced = 0, rejection IS NOT NULL
+            "SELECT id, kind, reference, occurred_at, unsynced = 0, rejection
              FROM records
              WHERE id NOT IN (SELECT record_id FROM legal_holds)
              ORDER BY occurred_at, id",
@@ -181,12 +197,12 @@ impl Store {
                 r.get::<_, String>(2)?,
                 r.get::<_, String>(3)?,
                 r.get::<_, bool>(4)?,
-                r.get::<_, bool>(5)?,
+                r.get::<_, Option<String>>(5)?,
             ))
         })?;
         let mut due = Vec::new();
         for row in rows {
-            let (id, kind, reference, occurred_at, acknowledged, refused) = row?;
+            let (id, kind, reference, occurred_at, acknowledged, refusal) = row?;
             let kind = RecordKind::parse(&kind)
                 .ok_or_else(|| DocumentError::Shape(format!("unknown kind for {id}")))?;
             let occurred_at = Timestamp::from_stored(&occurred_at)
@@ -201,7 +217,7 @@ impl Store {
                     reference,
                     occurred_at,
                     acknowledged,
-                    refused,
+                    refusal,
                 });
             }
         }
@@ -273,6 +289,7 @@ fn overdue(c: Candidate) -> OverdueRecord {
         kind: c.kind,
         reference: c.reference,
         occurred_at: c.occurred_at,
-        refused: c.refused,
+        refused: c.refusal.is_some(),
+        refusal: c.refusal,
     }
 }

@@ -180,7 +180,7 @@ impl Store {
             let stored = if t.is_new {
                 insert_record(&tx, &mut t.doc, false)
             } else {
-                write_changes(&tx, &mut t.doc, &t.changes, false)
+                write_changes(&tx, &mut t.doc, &t.changes, false, self.compact_after)
             };
             match stored {
                 Ok(()) => {

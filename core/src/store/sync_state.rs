@@ -327,7 +327,13 @@ impl Store {
             let stored = if t.is_new {
                 insert_record(&savepoint, &mut t.doc, false)
             } else {
-                write_changes(&savepoint, &mut t.doc, &t.changes, false)
+                write_changes(
+                    &savepoint,
+                    &mut t.doc,
+                    &t.changes,
+                    false,
+                    self.compact_after,
+                )
             };
             match stored {
                 Ok(()) => {

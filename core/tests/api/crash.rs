@@ -1,12 +1,14 @@
 //! A handheld can die at any instant. A child process appends scene actions
 //! and reports each call that returned; it is killed with SIGKILL mid-stream,
-//! and the store must then open with every reported edit in it.
+//! past compactions (the store compacts often in these tests), and the store
+//! must then open with every reported edit in it.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 use pocketbook_core::model::*;
 
+use crate::store::TEST_COMPACT_AFTER;
 use crate::support::*;
 
 const CHILD_ENV: &str = "POCKETBOOK_CRASH_CHILD_DIR";
@@ -37,6 +39,7 @@ fn sigkill_mid_stream_loses_no_returned_edit() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
+    crate::store::compact_often(dir.path());
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
@@ -59,8 +62,9 @@ fn sigkill_mid_stream_loses_no_returned_edit() {
         } else if let Some(n) = line.strip_prefix("done ") {
             let n: usize = n.parse().unwrap();
             last_done = Some(n);
-            // Past a compaction, so the kill can land in any kind of write.
-            if n >= 300 {
+            // Past two compactions and into the third run of changes, so
+            // the kill can land in any kind of write.
+            if n >= 2 * TEST_COMPACT_AFTER as usize + TEST_COMPACT_AFTER as usize / 2 {
                 break;
             }
         }

@@ -18,7 +18,9 @@ use pocketbook_core::Notebook;
 use pocketbook_core::api::{ApiError, ChangeOrigin, DeviceClock};
 use pocketbook_core::model::*;
 use pocketbook_core::store::{ListFilter, STORE_FILE, Store};
-use pocketbook_core::sync::wire::{Ack, PROTOCOL_VERSION, RetentionTerms, SyncResponse};
+use pocketbook_core::sync::wire::{
+    Ack, PROTOCOL_VERSION, Rejection, RejectionCode, RetentionTerms, SyncResponse,
+};
 
 use crate::support::*;
 
@@ -231,7 +233,12 @@ fn a_record_the_server_lacks_is_kept_and_flagged_until_it_is_acknowledged() {
         sorted(vec![search.clone(), unsent.clone()])
     );
     assert_eq!(nb.overdue_records().unwrap(), check.overdue);
-    assert!(check.overdue.iter().all(|o| !o.refused));
+    assert!(
+        check
+            .overdue
+            .iter()
+            .all(|o| !o.refused && o.refusal.is_none())
+    );
     assert_eq!(
         ids(&nb),
         sorted(vec![search.clone(), unsent.clone(), scene.clone()])
@@ -315,6 +322,158 @@ fn a_store_of_the_previous_version_takes_the_terms_and_applies_them() {
     assert_eq!(ids(&nb), vec![search]);
     clock.advance(A_YEAR_AND_A_WEEK);
     assert_eq!(nb.check_retention().unwrap().erased, 1);
+    assert!(ids(&nb).is_empty());
+}
+
+/// One sync with a server that refuses `refused` (as invalid, for good)
+/// and acknowledges every other pending change.
+fn sync_refusing(dir: &Path, refused: &str) {
+    let mut store = Store::open(dir).unwrap();
+    let pushes = store.pending_pushes(500, usize::MAX).unwrap();
+    let mut answer = answer(vec![]);
+    answer.acknowledged = pushes
+        .iter()
+        .filter(|p| p.record_id != refused)
+        .map(|p| Ack {
+            record_id: p.record_id.clone(),
+            heads: vec![],
+        })
+        .collect();
+    answer.rejected = vec![Rejection {
+        record_id: refused.into(),
+        code: RejectionCode::Invalid,
+        message: "datetime: too long ago for a new record".into(),
+    }];
+    store.apply_sync(&pushes, &answer, &mut |_| {}).unwrap();
+}
+
+#[test]
+fn a_new_record_the_server_refused_stays_overdue_and_refused_until_the_officer_amends_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, _, scene, _) = three_synced_records(dir.path());
+    let nb = Notebook::open(dir.path().display().to_string(), officer("PC1")).unwrap();
+    let refused = nb.create_stop_search(stop_search()).unwrap().header;
+    drop(nb);
+    sync_refusing(dir.path(), &refused.id);
+
+    // A year on, the acknowledged encounters go; the refused one never
+    // reached the server, so it is evidence only this handset holds: it is
+    // kept, listed as overdue and as refused, at every check, however late.
+    let clock = DeviceClock::system();
+    clock.advance(A_YEAR_AND_A_WEEK);
+    let nb = open(dir.path(), &clock);
+    assert_eq!(ids(&nb), sorted(vec![refused.id.clone(), scene.clone()]));
+    for _ in 0..2 {
+        let overdue = nb.overdue_records().unwrap();
+        assert_eq!(overdue.len(), 1, "{overdue:?}");
+        assert_eq!(
+            (overdue[0].record_id.as_str(), overdue[0].refused),
+            (refused.id.as_str(), true)
+        );
+        assert_eq!(
+            overdue[0].refusal.as_deref(),
+            Some("datetime: too long ago for a new record"),
+            "with the server's reason"
+        );
+        assert_eq!(overdue[0].reference, refused.reference);
+        assert_eq!(nb.check_retention().unwrap().overdue, overdue);
+        clock.advance(TimeDelta::days(400));
+    }
+    assert!(
+        nb.list(ListFilter::default())
+            .unwrap()
+            .iter()
+            .any(|s| s.id == refused.id && s.refused),
+        "the list marks it refused too"
+    );
+    nb.get(refused.id.clone()).expect("kept whole");
+
+    // The officer resolves it: an amendment (a note saying what was
+    // wrong) clears the refusal and sends it again; once acknowledged it
+    // goes like any other.
+    nb.add_note(refused.id.clone(), "Time entered wrongly; see note".into())
+        .unwrap();
+    let overdue = nb.overdue_records().unwrap();
+    assert_eq!(overdue.len(), 1);
+    assert!(!overdue[0].refused, "waiting to be sent, no longer refused");
+    assert_eq!(overdue[0].refusal, None);
+    drop(nb);
+    sync_with(dir.path(), answer(vec![]));
+    let nb = open(dir.path(), &clock);
+    assert_eq!(ids(&nb), vec![scene]);
+    assert!(nb.overdue_records().unwrap().is_empty());
+}
+
+#[test]
+fn a_clock_set_back_before_the_first_sync_erases_on_time_while_open_never_early() {
+    let dir = tempfile::tempdir().unwrap();
+    // A handset whose clock reads two years behind from the start: no
+    // server time heard, no terms, nothing erased.
+    let behind = DeviceClock::system();
+    behind.advance(TimeDelta::days(-730));
+    let nb = Notebook::open_with_clock(
+        dir.path().display().to_string(),
+        officer("PC1"),
+        behind.clone(),
+    )
+    .unwrap();
+    let search = nb.create_stop_search(stop_search()).unwrap().header.id;
+    assert_eq!(nb.check_retention().unwrap().erased, 0);
+    drop(nb);
+
+    // The first sync brings the terms and the server's (true) time: "now"
+    // for retention is never before it, so the record, made yesterday by
+    // the true clock, is not due: never early.
+    let mut first = answer(vec![]);
+    first.server_time = Some(chrono::Utc::now().to_rfc3339());
+    sync_with(dir.path(), first);
+    let nb = open(dir.path(), &behind);
+    assert_eq!(ids(&nb), vec![search.clone()], "never early");
+    // Setting the clock forward by a month is not time passing.
+    behind.advance(TimeDelta::days(30));
+    assert_eq!(nb.check_retention().unwrap().erased, 0);
+
+    // A year and a week pass with the app running, offline: the handset's
+    // clock still reads behind (by 11 months), but the time passed since
+    // the server's time was heard counts, and the record goes on time.
+    behind.pass(A_YEAR_AND_A_WEEK);
+    assert!(behind.now() < chrono::Utc::now() - TimeDelta::days(300));
+    assert!(ids(&nb).is_empty(), "erased on time by the first call");
+}
+
+#[test]
+fn a_clock_behind_after_a_restart_erases_late_never_early() {
+    let dir = tempfile::tempdir().unwrap();
+    let behind = DeviceClock::system();
+    behind.advance(TimeDelta::days(-730));
+    let nb = Notebook::open_with_clock(
+        dir.path().display().to_string(),
+        officer("PC1"),
+        behind.clone(),
+    )
+    .unwrap();
+    let search = nb.create_stop_search(stop_search()).unwrap().header.id;
+    drop(nb);
+    let mut first = answer(vec![]);
+    first.server_time = Some(chrono::Utc::now().to_rfc3339());
+    sync_with(dir.path(), first);
+
+    // A year passes while the app is not running (the monotonic clock does
+    // not outlive its process): on the next opening the handset's clock is
+    // still behind the last server time heard, which is all it can trust,
+    // so the record is kept: late, never early ...
+    behind.pass(A_YEAR_AND_A_WEEK);
+    let restarted = DeviceClock::system();
+    restarted.advance(behind.now() - chrono::Utc::now());
+    let nb = open(dir.path(), &restarted);
+    assert_eq!(ids(&nb), vec![search.clone()]);
+    assert_eq!(nb.check_retention().unwrap().erased, 0);
+    drop(nb);
+    // ... until a server time is heard again: then it goes at once.
+    let mut later = answer(vec![]);
+    later.server_time = Some((chrono::Utc::now() + A_YEAR_AND_A_WEEK).to_rfc3339());
+    sync_with(dir.path(), later);
+    let nb = open(dir.path(), &restarted);
     assert!(ids(&nb).is_empty());
 }
 

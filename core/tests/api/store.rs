@@ -3,14 +3,29 @@
 
 use pocketbook_core::ApiError;
 use pocketbook_core::model::*;
-use pocketbook_core::store::{COMPACT_AFTER, ListFilter, STORE_FILE};
+use pocketbook_core::store::{COMPACT_AFTER, ListFilter, STORE_FILE, Store};
 
 use crate::support::*;
+
+/// The store compacts a record every [`TEST_COMPACT_AFTER`] changes in these
+/// tests (every [`COMPACT_AFTER`] in the app): the same code path, reached
+/// with dozens of edits rather than hundreds.
+pub const TEST_COMPACT_AFTER: i64 = 16;
+
+/// Sets the store in `dir` to compact every [`TEST_COMPACT_AFTER`] changes.
+pub fn compact_often(dir: &std::path::Path) {
+    Store::open(dir)
+        .unwrap()
+        .set_compact_after(TEST_COMPACT_AFTER)
+        .unwrap();
+}
 
 #[test]
 fn edits_survive_reopening_and_compaction() {
     let dir = tempfile::tempdir().unwrap();
-    let total = COMPACT_AFTER as usize + 40;
+    compact_often(dir.path());
+    // Three compactions, and edits after the last.
+    let total = 3 * TEST_COMPACT_AFTER as usize + 5;
     let id = {
         let nb = notebook(&dir, "PC201");
         let id = nb
@@ -24,16 +39,45 @@ fn edits_survive_reopening_and_compaction() {
         }
         id
     };
+    // Compaction bounds the change log: the snapshot holds all but the
+    // edits since the last compaction.
+    let conn = rusqlite::Connection::open(dir.path().join(STORE_FILE)).unwrap();
+    let (changes, since): (i64, i64) = conn
+        .query_row(
+            "SELECT (SELECT count(*) FROM changes WHERE record_id = ?1),
+                    changes_since_snapshot FROM records WHERE id = ?1",
+            [&id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((changes, since), (5, 5));
+    drop(conn);
     let nb = notebook(&dir, "PC201");
     let record = nb.get(id).unwrap();
     let RecordBody::SceneAttendance { scene } = record.body else {
         panic!()
     };
     assert_eq!(scene.actions.len(), total);
-    assert_eq!(
-        scene.actions[total - 1].detail,
-        note(&format!("action {}", total - 1))
-    );
+    for (n, action) in scene.actions.iter().enumerate() {
+        assert_eq!(action.detail, note(&format!("action {n}")));
+    }
+}
+
+#[test]
+fn the_apps_threshold_is_the_bound_and_a_test_may_only_lower_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    store.set_compact_after(COMPACT_AFTER * 10).unwrap();
+    drop(store);
+    let conn = rusqlite::Connection::open(dir.path().join(STORE_FILE)).unwrap();
+    let kept: Vec<u8> = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'test_compact_after'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(kept, COMPACT_AFTER.to_string().into_bytes());
 }
 
 #[test]

@@ -44,8 +44,8 @@ use postgres::{NoTls, Transaction};
 use r2d2_postgres::PostgresConnectionManager;
 
 use super::{
-    AuditOf, DeviceRow, FeedRow, NewAuditEvent, OfficerRow, Principal, RecordCommit, RecordIndex,
-    RevokeReason, Storage, StorageError, StoredRecord,
+    Audience, AuditOf, DeviceRow, FeedRow, FeedSlice, NewAuditEvent, OfficerRow, Principal,
+    RecordCommit, RecordIndex, RevokeReason, Storage, StorageError, StoredRecord,
 };
 
 mod audit;
@@ -384,5 +384,15 @@ impl Storage for PostgresStorage {
         max_bytes: usize,
     ) -> Result<Vec<FeedRow>, StorageError> {
         records::feed_window(self, cursor, limit, max_bytes)
+    }
+
+    fn feed_for(
+        &self,
+        audience: &[Audience],
+        cursor: u64,
+        limit: u32,
+        max_bytes: usize,
+    ) -> Result<FeedSlice, StorageError> {
+        records::feed_for(self, audience, cursor, limit, max_bytes)
     }
 }

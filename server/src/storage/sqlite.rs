@@ -15,8 +15,8 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 use super::{
-    AuditOf, DeviceRow, FeedRow, NewAuditEvent, OfficerRow, Principal, RecordCommit, RecordIndex,
-    RevokeReason, Storage, StorageError, StoredRecord,
+    Audience, AuditOf, DeviceRow, FeedRow, FeedSlice, NewAuditEvent, OfficerRow, Principal,
+    RecordCommit, RecordIndex, RevokeReason, Storage, StorageError, StoredRecord,
 };
 
 mod audit;
@@ -269,5 +269,15 @@ impl Storage for SqliteStorage {
         max_bytes: usize,
     ) -> Result<Vec<FeedRow>, StorageError> {
         records::feed_window(self, cursor, limit, max_bytes)
+    }
+
+    fn feed_for(
+        &self,
+        audience: &[Audience],
+        cursor: u64,
+        limit: u32,
+        max_bytes: usize,
+    ) -> Result<FeedSlice, StorageError> {
+        records::feed_for(self, audience, cursor, limit, max_bytes)
     }
 }

@@ -16,11 +16,12 @@
 //! | `redeem_enrolment_code`             | `run` (once, expiry); `devices::devices_close`        |
 //! | `principal`, `device`, `devices`    | `run`; `devices::devices_close`                       |
 //! | `revoke_device`, `request_retire`   | `devices::devices_close`                              |
-//! | `touch_device`                      | `run`                                                 |
+//! | `touch_device`                      | `run`; `scoped::idle_syncs_do_not_write`              |
 //! | `record`, `records`                 | `run`; `retention::erasure`                           |
 //! | `commit_record`                     | `run` (CAS, races, duplicates); `access::access`      |
 //! | `commit_records`                    | `grouped::grouped_commits` (refusals refuse only one) |
 //! | `feed_window`, `feed_after`         | `run`; `access::access`; `retention::erasure`         |
+//! | `feed_for` (the read per scope)     | `scoped::scoped_reads`; `scoped::reader_added_later`  |
 //! | `AuditLog::append_audit`            | `audit::audit_chain`                                  |
 //! | `audit_events`, `audit_head`        | `audit::audit_chain` (filters, paging); `audit::empty`|
 //! | `RetentionStore::retention_due`     | `retention::retention_due`                            |
@@ -67,6 +68,7 @@ mod devices;
 pub(crate) mod figures;
 pub(crate) mod grouped;
 pub(crate) mod retention;
+pub(crate) mod scoped;
 pub(crate) mod shared;
 
 use access::access;
@@ -180,6 +182,30 @@ macro_rules! storage_suite {
                 return;
             }
             $crate::storage::suite::figures::frozen_once($make)
+        }
+        #[test]
+        fn suite_feed_read_per_scope() {
+            if !($ready)() {
+                return;
+            }
+            $crate::storage::suite::fresh($crate::storage::suite::scoped::scoped_reads, $make)
+        }
+        #[test]
+        fn suite_feed_reader_added_later() {
+            if !($ready)() {
+                return;
+            }
+            $crate::storage::suite::fresh($crate::storage::suite::scoped::reader_added_later, $make)
+        }
+        #[test]
+        fn suite_idle_syncs_do_not_write() {
+            if !($ready)() {
+                return;
+            }
+            $crate::storage::suite::fresh(
+                $crate::storage::suite::scoped::idle_syncs_do_not_write,
+                $make,
+            )
         }
         #[test]
         fn suite_copy_attempts_audited() {

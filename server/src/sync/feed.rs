@@ -9,7 +9,7 @@ use crate::audit::{self, Action, actor};
 use crate::scope;
 use crate::storage::{NewAuditEvent, Principal, Storage, StorageError};
 
-/// Feed rows examined per request at most, whatever the device may see,
+/// Feed entries read per request at most, whatever the device may see,
 /// so one request's cost stays bounded.
 const MAX_EXAMINED: u32 = 4 * MAX_PAGE_ENTRIES;
 /// Change bytes per page, roughly.
@@ -23,14 +23,21 @@ pub struct FeedPage {
     /// A `record-read` event for each entry of a record the device's
     /// officer did not author: appended before the page is sent.
     pub reads: Vec<NewAuditEvent>,
+    /// Rows the read touched (audience index and feed entries): bounded by
+    /// what the device may see, not by what others wrote.
+    pub examined: u64,
 }
 
 /// The feed after `cursor` that this device may see, skipping what it caused.
 ///
-/// One request examines at most [`MAX_EXAMINED`] rows and about
-/// [`PAGE_BYTES`] of changes, whatever the device may see, so its cost is
-/// bounded; `cursor` moves past every row examined (seen or skipped), and
-/// `more` says the device should ask again at once.
+/// The read goes through the feed's audience index
+/// ([`crate::storage::Storage::feed_for`]) under the device's officer's
+/// audiences ([`scope::audience`]), so it touches only entries the device
+/// may see, and the scope rule is still asked of each. One request reads at
+/// most [`MAX_EXAMINED`] entries and about [`PAGE_BYTES`] of changes;
+/// `cursor` moves past every entry read (sent or skipped), and to the
+/// feed's head when nothing more is there for the device, so an idle device
+/// reads nothing twice; `more` says the device should ask again at once.
 pub fn feed_page(
     storage: &dyn Storage,
     principal: &Principal,
@@ -40,16 +47,20 @@ pub fn feed_page(
     let limit = page_size
         .unwrap_or(MAX_PAGE_ENTRIES)
         .clamp(1, MAX_PAGE_ENTRIES) as usize;
-    let rows = storage.feed_window(cursor, MAX_EXAMINED, PAGE_BYTES)?;
-    let read: usize = rows.iter().map(|r| r.changes.len()).sum();
-    let window_full = rows.len() >= MAX_EXAMINED as usize || read >= PAGE_BYTES;
+    let slice = storage.feed_for(
+        &scope::audience(principal),
+        cursor,
+        MAX_EXAMINED,
+        PAGE_BYTES,
+    )?;
     let mut page = FeedPage {
         entries: Vec::new(),
         cursor,
         more: false,
         reads: Vec::new(),
+        examined: slice.examined,
     };
-    for row in rows {
+    for row in slice.rows {
         if page.entries.len() >= limit {
             page.more = true;
             return Ok(page);
@@ -76,6 +87,7 @@ pub fn feed_page(
             erased: row.erased,
         });
     }
-    page.more = window_full;
+    page.cursor = page.cursor.max(slice.end);
+    page.more = slice.more;
     Ok(page)
 }

@@ -137,6 +137,18 @@ impl Storage for Counting {
     ) -> Result<Vec<FeedRow>, StorageError> {
         Ok(self.rows(self.call().feed_window(cursor, limit, max_bytes)?))
     }
+    fn feed_for(
+        &self,
+        audience: &[Audience],
+        cursor: u64,
+        limit: u32,
+        max_bytes: usize,
+    ) -> Result<FeedSlice, StorageError> {
+        let slice = self.call().feed_for(audience, cursor, limit, max_bytes)?;
+        // Every row the backend touched: index entries and feed entries.
+        self.rows_read.fetch_add(slice.examined, Ordering::SeqCst);
+        Ok(slice)
+    }
 }
 
 impl AuditLog for Counting {

@@ -88,6 +88,7 @@ const TABLES: &[(&str, &[&str])] = &[
         ],
     ),
     ("record_access", &["record_id", "officer", "granted_at"]),
+    ("feed_audience", &["audience", "seq"]),
     (
         "audit",
         &[

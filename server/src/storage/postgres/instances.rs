@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use pocketbook_core::model::{RecordKind, RecordStatus};
 
 use super::testdb;
-use crate::storage::{RecordCommit, RecordIndex, Storage, StorageError};
+use crate::storage::{Audience, RecordCommit, RecordIndex, Storage, StorageError};
 
 const WRITERS: usize = 8;
 const EACH: usize = 60;
@@ -66,10 +66,46 @@ fn read_until_done(store: &dyn Storage, done: &AtomicBool, page: u32) -> Vec<u64
     }
 }
 
+/// What a reader through the audience index saw of PC1's entries, every
+/// position in the order read: its cursor jumps to the head it read when
+/// nothing more is there, so a position it passed while an earlier one
+/// was still open would never be read.
+fn read_scoped_until_done(
+    store: &dyn Storage,
+    done: &AtomicBool,
+    page: u32,
+    max_bytes: usize,
+) -> Vec<u64> {
+    let mut seen = Vec::new();
+    let mut cursor = 0u64;
+    let pc1 = [Audience::Officer("PC1".into())];
+    loop {
+        let finished = done.load(Ordering::SeqCst);
+        let slice = store.feed_for(&pc1, cursor, page, max_bytes).unwrap();
+        if slice.rows.is_empty() && !slice.more && finished {
+            return seen;
+        }
+        for row in &slice.rows {
+            assert!(
+                row.seq > cursor,
+                "after {cursor} the reader saw {}",
+                row.seq
+            );
+            assert_eq!(row.author, "PC1", "an entry out of the audience");
+            cursor = row.seq;
+            seen.push(row.seq);
+        }
+        assert!(slice.end >= cursor);
+        cursor = slice.end;
+    }
+}
+
 /// Eight writers through two instances (four each), committing new
 /// records, updates and refused duplicates, while readers on both
 /// instances page the feed: no reader ever skips or repeats an entry, and
-/// each ends having read every committed entry once.
+/// each ends having read every committed entry once. Half the writers are
+/// PC1 and half PC2; readers of PC1's audience through the index (its
+/// cursor moving to the head between its entries) read exactly PC1's.
 #[test]
 fn the_feed_never_skips_or_repeats_across_instances() {
     if !testdb::available() {
@@ -89,9 +125,24 @@ fn the_feed_never_skips_or_repeats_across_instances() {
                 threads.spawn(move || read_until_done(store, done, 1 + r as u32 * 3))
             })
             .collect();
+        let scoped: Vec<_> = (0..READERS)
+            .map(|r| {
+                let store: &dyn Storage = &instances[(r + 1) % 2];
+                let done = &done;
+                let max_bytes = if r == 0 { 1 } else { usize::MAX };
+                threads
+                    .spawn(move || read_scoped_until_done(store, done, 1 + r as u32 * 3, max_bytes))
+            })
+            .collect();
         let writers: Vec<_> = (0..WRITERS)
             .map(|w| {
                 let store: &dyn Storage = &instances[w % 2];
+                let author = if w % 2 == 0 { "PC1" } else { "PC2" };
+                let commit = move |id: &str, reference: &str, version: Option<i64>| {
+                    let mut c = commit(id, reference, version);
+                    c.index.author = author.into();
+                    c
+                };
                 threads.spawn(move || {
                     let mut committed = Vec::new();
                     for n in 0..EACH {
@@ -118,13 +169,16 @@ fn the_feed_never_skips_or_repeats_across_instances() {
                 })
             })
             .collect();
-        let committed: Vec<u64> = writers
-            .into_iter()
-            .flat_map(|w| w.join().unwrap())
-            .collect();
+        let by_writer: Vec<Vec<u64>> = writers.into_iter().map(|w| w.join().unwrap()).collect();
         done.store(true, Ordering::SeqCst);
         let seen: Vec<Vec<u64>> = readers.into_iter().map(|r| r.join().unwrap()).collect();
-        (committed, seen)
+        let seen_scoped: Vec<Vec<u64>> = scoped.into_iter().map(|r| r.join().unwrap()).collect();
+        let mut of_pc1: Vec<u64> = by_writer.iter().step_by(2).flatten().copied().collect();
+        of_pc1.sort_unstable();
+        for reader in seen_scoped {
+            assert_eq!(reader, of_pc1, "PC1's entries, each once, none skipped");
+        }
+        (by_writer.concat(), seen)
     });
     let mut committed = committed;
     committed.sort_unstable();

@@ -10,7 +10,9 @@ use postgres::{Row, Transaction};
 
 use super::pool::Statements;
 use super::{PostgresStorage, audit, backend, col, instant, vocabulary};
-use crate::storage::{FeedRow, RecordCommit, RecordIndex, StorageError, StoredRecord};
+use crate::storage::{
+    Audience, FeedRow, FeedSlice, RecordCommit, RecordIndex, StorageError, StoredRecord,
+};
 
 pub(super) const INDEX_COLUMNS: &str =
     "id, kind, reference, author, station, occurred_at, status, created_at, updated_at";
@@ -278,15 +280,58 @@ fn write_record(
                  ON CONFLICT DO NOTHING",
             )
             .map_err(backend)?;
+        // The record's earlier entries are the new reader's too, as the
+        // scope rule reads a record's readers now.
+        let earlier = prepared
+            .get(
+                tx,
+                "INSERT INTO feed_audience (audience, seq)
+                 SELECT 'o:' || $2::text, seq FROM feed WHERE record_id = $1
+                 ON CONFLICT DO NOTHING",
+            )
+            .map_err(backend)?;
         for officer in &commit.grant {
             tx.execute(&grant, &[&i.id, officer, &i.updated_at])
                 .map_err(backend)?;
+            tx.execute(&earlier, &[&i.id, officer]).map_err(backend)?;
         }
     }
     Ok(())
 }
 
-/// The feed entry of a committed record at position `seq`.
+/// Indexes the entry the statement before it inserted into `feed` (as
+/// the CTE `f`, returning `seq`, `record_id`, `author`, `station`) under
+/// its audience (`crate::storage::Audience`): its author, its station and
+/// the record's readers, in the same statement.
+pub(super) const INDEX_ENTRY: &str = "
+INSERT INTO feed_audience (audience, seq)
+SELECT 'o:' || f.author, f.seq FROM f
+UNION SELECT 's:' || f.station, f.seq FROM f
+UNION SELECT 'o:' || a.officer, f.seq FROM f JOIN record_access a ON a.record_id = f.record_id
+ON CONFLICT DO NOTHING";
+
+/// Removes a record's feed entries from the audience index, before the
+/// entries themselves go (erasure): looked up by the keys they were
+/// indexed under, so the index's primary key serves the delete.
+pub(super) fn unindex_record(
+    tx: &mut Transaction<'_>,
+    record_id: &str,
+) -> Result<(), StorageError> {
+    tx.execute(
+        "DELETE FROM feed_audience
+         WHERE seq = ANY(ARRAY(SELECT seq FROM feed WHERE record_id = $1))
+           AND audience = ANY(ARRAY(
+               SELECT 'o:' || author FROM feed WHERE record_id = $1
+               UNION SELECT 's:' || station FROM feed WHERE record_id = $1
+               UNION SELECT 'o:' || officer FROM record_access WHERE record_id = $1))",
+        &[&record_id],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
+/// The feed entry of a committed record at position `seq`, indexed under
+/// its audience in the same statement.
 fn append_feed(
     tx: &mut Transaction<'_>,
     prepared: &mut Statements,
@@ -297,9 +342,14 @@ fn append_feed(
     let insert = prepared
         .get(
             tx,
-            "INSERT INTO feed (seq, record_id, kind, author, station, origin_device, changes,
-                               received_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            &format!(
+                "WITH f AS (
+                     INSERT INTO feed (seq, record_id, kind, author, station, origin_device,
+                                       changes, received_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                     RETURNING seq, record_id, author, station)
+                 {INDEX_ENTRY}"
+            ),
         )
         .map_err(backend)?;
     tx.execute(
@@ -347,6 +397,21 @@ pub(super) fn feed_window_sql() -> String {
     )
 }
 
+fn feed_row(r: &Row) -> Result<FeedRow, StorageError> {
+    Ok(FeedRow {
+        seq: col::<i64>(r, 0)? as u64,
+        record_id: col(r, 1)?,
+        kind: kind_of(col(r, 2)?)?,
+        author: col(r, 3)?,
+        station: col(r, 4)?,
+        origin_device: col(r, 5)?,
+        changes: col(r, 6)?,
+        readers: col(r, 7)?,
+        erased: col(r, 8)?,
+        received_at: col(r, 9)?,
+    })
+}
+
 pub(super) fn feed_window(
     store: &PostgresStorage,
     cursor: u64,
@@ -364,19 +429,100 @@ pub(super) fn feed_window(
             &[&cursor, &i64::from(limit), &max_bytes],
         )?
         .iter()
-        .map(|r| {
-            Ok(FeedRow {
-                seq: col::<i64>(r, 0)? as u64,
-                record_id: col(r, 1)?,
-                kind: kind_of(col(r, 2)?)?,
-                author: col(r, 3)?,
-                station: col(r, 4)?,
-                origin_device: col(r, 5)?,
-                changes: col(r, 6)?,
-                readers: col(r, 7)?,
-                erased: col(r, 8)?,
-                received_at: col(r, 9)?,
-            })
-        })
+        .map(feed_row)
         .collect()
+}
+
+/// The positions a feed read per audience may return, with the head, in
+/// one statement and so one snapshot: `$1` the audience keys, `$2` the
+/// cursor, `$3` the limit. One row per position found (each audience's
+/// first `$3` after the cursor, up to the head: one index range each),
+/// or one row with a null position when there is none.
+pub(super) fn audience_positions_sql() -> &'static str {
+    "SELECT h.seq, p.seq
+     FROM feed_head h
+     LEFT JOIN LATERAL (
+         SELECT x.seq FROM unnest($1::text[]) AS k(audience)
+         CROSS JOIN LATERAL (
+             SELECT fa.seq FROM feed_audience fa
+             WHERE fa.audience = k.audience AND fa.seq > $2 AND fa.seq <= h.seq
+             ORDER BY fa.seq LIMIT $3) x
+     ) p ON TRUE
+     WHERE h.id = 1"
+}
+
+/// The entries at positions `$1`, oldest first, until the change bytes
+/// before one reach `$2` (the first always comes).
+pub(super) fn entries_at_sql() -> String {
+    format!(
+        "SELECT seq, record_id, kind, author, station, origin_device, changes, {}, erased,
+                received_at
+         FROM (SELECT f.*, coalesce(sum(octet_length(f.changes)) OVER (
+                        ORDER BY f.seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+                      ), 0) AS bytes_before
+               FROM feed f WHERE f.seq = ANY($1)) w
+         WHERE bytes_before < $2
+         ORDER BY seq",
+        readers_of("w.record_id")
+    )
+}
+
+/// The feed after `cursor` under `audience`, through the audience index:
+/// the head and the positions in one snapshot (so a position is returned
+/// only if every earlier one has committed, see [`next_seq`]), then the
+/// entries at them, byte-bounded in the database.
+pub(super) fn feed_for(
+    store: &PostgresStorage,
+    audience: &[Audience],
+    cursor: u64,
+    limit: u32,
+    max_bytes: usize,
+) -> Result<FeedSlice, StorageError> {
+    let keys: Vec<String> = audience.iter().map(Audience::key).collect();
+    let from = i64::try_from(cursor).unwrap_or(i64::MAX);
+    let found =
+        store.query_prepared(audience_positions_sql(), &[&keys, &from, &i64::from(limit)])?;
+    let mut head = 0i64;
+    let mut seqs: Vec<i64> = Vec::with_capacity(found.len());
+    for r in &found {
+        head = col(r, 0)?;
+        if let Some(seq) = col::<Option<i64>>(r, 1)? {
+            seqs.push(seq);
+        }
+    }
+    let mut examined = seqs.len() as u64;
+    seqs.sort_unstable();
+    seqs.dedup();
+    seqs.truncate(limit as usize);
+    let mut more = seqs.len() >= limit as usize;
+    let mut rows = Vec::new();
+    if !seqs.is_empty() {
+        let max_bytes = i64::try_from(max_bytes).unwrap_or(i64::MAX);
+        rows = store
+            .query_prepared(&entries_at_sql(), &[&seqs, &max_bytes])?
+            .iter()
+            .map(feed_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        examined += rows.len() as u64;
+        // The byte budget cut the list: the reader stops at the last entry
+        // returned. (An entry erased since its position was read is simply
+        // gone, and does not cut it.)
+        if let Some(last) = rows.last()
+            && seqs.iter().any(|s| *s as u64 > last.seq)
+            && rows.iter().map(|r| r.changes.len()).sum::<usize>() as i64 >= max_bytes
+        {
+            more = true;
+        }
+    }
+    let end = if more {
+        rows.last().map_or(cursor, |r| r.seq)
+    } else {
+        cursor.max(head as u64)
+    };
+    Ok(FeedSlice {
+        rows,
+        end,
+        more,
+        examined,
+    })
 }

@@ -7,7 +7,7 @@
 use pocketbook_core::model::RecordKind;
 
 use super::records::{INDEX_COLUMNS, index_row, kind_names, kind_of, next_seq, readers_of};
-use super::{PostgresStorage, audit, backend, col, instant};
+use super::{PostgresStorage, audit, backend, col, instant, records};
 use crate::storage::{
     LegalHold, NewAuditEvent, RecordIndex, RetentionStore, StorageError, Tombstone,
 };
@@ -72,6 +72,7 @@ impl RetentionStore for PostgresStorage {
             let index = index.ok_or(StorageError::NotFound("record"))?;
             tx.execute("DELETE FROM records WHERE id = $1", &[&id])
                 .map_err(backend)?;
+            records::unindex_record(tx, id)?;
             tx.execute("DELETE FROM feed WHERE record_id = $1", &[&id])
                 .map_err(backend)?;
             tx.execute(
@@ -92,9 +93,16 @@ impl RetentionStore for PostgresStorage {
             // stay, ids only), so every device holding a copy erases it.
             let seq = next_seq(tx)?;
             tx.execute(
-                "INSERT INTO feed (seq, record_id, kind, author, station, origin_device,
-                                   changes, erased)
-                 VALUES ($1, $2, $3, $4, $5, 'server', '\\x'::bytea, TRUE)",
+                format!(
+                    "WITH f AS (
+                         INSERT INTO feed (seq, record_id, kind, author, station, origin_device,
+                                           changes, erased)
+                         VALUES ($1, $2, $3, $4, $5, 'server', '\\x'::bytea, TRUE)
+                         RETURNING seq, record_id, author, station)
+                     {}",
+                    records::INDEX_ENTRY
+                )
+                .as_str(),
                 &[
                     &seq,
                     &id,

@@ -20,7 +20,7 @@ use crate::storage::StorageError;
 use crate::storage::chain::GENESIS;
 
 /// The newest schema this server writes.
-pub(crate) const CURRENT_VERSION: i32 = 2;
+pub(crate) const CURRENT_VERSION: i32 = 3;
 
 /// The first version: the SQLite store's schema 5, in PostgreSQL types.
 const V1: &str = "
@@ -171,8 +171,24 @@ CREATE TABLE published_figures (
 );
 ";
 
+/// The feed read per scope: the SQLite store's schema 8, each feed entry
+/// indexed under its audience (`crate::storage::Audience`), the entries
+/// already stored indexed in the migration's transaction.
+const V3: &str = "
+CREATE TABLE feed_audience (
+    audience TEXT NOT NULL,
+    seq      BIGINT NOT NULL,
+    PRIMARY KEY (audience, seq)
+);
+INSERT INTO feed_audience (audience, seq)
+    SELECT 'o:' || author, seq FROM feed
+    UNION SELECT 's:' || station, seq FROM feed
+    UNION SELECT 'o:' || a.officer, f.seq FROM feed f
+          JOIN record_access a ON a.record_id = f.record_id;
+";
+
 /// Every migration, oldest first: `MIGRATIONS[n]` takes version n to n+1.
-const MIGRATIONS: &[&str] = &[V1, V2];
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// Creates the version row if this is an empty database. Two instances
 /// racing on `CREATE TABLE IF NOT EXISTS` may see a duplicate-object error

@@ -121,6 +121,34 @@ fn instances_starting_at_once_migrate_once() {
     ));
 }
 
+/// A version 2 database's feed is indexed by audience when it migrates
+/// (the feed counter row says where the head is, as a version 2 one did).
+#[test]
+fn a_version_2_feed_is_indexed_by_audience_when_it_migrates() {
+    if !testdb::available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    drop(testdb::open(dir.path()));
+    let mut client = testdb::config(&testdb::schema_for(dir.path()))
+        .connect(postgres::NoTls)
+        .unwrap();
+    client
+        .batch_execute(
+            &crate::storage::suite::scoped::BEFORE_THE_INDEX.replace("CHANGES", "'\\x00'::bytea"),
+        )
+        .unwrap();
+    client
+        .batch_execute(
+            "UPDATE feed_head SET seq = 3;
+             DROP TABLE feed_audience;
+             UPDATE schema_version SET version = 2;",
+        )
+        .unwrap();
+    let store = testdb::open(dir.path());
+    crate::storage::suite::scoped::backfilled(&store);
+}
+
 /// The plan of `sql` with `params` on the store in `client`'s schema.
 fn explain(
     client: &mut postgres::Client,
@@ -137,7 +165,8 @@ fn explain(
 }
 
 /// The main queries use their indexes on a store of realistic shape
-/// (20,000 records over two years at 20 stations, 20,000 feed entries,
+/// (20,000 records over two years at 20 stations, 20,000 feed entries
+/// indexed under their author and station,
 /// 5,000 devices, 20,000 copy attempts, 20,000 audit events): the plans
 /// are printed (`--nocapture`) and written up in `docs/postgres.md`.
 #[test]
@@ -174,6 +203,10 @@ fn the_main_queries_use_their_indexes() {
              INSERT INTO feed SELECT g, 'r' || g, 'scene', 'PC1', 'station-1', 'd1', '\\x00', FALSE
                  FROM generate_series(1, 20000) g;
              UPDATE feed_head SET seq = 20000;
+             INSERT INTO feed_audience SELECT 'o:PC' || (g % 2000), g
+                 FROM generate_series(1, 20000) g;
+             INSERT INTO feed_audience SELECT 's:station-' || (g % 20), g
+                 FROM generate_series(1, 20000) g;
              INSERT INTO record_access SELECT 'r' || g, 'PC' || (g % 2000), '-'
                  FROM generate_series(1, 20000, 3) g;
              INSERT INTO copy_attempts SELECT 'client:' || (g % 500), g, g % 3 = 0
@@ -201,6 +234,28 @@ fn the_main_queries_use_their_indexes() {
                 &mut client,
                 &super::records::feed_window_sql(),
                 &[&19_000i64, &500i64, &(4i64 << 20)],
+            ),
+        ),
+        (
+            "feed read per scope: positions (sync)",
+            "feed_audience_pkey",
+            explain(
+                &mut client,
+                super::records::audience_positions_sql(),
+                &[
+                    &vec!["o:PC7".to_string(), "s:station-7".to_string()],
+                    &0i64,
+                    &2000i64,
+                ],
+            ),
+        ),
+        (
+            "feed read per scope: entries (sync)",
+            "feed_pkey",
+            explain(
+                &mut client,
+                &super::records::entries_at_sql(),
+                &[&vec![7i64, 27, 2007], &(4i64 << 20)],
             ),
         ),
         (

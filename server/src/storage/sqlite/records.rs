@@ -7,7 +7,9 @@ use pocketbook_core::model::{RecordKind, RecordStatus};
 use rusqlite::{ErrorCode, OptionalExtension, params};
 
 use super::{SqliteStorage, all_rows, audit, backend, vocabulary};
-use crate::storage::{FeedRow, RecordCommit, RecordIndex, StorageError, StoredRecord};
+use crate::storage::{
+    Audience, FeedRow, FeedSlice, RecordCommit, RecordIndex, StorageError, StoredRecord,
+};
 
 pub(super) fn kind_of(text: String) -> rusqlite::Result<RecordKind> {
     vocabulary(0, "record kind", text, RecordKind::parse)
@@ -181,6 +183,14 @@ fn commit_in(tx: &rusqlite::Transaction<'_>, commit: &RecordCommit) -> Result<u6
             params![i.id, officer, i.updated_at],
         )
         .map_err(backend)?;
+        // The record's earlier entries are the new reader's too, as the
+        // scope rule reads a record's readers now.
+        tx.prepare_cached(
+            "INSERT OR IGNORE INTO feed_audience (audience, seq)
+             SELECT 'o:' || ?2, seq FROM feed WHERE record_id = ?1",
+        )
+        .and_then(|mut s| s.execute(params![i.id, officer]))
+        .map_err(backend)?;
     }
     let seq: i64 = tx
         .query_row(
@@ -199,7 +209,48 @@ fn commit_in(tx: &rusqlite::Transaction<'_>, commit: &RecordCommit) -> Result<u6
             |r| r.get(0),
         )
         .map_err(backend)?;
+    index_entry(tx, seq, &i.id, &i.author, &i.station)?;
     Ok(seq as u64)
+}
+
+/// Indexes the feed entry at `seq` of `record_id` under its audience
+/// (`crate::storage::Audience`): its author, its station and the record's
+/// readers, inside the transaction that writes the entry.
+pub(super) fn index_entry(
+    tx: &rusqlite::Transaction<'_>,
+    seq: i64,
+    record_id: &str,
+    author: &str,
+    station: &str,
+) -> Result<(), StorageError> {
+    tx.prepare_cached(
+        "INSERT OR IGNORE INTO feed_audience (audience, seq)
+         SELECT 'o:' || ?2, ?1 UNION SELECT 's:' || ?3, ?1
+         UNION SELECT 'o:' || officer, ?1 FROM record_access WHERE record_id = ?4",
+    )
+    .and_then(|mut s| s.execute(params![seq, author, station, record_id]))
+    .map_err(backend)?;
+    Ok(())
+}
+
+/// Removes a record's feed entries from the audience index, before the
+/// entries themselves go (erasure): looked up by the keys they were
+/// indexed under, so the index's primary key serves the delete.
+pub(super) fn unindex_record(
+    tx: &rusqlite::Transaction<'_>,
+    record_id: &str,
+) -> Result<(), StorageError> {
+    tx.execute(
+        "DELETE FROM feed_audience
+         WHERE seq IN (SELECT seq FROM feed WHERE record_id = ?1)
+           AND audience IN (SELECT 'o:' || author FROM feed WHERE record_id = ?1
+                            UNION SELECT 's:' || station FROM feed WHERE record_id = ?1
+                            UNION SELECT 'o:' || officer FROM record_access
+                                  WHERE record_id = ?1)",
+        [record_id],
+    )
+    .map_err(backend)?;
+    Ok(())
 }
 
 pub(super) fn records(store: &SqliteStorage) -> Result<Vec<RecordIndex>, StorageError> {
@@ -211,6 +262,29 @@ pub(super) fn records(store: &SqliteStorage) -> Result<Vec<RecordIndex>, Storage
     )
 }
 
+/// The columns [`feed_row`] reads, from `feed`.
+fn feed_columns() -> String {
+    format!(
+        "seq, record_id, kind, author, station, origin_device, changes, {}, erased, received_at",
+        readers_of("feed.record_id")
+    )
+}
+
+fn feed_row(r: &rusqlite::Row<'_>) -> Result<FeedRow, StorageError> {
+    Ok(FeedRow {
+        seq: r.get::<_, i64>(0).map_err(backend)? as u64,
+        record_id: r.get(1).map_err(backend)?,
+        kind: kind_of(r.get(2).map_err(backend)?).map_err(backend)?,
+        author: r.get(3).map_err(backend)?,
+        station: r.get(4).map_err(backend)?,
+        origin_device: r.get(5).map_err(backend)?,
+        changes: r.get(6).map_err(backend)?,
+        readers: readers(r.get(7).map_err(backend)?).map_err(backend)?,
+        erased: r.get(8).map_err(backend)?,
+        received_at: r.get(9).map_err(backend)?,
+    })
+}
+
 pub(super) fn feed_window(
     store: &SqliteStorage,
     cursor: u64,
@@ -220,10 +294,8 @@ pub(super) fn feed_window(
     let conn = store.conn();
     let mut stmt = conn
         .prepare_cached(&format!(
-            "SELECT seq, record_id, kind, author, station, origin_device, changes, {}, erased,
-                    received_at
-             FROM feed WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-            readers_of("feed.record_id")
+            "SELECT {} FROM feed WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            feed_columns()
         ))
         .map_err(backend)?;
     let cursor = i64::try_from(cursor).unwrap_or(i64::MAX);
@@ -235,20 +307,86 @@ pub(super) fn feed_window(
         let Some(r) = rows.next().map_err(backend)? else {
             break;
         };
-        let row = FeedRow {
-            seq: r.get::<_, i64>(0).map_err(backend)? as u64,
-            record_id: r.get(1).map_err(backend)?,
-            kind: kind_of(r.get(2).map_err(backend)?).map_err(backend)?,
-            author: r.get(3).map_err(backend)?,
-            station: r.get(4).map_err(backend)?,
-            origin_device: r.get(5).map_err(backend)?,
-            changes: r.get(6).map_err(backend)?,
-            readers: readers(r.get(7).map_err(backend)?).map_err(backend)?,
-            erased: r.get(8).map_err(backend)?,
-            received_at: r.get(9).map_err(backend)?,
-        };
+        let row = feed_row(r)?;
         bytes = bytes.saturating_add(row.changes.len());
         out.push(row);
     }
     Ok(out)
+}
+
+/// The feed after `cursor` under `audience`, through the audience index:
+/// the head first, then each audience's first `limit` positions after the
+/// cursor up to the head (one index range each), merged, and the entries
+/// at those positions until the byte budget is spent. All under the one
+/// connection, and only up to the head read first, so an entry committed
+/// meanwhile is left for the next read, never passed.
+pub(super) fn feed_for(
+    store: &SqliteStorage,
+    audience: &[Audience],
+    cursor: u64,
+    limit: u32,
+    max_bytes: usize,
+) -> Result<FeedSlice, StorageError> {
+    let conn = store.conn();
+    let head: i64 = conn
+        .prepare_cached("SELECT coalesce(max(seq), 0) FROM feed")
+        .and_then(|mut s| s.query_row([], |r| r.get(0)))
+        .map_err(backend)?;
+    let from = i64::try_from(cursor).unwrap_or(i64::MAX);
+    let mut examined = 0u64;
+    let mut seqs: Vec<i64> = Vec::new();
+    {
+        let mut positions = conn
+            .prepare_cached(
+                "SELECT seq FROM feed_audience
+                 WHERE audience = ?1 AND seq > ?2 AND seq <= ?3 ORDER BY seq LIMIT ?4",
+            )
+            .map_err(backend)?;
+        for who in audience {
+            let found = positions
+                .query_map(params![who.key(), from, head, limit], |r| r.get(0))
+                .map_err(backend)?;
+            for seq in found {
+                seqs.push(seq.map_err(backend)?);
+                examined += 1;
+            }
+        }
+    }
+    seqs.sort_unstable();
+    seqs.dedup();
+    seqs.truncate(limit as usize);
+    let mut more = seqs.len() >= limit as usize;
+    let mut entry = conn
+        .prepare_cached(&format!(
+            "SELECT {} FROM feed WHERE seq = ?1",
+            feed_columns()
+        ))
+        .map_err(backend)?;
+    let (mut rows, mut bytes, mut last) = (Vec::new(), 0usize, None);
+    for seq in &seqs {
+        if bytes >= max_bytes {
+            more = true;
+            break;
+        }
+        last = Some(*seq as u64);
+        let mut found = entry.query([seq]).map_err(backend)?;
+        // An entry erased since its position was read is simply gone.
+        if let Some(r) = found.next().map_err(backend)? {
+            examined += 1;
+            let row = feed_row(r)?;
+            bytes = bytes.saturating_add(row.changes.len());
+            rows.push(row);
+        }
+    }
+    let end = if more {
+        last.unwrap_or(cursor)
+    } else {
+        cursor.max(head as u64)
+    };
+    Ok(FeedSlice {
+        rows,
+        end,
+        more,
+        examined,
+    })
 }

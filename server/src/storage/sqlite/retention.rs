@@ -6,7 +6,7 @@ use rusqlite::{OptionalExtension, params};
 
 use super::{
     INDEX_COLUMNS, SqliteStorage, audit, backend, bound, index_row, kind_of, kinds_json, readers,
-    readers_of,
+    readers_of, records,
 };
 use crate::storage::{
     LegalHold, NewAuditEvent, RecordIndex, RetentionStore, StorageError, Tombstone,
@@ -68,6 +68,7 @@ impl RetentionStore for SqliteStorage {
                 .ok_or(StorageError::NotFound("record"))?;
             tx.execute("DELETE FROM records WHERE id = ?1", [id])
                 .map_err(backend)?;
+            records::unindex_record(tx, id)?;
             tx.execute("DELETE FROM feed WHERE record_id = ?1", [id])
                 .map_err(backend)?;
             tx.execute(
@@ -85,12 +86,16 @@ impl RetentionStore for SqliteStorage {
             .map_err(backend)?;
             // Who may see the record still receives this entry (readers stay,
             // ids only), so every device holding a copy erases it.
-            tx.execute(
-                "INSERT INTO feed (record_id, kind, author, station, origin_device, changes, erased)
-                 VALUES (?1, ?2, ?3, ?4, 'server', x'', 1)",
-                params![id, index.kind.as_str(), index.author, index.station],
-            )
-            .map_err(backend)?;
+            let seq: i64 = tx
+                .query_row(
+                    "INSERT INTO feed (record_id, kind, author, station, origin_device, changes,
+                                       erased)
+                     VALUES (?1, ?2, ?3, ?4, 'server', x'', 1) RETURNING seq",
+                    params![id, index.kind.as_str(), index.author, index.station],
+                    |r| r.get(0),
+                )
+                .map_err(backend)?;
+            records::index_entry(tx, seq, id, &index.author, &index.station)?;
             audit::append_in(tx, at, events)
         })
     }

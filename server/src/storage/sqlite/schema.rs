@@ -12,7 +12,7 @@ use crate::storage::StorageError;
 /// File name of the server store in the data directory.
 pub const STORE_FILE: &str = "server.db";
 pub(super) const APPLICATION_ID: i32 = 0x5042_5331; // "PBS1"
-pub(super) const CURRENT_VERSION: u32 = 7;
+pub(super) const CURRENT_VERSION: u32 = 8;
 
 pub(super) const V1: &str = "
 CREATE TABLE officers (
@@ -194,7 +194,25 @@ CREATE TABLE published_figures (
 ) STRICT;
 ";
 
-pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
+/// The feed read per scope: each feed entry indexed under its audience
+/// (`crate::storage::Audience`: `o:` its author, `o:` each officer the
+/// record is shared with, `s:` its station), so a device's sync reads only
+/// the entries it may see instead of everyone's since its cursor. The
+/// entries already stored are indexed here, in the migration's transaction.
+pub(super) const V8: &str = "
+CREATE TABLE feed_audience (
+    audience TEXT NOT NULL,
+    seq      INTEGER NOT NULL,
+    PRIMARY KEY (audience, seq)
+) STRICT, WITHOUT ROWID;
+INSERT INTO feed_audience (audience, seq)
+    SELECT 'o:' || author, seq FROM feed
+    UNION SELECT 's:' || station, seq FROM feed
+    UNION SELECT 'o:' || a.officer, f.seq FROM feed f
+          JOIN record_access a ON a.record_id = f.record_id;
+";
+
+pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
 
 /// Creates the data directory 0700 if it is missing, and the database file
 /// 0600 before SQLite opens it: SQLite gives its `-wal` and `-shm` files the

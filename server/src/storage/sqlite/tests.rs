@@ -372,3 +372,21 @@ fn an_erased_record_cannot_be_read_back_from_the_files_after_a_scrub() {
     );
     assert_eq!(store.record("r2").unwrap().unwrap().snapshot, b"kept");
 }
+
+/// A version 7 store's feed is indexed by audience when it migrates.
+#[test]
+fn a_version_7_feed_is_indexed_by_audience_when_it_migrates() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(super::SqliteStorage::open(dir.path()).unwrap());
+    {
+        let conn = rusqlite::Connection::open(dir.path().join(super::STORE_FILE)).unwrap();
+        conn.execute_batch(
+            &crate::storage::suite::scoped::BEFORE_THE_INDEX.replace("CHANGES", "x'00'"),
+        )
+        .unwrap();
+        conn.execute_batch("DROP TABLE feed_audience").unwrap();
+        conn.pragma_update(None, "user_version", 7).unwrap();
+    }
+    let store = super::SqliteStorage::open(dir.path()).unwrap();
+    crate::storage::suite::scoped::backfilled(&store);
+}
