@@ -32,6 +32,7 @@ mod entries;
 mod schema;
 #[cfg(test)]
 mod tests;
+mod tree;
 
 use crate::model::{
     ActionDetail, FieldViolation, MAX_ACTIONS, MAX_ATTENDING, MAX_NOTE_ENTRIES,
@@ -171,7 +172,16 @@ impl RecordDoc {
     /// Only plain change chunks within [`crate::chunks::CHANGES`] reach
     /// Automerge ([`crate::chunks::check_changes`]).
     pub fn from_changes(bytes: &[u8], actor: ActorId) -> Result<Self, DocumentError> {
-        crate::chunks::check_changes(bytes, &crate::chunks::CHANGES)?;
+        Self::from_changes_exact(bytes, actor).map(|(doc, _)| doc)
+    }
+
+    /// [`RecordDoc::from_changes`], also saying whether `bytes` are exactly
+    /// the document's changes: every chunk one change, none repeated,
+    /// none left out. Then `bytes` can stand for
+    /// [`RecordDoc::changes_since`]`(&[])` without encoding them again
+    /// (they passed the same pre-parse).
+    pub fn from_changes_exact(bytes: &[u8], actor: ActorId) -> Result<(Self, bool), DocumentError> {
+        let census = crate::chunks::check_changes(bytes, &crate::chunks::CHANGES)?;
         let mut doc = AutoCommit::new().with_actor(actor);
         crate::chunks::no_panic(|| doc.load_incremental(bytes))?
             .map_err(|e| DocumentError::Corrupt(e.to_string()))?;
@@ -179,23 +189,37 @@ impl RecordDoc {
             return Err(DocumentError::MissingDependencies);
         }
         crate::chunks::check_loaded(&doc, &crate::chunks::DOCUMENT)?;
-        Self::from_automerge(doc)
+        let exact = census.chunks == census.changes && census.changes == change_count(&doc);
+        Ok((Self::from_automerge(doc)?, exact))
+    }
+
+    /// Reads the header again after changes were applied, with the checks
+    /// of a load (a Pocketbook record, a schema version this code reads),
+    /// so a merged copy need not be saved and loaded to be read.
+    pub fn reread_header(&mut self) -> Result<(), DocumentError> {
+        let doc = std::mem::take(&mut self.doc);
+        *self = Self::from_automerge(doc)?;
+        Ok(())
     }
 
     fn from_automerge(doc: AutoCommit) -> Result<Self, DocumentError> {
-        match doc.get(ROOT, "schema")? {
+        // The root, the header and its author, each in one range walk: a
+        // lookup per field costs a seek through the document each.
+        let tree = tree::Tree::along(&doc, &["header", "author"])?;
+        match autosurgeon::ReadDoc::get(&tree, &ROOT, "schema")? {
             Some((Value::Scalar(s), _)) if s.as_str() == Some(SCHEMA_ID) => {}
             _ => return Err(DocumentError::NotPocketbook),
         }
-        let version: u64 =
-            hydrate_prop(&doc, ROOT, "schema_version").map_err(|_| DocumentError::NotPocketbook)?;
+        let version: u64 = hydrate_prop(&tree, ROOT, "schema_version")
+            .map_err(|_| DocumentError::NotPocketbook)?;
         if version > SCHEMA_VERSION {
             return Err(DocumentError::TooNew {
                 found: version,
                 supported: SCHEMA_VERSION,
             });
         }
-        let header: RecordHeader = hydrate_prop(&doc, ROOT, "header")?;
+        let header: RecordHeader = hydrate_prop(&tree, ROOT, "header")?;
+        drop(tree);
         Ok(RecordDoc { doc, header })
     }
 
@@ -210,33 +234,12 @@ impl RecordDoc {
     /// Reads the kind-specific content. The append-only parts are read from
     /// every conflicting container (see `entries`).
     pub fn body(&self) -> Result<RecordBody, DocumentError> {
-        let mut body: RecordBody = hydrate_prop(&self.doc, ROOT, "body")?;
-        if body.kind() != self.header.kind {
-            return Err(DocumentError::Shape("body kind differs from header".into()));
-        }
-        let inner = self.inner_obj()?;
-        *body.notes_mut() = entries::read_notes(&self.doc, &inner, &self.header)?;
-        if let RecordBody::SceneAttendance { scene } | RecordBody::HomeBurglary { scene } =
-            &mut body
-        {
-            scene.checklist = entries::read_ticks(&self.doc, &inner)?;
-            scene.attending = entries::read_attending(&self.doc, &inner)?;
-            scene.promise_entries = entries::read_promise_entries(&self.doc, &inner)?;
-            scene.updates_agreed_at = entries::read_agreed_at(&self.doc, &inner)?;
-        }
-        Ok(body)
+        read_body(&self.doc, &self.header)
     }
 
     /// The whole typed record with what is derived from it.
     pub fn record(&self) -> Result<Record, DocumentError> {
-        let body = self.body()?;
-        let mut derived = body.derived();
-        derived.conflicts = self.conflicts()?;
-        Ok(Record {
-            header: self.header.clone(),
-            derived,
-            body,
-        })
+        read_record(&self.doc, &self.header)
     }
 
     /// Fields of the record that hold a concurrent conflict: the record
@@ -244,14 +247,22 @@ impl RecordDoc {
     /// names say someone should look. The append-only parts are combined,
     /// never in conflict, so they are not named.
     pub fn conflicts(&self) -> Result<Vec<String>, DocumentError> {
-        let inner = self.inner_obj()?;
-        Ok(self
-            .doc
-            .map_range(&inner, ..)
-            .filter(|item| item.conflict)
-            .map(|item| item.key.into_owned())
-            .filter(|key| !entries::COMBINED.contains(&key.as_str()))
-            .collect())
+        read_conflicts(&self.doc, self.kind())
+    }
+
+    /// [`RecordDoc::check_schema`] and [`RecordDoc::checked_record`] in one
+    /// walk of the document: the schema walk keeps what it read
+    /// (`tree`), and the record is built from that, not from a second
+    /// read of the document. The same checks, the same record, the same
+    /// errors (a shape the schema refuses is refused before the record is
+    /// read). The server runs it on every merged push.
+    pub fn checked_record_in_one_walk(&self) -> Result<Record, DocumentError> {
+        let version: u64 = hydrate_prop(&self.doc, ROOT, "schema_version")
+            .map_err(|_| DocumentError::NotPocketbook)?;
+        let tree = schema::walk(&self.doc, self.kind(), version)?;
+        let record = read_record(&tree, &self.header)?;
+        record.body.validate().map_err(DocumentError::Invalid)?;
+        Ok(record)
     }
 
     /// The whole typed record, checked against every rule of its kind, from
@@ -271,6 +282,20 @@ impl RecordDoc {
         let version: u64 = hydrate_prop(&self.doc, ROOT, "schema_version")
             .map_err(|_| DocumentError::NotPocketbook)?;
         schema::check(&self.doc, self.kind(), version)
+    }
+
+    /// [`RecordDoc::record`] read in one walk (see
+    /// [`RecordDoc::checked_record_in_one_walk`]), not checked against the
+    /// kind's rules: the server's stored copy before a push. A stored copy
+    /// the schema walk refuses (written before a bound existed) is read
+    /// the slower way, as before.
+    pub fn record_in_one_walk(&self) -> Result<Record, DocumentError> {
+        let version: u64 = hydrate_prop(&self.doc, ROOT, "schema_version")
+            .map_err(|_| DocumentError::NotPocketbook)?;
+        match schema::walk(&self.doc, self.kind(), version) {
+            Ok(tree) => read_record(&tree, &self.header),
+            Err(_) => self.record(),
+        }
     }
 
     /// Full check of the merged state (used after imports and merges).
@@ -323,14 +348,25 @@ impl RecordDoc {
     /// or when Automerge panics on hostile bytes, this copy is refused like
     /// one with missing dependencies (drop it).
     pub fn apply_changes(&mut self, bytes: &[u8]) -> Result<(), DocumentError> {
-        crate::chunks::check_changes(bytes, &crate::chunks::CHANGES)?;
+        self.apply_changes_exact(bytes).map(drop)
+    }
+
+    /// [`RecordDoc::apply_changes`], also saying whether `bytes` are
+    /// exactly the changes it added: every chunk one change this copy
+    /// lacked, none repeated. Then `bytes` can stand for
+    /// [`RecordDoc::changes_since`] the heads before, without encoding
+    /// them again.
+    pub fn apply_changes_exact(&mut self, bytes: &[u8]) -> Result<bool, DocumentError> {
+        let census = crate::chunks::check_changes(bytes, &crate::chunks::CHANGES)?;
+        let before = change_count(&self.doc);
         crate::chunks::no_panic(|| self.doc.load_incremental(bytes))?
             .map_err(|e| DocumentError::Corrupt(e.to_string()))?;
         if !self.doc.get_missing_deps(&[]).is_empty() {
             return Err(DocumentError::MissingDependencies);
         }
         crate::chunks::check_loaded(&self.doc, &crate::chunks::DOCUMENT)?;
-        Ok(())
+        let added = change_count(&self.doc).saturating_sub(before);
+        Ok(census.chunks == census.changes && census.changes == added)
     }
 
     /// Heads as lowercase hex strings, as the wire format carries them.
@@ -375,4 +411,68 @@ impl RecordDoc {
             header: self.header.clone(),
         }
     }
+}
+
+/// The map inside `body` that holds the fields of a record of `kind`.
+fn inner_in<D: tree::Reader>(doc: &D, kind: RecordKind) -> Result<ObjId, DocumentError> {
+    let (variant, field) = match kind {
+        RecordKind::SceneAttendance => ("SceneAttendance", "scene"),
+        RecordKind::HomeBurglary => ("HomeBurglary", "scene"),
+        RecordKind::StopSearch => ("StopSearch", "search"),
+        RecordKind::StopAccount => ("StopAccount", "account"),
+    };
+    let existing = |parent: &ObjId, key: &str| match autosurgeon::ReadDoc::get(doc, parent, key)? {
+        Some((Value::Object(ObjType::Map), id)) => Ok(id),
+        _ => Err(DocumentError::Shape(format!("missing {key}"))),
+    };
+    let body = existing(&ROOT, "body")?;
+    let variant = existing(&body, variant)?;
+    existing(&variant, field)
+}
+
+/// [`RecordDoc::body`] from any reader of the document.
+fn read_body<D: tree::Reader>(doc: &D, header: &RecordHeader) -> Result<RecordBody, DocumentError> {
+    let mut body: RecordBody = hydrate_prop(doc, ROOT, "body")?;
+    if body.kind() != header.kind {
+        return Err(DocumentError::Shape("body kind differs from header".into()));
+    }
+    let inner = inner_in(doc, header.kind)?;
+    *body.notes_mut() = entries::read_notes(doc, &inner, header)?;
+    if let RecordBody::SceneAttendance { scene } | RecordBody::HomeBurglary { scene } = &mut body {
+        scene.checklist = entries::read_ticks(doc, &inner)?;
+        scene.attending = entries::read_attending(doc, &inner)?;
+        scene.promise_entries = entries::read_promise_entries(doc, &inner)?;
+        scene.updates_agreed_at = entries::read_agreed_at(doc, &inner)?;
+    }
+    Ok(body)
+}
+
+/// [`RecordDoc::record`] from any reader of the document.
+fn read_record<D: tree::Reader>(doc: &D, header: &RecordHeader) -> Result<Record, DocumentError> {
+    let body = read_body(doc, header)?;
+    let mut derived = body.derived();
+    derived.conflicts = read_conflicts(doc, header.kind)?;
+    Ok(Record {
+        header: header.clone(),
+        derived,
+        body,
+    })
+}
+
+/// [`RecordDoc::conflicts`] from any reader of the document.
+fn read_conflicts<D: tree::Reader>(
+    doc: &D,
+    kind: RecordKind,
+) -> Result<Vec<String>, DocumentError> {
+    let inner = inner_in(doc, kind)?;
+    Ok(doc
+        .conflicting_keys(&inner)
+        .into_iter()
+        .filter(|key| !entries::COMBINED.contains(&key.as_str()))
+        .collect())
+}
+
+/// How many changes a document holds.
+fn change_count(doc: &AutoCommit) -> u64 {
+    automerge::ReadDoc::stats(doc).num_changes
 }

@@ -290,7 +290,7 @@ impl Store {
         body: &RecordBody,
     ) -> Result<Record, StoreError> {
         let mut doc = RecordDoc::create(header, body, self.actor.clone())?;
-        let record = doc.record()?;
+        let record = doc.record_in_one_walk()?;
         insert_record(&self.conn, &mut doc, true)?;
         let memo = Memo::of(&mut doc, record.clone());
         self.cache.put_with_memo(doc, Some(memo));

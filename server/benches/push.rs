@@ -17,12 +17,27 @@
 //!   (decode, merge, schema, rules, times, the store's reads), no write: the
 //!   server's CPU per record apart from storage.
 //!
+//! - `update_1000/merge_and_checks`: the same for an update of each of
+//!   the 1,000 stored records (one note added on the device: the changes
+//!   since the server's copy), against a store holding them; nothing
+//!   written, so one store serves every iteration.
+//! - `steps/*`: the document steps of those two paths alone, each over the
+//!   1,000 records, to say where the time goes.
+//!
 //! The pushes are two requests of 500 records (`MAX_PUSH_RECORDS`), a mix
 //! of stop-and-account and scene records made by a real device core. Each
 //! iteration starts from an empty store in a fresh directory (not timed).
+//!
+//! Three engineers share two cores, so wall time swings with the load: the
+//! `merge_and_checks` benchmarks also print the thread's CPU time per
+//! record (`/proc/thread-self/schedstat`), the figure of issue 15's target.
 
+use std::cell::Cell;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
+
+use automerge::{ActorId, AutoCommit};
+use pocketbook_core::document::RecordDoc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use pocketbook_core::model::RecordKind;
@@ -30,15 +45,21 @@ use pocketbook_core::sync::wire::{MAX_PUSH_RECORDS, PushedRecord};
 use pocketbook_server::identity::{DeviceRow, OfficerRow, Role};
 use pocketbook_server::retention::RetentionPolicy;
 use pocketbook_server::storage::sqlite::SqliteStorage;
-use pocketbook_server::storage::{Principal, RecordCommit, Storage};
+use pocketbook_server::storage::{Principal, RecordCommit, RetentionStore, Storage};
 use pocketbook_server::sync::{self, Arrival, CommitMode, PushResult};
 
 const RECORDS: usize = 1_000;
 
+/// The device that made the bench's records, kept for their updates.
+struct Device {
+    _dir: tempfile::TempDir,
+    nb: std::sync::Arc<pocketbook_core::Notebook>,
+}
+
 /// 1,000 new records of one officer, as their device pushes them.
-fn pushes() -> Vec<PushedRecord> {
-    let (_dir, nb) = pocketbook_fixtures::notebook_of(pocketbook_fixtures::officer("PC1"));
-    (0..RECORDS)
+fn pushes() -> (Device, Vec<PushedRecord>) {
+    let (dir, nb) = pocketbook_fixtures::notebook_of(pocketbook_fixtures::officer("PC1"));
+    let pushes = (0..RECORDS)
         .map(|n| {
             let (id, kind) = if n % 2 == 0 {
                 let r = nb
@@ -57,7 +78,81 @@ fn pushes() -> Vec<PushedRecord> {
                 kind,
             }
         })
+        .collect();
+    (Device { _dir: dir, nb }, pushes)
+}
+
+/// An update of every record: a note added on the device, pushed as the
+/// changes the server's copy lacks.
+fn updates(device: &Device, pushes: &[PushedRecord]) -> Vec<PushedRecord> {
+    pushes
+        .iter()
+        .map(|p| {
+            let before = AutoCommit::load(&device.nb.export(p.record_id.clone()).unwrap())
+                .unwrap()
+                .get_heads();
+            device
+                .nb
+                .add_note(p.record_id.clone(), "Spoke to the neighbour again.".into())
+                .unwrap();
+            let mut after =
+                AutoCommit::load(&device.nb.export(p.record_id.clone()).unwrap()).unwrap();
+            PushedRecord {
+                record_id: p.record_id.clone(),
+                kind: p.kind,
+                changes: after.save_after(&before),
+            }
+        })
         .collect()
+}
+
+/// This thread's CPU time so far (`/proc/thread-self/schedstat`, in ns).
+fn thread_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+    let ns = stat
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    Duration::from_nanos(ns)
+}
+
+/// Wall and CPU time of every timed iteration of one benchmark.
+#[derive(Default)]
+struct Spent {
+    wall: Cell<Duration>,
+    cpu: Cell<Duration>,
+    iterations: Cell<u64>,
+}
+
+impl Spent {
+    fn time<T>(&self, work: impl FnOnce() -> T) -> (T, Duration) {
+        let (cpu, start) = (thread_cpu(), Instant::now());
+        let out = work();
+        let wall = start.elapsed();
+        self.wall.set(self.wall.get() + wall);
+        self.cpu.set(self.cpu.get() + (thread_cpu() - cpu));
+        self.iterations.set(self.iterations.get() + 1);
+        (out, wall)
+    }
+
+    /// Prints the mean CPU and wall time per record, and the load average.
+    fn report(&self, name: &str) {
+        let per_record = |d: Duration| {
+            d.as_secs_f64() * 1e3 / (self.iterations.get().max(1) as f64 * RECORDS as f64)
+        };
+        let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+        eprintln!(
+            "{name}: CPU {:.3} ms per record, wall {:.3} ms per record ({} iterations; load {})",
+            per_record(self.cpu.get()),
+            per_record(self.wall.get()),
+            self.iterations.get(),
+            load.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
+    }
 }
 
 fn principal() -> Principal {
@@ -147,7 +242,7 @@ fn on_fresh_stores(b: &mut criterion::Bencher<'_>, work: impl Fn(&SqliteStorage)
 }
 
 fn bench(c: &mut Criterion) {
-    let pushes = pushes();
+    let (device, pushes) = pushes();
     let principal = principal();
     let prepared = commits(&principal, &pushes);
     let mut group = c.benchmark_group("push_1000");
@@ -177,6 +272,164 @@ fn bench(c: &mut Criterion) {
             for push in &pushes {
                 let prepared = sync::prepare_commit(store, &principal, push, &arrival).unwrap();
                 assert!(black_box(prepared).is_ok(), "accepted");
+            }
+        })
+    });
+    let spent = Spent::default();
+    group.bench_function("merge_and_checks_cpu", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let (_dir, store) = fresh();
+                total += spent
+                    .time(|| {
+                        for push in &pushes {
+                            let prepared =
+                                sync::prepare_commit(&store, &principal, push, &arrival).unwrap();
+                            assert!(black_box(prepared).is_ok(), "accepted");
+                        }
+                    })
+                    .1;
+            }
+            total
+        })
+    });
+    spent.report("push_1000/merge_and_checks");
+    group.finish();
+
+    // Updates: one note added to each stored record.
+    let updates = updates(&device, &pushes);
+    let (_dir, store) = fresh();
+    push_all(&store, &principal, &pushes, &arrival);
+    let mut group = c.benchmark_group("update_1000");
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(20));
+    let spent = Spent::default();
+    group.bench_function("merge_and_checks", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                total += spent
+                    .time(|| {
+                        for push in &updates {
+                            let prepared =
+                                sync::prepare_commit(&store, &principal, push, &arrival).unwrap();
+                            assert!(black_box(prepared).is_ok(), "accepted");
+                        }
+                    })
+                    .1;
+            }
+            total
+        })
+    });
+    spent.report("update_1000/merge_and_checks");
+    group.finish();
+    store_reads(c, &store, &pushes);
+    steps(c, &pushes, &updates);
+}
+
+/// The store's two reads of a push (the record, its tombstone) alone, for
+/// every record: on an empty store (a new record) and on one holding them
+/// (an update). Part of `merge_and_checks`, but the store's work.
+fn store_reads(c: &mut Criterion, stored: &SqliteStorage, pushes: &[PushedRecord]) {
+    let (_dir, empty) = fresh();
+    let mut group = c.benchmark_group("steps");
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_millis(500));
+    group.measurement_time(Duration::from_secs(5));
+    for (name, store) in [("store_reads_new", &empty), ("store_reads_stored", stored)] {
+        let spent = Spent::default();
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    total += spent
+                        .time(|| {
+                            for p in pushes {
+                                black_box(store.record(&p.record_id).unwrap());
+                                black_box(store.tombstone(&p.record_id).unwrap());
+                            }
+                        })
+                        .1;
+                }
+                total
+            })
+        });
+        spent.report(&format!("steps/{name}"));
+    }
+    group.finish();
+}
+
+/// The document steps of a push, each over the 1,000 records.
+fn steps(c: &mut Criterion, pushes: &[PushedRecord], updates: &[PushedRecord]) {
+    let docs = || -> Vec<RecordDoc> {
+        pushes
+            .iter()
+            .map(|p| RecordDoc::from_changes(&p.changes, ActorId::random()).unwrap())
+            .collect()
+    };
+    let mut new_docs = docs();
+    let snapshots: Vec<Vec<u8>> = new_docs.iter_mut().map(RecordDoc::save).collect();
+    let mut group = c.benchmark_group("steps");
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_millis(500));
+    group.measurement_time(Duration::from_secs(5));
+    group.bench_function("from_changes", |b| {
+        b.iter(|| {
+            for p in pushes {
+                black_box(RecordDoc::from_changes(&p.changes, ActorId::random()).unwrap());
+            }
+        })
+    });
+    group.bench_function("check_schema", |b| {
+        b.iter(|| {
+            for d in &new_docs {
+                d.check_schema().unwrap();
+            }
+        })
+    });
+    group.bench_function("checked_record", |b| {
+        b.iter(|| {
+            for d in &new_docs {
+                black_box(d.checked_record().unwrap());
+            }
+        })
+    });
+    group.bench_function("checked_record_in_one_walk", |b| {
+        b.iter(|| {
+            for d in &new_docs {
+                black_box(d.checked_record_in_one_walk().unwrap());
+            }
+        })
+    });
+    group.bench_function("save", |b| {
+        b.iter(|| {
+            for d in new_docs.iter_mut() {
+                black_box(d.save());
+            }
+        })
+    });
+    group.bench_function("changes_since_start", |b| {
+        b.iter(|| {
+            for d in new_docs.iter_mut() {
+                black_box(d.changes_since(&[]));
+            }
+        })
+    });
+    group.bench_function("load_snapshot", |b| {
+        b.iter(|| {
+            for s in &snapshots {
+                black_box(RecordDoc::load(s, ActorId::random()).unwrap());
+            }
+        })
+    });
+    group.bench_function("load_and_apply_update", |b| {
+        b.iter(|| {
+            for (s, u) in snapshots.iter().zip(updates) {
+                let mut d = RecordDoc::load(s, ActorId::random()).unwrap();
+                d.apply_changes(&u.changes).unwrap();
+                black_box(d);
             }
         })
     });

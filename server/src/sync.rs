@@ -285,6 +285,7 @@ fn push_new(
         mut doc,
         record,
         occurred_at,
+        exact,
     } = match judge_new(principal, push, arrival) {
         Ok(new) => new,
         Err(rejection) => return Ok(Prepared::Answer(rejection)),
@@ -306,7 +307,13 @@ fn push_new(
             created_at: header.created_at.to_string(),
             updated_at: arrival.stamp.clone(),
         },
-        new_changes: doc.changes_since(&[]),
+        // The pushed chunks, when they are exactly the record's changes
+        // (they passed the pre-parse), else the changes encoded again.
+        new_changes: if exact {
+            push.changes.clone()
+        } else {
+            doc.changes_since(&[])
+        },
         snapshot: doc.save(),
         expected_version: None,
         origin_device: principal.device.id.clone(),
@@ -333,11 +340,14 @@ fn push_existing(
         |e: DocumentError| StorageError::backend_from(Some("stored record unreadable"), e);
     let mut doc = RecordDoc::load(&stored.snapshot, ActorId::random()).map_err(unreadable)?;
     let header_before = doc.header().clone();
-    let record_before = doc.record().map_err(unreadable)?;
+    let record_before = doc.record_in_one_walk().map_err(unreadable)?;
     let before = doc.heads();
-    if let Err(e) = doc.apply_changes(&push.changes) {
-        return Ok(Prepared::Answer(document_rejection(id, e)));
-    }
+    // The pushed changes are applied to the loaded copy and it is read
+    // again in place: no save and reload.
+    let exact = match doc.apply_changes_exact(&push.changes) {
+        Ok(exact) => exact,
+        Err(e) => return Ok(Prepared::Answer(document_rejection(id, e))),
+    };
     let after = doc.heads();
     if after == before {
         // A replay: everything pushed is already here.
@@ -346,10 +356,10 @@ fn push_existing(
             heads: doc.heads_hex(),
         })));
     }
-    let merged = match RecordDoc::load(&doc.save(), ActorId::random()) {
-        Ok(merged) => merged,
-        Err(e) => return Ok(Prepared::Answer(document_rejection(id, e))),
-    };
+    if let Err(e) = doc.reread_header() {
+        return Ok(Prepared::Answer(document_rejection(id, e)));
+    }
+    let merged = &doc;
     if *merged.header() != header_before {
         return Ok(Prepared::Answer(reject(
             id,
@@ -366,7 +376,7 @@ fn push_existing(
         },
     };
     let (occurred_at, record, write) =
-        match check_merged(id, &merged, Some(server_copy), principal, arrival) {
+        match check_merged(id, merged, Some(server_copy), principal, arrival) {
             Ok(checked) => checked,
             Err(rejection) => return Ok(Prepared::Answer(rejection)),
         };
@@ -375,10 +385,14 @@ fn push_existing(
     audit.extend(entry_events(principal, id, &write));
     // Officers added now have seen nothing of the record: their entry
     // carries its whole history, not just this push.
-    let new_changes = if grant.is_empty() {
-        doc.changes_since(&before)
-    } else {
+    // Otherwise the pushed chunks, when they are exactly the changes this
+    // push added (they passed the pre-parse), else those encoded again.
+    let new_changes = if !grant.is_empty() {
         doc.changes_since(&[])
+    } else if exact {
+        push.changes.clone()
+    } else {
+        doc.changes_since(&before)
     };
     let commit = RecordCommit {
         audit,

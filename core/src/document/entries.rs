@@ -12,10 +12,11 @@
 
 use std::collections::HashSet;
 
-use automerge::{AutoCommit, ObjId, ObjType, ReadDoc, Value};
+use automerge::{ObjId, ObjType, Value};
 use autosurgeon::hydrate_prop;
 
 use super::DocumentError;
+use super::tree::Reader;
 use crate::model::{
     ChecklistItem, FieldViolation, LEGACY_NOTES_ID, NoteEntry, PromiseEntry, RecordHeader,
     StoredNote, Tick, mark_corrections,
@@ -35,14 +36,14 @@ pub const LEGACY_NOTES: &str = "notes";
 pub const LEGACY_CHECKLIST: &str = "checklist";
 
 /// Every object of type `ty` held at `key`, conflicts included.
-fn all_objects(
-    doc: &AutoCommit,
+fn all_objects<D: Reader>(
+    doc: &D,
     parent: &ObjId,
     key: &str,
     ty: ObjType,
 ) -> Result<Vec<ObjId>, DocumentError> {
     Ok(doc
-        .get_all(parent, key)?
+        .all_values(parent, key.into())?
         .into_iter()
         .filter_map(|(value, id)| match value {
             Value::Object(found) if found == ty => Some(id),
@@ -58,8 +59,8 @@ pub fn legacy_tick_id(item: ChecklistItem) -> String {
 
 /// The notebook: the legacy text (if any) as one entry, then every entry of
 /// every `note_entries` list, with `corrected_by` filled.
-pub fn read_notes(
-    doc: &AutoCommit,
+pub fn read_notes<D: Reader>(
+    doc: &D,
     inner: &ObjId,
     header: &RecordHeader,
 ) -> Result<Vec<NoteEntry>, DocumentError> {
@@ -89,12 +90,12 @@ pub fn read_notes(
 
 /// The whole tick history: the legacy checklist's ticks (one per item, in
 /// checklist order), then every entry of every `tick_entries` list.
-pub fn read_ticks(doc: &AutoCommit, inner: &ObjId) -> Result<Vec<Tick>, DocumentError> {
+pub fn read_ticks<D: Reader>(doc: &D, inner: &ObjId) -> Result<Vec<Tick>, DocumentError> {
     let mut ticks: Vec<Tick> = Vec::new();
     let mut seen: HashSet<String> = HashSet::new();
     for map in all_objects(doc, inner, LEGACY_CHECKLIST, ObjType::Map)? {
         let mut legacy: Vec<Tick> = Vec::new();
-        for key in doc.keys(&map) {
+        for key in doc.map_keys(&map) {
             let mut tick: Tick = hydrate_prop(doc, &map, key.as_str())?;
             tick.id = legacy_tick_id(tick.item);
             legacy.push(tick);
@@ -120,8 +121,8 @@ pub fn read_ticks(doc: &AutoCommit, inner: &ObjId) -> Result<Vec<Tick>, Document
 /// Every promise entry of every `promise_entries` list (a record made
 /// before the list existed gets one from its first entry; two devices doing
 /// that offline make two, both read), deduplicated by id.
-pub fn read_promise_entries(
-    doc: &AutoCommit,
+pub fn read_promise_entries<D: Reader>(
+    doc: &D,
     inner: &ObjId,
 ) -> Result<Vec<PromiseEntry>, DocumentError> {
     let mut entries: Vec<PromiseEntry> = Vec::new();
@@ -140,8 +141,8 @@ pub fn read_promise_entries(
 /// When the winning update agreement was made (`updates.agreed_at`, in
 /// the agreement's own map): `None` when there is no agreement or it was
 /// recorded before the time was kept.
-pub fn read_agreed_at(
-    doc: &AutoCommit,
+pub fn read_agreed_at<D: Reader>(
+    doc: &D,
     inner: &ObjId,
 ) -> Result<Option<crate::model::Timestamp>, DocumentError> {
     let Some((Value::Object(ObjType::Map), map)) = doc.get(inner, "updates")? else {
@@ -163,8 +164,8 @@ pub fn read_agreed_at(
 }
 
 /// Whether a promise entry with this id exists, and its kind.
-pub fn promise_entry_kind(
-    doc: &AutoCommit,
+pub fn promise_entry_kind<D: Reader>(
+    doc: &D,
     inner: &ObjId,
     id: &str,
 ) -> Result<Option<crate::model::PromiseEntryKind>, DocumentError> {
@@ -175,10 +176,10 @@ pub fn promise_entry_kind(
 }
 
 /// The co-attending officers: the union of every `attending` map, sorted.
-pub fn read_attending(doc: &AutoCommit, inner: &ObjId) -> Result<Vec<String>, DocumentError> {
+pub fn read_attending<D: Reader>(doc: &D, inner: &ObjId) -> Result<Vec<String>, DocumentError> {
     let mut officers: Vec<String> = Vec::new();
     for map in all_objects(doc, inner, ATTENDING, ObjType::Map)? {
-        officers.extend(doc.keys(&map));
+        officers.extend(doc.map_keys(&map));
     }
     officers.sort();
     officers.dedup();
@@ -198,8 +199,8 @@ pub const COMBINED: &[&str] = &[
 
 /// How many entries the lists of `key` hold (plus `legacy` legacy
 /// entries), counted without reading them: what a bound is checked against.
-pub fn count(
-    doc: &AutoCommit,
+pub fn count<D: Reader>(
+    doc: &D,
     inner: &ObjId,
     key: &str,
     legacy: usize,
@@ -212,7 +213,7 @@ pub fn count(
 }
 
 /// How many legacy ticks a schema-v1 checklist holds.
-pub fn legacy_tick_count(doc: &AutoCommit, inner: &ObjId) -> Result<usize, DocumentError> {
+pub fn legacy_tick_count<D: Reader>(doc: &D, inner: &ObjId) -> Result<usize, DocumentError> {
     Ok(all_objects(doc, inner, LEGACY_CHECKLIST, ObjType::Map)?
         .iter()
         .map(|map| doc.length(map))
@@ -220,8 +221,8 @@ pub fn legacy_tick_count(doc: &AutoCommit, inner: &ObjId) -> Result<usize, Docum
 }
 
 /// Whether the notebook holds an entry with this id, reading only ids.
-pub fn note_exists(
-    doc: &AutoCommit,
+pub fn note_exists<D: Reader>(
+    doc: &D,
     inner: &ObjId,
     header: &RecordHeader,
     id: &str,
@@ -243,8 +244,8 @@ pub fn note_exists(
 }
 
 /// 1 if a schema-v1 record shows its notes text as an entry, else 0.
-pub fn legacy_note_count(
-    doc: &AutoCommit,
+pub fn legacy_note_count<D: Reader>(
+    doc: &D,
     inner: &ObjId,
     header: &RecordHeader,
 ) -> Result<usize, DocumentError> {
@@ -254,12 +255,12 @@ pub fn legacy_note_count(
 }
 
 /// The legacy notes entry alone, if the record has one.
-fn read_notes_legacy_only(
-    doc: &AutoCommit,
+fn read_notes_legacy_only<D: Reader>(
+    doc: &D,
     inner: &ObjId,
     header: &RecordHeader,
 ) -> Result<Option<NoteEntry>, DocumentError> {
-    for (value, id) in doc.get_all(inner, LEGACY_NOTES)? {
+    for (value, id) in doc.all_values(inner, LEGACY_NOTES.into())? {
         let text = match value {
             Value::Object(ObjType::Text) => doc.text(&id)?,
             Value::Scalar(s) => s.as_str().unwrap_or_default().to_string(),

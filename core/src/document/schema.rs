@@ -10,12 +10,13 @@
 //! devices' copies. Messages give the path, never content (an unknown key is
 //! not named: it is content too).
 
-use automerge::{AutoCommit, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
+use automerge::{AutoCommit, ObjId, ObjType, Prop, ROOT, ReadDoc, ScalarValue, Value};
 
 use super::DocumentError;
 use super::entries::{
     ATTENDING, LEGACY_CHECKLIST, LEGACY_NOTES, NOTE_ENTRIES, PROMISE_ENTRIES, TICK_ENTRIES,
 };
+use super::tree::{Node, Slot, Tree, slot};
 use crate::model::{
     MAX_ACTIONS, MAX_ATTENDING, MAX_NOTE_ENTRIES, MAX_PROMISE_ENTRIES, MAX_SHORT_LEN, MAX_TEXT_LEN,
     MAX_TICKS, RecordKind,
@@ -269,22 +270,40 @@ const ACCOUNT_ROOT: &[Field] = root!("StopAccount", ACCOUNT_FIELD);
 /// Checks the whole tree of `doc`, a record of `kind` whose schema version
 /// is `version` (schema-v1 keys are accepted in version 1 only).
 pub fn check(doc: &AutoCommit, kind: RecordKind, version: u64) -> Result<(), DocumentError> {
+    walk(doc, kind, version).map(drop)
+}
+
+/// [`check`], keeping what the walk read: every object's values, for the
+/// record to be read from without reading the document again.
+pub fn walk(doc: &AutoCommit, kind: RecordKind, version: u64) -> Result<Tree<'_>, DocumentError> {
     let root = match kind {
         RecordKind::SceneAttendance => SCENE_ROOT,
         RecordKind::HomeBurglary => BURGLARY_ROOT,
         RecordKind::StopSearch => SEARCH_ROOT,
         RecordKind::StopAccount => ACCOUNT_ROOT,
     };
-    let walker = Walker {
+    let mut walker = Walker {
         doc,
         v1: version < 2,
+        tree: Tree::new(doc),
     };
-    walker.map_fields(&ROOT, root, &mut String::new())
+    walker.map_fields(&ROOT, root, &mut String::new())?;
+    Ok(walker.tree)
 }
 
 struct Walker<'a> {
     doc: &'a AutoCommit,
     v1: bool,
+    tree: Tree<'a>,
+}
+
+impl Slot {
+    fn each(&self) -> &[(Value<'static>, ObjId)] {
+        match &self.all {
+            Some(all) => all,
+            None => std::slice::from_ref(&self.winner),
+        }
+    }
 }
 
 fn wrong(path: &str, problem: impl std::fmt::Display) -> DocumentError {
@@ -296,12 +315,14 @@ impl Walker<'_> {
     /// The keys of the map `obj`: each one of `fields`, every conflicting
     /// value checked.
     fn map_fields(
-        &self,
+        &mut self,
         obj: &ObjId,
         fields: &[Field],
         path: &mut String,
     ) -> Result<(), DocumentError> {
-        for item in self.doc.map_range(obj, ..) {
+        let doc = self.doc;
+        let mut keys = Vec::new();
+        for item in doc.map_range(obj, ..) {
             let key = item.key.as_ref();
             let Some(field) = fields.iter().find(|f| f.key == key) else {
                 return Err(wrong(path, "a key outside the schema"));
@@ -314,16 +335,20 @@ impl Walker<'_> {
                 path.push('.');
             }
             path.push_str(field.key);
-            for (value, id) in self.doc.get_all(obj, key)? {
-                self.value(&value, &id, &field.shape, path)?;
+            let winner = (item.value.clone().into_value(), item.id());
+            let slot = slot(doc, obj, Prop::Map(key.to_string()), winner, item.conflict)?;
+            for (value, id) in slot.each() {
+                self.value(value, id, &field.shape, path)?;
             }
             path.truncate(len);
+            keys.push((key.to_string(), slot));
         }
+        self.tree.insert(obj.clone(), Node::Map(keys));
         Ok(())
     }
 
     fn value(
-        &self,
+        &mut self,
         value: &Value<'_>,
         id: &ObjId,
         shape: &Shape,
@@ -362,37 +387,50 @@ impl Walker<'_> {
                 self.map_fields(id, variants, path)
             }
             (Shape::List(max, inner), Value::Object(ObjType::List)) => {
-                let len = self.doc.length(id);
+                let doc = self.doc;
+                let len = doc.length(id);
                 if len > *max {
                     return Err(wrong(path, format!("more than {max} entries")));
                 }
                 let base = path.len();
-                for index in 0..len {
+                let mut items = Vec::with_capacity(len);
+                for item in doc.list_range(id, ..) {
                     path.truncate(base);
-                    path.push_str(&format!("[{index}]"));
-                    for (value, element) in self.doc.get_all(id, index)? {
-                        self.value(&value, &element, inner, path)?;
+                    path.push_str(&format!("[{}]", item.index));
+                    let winner = (item.value.clone().into_value(), item.id());
+                    let slot = slot(doc, id, Prop::Seq(item.index), winner, item.conflict)?;
+                    for (value, element) in slot.each() {
+                        self.value(value, element, inner, path)?;
                     }
+                    items.push(slot);
                 }
                 path.truncate(base);
+                self.tree.insert(id.clone(), Node::List(items));
                 Ok(())
             }
             (Shape::Dict(max, inner), Value::Object(ObjType::Map)) => {
-                if self.doc.length(id) > *max {
+                let doc = self.doc;
+                if doc.length(id) > *max {
                     return Err(wrong(path, format!("more than {max} entries")));
                 }
                 let base = path.len();
-                for item in self.doc.map_range(id, ..) {
+                let mut keys = Vec::new();
+                for item in doc.map_range(id, ..) {
                     if item.key.len() > MAX_SHORT_LEN || item.key.is_empty() {
                         return Err(wrong(path, "a key of the wrong length"));
                     }
                     path.truncate(base);
                     path.push_str("[]");
-                    for (value, element) in self.doc.get_all(id, item.key.as_ref())? {
-                        self.value(&value, &element, inner, path)?;
+                    let key = item.key.to_string();
+                    let winner = (item.value.clone().into_value(), item.id());
+                    let slot = slot(doc, id, Prop::Map(key.clone()), winner, item.conflict)?;
+                    for (value, element) in slot.each() {
+                        self.value(value, element, inner, path)?;
                     }
+                    keys.push((key, slot));
                 }
                 path.truncate(base);
+                self.tree.insert(id.clone(), Node::Map(keys));
                 Ok(())
             }
             (Shape::Text(max), Value::Object(ObjType::Text)) => {

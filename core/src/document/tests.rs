@@ -70,6 +70,8 @@ fn a_document_saved_before_promise_fields_reads_checks_and_takes_them() {
     doc.check_schema().unwrap();
     doc.validate().unwrap();
     let record = doc.record().unwrap();
+    // Two conflicting lists: the one walk reads both as the document does.
+    assert_eq!(doc.checked_record_in_one_walk().unwrap(), record);
     let scene = record.body.scene().unwrap();
     let ids: BTreeSet<&str> = scene
         .promise_entries
@@ -268,6 +270,8 @@ proptest! {
         all.check_schema().unwrap();
         all.validate().unwrap();
         let merged = all.record().unwrap();
+        // The one walk reads what the two reads read, conflicts included.
+        prop_assert_eq!(&all.checked_record_in_one_walk().unwrap(), &merged);
         for device in &devices {
             prop_assert_eq!(&device.record().unwrap(), &merged, "every replica converges");
         }
@@ -293,4 +297,34 @@ proptest! {
         entries.sort_by(|a, b| a.id.cmp(&b.id));
         prop_assert_eq!(read, entries);
     }
+}
+
+#[test]
+fn a_header_read_in_range_walks_is_the_header_the_document_holds() {
+    use automerge::transaction::Transactable;
+    let mut a = new_record();
+    let mut b = a.fork(actor(2));
+    let mut c = a.fork(actor(3));
+    // A conflict inside the header and one inside its author.
+    let header = match automerge::ReadDoc::get(&b.doc, ROOT, "header").unwrap() {
+        Some((_, id)) => id,
+        None => panic!("no header"),
+    };
+    b.doc.put(&header, "reference", "B-REF").unwrap();
+    c.doc.put(&header, "reference", "C-REF").unwrap();
+    let author = match automerge::ReadDoc::get(&b.doc, &header, "author").unwrap() {
+        Some((_, id)) => id,
+        None => panic!("no author"),
+    };
+    b.doc.put(&author, "name", "B").unwrap();
+    c.doc.put(&author, "name", "C").unwrap();
+    a.merge(&mut b).unwrap();
+    a.merge(&mut c).unwrap();
+    let held: RecordHeader = hydrate_prop(&a.doc, ROOT, "header").unwrap();
+    let loaded = RecordDoc::load(&a.save(), actor(4)).unwrap();
+    assert_eq!(*loaded.header(), held);
+    assert_eq!(held.reference, "C-REF", "the later actor's value wins");
+    let mut merged = a.fork(actor(5));
+    merged.reread_header().unwrap();
+    assert_eq!(*merged.header(), held);
 }

@@ -36,7 +36,7 @@ impl Memo {
     ) -> Result<Record, DocumentError> {
         match memo {
             Some(m) if m.heads == doc.heads() => Ok(m.record),
-            _ => doc.record(),
+            _ => doc.record_in_one_walk(),
         }
     }
 

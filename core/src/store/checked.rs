@@ -73,9 +73,10 @@ impl Store {
             self.cache.put_with_memo(doc, Some(memo));
             return Ok(value);
         }
-        // The whole record after the edit, read from the document, against
+        // The whole record after the edit, read from the document (in one
+        // walk: a range walk per container, not a lookup per field), against
         // the whole record before it: the rule the server runs.
-        let after = doc.record()?;
+        let after = doc.record_in_one_walk()?;
         if let Err(refusal) = rules::check_write(actor, record, &before, &after) {
             return Err(forbidden(refusal.message));
         }

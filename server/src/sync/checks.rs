@@ -24,6 +24,9 @@ pub(super) struct NewRecord {
     pub(super) doc: RecordDoc,
     pub(super) record: Record,
     pub(super) occurred_at: String,
+    /// The pushed bytes are exactly the document's changes (each chunk one
+    /// change, none repeated): the feed entry can carry them as they came.
+    pub(super) exact: bool,
 }
 
 /// Every check of a new record, without touching the store.
@@ -33,7 +36,7 @@ pub(super) fn judge_new(
     arrival: &Arrival,
 ) -> Result<NewRecord, PushResult> {
     let id = &push.record_id;
-    let doc = RecordDoc::from_changes(&push.changes, ActorId::random())
+    let (doc, exact) = RecordDoc::from_changes_exact(&push.changes, ActorId::random())
         .map_err(|e| document_rejection(id, e))?;
     let header = doc.header().clone();
     if header.id != *id {
@@ -81,6 +84,7 @@ pub(super) fn judge_new(
         doc,
         record,
         occurred_at,
+        exact,
     })
 }
 
@@ -107,9 +111,9 @@ pub(super) fn check_merged(
     };
     // The whole document tree against the kind's schema first: the server
     // keeps only what the schema defines.
+    // One walk checks the tree and reads the record from what it read.
     let record = doc
-        .check_schema()
-        .and_then(|()| doc.checked_record())
+        .checked_record_in_one_walk()
         .map_err(|e| document_rejection(id, e))?;
     let problems = unreadable_times(before, &record);
     if !problems.is_empty() {
