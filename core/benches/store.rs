@@ -28,6 +28,7 @@ use pocketbook_core::api::promises::PromiseFilter;
 use pocketbook_core::document::RecordDoc;
 use pocketbook_core::model::*;
 use pocketbook_core::store::ListFilter;
+use pocketbook_fixtures::thread_cpu;
 
 fn officer() -> Officer {
     pocketbook_fixtures::officer("PC1")
@@ -50,20 +51,6 @@ type Clock = fn() -> Duration;
 fn wall() -> Duration {
     static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
     START.get_or_init(Instant::now).elapsed()
-}
-
-/// The CPU time this thread has run, user and kernel (Linux's
-/// `/proc/thread-self/schedstat`, in nanoseconds): an edit's own work,
-/// without the time its `fsync` waits for the disk, whose cost on a
-/// shared disk moves by a factor of 40 between runs.
-fn thread_cpu() -> Duration {
-    let text = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
-    let ns = text
-        .split_whitespace()
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0);
-    Duration::from_nanos(ns)
 }
 
 /// Times one kind of durable edit on a record that already holds `prior`

@@ -42,6 +42,7 @@ use pocketbook_core::document::RecordDoc;
 use criterion::{Criterion, criterion_group, criterion_main};
 use pocketbook_core::model::RecordKind;
 use pocketbook_core::sync::wire::{MAX_PUSH_RECORDS, PushedRecord};
+use pocketbook_fixtures::thread_cpu;
 use pocketbook_server::identity::{DeviceRow, OfficerRow, Role};
 use pocketbook_server::retention::RetentionPolicy;
 use pocketbook_server::storage::sqlite::SqliteStorage;
@@ -104,17 +105,6 @@ fn updates(device: &Device, pushes: &[PushedRecord]) -> Vec<PushedRecord> {
             }
         })
         .collect()
-}
-
-/// This thread's CPU time so far (`/proc/thread-self/schedstat`, in ns).
-fn thread_cpu() -> Duration {
-    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
-    let ns = stat
-        .split_whitespace()
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0);
-    Duration::from_nanos(ns)
 }
 
 /// Wall and CPU time of every timed iteration of one benchmark.
