@@ -382,18 +382,30 @@ pub(super) fn records(store: &PostgresStorage) -> Result<Vec<RecordIndex>, Stora
     })
 }
 
-/// The feed window's query: `$1` cursor, `$2` limit, `$3` byte budget.
-pub(super) fn feed_window_sql() -> String {
+/// The feed entries `entries` (a query of `feed` rows), oldest first,
+/// until the change bytes before one reach the parameter `budget` (the
+/// first always comes). The budget is applied in the database, by a
+/// running sum over the sizes (read without loading the bytes), so only
+/// the rows that go out are sent.
+fn byte_bounded_feed_sql(entries: &str, budget: &str) -> String {
     format!(
         "SELECT seq, record_id, kind, author, station, origin_device, changes, {}, erased,
                 received_at
          FROM (SELECT f.*, coalesce(sum(octet_length(f.changes)) OVER (
                         ORDER BY f.seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
                       ), 0) AS bytes_before
-               FROM (SELECT * FROM feed WHERE seq > $1 ORDER BY seq LIMIT $2) f) w
-         WHERE bytes_before < $3
+               FROM ({entries}) f) w
+         WHERE bytes_before < {budget}
          ORDER BY seq",
         readers_of("w.record_id")
+    )
+}
+
+/// The feed window's query: `$1` cursor, `$2` limit, `$3` byte budget.
+pub(super) fn feed_window_sql() -> String {
+    byte_bounded_feed_sql(
+        "SELECT * FROM feed WHERE seq > $1 ORDER BY seq LIMIT $2",
+        "$3",
     )
 }
 
@@ -420,9 +432,6 @@ pub(super) fn feed_window(
 ) -> Result<Vec<FeedRow>, StorageError> {
     let cursor = i64::try_from(cursor).unwrap_or(i64::MAX);
     let max_bytes = i64::try_from(max_bytes).unwrap_or(i64::MAX);
-    // The byte budget is applied in the database (the bytes of the rows
-    // before each one, by a running sum over the sizes, which are read
-    // without loading the bytes), so only the rows that go out are sent.
     store
         .query_prepared(
             &feed_window_sql(),
@@ -454,17 +463,7 @@ pub(super) fn audience_positions_sql() -> &'static str {
 /// The entries at positions `$1`, oldest first, until the change bytes
 /// before one reach `$2` (the first always comes).
 pub(super) fn entries_at_sql() -> String {
-    format!(
-        "SELECT seq, record_id, kind, author, station, origin_device, changes, {}, erased,
-                received_at
-         FROM (SELECT f.*, coalesce(sum(octet_length(f.changes)) OVER (
-                        ORDER BY f.seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
-                      ), 0) AS bytes_before
-               FROM feed f WHERE f.seq = ANY($1)) w
-         WHERE bytes_before < $2
-         ORDER BY seq",
-        readers_of("w.record_id")
-    )
+    byte_bounded_feed_sql("SELECT * FROM feed WHERE seq = ANY($1)", "$2")
 }
 
 /// The feed after `cursor` under `audience`, through the audience index:
