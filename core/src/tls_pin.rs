@@ -127,6 +127,11 @@ pub fn validity(der: &[u8]) -> Result<(i64, i64), String> {
 /// `GeneralizedTime` (`YYYYMMDDHHMMSSZ`) as Unix seconds.
 fn time_of(time: &Element<'_>) -> Result<i64, String> {
     let bad = || "certificate: unreadable validity time".to_string();
+    // ASCII first: the bytes come from the network, and slicing a string
+    // that merely decodes as UTF-8 could cut a character in two.
+    if !time.content.is_ascii() {
+        return Err(bad());
+    }
     let text = std::str::from_utf8(time.content).map_err(|_| bad())?;
     let full = match (time.tag, text.len()) {
         (0x17, 13) => {
@@ -176,6 +181,22 @@ mod tests {
             .unwrap();
         assert_eq!(Pin::of_certificate(renewed.der()), Ok(expected));
         assert_ne!(cert.der(), renewed.der());
+    }
+
+    #[test]
+    fn a_validity_time_that_is_not_ascii_is_refused_not_a_panic() {
+        // 13 bytes, as a UTCTime must be, starting with a 3-byte character.
+        let content = "\u{20ac}010100000Z".as_bytes();
+        assert_eq!(content.len(), 13);
+        for tag in [0x17, 0x18] {
+            let time = Element {
+                tag,
+                whole: content,
+                content,
+                rest: &[],
+            };
+            assert!(time_of(&time).is_err());
+        }
     }
 
     #[test]
