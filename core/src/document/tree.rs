@@ -143,16 +143,22 @@ impl<'a> Tree<'a> {
         Ok(tree)
     }
 
-    pub(super) fn insert(&mut self, obj: ObjId, node: Node) {
+    pub(super) fn insert(&mut self, obj: ObjId, mut node: Node) {
+        // Sorted by key, so a lookup is a binary search: a map may hold
+        // thousands of keys (the ticks of a scene), each read once.
+        if let Node::Map(keys) = &mut node {
+            keys.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
+        }
         self.objects.insert(obj, node);
     }
 
     fn slot(&self, obj: &ObjId, prop: &Prop) -> Option<Option<&Slot>> {
         match (self.objects.get(obj)?, prop) {
-            // A map has a few dozen keys at most (the schema's bounds).
-            (Node::Map(keys), Prop::Map(key)) => {
-                Some(keys.iter().find(|(k, _)| k == key).map(|(_, slot)| slot))
-            }
+            (Node::Map(keys), Prop::Map(key)) => Some(
+                keys.binary_search_by(|(k, _)| k.as_str().cmp(key))
+                    .ok()
+                    .map(|at| &keys[at].1),
+            ),
             (Node::List(items), Prop::Seq(index)) => Some(items.get(*index)),
             // A key of a list or an index of a map: the document answers.
             _ => None,
