@@ -50,7 +50,9 @@ start_test_postgres() {
     exit 1
   fi
   PG_TEST_DIR=$(mktemp -d /tmp/pocketbook-pg.XXXXXX)
-  trap stop_test_postgres EXIT
+  # Stopped on exit, unless the caller has its own exit trap (which must
+  # then call stop_test_postgres itself, as scripts/test-all does).
+  [ -n "$(trap -p EXIT)" ] || trap stop_test_postgres EXIT
   local password port
   password=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
   port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

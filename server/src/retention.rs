@@ -47,7 +47,6 @@ impl Default for RetentionPolicy {
 }
 
 impl RetentionPolicy {
-    /// For each group of kinds, the instant before which its records are due.
     /// The policy as devices are told it in sync answers, and the one rule
     /// of when a record falls due, which both ends count with.
     pub fn terms(&self) -> RetentionTerms {
@@ -57,6 +56,7 @@ impl RetentionPolicy {
         }
     }
 
+    /// For each group of kinds, the instant before which its records are due.
     fn cutoffs(&self, now: DateTime<Utc>) -> Vec<(&'static [RecordKind], DateTime<Utc>)> {
         const GROUPS: [&[RecordKind]; 2] = [
             &[RecordKind::StopSearch, RecordKind::StopAccount],
