@@ -577,33 +577,15 @@ pub trait Storage:
     /// when a record is shared every earlier entry of it is indexed under
     /// the new reader, as the feed's scope uses a record's readers now.
     ///
-    /// This default reads the whole window ([`Storage::feed_window`]) and
-    /// keeps the audiences' entries ([`Audience::holds`]): correct, but it
-    /// reads past everyone's entries, and stops at the last entry it read
-    /// (it does not know the head). Both backends index the feed instead.
+    /// No default: a backend without the index would read past everyone's
+    /// entries on every sync, the cost this method exists to avoid.
     fn feed_for(
         &self,
         audience: &[Audience],
         cursor: u64,
         limit: u32,
         max_bytes: usize,
-    ) -> Result<FeedSlice, StorageError> {
-        let rows = self.feed_window(cursor, limit, max_bytes)?;
-        let bytes: usize = rows.iter().map(|r| r.changes.len()).sum();
-        let more = rows.len() >= limit as usize || bytes >= max_bytes;
-        let end = rows.last().map_or(cursor, |r| r.seq);
-        let examined = rows.len() as u64;
-        let rows = rows
-            .into_iter()
-            .filter(|row| audience.iter().any(|a| a.holds(row)))
-            .collect();
-        Ok(FeedSlice {
-            rows,
-            end,
-            more,
-            examined,
-        })
-    }
+    ) -> Result<FeedSlice, StorageError>;
 
     /// Feed entries after `cursor`, oldest first, at most `limit` of them.
     fn feed_after(&self, cursor: u64, limit: u32) -> Result<Vec<FeedRow>, StorageError> {
