@@ -71,22 +71,6 @@ fn open(dir: &Path, clock: &DeviceClock) -> Arc<Notebook> {
     Notebook::open_existing_with_clock(dir.display().to_string(), None, clock.clone()).unwrap()
 }
 
-fn ids(nb: &Notebook) -> Vec<String> {
-    let mut ids: Vec<String> = nb
-        .list(ListFilter::default())
-        .unwrap()
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
-    ids.sort();
-    ids
-}
-
-fn sorted(mut ids: Vec<String>) -> Vec<String> {
-    ids.sort();
-    ids
-}
-
 /// Whether any of the store's files holds `text` as written.
 fn in_files(dir: &Path, text: &str) -> bool {
     std::fs::read_dir(dir).unwrap().any(|entry| {
@@ -122,12 +106,12 @@ fn a_notebook_in_use_erases_acknowledged_encounters_past_their_period_without_a_
     let _subscription = nb.subscribe(heard.clone());
 
     clock.advance(ELEVEN_AND_A_HALF_MONTHS);
-    assert_eq!(ids(&nb).len(), 3, "nothing is due inside the period");
+    assert_eq!(record_ids(&nb).len(), 3, "nothing is due inside the period");
 
     // A year on, the first call after a day has passed erases both
     // encounters before it reads; the scene (kept by the terms) stays.
     clock.advance(A_YEAR_AND_A_WEEK - ELEVEN_AND_A_HALF_MONTHS);
-    assert_eq!(ids(&nb), vec![scene.clone()]);
+    assert_eq!(record_ids(&nb), vec![scene.clone()]);
     let erased: Vec<(String, ChangeOrigin)> = heard
         .events()
         .into_iter()
@@ -188,7 +172,7 @@ fn a_notebook_opened_after_its_records_ran_out_erases_them_before_it_is_read() {
     assert_eq!(left, vec![scene.clone()]);
     drop(conn);
     let nb = open(dir.path(), &clock);
-    assert_eq!(ids(&nb), vec![scene]);
+    assert_eq!(record_ids(&nb), vec![scene]);
     for id in [search, account] {
         assert!(matches!(nb.get(id), Err(ApiError::NotFound { .. })));
     }
@@ -203,7 +187,7 @@ fn the_servers_clock_counts_when_the_handsets_is_behind() {
     later.server_time = Some((chrono::Utc::now() + A_YEAR_AND_A_WEEK).to_rfc3339());
     sync_with(dir.path(), later);
     let nb = open(dir.path(), &DeviceClock::system());
-    assert_eq!(ids(&nb), vec![scene]);
+    assert_eq!(record_ids(&nb), vec![scene]);
 }
 
 #[test]
@@ -240,7 +224,7 @@ fn a_record_the_server_lacks_is_kept_and_flagged_until_it_is_acknowledged() {
             .all(|o| !o.refused && o.refusal.is_none())
     );
     assert_eq!(
-        ids(&nb),
+        record_ids(&nb),
         sorted(vec![search.clone(), unsent.clone(), scene.clone()])
     );
     assert!(matches!(nb.get(account), Err(ApiError::NotFound { .. })));
@@ -249,7 +233,7 @@ fn a_record_the_server_lacks_is_kept_and_flagged_until_it_is_acknowledged() {
     drop(nb);
     sync_with(dir.path(), answer(vec![]));
     let nb = open(dir.path(), &clock);
-    assert_eq!(ids(&nb), vec![scene]);
+    assert_eq!(record_ids(&nb), vec![scene]);
     assert!(nb.overdue_records().unwrap().is_empty());
 }
 
@@ -264,7 +248,7 @@ fn a_record_on_legal_hold_is_kept_until_the_hold_is_released() {
     let clock = DeviceClock::system();
     clock.advance(A_YEAR_AND_A_WEEK);
     let nb = open(dir.path(), &clock);
-    assert_eq!(ids(&nb), sorted(vec![search.clone(), scene.clone()]));
+    assert_eq!(record_ids(&nb), sorted(vec![search.clone(), scene.clone()]));
     assert_eq!(nb.legal_holds().unwrap(), vec![search.clone()]);
     assert!(matches!(nb.get(account), Err(ApiError::NotFound { .. })));
     assert!(
@@ -278,12 +262,12 @@ fn a_record_on_legal_hold_is_kept_until_the_hold_is_released() {
     silent.legal_holds = None;
     sync_with(dir.path(), silent);
     assert_eq!(
-        ids(&open(dir.path(), &clock)),
+        record_ids(&open(dir.path(), &clock)),
         sorted(vec![search.clone(), scene.clone()])
     );
     sync_with(dir.path(), answer(vec![]));
     let nb = open(dir.path(), &clock);
-    assert_eq!(ids(&nb), vec![scene]);
+    assert_eq!(record_ids(&nb), vec![scene]);
     assert!(nb.legal_holds().unwrap().is_empty());
 }
 
@@ -301,7 +285,7 @@ fn without_terms_from_a_server_nothing_is_erased() {
     clock.advance(A_YEAR_AND_A_WEEK);
     let nb = open(dir.path(), &clock);
     assert_eq!(nb.retention_terms().unwrap(), None);
-    assert_eq!(ids(&nb).len(), 1);
+    assert_eq!(record_ids(&nb).len(), 1);
 }
 
 #[test]
@@ -319,10 +303,10 @@ fn a_store_of_the_previous_version_takes_the_terms_and_applies_them() {
     sync_with(dir.path(), answer(vec![]));
     let clock = DeviceClock::system();
     let nb = open(dir.path(), &clock);
-    assert_eq!(ids(&nb), vec![search]);
+    assert_eq!(record_ids(&nb), vec![search]);
     clock.advance(A_YEAR_AND_A_WEEK);
     assert_eq!(nb.check_retention().unwrap().erased, 1);
-    assert!(ids(&nb).is_empty());
+    assert!(record_ids(&nb).is_empty());
 }
 
 /// One sync with a server that refuses `refused` (as invalid, for good)
@@ -362,7 +346,10 @@ fn a_new_record_the_server_refused_stays_overdue_and_refused_until_the_officer_a
     let clock = DeviceClock::system();
     clock.advance(A_YEAR_AND_A_WEEK);
     let nb = open(dir.path(), &clock);
-    assert_eq!(ids(&nb), sorted(vec![refused.id.clone(), scene.clone()]));
+    assert_eq!(
+        record_ids(&nb),
+        sorted(vec![refused.id.clone(), scene.clone()])
+    );
     for _ in 0..2 {
         let overdue = nb.overdue_records().unwrap();
         assert_eq!(overdue.len(), 1, "{overdue:?}");
@@ -400,7 +387,7 @@ fn a_new_record_the_server_refused_stays_overdue_and_refused_until_the_officer_a
     drop(nb);
     sync_with(dir.path(), answer(vec![]));
     let nb = open(dir.path(), &clock);
-    assert_eq!(ids(&nb), vec![scene]);
+    assert_eq!(record_ids(&nb), vec![scene]);
     assert!(nb.overdue_records().unwrap().is_empty());
 }
 
@@ -428,7 +415,7 @@ fn a_clock_set_back_before_the_first_sync_erases_on_time_while_open_never_early(
     first.server_time = Some(chrono::Utc::now().to_rfc3339());
     sync_with(dir.path(), first);
     let nb = open(dir.path(), &behind);
-    assert_eq!(ids(&nb), vec![search.clone()], "never early");
+    assert_eq!(record_ids(&nb), vec![search.clone()], "never early");
     // Setting the clock forward by a month is not time passing.
     behind.advance(TimeDelta::days(30));
     assert_eq!(nb.check_retention().unwrap().erased, 0);
@@ -438,7 +425,10 @@ fn a_clock_set_back_before_the_first_sync_erases_on_time_while_open_never_early(
     // the server's time was heard counts, and the record goes on time.
     behind.pass(A_YEAR_AND_A_WEEK);
     assert!(behind.now() < chrono::Utc::now() - TimeDelta::days(300));
-    assert!(ids(&nb).is_empty(), "erased on time by the first call");
+    assert!(
+        record_ids(&nb).is_empty(),
+        "erased on time by the first call"
+    );
 }
 
 #[test]
@@ -466,7 +456,7 @@ fn a_clock_behind_after_a_restart_erases_late_never_early() {
     let restarted = DeviceClock::system();
     restarted.advance(behind.now() - chrono::Utc::now());
     let nb = open(dir.path(), &restarted);
-    assert_eq!(ids(&nb), vec![search.clone()]);
+    assert_eq!(record_ids(&nb), vec![search.clone()]);
     assert_eq!(nb.check_retention().unwrap().erased, 0);
     drop(nb);
     // ... until a server time is heard again: then it goes at once.
@@ -474,7 +464,7 @@ fn a_clock_behind_after_a_restart_erases_late_never_early() {
     later.server_time = Some((chrono::Utc::now() + A_YEAR_AND_A_WEEK).to_rfc3339());
     sync_with(dir.path(), later);
     let nb = open(dir.path(), &restarted);
-    assert!(ids(&nb).is_empty());
+    assert!(record_ids(&nb).is_empty());
 }
 
 // --- A process that dies inside the erasure ---------------------------------
@@ -510,7 +500,7 @@ fn a_crash_in_the_middle_of_an_erasure_leaves_every_record_whole() {
     assert!(!status.success(), "the child must die inside the erasure");
     let nb = open(dir.path(), &DeviceClock::system());
     assert_eq!(
-        ids(&nb),
+        record_ids(&nb),
         sorted(vec![search.clone(), account.clone(), scene])
     );
     for id in [search, account] {

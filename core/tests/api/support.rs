@@ -4,7 +4,8 @@ use pocketbook_core::Notebook;
 use pocketbook_core::model::*;
 
 pub use pocketbook_fixtures::{
-    as_change_chunks, at, day_time, note, notebook, officer, scene, stop_account, stop_search,
+    as_change_chunks, at, day_time, note, notebook, officer, record_ids, scene, sorted,
+    stop_account, stop_search,
 };
 
 /// A change listener that keeps every event it hears.

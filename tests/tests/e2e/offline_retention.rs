@@ -13,7 +13,7 @@ use pocketbook_core::Notebook;
 use pocketbook_core::api::{ChangeEvent, ChangeListener, ChangeOrigin, DeviceClock};
 use pocketbook_core::document::RecordDoc;
 use pocketbook_core::model::RecordBody;
-use pocketbook_core::store::ListFilter;
+use pocketbook_fixtures::{record_ids, sorted};
 use pocketbook_tests::Station;
 use pocketbook_tests::inputs::*;
 
@@ -22,22 +22,6 @@ const A_YEAR_AND_A_WEEK: TimeDelta = TimeDelta::days(372);
 
 fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-fn ids(nb: &Notebook) -> Vec<String> {
-    let mut ids: Vec<String> = nb
-        .list(ListFilter::default())
-        .unwrap()
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
-    ids.sort();
-    ids
-}
-
-fn sorted(mut ids: Vec<String>) -> Vec<String> {
-    ids.sort();
-    ids
 }
 
 #[derive(Default)]
@@ -109,7 +93,10 @@ async fn a_device_offline_for_a_year_erases_what_the_server_holds_and_keeps_the_
     clock.advance(A_YEAR_AND_A_WEEK);
     let dir = device.dir.path().display().to_string();
     let reopened = Notebook::open_existing_with_clock(dir, None, clock.clone()).unwrap();
-    assert_eq!(ids(&reopened), sorted(vec![waiting.clone(), held.clone()]));
+    assert_eq!(
+        record_ids(&reopened),
+        sorted(vec![waiting.clone(), held.clone()])
+    );
     let overdue = reopened.overdue_records().unwrap();
     assert_eq!(
         overdue.iter().map(|o| &o.record_id).collect::<Vec<_>>(),
@@ -130,7 +117,7 @@ async fn a_device_offline_for_a_year_erases_what_the_server_holds_and_keeps_the_
     assert_eq!(summary.expired, 1);
     assert_eq!(notes_on_server(&station, &waiting), 1);
     assert_eq!(*heard.0.lock().unwrap(), vec![waiting.clone()]);
-    assert_eq!(ids(&reopened), vec![held.clone()]);
+    assert_eq!(record_ids(&reopened), vec![held.clone()]);
     assert!(reopened.overdue_records().unwrap().is_empty());
 
     // The hold is released: the next sync's list no longer names it.
@@ -140,7 +127,7 @@ async fn a_device_offline_for_a_year_erases_what_the_server_holds_and_keeps_the_
         .unwrap();
     let summary = reopened.sync(None).await.unwrap();
     assert_eq!(summary.expired, 1);
-    assert!(ids(&reopened).is_empty());
+    assert!(record_ids(&reopened).is_empty());
     assert!(reopened.legal_holds().unwrap().is_empty());
     // The server still holds every record: only the device's copies went.
     assert_eq!(station.admin.records().unwrap().len(), 4);
