@@ -254,15 +254,14 @@ fn crash_child() {
 }
 
 fn die_at(dir: &Path, step: &str, seam: &str) {
-    let status = Command::new(std::env::current_exe().unwrap())
+    let output = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "encryption::crash_child", "--test-threads=1"])
         .env(CHILD_DIR, dir)
         .env(CHILD_STEP, step)
         .env("POCKETBOOK_CRASH_AT", seam)
         .output()
-        .unwrap()
-        .status;
-    assert!(!status.success(), "the child must die at {seam}");
+        .unwrap();
+    assert_aborted(&output, seam);
 }
 
 #[test]

@@ -46,3 +46,16 @@ pub fn assert_schema_true(nb: &Notebook, id: &str) {
         panic!("record {id} is not schema-true: {e}");
     }
 }
+
+/// The child process was ended by a crash seam (`std::process::abort`,
+/// SIGABRT), not by a failure of its own before it got there.
+pub fn assert_aborted(output: &std::process::Output, at: &str) {
+    use std::os::unix::process::ExitStatusExt;
+    const SIGABRT: i32 = 6;
+    assert_eq!(
+        output.status.signal(),
+        Some(SIGABRT),
+        "the child must abort at {at}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
