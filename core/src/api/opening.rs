@@ -44,10 +44,7 @@ impl Notebook {
     /// `open` or by enrolment), for the officer it belongs to.
     #[uniffi::constructor(name = "open_existing")]
     pub fn open_existing_encrypted(directory: String, key: Vec<u8>) -> Result<Arc<Self>, ApiError> {
-        let key = StoreKey::from_bytes(&key)?;
-        let store = Store::open_encrypted(Path::new(&directory), &key)?;
-        let officer = owner(&store)?;
-        Self::with_store(store, officer, DeviceClock::system())
+        Self::open_existing_with_clock(directory, Some(key), DeviceClock::system())
     }
 
     /// Changes the notebook's key, atomically: if the app dies during the
@@ -68,16 +65,12 @@ impl Notebook {
     /// always pass a key ([`Notebook::open_encrypted`], exported as `open`).
     /// An encrypted notebook is refused with `ApiError::Key` (`Missing`).
     pub fn open(directory: String, officer: Officer) -> Result<Arc<Self>, ApiError> {
-        check_officer(&officer)?;
-        let store = Store::open(Path::new(&directory))?;
-        Self::with_store(store, officer, DeviceClock::system())
+        Self::open_with_clock(directory, officer, DeviceClock::system())
     }
 
     /// Reopens an unencrypted notebook already set up in `directory`.
     pub fn open_existing(directory: String) -> Result<Arc<Self>, ApiError> {
-        let store = Store::open(Path::new(&directory))?;
-        let officer = owner(&store)?;
-        Self::with_store(store, officer, DeviceClock::system())
+        Self::open_existing_with_clock(directory, None, DeviceClock::system())
     }
 
     /// The notebook over an open store, which must be `officer`'s (or no
