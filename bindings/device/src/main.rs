@@ -16,6 +16,7 @@ mod args;
 mod key;
 mod promises;
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -103,10 +104,18 @@ fn main() -> ExitCode {
     let warning = matches!(key, Ok(None)).then_some(key::PLAIN_WARNING);
     match key.and_then(|key| run(cli, key)) {
         Ok(value) => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&value).unwrap_or_default()
-            );
+            // A reader that stopped reading (`| head`) is not a failure: the
+            // command's work is done and stored.
+            let text = serde_json::to_string_pretty(&value).unwrap_or_default();
+            if let Err(e) = writeln!(std::io::stdout(), "{text}")
+                && e.kind() != std::io::ErrorKind::BrokenPipe
+            {
+                eprintln!(
+                    "{}",
+                    serde_json::json!({ "error": "output", "message": e.to_string() })
+                );
+                return ExitCode::FAILURE;
+            }
             if let Some(warning) = warning {
                 eprintln!("{}", serde_json::json!({ "warning": warning }));
             }

@@ -2,7 +2,7 @@
 //! clear errors for bad input.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 use pocketbook_fixtures::at_text;
 use serde_json::{Value, json};
@@ -513,4 +513,27 @@ fn retention_shows_the_servers_terms_holds_and_what_waits_for_it() {
     assert_eq!(heard["legal_holds"], json!([held]));
     assert_eq!(heard["erased"], 0);
     assert_eq!(heard["overdue"], json!([]));
+}
+
+#[test]
+fn an_answer_into_a_closed_pipe_is_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("device");
+    init(&store, "PC510");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pocketbook-device"))
+        .arg("--store")
+        .arg(&store)
+        .arg("list")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader leaves before the answer, as `| head -0` would.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
