@@ -361,10 +361,7 @@ impl Store {
 
     /// The record's whole Automerge document (for repair and interop).
     pub fn export(&mut self, id: &str) -> Result<Vec<u8>, StoreError> {
-        let mut doc = self.take_doc(id)?;
-        let bytes = doc.save();
-        self.cache.put(doc);
-        Ok(bytes)
+        self.with_doc(id, RecordDoc::save)
     }
 
     /// Imports a record's Automerge bytes: a new record is stored, a known
@@ -421,6 +418,19 @@ impl Store {
     /// Takes a record's document out of the cache or loads it from disk.
     pub(crate) fn take_doc(&mut self, id: &str) -> Result<RecordDoc, StoreError> {
         Ok(self.take_loaded(id)?.0)
+    }
+
+    /// Reads a record's document without changing it (its heads, its
+    /// changes, a copy of it), and keeps it in the cache with its memo.
+    pub(crate) fn with_doc<T>(
+        &mut self,
+        id: &str,
+        read: impl FnOnce(&mut RecordDoc) -> T,
+    ) -> Result<T, StoreError> {
+        let (mut doc, memo) = self.take_loaded(id)?;
+        let value = read(&mut doc);
+        self.cache.put_with_memo(doc, memo);
+        Ok(value)
     }
 
     /// [`Store::take_doc`], with the record last read from the document
