@@ -23,7 +23,7 @@
 use std::collections::HashSet;
 
 use automerge::{AutoCommit, ChangeHash, ObjId, ObjType, Prop, ReadDoc, Value, legacy};
-use autosurgeon::hydrate_prop;
+use autosurgeon::{Hydrate, hydrate_prop};
 
 use super::entries::{ATTENDING, NOTE_ENTRIES, PROMISE_ENTRIES, TICK_ENTRIES};
 use super::tree::{Node, Tree, slot};
@@ -147,19 +147,18 @@ impl RecordDoc {
             for element in &at_end {
                 walk(&mut tree, doc, element, ObjType::Map)?;
             }
-            let indices = start..len;
             match (*key, &mut record.body) {
                 ("actions", RecordBody::SceneAttendance { scene })
                 | ("actions", RecordBody::HomeBurglary { scene }) => {
-                    for index in indices {
-                        let action: SceneAction = hydrate_prop(&tree, list, index)?;
+                    for element in &at_end {
+                        let action = SceneAction::hydrate_map(&tree, element)?;
                         scene.actions.push(action);
                     }
                 }
                 (TICK_ENTRIES, RecordBody::SceneAttendance { scene })
                 | (TICK_ENTRIES, RecordBody::HomeBurglary { scene }) => {
-                    for index in indices {
-                        let tick: Tick = hydrate_prop(&tree, list, index)?;
+                    for element in &at_end {
+                        let tick = Tick::hydrate_map(&tree, element)?;
                         if !scene.checklist.iter().any(|t| t.id == tick.id) {
                             scene.checklist.push(tick);
                         }
@@ -167,8 +166,8 @@ impl RecordDoc {
                 }
                 (PROMISE_ENTRIES, RecordBody::SceneAttendance { scene })
                 | (PROMISE_ENTRIES, RecordBody::HomeBurglary { scene }) => {
-                    for index in indices {
-                        let entry: PromiseEntry = hydrate_prop(&tree, list, index)?;
+                    for element in &at_end {
+                        let entry = PromiseEntry::hydrate_map(&tree, element)?;
                         if !scene.promise_entries.iter().any(|e| e.id == entry.id) {
                             scene.promise_entries.push(entry);
                         }
@@ -176,8 +175,8 @@ impl RecordDoc {
                 }
                 (NOTE_ENTRIES, body) => {
                     let notes = body.notes_mut();
-                    for index in indices {
-                        let stored: StoredNote = hydrate_prop(&tree, list, index)?;
+                    for element in &at_end {
+                        let stored = StoredNote::hydrate_map(&tree, element)?;
                         if notes.iter().any(|n| n.id == stored.id) {
                             continue;
                         }

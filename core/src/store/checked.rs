@@ -82,7 +82,7 @@ impl Store {
         if let Err(refusal) = rules::check_write(actor, record, &before, &after) {
             return Err(forbidden(refusal.message));
         }
-        self.append_local_change(&mut doc)?;
+        self.append_local_change(&mut doc, Some(&after))?;
         let memo = Memo::of(&mut doc, after);
         self.cache.put_with_memo(doc, Some(memo));
         Ok(value)
