@@ -30,6 +30,7 @@ use autosurgeon::{hydrate_prop, reconcile_prop};
 mod edits;
 mod entries;
 mod schema;
+mod since;
 #[cfg(test)]
 mod tests;
 mod tree;

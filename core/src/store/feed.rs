@@ -38,11 +38,9 @@ impl Store {
             t.entries.push((entry.seq, entry.changes.clone()));
             return Ok(());
         }
-        match self.take_doc(&entry.record_id) {
-            Ok(mut doc) => {
-                let local_heads = doc.heads();
-                let mut copy = doc.fork(self.actor.clone());
-                self.cache.put(doc);
+        let actor = self.actor.clone();
+        match self.with_doc(&entry.record_id, |doc| (doc.heads(), doc.fork(actor))) {
+            Ok((local_heads, mut copy)) => {
                 copy.apply_changes(&entry.changes)
                     .and_then(|()| copy.index_columns().map(|_| ()))
                     .map_err(|e| Merge::Hold(HeldReason::of(&e)))?;
@@ -94,9 +92,8 @@ impl Store {
         let doc = if t.is_new {
             RecordDoc::from_changes(&t.changes, self.actor.clone())?
         } else {
-            let mut stored = self.take_doc(&t.doc.header().id)?;
-            let mut copy = stored.fork(self.actor.clone());
-            self.cache.put(stored);
+            let actor = self.actor.clone();
+            let mut copy = self.with_doc(&t.doc.header().id, |stored| stored.fork(actor))?;
             copy.apply_changes(&t.changes)?;
             copy
         };

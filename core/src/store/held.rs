@@ -190,7 +190,7 @@ impl Store {
                     )?;
                     tx.commit()?;
                     applied.push((record.record_id.clone(), record.kind));
-                    self.cache.put(t.doc);
+                    self.cache.replace(t.doc);
                 }
                 Err(StoreError::Duplicate | StoreError::Document(_)) => {}
                 Err(e) => return Err(e),
