@@ -5,7 +5,7 @@
 
 use automerge::ChangeHash;
 
-use super::held::HeldReason;
+use super::held::{HeldReason, Merge};
 use super::{Store, StoreError};
 use crate::document::{DocumentError, RecordDoc};
 use crate::sync::wire::FeedEntry;
@@ -111,15 +111,4 @@ pub(super) struct Touched {
     pub(super) is_new: bool,
     /// The record's heads before the page merged into it.
     pub(super) local_heads: Vec<ChangeHash>,
-}
-
-/// What merging one feed entry came to, short of success.
-pub(super) enum Merge {
-    /// Not needed on this device: a record data minimisation removed, or
-    /// changes it already holds.
-    Skip,
-    /// This app cannot apply it: keep it aside.
-    Hold(HeldReason),
-    /// The store itself failed: the page fails and comes again.
-    Fail(StoreError),
 }

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use automerge::ChangeHash;
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
-use super::feed::{Merge, Touched};
+use super::feed::Touched;
+use super::held::Merge;
 use super::held::{HeldReason, HeldRow};
 use super::{Store, StoreError, insert_record, write_changes};
 use crate::document::{DocumentError, RecordDoc};
