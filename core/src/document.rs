@@ -24,7 +24,10 @@
 //! with the record's history.
 
 use automerge::transaction::{CommitOptions, Transactable};
-use automerge::{ActorId, AutoCommit, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, Value};
+use automerge::{
+    ActorId, AutoCommit, ChangeHash, LoadOptions, ObjId, ObjType, OnPartialLoad, ROOT, ReadDoc,
+    Value, VerificationMode,
+};
 use autosurgeon::{hydrate_prop, reconcile_prop};
 
 mod edits;
@@ -116,6 +119,11 @@ pub struct IndexColumns {
 pub struct RecordDoc {
     doc: AutoCommit,
     header: RecordHeader,
+    /// The schema version read with the header, while no change from
+    /// elsewhere was applied since (a local edit never writes it): saves
+    /// the checks a lookup (a seek through the document). `None`: read it
+    /// from the document.
+    version: Option<u64>,
 }
 
 impl std::fmt::Debug for RecordDoc {
@@ -146,7 +154,11 @@ impl RecordDoc {
         reconcile_prop(&mut doc, ROOT, "header", &header)?;
         reconcile_prop(&mut doc, ROOT, "body", &body)?;
         doc.commit_with(CommitOptions::default().with_message("create"));
-        Ok(RecordDoc { doc, header })
+        Ok(RecordDoc {
+            doc,
+            header,
+            version: Some(SCHEMA_VERSION),
+        })
     }
 
     /// Loads a document (a full save, or a save followed by incremental
@@ -182,9 +194,15 @@ impl RecordDoc {
     /// (they passed the same pre-parse).
     pub fn from_changes_exact(bytes: &[u8], actor: ActorId) -> Result<(Self, bool), DocumentError> {
         let census = crate::chunks::check_changes(bytes, &crate::chunks::CHANGES)?;
-        let mut doc = AutoCommit::new().with_actor(actor);
-        crate::chunks::no_panic(|| doc.load_incremental(bytes))?
-            .map_err(|e| DocumentError::Corrupt(e.to_string()))?;
+        // What `load_incremental` into an empty document does, without
+        // making the empty document first: changes with missing
+        // dependencies are kept queued (not an error here) and refused below.
+        let options = LoadOptions::new()
+            .on_partial_load(OnPartialLoad::Ignore)
+            .verification_mode(VerificationMode::Check);
+        let doc = crate::chunks::no_panic(|| AutoCommit::load_with_options(bytes, options))?
+            .map_err(|e| DocumentError::Corrupt(e.to_string()))?
+            .with_actor(actor);
         if !doc.get_missing_deps(&[]).is_empty() {
             return Err(DocumentError::MissingDependencies);
         }
@@ -220,7 +238,21 @@ impl RecordDoc {
         }
         let header: RecordHeader = hydrate_prop(&tree, ROOT, "header")?;
         drop(tree);
-        Ok(RecordDoc { doc, header })
+        Ok(RecordDoc {
+            doc,
+            header,
+            version: Some(version),
+        })
+    }
+
+    /// The document's schema version: as read with the header, or from
+    /// the document when changes from elsewhere were applied since.
+    fn schema_version(&self) -> Result<u64, DocumentError> {
+        match self.version {
+            Some(version) => Ok(version),
+            None => hydrate_prop(&self.doc, ROOT, "schema_version")
+                .map_err(|_| DocumentError::NotPocketbook),
+        }
     }
 
     pub fn header(&self) -> &RecordHeader {
@@ -257,8 +289,7 @@ impl RecordDoc {
     /// errors (a shape the schema refuses is refused before the record is
     /// read). The server runs it on every merged push.
     pub fn checked_record_in_one_walk(&self) -> Result<Record, DocumentError> {
-        let version: u64 = hydrate_prop(&self.doc, ROOT, "schema_version")
-            .map_err(|_| DocumentError::NotPocketbook)?;
+        let version = self.schema_version()?;
         let tree = schema::walk(&self.doc, self.kind(), version)?;
         let record = read_record(&tree, &self.header)?;
         record.body.validate().map_err(DocumentError::Invalid)?;
@@ -279,8 +310,7 @@ impl RecordDoc {
     /// Accepts schema-v1 shapes in v1 documents. The message gives a path,
     /// never content. The server runs it on every merged push.
     pub fn check_schema(&self) -> Result<(), DocumentError> {
-        let version: u64 = hydrate_prop(&self.doc, ROOT, "schema_version")
-            .map_err(|_| DocumentError::NotPocketbook)?;
+        let version = self.schema_version()?;
         schema::check(&self.doc, self.kind(), version)
     }
 
@@ -290,8 +320,7 @@ impl RecordDoc {
     /// the schema walk refuses (written before a bound existed) is read
     /// the slower way, as before.
     pub fn record_in_one_walk(&self) -> Result<Record, DocumentError> {
-        let version: u64 = hydrate_prop(&self.doc, ROOT, "schema_version")
-            .map_err(|_| DocumentError::NotPocketbook)?;
+        let version = self.schema_version()?;
         match schema::walk(&self.doc, self.kind(), version) {
             Ok(tree) => read_record(&tree, &self.header),
             Err(_) => self.record(),
@@ -359,6 +388,7 @@ impl RecordDoc {
     pub fn apply_changes_exact(&mut self, bytes: &[u8]) -> Result<bool, DocumentError> {
         let census = crate::chunks::check_changes(bytes, &crate::chunks::CHANGES)?;
         let before = change_count(&self.doc);
+        self.version = None;
         crate::chunks::no_panic(|| self.doc.load_incremental(bytes))?
             .map_err(|e| DocumentError::Corrupt(e.to_string()))?;
         if !self.doc.get_missing_deps(&[]).is_empty() {
@@ -379,6 +409,7 @@ impl RecordDoc {
         if other.header.id != self.header.id {
             return Err(DocumentError::Shape("a different record".into()));
         }
+        self.version = None;
         self.doc.merge(&mut other.doc)?;
         Ok(())
     }
@@ -395,6 +426,16 @@ impl RecordDoc {
         self.doc.save()
     }
 
+    /// A snapshot of the whole document with its columns not deflated:
+    /// what the server stores. The same document chunk as [`Self::save`]
+    /// gives, loaded the same way ([`Self::load`]); deflating it (setting
+    /// up a compressor for each column over 256 bytes) was most of a
+    /// save's cost, and loading it skips the inflating. Devices never
+    /// receive it: they are sent changes.
+    pub fn save_uncompressed(&mut self) -> Vec<u8> {
+        self.doc.save_nocompress()
+    }
+
     /// Every change not already covered by `heads`.
     pub fn changes_since(&mut self, heads: &[ChangeHash]) -> Vec<u8> {
         self.doc.save_after(heads)
@@ -409,6 +450,7 @@ impl RecordDoc {
         RecordDoc {
             doc: self.doc.fork().with_actor(actor),
             header: self.header.clone(),
+            version: self.version,
         }
     }
 }

@@ -328,3 +328,58 @@ fn a_header_read_in_range_walks_is_the_header_the_document_holds() {
     merged.reread_header().unwrap();
     assert_eq!(*merged.header(), held);
 }
+
+#[test]
+fn an_uncompressed_snapshot_loads_to_the_same_document() {
+    let mut doc = new_record();
+    doc.add_note(
+        &"Spoke to the neighbour. ".repeat(40),
+        "PC1",
+        "2026-11-02T10:30:00Z",
+    )
+    .unwrap();
+    let compressed = doc.save();
+    let plain = doc.save_uncompressed();
+    assert_ne!(compressed, plain, "the columns over 256 bytes are deflated");
+    let mut from_plain = RecordDoc::load(&plain, actor(4)).unwrap();
+    let mut from_compressed = RecordDoc::load(&compressed, actor(5)).unwrap();
+    assert_eq!(from_plain.heads(), doc.heads());
+    assert_eq!(from_plain.heads(), from_compressed.heads());
+    assert_eq!(
+        from_plain.checked_record_in_one_walk().unwrap(),
+        from_compressed.checked_record_in_one_walk().unwrap()
+    );
+    assert_eq!(from_plain.save(), compressed, "the same document");
+}
+
+/// The schema version kept from the header's read is dropped when changes
+/// from elsewhere arrive: a change that makes the record a schema-v1 one
+/// (whose legacy keys are then accepted) is judged as a fresh load of the
+/// merged document is, by applied changes and by a merge alike.
+#[test]
+fn the_schema_version_is_read_again_after_changes_from_elsewhere() {
+    use automerge::transaction::Transactable;
+    let mut a = new_record();
+    a.check_schema().unwrap();
+    let mut b = a.fork(actor(2));
+    let inner = inner_in(&b.doc, RecordKind::SceneAttendance).unwrap();
+    b.doc
+        .put_object(&inner, entries::LEGACY_CHECKLIST, ObjType::Map)
+        .unwrap();
+    b.doc.put(ROOT, "schema_version", 1u64).unwrap();
+    let judged = |doc: &mut RecordDoc| {
+        let fresh = RecordDoc::load(&doc.save(), actor(7)).unwrap();
+        (
+            doc.check_schema().is_ok(),
+            doc.checked_record_in_one_walk().is_ok(),
+            fresh.check_schema().is_ok(),
+        )
+    };
+    let mut applied = a.fork(actor(3));
+    let heads = applied.heads();
+    applied.apply_changes(&b.changes_since(&heads)).unwrap();
+    assert_eq!(judged(&mut applied), (true, true, true));
+    let mut merged = a.fork(actor(4));
+    merged.merge(&mut b).unwrap();
+    assert_eq!(judged(&mut merged), (true, true, true));
+}
