@@ -193,6 +193,14 @@ impl RecordDoc {
     /// [`RecordDoc::changes_since`]`(&[])` without encoding them again
     /// (they passed the same pre-parse).
     pub fn from_changes_exact(bytes: &[u8], actor: ActorId) -> Result<(Self, bool), DocumentError> {
+        let (doc, exact) = Self::load_changes(bytes, actor)?;
+        Ok((Self::from_automerge(doc)?, exact))
+    }
+
+    /// The document of pushed changes, pre-parsed, loaded and bounded, and
+    /// whether the bytes are exactly its changes (see
+    /// [`RecordDoc::from_changes_exact`]); not yet read as a record.
+    fn load_changes(bytes: &[u8], actor: ActorId) -> Result<(AutoCommit, bool), DocumentError> {
         let census = crate::chunks::check_changes(bytes, &crate::chunks::CHANGES)?;
         // What `load_incremental` into an empty document does, without
         // making the empty document first: changes with missing
@@ -208,7 +216,44 @@ impl RecordDoc {
         }
         crate::chunks::check_loaded(&doc, &crate::chunks::DOCUMENT)?;
         let exact = census.chunks == census.changes && census.changes == change_count(&doc);
-        Ok((Self::from_automerge(doc)?, exact))
+        Ok((doc, exact))
+    }
+
+    /// [`RecordDoc::from_changes_exact`] for changes pushed as a record of
+    /// `kind`, with what [`RecordDoc::checked_record_in_one_walk`] would
+    /// answer read in the same walk as the header (the server's check of a
+    /// new record): the header is not read in walks of its own first.
+    ///
+    /// The walk is the schema walk of `kind` without schema-v1 keys. When
+    /// it refuses the document, or the header names another kind, the
+    /// record is read as before (`None`: the caller runs the checks in
+    /// their usual order), so every answer and every refusal is the same
+    /// as those of the two steps; only the work differs.
+    #[allow(clippy::type_complexity)]
+    pub fn from_changes_walked(
+        bytes: &[u8],
+        actor: ActorId,
+        kind: RecordKind,
+    ) -> Result<(Self, bool, Option<Result<Record, DocumentError>>), DocumentError> {
+        let (doc, exact) = Self::load_changes(bytes, actor)?;
+        if let Ok(tree) = schema::walk(&doc, kind, SCHEMA_VERSION)
+            && let Ok((header, version)) = header_in(&tree)
+            && header.kind == kind
+        {
+            // A document without schema-v1 keys walks the same at version 1.
+            let record = read_record(&tree, &header).and_then(|record| {
+                record.body.validate().map_err(DocumentError::Invalid)?;
+                Ok(record)
+            });
+            drop(tree);
+            let doc = RecordDoc {
+                doc,
+                header,
+                version: Some(version),
+            };
+            return Ok((doc, exact, Some(record)));
+        }
+        Ok((Self::from_automerge(doc)?, exact, None))
     }
 
     /// Reads the header again after changes were applied, with the checks
@@ -224,19 +269,7 @@ impl RecordDoc {
         // The root, the header and its author, each in one range walk: a
         // lookup per field costs a seek through the document each.
         let tree = tree::Tree::along(&doc, &["header", "author"])?;
-        match autosurgeon::ReadDoc::get(&tree, &ROOT, "schema")? {
-            Some((Value::Scalar(s), _)) if s.as_str() == Some(SCHEMA_ID) => {}
-            _ => return Err(DocumentError::NotPocketbook),
-        }
-        let version: u64 = hydrate_prop(&tree, ROOT, "schema_version")
-            .map_err(|_| DocumentError::NotPocketbook)?;
-        if version > SCHEMA_VERSION {
-            return Err(DocumentError::TooNew {
-                found: version,
-                supported: SCHEMA_VERSION,
-            });
-        }
-        let header: RecordHeader = hydrate_prop(&tree, ROOT, "header")?;
+        let (header, version) = header_in(&tree)?;
         drop(tree);
         Ok(RecordDoc {
             doc,
@@ -512,6 +545,26 @@ fn read_conflicts<D: tree::Reader>(
         .into_iter()
         .filter(|key| !entries::COMBINED.contains(&key.as_str()))
         .collect())
+}
+
+/// The header of a record's document and its schema version, with the
+/// checks of a load: a Pocketbook record, of a schema version this code
+/// reads.
+fn header_in<D: tree::Reader>(tree: &D) -> Result<(RecordHeader, u64), DocumentError> {
+    match autosurgeon::ReadDoc::get(tree, &ROOT, "schema")? {
+        Some((Value::Scalar(s), _)) if s.as_str() == Some(SCHEMA_ID) => {}
+        _ => return Err(DocumentError::NotPocketbook),
+    }
+    let version: u64 =
+        hydrate_prop(tree, ROOT, "schema_version").map_err(|_| DocumentError::NotPocketbook)?;
+    if version > SCHEMA_VERSION {
+        return Err(DocumentError::TooNew {
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    let header: RecordHeader = hydrate_prop(tree, ROOT, "header")?;
+    Ok((header, version))
 }
 
 /// How many changes a document holds.

@@ -376,7 +376,7 @@ fn push_existing(
         },
     };
     let (occurred_at, record, write) =
-        match check_merged(id, merged, Some(server_copy), principal, arrival) {
+        match check_merged(id, merged, None, Some(server_copy), principal, arrival) {
             Ok(checked) => checked,
             Err(rejection) => return Ok(Prepared::Answer(rejection)),
         };

@@ -383,3 +383,75 @@ fn the_schema_version_is_read_again_after_changes_from_elsewhere() {
     merged.merge(&mut b).unwrap();
     assert_eq!(judged(&mut merged), (true, true, true));
 }
+
+/// What the server reads of a new record: in the walk that reads the
+/// header (`from_changes_walked`) or in two steps (`from_changes_exact`,
+/// then `checked_record_in_one_walk`), the same header, the same record
+/// and the same refusal, for a plain record, conflicts, a key outside the
+/// schema, a header naming another kind than its body, and a push naming
+/// another kind; the walk is used where it can be.
+#[test]
+fn a_new_record_read_in_the_headers_walk_is_what_the_two_steps_give() {
+    use automerge::transaction::Transactable;
+    let mut base = new_record();
+    let header_of = |d: &RecordDoc| match automerge::ReadDoc::get(&d.doc, ROOT, "header") {
+        Ok(Some((_, id))) => id,
+        _ => panic!("no header"),
+    };
+    let mut conflicted = {
+        let mut b = base.fork(actor(2));
+        let mut c = base.fork(actor(3));
+        let inner = inner_in(&b.doc, RecordKind::SceneAttendance).unwrap();
+        b.doc.put(&inner, "offence", "burglary").unwrap();
+        c.doc.put(&inner, "offence", "theft").unwrap();
+        let mut a = base.fork(actor(4));
+        a.merge(&mut b).unwrap();
+        a.merge(&mut c).unwrap();
+        a
+    };
+    let mut extra_key = base.fork(actor(5));
+    extra_key.doc.put(ROOT, "extra", "x").unwrap();
+    let mut other_kind = base.fork(actor(6));
+    let header = header_of(&other_kind);
+    other_kind
+        .doc
+        .put(&header, "kind", RecordKind::HomeBurglary.as_str())
+        .unwrap();
+    let cases = [
+        (base.changes_since(&[]), RecordKind::SceneAttendance, true),
+        (
+            conflicted.changes_since(&[]),
+            RecordKind::SceneAttendance,
+            true,
+        ),
+        (
+            extra_key.changes_since(&[]),
+            RecordKind::SceneAttendance,
+            false,
+        ),
+        (
+            other_kind.changes_since(&[]),
+            RecordKind::SceneAttendance,
+            false,
+        ),
+        (base.changes_since(&[]), RecordKind::HomeBurglary, false),
+    ];
+    for (n, (bytes, kind, in_the_walk)) in cases.into_iter().enumerate() {
+        let two = RecordDoc::from_changes_exact(&bytes, actor(7))
+            .map(|(d, exact)| {
+                let record = d.checked_record_in_one_walk().map_err(|e| e.to_string());
+                (d.header().clone(), exact, record)
+            })
+            .map_err(|e| e.to_string());
+        let one = RecordDoc::from_changes_walked(&bytes, actor(8), kind)
+            .map(|(d, exact, walked)| {
+                assert_eq!(walked.is_some(), in_the_walk, "case {n}");
+                let record = walked
+                    .unwrap_or_else(|| d.checked_record_in_one_walk())
+                    .map_err(|e| e.to_string());
+                (d.header().clone(), exact, record)
+            })
+            .map_err(|e| e.to_string());
+        assert_eq!(one, two, "case {n}");
+    }
+}
