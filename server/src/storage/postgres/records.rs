@@ -98,36 +98,54 @@ pub(super) fn record(
 }
 
 /// One record: its row, its feed entry and its audit events staged, in
-/// one transaction that takes no head ([`stage_record`]); then its entry
-/// numbered by a sequencing run ([`sequencer::settle`]).
+/// one transaction that waits for no head; numbered in that transaction
+/// when no sequencing run holds the head ([`sequencer::run_if_free`]),
+/// else by a run after it commits ([`sequencer::settle`]).
 pub(super) fn commit_record(
     store: &PostgresStorage,
     commit: &RecordCommit,
 ) -> Result<u64, StorageError> {
-    let staged = stage_record(store, commit)?;
-    Ok(sequencer::settle(store, &staged)?[0])
+    let occurred = instant(&commit.index.occurred_at)?;
+    let (staged, numbered) = store.write_prepared(|tx, prepared| {
+        let staged = stage_in(tx, prepared, commit, &occurred)?;
+        let numbered = sequencer::run_if_free(tx, prepared, &staged)?;
+        Ok((staged, numbered))
+    })?;
+    Ok(match numbered {
+        Some(seqs) => seqs,
+        None => sequencer::settle(store, &staged)?,
+    }[0])
 }
 
-/// The first half of [`commit_record`], committed: the record durable,
-/// its entry and events staged, not yet numbered. (A writer that stops
-/// here, crashed, leaves them to the next sequencing run; the feed-gap
-/// stress test stops here on purpose.)
+/// The record's row, its earlier entries indexed under new readers, its
+/// events and feed entry staged, inside the caller's transaction.
+fn stage_in(
+    tx: &mut Transaction<'_>,
+    prepared: &mut Statements,
+    commit: &RecordCommit,
+    occurred: &DateTime<Utc>,
+) -> Result<Staged, StorageError> {
+    write_record(tx, prepared, commit, occurred)?;
+    if !commit.grant.is_empty() {
+        index_earlier_entries(tx, prepared, &[commit])?;
+    }
+    audit::stage_in(tx, prepared, &commit.index.updated_at, &commit.audit)?;
+    Ok(Staged {
+        feed: vec![stage_feed(tx, prepared, commit)?],
+        records: vec![commit.index.id.clone()],
+    })
+}
+
+/// A writer that stops after its commit, before any sequencing (as a
+/// crashed one would): the record durable, its entry and events staged,
+/// not numbered. The feed-gap stress test's stopping writers.
+#[cfg(test)]
 pub(super) fn stage_record(
     store: &PostgresStorage,
     commit: &RecordCommit,
 ) -> Result<Staged, StorageError> {
     let occurred = instant(&commit.index.occurred_at)?;
-    store.write_prepared(|tx, prepared| {
-        write_record(tx, prepared, commit, &occurred)?;
-        if !commit.grant.is_empty() {
-            index_earlier_entries(tx, prepared, &[commit])?;
-        }
-        audit::stage_in(tx, prepared, &commit.index.updated_at, &commit.audit)?;
-        Ok(Staged {
-            feed: vec![stage_feed(tx, prepared, commit)?],
-            records: vec![commit.index.id.clone()],
-        })
-    })
+    store.write_prepared(|tx, prepared| stage_in(tx, prepared, commit, &occurred))
 }
 
 /// The records of one push in one transaction, each written inside its
@@ -137,8 +155,9 @@ pub(super) fn stage_record(
 ///
 /// Every record row is written first, then the accepted ones' new readers
 /// indexed, their audit events and feed entries staged, in push order;
-/// the transaction takes no head (unless a record gains a reader), and
-/// one sequencing run numbers the entries after it commits. Round trips:
+/// the transaction waits for no head (unless a record gains a reader),
+/// and the entries are numbered in it if the head is free, else by one
+/// sequencing run after it commits. Round trips:
 /// a savepoint is released and the next one taken in one (`RELEASE
 /// record; SAVEPOINT record`).
 pub(super) fn commit_records(
@@ -152,7 +171,7 @@ pub(super) fn commit_records(
     if commits.is_empty() {
         return Ok(Vec::new());
     }
-    let (refused, staged) = store.write_prepared(|tx, prepared| {
+    let (refused, staged, numbered) = store.write_prepared(|tx, prepared| {
         let mut refused: Vec<Option<StorageError>> = Vec::with_capacity(commits.len());
         tx.batch_execute("SAVEPOINT record").map_err(backend)?;
         for (commit, occurred) in commits.iter().zip(&occurred) {
@@ -184,9 +203,19 @@ pub(super) fn commit_records(
             staged.feed.push(stage_feed(tx, prepared, commit)?);
             staged.records.push(commit.index.id.clone());
         }
-        Ok((refused, staged))
+        // Nothing accepted: nothing staged, nothing to number.
+        let numbered = if staged.feed.is_empty() {
+            Some(Vec::new())
+        } else {
+            sequencer::run_if_free(tx, prepared, &staged)?
+        };
+        Ok((refused, staged, numbered))
     })?;
-    let mut seqs = sequencer::settle(store, &staged)?.into_iter();
+    let seqs = match numbered {
+        Some(seqs) => seqs,
+        None => sequencer::settle(store, &staged)?,
+    };
+    let mut seqs = seqs.into_iter();
     Ok(refused
         .into_iter()
         .map(|refusal| match refusal {

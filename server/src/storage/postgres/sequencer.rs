@@ -5,8 +5,8 @@
 //! without touching a head row: the entries and events are **staged**,
 //! unnumbered (`feed_pending`, `audit_pending`), in the writer's own
 //! transaction, so that commit and its WAL flush serialise nothing. Then
-//! a short **sequencing run** takes the head rows (`feed_head`,
-//! `audit_head`, in one statement), numbers every committed staged entry
+//! a short **sequencing run** takes the head rows (`feed_head`, then
+//! `audit_head`), numbers every committed staged entry
 //! into `feed` (one statement: positions `head + 1 ...` in arrival order,
 //! the audience index, the new head) and chains every staged event into
 //! `audit`, and commits. Readers read only `feed` up to `feed_head`, as
@@ -15,7 +15,10 @@
 //! repeated.
 //!
 //! **One run serves many writes** (group commit of the serial step). A
-//! writer waits for the head lock; once it has it, if a run that committed
+//! write that finds the head free (`SKIP LOCKED`) runs inside its own
+//! transaction, numbering its entries with whatever else is staged: alone,
+//! a write costs one commit, as before. A write that finds it held commits
+//! staged, without waiting, then waits for the head lock; once it has it, if a run that committed
 //! meanwhile already numbered its entries it reads their positions and
 //! rolls back (no flush), else it runs, numbering its own entries and
 //! every other committed one. Under load, the writes that committed while
@@ -35,7 +38,8 @@
 //! it (it committed before the grant read the feed); an erasure runs the
 //! sequencing inside its own transaction first (`retention.rs`), so none of
 //! the record's staged entries is numbered after it. Lock order: record
-//! rows, then the heads (audit head and feed head in one statement).
+//! rows, then `feed_head`, then `audit_head`; a write only ever tries the
+//! head without waiting, or takes it after its record rows.
 //!
 //! Only row locks, data-modifying CTEs and `unnest`: SQL that CockroachDB
 //! and YugabyteDB also run (see `storage/postgres.rs`).
@@ -60,17 +64,48 @@ pub(super) struct Staged {
     pub(super) records: Vec<String>,
 }
 
-/// Locks both head rows for the rest of the transaction.
+/// Locks the heads for the rest of the transaction: the row of
+/// `feed_head`. `audit_head` is locked only by a transaction that holds
+/// `feed_head` already ([`audit::chain_in`], under a run), so nobody waits
+/// for it while holding something a holder of `feed_head` wants.
 fn lock_heads(tx: &mut Transaction<'_>, prepared: &mut Statements) -> Result<(), StorageError> {
     let lock = prepared
-        .get(
-            tx,
-            "SELECT f.seq, a.seq FROM feed_head f, audit_head a
-             WHERE f.id = 1 AND a.id = 1 FOR UPDATE",
-        )
+        .get(tx, "SELECT seq FROM feed_head WHERE id = 1 FOR UPDATE")
         .map_err(backend)?;
     tx.query_one(&lock, &[]).map_err(backend)?;
     Ok(())
+}
+
+/// Inside a write's own transaction, after it staged `staged`: when no
+/// run holds the heads, takes them (`SKIP LOCKED`: never waits) and runs
+/// here, numbering everything committed staged and this write's own
+/// entries: their positions. When a run holds them, `None`: the write
+/// commits unnumbered and waits for a run ([`settle`]). So a write alone
+/// costs one commit, as before, and writes that meet a run (or each
+/// other) are numbered together by the next run instead of queueing
+/// behind each other's flushes.
+pub(super) fn run_if_free(
+    tx: &mut Transaction<'_>,
+    prepared: &mut Statements,
+    staged: &Staged,
+) -> Result<Option<Vec<u64>>, StorageError> {
+    let try_lock = prepared
+        .get(
+            tx,
+            "SELECT seq FROM feed_head WHERE id = 1 FOR UPDATE SKIP LOCKED",
+        )
+        .map_err(backend)?;
+    if tx.query(&try_lock, &[]).map_err(backend)?.is_empty() {
+        return Ok(None);
+    }
+    let (numbered, _) = run_locked(tx, prepared)?;
+    Ok(Some(
+        staged
+            .feed
+            .iter()
+            .map(|id| numbered.get(id).map_or(0, |s| *s as u64))
+            .collect(),
+    ))
 }
 
 /// Numbers every committed staged feed entry and chains every committed
