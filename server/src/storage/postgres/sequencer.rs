@@ -1,32 +1,30 @@
-//! Sequencing: the one serial step of every write, taken off the writes'
-//! own commits (issue 15, the force-scale write tail).
+//! Sequencing: the one serial step of every write, kept off the queue of
+//! writes' flushes (issue 15, the force-scale write tail).
 //!
-//! A write commits its record rows, its feed entries and its audit events
-//! without touching a head row: the entries and events are **staged**,
-//! unnumbered (`feed_pending`, `audit_pending`), in the writer's own
-//! transaction, so that commit and its WAL flush serialise nothing. Then
-//! a short **sequencing run** takes the head rows (`feed_head`, then
-//! `audit_head`), numbers every committed staged entry
-//! into `feed` (one statement: positions `head + 1 ...` in arrival order,
-//! the audience index, the new head) and chains every staged event into
-//! `audit`, and commits. Readers read only `feed` up to `feed_head`, as
-//! before, so what they see is exactly what it was: positions handed out
-//! under one lock, visible only once every earlier one is, none skipped or
-//! repeated.
+//! A write stages its feed entries and audit events, unnumbered
+//! (`feed_pending`, `audit_pending`), in its own transaction. A
+//! **sequencing run** takes the heads (`feed_head`, then `audit_head`),
+//! numbers every staged entry it can see into `feed` (one statement:
+//! positions `head + 1 ...` in arrival order, the audience index, the new
+//! head) and chains every staged event into `audit`. Readers read only
+//! `feed` up to `feed_head`, as before, so what they see is what it was:
+//! positions handed out under one lock, visible only once every earlier
+//! one is, none skipped or repeated.
 //!
-//! **One run serves many writes** (group commit of the serial step). A
-//! write that finds the head free (`SKIP LOCKED`) runs inside its own
-//! transaction, numbering its entries with whatever else is staged: alone,
-//! a write costs one commit, as before. A write that finds it held commits
-//! staged, without waiting, then waits for the head lock; once it has it, if a run that committed
-//! meanwhile already numbered its entries it reads their positions and
-//! rolls back (no flush), else it runs, numbering its own entries and
-//! every other committed one. Under load, the writes that committed while
-//! a run was flushing are numbered by the next run together: the serial
-//! step costs one flush per run, not one per write.
+//! **Where the run happens** ([`run_if_free`], [`settle`]). A write that
+//! finds the head free (`SKIP LOCKED`: it never waits there) runs inside
+//! its own transaction, numbering its own entries with whatever else is
+//! staged and committed: alone, a write costs one commit, as before. A
+//! write that finds it held (a run is flushing) commits staged without
+//! waiting, then takes the head, waiting; if a run that committed
+//! meanwhile numbered its entries it reads their positions and rolls back
+//! (no flush), else it runs, for itself and everyone staged. So writes
+//! that meet a slow flush are numbered by the next run together (group
+//! commit of the serial step) instead of queueing behind one flush each.
 //!
-//! **A crash between the two transactions** leaves committed, staged rows
-//! (the write is durable, and was acknowledged only if its run finished).
+//! **A crash between a staged commit and its run** leaves committed,
+//! staged rows (the write is durable, and was acknowledged only if its
+//! run finished).
 //! The next run numbers them: any writer's, the sweep when a store opens,
 //! or the store's sweeper thread ([`Sweeper`]), which runs when staged rows
 //! have waited a whole period.
