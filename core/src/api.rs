@@ -31,14 +31,14 @@ pub(crate) const OFFICER_META: &str = "officer";
 
 use events::Listeners;
 pub use events::{CallbackError, ChangeEvent, ChangeListener, ChangeOrigin, Subscription};
-pub use opening::{enrol_encrypted_device, enrol_encrypted_device_with_network, enrol_with_link};
+pub use opening::{
+    enrol_device, enrol_device_with_network, enrol_encrypted_device,
+    enrol_encrypted_device_with_network, enrol_with_link,
+};
 pub use records::{parse_reference, validate_record};
 pub use retention::{DeviceClock, RETENTION_CHECK_EVERY, RetentionCheck};
 use sync::check_network;
-pub use sync::{
-    RecordRejection, SyncProgress, SyncSummary, default_network_settings, enrol_device,
-    enrol_device_with_network,
-};
+pub use sync::{RecordRejection, SyncProgress, SyncSummary, default_network_settings};
 
 /// An officer's notebook on one device: the entry point of the API.
 #[derive(uniffi::Object)]

@@ -24,12 +24,16 @@
 //! with the record's history.
 
 use automerge::transaction::{CommitOptions, Transactable};
-use automerge::{ActorId, AutoCommit, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, Value};
+use automerge::{
+    ActorId, AutoCommit, ChangeHash, LoadOptions, ObjId, ObjType, OnPartialLoad, ROOT, ReadDoc,
+    Value, VerificationMode,
+};
 use autosurgeon::{hydrate_prop, reconcile_prop};
 
 mod edits;
 mod entries;
 mod schema;
+mod since;
 #[cfg(test)]
 mod tests;
 mod tree;
@@ -116,6 +120,11 @@ pub struct IndexColumns {
 pub struct RecordDoc {
     doc: AutoCommit,
     header: RecordHeader,
+    /// The schema version read with the header, while no change from
+    /// elsewhere was applied since (a local edit never writes it): saves
+    /// the checks a lookup (a seek through the document). `None`: read it
+    /// from the document.
+    version: Option<u64>,
 }
 
 impl std::fmt::Debug for RecordDoc {
@@ -146,7 +155,11 @@ impl RecordDoc {
         reconcile_prop(&mut doc, ROOT, "header", &header)?;
         reconcile_prop(&mut doc, ROOT, "body", &body)?;
         doc.commit_with(CommitOptions::default().with_message("create"));
-        Ok(RecordDoc { doc, header })
+        Ok(RecordDoc {
+            doc,
+            header,
+            version: Some(SCHEMA_VERSION),
+        })
     }
 
     /// Loads a document (a full save, or a save followed by incremental
@@ -181,16 +194,67 @@ impl RecordDoc {
     /// [`RecordDoc::changes_since`]`(&[])` without encoding them again
     /// (they passed the same pre-parse).
     pub fn from_changes_exact(bytes: &[u8], actor: ActorId) -> Result<(Self, bool), DocumentError> {
+        let (doc, exact) = Self::load_changes(bytes, actor)?;
+        Ok((Self::from_automerge(doc)?, exact))
+    }
+
+    /// The document of pushed changes, pre-parsed, loaded and bounded, and
+    /// whether the bytes are exactly its changes (see
+    /// [`RecordDoc::from_changes_exact`]); not yet read as a record.
+    fn load_changes(bytes: &[u8], actor: ActorId) -> Result<(AutoCommit, bool), DocumentError> {
         let census = crate::chunks::check_changes(bytes, &crate::chunks::CHANGES)?;
-        let mut doc = AutoCommit::new().with_actor(actor);
-        crate::chunks::no_panic(|| doc.load_incremental(bytes))?
-            .map_err(|e| DocumentError::Corrupt(e.to_string()))?;
+        // What `load_incremental` into an empty document does, without
+        // making the empty document first: changes with missing
+        // dependencies are kept queued (not an error here) and refused below.
+        let options = LoadOptions::new()
+            .on_partial_load(OnPartialLoad::Ignore)
+            .verification_mode(VerificationMode::Check);
+        let doc = crate::chunks::no_panic(|| AutoCommit::load_with_options(bytes, options))?
+            .map_err(|e| DocumentError::Corrupt(e.to_string()))?
+            .with_actor(actor);
         if !doc.get_missing_deps(&[]).is_empty() {
             return Err(DocumentError::MissingDependencies);
         }
         crate::chunks::check_loaded(&doc, &crate::chunks::DOCUMENT)?;
         let exact = census.chunks == census.changes && census.changes == change_count(&doc);
-        Ok((Self::from_automerge(doc)?, exact))
+        Ok((doc, exact))
+    }
+
+    /// [`RecordDoc::from_changes_exact`] for changes pushed as a record of
+    /// `kind`, with what [`RecordDoc::checked_record_in_one_walk`] would
+    /// answer read in the same walk as the header (the server's check of a
+    /// new record): the header is not read in walks of its own first.
+    ///
+    /// The walk is the schema walk of `kind` without schema-v1 keys. When
+    /// it refuses the document, or the header names another kind, the
+    /// record is read as before (`None`: the caller runs the checks in
+    /// their usual order), so every answer and every refusal is the same
+    /// as those of the two steps; only the work differs.
+    #[allow(clippy::type_complexity)]
+    pub fn from_changes_walked(
+        bytes: &[u8],
+        actor: ActorId,
+        kind: RecordKind,
+    ) -> Result<(Self, bool, Option<Result<Record, DocumentError>>), DocumentError> {
+        let (doc, exact) = Self::load_changes(bytes, actor)?;
+        if let Ok(tree) = schema::walk(&doc, kind, SCHEMA_VERSION)
+            && let Ok((header, version)) = header_in(&tree)
+            && header.kind == kind
+        {
+            // A document without schema-v1 keys walks the same at version 1.
+            let record = read_record(&tree, &header).and_then(|record| {
+                record.body.validate().map_err(DocumentError::Invalid)?;
+                Ok(record)
+            });
+            drop(tree);
+            let doc = RecordDoc {
+                doc,
+                header,
+                version: Some(version),
+            };
+            return Ok((doc, exact, Some(record)));
+        }
+        Ok((Self::from_automerge(doc)?, exact, None))
     }
 
     /// Reads the header again after changes were applied, with the checks
@@ -206,21 +270,23 @@ impl RecordDoc {
         // The root, the header and its author, each in one range walk: a
         // lookup per field costs a seek through the document each.
         let tree = tree::Tree::along(&doc, &["header", "author"])?;
-        match autosurgeon::ReadDoc::get(&tree, &ROOT, "schema")? {
-            Some((Value::Scalar(s), _)) if s.as_str() == Some(SCHEMA_ID) => {}
-            _ => return Err(DocumentError::NotPocketbook),
-        }
-        let version: u64 = hydrate_prop(&tree, ROOT, "schema_version")
-            .map_err(|_| DocumentError::NotPocketbook)?;
-        if version > SCHEMA_VERSION {
-            return Err(DocumentError::TooNew {
-                found: version,
-                supported: SCHEMA_VERSION,
-            });
-        }
-        let header: RecordHeader = hydrate_prop(&tree, ROOT, "header")?;
+        let (header, version) = header_in(&tree)?;
         drop(tree);
-        Ok(RecordDoc { doc, header })
+        Ok(RecordDoc {
+            doc,
+            header,
+            version: Some(version),
+        })
+    }
+
+    /// The document's schema version: as read with the header, or from
+    /// the document when changes from elsewhere were applied since.
+    fn schema_version(&self) -> Result<u64, DocumentError> {
+        match self.version {
+            Some(version) => Ok(version),
+            None => hydrate_prop(&self.doc, ROOT, "schema_version")
+                .map_err(|_| DocumentError::NotPocketbook),
+        }
     }
 
     pub fn header(&self) -> &RecordHeader {
@@ -257,8 +323,7 @@ impl RecordDoc {
     /// errors (a shape the schema refuses is refused before the record is
     /// read). The server runs it on every merged push.
     pub fn checked_record_in_one_walk(&self) -> Result<Record, DocumentError> {
-        let version: u64 = hydrate_prop(&self.doc, ROOT, "schema_version")
-            .map_err(|_| DocumentError::NotPocketbook)?;
+        let version = self.schema_version()?;
         let tree = schema::walk(&self.doc, self.kind(), version)?;
         let record = read_record(&tree, &self.header)?;
         record.body.validate().map_err(DocumentError::Invalid)?;
@@ -279,8 +344,7 @@ impl RecordDoc {
     /// Accepts schema-v1 shapes in v1 documents. The message gives a path,
     /// never content. The server runs it on every merged push.
     pub fn check_schema(&self) -> Result<(), DocumentError> {
-        let version: u64 = hydrate_prop(&self.doc, ROOT, "schema_version")
-            .map_err(|_| DocumentError::NotPocketbook)?;
+        let version = self.schema_version()?;
         schema::check(&self.doc, self.kind(), version)
     }
 
@@ -290,8 +354,7 @@ impl RecordDoc {
     /// the schema walk refuses (written before a bound existed) is read
     /// the slower way, as before.
     pub fn record_in_one_walk(&self) -> Result<Record, DocumentError> {
-        let version: u64 = hydrate_prop(&self.doc, ROOT, "schema_version")
-            .map_err(|_| DocumentError::NotPocketbook)?;
+        let version = self.schema_version()?;
         match schema::walk(&self.doc, self.kind(), version) {
             Ok(tree) => read_record(&tree, &self.header),
             Err(_) => self.record(),
@@ -359,6 +422,7 @@ impl RecordDoc {
     pub fn apply_changes_exact(&mut self, bytes: &[u8]) -> Result<bool, DocumentError> {
         let census = crate::chunks::check_changes(bytes, &crate::chunks::CHANGES)?;
         let before = change_count(&self.doc);
+        self.version = None;
         crate::chunks::no_panic(|| self.doc.load_incremental(bytes))?
             .map_err(|e| DocumentError::Corrupt(e.to_string()))?;
         if !self.doc.get_missing_deps(&[]).is_empty() {
@@ -379,6 +443,7 @@ impl RecordDoc {
         if other.header.id != self.header.id {
             return Err(DocumentError::Shape("a different record".into()));
         }
+        self.version = None;
         self.doc.merge(&mut other.doc)?;
         Ok(())
     }
@@ -395,6 +460,16 @@ impl RecordDoc {
         self.doc.save()
     }
 
+    /// A snapshot of the whole document with its columns not deflated:
+    /// what the server stores. The same document chunk as [`Self::save`]
+    /// gives, loaded the same way ([`Self::load`]); deflating it (setting
+    /// up a compressor for each column over 256 bytes) was most of a
+    /// save's cost, and loading it skips the inflating. Devices never
+    /// receive it: they are sent changes.
+    pub fn save_uncompressed(&mut self) -> Vec<u8> {
+        self.doc.save_nocompress()
+    }
+
     /// Every change not already covered by `heads`.
     pub fn changes_since(&mut self, heads: &[ChangeHash]) -> Vec<u8> {
         self.doc.save_after(heads)
@@ -409,6 +484,7 @@ impl RecordDoc {
         RecordDoc {
             doc: self.doc.fork().with_actor(actor),
             header: self.header.clone(),
+            version: self.version,
         }
     }
 }
@@ -470,6 +546,26 @@ fn read_conflicts<D: tree::Reader>(
         .into_iter()
         .filter(|key| !entries::COMBINED.contains(&key.as_str()))
         .collect())
+}
+
+/// The header of a record's document and its schema version, with the
+/// checks of a load: a Pocketbook record, of a schema version this code
+/// reads.
+fn header_in<D: tree::Reader>(tree: &D) -> Result<(RecordHeader, u64), DocumentError> {
+    match autosurgeon::ReadDoc::get(tree, &ROOT, "schema")? {
+        Some((Value::Scalar(s), _)) if s.as_str() == Some(SCHEMA_ID) => {}
+        _ => return Err(DocumentError::NotPocketbook),
+    }
+    let version: u64 =
+        hydrate_prop(tree, ROOT, "schema_version").map_err(|_| DocumentError::NotPocketbook)?;
+    if version > SCHEMA_VERSION {
+        return Err(DocumentError::TooNew {
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    let header: RecordHeader = hydrate_prop(tree, ROOT, "header")?;
+    Ok((header, version))
 }
 
 /// How many changes a document holds.

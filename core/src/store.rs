@@ -30,8 +30,10 @@ use std::path::{Path, PathBuf};
 use automerge::ActorId;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
 
-use crate::document::{DocumentError, RecordDoc};
-use crate::model::{Record, RecordBody, RecordHeader, RecordKind, RecordStatus, Timestamp};
+use crate::document::{DocumentError, IndexColumns, RecordDoc};
+use crate::model::{
+    Record, RecordBody, RecordHeader, RecordKind, RecordStatus, Timestamp, normalise_stored_time,
+};
 
 use cache::{DocCache, Memo};
 use encryption::{FileState, file_state, read_key_check, write_key_check};
@@ -310,7 +312,7 @@ impl Store {
         let before = doc.heads();
         let result = edit(&mut doc).map_err(StoreError::from).and_then(|value| {
             if doc.heads() != before {
-                self.append_local_change(&mut doc)?;
+                self.append_local_change(&mut doc, None)?;
             }
             Ok(value)
         });
@@ -320,11 +322,22 @@ impl Store {
         result
     }
 
-    fn append_local_change(&mut self, doc: &mut RecordDoc) -> Result<(), StoreError> {
+    /// Appends the change the last local edit made; `after` is the record
+    /// after it when the caller read it (its index columns are taken from
+    /// it rather than read from the document again).
+    fn append_local_change(
+        &mut self,
+        doc: &mut RecordDoc,
+        after: Option<&Record>,
+    ) -> Result<(), StoreError> {
         let change = doc
             .last_local_change()
             .ok_or_else(|| DocumentError::Shape("edit produced no change".into()))?;
-        self.append_changes(doc, &change, true)
+        let columns = match after {
+            Some(record) => columns_of(record)?,
+            None => doc.index_columns()?,
+        };
+        self.append_changes(doc, &change, true, columns)
     }
 
     /// Appends change bytes for a record and refreshes its index row, in one transaction.
@@ -333,11 +346,12 @@ impl Store {
         doc: &mut RecordDoc,
         bytes: &[u8],
         local: bool,
+        columns: IndexColumns,
     ) -> Result<(), StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        write_changes(&tx, doc, bytes, local, self.compact_after)?;
+        write_changes_with(&tx, doc, bytes, local, self.compact_after, columns)?;
         tx.commit()?;
         Ok(())
     }
@@ -361,10 +375,7 @@ impl Store {
 
     /// The record's whole Automerge document (for repair and interop).
     pub fn export(&mut self, id: &str) -> Result<Vec<u8>, StoreError> {
-        let mut doc = self.take_doc(id)?;
-        let bytes = doc.save();
-        self.cache.put(doc);
-        Ok(bytes)
+        self.with_doc(id, RecordDoc::save)
     }
 
     /// Imports a record's Automerge bytes: a new record is stored, a known
@@ -397,7 +408,8 @@ impl Store {
                 let record = merged.record()?;
                 let new_changes = merged.changes_since(&before);
                 if !new_changes.is_empty() {
-                    self.append_changes(&mut merged, &new_changes, true)?;
+                    let columns = merged.index_columns()?;
+                    self.append_changes(&mut merged, &new_changes, true, columns)?;
                 }
                 let memo = Memo::of(&mut merged, record.clone());
                 self.cache.put_with_memo(merged, Some(memo));
@@ -421,6 +433,19 @@ impl Store {
     /// Takes a record's document out of the cache or loads it from disk.
     pub(crate) fn take_doc(&mut self, id: &str) -> Result<RecordDoc, StoreError> {
         Ok(self.take_loaded(id)?.0)
+    }
+
+    /// Reads a record's document without changing it (its heads, its
+    /// changes, a copy of it), and keeps it in the cache with its memo.
+    pub(crate) fn with_doc<T>(
+        &mut self,
+        id: &str,
+        read: impl FnOnce(&mut RecordDoc) -> T,
+    ) -> Result<T, StoreError> {
+        let (mut doc, memo) = self.take_loaded(id)?;
+        let value = read(&mut doc);
+        self.cache.put_with_memo(doc, memo);
+        Ok(value)
     }
 
     /// [`Store::take_doc`], with the record last read from the document
@@ -503,6 +528,29 @@ fn write_changes(
     compact_after: i64,
 ) -> Result<(), StoreError> {
     let columns = doc.index_columns()?;
+    write_changes_with(conn, doc, bytes, local, compact_after, columns)
+}
+
+/// The index columns of a record already read: what
+/// [`RecordDoc::index_columns`] reads from its document.
+fn columns_of(record: &Record) -> Result<IndexColumns, StoreError> {
+    let occurred_at = normalise_stored_time(record.body.occurred_at().as_str())
+        .map_err(|e| DocumentError::Shape(format!("occurred_at: {e}")))?;
+    Ok(IndexColumns {
+        status: record.body.status(),
+        occurred_at,
+    })
+}
+
+/// [`write_changes`] with the record's index columns already known.
+fn write_changes_with(
+    conn: &Connection,
+    doc: &mut RecordDoc,
+    bytes: &[u8],
+    local: bool,
+    compact_after: i64,
+    columns: IndexColumns,
+) -> Result<(), StoreError> {
     let id = doc.header().id.clone();
     conn.execute(
         "INSERT INTO changes (record_id, bytes) VALUES (?1, ?2)",

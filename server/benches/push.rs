@@ -360,7 +360,10 @@ fn steps(c: &mut Criterion, pushes: &[PushedRecord], updates: &[PushedRecord]) {
             .collect()
     };
     let mut new_docs = docs();
-    let snapshots: Vec<Vec<u8>> = new_docs.iter_mut().map(RecordDoc::save).collect();
+    let snapshots: Vec<Vec<u8>> = new_docs
+        .iter_mut()
+        .map(RecordDoc::save_uncompressed)
+        .collect();
     let mut group = c.benchmark_group("steps");
     group.sample_size(10);
     group.warm_up_time(Duration::from_millis(500));
@@ -397,6 +400,13 @@ fn steps(c: &mut Criterion, pushes: &[PushedRecord], updates: &[PushedRecord]) {
         b.iter(|| {
             for d in new_docs.iter_mut() {
                 black_box(d.save());
+            }
+        })
+    });
+    group.bench_function("save_uncompressed", |b| {
+        b.iter(|| {
+            for d in new_docs.iter_mut() {
+                black_box(d.save_uncompressed());
             }
         })
     });

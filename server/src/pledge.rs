@@ -10,20 +10,22 @@
 //!   promises per station and promise, refreshed every
 //!   [`GAUGES_EVERY`] into the Prometheus gauge
 //!   `pocketbook_promises_overdue{station, promise}` (no person, record or
-//!   officer in any label).
+//!   officer in any label). A count decodes only the records that changed
+//!   since the last one ([`GaugeMemo`]): a record's promises and due times
+//!   depend on the record alone, overdue on the time alone.
 //!
 //! Only scene attendance and home burglary records hold promises; every
 //! one of a station's is read, since a promise (a victim's next update)
 //! can stay open for as long as the record is kept.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use pocketbook_core::document::RecordDoc;
 use pocketbook_core::model::{Record, RecordKind};
-use pocketbook_core::pledge::{PromiseId, PromiseStatus, evaluate};
+use pocketbook_core::pledge::{PromiseId, PromiseStatus, evaluate, open_status};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use serde_json::json;
@@ -60,22 +62,30 @@ pub struct OverduePromise {
     pub due_at: String,
 }
 
+/// A stored record's body, or `None` (logged by id) when it does not decode.
+fn decoded(stored: &StoredRecord) -> Option<Record> {
+    match RecordDoc::load(&stored.snapshot, automerge::ActorId::random())
+        .and_then(|doc| doc.record_in_one_walk())
+    {
+        Ok(record) => Some(record),
+        Err(e) => {
+            tracing::warn!(record = %stored.index.id, error = %e, "promises not read");
+            None
+        }
+    }
+}
+
 /// A station's promise-holding records, decoded (one that does not decode
 /// is left out, and logged by id).
 fn records_of(
     storage: &dyn Storage,
     station: &str,
 ) -> Result<Vec<(StoredRecord, Record)>, StorageError> {
-    let mut out = Vec::new();
-    for stored in storage.records_at_station(station, &PROMISE_KINDS, EARLIEST, LATEST)? {
-        match RecordDoc::load(&stored.snapshot, automerge::ActorId::random())
-            .and_then(|doc| doc.record())
-        {
-            Ok(record) => out.push((stored, record)),
-            Err(e) => tracing::warn!(record = %stored.index.id, error = %e, "promises not read"),
-        }
-    }
-    Ok(out)
+    Ok(storage
+        .records_at_station(station, &PROMISE_KINDS, EARLIEST, LATEST)?
+        .into_iter()
+        .filter_map(|stored| decoded(&stored).map(|record| (stored, record)))
+        .collect())
 }
 
 /// The stations with promise-holding records.
@@ -145,23 +155,98 @@ pub fn overdue(
     Ok(listed)
 }
 
+/// A record's open promises that have a due time, as read at one version
+/// of the record: (promise, started at, due at).
+///
+/// Which promises a record holds, when each started and when it falls due
+/// depend only on the record ([`evaluate`]); whether an open one is
+/// overdue depends only on the time ([`open_status`]). So the terms read
+/// at a version stay true until the record changes, and a count reads
+/// again only the records that changed since the last one.
+struct OpenTerms {
+    version: i64,
+    terms: Vec<(PromiseId, DateTime<Utc>, DateTime<Utc>)>,
+}
+
+impl OpenTerms {
+    /// The terms of `stored` (none when it does not decode: it is logged
+    /// once per version, not at every count).
+    fn read(stored: &StoredRecord, now: DateTime<Utc>) -> OpenTerms {
+        let terms = decoded(stored).map_or_else(Vec::new, |record| {
+            evaluate(&record.body, now)
+                .into_iter()
+                .filter(|state| state.status.is_open())
+                .filter_map(|state| Some((state.promise, state.started_at, state.due_at?)))
+                .collect()
+        });
+        OpenTerms {
+            version: stored.version,
+            terms,
+        }
+    }
+}
+
+/// What [`overdue_counts`] keeps between counts: the open terms of every
+/// promise-holding record, by id, with the version they were read at. No
+/// record content: promise names and times only.
+#[derive(Default)]
+pub struct GaugeMemo {
+    records: HashMap<String, OpenTerms>,
+    /// How many records the last count decoded.
+    decoded: usize,
+}
+
+impl GaugeMemo {
+    /// How many records the last count decoded (the others were kept).
+    pub fn decoded_last_count(&self) -> usize {
+        self.decoded
+    }
+
+    /// How many records the memo holds terms for.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+}
+
 /// Overdue promises at `now` per station and promise, every promise of
-/// every station with records listed (zeros included).
+/// every station with records listed (zeros included). Records whose
+/// version is the one in `memo` are not decoded again.
 pub fn overdue_counts(
     storage: &dyn Storage,
     now: DateTime<Utc>,
+    memo: &mut GaugeMemo,
 ) -> Result<BTreeMap<(String, &'static str), u64>, StorageError> {
     let mut counts = BTreeMap::new();
+    let mut read = HashMap::new();
+    memo.decoded = 0;
     for station in stations(storage)? {
         for id in PromiseId::ALL {
             counts.insert((station.clone(), id.as_str()), 0);
         }
-        for promise in overdue_at(storage, &station, now)? {
-            if let Some(id) = PromiseId::parse(&promise.promise) {
-                *counts.entry((station.clone(), id.as_str())).or_insert(0) += 1;
+        for stored in storage.records_at_station(&station, &PROMISE_KINDS, EARLIEST, LATEST)? {
+            let terms = match memo.records.remove(&stored.index.id) {
+                Some(kept) if kept.version == stored.version => kept,
+                _ => {
+                    memo.decoded += 1;
+                    OpenTerms::read(&stored, now)
+                }
+            };
+            for (promise, started_at, due_at) in &terms.terms {
+                if open_status(*started_at, *due_at, now) == PromiseStatus::Overdue {
+                    *counts
+                        .entry((station.clone(), promise.as_str()))
+                        .or_insert(0) += 1;
+                }
             }
+            read.insert(stored.index.id, terms);
         }
     }
+    // Records erased since the last count leave the memo.
+    memo.records = read;
     Ok(counts)
 }
 
@@ -190,14 +275,28 @@ pub async fn gauge_schedule(
 ) {
     let mut ticks = tokio::time::interval(GAUGES_EVERY);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut memo = GaugeMemo::default();
     loop {
         ticks.tick().await;
         let storage = storage.clone();
         let now = clock.now();
-        match tokio::task::spawn_blocking(move || overdue_counts(storage.as_ref(), now)).await {
-            Ok(Ok(counts)) => set_gauges(&gauges, &counts),
-            Ok(Err(e)) => tracing::warn!(error = %e, "overdue promises not counted"),
-            Err(e) => tracing::warn!(error = %e, "overdue promise count stopped"),
+        let counted = tokio::task::spawn_blocking(move || {
+            let counts = overdue_counts(storage.as_ref(), now, &mut memo);
+            (memo, counts)
+        })
+        .await;
+        match counted {
+            Ok((kept, counts)) => {
+                memo = kept;
+                match counts {
+                    Ok(counts) => set_gauges(&gauges, &counts),
+                    Err(e) => tracing::warn!(error = %e, "overdue promises not counted"),
+                }
+            }
+            Err(e) => {
+                memo = GaugeMemo::default();
+                tracing::warn!(error = %e, "overdue promise count stopped");
+            }
         }
     }
 }

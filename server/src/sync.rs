@@ -314,7 +314,7 @@ fn push_new(
         } else {
             doc.changes_since(&[])
         },
-        snapshot: doc.save(),
+        snapshot: doc.save_uncompressed(),
         expected_version: None,
         origin_device: principal.device.id.clone(),
     };
@@ -376,7 +376,7 @@ fn push_existing(
         },
     };
     let (occurred_at, record, write) =
-        match check_merged(id, merged, Some(server_copy), principal, arrival) {
+        match check_merged(id, merged, None, Some(server_copy), principal, arrival) {
             Ok(checked) => checked,
             Err(rejection) => return Ok(Prepared::Answer(rejection)),
         };
@@ -404,7 +404,7 @@ fn push_existing(
             ..stored.index.clone()
         },
         new_changes,
-        snapshot: doc.save(),
+        snapshot: doc.save_uncompressed(),
         expected_version: Some(stored.version),
         origin_device: principal.device.id.clone(),
     };

@@ -181,6 +181,50 @@ pub async fn enrol_encrypted_device_with_network(
     .await
 }
 
+/// Enrols this device with a one-time code from the server's admin, and
+/// opens the officer's notebook *unencrypted*: for Rust tests and the
+/// device CLI without a key. Apps enrol with a key
+/// ([`enrol_encrypted_device`](enrol_encrypted_device) or
+/// [`enrol_with_link`](enrol_with_link)), the only
+/// enrolment Kotlin and Swift see. Requests wait as long as
+/// [`NetworkSettings::default`] allows.
+pub async fn enrol_device(
+    directory: String,
+    server_url: String,
+    code: String,
+    device_label: String,
+) -> Result<Arc<Notebook>, ApiError> {
+    enrol_device_with_network(
+        directory,
+        server_url,
+        code,
+        device_label,
+        NetworkSettings::default(),
+    )
+    .await
+}
+
+/// [`enrol_device`] with the request timeouts the caller chose; the
+/// notebook it returns keeps them for its syncs. A server that accepts and
+/// never answers fails the enrolment with `Offline` (cause `Timeout`) once
+/// the read or overall timeout runs out.
+pub async fn enrol_device_with_network(
+    directory: String,
+    server_url: String,
+    code: String,
+    device_label: String,
+    network: NetworkSettings,
+) -> Result<Arc<Notebook>, ApiError> {
+    enrol_into(
+        move || Ok(crate::store::Store::open(std::path::Path::new(&directory))?),
+        server_url,
+        code,
+        device_label,
+        network,
+    )
+    .await
+}
+
 /// The one enrolment flow, plain or encrypted: the server's address and
 /// trust checked, then the store opened (a wrong key or an unusable
 /// directory must not spend the one-time code), then the code, then the

@@ -66,50 +66,6 @@ pub struct SyncSummary {
     pub expired: i32,
 }
 
-/// Enrols this device with a one-time code from the server's admin, and
-/// opens the officer's notebook *unencrypted*: for Rust tests and the
-/// device CLI without a key. Apps enrol with a key
-/// ([`enrol_encrypted_device`](super::opening::enrol_encrypted_device) or
-/// [`enrol_with_link`](super::opening::enrol_with_link)), the only
-/// enrolment Kotlin and Swift see. Requests wait as long as
-/// [`NetworkSettings::default`] allows.
-pub async fn enrol_device(
-    directory: String,
-    server_url: String,
-    code: String,
-    device_label: String,
-) -> Result<Arc<Notebook>, ApiError> {
-    enrol_device_with_network(
-        directory,
-        server_url,
-        code,
-        device_label,
-        NetworkSettings::default(),
-    )
-    .await
-}
-
-/// [`enrol_device`] with the request timeouts the caller chose; the
-/// notebook it returns keeps them for its syncs. A server that accepts and
-/// never answers fails the enrolment with `Offline` (cause `Timeout`) once
-/// the read or overall timeout runs out.
-pub async fn enrol_device_with_network(
-    directory: String,
-    server_url: String,
-    code: String,
-    device_label: String,
-    network: NetworkSettings,
-) -> Result<Arc<Notebook>, ApiError> {
-    super::opening::enrol_into(
-        move || Ok(crate::store::Store::open(std::path::Path::new(&directory))?),
-        server_url,
-        code,
-        device_label,
-        network,
-    )
-    .await
-}
-
 #[uniffi::export(async_runtime = "tokio")]
 impl Notebook {
     /// Sends every change the server has not acknowledged and applies every

@@ -328,3 +328,130 @@ fn a_header_read_in_range_walks_is_the_header_the_document_holds() {
     merged.reread_header().unwrap();
     assert_eq!(*merged.header(), held);
 }
+
+#[test]
+fn an_uncompressed_snapshot_loads_to_the_same_document() {
+    let mut doc = new_record();
+    doc.add_note(
+        &"Spoke to the neighbour. ".repeat(40),
+        "PC1",
+        "2026-11-02T10:30:00Z",
+    )
+    .unwrap();
+    let compressed = doc.save();
+    let plain = doc.save_uncompressed();
+    assert_ne!(compressed, plain, "the columns over 256 bytes are deflated");
+    let mut from_plain = RecordDoc::load(&plain, actor(4)).unwrap();
+    let mut from_compressed = RecordDoc::load(&compressed, actor(5)).unwrap();
+    assert_eq!(from_plain.heads(), doc.heads());
+    assert_eq!(from_plain.heads(), from_compressed.heads());
+    assert_eq!(
+        from_plain.checked_record_in_one_walk().unwrap(),
+        from_compressed.checked_record_in_one_walk().unwrap()
+    );
+    assert_eq!(from_plain.save(), compressed, "the same document");
+}
+
+/// The schema version kept from the header's read is dropped when changes
+/// from elsewhere arrive: a change that makes the record a schema-v1 one
+/// (whose legacy keys are then accepted) is judged as a fresh load of the
+/// merged document is, by applied changes and by a merge alike.
+#[test]
+fn the_schema_version_is_read_again_after_changes_from_elsewhere() {
+    use automerge::transaction::Transactable;
+    let mut a = new_record();
+    a.check_schema().unwrap();
+    let mut b = a.fork(actor(2));
+    let inner = inner_in(&b.doc, RecordKind::SceneAttendance).unwrap();
+    b.doc
+        .put_object(&inner, entries::LEGACY_CHECKLIST, ObjType::Map)
+        .unwrap();
+    b.doc.put(ROOT, "schema_version", 1u64).unwrap();
+    let judged = |doc: &mut RecordDoc| {
+        let fresh = RecordDoc::load(&doc.save(), actor(7)).unwrap();
+        (
+            doc.check_schema().is_ok(),
+            doc.checked_record_in_one_walk().is_ok(),
+            fresh.check_schema().is_ok(),
+        )
+    };
+    let mut applied = a.fork(actor(3));
+    let heads = applied.heads();
+    applied.apply_changes(&b.changes_since(&heads)).unwrap();
+    assert_eq!(judged(&mut applied), (true, true, true));
+    let mut merged = a.fork(actor(4));
+    merged.merge(&mut b).unwrap();
+    assert_eq!(judged(&mut merged), (true, true, true));
+}
+
+/// What the server reads of a new record: in the walk that reads the
+/// header (`from_changes_walked`) or in two steps (`from_changes_exact`,
+/// then `checked_record_in_one_walk`), the same header, the same record
+/// and the same refusal, for a plain record, conflicts, a key outside the
+/// schema, a header naming another kind than its body, and a push naming
+/// another kind; the walk is used where it can be.
+#[test]
+fn a_new_record_read_in_the_headers_walk_is_what_the_two_steps_give() {
+    use automerge::transaction::Transactable;
+    let mut base = new_record();
+    let header_of = |d: &RecordDoc| match automerge::ReadDoc::get(&d.doc, ROOT, "header") {
+        Ok(Some((_, id))) => id,
+        _ => panic!("no header"),
+    };
+    let mut conflicted = {
+        let mut b = base.fork(actor(2));
+        let mut c = base.fork(actor(3));
+        let inner = inner_in(&b.doc, RecordKind::SceneAttendance).unwrap();
+        b.doc.put(&inner, "offence", "burglary").unwrap();
+        c.doc.put(&inner, "offence", "theft").unwrap();
+        let mut a = base.fork(actor(4));
+        a.merge(&mut b).unwrap();
+        a.merge(&mut c).unwrap();
+        a
+    };
+    let mut extra_key = base.fork(actor(5));
+    extra_key.doc.put(ROOT, "extra", "x").unwrap();
+    let mut other_kind = base.fork(actor(6));
+    let header = header_of(&other_kind);
+    other_kind
+        .doc
+        .put(&header, "kind", RecordKind::HomeBurglary.as_str())
+        .unwrap();
+    let cases = [
+        (base.changes_since(&[]), RecordKind::SceneAttendance, true),
+        (
+            conflicted.changes_since(&[]),
+            RecordKind::SceneAttendance,
+            true,
+        ),
+        (
+            extra_key.changes_since(&[]),
+            RecordKind::SceneAttendance,
+            false,
+        ),
+        (
+            other_kind.changes_since(&[]),
+            RecordKind::SceneAttendance,
+            false,
+        ),
+        (base.changes_since(&[]), RecordKind::HomeBurglary, false),
+    ];
+    for (n, (bytes, kind, in_the_walk)) in cases.into_iter().enumerate() {
+        let two = RecordDoc::from_changes_exact(&bytes, actor(7))
+            .map(|(d, exact)| {
+                let record = d.checked_record_in_one_walk().map_err(|e| e.to_string());
+                (d.header().clone(), exact, record)
+            })
+            .map_err(|e| e.to_string());
+        let one = RecordDoc::from_changes_walked(&bytes, actor(8), kind)
+            .map(|(d, exact, walked)| {
+                assert_eq!(walked.is_some(), in_the_walk, "case {n}");
+                let record = walked
+                    .unwrap_or_else(|| d.checked_record_in_one_walk())
+                    .map_err(|e| e.to_string());
+                (d.header().clone(), exact, record)
+            })
+            .map_err(|e| e.to_string());
+        assert_eq!(one, two, "case {n}");
+    }
+}

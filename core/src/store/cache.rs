@@ -6,10 +6,13 @@
 //! out of its document costs time in proportion to the record (Automerge
 //! reads every field), and an edit needs the record as it was before (for
 //! the write rule) and as it is after: the record read after one edit is
-//! the "before" of the next. A memo is used only while the document's
-//! heads are still the ones it was read at, so it is never stale, and it
-//! leaves the cache with its document (an erased record's text does not
-//! stay in memory).
+//! the "before" of the next. A memo is the record at the heads it was read
+//! at, so it is never stale: while the document's heads are still those,
+//! it is the record; once changes came (a sync's, a merge's), it is the
+//! "before" the record now is read from, reading only what those changes
+//! wrote ([`RecordDoc::record_since`], which reads the whole record when
+//! it cannot). It leaves the cache with its document (an erased record's
+//! text does not stay in memory).
 
 use std::collections::{HashMap, VecDeque};
 
@@ -29,14 +32,16 @@ pub(super) struct Memo {
 
 impl Memo {
     /// The record of `doc` now: the memo's, when the document has not
-    /// changed since it was read, else read afresh.
+    /// changed since it was read; else read from the memo and what changed
+    /// since; else (no memo) read whole.
     pub(super) fn into_record(
         memo: Option<Memo>,
         doc: &mut RecordDoc,
     ) -> Result<Record, DocumentError> {
         match memo {
             Some(m) if m.heads == doc.heads() => Ok(m.record),
-            _ => doc.record_in_one_walk(),
+            Some(m) => doc.record_since(&m.record, &m.heads),
+            None => doc.record_in_one_walk(),
         }
     }
 
@@ -71,6 +76,15 @@ impl DocCache {
 
     pub(super) fn put(&mut self, doc: RecordDoc) {
         self.put_with_memo(doc, None);
+    }
+
+    /// Puts a newer copy of a document in (a sync's merge of it), keeping
+    /// the memo of the copy it replaces: the record at the memo's heads is
+    /// the same in every copy that holds them, and the next read starts
+    /// from it ([`Memo::into_record`]).
+    pub(super) fn replace(&mut self, doc: RecordDoc) {
+        let memo = self.docs.remove(&doc.header().id).and_then(|(_, m)| m);
+        self.put_with_memo(doc, memo);
     }
 
     pub(super) fn put_with_memo(&mut self, doc: RecordDoc, memo: Option<Memo>) {

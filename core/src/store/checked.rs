@@ -73,14 +73,16 @@ impl Store {
             self.cache.put_with_memo(doc, Some(memo));
             return Ok(value);
         }
-        // The whole record after the edit, read from the document (in one
-        // walk: a range walk per container, not a lookup per field), against
-        // the whole record before it: the rule the server runs.
-        let after = doc.record_in_one_walk()?;
+        // The whole record after the edit against the whole record before
+        // it: the rule the server runs. The record after is the record
+        // before with what the edit wrote read from the document (the new
+        // entry, the field written), or read whole where that does not
+        // apply (`RecordDoc::record_since`).
+        let after = doc.record_since(&before, &heads)?;
         if let Err(refusal) = rules::check_write(actor, record, &before, &after) {
             return Err(forbidden(refusal.message));
         }
-        self.append_local_change(&mut doc)?;
+        self.append_local_change(&mut doc, Some(&after))?;
         let memo = Memo::of(&mut doc, after);
         self.cache.put_with_memo(doc, Some(memo));
         Ok(value)

@@ -5,7 +5,7 @@
 
 use automerge::ChangeHash;
 
-use super::held::HeldReason;
+use super::held::{HeldReason, Merge};
 use super::{Store, StoreError};
 use crate::document::{DocumentError, RecordDoc};
 use crate::sync::wire::FeedEntry;
@@ -38,11 +38,9 @@ impl Store {
             t.entries.push((entry.seq, entry.changes.clone()));
             return Ok(());
         }
-        match self.take_doc(&entry.record_id) {
-            Ok(mut doc) => {
-                let local_heads = doc.heads();
-                let mut copy = doc.fork(self.actor.clone());
-                self.cache.put(doc);
+        let actor = self.actor.clone();
+        match self.with_doc(&entry.record_id, |doc| (doc.heads(), doc.fork(actor))) {
+            Ok((local_heads, mut copy)) => {
                 copy.apply_changes(&entry.changes)
                     .and_then(|()| copy.index_columns().map(|_| ()))
                     .map_err(|e| Merge::Hold(HeldReason::of(&e)))?;
@@ -94,9 +92,8 @@ impl Store {
         let doc = if t.is_new {
             RecordDoc::from_changes(&t.changes, self.actor.clone())?
         } else {
-            let mut stored = self.take_doc(&t.doc.header().id)?;
-            let mut copy = stored.fork(self.actor.clone());
-            self.cache.put(stored);
+            let actor = self.actor.clone();
+            let mut copy = self.with_doc(&t.doc.header().id, |stored| stored.fork(actor))?;
             copy.apply_changes(&t.changes)?;
             copy
         };
@@ -114,15 +111,4 @@ pub(super) struct Touched {
     pub(super) is_new: bool,
     /// The record's heads before the page merged into it.
     pub(super) local_heads: Vec<ChangeHash>,
-}
-
-/// What merging one feed entry came to, short of success.
-pub(super) enum Merge {
-    /// Not needed on this device: a record data minimisation removed, or
-    /// changes it already holds.
-    Skip,
-    /// This app cannot apply it: keep it aside.
-    Hold(HeldReason),
-    /// The store itself failed: the page fails and comes again.
-    Fail(StoreError),
 }

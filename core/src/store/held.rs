@@ -8,7 +8,6 @@ use std::collections::HashMap;
 
 use rusqlite::{TransactionBehavior, params};
 
-use super::feed::Merge;
 use super::{Store, StoreError, insert_record, write_changes};
 use crate::document::DocumentError;
 use crate::model::RecordKind;
@@ -190,7 +189,7 @@ impl Store {
                     )?;
                     tx.commit()?;
                     applied.push((record.record_id.clone(), record.kind));
-                    self.cache.put(t.doc);
+                    self.cache.replace(t.doc);
                 }
                 Err(StoreError::Duplicate | StoreError::Document(_)) => {}
                 Err(e) => return Err(e),
@@ -219,4 +218,15 @@ impl HeldRow {
             changes: entry.changes.clone(),
         }
     }
+}
+
+/// What merging one feed entry came to, short of success.
+pub(super) enum Merge {
+    /// Not needed on this device: a record data minimisation removed, or
+    /// changes it already holds.
+    Skip,
+    /// This app cannot apply it: keep it aside.
+    Hold(HeldReason),
+    /// The store itself failed: the page fails and comes again.
+    Fail(StoreError),
 }

@@ -14,10 +14,11 @@ use std::time::{Duration, Instant};
 use automerge::ChangeHash;
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
-use super::feed::{Merge, Touched};
+use super::feed::Touched;
+use super::held::Merge;
 use super::held::{HeldReason, HeldRow};
 use super::{Store, StoreError, insert_record, write_changes};
-use crate::document::DocumentError;
+use crate::document::{DocumentError, RecordDoc};
 use crate::model::RecordKind;
 use crate::sync::wire::{Access, RejectionCode, SyncResponse};
 
@@ -160,17 +161,17 @@ impl Store {
         let mut pushes = Vec::new();
         let mut bytes = 0;
         for (id, synced, edits) in queued {
-            let mut doc = self.take_doc(&id)?;
             let acknowledged = decode_heads(synced.as_deref());
-            let changes = doc.changes_since(&acknowledged);
+            let (kind, heads, changes) = self.with_doc(&id, |doc| {
+                (doc.kind(), doc.heads(), doc.changes_since(&acknowledged))
+            })?;
             let push = PendingPush {
                 record_id: id,
-                kind: doc.kind(),
-                heads: doc.heads(),
+                kind,
+                heads,
                 changes,
                 edits,
             };
-            self.cache.put(doc);
             if push.changes.is_empty() {
                 // Everything here is already on the server.
                 self.conn.execute(
@@ -275,9 +276,8 @@ impl Store {
         let mut untouched_heads = HashMap::new();
         for push in pushed {
             if !touched.iter().any(|t| t.doc.header().id == push.record_id) {
-                let mut doc = self.take_doc(&push.record_id)?;
-                untouched_heads.insert(push.record_id.clone(), doc.heads());
-                self.cache.put(doc);
+                let heads = self.with_doc(&push.record_id, RecordDoc::heads)?;
+                untouched_heads.insert(push.record_id.clone(), heads);
             }
         }
 
@@ -432,7 +432,7 @@ impl Store {
         }
         tx.commit()?;
         for t in written {
-            self.cache.put(t.doc);
+            self.cache.replace(t.doc);
         }
         for (id, _) in &erased {
             self.cache.take(id);

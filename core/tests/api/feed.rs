@@ -1,6 +1,8 @@
 //! One feed entry this app cannot apply never blocks a page: it is held
 //! with its record id and a reason, the rest of the page applies and the
-//! cursor moves, and a later retry applies what it now can.
+//! cursor moves, and a later retry applies what it now can. And a record
+//! read after a page merged changes into it (from the record last read
+//! and what the changes wrote) is the record read whole.
 //!
 //! The server refuses a record of a newer schema (it reads it as corrupt),
 //! so no real server can put one in a device's feed yet; these tests hand
@@ -274,4 +276,66 @@ fn unacknowledged_edits_are_counted_until_the_server_acknowledges_them() {
         1,
         "the stop and account is still unacknowledged"
     );
+}
+
+#[test]
+fn a_record_read_after_a_page_brought_changes_is_the_whole_record() {
+    // The store keeps the record last read beside its document and, after
+    // a page merges changes into it, reads only what they wrote onto it:
+    // what it then reads is what a store reading the document whole reads.
+    let writer_dir = tempfile::tempdir().unwrap();
+    let writer = notebook(&writer_dir, "PC301");
+    let record = writer
+        .create_burglary(scene(ResponseGrade::Priority))
+        .unwrap();
+    let id = record.header.id.clone();
+    let export = |nb: &Notebook| nb.export(id.clone()).unwrap();
+
+    let reader_dir = tempfile::tempdir().unwrap();
+    let (read, edited) = {
+        let mut store = Store::open(reader_dir.path()).unwrap();
+        store
+            .apply_sync(
+                &[],
+                &page(vec![entry(1, &record, export(&writer))], 1),
+                &mut |_| {},
+            )
+            .unwrap();
+        store
+            .edit_as(&id, "PC301", |doc| {
+                doc.add_note("Ours", "PC301", at(10, 30).as_str())
+            })
+            .unwrap();
+        store.get(&id).unwrap();
+        // The colleague's copy moves on: actions, a note, a tick, the times.
+        writer.add_scene_action(id.clone(), note("Theirs")).unwrap();
+        writer.add_note(id.clone(), "Their entry".into()).unwrap();
+        writer
+            .tick(id.clone(), ChecklistItem::ALL[0], TickOutcome::Done, None)
+            .unwrap();
+        writer.record_arrival(id.clone(), at(10, 20)).unwrap();
+        store
+            .apply_sync(
+                &[],
+                &page(vec![entry(2, &record, export(&writer))], 2),
+                &mut |_| {},
+            )
+            .unwrap();
+        let read = store.get(&id).unwrap();
+        store
+            .edit_as(&id, "PC301", |doc| {
+                doc.add_action(note("Ours again"), "PC301", at(10, 40).as_str())
+            })
+            .unwrap();
+        (read, store.get(&id).unwrap())
+    };
+    let scene = scene_of(&read);
+    assert_eq!(scene.actions.len(), 1);
+    assert_eq!(scene.notes.len(), 2);
+    assert_eq!(scene.checklist.len(), 1);
+    assert!(scene.arrived.is_some());
+    // A store opened afresh reads every record whole.
+    let mut fresh = Store::open(reader_dir.path()).unwrap();
+    assert_eq!(fresh.get(&id).unwrap(), edited);
+    assert_eq!(scene_of(&edited).actions.len(), 2);
 }

@@ -2,6 +2,8 @@
 //! a sentence or a tab-separated table. Rendering only: every value shown
 //! here was fetched or changed through [`crate::admin::Admin`].
 
+use std::io::Write;
+
 use crate::admin::ChangeReceived;
 use crate::audit::Verification;
 use crate::copy::staff::RecordMatch;
@@ -9,14 +11,31 @@ use crate::retention::RetentionReport;
 use crate::storage::{AuditEvent, DeviceRow, LegalHold, OfficerRow, RecordIndex};
 
 /// Prints `value` as pretty JSON, or the text made by `text`.
-pub fn print<T: serde::Serialize>(json: bool, value: &T, text: impl FnOnce() -> String) {
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(value).unwrap_or_default()
-        );
+pub fn print<T: serde::Serialize>(
+    json: bool,
+    value: &T,
+    text: impl FnOnce() -> String,
+) -> Result<(), String> {
+    let shown = if json {
+        serde_json::to_string_pretty(value).unwrap_or_default()
     } else {
-        println!("{}", text());
+        text()
+    };
+    out(&format!("{shown}\n"))
+}
+
+/// Writes `text` to stdout. A reader that stopped reading (`| head`) is
+/// not a failure: the command's work is already done and stored.
+pub fn out(text: &str) -> Result<(), String> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(format!("writing the answer: {e}"))
+        }
+        _ => Ok(()),
     }
 }
 

@@ -5,7 +5,7 @@
 //! each promise entry, the edit rule). What they refuse is per record.
 
 use automerge::ActorId;
-use pocketbook_core::document::RecordDoc;
+use pocketbook_core::document::{DocumentError, RecordDoc};
 use pocketbook_core::model::Record;
 use pocketbook_core::reference::Reference;
 use pocketbook_core::rules::Write;
@@ -36,8 +36,11 @@ pub(super) fn judge_new(
     arrival: &Arrival,
 ) -> Result<NewRecord, PushResult> {
     let id = &push.record_id;
-    let (doc, exact) = RecordDoc::from_changes_exact(&push.changes, ActorId::random())
-        .map_err(|e| document_rejection(id, e))?;
+    // The record is read in the walk that reads the header (`walked`);
+    // it is judged below, after the header, as before.
+    let (doc, exact, walked) =
+        RecordDoc::from_changes_walked(&push.changes, ActorId::random(), push.kind)
+            .map_err(|e| document_rejection(id, e))?;
     let header = doc.header().clone();
     if header.id != *id {
         return Err(reject(
@@ -79,7 +82,7 @@ pub(super) fn judge_new(
             time_problem("created_at"),
         ));
     }
-    let (occurred_at, record, _) = check_merged(id, &doc, None, principal, arrival)?;
+    let (occurred_at, record, _) = check_merged(id, &doc, walked, None, principal, arrival)?;
     Ok(NewRecord {
         doc,
         record,
@@ -96,11 +99,14 @@ pub(super) struct Before<'a> {
 
 /// The merged record, checked: every rule of its kind, its times, and the
 /// write rules against `before` (the server's copy; `None` for a new
-/// record). Returns the encounter time in the indexed form, and what the
+/// record). `walked` is the record already read and checked in the walk
+/// that read the header ([`RecordDoc::from_changes_walked`]); `None`: it
+/// is read here. Returns the encounter time in the indexed form, and what the
 /// write was (the promise entries it adds, and whether it is only those).
 pub(super) fn check_merged(
     id: &str,
     doc: &RecordDoc,
+    walked: Option<Result<Record, DocumentError>>,
     before: Option<Before<'_>>,
     principal: &Principal,
     arrival: &Arrival,
@@ -112,8 +118,8 @@ pub(super) fn check_merged(
     // The whole document tree against the kind's schema first: the server
     // keeps only what the schema defines.
     // One walk checks the tree and reads the record from what it read.
-    let record = doc
-        .checked_record_in_one_walk()
+    let record = walked
+        .unwrap_or_else(|| doc.checked_record_in_one_walk())
         .map_err(|e| document_rejection(id, e))?;
     let problems = unreadable_times(before, &record);
     if !problems.is_empty() {

@@ -1,6 +1,6 @@
 //! The admin command line, run as an admin would, on a data directory.
 
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 pub fn server(dir: &std::path::Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pocketbook-server"))
@@ -107,6 +107,54 @@ fn officers_devices_and_records_from_the_command_line() {
     let history = server(&data, &["admin", "records", "history", "no-such-record"]);
     assert!(!history.status.success());
     assert!(String::from_utf8_lossy(&history.stderr).contains("admin records list"));
+}
+
+/// Runs an admin command whose reader leaves before the answer, as
+/// `| head -0` would.
+fn into_a_closed_pipe(dir: &std::path::Path, args: &[&str]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pocketbook-server"))
+        .args(args)
+        .env("POCKETBOOK_DATA_DIR", dir)
+        .env_remove("POCKETBOOK_CONFIG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn an_answer_into_a_closed_pipe_is_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    add_officer(&data, "PC1", "Jo Smith", "Lewisham", "officer");
+    for args in [
+        &["admin", "officer", "list"][..],
+        &["admin", "--json", "officer", "list"],
+        &["admin", "audit", "export"],
+        &["admin", "figures", "--month", "2025-01"],
+    ] {
+        let out = into_a_closed_pipe(&data, args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // A failure to write that is not a reader leaving still fails.
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full");
+    if let Ok(full) = full {
+        let out = Command::new(env!("CARGO_BIN_EXE_pocketbook-server"))
+            .args(["admin", "officer", "list"])
+            .env("POCKETBOOK_DATA_DIR", &data)
+            .env_remove("POCKETBOOK_CONFIG")
+            .stdout(full)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("writing the answer"));
+    }
 }
 
 #[test]

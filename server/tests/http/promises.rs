@@ -9,6 +9,7 @@ use std::time::Duration;
 use pocketbook_core::model::*;
 use pocketbook_core::sync::wire::PushedRecord;
 use pocketbook_server::ServerConfig;
+use pocketbook_server::pledge::{GaugeMemo, overdue_counts};
 use pocketbook_server::retention::RetentionPolicy;
 
 use crate::figures::Desk;
@@ -209,4 +210,107 @@ async fn overdue_promises_are_listed_for_a_station_and_counted_in_gauges() {
         .map(|p| p.record_id)
         .collect();
     assert_eq!(after, [emergency]);
+}
+
+/// The gauges' count decodes only what changed since the last count: a
+/// promise falls overdue with time alone, a record changed is read again,
+/// an erased one leaves; and a count with a memo equals a fresh one.
+#[tokio::test]
+async fn the_gauge_count_reads_again_only_records_that_changed() {
+    use ResponseGrade::*;
+    let desk = Desk::start().await;
+    let storage = desk.server.storage.clone();
+    let at = |text: &str| text.parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+    let contact = |counts: &std::collections::BTreeMap<(String, &str), u64>| {
+        counts[&("Lewisham".to_string(), "domestic violence contact")]
+    };
+
+    // A domestic-violence call, not yet contacted, kept on its notebook.
+    let token = desk.server.device("PC1", "Lewisham").await;
+    let (_dir, nb) = notebook_of(Officer {
+        shoulder_number: "PC1".into(),
+        name: "Officer PC1".into(),
+        station: "Lewisham".into(),
+    });
+    let dv = nb
+        .create_scene(call(NotAttended, "2027-03-30T10:00:00Z", None))
+        .unwrap()
+        .header
+        .id;
+    nb.record_offence(dv.clone(), OffenceCategory::DomesticViolence)
+        .unwrap();
+    let push = |nb: &pocketbook_core::api::Notebook| {
+        request(
+            None,
+            vec![PushedRecord {
+                record_id: dv.clone(),
+                kind: RecordKind::SceneAttendance,
+                changes: changes_of(nb, &dv),
+            }],
+        )
+    };
+    assert!(
+        desk.server
+            .sync(&token, &push(&nb))
+            .await
+            .rejected
+            .is_empty()
+    );
+
+    let mut memo = GaugeMemo::default();
+    let early = overdue_counts(storage.as_ref(), at("2027-03-30T11:00:00Z"), &mut memo).unwrap();
+    assert_eq!((contact(&early), memo.decoded_last_count()), (0, 1));
+    // Two days on, unchanged: overdue by time alone, nothing decoded, and
+    // the same as a count from nothing.
+    let later = at("2027-04-01T11:00:00Z");
+    let kept = overdue_counts(storage.as_ref(), later, &mut memo).unwrap();
+    assert_eq!((contact(&kept), memo.decoded_last_count()), (1, 0));
+    let mut fresh = GaugeMemo::default();
+    assert_eq!(
+        overdue_counts(storage.as_ref(), later, &mut fresh).unwrap(),
+        kept
+    );
+    assert_eq!(fresh.decoded_last_count(), 1);
+
+    // A second record is the only one read; the first one changed (a late
+    // contact: broken, no longer open) is read again.
+    record(
+        &desk,
+        "PC2",
+        "Lewisham",
+        call(Emergency, "2027-04-01T09:00:00Z", None),
+        None,
+    )
+    .await;
+    let counts = overdue_counts(storage.as_ref(), later, &mut memo).unwrap();
+    assert_eq!(memo.decoded_last_count(), 1);
+    assert_eq!(contact(&counts), 1);
+    assert_eq!(counts[&("Lewisham".to_string(), "emergency attendance")], 1);
+    nb.record_promise_entry(
+        dv.clone(),
+        PromiseEntryKind::ContactMade,
+        t("2027-04-01T10:00:00Z"),
+    )
+    .unwrap();
+    assert!(
+        desk.server
+            .sync(&token, &push(&nb))
+            .await
+            .rejected
+            .is_empty()
+    );
+    let counts = overdue_counts(storage.as_ref(), later, &mut memo).unwrap();
+    assert_eq!((contact(&counts), memo.decoded_last_count()), (0, 1));
+    assert_eq!(memo.len(), 2);
+
+    // Erased by retention: it leaves the memo.
+    desk.set("2027-04-02T00:00:00Z");
+    let policy = RetentionPolicy {
+        attendance_days: Some(2),
+        ..RetentionPolicy::default()
+    };
+    desk.server.admin().run_retention(&policy, false).unwrap();
+    let counts = overdue_counts(storage.as_ref(), later, &mut memo).unwrap();
+    assert_eq!(memo.len(), 1);
+    assert_eq!(counts[&("Lewisham".to_string(), "emergency attendance")], 1);
 }

@@ -3,6 +3,8 @@
 //! for [`SqliteStorage`]. The column lists and row readers here are shared
 //! with the copy and retention queries.
 
+use std::sync::LazyLock;
+
 use pocketbook_core::model::{RecordKind, RecordStatus};
 use rusqlite::{ErrorCode, OptionalExtension, params};
 
@@ -81,13 +83,13 @@ pub(super) fn record(
     store: &SqliteStorage,
     id: &str,
 ) -> Result<Option<StoredRecord>, StorageError> {
-    store
-        .conn()
-        .query_row(
-            &format!("SELECT {} FROM records WHERE id = ?1", stored_columns()),
-            [id],
-            stored_row,
-        )
+    // Asked before every merge: compiled once per connection, not per call.
+    static SQL: LazyLock<String> =
+        LazyLock::new(|| format!("SELECT {} FROM records WHERE id = ?1", stored_columns()));
+    let conn = store.conn();
+    let mut statement = conn.prepare_cached(&SQL).map_err(backend)?;
+    statement
+        .query_row([id], stored_row)
         .optional()
         .map_err(backend)
 }

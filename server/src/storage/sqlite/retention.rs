@@ -1,6 +1,8 @@
 //! Retention in SQLite: whole-record erasure in one transaction,
 //! tombstones, and legal holds.
 
+use std::sync::LazyLock;
+
 use pocketbook_core::model::RecordKind;
 use rusqlite::{OptionalExtension, params};
 
@@ -101,26 +103,28 @@ impl RetentionStore for SqliteStorage {
     }
 
     fn tombstone(&self, id: &str) -> Result<Option<Tombstone>, StorageError> {
-        self.conn()
-            .query_row(
-                &format!(
-                    "SELECT record_id, kind, erased_at, reason, author, station, {}
-                     FROM tombstones WHERE record_id = ?1",
-                    readers_of("tombstones.record_id")
-                ),
-                [id],
-                |r| {
-                    Ok(Tombstone {
-                        record_id: r.get(0)?,
-                        kind: kind_of(r.get(1)?)?,
-                        erased_at: r.get(2)?,
-                        reason: r.get(3)?,
-                        author: r.get(4)?,
-                        station: r.get(5)?,
-                        readers: readers(r.get(6)?)?,
-                    })
-                },
+        // Asked before every merge: compiled once per connection.
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT record_id, kind, erased_at, reason, author, station, {}
+                 FROM tombstones WHERE record_id = ?1",
+                readers_of("tombstones.record_id")
             )
+        });
+        let conn = self.conn();
+        let mut statement = conn.prepare_cached(&SQL).map_err(backend)?;
+        statement
+            .query_row([id], |r| {
+                Ok(Tombstone {
+                    record_id: r.get(0)?,
+                    kind: kind_of(r.get(1)?)?,
+                    erased_at: r.get(2)?,
+                    reason: r.get(3)?,
+                    author: r.get(4)?,
+                    station: r.get(5)?,
+                    readers: readers(r.get(6)?)?,
+                })
+            })
             .optional()
             .map_err(backend)
     }
