@@ -525,8 +525,12 @@ pub trait Storage:
     /// number under a lock held until commit, e.g. an `UPDATE feed_head SET
     /// seq = seq + 1 RETURNING seq` on a one-row table inside the same
     /// transaction, which serialises feed appends (not whole pushes: the
-    /// merge happens before). SQLite has one writer at a time, so
-    /// `AUTOINCREMENT` in the same IMMEDIATE transaction already does this.
+    /// merge happens before). PostgreSQL takes it in a short sequencing
+    /// transaction after the write's own commit, numbering every entry
+    /// committed unnumbered by then (`storage/postgres/sequencer.rs`), so
+    /// no write holds it through its own flush. SQLite has one writer at a
+    /// time, so `AUTOINCREMENT` in the same IMMEDIATE transaction already
+    /// does this.
     ///
     /// A new record whose reference another record already has is refused
     /// with `Duplicate` (references are unique).

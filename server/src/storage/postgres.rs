@@ -14,19 +14,22 @@
 //! Everything that must be serialised takes a row lock inside the
 //! transaction that needs it:
 //!
-//! - **Feed positions** come from one counter row, `UPDATE feed_head SET
-//!   seq = seq + 1 RETURNING seq`, taken last in the committing transaction.
-//!   The row lock is held until commit, so the next writer gets the next
-//!   number only after this one committed: entries become visible strictly
-//!   in order, and a reader never passes a position a slower transaction
-//!   would fill later (the gap a `SEQUENCE` leaves when 101 commits before
-//!   100). It serialises feed appends only, not the merge before them.
-//! - **The audit chain** appends under the row lock of `audit_head`.
+//! - **Feed positions** come from one counter row, `feed_head`, moved by a
+//!   sequencing run that holds its row lock until it commits
+//!   ([`sequencer`]): a write commits its entry staged, unnumbered, and a
+//!   short run then numbers every committed staged entry at once, so the
+//!   next run numbers only after this one committed: entries become
+//!   visible strictly in order, and a reader never passes a position a
+//!   slower transaction would fill later (the gap a `SEQUENCE` leaves when
+//!   101 commits before 100). No write holds the lock through its own
+//!   commit's flush; one run's flush serves every write staged before it.
+//! - **The audit chain** is chained by the same run, under the row lock
+//!   of `audit_head`, from events the writes staged.
 //! - **Schema migrations** run in one transaction holding the row lock of
 //!   `schema_version` (PostgreSQL's DDL is transactional), so instances
 //!   starting at once migrate once ([`schema`]).
-//! - Locks are always taken in one order (record row, then `audit_head`,
-//!   then `feed_head`), and a transaction that still fails to serialise
+//! - Locks are always taken in one order (record rows, then the two heads
+//!   together), and a transaction that still fails to serialise
 //!   (deadlock, or a distributed database's restart error `40001`) is run
 //!   again whole, a few times ([`PostgresStorage::write`]).
 //!
@@ -59,6 +62,7 @@ mod pool;
 pub(crate) mod records;
 pub(crate) mod retention;
 pub(crate) mod schema;
+mod sequencer;
 pub mod testdb;
 pub(crate) mod wait;
 
@@ -89,6 +93,9 @@ type Conn = r2d2::PooledConnection<pool::Manager>;
 pub struct PostgresStorage {
     /// `None` only while it is being dropped.
     pool: Option<Pool>,
+    /// Numbers staged rows a crashed writer left (`None` in the sweeper's
+    /// own handle on the pool).
+    sweeper: Option<sequencer::Sweeper>,
 }
 
 impl Drop for PostgresStorage {
@@ -97,6 +104,8 @@ impl Drop for PostgresStorage {
     /// (a server dropping its state at shutdown): the pool is dropped on a
     /// thread of its own.
     fn drop(&mut self) {
+        // The sweeper first: it holds a handle on the pool.
+        drop(self.sweeper.take());
         if let Some(pool) = self.pool.take() {
             let closing = std::thread::spawn(move || drop(pool));
             if closing.join().is_err() {
@@ -203,8 +212,19 @@ impl PostgresStorage {
             .test_on_check_out(false)
             .build(manager)
             .map_err(|e| StorageError::backend_from(Some("connecting to PostgreSQL"), e))?;
-        let store = PostgresStorage { pool: Some(pool) };
+        let mut store = PostgresStorage {
+            pool: Some(pool.clone()),
+            sweeper: None,
+        };
         schema::migrate(&mut store.conn()?.client)?;
+        // What a writer that stopped between its commit and its sequencing
+        // run left staged is numbered now, and later by the sweeper.
+        sequencer::sweep(&store)?;
+        let handle = PostgresStorage {
+            pool: Some(pool),
+            sweeper: None,
+        };
+        store.sweeper = Some(sequencer::Sweeper::start(handle, sequencer::SWEEP_PERIOD)?);
         Ok(store)
     }
 
@@ -232,6 +252,32 @@ impl PostgresStorage {
         &self,
         mut work: impl FnMut(&mut Transaction<'_>, &mut pool::Statements) -> Result<T, StorageError>,
     ) -> Result<T, StorageError> {
+        self.transact(|tx, prepared| Ok((work(tx, prepared)?, true)))
+    }
+
+    /// [`Self::write_prepared`] for a write that stages audit events
+    /// ([`audit::stage_in`]): returns once they are chained
+    /// ([`sequencer::settle`]).
+    fn write_audited<T>(
+        &self,
+        work: impl FnMut(&mut Transaction<'_>, &mut pool::Statements) -> Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
+        let value = self.write_prepared(work)?;
+        sequencer::settle(self, &sequencer::Staged::default())?;
+        Ok(value)
+    }
+
+    /// Runs `work` in one transaction, which it ends: committed when it
+    /// answers `true` beside its value, rolled back (no flush) when
+    /// `false` or on an error. A transaction that failed to serialise is
+    /// run again whole, up to [`RETRIES`] times.
+    fn transact<T>(
+        &self,
+        mut work: impl FnMut(
+            &mut Transaction<'_>,
+            &mut pool::Statements,
+        ) -> Result<(T, bool), StorageError>,
+    ) -> Result<T, StorageError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -239,8 +285,12 @@ impl PostgresStorage {
             let pool::Connection { client, statements } = &mut *conn;
             let result = (|| {
                 let mut tx = client.transaction().map_err(backend)?;
-                let value = work(&mut tx, statements)?;
-                tx.commit().map_err(backend)?;
+                let (value, commit) = work(&mut tx, statements)?;
+                if commit {
+                    tx.commit().map_err(backend)?;
+                } else {
+                    tx.rollback().map_err(backend)?;
+                }
                 Ok(value)
             })();
             match result {

@@ -1,12 +1,15 @@
 //! The audit trail in PostgreSQL: one table, append-only by trigger,
 //! chained by [`crate::storage::chain::chain_hash`] under the row lock of
-//! `audit_head` inside the appending transaction, so events appended
-//! through several instances form one chain. `at` and `detail` are kept
+//! `audit_head`, so events appended through several instances form one
+//! chain. An appending transaction stages its events (`audit_pending`)
+//! and a sequencing run chains them after it commits
+//! ([`super::sequencer`]): no appender holds the head through its flush. `at` and `detail` are kept
 //! as the exact text that was hashed (never `timestamptz` or `jsonb`,
 //! which would re-render it and break the chain).
 
 use postgres::Transaction;
 
+use super::pool::Statements;
 use super::{PostgresStorage, backend, col};
 use crate::storage::chain::{GENESIS, chain_hash, detail_text};
 use crate::storage::{AuditEvent, AuditLog, AuditQuery, NewAuditEvent, StorageError};
@@ -16,7 +19,7 @@ impl AuditLog for PostgresStorage {
         if events.is_empty() {
             return Ok(());
         }
-        self.write(|tx| append_in(tx, at, events))
+        self.write_audited(|tx, prepared| stage_in(tx, prepared, at, events))
     }
 
     fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, StorageError> {
@@ -71,14 +74,65 @@ impl AuditLog for PostgresStorage {
     }
 }
 
-/// Appends `events` inside the caller's transaction (a state change and its
-/// audit events land together or not at all), holding the head's row lock
-/// until that transaction ends.
-pub(super) fn append_in(
+/// Stages `events` inside the caller's transaction (a state change and its
+/// audit events land together or not at all), without the head: they are
+/// chained by the next sequencing run once that transaction has committed
+/// ([`super::sequencer`]), so an appender never holds `audit_head` through
+/// its commit. One statement for all of them.
+pub(super) fn stage_in(
     tx: &mut Transaction<'_>,
+    prepared: &mut Statements,
     at: &str,
     events: &[NewAuditEvent],
 ) -> Result<(), StorageError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let actors: Vec<&str> = events.iter().map(|e| e.actor.as_str()).collect();
+    let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
+    let records: Vec<Option<&str>> = events.iter().map(|e| e.record_id.as_deref()).collect();
+    let details: Vec<String> = events.iter().map(|e| detail_text(&e.detail)).collect();
+    let stage = prepared
+        .get(
+            tx,
+            "INSERT INTO audit_pending (at, actor, action, record_id, detail)
+             SELECT $1, u.actor, u.action, u.record_id, u.detail
+             FROM unnest($2::text[], $3::text[], $4::text[], $5::text[])
+                  WITH ORDINALITY AS u(actor, action, record_id, detail, n)
+             ORDER BY u.n",
+        )
+        .map_err(backend)?;
+    tx.execute(&stage, &[&at, &actors, &actions, &records, &details])
+        .map_err(backend)?;
+    Ok(())
+}
+
+/// An event to chain: its time and detail as the exact text hashed.
+pub(super) struct Chained {
+    pub(super) at: String,
+    pub(super) actor: String,
+    pub(super) action: String,
+    pub(super) record_id: Option<String>,
+    pub(super) detail: String,
+}
+
+impl Chained {
+    pub(super) fn of(at: &str, event: &NewAuditEvent) -> Self {
+        Chained {
+            at: at.to_string(),
+            actor: event.actor.clone(),
+            action: event.action.clone(),
+            record_id: event.record_id.clone(),
+            detail: detail_text(&event.detail),
+        }
+    }
+}
+
+/// Chains `events`, in order, after the head, inside the caller's
+/// transaction and under the row lock of `audit_head`, which the caller
+/// holds (a sequencing run, or an erasure that ran one) or takes here:
+/// one statement for the rows, one for the head.
+pub(super) fn chain_in(tx: &mut Transaction<'_>, events: &[Chained]) -> Result<(), StorageError> {
     if events.is_empty() {
         return Ok(());
     }
@@ -95,38 +149,45 @@ pub(super) fn append_in(
         hex::encode(col::<Vec<u8>>(&head, 1)?)
     };
     let decode = |h: &str| hex::decode(h).map_err(|e| StorageError::backend_from(None, e));
+    let (mut seqs, mut prevs, mut hashes) = (Vec::new(), Vec::new(), Vec::new());
     for event in events {
         seq += 1;
-        let detail = detail_text(&event.detail);
         let hash = chain_hash(
             &prev,
             seq as u64,
-            at,
+            &event.at,
             &event.actor,
             &event.action,
             event.record_id.as_deref(),
-            &detail,
+            &event.detail,
         );
-        tx.execute(
-            "INSERT INTO audit (seq, at, actor, action, record_id, detail, prev_hash, hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            &[
-                &seq,
-                &at,
-                &event.actor,
-                &event.action,
-                &event.record_id,
-                &detail,
-                &decode(&prev)?,
-                &decode(&hash)?,
-            ],
-        )
-        .map_err(backend)?;
+        seqs.push(seq);
+        prevs.push(decode(&prev)?);
+        hashes.push(decode(&hash)?);
         prev = hash;
     }
+    let ats: Vec<&str> = events.iter().map(|e| e.at.as_str()).collect();
+    let actors: Vec<&str> = events.iter().map(|e| e.actor.as_str()).collect();
+    let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
+    let records: Vec<Option<&str>> = events.iter().map(|e| e.record_id.as_deref()).collect();
+    let details: Vec<&str> = events.iter().map(|e| e.detail.as_str()).collect();
     tx.execute(
-        "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1",
-        &[&seq, &decode(&prev)?],
+        "WITH h AS (UPDATE audit_head SET seq = $9, hash = $10 WHERE id = 1)
+         INSERT INTO audit (seq, at, actor, action, record_id, detail, prev_hash, hash)
+         SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[],
+                              $6::text[], $7::bytea[], $8::bytea[])",
+        &[
+            &seqs,
+            &ats,
+            &actors,
+            &actions,
+            &records,
+            &details,
+            &prevs,
+            &hashes,
+            &seq,
+            &decode(&prev)?,
+        ],
     )
     .map_err(backend)?;
     Ok(())

@@ -75,7 +75,7 @@ impl CopyStore for PostgresStorage {
         stamp: &str,
         events: &[NewAuditEvent],
     ) -> Result<(), StorageError> {
-        self.write(|tx| {
+        self.write_audited(|tx, prepared| {
             for (key, failed) in attempts {
                 tx.execute(
                     "INSERT INTO copy_attempts (key, at, failed) VALUES ($1, $2, $3)",
@@ -83,7 +83,7 @@ impl CopyStore for PostgresStorage {
                 )
                 .map_err(backend)?;
             }
-            audit::append_in(tx, stamp, events)
+            audit::stage_in(tx, prepared, stamp, events)
         })
     }
 

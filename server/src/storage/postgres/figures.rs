@@ -24,7 +24,7 @@ impl FiguresStore for PostgresStorage {
         body: &str,
         events: &[NewAuditEvent],
     ) -> Result<String, StorageError> {
-        self.write(|tx| {
+        self.write_audited(|tx, prepared| {
             // A second freezer waits on the first one's row, then finds it.
             let stored = tx
                 .execute(
@@ -34,7 +34,7 @@ impl FiguresStore for PostgresStorage {
                 )
                 .map_err(backend)?;
             if stored == 1 {
-                audit::append_in(tx, at, events)?;
+                audit::stage_in(tx, prepared, at, events)?;
                 return Ok(body.to_string());
             }
             tx.query_one(

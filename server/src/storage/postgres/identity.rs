@@ -48,7 +48,7 @@ pub(super) fn add_officer(
     at: &str,
     events: &[NewAuditEvent],
 ) -> Result<(), StorageError> {
-    store.write(|tx| {
+    store.write_audited(|tx, prepared| {
         let result = tx.execute(
             "INSERT INTO officers (shoulder_number, name, station, role, active)
              VALUES ($1, $2, $3, $4, $5)",
@@ -61,7 +61,7 @@ pub(super) fn add_officer(
             ],
         );
         match result {
-            Ok(_) => audit::append_in(tx, at, events),
+            Ok(_) => audit::stage_in(tx, prepared, at, events),
             Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => Err(
                 StorageError::Duplicate("an officer with this shoulder number"),
             ),
@@ -105,7 +105,7 @@ pub(super) fn deactivate_officer(
     at: &str,
     events: AuditOf<'_, [String]>,
 ) -> Result<Vec<String>, StorageError> {
-    store.write(|tx| {
+    store.write_audited(|tx, prepared| {
         let changed = tx
             .execute(
                 "UPDATE officers SET active = FALSE WHERE shoulder_number = $1",
@@ -130,7 +130,7 @@ pub(super) fn deactivate_officer(
             .map(|r| col(r, 0))
             .collect::<Result<_, _>>()?;
         revoked.sort();
-        audit::append_in(tx, at, &events(&revoked))?;
+        audit::stage_in(tx, prepared, at, &events(&revoked))?;
         Ok(revoked)
     })
 }
@@ -162,7 +162,7 @@ pub(super) fn add_enrolment_code(
     at: &str,
     events: &[NewAuditEvent],
 ) -> Result<(), StorageError> {
-    store.write(|tx| {
+    store.write_audited(|tx, prepared| {
         if active_officer_locked(tx, officer)?.is_none() {
             return Err(StorageError::NotFound(
                 "active officer with this shoulder number",
@@ -173,7 +173,7 @@ pub(super) fn add_enrolment_code(
             &[&code_hash, &officer, &expires_at],
         )
         .map_err(backend)?;
-        audit::append_in(tx, at, events)
+        audit::stage_in(tx, prepared, at, events)
     })
 }
 
@@ -186,7 +186,7 @@ pub(super) fn redeem_enrolment_code(
     at: &str,
     events: AuditOf<'_, OfficerRow>,
 ) -> Result<OfficerRow, StorageError> {
-    store.write(|tx| {
+    store.write_audited(|tx, prepared| {
         let officer: Option<String> = tx
             .query_opt(
                 "UPDATE enrolment_codes SET used_at = $2
@@ -213,7 +213,7 @@ pub(super) fn redeem_enrolment_code(
             ],
         )
         .map_err(backend)?;
-        audit::append_in(tx, at, &events(&row))?;
+        audit::stage_in(tx, prepared, at, &events(&row))?;
         Ok(row)
     })
 }
@@ -292,7 +292,7 @@ pub(super) fn revoke_device(
     at: &str,
     events: &[NewAuditEvent],
 ) -> Result<(), StorageError> {
-    store.write(|tx| {
+    store.write_audited(|tx, prepared| {
         let changed = tx
             .execute(
                 "UPDATE devices SET revoked_at = $2, revoke_reason = $3
@@ -303,7 +303,7 @@ pub(super) fn revoke_device(
         if changed == 0 {
             return Err(StorageError::NotFound("active device with this id"));
         }
-        audit::append_in(tx, at, events)
+        audit::stage_in(tx, prepared, at, events)
     })
 }
 
@@ -313,7 +313,7 @@ pub(super) fn request_retire(
     at: &str,
     events: &[NewAuditEvent],
 ) -> Result<(), StorageError> {
-    store.write(|tx| {
+    store.write_audited(|tx, prepared| {
         let changed = tx
             .execute(
                 "UPDATE devices SET retire_requested_at = coalesce(retire_requested_at, $2)
@@ -324,7 +324,7 @@ pub(super) fn request_retire(
         if changed == 0 {
             return Err(StorageError::NotFound("active device with this id"));
         }
-        audit::append_in(tx, at, events)
+        audit::stage_in(tx, prepared, at, events)
     })
 }
 

@@ -1,14 +1,16 @@
 //! Several server instances on one PostgreSQL database, as storage sees
 //! them: two stores with their own pools on one schema are two servers.
 //! The change feed never skips or repeats an entry while writers on both
-//! commit out of order.
+//! commit out of order, nor when a writer stops between committing its
+//! record and the sequencing run that numbers its entry.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use pocketbook_core::model::{RecordKind, RecordStatus};
 
-use super::testdb;
-use crate::storage::{Audience, RecordCommit, RecordIndex, Storage, StorageError};
+use super::{PostgresStorage, records, testdb};
+use crate::audit::Action;
+use crate::storage::{Audience, AuditLog, RecordCommit, RecordIndex, Storage, StorageError};
 
 const WRITERS: usize = 8;
 const EACH: usize = 60;
@@ -33,7 +35,12 @@ fn commit(id: &str, reference: &str, version: Option<i64>) -> RecordCommit {
         expected_version: version,
         origin_device: "dev".into(),
         grant: Vec::new(),
-        audit: Vec::new(),
+        audit: vec![crate::audit::event(
+            "device:dev",
+            Action::RecordShared,
+            Some(id),
+            serde_json::json!({ "n": 1 }),
+        )],
     }
 }
 
@@ -106,6 +113,13 @@ fn read_scoped_until_done(
 /// each ends having read every committed entry once. Half the writers are
 /// PC1 and half PC2; readers of PC1's audience through the index (its
 /// cursor moving to the head between its entries) read exactly PC1's.
+///
+/// Every seventh new record's writer stops after its commit, before its
+/// sequencing run (as a crashed instance would): its entry is committed
+/// and unnumbered, numbered later by another writer's run or, for the
+/// last ones, by the sweep of an instance starting afterwards; readers
+/// never pass it, and read it once. The audit chain, staged by every
+/// write and chained by the runs, verifies and holds one event per entry.
 #[test]
 fn the_feed_never_skips_or_repeats_across_instances() {
     if !testdb::available() {
@@ -117,7 +131,7 @@ fn the_feed_never_skips_or_repeats_across_instances() {
         testdb::open_sized(dir.path(), 8),
     ];
     let done = AtomicBool::new(false);
-    let (committed, seen) = std::thread::scope(|threads| {
+    let (committed, stopped, seen, seen_scoped) = std::thread::scope(|threads| {
         let readers: Vec<_> = (0..READERS)
             .map(|r| {
                 let store: &dyn Storage = &instances[r % 2];
@@ -136,7 +150,8 @@ fn the_feed_never_skips_or_repeats_across_instances() {
             .collect();
         let writers: Vec<_> = (0..WRITERS)
             .map(|w| {
-                let store: &dyn Storage = &instances[w % 2];
+                let pg: &PostgresStorage = &instances[w % 2];
+                let store: &dyn Storage = pg;
                 let author = if w % 2 == 0 { "PC1" } else { "PC2" };
                 let commit = move |id: &str, reference: &str, version: Option<i64>| {
                     let mut c = commit(id, reference, version);
@@ -144,9 +159,16 @@ fn the_feed_never_skips_or_repeats_across_instances() {
                     c
                 };
                 threads.spawn(move || {
-                    let mut committed = Vec::new();
+                    let (mut committed, mut stopped) = (Vec::new(), Vec::new());
                     for n in 0..EACH {
                         let id = format!("w{w}-{n}");
+                        if n % 7 == 3 {
+                            // Committed, then the writer stops: no run of
+                            // its own numbers the entry.
+                            records::stage_record(pg, &commit(&id, &id, None)).unwrap();
+                            stopped.push(id);
+                            continue;
+                        }
                         committed.push(store.commit_record(&commit(&id, &id, None)).unwrap());
                         if n % 5 == 0 {
                             // A refused write (a reference already taken)
@@ -165,28 +187,93 @@ fn the_feed_never_skips_or_repeats_across_instances() {
                             );
                         }
                     }
-                    committed
+                    (committed, stopped)
                 })
             })
             .collect();
-        let by_writer: Vec<Vec<u64>> = writers.into_iter().map(|w| w.join().unwrap()).collect();
+        let (by_writer, stopped): (Vec<Vec<u64>>, Vec<Vec<String>>) =
+            writers.into_iter().map(|w| w.join().unwrap()).unzip();
+        // The last stopped writers' entries may still wait: an instance
+        // starting now numbers them (its sweep), as after a crash.
+        drop(testdb::open_sized(dir.path(), 2));
         done.store(true, Ordering::SeqCst);
         let seen: Vec<Vec<u64>> = readers.into_iter().map(|r| r.join().unwrap()).collect();
         let seen_scoped: Vec<Vec<u64>> = scoped.into_iter().map(|r| r.join().unwrap()).collect();
-        let mut of_pc1: Vec<u64> = by_writer.iter().step_by(2).flatten().copied().collect();
-        of_pc1.sort_unstable();
-        for reader in seen_scoped {
-            assert_eq!(reader, of_pc1, "PC1's entries, each once, none skipped");
-        }
-        (by_writer.concat(), seen)
+        (by_writer.concat(), stopped.concat(), seen, seen_scoped)
     });
+    let feed = instances[0].feed_after(0, 100_000).unwrap();
+    let total = committed.len() + stopped.len();
+    let expected: Vec<u64> = (1..=total as u64).collect();
+    assert_eq!(
+        feed.iter().map(|f| f.seq).collect::<Vec<_>>(),
+        expected,
+        "positions are dense and unique, the stopped writers' entries among them"
+    );
     let mut committed = committed;
     committed.sort_unstable();
-    let expected: Vec<u64> = (1..=committed.len() as u64).collect();
-    assert_eq!(committed, expected, "positions are dense and unique");
+    committed.dedup();
+    assert_eq!(committed.len() + stopped.len(), total, "no position twice");
+    for id in &stopped {
+        assert_eq!(
+            feed.iter().filter(|f| &f.record_id == id).count(),
+            1,
+            "a stopped writer's entry is numbered once"
+        );
+    }
     for reader in seen {
         assert_eq!(reader, expected);
     }
+    let of_pc1: Vec<u64> = feed
+        .iter()
+        .filter(|f| f.author == "PC1")
+        .map(|f| f.seq)
+        .collect();
+    for reader in seen_scoped {
+        assert_eq!(reader, of_pc1, "PC1's entries, each once, none skipped");
+    }
+    let verification = crate::audit::verify(&instances[1]).unwrap();
+    assert!(verification.intact(), "{:?}", verification.problem);
+    assert_eq!(verification.events, total as u64, "one event per entry");
+    assert_eq!(instances[0].audit_head().unwrap().unwrap().0, total as u64);
+}
+
+/// A writer stops between its commit and its sequencing run, and no other
+/// write comes: the sweeper of a running instance numbers the entry (and
+/// chains its event) once it has waited a sweep period, and a reader on
+/// the other instance reads it; the next write takes the next position.
+#[test]
+fn a_stopped_writers_entry_is_numbered_by_the_sweeper() {
+    if !testdb::available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let instances = [testdb::open(dir.path()), testdb::open(dir.path())];
+    let first = instances[0]
+        .commit_record(&commit("s1", "s1", None))
+        .unwrap();
+    records::stage_record(&instances[0], &commit("s2", "s2", None)).unwrap();
+    let pc1 = [Audience::Officer("PC1".into())];
+    // Up to a minute (the sweeper runs within two periods of 5 s); the
+    // reader's cursor never passes the waiting entry meanwhile.
+    let mut cursor = first;
+    let mut read = Vec::new();
+    for _ in 0..600 {
+        let slice = instances[1].feed_for(&pc1, cursor, 10, usize::MAX).unwrap();
+        read.extend(slice.rows.iter().map(|r| (r.seq, r.record_id.clone())));
+        cursor = slice.end;
+        if !read.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(read, vec![(first + 1, "s2".to_string())]);
+    let next = instances[1]
+        .commit_record(&commit("s3", "s3", None))
+        .unwrap();
+    assert_eq!(next, first + 2);
+    let verification = crate::audit::verify(&instances[1]).unwrap();
+    assert!(verification.intact(), "{:?}", verification.problem);
+    assert_eq!(verification.events, 3);
 }
 
 /// Two instances running the scheduled retention job at the same moment

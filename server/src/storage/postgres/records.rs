@@ -1,6 +1,7 @@
 //! Records and the change feed in PostgreSQL: snapshots with their index
-//! columns and readers, the compare-and-swap commit, feed positions from
-//! the one counter row, and the byte-bounded feed window. The column lists
+//! columns and readers, the compare-and-swap commit with its feed entry
+//! staged for the sequencing run (`sequencer.rs`) that gives it its
+//! position, and the byte-bounded feed window. The column lists
 //! and row readers here are shared with the copy and retention queries.
 
 use chrono::{DateTime, Utc};
@@ -9,6 +10,7 @@ use postgres::error::SqlState;
 use postgres::{Row, Transaction};
 
 use super::pool::Statements;
+use super::sequencer::{self, Staged};
 use super::{PostgresStorage, audit, backend, col, instant, vocabulary};
 use crate::storage::{
     Audience, FeedRow, FeedSlice, RecordCommit, RecordIndex, StorageError, StoredRecord,
@@ -67,8 +69,10 @@ pub(super) fn stored_row(r: &Row) -> Result<StoredRecord, StorageError> {
 }
 
 /// The next feed position, taken from the one counter row inside the
-/// caller's transaction: the row stays locked until it commits, so
-/// positions become visible strictly in order across every instance.
+/// caller's transaction, which holds the heads already (an erasure, after
+/// its sequencing run: `retention.rs`): the row stays locked until it
+/// commits, so positions become visible strictly in order across every
+/// instance.
 pub(super) fn next_seq(tx: &mut Transaction<'_>) -> Result<i64, StorageError> {
     Ok(tx
         .query_one(
@@ -93,20 +97,55 @@ pub(super) fn record(
         .transpose()
 }
 
+/// One record: its row, its feed entry and its audit events staged, in
+/// one transaction that waits for no head; numbered in that transaction
+/// when no sequencing run holds the head ([`sequencer::run_if_free`]),
+/// else by a run after it commits ([`sequencer::settle`]).
 pub(super) fn commit_record(
     store: &PostgresStorage,
     commit: &RecordCommit,
 ) -> Result<u64, StorageError> {
     let occurred = instant(&commit.index.occurred_at)?;
-    store.write_prepared(|tx, prepared| {
-        write_record(tx, prepared, commit, &occurred)?;
-        // Locks in the one order: the record row (above), the audit head,
-        // the feed head, held for as short a time as the commit allows.
-        audit::append_in(tx, &commit.index.updated_at, &commit.audit)?;
-        let seq = next_seqs(tx, prepared, 1)?;
-        append_feed(tx, prepared, seq, commit)?;
-        Ok(seq as u64)
+    let (staged, numbered) = store.write_prepared(|tx, prepared| {
+        let staged = stage_in(tx, prepared, commit, &occurred)?;
+        let numbered = sequencer::run_if_free(tx, prepared, &staged)?;
+        Ok((staged, numbered))
+    })?;
+    Ok(match numbered {
+        Some(seqs) => seqs,
+        None => sequencer::settle(store, &staged)?,
+    }[0])
+}
+
+/// The record's row, its earlier entries indexed under new readers, its
+/// events and feed entry staged, inside the caller's transaction.
+fn stage_in(
+    tx: &mut Transaction<'_>,
+    prepared: &mut Statements,
+    commit: &RecordCommit,
+    occurred: &DateTime<Utc>,
+) -> Result<Staged, StorageError> {
+    write_record(tx, prepared, commit, occurred)?;
+    if !commit.grant.is_empty() {
+        index_earlier_entries(tx, prepared, &[commit])?;
+    }
+    audit::stage_in(tx, prepared, &commit.index.updated_at, &commit.audit)?;
+    Ok(Staged {
+        feed: vec![stage_feed(tx, prepared, commit)?],
+        records: vec![commit.index.id.clone()],
     })
+}
+
+/// A writer that stops after its commit, before any sequencing (as a
+/// crashed one would): the record durable, its entry and events staged,
+/// not numbered. The feed-gap stress test's stopping writers.
+#[cfg(test)]
+pub(super) fn stage_record(
+    store: &PostgresStorage,
+    commit: &RecordCommit,
+) -> Result<Staged, StorageError> {
+    let occurred = instant(&commit.index.occurred_at)?;
+    store.write_prepared(|tx, prepared| stage_in(tx, prepared, commit, &occurred))
 }
 
 /// The records of one push in one transaction, each written inside its
@@ -114,13 +153,13 @@ pub(super) fn commit_record(
 /// is rolled back to its savepoint and the others go on; any other
 /// failure rolls the whole transaction back (the outer `Err`).
 ///
-/// Every record row is written first, then the audit events and the feed
-/// entries of the accepted ones, in push order: locks are taken in the one
-/// order of [`commit_record`] (record rows, audit head, feed head), and the
-/// feed head, which serialises every writer of every instance, is held
-/// only for the last step. Its positions are taken in one statement.
-/// Round trips: a savepoint is released and the next one taken in one
-/// (`RELEASE record; SAVEPOINT record`).
+/// Every record row is written first, then the accepted ones' new readers
+/// indexed, their audit events and feed entries staged, in push order;
+/// the transaction waits for no head (unless a record gains a reader),
+/// and the entries are numbered in it if the head is free, else by one
+/// sequencing run after it commits. Round trips:
+/// a savepoint is released and the next one taken in one (`RELEASE
+/// record; SAVEPOINT record`).
 pub(super) fn commit_records(
     store: &PostgresStorage,
     commits: &[RecordCommit],
@@ -132,7 +171,7 @@ pub(super) fn commit_records(
     if commits.is_empty() {
         return Ok(Vec::new());
     }
-    store.write_prepared(|tx, prepared| {
+    let (refused, staged, numbered) = store.write_prepared(|tx, prepared| {
         let mut refused: Vec<Option<StorageError>> = Vec::with_capacity(commits.len());
         tx.batch_execute("SAVEPOINT record").map_err(backend)?;
         for (commit, occurred) in commits.iter().zip(&occurred) {
@@ -157,44 +196,33 @@ pub(super) fn commit_records(
             .filter(|(_, r)| r.is_none())
             .map(|(c, _)| c)
             .collect();
+        index_earlier_entries(tx, prepared, &accepted)?;
+        let mut staged = Staged::default();
         for commit in &accepted {
-            audit::append_in(tx, &commit.index.updated_at, &commit.audit)?;
+            audit::stage_in(tx, prepared, &commit.index.updated_at, &commit.audit)?;
+            staged.feed.push(stage_feed(tx, prepared, commit)?);
+            staged.records.push(commit.index.id.clone());
         }
-        let mut seq = next_seqs(tx, prepared, accepted.len())?;
-        let mut results = Vec::with_capacity(commits.len());
-        for (commit, refusal) in commits.iter().zip(refused) {
-            results.push(match refusal {
-                Some(e) => Err(e),
-                None => {
-                    append_feed(tx, prepared, seq, commit)?;
-                    seq += 1;
-                    Ok(seq as u64 - 1)
-                }
-            });
-        }
-        Ok(results)
-    })
-}
-
-/// The first of `n` consecutive feed positions, taken together from the
-/// counter row (see [`next_seq`]); `n` may be 0 (nothing is locked then).
-fn next_seqs(
-    tx: &mut Transaction<'_>,
-    prepared: &mut Statements,
-    n: usize,
-) -> Result<i64, StorageError> {
-    if n == 0 {
-        return Ok(0);
-    }
-    let n = i64::try_from(n).map_err(|e| StorageError::backend_from(None, e))?;
-    let statement = prepared
-        .get(
-            tx,
-            "UPDATE feed_head SET seq = seq + $1 WHERE id = 1 RETURNING seq",
-        )
-        .map_err(backend)?;
-    let last: i64 = col(&tx.query_one(&statement, &[&n]).map_err(backend)?, 0)?;
-    Ok(last - n + 1)
+        // Nothing accepted: nothing staged, nothing to number.
+        let numbered = if staged.feed.is_empty() {
+            Some(Vec::new())
+        } else {
+            sequencer::run_if_free(tx, prepared, &staged)?
+        };
+        Ok((refused, staged, numbered))
+    })?;
+    let seqs = match numbered {
+        Some(seqs) => seqs,
+        None => sequencer::settle(store, &staged)?,
+    };
+    let mut seqs = seqs.into_iter();
+    Ok(refused
+        .into_iter()
+        .map(|refusal| match refusal {
+            Some(e) => Err(e),
+            None => Ok(seqs.next().unwrap_or(0)),
+        })
+        .collect())
 }
 
 /// A record's row (inserted, or updated if its version is still the one
@@ -280,20 +308,43 @@ fn write_record(
                  ON CONFLICT DO NOTHING",
             )
             .map_err(backend)?;
-        // The record's earlier entries are the new reader's too, as the
-        // scope rule reads a record's readers now.
-        let earlier = prepared
-            .get(
-                tx,
-                "INSERT INTO feed_audience (audience, seq)
-                 SELECT 'o:' || $2::text, seq FROM feed WHERE record_id = $1
-                 ON CONFLICT DO NOTHING",
-            )
-            .map_err(backend)?;
         for officer in &commit.grant {
             tx.execute(&grant, &[&i.id, officer, &i.updated_at])
                 .map_err(backend)?;
-            tx.execute(&earlier, &[&i.id, officer]).map_err(backend)?;
+        }
+    }
+    Ok(())
+}
+
+/// The earlier feed entries of the records in `commits` that gain readers
+/// indexed under those readers too, as the scope rule reads a record's
+/// readers now; after every record row is written (locks in their one
+/// order). Takes `feed_head` first, until commit: a sequencing run either
+/// committed before (its entries are read here) or starts after this
+/// commit (and indexes its entries under the new reader itself). Nothing
+/// is locked when no record gains a reader.
+fn index_earlier_entries(
+    tx: &mut Transaction<'_>,
+    prepared: &mut Statements,
+    commits: &[&RecordCommit],
+) -> Result<(), StorageError> {
+    if commits.iter().all(|c| c.grant.is_empty()) {
+        return Ok(());
+    }
+    tx.execute("SELECT seq FROM feed_head WHERE id = 1 FOR UPDATE", &[])
+        .map_err(backend)?;
+    let earlier = prepared
+        .get(
+            tx,
+            "INSERT INTO feed_audience (audience, seq)
+             SELECT 'o:' || $2::text, seq FROM feed WHERE record_id = $1
+             ON CONFLICT DO NOTHING",
+        )
+        .map_err(backend)?;
+    for commit in commits {
+        for officer in &commit.grant {
+            tx.execute(&earlier, &[&commit.index.id, officer])
+                .map_err(backend)?;
         }
     }
     Ok(())
@@ -330,43 +381,40 @@ pub(super) fn unindex_record(
     Ok(())
 }
 
-/// The feed entry of a committed record at position `seq`, indexed under
-/// its audience in the same statement.
-fn append_feed(
+/// Stages the feed entry of a committed record, unnumbered: its staged
+/// id. A sequencing run gives it its position and indexes it under its
+/// audience ([`sequencer`]).
+fn stage_feed(
     tx: &mut Transaction<'_>,
     prepared: &mut Statements,
-    seq: i64,
     commit: &RecordCommit,
-) -> Result<(), StorageError> {
+) -> Result<i64, StorageError> {
     let i = &commit.index;
     let insert = prepared
         .get(
             tx,
-            &format!(
-                "WITH f AS (
-                     INSERT INTO feed (seq, record_id, kind, author, station, origin_device,
+            "INSERT INTO feed_pending (record_id, kind, author, station, origin_device,
                                        changes, received_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-                     RETURNING seq, record_id, author, station)
-                 {INDEX_ENTRY}"
-            ),
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             RETURNING id",
         )
         .map_err(backend)?;
-    tx.execute(
-        &insert,
-        &[
-            &seq,
-            &i.id,
-            &i.kind.as_str(),
-            &i.author,
-            &i.station,
-            &commit.origin_device,
-            &commit.new_changes,
-            &i.updated_at,
-        ],
+    col(
+        &tx.query_one(
+            &insert,
+            &[
+                &i.id,
+                &i.kind.as_str(),
+                &i.author,
+                &i.station,
+                &commit.origin_device,
+                &commit.new_changes,
+                &i.updated_at,
+            ],
+        )
+        .map_err(backend)?,
+        0,
     )
-    .map_err(backend)?;
-    Ok(())
 }
 
 pub(super) fn records(store: &PostgresStorage) -> Result<Vec<RecordIndex>, StorageError> {

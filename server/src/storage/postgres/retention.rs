@@ -6,8 +6,9 @@
 
 use pocketbook_core::model::RecordKind;
 
+use super::audit::Chained;
 use super::records::{INDEX_COLUMNS, index_row, kind_names, kind_of, next_seq, readers_of};
-use super::{PostgresStorage, audit, backend, col, instant, records};
+use super::{PostgresStorage, audit, backend, col, instant, records, sequencer};
 use crate::storage::{
     LegalHold, NewAuditEvent, RecordIndex, RetentionStore, StorageError, Tombstone,
 };
@@ -49,7 +50,7 @@ impl RetentionStore for PostgresStorage {
         reason: &str,
         events: &[NewAuditEvent],
     ) -> Result<(), StorageError> {
-        self.write(|tx| {
+        self.write_prepared(|tx, prepared| {
             let index = tx
                 .query_opt(
                     &format!("SELECT {INDEX_COLUMNS} FROM records WHERE id = $1 FOR UPDATE"),
@@ -70,6 +71,11 @@ impl RetentionStore for PostgresStorage {
                 return Err(StorageError::Conflict);
             }
             let index = index.ok_or(StorageError::NotFound("record"))?;
+            // Every staged entry numbered (and event chained) first, under
+            // the heads held from here to commit: none of the record's
+            // staged entries can be numbered after its erasure, and the
+            // erasure's events follow the events staged before it.
+            sequencer::run_in(tx, prepared)?;
             tx.execute("DELETE FROM records WHERE id = $1", &[&id])
                 .map_err(backend)?;
             records::unindex_record(tx, id)?;
@@ -88,7 +94,8 @@ impl RetentionStore for PostgresStorage {
                 ],
             )
             .map_err(backend)?;
-            audit::append_in(tx, at, events)?;
+            let chained: Vec<Chained> = events.iter().map(|e| Chained::of(at, e)).collect();
+            audit::chain_in(tx, &chained)?;
             // Who may see the record still receives this entry (readers
             // stay, ids only), so every device holding a copy erases it.
             let seq = next_seq(tx)?;
@@ -160,7 +167,7 @@ impl RetentionStore for PostgresStorage {
         hold: &LegalHold,
         events: &[NewAuditEvent],
     ) -> Result<(), StorageError> {
-        self.write(|tx| {
+        self.write_audited(|tx, prepared| {
             // The record's row lock orders this hold with any erasure of it.
             let exists = tx
                 .query_opt(
@@ -178,7 +185,7 @@ impl RetentionStore for PostgresStorage {
                 &[&hold.record_id, &hold.reason, &hold.set_at],
             )
             .map_err(backend)?;
-            audit::append_in(tx, &hold.set_at, events)
+            audit::stage_in(tx, prepared, &hold.set_at, events)
         })
     }
 
@@ -188,14 +195,14 @@ impl RetentionStore for PostgresStorage {
         at: &str,
         events: &[NewAuditEvent],
     ) -> Result<(), StorageError> {
-        self.write(|tx| {
+        self.write_audited(|tx, prepared| {
             let released = tx
                 .execute("DELETE FROM legal_holds WHERE record_id = $1", &[&id])
                 .map_err(backend)?;
             if released == 0 {
                 return Err(StorageError::NotFound("legal hold on this record"));
             }
-            audit::append_in(tx, at, events)
+            audit::stage_in(tx, prepared, at, events)
         })
     }
 

@@ -9,8 +9,10 @@
 //! `schema_version` (SQLite has `PRAGMA user_version`), `feed_head` (the
 //! counter feed positions come from, see `storage/postgres.rs`), and
 //! `records.occurred_at_ts`, the `timestamptz` copy of the encounter time
-//! that retention and the desk's lookup query and index. Audit rows keep
-//! the exact text their hash covers.
+//! that retention and the desk's lookup query and index, and the staging
+//! tables of writes not yet sequenced (`feed_pending`, `audit_pending`,
+//! `feed.pending_id`: [`V4`]). Audit rows keep the exact text their hash
+//! covers.
 
 use postgres::Client;
 use postgres::error::SqlState;
@@ -20,7 +22,7 @@ use crate::storage::StorageError;
 use crate::storage::chain::GENESIS;
 
 /// The newest schema this server writes.
-pub(crate) const CURRENT_VERSION: i32 = 3;
+pub(crate) const CURRENT_VERSION: i32 = 4;
 
 /// The first version: the SQLite store's schema 5, in PostgreSQL types.
 const V1: &str = "
@@ -187,8 +189,39 @@ INSERT INTO feed_audience (audience, seq)
           JOIN record_access a ON a.record_id = f.record_id;
 ";
 
+/// Writes that commit without the heads (`storage/postgres/sequencer.rs`):
+/// a committed record's feed entry and a committed audit event wait here,
+/// unnumbered, until a sequencing run numbers them into `feed` and chains
+/// them into `audit` under the two head rows. `id` is arrival order only
+/// (a sequence may leave gaps and, on a distributed database, commit out
+/// of order: neither matters, the positions readers see come from
+/// `feed_head`); `feed.pending_id` is the staged row an entry came from,
+/// so a writer whose entry another writer's run numbered finds its
+/// position.
+const V4: &str = "
+CREATE TABLE feed_pending (
+    id            BIGSERIAL PRIMARY KEY,
+    record_id     TEXT NOT NULL,
+    kind          TEXT NOT NULL,
+    author        TEXT NOT NULL,
+    station       TEXT NOT NULL,
+    origin_device TEXT NOT NULL,
+    changes       BYTEA NOT NULL,
+    received_at   TEXT
+);
+CREATE TABLE audit_pending (
+    id        BIGSERIAL PRIMARY KEY,
+    at        TEXT NOT NULL,
+    actor     TEXT NOT NULL,
+    action    TEXT NOT NULL,
+    record_id TEXT,
+    detail    TEXT NOT NULL
+);
+ALTER TABLE feed ADD COLUMN pending_id BIGINT;
+";
+
 /// Every migration, oldest first: `MIGRATIONS[n]` takes version n to n+1.
-const MIGRATIONS: &[&str] = &[V1, V2, V3];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// Creates the version row if this is an empty database. Two instances
 /// racing on `CREATE TABLE IF NOT EXISTS` may see a duplicate-object error

@@ -15,13 +15,30 @@ use crate::storage::{Storage, StorageError};
 
 /// Columns only PostgreSQL has, each for a reason (`postgres/schema.rs`):
 /// the schema version row (SQLite: `PRAGMA user_version`), the feed
-/// counter row, and the typed copy of the encounter time.
+/// counter row, the typed copy of the encounter time, and the staging of
+/// writes not yet sequenced (`postgres/sequencer.rs`; SQLite's one writer
+/// numbers in its own transaction).
 const POSTGRES_ONLY: &[&str] = &[
     "schema_version.id",
     "schema_version.version",
     "feed_head.id",
     "feed_head.seq",
     "records.occurred_at_ts",
+    "feed.pending_id",
+    "feed_pending.id",
+    "feed_pending.record_id",
+    "feed_pending.kind",
+    "feed_pending.author",
+    "feed_pending.station",
+    "feed_pending.origin_device",
+    "feed_pending.changes",
+    "feed_pending.received_at",
+    "audit_pending.id",
+    "audit_pending.at",
+    "audit_pending.actor",
+    "audit_pending.action",
+    "audit_pending.record_id",
+    "audit_pending.detail",
 ];
 
 fn sqlite_columns() -> BTreeSet<String> {
@@ -141,7 +158,8 @@ fn a_version_2_feed_is_indexed_by_audience_when_it_migrates() {
     client
         .batch_execute(
             "UPDATE feed_head SET seq = 3;
-             DROP TABLE feed_audience;
+             DROP TABLE feed_audience, feed_pending, audit_pending;
+             ALTER TABLE feed DROP COLUMN pending_id;
              UPDATE schema_version SET version = 2;",
         )
         .unwrap();
