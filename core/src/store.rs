@@ -24,16 +24,15 @@ mod retention;
 mod rollback;
 mod schema;
 mod sync_state;
+mod writes;
 
 use std::path::{Path, PathBuf};
 
 use automerge::ActorId;
-use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::document::{DocumentError, IndexColumns, RecordDoc};
-use crate::model::{
-    Record, RecordBody, RecordHeader, RecordKind, RecordStatus, Timestamp, normalise_stored_time,
-};
+use crate::model::{Record, RecordBody, RecordHeader, RecordKind, RecordStatus, Timestamp};
 
 use cache::{DocCache, Memo};
 use encryption::{FileState, file_state, read_key_check, write_key_check};
@@ -46,6 +45,7 @@ pub use schema::{APPLICATION_ID, CURRENT_VERSION};
 pub use sync_state::{
     AppliedPage, Credentials, PROGRESS_EVERY, PROGRESS_EVERY_RECORDS, PendingPush,
 };
+use writes::{columns_of, compaction_threshold, insert_record, write_changes, write_changes_with};
 
 /// File name of the store inside the notebook directory.
 pub const STORE_FILE: &str = "pocketbook.db";
@@ -483,144 +483,6 @@ fn reopen_fresh(
     tracing::warn!("device store unreadable; moved aside and started a fresh one");
     let conn = opening::open_checked(path, key).map_err(OpenFailure::into_error)?;
     Ok((conn, Some(aside)))
-}
-
-/// Inserts a new record row with its first snapshot.
-fn insert_record(conn: &Connection, doc: &mut RecordDoc, unsynced: bool) -> Result<(), StoreError> {
-    let columns = doc.index_columns()?;
-    let header = doc.header().clone();
-    let snapshot = doc.save();
-    let result = conn.execute(
-        "INSERT INTO records (id, kind, status, reference, author, created_at, updated_at,
-                              occurred_at, snapshot, unsynced, local_edits)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
-        params![
-            header.id,
-            header.kind.as_str(),
-            columns.status.as_str(),
-            header.reference,
-            header.author.shoulder_number,
-            header.created_at.as_str(),
-            now(),
-            columns.occurred_at,
-            snapshot,
-            unsynced,
-        ],
-    );
-    match result {
-        Ok(_) => Ok(()),
-        Err(e) if e.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) => {
-            Err(StoreError::Duplicate)
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// Appends change bytes for a record, refreshes its index row, and folds the
-/// record into a new snapshot once enough changes have piled up. A local
-/// change marks the record for the next sync, counts as one unacknowledged
-/// edit, and clears an earlier refusal.
-fn write_changes(
-    conn: &Connection,
-    doc: &mut RecordDoc,
-    bytes: &[u8],
-    local: bool,
-    compact_after: i64,
-) -> Result<(), StoreError> {
-    let columns = doc.index_columns()?;
-    write_changes_with(conn, doc, bytes, local, compact_after, columns)
-}
-
-/// The index columns of a record already read: what
-/// [`RecordDoc::index_columns`] reads from its document.
-fn columns_of(record: &Record) -> Result<IndexColumns, StoreError> {
-    let occurred_at = normalise_stored_time(record.body.occurred_at().as_str())
-        .map_err(|e| DocumentError::Shape(format!("occurred_at: {e}")))?;
-    Ok(IndexColumns {
-        status: record.body.status(),
-        occurred_at,
-    })
-}
-
-/// [`write_changes`] with the record's index columns already known.
-fn write_changes_with(
-    conn: &Connection,
-    doc: &mut RecordDoc,
-    bytes: &[u8],
-    local: bool,
-    compact_after: i64,
-    columns: IndexColumns,
-) -> Result<(), StoreError> {
-    let id = doc.header().id.clone();
-    conn.execute(
-        "INSERT INTO changes (record_id, bytes) VALUES (?1, ?2)",
-        params![id, bytes],
-    )?;
-    let pending: i64 = conn.query_row(
-        "UPDATE records SET status = ?2, occurred_at = ?3, updated_at = ?4,
-                changes_since_snapshot = changes_since_snapshot + 1,
-                unsynced = unsynced OR ?5,
-                local_edits = local_edits + ?5,
-                rejection = CASE WHEN ?5 THEN NULL ELSE rejection END
-         WHERE id = ?1 RETURNING changes_since_snapshot",
-        params![
-            id,
-            columns.status.as_str(),
-            columns.occurred_at,
-            now(),
-            local
-        ],
-        |r| r.get(0),
-    )?;
-    if pending >= compact_after {
-        let snapshot = doc.save();
-        conn.execute(
-            "UPDATE records SET snapshot = ?2, changes_since_snapshot = 0 WHERE id = ?1",
-            params![id, snapshot],
-        )?;
-        conn.execute("DELETE FROM changes WHERE record_id = ?1", [&id])?;
-    }
-    Ok(())
-}
-
-/// Where the core's tests keep a lower compaction threshold.
-#[cfg(feature = "crash-seams")]
-const COMPACT_AFTER_META: &str = "test_compact_after";
-
-/// Changes appended before a record is compacted: [`COMPACT_AFTER`]; in
-/// builds with the test seams, lower if a test set it
-/// ([`Store::set_compact_after`]), never higher.
-fn compaction_threshold(conn: &Connection) -> Result<i64, StoreError> {
-    #[cfg(feature = "crash-seams")]
-    {
-        let set: Option<i64> = conn
-            .query_row(
-                "SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?1",
-                [COMPACT_AFTER_META],
-                |r| r.get(0),
-            )
-            .optional()?;
-        if let Some(n) = set {
-            return Ok(n.clamp(1, COMPACT_AFTER));
-        }
-    }
-    let _ = conn;
-    Ok(COMPACT_AFTER)
-}
-
-#[cfg(feature = "crash-seams")]
-impl Store {
-    /// Test-only (builds with the test seams): compacts each record after
-    /// `changes` changes (1 to [`COMPACT_AFTER`]) from now on and in every
-    /// later opening of this store, so a test reaches several compactions
-    /// with a few dozen edits rather than hundreds. It only ever tightens
-    /// the bound on the change log.
-    pub fn set_compact_after(&mut self, changes: i64) -> Result<(), StoreError> {
-        let changes = changes.clamp(1, COMPACT_AFTER);
-        self.set_meta(COMPACT_AFTER_META, changes.to_string().as_bytes())?;
-        self.compact_after = changes;
-        Ok(())
-    }
 }
 
 /// Test-only: ends the process at a named point of a file swap or an
