@@ -9,6 +9,7 @@ use pocketbook_fixtures::at_text;
 use serde_json::{Value, json};
 
 mod keys;
+mod promises;
 mod records;
 mod server;
 

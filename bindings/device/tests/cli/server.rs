@@ -16,6 +16,14 @@ struct Station {
     admin: pocketbook_server::admin::Admin,
 }
 
+impl Station {
+    /// Enrols the notebook at `store` as PC505's device.
+    fn enrol(&self, store: &std::path::Path) {
+        let code = self.admin.issue_enrolment_code("PC505", 15).unwrap().code;
+        ok(store, &["enrol", "--server", &self.url, "--code", &code]);
+    }
+}
+
 fn station() -> Station {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let data = tempfile::tempdir().unwrap();
@@ -52,15 +60,7 @@ fn sync_on_a_revoked_device_erases_it_and_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("device");
     let station = station();
-    let code = station
-        .admin
-        .issue_enrolment_code("PC505", 15)
-        .unwrap()
-        .code;
-    ok(
-        &store,
-        &["enrol", "--server", &station.url, "--code", &code],
-    );
+    station.enrol(&store);
     let file = write(dir.path(), "search.json", &stop_search_json());
     ok(&store, &["new", "stop-search", "--json", &file]);
     let synced = ok(&store, &["sync"]);
@@ -137,15 +137,7 @@ fn retention_shows_the_servers_terms_holds_and_what_waits_for_it() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("device");
     let station = station();
-    let code = station
-        .admin
-        .issue_enrolment_code("PC505", 15)
-        .unwrap()
-        .code;
-    ok(
-        &store,
-        &["enrol", "--server", &station.url, "--code", &code],
-    );
+    station.enrol(&store);
     // Never synced: no terms yet, nothing to erase.
     let none = ok(&store, &["retention"]);
     assert_eq!(

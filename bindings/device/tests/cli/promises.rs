@@ -4,30 +4,13 @@
 //! errors for bad input.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use pocketbook_fixtures::{at_text, day_time};
 use serde_json::{Value, json};
 
-fn device(store: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pocketbook-device"))
-        .arg("--store")
-        .arg(store)
-        .args(args)
-        .output()
-        .expect("run pocketbook-device")
-}
+use super::{device, ok};
 
-fn ok(store: &Path, args: &[&str]) -> Value {
-    let out = device(store, args);
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("JSON on stdout")
-}
-
+/// [`super::failure`], also for clap's own errors (exit 2), which are text.
 fn failure(store: &Path, args: &[&str], exit: i32) -> Value {
     let out = device(store, args);
     assert_eq!(out.status.code(), Some(exit), "{args:?}: {out:?}");
