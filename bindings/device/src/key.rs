@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use crate::{Failure, input_error};
+use crate::{Failure, input_error, read_bounded};
 
 /// Environment variable holding the key itself: 64 hex digits.
 pub(crate) const KEY_ENV: &str = "POCKETBOOK_KEY";
@@ -14,9 +14,7 @@ pub(crate) const KEY_ENV: &str = "POCKETBOOK_KEY";
 /// The key, when one is given; a file wins over `POCKETBOOK_KEY`.
 pub(crate) fn find(file: Option<&Path>) -> Result<Option<Vec<u8>>, Failure> {
     if let Some(file) = file {
-        let bytes = std::fs::read(file)
-            .map_err(|e| input_error(format!("key file {}: {e}", file.display())))?;
-        return parse(&bytes).map(Some);
+        return read(file).map(Some);
     }
     match std::env::var(KEY_ENV) {
         Ok(text) => parse(text.as_bytes()).map(Some),
@@ -26,6 +24,15 @@ pub(crate) fn find(file: Option<&Path>) -> Result<Option<Vec<u8>>, Failure> {
         }
     }
 }
+
+/// The key in `file`, read no further than a key file can be (64 hex
+/// digits and some white space), so a wrong path costs nothing.
+pub(crate) fn read(file: &Path) -> Result<Vec<u8>, Failure> {
+    parse(&read_bounded(file, MAX_KEY_FILE_BYTES)?)
+}
+
+/// Longest key file read: 64 hex digits with generous white space.
+const MAX_KEY_FILE_BYTES: usize = 4096;
 
 /// A key file holds 64 hex digits (surrounding white space ignored) or the
 /// 32 raw bytes.

@@ -17,7 +17,7 @@ mod key;
 mod promises;
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::Path;
 use std::process::ExitCode;
 
 use args::{Cli, Command, KindArg, MediumArg, StatusArg};
@@ -347,15 +347,12 @@ fn run(cli: Cli, key: Option<Vec<u8>>) -> Result<serde_json::Value, Failure> {
             json(&serde_json::json!({ "bytes": bytes.len(), "out": out }))
         }
         Command::Rekey { new_key_file } => {
-            let bytes = std::fs::read(&new_key_file)
-                .map_err(|e| input_error(format!("key file {}: {e}", new_key_file.display())))?;
-            nb.rekey(key::parse(&bytes)?)?;
+            nb.rekey(key::read(&new_key_file)?)?;
             json(&serde_json::json!({ "rekeyed": true }))
         }
         Command::Promises(args) => promises::run(&nb, args),
         Command::Import { file } => {
-            let bytes = std::fs::read(&file)
-                .map_err(|e| input_error(format!("cannot read {}: {e}", file.display())))?;
+            let bytes = read_bounded(&file, pocketbook_core::chunks::DOCUMENT.bytes)?;
             json(&nb.import(bytes)?)
         }
     }
@@ -374,27 +371,37 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
 }
 
 /// Largest JSON input accepted (a record is a few kilobytes).
-const MAX_INPUT_BYTES: u64 = 1024 * 1024;
+const MAX_INPUT_BYTES: usize = 1024 * 1024;
 
-fn read_input(path: &PathBuf) -> Result<String, Failure> {
+/// A JSON input file ("-" reads standard input), read no further than
+/// `MAX_INPUT_BYTES`.
+fn read_input(path: &Path) -> Result<String, Failure> {
+    let bytes = read_bounded(path, MAX_INPUT_BYTES)?;
+    String::from_utf8(bytes)
+        .map_err(|_| input_error(format!("{} is not UTF-8 text", path.display())))
+}
+
+/// At most `limit` bytes of a file ("-": standard input). A larger input
+/// is refused after reading `limit + 1` bytes, so a careless path (a disk
+/// image, `/dev/zero`) costs no more memory than the largest input allowed.
+pub(crate) fn read_bounded(path: &Path, limit: usize) -> Result<Vec<u8>, Failure> {
     use std::io::Read;
-    let mut text = String::new();
+    let mut bytes = Vec::new();
     let result = if path.as_os_str() == "-" {
         std::io::stdin()
-            .take(MAX_INPUT_BYTES + 1)
-            .read_to_string(&mut text)
+            .take(limit as u64 + 1)
+            .read_to_end(&mut bytes)
     } else {
-        std::fs::File::open(path)
-            .and_then(|f| f.take(MAX_INPUT_BYTES + 1).read_to_string(&mut text))
+        std::fs::File::open(path).and_then(|f| f.take(limit as u64 + 1).read_to_end(&mut bytes))
     };
     result.map_err(|e| input_error(format!("cannot read {}: {e}", path.display())))?;
-    if text.len() as u64 > MAX_INPUT_BYTES {
+    if bytes.len() > limit {
         return Err(input_error(format!(
-            "{} is larger than {MAX_INPUT_BYTES} bytes",
+            "{} is larger than {limit} bytes",
             path.display()
         )));
     }
-    Ok(text)
+    Ok(bytes)
 }
 
 fn parse<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, Failure> {

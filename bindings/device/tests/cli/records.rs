@@ -171,6 +171,48 @@ fn bad_input_gets_a_clear_error_and_stores_nothing() {
 }
 
 #[test]
+fn an_input_file_is_read_no_further_than_its_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("device");
+    init(&store, "PC504");
+    // A file one byte past the largest document an import takes (sparse:
+    // it costs no disk): refused by the CLI before the core sees a byte,
+    // as the command line's fault (exit 2), not read whole and refused by
+    // the core (exit 1).
+    let limit = pocketbook_core::chunks::DOCUMENT.bytes;
+    let big = dir.path().join("big.automerge");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(limit as u64 + 1)
+        .unwrap();
+    let err = failure(&store, &["import", &big.display().to_string()], 2);
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("is larger than {limit} bytes")),
+        "{err}"
+    );
+    // A key file named by mistake (here 64 KiB): refused for its size, not
+    // read whole and then found not to be a key.
+    let big_key = dir.path().join("big.key");
+    std::fs::write(&big_key, "1".repeat(64 * 1024)).unwrap();
+    let err = failure(
+        &store,
+        &["--key-file", &big_key.display().to_string(), "list"],
+        2,
+    );
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("is larger than 4096 bytes"),
+        "{err}"
+    );
+    assert_eq!(ok(&store, &["list"]), json!([]));
+}
+
+#[test]
 fn attend_names_colleagues_on_scenes_only() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("device");
