@@ -20,6 +20,7 @@ mod ops;
 mod promises;
 mod protocol;
 mod serve;
+mod strings;
 mod sync;
 mod tls;
 mod trust;
