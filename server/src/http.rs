@@ -126,7 +126,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         ))
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .layer(tower_http::compression::CompressionLayer::new().gzip(true))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
 }
 
@@ -164,13 +164,10 @@ async fn admit(State(state): State<Arc<AppState>>, request: Request, next: Next)
     }
 }
 
-/// Counts every answer by endpoint and status, and times it.
-async fn observe(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
-    let endpoint = match request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str())
-    {
+/// The name of the endpoint at `path` (for metrics and logs), `other`
+/// for anything else: a path that is no route is not repeated anywhere.
+fn endpoint(path: Option<&str>) -> &'static str {
+    match path {
         Some(SYNC_PATH) => "sync",
         Some(ENROL_PATH) => "enrol",
         Some(RETIRE_PATH) => "retire",
@@ -182,7 +179,28 @@ async fn observe(State(state): State<Arc<AppState>>, request: Request, next: Nex
         Some("/readyz") => "readyz",
         Some("/metrics") => "metrics",
         _ => "other",
-    };
+    }
+}
+
+/// The span each request is logged in: its method and [`endpoint`], never
+/// its address, query string or headers (a reference and date typed into
+/// the address bar would otherwise be logged at debug level).
+fn request_span(request: &Request) -> tracing::Span {
+    tracing::debug_span!(
+        "request",
+        method = %request.method(),
+        endpoint = endpoint(Some(request.uri().path())),
+    )
+}
+
+/// Counts every answer by endpoint and status, and times it.
+async fn observe(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let endpoint = endpoint(
+        request
+            .extensions()
+            .get::<MatchedPath>()
+            .map(|p| p.as_str()),
+    );
     let started = Instant::now();
     let response = next.run(request).await;
     state

@@ -16,6 +16,7 @@ mod enrol;
 mod figures;
 mod group_commit;
 mod hostile;
+mod logs;
 mod ops;
 mod promises;
 mod protocol;
