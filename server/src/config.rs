@@ -80,6 +80,12 @@ pub struct Limits {
     /// Refusals by a rate limit are written to the audit trail as one
     /// summary event per this window, not one event each.
     pub audit_summary_every: Duration,
+    /// Refused attempts at the public doors (a copy not given, an
+    /// enrolment code refused) audited one event each per hour on this
+    /// instance; beyond it they are counted into the summaries instead.
+    /// The per-client limits bound each address, not how many addresses
+    /// there are (an IPv6 /48 holds 65,536 clients).
+    pub audited_refusals_per_hour: u32,
 }
 
 impl Default for Limits {
@@ -93,6 +99,7 @@ impl Default for Limits {
             max_concurrent_requests: 64,
             queue_wait: Duration::from_secs(2),
             audit_summary_every: Duration::from_secs(300),
+            audited_refusals_per_hour: 1_000,
         }
     }
 }
@@ -109,6 +116,7 @@ pub struct LimitsFile {
     pub max_concurrent_requests: Option<usize>,
     pub queue_wait_ms: Option<u64>,
     pub audit_summary_seconds: Option<u64>,
+    pub audited_refusals_per_hour: Option<u32>,
 }
 
 impl LimitsFile {
@@ -157,6 +165,11 @@ impl LimitsFile {
                 "audit_summary_seconds",
                 d.audit_summary_every,
             )?,
+            audited_refusals_per_hour: positive(
+                self.audited_refusals_per_hour,
+                "audited_refusals_per_hour",
+            )?
+            .unwrap_or(d.audited_refusals_per_hour),
         })
     }
 }

@@ -59,7 +59,10 @@ impl AppState {
         let metrics = Metrics::default();
         Arc::new(AppState {
             storage,
-            throttled: Throttled::new(metrics.throttled.clone()),
+            throttled: Throttled::new(
+                metrics.throttled.clone(),
+                config.limits.audited_refusals_per_hour,
+            ),
             salt: crate::limit::Salt::default(),
             turns: Arc::new(Semaphore::new(config.limits.max_concurrent_requests)),
             config,

@@ -4,8 +4,10 @@
 //! the client ([`ENROL_CLIENT`], the same per-client mechanism as the
 //! public copy, [`crate::limit`]): past the limit, attempts get 429 with
 //! `Retry-After` and are summarised in the audit trail instead of written
-//! one by one. Successful enrolments do not count, so a station enrolling
-//! many devices from one address is not held up.
+//! one by one; so are refusals past the hour's budget of single events
+//! (`limits.audited_refusals_per_hour`, shared with the copy door).
+//! Successful enrolments do not count, so a station enrolling many
+//! devices from one address is not held up.
 
 use std::sync::Arc;
 
@@ -135,6 +137,16 @@ pub async fn handle(
             // Refusals are audited too: a run of them is someone guessing.
             Err(StorageError::CodeRefused) => {
                 storage.add_attempt(&client_key, now_unix, true)?;
+                if !shared.throttled.single_event(now) {
+                    shared.throttled.refused(
+                        limit::AUDIT_BUDGET,
+                        Action::EnrolmentRefused,
+                        "code-refused",
+                        None,
+                        now,
+                    );
+                    return Err(refused());
+                }
                 storage.append_audit(
                     &at,
                     &[audit::event(
