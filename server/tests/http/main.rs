@@ -6,6 +6,7 @@ mod support;
 mod access;
 mod admin;
 mod audit;
+mod bodies;
 mod bombs;
 mod concurrency;
 mod copy;
