@@ -50,6 +50,8 @@ pub struct AppState {
     pub throttled: Throttled,
     /// The salt of client keys, shared through the store (`limit::Salt`).
     pub salt: crate::limit::Salt,
+    /// Closed devices told to wipe this hour (audited once an hour each).
+    pub wipes_told: crate::auth::WipesTold,
     /// Turns for requests: the concurrency limit.
     turns: Arc<Semaphore>,
 }
@@ -64,6 +66,7 @@ impl AppState {
                 config.limits.audited_refusals_per_hour,
             ),
             salt: crate::limit::Salt::default(),
+            wipes_told: crate::auth::WipesTold::default(),
             turns: Arc::new(Semaphore::new(config.limits.max_concurrent_requests)),
             config,
             metrics,

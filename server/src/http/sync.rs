@@ -23,14 +23,24 @@ use crate::sync::{Arrival, CommitMode, round_trip};
 
 /// The active device behind a bearer token, or 401; a closed device gets
 /// the wipe answer (the rule is [`auth::authenticate`]).
-pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, HttpError> {
+pub async fn authenticate(
+    state: &Arc<AppState>,
+    headers: &HeaderMap,
+) -> Result<Principal, HttpError> {
     let token = auth::bearer(headers.get(header::AUTHORIZATION))
         .ok_or_else(HttpError::unauthorised)?
         .to_string();
-    let storage = state.storage.clone();
-    let now = crate::clock::stamp(state.now());
+    let state = state.clone();
     blocking(move || {
-        auth::authenticate(storage.as_ref(), &token, &now).map_err(|e| match e {
+        let now = state.now();
+        auth::authenticate(
+            state.storage.as_ref(),
+            &token,
+            now,
+            &state.wipes_told,
+            &state.throttled,
+        )
+        .map_err(|e| match e {
             AuthError::Unknown => HttpError::unauthorised(),
             AuthError::Wipe(reason) => HttpError::wipe(reason),
             AuthError::Storage(e) => e.into(),

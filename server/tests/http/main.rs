@@ -8,6 +8,7 @@ mod admin;
 mod audit;
 mod bodies;
 mod bombs;
+mod closed;
 mod concurrency;
 mod copy;
 mod cost;
