@@ -294,7 +294,44 @@ impl FileConfig {
     pub fn read(path: &Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
-        toml::from_str(&text).map_err(|e| format!("config file {}: {e}", path.display()))
+        toml::from_str(&text)
+            .map_err(|e| format!("config file {}: {}", path.display(), unquoted(&e, &text)))
+    }
+}
+
+/// What is wrong with a config file, by line and column, without the
+/// line itself or a string value (toml's own message prints the line, and
+/// serde's names a string of the wrong type or value in full: a
+/// `database_url` carries the database password).
+fn unquoted(error: &toml::de::Error, text: &str) -> String {
+    const STRING: &str = "string \"";
+    let mut message = error.message().trim().replace('\n', "; ");
+    let mut from = 0;
+    while let Some(at) = message[from..]
+        .find(STRING)
+        .map(|i| from + i + STRING.len())
+    {
+        let rest = &message[at..];
+        let mut escaped = false;
+        let len = rest
+            .char_indices()
+            .find(|&(_, c)| {
+                let closing = c == '"' && !escaped;
+                escaped = c == '\\' && !escaped;
+                closing
+            })
+            .map_or(rest.len(), |(i, _)| i);
+        message.replace_range(at..at + len, "...");
+        from = at + "...\"".len();
+    }
+    match error.span() {
+        Some(span) => {
+            let before = text.get(..span.start).unwrap_or(text);
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            format!("line {line}, column {column}: {message}")
+        }
+        None => message,
     }
 }
 

@@ -10,6 +10,7 @@ mod bodies;
 mod bombs;
 mod closed;
 mod concurrency;
+mod config_file;
 mod copy;
 mod cost;
 mod devices;
