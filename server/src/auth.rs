@@ -53,7 +53,7 @@ pub fn normalise_code(typed: &str) -> Option<String> {
             'O' => '0',
             other => other,
         };
-        if !CROCKFORD.contains(&(c as u8)) || out.len() >= 10 {
+        if !c.is_ascii() || !CROCKFORD.contains(&(c as u8)) || out.len() >= 10 {
             return None;
         }
         out.push(c);
@@ -182,6 +182,10 @@ mod tests {
         assert!(normalise_code("short").is_none());
         assert!(normalise_code("UUUUU-UUUUU").is_none());
         assert!(normalise_code(&"1".repeat(1000)).is_none());
+        // A character outside ASCII is none of the alphabet, even where its
+        // low byte is ('Ł' is U+0141, 'A' is 0x41).
+        assert!(normalise_code("ŁŁŁŁŁ").is_none());
+        assert!(normalise_code("AAAAA-AAAAŁ").is_none());
     }
 
     #[test]
