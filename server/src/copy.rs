@@ -22,7 +22,8 @@
 //!   record and a record that never existed all give [`CopyError::NotFound`]
 //!   (one status, one body), after the same storage work: one lookup by
 //!   reference, one comparison of index dates, no document decoded, no
-//!   tombstone read. Only a match decodes its document; the HTTP layer
+//!   tombstone read. A record past its retention period is not found from
+//!   that second, though the hourly job has not erased it yet. Only a match decodes its document; the HTTP layer
 //!   holds every answer until a fixed minimum time from the start of the
 //!   request, so found and not found also take the same time.
 //! - **Audit.** Every attempt that passes the limits appends `copy-issued`
@@ -228,7 +229,7 @@ pub fn request_copy(
     }
 
     // The same work whatever the outcome: one lookup, index dates compared.
-    let found = find_by_reference(storage, &reference, date)?;
+    let found = find_by_reference(storage, &reference, date, policy, now)?;
     let attempts = [
         (request.client, found.is_none()),
         (ref_key.as_str(), found.is_none()),

@@ -72,19 +72,30 @@ pub(super) fn london_date_of(rfc3339: &str) -> Option<NaiveDate> {
         .map(|t| london_date(t.with_timezone(&Utc)))
 }
 
-/// The stop or account with this reference on this London day. Reads the
-/// index only: whether a record exists, was erased or never was, the work
-/// is this one query.
+/// The stop or account with this reference on this London day, not yet
+/// due for erasure at `now` under `policy` (a record past its period is
+/// gone to the public from that second, whenever the retention job runs).
+/// Reads the index only: whether a record exists, was erased, is due or
+/// never was, the work is this one query.
 pub(super) fn find_by_reference(
     storage: &dyn Storage,
     reference: &str,
     date: NaiveDate,
+    policy: &RetentionPolicy,
+    now: DateTime<Utc>,
 ) -> Result<Option<StoredRecord>, StorageError> {
     Ok(storage
         .records_by_reference(reference)?
         .into_iter()
         .find(|r| {
-            COPY_KINDS.contains(&r.index.kind) && london_date_of(&r.index.occurred_at) == Some(date)
+            let kind = r.index.kind;
+            let occurred = DateTime::parse_from_rfc3339(&r.index.occurred_at).ok();
+            let due = policy
+                .due_before(kind, now)
+                .is_some_and(|cutoff| occurred.is_none_or(|at| at < cutoff));
+            COPY_KINDS.contains(&kind)
+                && !due
+                && occurred.map(|at| london_date(at.with_timezone(&Utc))) == Some(date)
         }))
 }
 
