@@ -70,6 +70,9 @@ pub struct IssuedCode {
 pub struct Admin {
     storage: Arc<dyn Storage>,
     clock: Clock,
+    /// The retention periods copies are given within (the default until
+    /// [`Admin::with_retention`] gives the configured ones).
+    retention: RetentionPolicy,
 }
 
 impl std::fmt::Debug for Admin {
@@ -90,7 +93,18 @@ fn checked(field: &str, value: &str) -> Result<String, AdminError> {
 
 impl Admin {
     pub fn new(storage: Arc<dyn Storage>, clock: Clock) -> Self {
-        Admin { storage, clock }
+        Admin {
+            storage,
+            clock,
+            retention: RetentionPolicy::default(),
+        }
+    }
+
+    /// The configured retention periods: station staff are given no copy
+    /// of a record past its period, though the job has not erased it yet.
+    pub fn with_retention(mut self, retention: RetentionPolicy) -> Self {
+        self.retention = retention;
+        self
     }
 
     pub fn storage(&self) -> &Arc<dyn Storage> {
@@ -171,6 +185,7 @@ impl Admin {
     ) -> Result<Vec<RecordMatch>, AdminError> {
         Ok(staff::find_for_person(
             self.storage.as_ref(),
+            &self.retention,
             self.clock.now(),
             staff_member,
             date,
@@ -187,6 +202,7 @@ impl Admin {
     ) -> Result<RecordCopy, AdminError> {
         Ok(staff::issue_copy(
             self.storage.as_ref(),
+            &self.retention,
             self.clock.now(),
             staff_member,
             record_id,

@@ -9,7 +9,7 @@ use pocketbook_core::reference::Reference;
 
 use super::{CopyError, MAX_FIELD_LEN};
 use crate::retention::RetentionPolicy;
-use crate::storage::{Storage, StorageError, StoredRecord};
+use crate::storage::{RecordIndex, Storage, StorageError, StoredRecord};
 
 /// The kinds a member of the public may get a copy of.
 pub(super) const COPY_KINDS: [RecordKind; 2] = [RecordKind::StopSearch, RecordKind::StopAccount];
@@ -88,15 +88,19 @@ pub(super) fn find_by_reference(
         .records_by_reference(reference)?
         .into_iter()
         .find(|r| {
-            let kind = r.index.kind;
-            let occurred = DateTime::parse_from_rfc3339(&r.index.occurred_at).ok();
-            let due = policy
-                .due_before(kind, now)
-                .is_some_and(|cutoff| occurred.is_none_or(|at| at < cutoff));
-            COPY_KINDS.contains(&kind)
-                && !due
-                && occurred.map(|at| london_date(at.with_timezone(&Utc))) == Some(date)
+            COPY_KINDS.contains(&r.index.kind)
+                && !is_due(&r.index, policy, now)
+                && london_date_of(&r.index.occurred_at) == Some(date)
         }))
+}
+
+/// Whether a record is past its retention period at `now` (an index time
+/// that does not read counts as past): gone to anyone asking for a copy
+/// from that second, whenever the retention job erases it.
+pub(super) fn is_due(index: &RecordIndex, policy: &RetentionPolicy, now: DateTime<Utc>) -> bool {
+    policy.due_before(index.kind, now).is_some_and(|cutoff| {
+        DateTime::parse_from_rfc3339(&index.occurred_at).map_or(true, |at| at < cutoff)
+    })
 }
 
 #[cfg(test)]
