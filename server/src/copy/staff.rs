@@ -6,9 +6,9 @@
 //! this, and only for the records of their own station (see "The copy a
 //! person may ask for" in `docs/domain/stop-and-search.md`). Every search is audited as
 //! `staff-lookup` and every copy as `copy-issued`, with the staff member as
-//! the actor; the place typed is not written to the trail. A record past
-//! its retention period is gone from that second, as for the public,
-//! whenever the retention job erases it.
+//! the actor; the place typed is not written to the trail. Given the
+//! retention policy, a record past its period is gone from that second,
+//! as for the public, whenever the retention job erases it.
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Europe::London;
@@ -85,7 +85,7 @@ fn london_day_bounds(date: NaiveDate) -> (String, String) {
 /// `place` (case-insensitive) and by `officer`. Audited as `staff-lookup`.
 pub fn find_for_person(
     storage: &dyn Storage,
-    policy: &RetentionPolicy,
+    policy: Option<&RetentionPolicy>,
     now: DateTime<Utc>,
     staff: &str,
     date: NaiveDate,
@@ -102,7 +102,7 @@ pub fn find_for_person(
         let index = &stored.index;
         if london_date_of(&index.occurred_at) != Some(date)
             || officer.is_some_and(|o| o != index.author)
-            || is_due(index, policy, now)
+            || policy.is_some_and(|p| is_due(index, p, now))
         {
             continue;
         }
@@ -146,7 +146,7 @@ pub fn find_for_person(
 /// the desk. Audited as `copy-issued` with the staff member as actor.
 pub fn issue_copy(
     storage: &dyn Storage,
-    policy: &RetentionPolicy,
+    policy: Option<&RetentionPolicy>,
     now: DateTime<Utc>,
     staff: &str,
     record_id: &str,
@@ -157,7 +157,7 @@ pub fn issue_copy(
         .filter(|r| {
             COPY_KINDS.contains(&r.index.kind)
                 && r.index.station == me.station
-                && !is_due(&r.index, policy, now)
+                && !policy.is_some_and(|p| is_due(&r.index, p, now))
         })
         .ok_or_else(|| {
             StaffError::NotFound(format!(

@@ -145,6 +145,7 @@ impl TestServer {
     /// The admin operations over this server's store, as the CLI runs them.
     pub fn admin(&self) -> Admin {
         Admin::new(self.storage.clone(), self.clock.clone())
+            .with_retention(pocketbook_server::retention::RetentionPolicy::default())
     }
 
     /// Audit events of one action, oldest first.

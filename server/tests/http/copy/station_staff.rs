@@ -19,7 +19,7 @@ async fn station_staff_find_and_issue_copies_and_others_are_refused() {
         .unwrap();
     let storage = desk.server.storage.as_ref();
     let now = desk.now();
-    let policy = &pocketbook_server::retention::RetentionPolicy::default();
+    let policy = Some(&pocketbook_server::retention::RetentionPolicy::default());
     let day = NaiveDate::from_ymd_opt(2026, 11, 28).unwrap();
 
     let found = staff::find_for_person(
