@@ -7,24 +7,38 @@
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
 
+/// The server process, killed if the test ends before it stops it.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        // Best effort: the test is already failing if the server still runs.
+        if matches!(self.0.try_wait(), Ok(None)) && self.0.kill().is_ok() {
+            self.0.wait().ok();
+        }
+    }
+}
+
 #[cfg(unix)]
 #[tokio::test]
 async fn what_the_public_types_is_not_logged_even_at_trace() {
     pocketbook_core::sync::client::install_crypto_provider();
     let cwd = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pocketbook-server"))
-        .arg("serve")
-        .current_dir(cwd.path())
-        .env("POCKETBOOK_LISTEN", "127.0.0.1:0")
-        .env("POCKETBOOK_LOG_FORMAT", "json")
-        .env("RUST_LOG", "trace")
-        .env_remove("POCKETBOOK_DATA_DIR")
-        .env_remove("POCKETBOOK_CONFIG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut child = Child(
+        Command::new(env!("CARGO_BIN_EXE_pocketbook-server"))
+            .arg("serve")
+            .current_dir(cwd.path())
+            .env("POCKETBOOK_LISTEN", "127.0.0.1:0")
+            .env("POCKETBOOK_LOG_FORMAT", "json")
+            .env("RUST_LOG", "trace")
+            .env_remove("POCKETBOOK_DATA_DIR")
+            .env_remove("POCKETBOOK_CONFIG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stdout = BufReader::new(child.0.stdout.take().unwrap());
     let mut ready = String::new();
     stdout.read_line(&mut ready).unwrap();
     let url = ready.split_whitespace().nth(3).unwrap().to_string();
@@ -64,14 +78,15 @@ async fn what_the_public_types_is_not_logged_even_at_trace() {
 
     assert!(
         Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
+            .args(["-TERM", &child.0.id().to_string()])
             .status()
             .unwrap()
             .success()
     );
-    assert!(child.wait().unwrap().success());
+    assert!(child.0.wait().unwrap().success());
     let mut logs = String::new();
     child
+        .0
         .stderr
         .take()
         .unwrap()
