@@ -70,6 +70,10 @@ pub struct IssuedCode {
 pub struct Admin {
     storage: Arc<dyn Storage>,
     clock: Clock,
+    /// The retention periods copies are given within, once
+    /// [`Admin::with_retention`] gave the configured ones (until then a
+    /// record is given until the retention job erases it).
+    retention: Option<RetentionPolicy>,
 }
 
 impl std::fmt::Debug for Admin {
@@ -90,7 +94,18 @@ fn checked(field: &str, value: &str) -> Result<String, AdminError> {
 
 impl Admin {
     pub fn new(storage: Arc<dyn Storage>, clock: Clock) -> Self {
-        Admin { storage, clock }
+        Admin {
+            storage,
+            clock,
+            retention: None,
+        }
+    }
+
+    /// The configured retention periods: station staff are given no copy
+    /// of a record past its period, though the job has not erased it yet.
+    pub fn with_retention(mut self, retention: RetentionPolicy) -> Self {
+        self.retention = Some(retention);
+        self
     }
 
     pub fn storage(&self) -> &Arc<dyn Storage> {
@@ -171,6 +186,7 @@ impl Admin {
     ) -> Result<Vec<RecordMatch>, AdminError> {
         Ok(staff::find_for_person(
             self.storage.as_ref(),
+            self.retention.as_ref(),
             self.clock.now(),
             staff_member,
             date,
@@ -187,6 +203,7 @@ impl Admin {
     ) -> Result<RecordCopy, AdminError> {
         Ok(staff::issue_copy(
             self.storage.as_ref(),
+            self.retention.as_ref(),
             self.clock.now(),
             staff_member,
             record_id,

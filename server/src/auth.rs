@@ -6,10 +6,15 @@
 //! of the database does not let anyone sync as a device.
 //!
 //! [`authenticate`] is the rule for a token at the sync door: the active
-//! device behind it, or, for a closed one, the audited order to wipe.
+//! device behind it, or, for a closed one, the audited order to wipe
+//! (audited once an hour per device, [`WipesTold`]).
+
+use std::collections::HashSet;
+use std::sync::Mutex;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
 use pocketbook_core::sync::lifecycle::WipeReason;
 use rand::RngCore;
 use serde_json::json;
@@ -17,6 +22,7 @@ use sha2::{Digest, Sha256};
 
 use crate::audit::{self, Action, actor};
 use crate::identity::{Principal, RevokeReason};
+use crate::limit::Throttled;
 use crate::storage::{Storage, StorageError};
 
 const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -47,7 +53,7 @@ pub fn normalise_code(typed: &str) -> Option<String> {
             'O' => '0',
             other => other,
         };
-        if !CROCKFORD.contains(&(c as u8)) || out.len() >= 10 {
+        if !c.is_ascii() || !CROCKFORD.contains(&(c as u8)) || out.len() >= 10 {
             return None;
         }
         out.push(c);
@@ -88,10 +94,42 @@ pub enum AuthError {
     Storage(#[from] StorageError),
 }
 
+/// The closed devices already told to wipe in the current hour: each is
+/// audited once an hour, and its further contacts are counted into the
+/// window's summary ([`Throttled`]), so a stolen device hammering the
+/// server with its revoked token cannot grow the permanent trail without
+/// bound (it is told to wipe every time). Holds only devices that were
+/// closed by an admin and made contact this hour.
+#[derive(Debug, Default)]
+pub struct WipesTold(Mutex<(i64, HashSet<String>)>);
+
+/// The summary reason of a closed device's repeated contacts.
+pub const WIPE_REPEATED: &str = "wipe-repeated";
+
+impl WipesTold {
+    /// Whether `device` is told for the first time in `now`'s hour (and
+    /// notes that it has been).
+    fn first_this_hour(&self, device: &str, now: DateTime<Utc>) -> bool {
+        let hour = now.timestamp().div_euclid(crate::limit::WINDOW_SECS);
+        let mut told = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if told.0 != hour {
+            *told = (hour, HashSet::new());
+        }
+        told.1.insert(device.to_string())
+    }
+}
+
 /// The active device holding `token`, with its officer. A revoked or
 /// retired device (or one whose officer was deactivated) is told to wipe,
-/// and that is audited at `at`; an unknown token is only refused.
-pub fn authenticate(storage: &dyn Storage, token: &str, at: &str) -> Result<Principal, AuthError> {
+/// and that is audited at `now`, once an hour per device ([`WipesTold`]);
+/// an unknown token is only refused.
+pub fn authenticate(
+    storage: &dyn Storage,
+    token: &str,
+    now: DateTime<Utc>,
+    told: &WipesTold,
+    throttled: &Throttled,
+) -> Result<Principal, AuthError> {
     let Some(principal) = storage.principal(&hash(token))? else {
         return Err(AuthError::Unknown);
     };
@@ -99,15 +137,25 @@ pub fn authenticate(storage: &dyn Storage, token: &str, at: &str) -> Result<Prin
         return Ok(principal);
     }
     let reason = principal.device.revoke_reason;
-    storage.append_audit(
-        at,
-        &[audit::event(
-            actor::device(&principal.device.id),
+    if told.first_this_hour(&principal.device.id, now) {
+        storage.append_audit(
+            &crate::clock::stamp(now),
+            &[audit::event(
+                actor::device(&principal.device.id),
+                Action::WipeInstructed,
+                None,
+                json!({"officer": principal.officer.shoulder_number, "reason": reason}),
+            )],
+        )?;
+    } else {
+        throttled.refused(
+            WIPE_REPEATED,
             Action::WipeInstructed,
-            None,
-            json!({"officer": principal.officer.shoulder_number, "reason": reason}),
-        )],
-    )?;
+            WIPE_REPEATED,
+            Some(&principal.device.id),
+            now,
+        );
+    }
     tracing::info!(device = %principal.device.id, "closed device made contact: told to wipe");
     // A retired device that calls again, or any other closed one.
     Err(AuthError::Wipe(if reason == Some(RevokeReason::Retired) {
@@ -134,6 +182,10 @@ mod tests {
         assert!(normalise_code("short").is_none());
         assert!(normalise_code("UUUUU-UUUUU").is_none());
         assert!(normalise_code(&"1".repeat(1000)).is_none());
+        // A character outside ASCII is none of the alphabet, even where its
+        // low byte is ('Ł' is U+0141, 'A' is 0x41).
+        assert!(normalise_code("ŁŁŁŁŁ").is_none());
+        assert!(normalise_code("AAAAA-AAAAŁ").is_none());
     }
 
     #[test]

@@ -80,6 +80,12 @@ pub struct Limits {
     /// Refusals by a rate limit are written to the audit trail as one
     /// summary event per this window, not one event each.
     pub audit_summary_every: Duration,
+    /// Refused attempts at the public doors (a copy not given, an
+    /// enrolment code refused) audited one event each per hour on this
+    /// instance; beyond it they are counted into the summaries instead.
+    /// The per-client limits bound each address, not how many addresses
+    /// there are (an IPv6 /48 holds 65,536 clients).
+    pub audited_refusals_per_hour: u32,
 }
 
 impl Default for Limits {
@@ -93,6 +99,7 @@ impl Default for Limits {
             max_concurrent_requests: 64,
             queue_wait: Duration::from_secs(2),
             audit_summary_every: Duration::from_secs(300),
+            audited_refusals_per_hour: 1_000,
         }
     }
 }
@@ -109,6 +116,7 @@ pub struct LimitsFile {
     pub max_concurrent_requests: Option<usize>,
     pub queue_wait_ms: Option<u64>,
     pub audit_summary_seconds: Option<u64>,
+    pub audited_refusals_per_hour: Option<u32>,
 }
 
 impl LimitsFile {
@@ -157,6 +165,11 @@ impl LimitsFile {
                 "audit_summary_seconds",
                 d.audit_summary_every,
             )?,
+            audited_refusals_per_hour: positive(
+                self.audited_refusals_per_hour,
+                "audited_refusals_per_hour",
+            )?
+            .unwrap_or(d.audited_refusals_per_hour),
         })
     }
 }
@@ -281,7 +294,44 @@ impl FileConfig {
     pub fn read(path: &Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
-        toml::from_str(&text).map_err(|e| format!("config file {}: {e}", path.display()))
+        toml::from_str(&text)
+            .map_err(|e| format!("config file {}: {}", path.display(), unquoted(&e, &text)))
+    }
+}
+
+/// What is wrong with a config file, by line and column, without the
+/// line itself or a string value (toml's own message prints the line, and
+/// serde's names a string of the wrong type or value in full: a
+/// `database_url` carries the database password).
+fn unquoted(error: &toml::de::Error, text: &str) -> String {
+    const STRING: &str = "string \"";
+    let mut message = error.message().trim().replace('\n', "; ");
+    let mut from = 0;
+    while let Some(at) = message[from..]
+        .find(STRING)
+        .map(|i| from + i + STRING.len())
+    {
+        let rest = &message[at..];
+        let mut escaped = false;
+        let len = rest
+            .char_indices()
+            .find(|&(_, c)| {
+                let closing = c == '"' && !escaped;
+                escaped = c == '\\' && !escaped;
+                closing
+            })
+            .map_or(rest.len(), |(i, _)| i);
+        message.replace_range(at..at + len, "...");
+        from = at + "...\"".len();
+    }
+    match error.span() {
+        Some(span) => {
+            let before = text.get(..span.start).unwrap_or(text);
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            format!("line {line}, column {column}: {message}")
+        }
+        None => message,
     }
 }
 

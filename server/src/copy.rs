@@ -22,15 +22,18 @@
 //!   record and a record that never existed all give [`CopyError::NotFound`]
 //!   (one status, one body), after the same storage work: one lookup by
 //!   reference, one comparison of index dates, no document decoded, no
-//!   tombstone read. Only a match decodes its document; the HTTP layer
+//!   tombstone read. A record past its retention period is not found from
+//!   that second, though the hourly job has not erased it yet. Only a match decodes its document; the HTTP layer
 //!   holds every answer until a fixed minimum time from the start of the
 //!   request, so found and not found also take the same time.
 //! - **Audit.** Every attempt that passes the limits appends `copy-issued`
 //!   (with the record id) or `copy-refused` (with a reason code), carrying
 //!   the hashed client key and, where the reference parsed, a hash of it:
-//!   no address, no typed text, no record content. Refusals by a limit are
-//!   counted and summarised once per window instead ([`Throttled`]), so the
-//!   public cannot grow the trail without bound.
+//!   no address, no typed text, no record content. Refusals by a limit,
+//!   and refusals past the hour's budget of single events
+//!   (`limits.audited_refusals_per_hour`, however many clients there are),
+//!   are counted and summarised once per window instead ([`Throttled`]),
+//!   so the public cannot grow the trail without bound.
 //!
 //! Station staff finding a record for a person without the reference are in
 //! [`staff`]; the HTML form of a copy in [`page`].
@@ -166,8 +169,21 @@ pub fn request_copy(
     let at = stamp(now);
     let now_unix = now.timestamp();
     let mut detail = json!({"client": request.client, "via": request.channel.as_str()});
-    // A refused attempt is counted and audited in one transaction.
+    // A refused attempt is counted and audited in one transaction; past
+    // the hour's budget of single events it is counted into the summary.
     let refuse = |error: CopyError, detail: &mut serde_json::Value, attempts: &[(&str, bool)]| {
+        if !throttled.single_event(now) {
+            storage.add_attempts_audited(attempts, now_unix, &at, &[])?;
+            let key = detail.get("reference_key").and_then(|k| k.as_str());
+            throttled.refused(
+                limit::AUDIT_BUDGET,
+                Action::CopyRefused,
+                error.code(),
+                key,
+                now,
+            );
+            return Err(error);
+        }
         detail["reason"] = json!(error.code());
         storage.add_attempts_audited(
             attempts,
@@ -213,7 +229,7 @@ pub fn request_copy(
     }
 
     // The same work whatever the outcome: one lookup, index dates compared.
-    let found = find_by_reference(storage, &reference, date)?;
+    let found = find_by_reference(storage, &reference, date, policy, now)?;
     let attempts = [
         (request.client, found.is_none()),
         (ref_key.as_str(), found.is_none()),

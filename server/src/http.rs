@@ -50,6 +50,8 @@ pub struct AppState {
     pub throttled: Throttled,
     /// The salt of client keys, shared through the store (`limit::Salt`).
     pub salt: crate::limit::Salt,
+    /// Closed devices told to wipe this hour (audited once an hour each).
+    pub wipes_told: crate::auth::WipesTold,
     /// Turns for requests: the concurrency limit.
     turns: Arc<Semaphore>,
 }
@@ -59,8 +61,12 @@ impl AppState {
         let metrics = Metrics::default();
         Arc::new(AppState {
             storage,
-            throttled: Throttled::new(metrics.throttled.clone()),
+            throttled: Throttled::new(
+                metrics.throttled.clone(),
+                config.limits.audited_refusals_per_hour,
+            ),
             salt: crate::limit::Salt::default(),
+            wipes_told: crate::auth::WipesTold::default(),
             turns: Arc::new(Semaphore::new(config.limits.max_concurrent_requests)),
             config,
             metrics,
@@ -126,7 +132,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         ))
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .layer(tower_http::compression::CompressionLayer::new().gzip(true))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
 }
 
@@ -164,13 +170,10 @@ async fn admit(State(state): State<Arc<AppState>>, request: Request, next: Next)
     }
 }
 
-/// Counts every answer by endpoint and status, and times it.
-async fn observe(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
-    let endpoint = match request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str())
-    {
+/// The name of the endpoint at `path` (for metrics and logs), `other`
+/// for anything else: a path that is no route is not repeated anywhere.
+fn endpoint(path: Option<&str>) -> &'static str {
+    match path {
         Some(SYNC_PATH) => "sync",
         Some(ENROL_PATH) => "enrol",
         Some(RETIRE_PATH) => "retire",
@@ -182,7 +185,28 @@ async fn observe(State(state): State<Arc<AppState>>, request: Request, next: Nex
         Some("/readyz") => "readyz",
         Some("/metrics") => "metrics",
         _ => "other",
-    };
+    }
+}
+
+/// The span each request is logged in: its method and [`endpoint`], never
+/// its address, query string or headers (a reference and date typed into
+/// the address bar would otherwise be logged at debug level).
+fn request_span(request: &Request) -> tracing::Span {
+    tracing::debug_span!(
+        "request",
+        method = %request.method(),
+        endpoint = endpoint(Some(request.uri().path())),
+    )
+}
+
+/// Counts every answer by endpoint and status, and times it.
+async fn observe(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let endpoint = endpoint(
+        request
+            .extensions()
+            .get::<MatchedPath>()
+            .map(|p| p.as_str()),
+    );
     let started = Instant::now();
     let response = next.run(request).await;
     state

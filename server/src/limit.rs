@@ -10,7 +10,10 @@
 //! counted in metrics (`pocketbook_throttled_total{limit}`) and written as
 //! one summary event per action and window, with the counts. Attempts that
 //! pass the limits are audited individually by their door, and there are
-//! at most a limit's worth of them per client and window.
+//! at most a limit's worth of them per client and window, and at most
+//! `limits.audited_refusals_per_hour` refused ones in all per hour on one
+//! instance ([`Throttled::single_event`]): beyond it they are summarised
+//! too, since there is no bound on the number of clients.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -161,11 +164,20 @@ pub fn check(
     ))
 }
 
+/// The metric label of refusals summarised because the hour's budget of
+/// single audit events was spent ([`Throttled::single_event`]).
+pub const AUDIT_BUDGET: &str = "audit-budget";
+
 /// Refusals by a limit, counted in metrics and summarised into the audit
-/// trail once per window (see the module docs).
+/// trail once per window (see the module docs); and the budget of refused
+/// attempts audited one event each per hour.
 pub struct Throttled {
     metric: Family<LimitLabels, Counter>,
     pending: Mutex<Pending>,
+    /// Refused attempts audited one by one per hour, at most.
+    budget: u32,
+    /// The hour (unix seconds / 3600) and the single events spent in it.
+    spent: Mutex<(i64, u32)>,
 }
 
 #[derive(Default)]
@@ -190,12 +202,34 @@ impl std::fmt::Debug for Throttled {
 }
 
 impl Throttled {
-    /// Counts into `metric` (labelled by limit name).
-    pub fn new(metric: Family<LimitLabels, Counter>) -> Self {
+    /// Counts into `metric` (labelled by limit name); at most `budget`
+    /// refused attempts an hour are audited one event each.
+    pub fn new(metric: Family<LimitLabels, Counter>, budget: u32) -> Self {
         Throttled {
             metric,
             pending: Mutex::new(Pending::default()),
+            budget,
+            spent: Mutex::new((i64::MIN, 0)),
         }
+    }
+
+    /// Whether a refused attempt at a public door made at `now` may be
+    /// audited as an event of its own: yes while this hour's budget lasts
+    /// (the call spends one), else the caller counts it with
+    /// [`Throttled::refused`] under [`AUDIT_BUDGET`]. The per-client
+    /// limits bound each address, not the number of addresses, so without
+    /// it the public could grow the permanent trail without bound.
+    pub fn single_event(&self, now: DateTime<Utc>) -> bool {
+        let hour = now.timestamp().div_euclid(WINDOW_SECS);
+        let mut spent = self.spent.lock().unwrap_or_else(|p| p.into_inner());
+        if spent.0 != hour {
+            *spent = (hour, 0);
+        }
+        if spent.1 >= self.budget {
+            return false;
+        }
+        spent.1 += 1;
+        true
     }
 
     fn pending(&self) -> MutexGuard<'_, Pending> {
@@ -253,7 +287,7 @@ impl Throttled {
                 let action = tally.action?;
                 let count: u64 = tally.reasons.values().sum();
                 let mut detail = json!({
-                    "summary": "refused by a rate limit",
+                    "summary": "refused by a rate limit, or past the hour's budget of single events",
                     "count": count,
                     "reasons": tally.reasons,
                     "from": stamp(since),

@@ -34,6 +34,7 @@ pub fn enrolment_link(
     let Some(public_url) = &settings.public_url else {
         return Ok(None);
     };
+    check_public_url(public_url)?;
     let mut pins = Vec::new();
     match (&settings.pin, &settings.tls_cert) {
         (Some(pin), _) => pins.push(Pin::parse(pin).map_err(|e| format!("--tls-pin: {e}"))?),
@@ -64,6 +65,43 @@ pub fn enrolment_link(
         query.append_pair("pin", &pin.to_string());
     }
     Ok(Some(format!("{LINK_PREFIX}{}", query.finish())))
+}
+
+/// A public URL a device will use: `https://` with a host, or `http://`
+/// to this machine's loopback (devices refuse plain HTTP elsewhere: the
+/// same rule as the device's client), with no user or password (the link
+/// is shown as a QR code and printed), no query and no fragment (a device
+/// joins its paths to the URL and reads pins from a fragment). The URL is
+/// not repeated in the refusal: a careless one may carry a password.
+fn check_public_url(text: &str) -> Result<(), String> {
+    const EXAMPLE: &str = "e.g. https://pocketbook.example.org";
+    let url =
+        url::Url::parse(text).map_err(|_| format!("--public-url is not a URL ({EXAMPLE})"))?;
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    let problem = match url.scheme() {
+        _ if url.host_str().is_none_or(str::is_empty) => Some("has no host"),
+        "https" => None,
+        "http" if loopback => None,
+        "http" => Some("is http:// to another machine, which devices refuse: use https://"),
+        _ => Some("must be https://"),
+    }
+    .or_else(|| {
+        (!url.username().is_empty() || url.password().is_some())
+            .then_some("must not carry a user or password: the link is shown and printed")
+    })
+    .or_else(|| {
+        (url.query().is_some() || url.fragment().is_some())
+            .then_some("must not have a query or fragment")
+    });
+    match problem {
+        Some(problem) => Err(format!("--public-url {problem} ({EXAMPLE})")),
+        None => Ok(()),
+    }
 }
 
 /// `text` as a QR code drawn with Unicode half blocks, for a terminal.
@@ -108,6 +146,43 @@ mod tests {
             ]
         );
         assert!(qr(&link).unwrap().lines().count() > 10);
+    }
+
+    #[test]
+    fn a_public_url_no_device_would_use_is_refused_without_echoing_it() {
+        let pin = Some(Pin([1; 32]).to_string());
+        let link = |url: &str| {
+            let settings = LinkSettings {
+                public_url: Some(url.into()),
+                pin: pin.clone(),
+                ..LinkSettings::default()
+            };
+            enrolment_link(&settings, "C", &mut |_| {})
+        };
+        for bad in [
+            "javascript:alert(1)",
+            "file:///etc/passwd",
+            "pocketbook.example.org",
+            "http://pocketbook.example.org",
+            "http://127.0.0.1.nip.io:8650",
+            "https://admin:hunter2@pocketbook.example.org",
+            "https://pocketbook.example.org/?code=X",
+            "https://pocketbook.example.org/#pin",
+            "https://",
+        ] {
+            let err = link(bad).unwrap_err();
+            assert!(err.starts_with("--public-url"), "{bad}: {err}");
+            assert!(!err.contains("hunter2") && !err.contains("nip.io"), "{err}");
+        }
+        for good in [
+            "https://pocketbook.example.org",
+            "https://pocketbook.example.org:8443/station/",
+            "http://127.0.0.1:8650",
+            "http://localhost:8650",
+            "http://[::1]:8650",
+        ] {
+            assert!(link(good).unwrap().is_some(), "{good}");
+        }
     }
 
     #[test]

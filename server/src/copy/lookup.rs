@@ -9,7 +9,7 @@ use pocketbook_core::reference::Reference;
 
 use super::{CopyError, MAX_FIELD_LEN};
 use crate::retention::RetentionPolicy;
-use crate::storage::{Storage, StorageError, StoredRecord};
+use crate::storage::{RecordIndex, Storage, StorageError, StoredRecord};
 
 /// The kinds a member of the public may get a copy of.
 pub(super) const COPY_KINDS: [RecordKind; 2] = [RecordKind::StopSearch, RecordKind::StopAccount];
@@ -72,20 +72,35 @@ pub(super) fn london_date_of(rfc3339: &str) -> Option<NaiveDate> {
         .map(|t| london_date(t.with_timezone(&Utc)))
 }
 
-/// The stop or account with this reference on this London day. Reads the
-/// index only: whether a record exists, was erased or never was, the work
-/// is this one query.
+/// The stop or account with this reference on this London day, not yet
+/// due for erasure at `now` under `policy` (a record past its period is
+/// gone to the public from that second, whenever the retention job runs).
+/// Reads the index only: whether a record exists, was erased, is due or
+/// never was, the work is this one query.
 pub(super) fn find_by_reference(
     storage: &dyn Storage,
     reference: &str,
     date: NaiveDate,
+    policy: &RetentionPolicy,
+    now: DateTime<Utc>,
 ) -> Result<Option<StoredRecord>, StorageError> {
     Ok(storage
         .records_by_reference(reference)?
         .into_iter()
         .find(|r| {
-            COPY_KINDS.contains(&r.index.kind) && london_date_of(&r.index.occurred_at) == Some(date)
+            COPY_KINDS.contains(&r.index.kind)
+                && !is_due(&r.index, policy, now)
+                && london_date_of(&r.index.occurred_at) == Some(date)
         }))
+}
+
+/// Whether a record is past its retention period at `now` (an index time
+/// that does not read counts as past): gone to anyone asking for a copy
+/// from that second, whenever the retention job erases it.
+pub(super) fn is_due(index: &RecordIndex, policy: &RetentionPolicy, now: DateTime<Utc>) -> bool {
+    policy.due_before(index.kind, now).is_some_and(|cutoff| {
+        DateTime::parse_from_rfc3339(&index.occurred_at).map_or(true, |at| at < cutoff)
+    })
 }
 
 #[cfg(test)]

@@ -6,16 +6,20 @@
 //! this, and only for the records of their own station (see "The copy a
 //! person may ask for" in `docs/domain/stop-and-search.md`). Every search is audited as
 //! `staff-lookup` and every copy as `copy-issued`, with the staff member as
-//! the actor; the place typed is not written to the trail.
+//! the actor; the place typed is not written to the trail. Given the
+//! retention policy, a record past its period is gone from that second,
+//! as for the public, whenever the retention job erases it.
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Europe::London;
 use serde_json::json;
 
+use super::lookup::is_due;
 use super::{COPY_KINDS, RecordCopy, london_date_of, make_copy};
 use crate::audit::{self, Action, actor};
 use crate::clock::stamp;
 use crate::identity::Role;
+use crate::retention::RetentionPolicy;
 use crate::storage::{OfficerRow, Storage, StorageError};
 
 /// Why staff were refused.
@@ -81,6 +85,7 @@ fn london_day_bounds(date: NaiveDate) -> (String, String) {
 /// `place` (case-insensitive) and by `officer`. Audited as `staff-lookup`.
 pub fn find_for_person(
     storage: &dyn Storage,
+    policy: Option<&RetentionPolicy>,
     now: DateTime<Utc>,
     staff: &str,
     date: NaiveDate,
@@ -97,6 +102,7 @@ pub fn find_for_person(
         let index = &stored.index;
         if london_date_of(&index.occurred_at) != Some(date)
             || officer.is_some_and(|o| o != index.author)
+            || policy.is_some_and(|p| is_due(index, p, now))
         {
             continue;
         }
@@ -140,6 +146,7 @@ pub fn find_for_person(
 /// the desk. Audited as `copy-issued` with the staff member as actor.
 pub fn issue_copy(
     storage: &dyn Storage,
+    policy: Option<&RetentionPolicy>,
     now: DateTime<Utc>,
     staff: &str,
     record_id: &str,
@@ -147,7 +154,11 @@ pub fn issue_copy(
     let me = authorised(storage, staff)?;
     let stored = storage
         .record(record_id)?
-        .filter(|r| COPY_KINDS.contains(&r.index.kind) && r.index.station == me.station)
+        .filter(|r| {
+            COPY_KINDS.contains(&r.index.kind)
+                && r.index.station == me.station
+                && !policy.is_some_and(|p| is_due(&r.index, p, now))
+        })
         .ok_or_else(|| {
             StaffError::NotFound(format!(
                 "no stop and search or stop and account record {record_id} at {}",

@@ -199,16 +199,24 @@ pub fn gzipped(headers: &HeaderMap) -> Result<bool, HttpError> {
 }
 
 /// Inflates a gzip body, stopping as soon as it grows past `limit`
-/// (a few kilobytes can inflate to gigabytes); `hint` ends the 413.
-/// CPU work: call it on a blocking thread.
+/// (a few kilobytes can inflate to gigabytes); `hint` ends the 413. The
+/// body is one gzip stream: bytes after it (another member, garbage) are
+/// refused, not silently dropped. CPU work: call it on a blocking thread.
 pub fn gunzip(raw: &[u8], limit: usize, hint: &'static str) -> Result<Vec<u8>, HttpError> {
     let mut out = Vec::new();
-    flate2::read::GzDecoder::new(raw)
+    // The `bufread` decoder leaves what follows its stream in `raw`.
+    let mut decoder = flate2::bufread::GzDecoder::new(raw);
+    (&mut decoder)
         .take(limit as u64 + 1)
         .read_to_end(&mut out)
         .map_err(|e| HttpError::malformed(format!("invalid gzip body: {e}")))?;
     if out.len() > limit {
         return Err(BodyLimit { bytes: limit, hint }.too_large());
+    }
+    if !decoder.into_inner().is_empty() {
+        return Err(HttpError::malformed(
+            "bytes after the gzip stream; send the body as one gzip stream",
+        ));
     }
     Ok(out)
 }
@@ -228,11 +236,14 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, HttpError> {
             if n.as_u64()
                 .is_some_and(|v| SUPPORTED_PROTOCOLS.iter().any(|p| u64::from(*p) == v)) => {}
         Some(serde_json::Value::Number(n)) => {
-            return Err(HttpError::unsupported_protocol(
-                n.as_u64()
-                    .and_then(|v| u32::try_from(v).ok())
-                    .unwrap_or(u32::MAX),
-            ));
+            // A whole number this server does not speak is an app of
+            // another version (426); anything else is no protocol at all.
+            return Err(match n.as_u64().and_then(|v| u32::try_from(v).ok()) {
+                Some(version) => HttpError::unsupported_protocol(version),
+                None => HttpError::malformed(format!(
+                    "`protocol` must be a whole number (this server speaks {SUPPORTED_PROTOCOLS:?})"
+                )),
+            });
         }
         Some(_) => return Err(HttpError::malformed("`protocol` must be a number")),
     }

@@ -4,8 +4,10 @@
 //! the client ([`ENROL_CLIENT`], the same per-client mechanism as the
 //! public copy, [`crate::limit`]): past the limit, attempts get 429 with
 //! `Retry-After` and are summarised in the audit trail instead of written
-//! one by one. Successful enrolments do not count, so a station enrolling
-//! many devices from one address is not held up.
+//! one by one; so are refusals past the hour's budget of single events
+//! (`limits.audited_refusals_per_hour`, shared with the copy door).
+//! Successful enrolments do not count, so a station enrolling many
+//! devices from one address is not held up.
 
 use std::sync::Arc;
 
@@ -39,6 +41,24 @@ fn refused() -> HttpError {
     )
 }
 
+/// Longest device label kept, in characters (longer ones are cut).
+pub const MAX_LABEL_CHARS: usize = 80;
+
+/// The label a device gave itself, for `admin device list`: cut to
+/// [`MAX_LABEL_CHARS`]; refused (400, before the code is looked at) when
+/// it holds a control character: a NUL, which PostgreSQL cannot store, or
+/// a terminal escape or line break, which the listing would print to the
+/// admin's terminal as it is. An app sends its handset's model name.
+fn device_label(typed: &str) -> Result<String, HttpError> {
+    let label: String = typed.chars().take(MAX_LABEL_CHARS).collect();
+    if typed.chars().any(char::is_control) {
+        return Err(HttpError::malformed(
+            "device_label: control characters are not accepted; send the handset's name as plain text",
+        ));
+    }
+    Ok(label)
+}
+
 pub async fn handle(
     State(state): State<Arc<AppState>>,
     client: Option<Extension<ClientAddr>>,
@@ -51,7 +71,7 @@ pub async fn handle(
             .client_key(client.map(|Extension(ClientAddr(ip))| ip))
     );
     let code = auth::normalise_code(&request.code);
-    let label: String = request.device_label.chars().take(80).collect();
+    let label = device_label(&request.device_label)?;
     let token = auth::new_token();
     let now = state.now();
     let device = DeviceRow {
@@ -117,6 +137,16 @@ pub async fn handle(
             // Refusals are audited too: a run of them is someone guessing.
             Err(StorageError::CodeRefused) => {
                 storage.add_attempt(&client_key, now_unix, true)?;
+                if !shared.throttled.single_event(now) {
+                    shared.throttled.refused(
+                        limit::AUDIT_BUDGET,
+                        Action::EnrolmentRefused,
+                        "code-refused",
+                        None,
+                        now,
+                    );
+                    return Err(refused());
+                }
                 storage.append_audit(
                     &at,
                     &[audit::event(

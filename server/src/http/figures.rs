@@ -31,8 +31,19 @@ struct Asked {
     format: Format,
 }
 
-fn parse(query: Option<&str>, default: Format) -> (String, Result<Asked, FiguresError>) {
+/// The query checked, with the month as typed and the format a refusal
+/// is given in: the `format` asked for wherever it stands in the query
+/// (when it is one), else `default`.
+fn parse(query: Option<&str>, default: Format) -> (String, Format, Result<Asked, FiguresError>) {
     let query = query.unwrap_or("");
+    let refusal_format = (query.len() <= MAX_QUERY)
+        .then(|| {
+            url::form_urlencoded::parse(query.as_bytes())
+                .find(|(key, _)| key == "format")
+                .and_then(|(_, value)| Format::parse(&value).ok())
+        })
+        .flatten()
+        .unwrap_or(default);
     let mut month_text = String::new();
     let result = (|| {
         if query.len() > MAX_QUERY {
@@ -73,7 +84,7 @@ fn parse(query: Option<&str>, default: Format) -> (String, Result<Asked, Figures
                 .unwrap_or(default),
         })
     })();
-    (month_text, result)
+    (month_text, refusal_format, result)
 }
 
 fn status_of(e: &FiguresError) -> StatusCode {
@@ -146,10 +157,10 @@ fn answer(rendered: Rendered) -> Response {
 
 async fn serve(state: Arc<AppState>, query: Option<String>, searches: bool) -> Response {
     let default = if searches { Format::Csv } else { Format::Html };
-    let (month_text, asked) = parse(query.as_deref(), default);
+    let (month_text, refusal_format, asked) = parse(query.as_deref(), default);
     let asked = match asked {
         Ok(a) => a,
-        Err(e) => return refused(e, default, &asked_month(&month_text)),
+        Err(e) => return refused(e, refusal_format, &asked_month(&month_text)),
     };
     let format = asked.format;
     let work = blocking(move || {

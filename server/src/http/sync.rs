@@ -8,7 +8,8 @@ use axum::Json;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use pocketbook_core::sync::wire::{
-    MAX_PUSH_BYTES, MAX_PUSH_RECORDS, RetireRequest, SUPPORTED_PROTOCOLS, SyncRequest, SyncResponse,
+    MAX_PUSH_BYTES, MAX_PUSH_RECORDS, MAX_RECORD_ID_LEN, RetireRequest, SUPPORTED_PROTOCOLS,
+    SyncRequest, SyncResponse,
 };
 use serde_json::json;
 
@@ -22,14 +23,24 @@ use crate::sync::{Arrival, CommitMode, round_trip};
 
 /// The active device behind a bearer token, or 401; a closed device gets
 /// the wipe answer (the rule is [`auth::authenticate`]).
-pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, HttpError> {
+pub async fn authenticate(
+    state: &Arc<AppState>,
+    headers: &HeaderMap,
+) -> Result<Principal, HttpError> {
     let token = auth::bearer(headers.get(header::AUTHORIZATION))
         .ok_or_else(HttpError::unauthorised)?
         .to_string();
-    let storage = state.storage.clone();
-    let now = crate::clock::stamp(state.now());
+    let state = state.clone();
     blocking(move || {
-        auth::authenticate(storage.as_ref(), &token, &now).map_err(|e| match e {
+        let now = state.now();
+        auth::authenticate(
+            state.storage.as_ref(),
+            &token,
+            now,
+            &state.wipes_told,
+            &state.throttled,
+        )
+        .map_err(|e| match e {
             AuthError::Unknown => HttpError::unauthorised(),
             AuthError::Wipe(reason) => HttpError::wipe(reason),
             AuthError::Storage(e) => e.into(),
@@ -76,7 +87,7 @@ pub async fn retire(
 
 /// The bounds of one push, checked before any record is touched: at most
 /// [`MAX_PUSH_RECORDS`] records, each id once (a repeated id would be
-/// merged again and again for nothing), and change bytes within
+/// merged again and again for nothing) and a plausible id ([`plausible_id`]), and change bytes within
 /// [`MAX_PUSH_BYTES`] as a device counts them: it stops adding records once
 /// the total reaches the limit, so every record but the last fits under it.
 fn check_push_bounds(request: &SyncRequest) -> Result<(), HttpError> {
@@ -103,6 +114,12 @@ fn check_push_bounds(request: &SyncRequest) -> Result<(), HttpError> {
             ),
         ));
     }
+    if let Some(bad) = request.push.iter().find(|p| !plausible_id(&p.record_id)) {
+        return Err(HttpError::malformed(format!(
+            "a record id must be 1 to {MAX_RECORD_ID_LEN} printable ASCII characters without spaces (one of {} characters was not); record ids are UUIDs",
+            bad.record_id.chars().count()
+        )));
+    }
     let mut ids = std::collections::HashSet::with_capacity(request.push.len());
     if !request
         .push
@@ -116,6 +133,16 @@ fn check_push_bounds(request: &SyncRequest) -> Result<(), HttpError> {
         ));
     }
     Ok(())
+}
+
+/// Whether `id` can be a record id a device made (a UUID; anything of at
+/// most [`MAX_RECORD_ID_LEN`] printable ASCII characters passes here, the
+/// document's own header decides the rest). Anything else would reach the
+/// store as it is: a NUL PostgreSQL refuses, escapes `admin records list`
+/// would print to a terminal, an id longer than a device accepts in the
+/// legal holds of every answer.
+fn plausible_id(id: &str) -> bool {
+    (1..=MAX_RECORD_ID_LEN).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic())
 }
 
 /// The endpoint: one sync round trip, counted by outcome.

@@ -6,6 +6,7 @@
 //! The server's clock is injected (a fixed day, moved forward by hand), so
 //! no test depends on today's date and none sleeps out a window.
 
+mod due;
 mod limits;
 mod lookup;
 mod refusals;

@@ -1,12 +1,14 @@
 //! The edge under hostile clients, on a real server on loopback: slow and
 //! idle sockets, trickled and oversized bodies, more requests than turns,
-//! floods of throttled attempts, and clients behind a reverse proxy.
+//! floods of throttled attempts, many clients each within its limits, and
+//! clients behind a reverse proxy.
 //!
 //! Loopback has a whole /8, so "different clients" are different source
 //! addresses (127.0.0.2, 127.0.0.3, ...). No test asserts a duration: the
 //! timeouts are set short through the config, and each test waits with a
 //! generous bound for what must happen.
 
+mod budget;
 mod load;
 mod proxies;
 mod sockets;

@@ -33,9 +33,27 @@ impl TestServer {
 
     /// A server whose time is `clock`'s (tests move it instead of sleeping).
     pub async fn start_with_clock(clock: Clock) -> Self {
-        pocketbook_core::sync::client::install_crypto_provider();
         let dir = tempfile::tempdir().unwrap();
         let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(dir.path()).unwrap());
+        Self::start_on(dir, storage, clock).await
+    }
+
+    /// A server on PostgreSQL (a fresh schema of the test database), or
+    /// `None`, having said so, when no test database is configured
+    /// (`storage::postgres::testdb`).
+    pub async fn start_on_postgres() -> Option<Self> {
+        use pocketbook_server::storage::postgres::testdb;
+        if !testdb::available() {
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let storage: Arc<dyn Storage> = Arc::new(off_runtime(|| testdb::open(dir.path())));
+        Some(Self::start_on(dir, storage, Clock::system()).await)
+    }
+
+    /// A server on `storage`, its config in `dir`.
+    pub async fn start_on(dir: tempfile::TempDir, storage: Arc<dyn Storage>, clock: Clock) -> Self {
+        pocketbook_core::sync::client::install_crypto_provider();
         let mut config = ServerConfig::for_tests(dir.path());
         config.clock = clock.clone();
         let server = pocketbook_server::start_with(config, storage.clone())
@@ -59,34 +77,38 @@ impl TestServer {
     }
 
     pub fn add_officer_as(&self, number: &str, station: &str, role: Role) {
-        self.storage
-            .add_officer(
-                &OfficerRow {
-                    shoulder_number: number.into(),
-                    name: format!("Officer {number}"),
-                    station: station.into(),
-                    role,
-                    active: true,
-                },
-                &self.clock.stamp(),
-                &[],
-            )
-            .unwrap();
+        off_runtime(|| {
+            self.storage
+                .add_officer(
+                    &OfficerRow {
+                        shoulder_number: number.into(),
+                        name: format!("Officer {number}"),
+                        station: station.into(),
+                        role,
+                        active: true,
+                    },
+                    &self.clock.stamp(),
+                    &[],
+                )
+                .unwrap()
+        });
     }
 
     /// A fresh enrolment code for an officer, valid for `seconds`.
     pub fn code(&self, officer: &str, seconds: i64) -> String {
         let code = pocketbook_server::auth::new_enrolment_code();
         let canonical = pocketbook_server::auth::normalise_code(&code).unwrap();
-        self.storage
-            .add_enrolment_code(
-                &pocketbook_server::auth::hash(&canonical),
-                officer,
-                self.clock.now().timestamp() + seconds,
-                &self.clock.stamp(),
-                &[],
-            )
-            .unwrap();
+        off_runtime(|| {
+            self.storage
+                .add_enrolment_code(
+                    &pocketbook_server::auth::hash(&canonical),
+                    officer,
+                    self.clock.now().timestamp() + seconds,
+                    &self.clock.stamp(),
+                    &[],
+                )
+                .unwrap()
+        });
         code
     }
 
@@ -97,7 +119,7 @@ impl TestServer {
 
     /// Enrols a device for an officer of this role (adding them if needed).
     pub async fn enrol(&self, officer: &str, station: &str, role: Role) -> Enrolled {
-        if self.storage.officer(officer).unwrap().is_none() {
+        if off_runtime(|| self.storage.officer(officer).unwrap()).is_none() {
             self.add_officer_as(officer, station, role);
         }
         let code = self.code(officer, 600);
@@ -123,17 +145,20 @@ impl TestServer {
     /// The admin operations over this server's store, as the CLI runs them.
     pub fn admin(&self) -> Admin {
         Admin::new(self.storage.clone(), self.clock.clone())
+            .with_retention(pocketbook_server::retention::RetentionPolicy::default())
     }
 
     /// Audit events of one action, oldest first.
     pub fn audit(&self, action: &str) -> Vec<AuditEvent> {
-        self.storage
-            .audit_events(&AuditQuery {
-                action: Some(action.into()),
-                limit: 10_000,
-                ..AuditQuery::default()
-            })
-            .unwrap()
+        off_runtime(|| {
+            self.storage
+                .audit_events(&AuditQuery {
+                    action: Some(action.into()),
+                    limit: 10_000,
+                    ..AuditQuery::default()
+                })
+                .unwrap()
+        })
     }
 
     pub async fn post_raw(&self, token: Option<&str>, body: Vec<u8>) -> reqwest::Response {
@@ -165,6 +190,16 @@ impl TestServer {
         let text = response.text().await.unwrap();
         assert_eq!(status, 200, "{text}");
         serde_json::from_str(&text).unwrap()
+    }
+}
+
+/// Runs blocking storage work from a test: on a multi-threaded runtime
+/// off its worker (the PostgreSQL driver blocks on a runtime of its own,
+/// which may not start inside another), else in place.
+pub fn off_runtime<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
     }
 }
 

@@ -149,3 +149,30 @@ async fn bad_months_stations_and_formats_are_refused_precisely() {
     let metrics = desk.get("/metrics").await.2;
     assert!(!metrics.contains("endpoint=\"figures\",status=\"500\""));
 }
+
+/// A script that asks for JSON or CSV gets its refusal as JSON, whatever
+/// was wrong and wherever in the query it put `format`; a browser's
+/// page request gets the page.
+#[tokio::test]
+async fn a_refusal_comes_in_the_format_asked_for_wherever_format_is_in_the_query() {
+    let desk = Desk::start().await;
+    desk.set("2027-04-10T12:00:00Z");
+    for (query, code) in [
+        ("/figures?month=2027-13&format=json", "bad-month"),
+        ("/figures?format=json&month=2027-13", "bad-month"),
+        ("/figures?station=Lew%01isham&format=csv", "bad-station"),
+        ("/figures?colour=red&format=json", "bad-query"),
+        ("/figures/searches?month=abcd-ef&format=json", "bad-month"),
+        ("/figures/searches?month=abcd-ef", "bad-month"),
+    ] {
+        let (status, content_type, body) = desk.get(query).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+        assert_eq!(content_type, "application/json", "{query}: {body}");
+        let error: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(error["error"], code, "{query}: {body}");
+    }
+    let (status, content_type, body) = desk.get("/figures?month=2027-13").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    assert!(body.contains("role=\"alert\""));
+}
