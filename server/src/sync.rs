@@ -304,7 +304,9 @@ fn push_new(
             station: principal.officer.station.clone(),
             occurred_at,
             status: record.body.status(),
-            created_at: header.created_at.to_string(),
+            // Never after the server received it (bounds later moves of
+            // its encounter time).
+            created_at: times::made_at(&header.created_at, arrival),
             updated_at: arrival.stamp.clone(),
         },
         // The pushed chunks, when they are exactly the record's changes
@@ -374,6 +376,7 @@ fn push_existing(
             station: &stored.index.station,
             readers: &stored.readers,
         },
+        made_at: &stored.index.created_at,
     };
     let (occurred_at, record, write) =
         match check_merged(id, merged, None, Some(server_copy), principal, arrival) {

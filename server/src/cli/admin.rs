@@ -3,6 +3,7 @@
 //! [`crate::admin::Admin`], and shows the result with [`render::print`].
 
 use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::sync::Arc;
 
 use pocketbook_core::model::Timestamp;
@@ -25,14 +26,21 @@ fn failed(e: AdminError) -> String {
 
 /// Runs one `admin` command against the store `data` names.
 pub(super) fn run(data: DataDir, json: bool, command: AdminCommand) -> Result<(), String> {
+    let settings = config::resolve(data.data_dir.clone(), None, data.config.as_deref())?;
     if let (AdminCommand::Officer(OfficerCommand::Add { .. }), None) =
         (&command, &data.database_url)
     {
-        // Adding the first officer may create the data directory.
-        let dir = config::resolve(data.data_dir.clone(), None, data.config.as_deref())?.data_dir;
-        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        // Adding the first officer may create the data directory: the
+        // server's alone (0700), as the store makes it.
+        let dir = &settings.data_dir;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| format!("{}: {e}", dir.display()))?;
     }
-    let admin = Admin::new(open(&data)?, Clock::system());
+    // Copies are given within the configured retention periods only.
+    let admin = Admin::new(open(&data)?, Clock::system()).with_retention(settings.retention);
     match command {
         AdminCommand::Migrate { to } => migrate(&data, json, &to)?,
         AdminCommand::Promises(PromisesCommand::Overdue { station }) => {
@@ -66,15 +74,26 @@ pub(super) fn run(data: DataDir, json: bool, command: AdminCommand) -> Result<()
         AdminCommand::Records(command) => records(&admin, &data, json, command)?,
         AdminCommand::Audit(command) => audit(&admin, json, command)?,
         AdminCommand::Retention(RetentionCommand::Run { dry_run }) => {
-            let policy =
-                config::resolve(data.data_dir.clone(), None, data.config.as_deref())?.retention;
-            let report = admin.run_retention(&policy, dry_run).map_err(failed)?;
+            let report = admin
+                .run_retention(&settings.retention, dry_run)
+                .map_err(failed)?;
             print(json, &report, || render::retention(&report, dry_run))?;
         }
         AdminCommand::Hold(command) => hold(&admin, json, command)?,
         AdminCommand::Copy(command) => copies(&admin, json, command)?,
     }
     Ok(())
+}
+
+/// A file only its owner may read (0600), created or emptied: a person's
+/// copy of their record and the audit trail are personal data.
+fn private_file(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
 }
 
 /// The store `data` names: PostgreSQL by URL, else the data directory's
@@ -341,7 +360,8 @@ fn copies(admin: &Admin, json: bool, command: CopyCommand) -> Result<(), String>
             let issued = admin.issue_copy(&staff, &record).map_err(failed)?;
             match out {
                 Some(path) => {
-                    std::fs::write(&path, copy::page::copy_page(&issued))
+                    private_file(&path)
+                        .and_then(|mut f| f.write_all(copy::page::copy_page(&issued).as_bytes()))
                         .map_err(|e| format!("{}: {e}", path.display()))?;
                     eprintln!(
                         "copy of {} written to {} (audited)",
@@ -379,7 +399,7 @@ fn audit(admin: &Admin, json: bool, command: AuditCommand) -> Result<(), String>
         AuditCommand::Export { out } => {
             let mut sink: Box<dyn Write> = match &out {
                 Some(path) => Box::new(std::io::BufWriter::new(
-                    std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?,
+                    private_file(path).map_err(|e| format!("{}: {e}", path.display()))?,
                 )),
                 None => Box::new(std::io::stdout().lock()),
             };

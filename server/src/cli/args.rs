@@ -325,8 +325,8 @@ pub(super) enum AuditCommand {
         /// Only events after this sequence number.
         #[arg(long, default_value_t = 0)]
         after: u64,
-        /// At most this many events.
-        #[arg(long, default_value_t = 100)]
+        /// At most this many events (1 to 10,000).
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
         limit: u32,
     },
     /// Write every event as JSON lines (to a file, or to stdout).

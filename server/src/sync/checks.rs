@@ -12,7 +12,8 @@ use pocketbook_core::rules::Write;
 use pocketbook_core::sync::wire::{PushedRecord, RejectionCode};
 
 use super::times::{
-    attendance_problems, entry_problems, plausible, time_problem, unreadable_times,
+    attendance_problems, entry_problems, moved_past_making, plausible, time_problem,
+    unreadable_times,
 };
 use super::{Arrival, OUT_OF_SCOPE, PushResult, document_rejection, reject};
 use crate::clock::normalise_time;
@@ -95,6 +96,9 @@ pub(super) fn judge_new(
 pub(super) struct Before<'a> {
     pub(super) record: &'a Record,
     pub(super) scope: RecordScope<'a>,
+    /// When the record was made, as the server indexed it
+    /// ([`super::times::made_at`]): what a changed encounter time is bounded by.
+    pub(super) made_at: &'a str,
 }
 
 /// The merged record, checked: every rule of its kind, its times, and the
@@ -111,9 +115,9 @@ pub(super) fn check_merged(
     principal: &Principal,
     arrival: &Arrival,
 ) -> Result<(String, Record, Write), PushResult> {
-    let (before, scope) = match before {
-        Some(b) => (Some(b.record), Some(b.scope)),
-        None => (None, None),
+    let (before, scope, made) = match before {
+        Some(b) => (Some(b.record), Some(b.scope), Some(b.made_at)),
+        None => (None, None, None),
     };
     // The whole document tree against the kind's schema first: the server
     // keeps only what the schema defines.
@@ -144,6 +148,10 @@ pub(super) fn check_merged(
     if before.map(|b| b.body.occurred_at()) != Some(occurred) {
         plausible(record.body.kind(), &occurred_at, arrival)
             .map_err(|problem| reject(id, RejectionCode::Invalid, problem))?;
+        if let Some(made) = made {
+            moved_past_making(record.body.kind(), made, &occurred_at)
+                .map_err(|problem| reject(id, RejectionCode::Invalid, problem))?;
+        }
     }
     let mut late = attendance_problems(before, &record, arrival);
     late.extend(entry_problems(before, &record, arrival));

@@ -141,6 +141,46 @@ pub(super) fn entry_problems(
         .collect()
 }
 
+/// When a new record was made, as the server indexes it: its `created_at`,
+/// but never after the server received it (`arrival`). A record cannot be
+/// made after the server has it, so this changes nothing for a handset
+/// with a true clock; a `created_at` ahead of the server's clock (a clock
+/// set wrong, or forged) would otherwise loosen [`moved_past_making`].
+pub(super) fn made_at(created_at: &str, arrival: &Arrival) -> String {
+    match DateTime::parse_from_rfc3339(created_at) {
+        Ok(made) if made.with_timezone(&Utc) > arrival.at => arrival.stamp.clone(),
+        _ => created_at.to_string(),
+    }
+}
+
+/// An encounter or call time changed after the record reached the server
+/// may not move past the record's making (`made`, as indexed by
+/// [`made_at`]: never after the server first received the record) by more
+/// than [`FUTURE_TOLERANCE`]: an encounter is recorded after it happens.
+/// Without this bound the author could, months later and before the
+/// receipt froze the record, push a `datetime` of "now" (plausible by the
+/// server's clock) and put off the record's erasure by as long. A making
+/// time the server cannot read (stored by an older server) bounds nothing.
+pub(super) fn moved_past_making(
+    kind: RecordKind,
+    made: &str,
+    occurred_at: &str,
+) -> Result<(), String> {
+    let field = match kind {
+        RecordKind::StopSearch | RecordKind::StopAccount => "datetime",
+        RecordKind::SceneAttendance | RecordKind::HomeBurglary => "call_received",
+    };
+    let made = DateTime::parse_from_rfc3339(made);
+    let at = DateTime::parse_from_rfc3339(occurred_at);
+    match (made, at) {
+        (Ok(made), Ok(at)) if at > made + FUTURE_TOLERANCE => Err(format!(
+            "{field}: more than {} hours after the record was made (created_at); an encounter is recorded after it happens",
+            FUTURE_TOLERANCE.num_hours()
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn too_late(field: &str, arrival: &Arrival) -> String {
     format!(
         "{field}: more than {} hours after the server's time ({}); check the handset's clock",

@@ -43,10 +43,20 @@ fn show_export_and_verify_an_intact_trail() {
     assert_eq!(lines.len(), 4);
     assert_eq!(lines[3]["action"], "officer-deactivated");
     assert_eq!(lines[1]["prev_hash"], lines[0]["hash"]);
+    // The trail is personal data, and so is the directory that holds it:
+    // the export and the data directory the first officer created are
+    // the server's account's alone.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&out), 0o600, "the export");
+    assert_eq!(mode(&data), 0o700, "the data directory");
 
     let verified = run(&data, &["admin", "audit", "verify"]);
     assert!(String::from_utf8_lossy(&verified.stdout).contains("intact: 4 events"));
 
+    // A limit outside 1 to 10,000 is the command line's mistake.
+    let zero = server(&data, &["admin", "audit", "show", "--limit", "0"]);
+    assert_eq!(zero.status.code(), Some(2), "{zero:?}");
     let unknown = server(&data, &["admin", "audit", "show", "--action", "lunch"]);
     assert!(!unknown.status.success());
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("record-read"));

@@ -267,3 +267,111 @@ async fn an_arrival_later_than_the_server_received_it_is_refused() {
         .await;
     assert_eq!(answer.acknowledged.len(), 1, "{}", refusals(&answer));
 }
+
+/// Before its receipt is recorded an encounter's time may be corrected,
+/// but never moved past the record's making: months later, a `datetime` of
+/// "now" (plausible by the server's clock) would put off the record's
+/// erasure by as long. The making is the server's to bound: a `created_at`
+/// ahead of the server's clock is indexed as the time it arrived.
+#[tokio::test]
+async fn an_encounter_time_cannot_move_past_the_records_making() {
+    let (server, ahead) = station().await;
+    let token = server.device("PC1", "Lewisham").await;
+    let (_d, nb) = notebook("PC1");
+    let dated = |whole: &[u8], datetime: String| {
+        changed(whole, |doc| {
+            let s = object(doc, SEARCH);
+            doc.put(&s, "datetime", datetime).unwrap();
+        })
+    };
+    let sync_one = |id: String, changes: Vec<u8>| {
+        let server = &server;
+        let token = &token;
+        async move {
+            server
+                .sync(
+                    token,
+                    &request(None, vec![push(&id, RecordKind::StopSearch, changes)]),
+                )
+                .await
+        }
+    };
+
+    // A search pushed today, its receipt not yet recorded.
+    let id = nb.create_stop_search(stop_search()).unwrap().header.id;
+    let whole = nb.export(id.clone()).unwrap();
+    assert_eq!(
+        sync_one(id.clone(), whole.clone()).await.acknowledged.len(),
+        1
+    );
+
+    // 330 days on, its author moves the encounter to "now": refused, kept.
+    ahead.store(TimeDelta::days(330).num_seconds(), Ordering::SeqCst);
+    let later = dated(&whole, from_today(TimeDelta::days(330).num_seconds()));
+    let answer = sync_one(id.clone(), later).await;
+    assert_eq!(answer.rejected.len(), 1, "{answer:?}");
+    assert_eq!(answer.rejected[0].code, RejectionCode::Invalid);
+    assert!(
+        answer.rejected[0]
+            .message
+            .starts_with("datetime: more than 6 hours after the record was made"),
+        "{}",
+        answer.rejected[0].message
+    );
+    let stored = server.storage.record(&id).unwrap().unwrap();
+    assert_eq!(
+        stored.index.occurred_at,
+        pocketbook_fixtures::at_text(14, 5)
+    );
+    // A correction (an hour later than entered, still before the record
+    // was made) is accepted.
+    let corrected = dated(&whole, pocketbook_fixtures::at_text(15, 5));
+    assert_eq!(sync_one(id.clone(), corrected).await.acknowledged.len(), 1);
+    let stored = server.storage.record(&id).unwrap().unwrap();
+    assert_eq!(
+        stored.index.occurred_at,
+        pocketbook_fixtures::at_text(15, 5)
+    );
+
+    // A record claiming to be made 300 days ahead of the server's clock is
+    // indexed as made when it arrived, so it cannot be moved later either.
+    ahead.store(0, Ordering::SeqCst);
+    let forged = nb.create_stop_search(stop_search()).unwrap().header.id;
+    let whole = rewritten(&nb.export(forged.clone()).unwrap(), |doc| {
+        let header = object(doc, &["header"]);
+        doc.put(
+            &header,
+            "created_at",
+            from_today(TimeDelta::days(300).num_seconds()),
+        )
+        .unwrap();
+    });
+    assert_eq!(
+        sync_one(forged.clone(), whole.clone())
+            .await
+            .acknowledged
+            .len(),
+        1
+    );
+    let made = server
+        .storage
+        .record(&forged)
+        .unwrap()
+        .unwrap()
+        .index
+        .created_at;
+    assert_eq!(
+        DateTime::parse_from_rfc3339(&made).unwrap(),
+        today(),
+        "indexed as made when it arrived"
+    );
+    ahead.store(TimeDelta::days(100).num_seconds(), Ordering::SeqCst);
+    let later = dated(&whole, from_today(TimeDelta::days(100).num_seconds()));
+    let answer = sync_one(forged.clone(), later).await;
+    assert_eq!(answer.rejected.len(), 1, "{answer:?}");
+    assert!(
+        answer.rejected[0]
+            .message
+            .starts_with("datetime: more than 6 hours")
+    );
+}
