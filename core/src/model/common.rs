@@ -36,9 +36,15 @@ impl Officer {
 }
 
 /// The one rule for a shoulder number, wherever one is typed (an officer's
-/// own, or a co-attending colleague's): present and short.
+/// own, or a co-attending colleague's): present, short, and printable. A
+/// co-attending officer's number becomes a row of the server's store (who
+/// may read the record) and a line of its admin listings: a NUL cannot be
+/// stored there, and terminal escapes would reach the admin's screen.
 pub fn validate_shoulder_number(v: &mut Violations, field: &str, value: &str) {
     v.required_short(field, value);
+    if value.chars().any(char::is_control) {
+        v.push(field, "control characters are not allowed");
+    }
 }
 
 /// Where something happened: the device position when it had one, and

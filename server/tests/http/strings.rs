@@ -9,6 +9,9 @@
 //! Each test runs on SQLite and, when a test database is configured
 //! (`POCKETBOOK_TEST_DATABASE_URL`), on PostgreSQL.
 
+use automerge::transaction::Transactable;
+use automerge::{AutoCommit, ROOT, ReadDoc};
+use pocketbook_core::model::RecordKind;
 use pocketbook_core::sync::wire::*;
 use serde_json::json;
 
@@ -101,5 +104,52 @@ async fn a_push_naming_a_record_id_no_device_makes_is_refused_whole() {
         };
         let answer = server.sync(&token, &request(None, vec![longest])).await;
         assert_eq!(answer.rejected[0].code, RejectionCode::Corrupt);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_colleague_named_with_control_characters_is_refused_for_that_record() {
+    for server in servers().await {
+        let token = server.device("PC1", "Lewisham").await;
+        let (_dir, nb) = notebook("PC1");
+        let id = nb.create_scene(scene()).unwrap().header.id;
+        nb.add_attending_officer(id.clone(), "PC9".into()).unwrap();
+        let honest = nb.export(id.clone()).unwrap();
+        // A device that names its colleague with a NUL (which PostgreSQL
+        // cannot store as a reader: a 503 before) or a terminal escape.
+        for name in ["PC\u{0}9", "\u{1b}[2J"] {
+            let mut doc = AutoCommit::load(&honest).unwrap();
+            let mut obj = ROOT;
+            for key in ["body", "SceneAttendance", "scene", "attending"] {
+                obj = doc.get(&obj, key).unwrap().unwrap().1;
+            }
+            doc.put(&obj, name, true).unwrap();
+            let push = PushedRecord {
+                record_id: id.clone(),
+                kind: RecordKind::SceneAttendance,
+                changes: doc.save_after(&[]),
+            };
+            let answer = server.sync(&token, &request(None, vec![push])).await;
+            assert_eq!(answer.rejected.len(), 1, "{name:?}: {answer:?}");
+            assert_eq!(answer.rejected[0].code, RejectionCode::Invalid);
+            assert!(
+                answer.rejected[0]
+                    .message
+                    .contains("attending: control characters are not allowed"),
+                "{}",
+                answer.rejected[0].message
+            );
+        }
+        assert!(off_runtime(|| server.storage.records().unwrap()).is_empty());
+        // The record as the officer's app made it is accepted and shared.
+        let push = PushedRecord {
+            record_id: id.clone(),
+            kind: RecordKind::SceneAttendance,
+            changes: AutoCommit::load(&honest).unwrap().save_after(&[]),
+        };
+        let answer = server.sync(&token, &request(None, vec![push])).await;
+        assert_eq!(answer.acknowledged.len(), 1, "{:?}", answer.rejected);
+        let stored = off_runtime(|| server.storage.record(&id).unwrap().unwrap());
+        assert_eq!(stored.readers, vec!["PC9".to_string()]);
     }
 }
