@@ -43,6 +43,20 @@ fn an_enrolment_link_gives_the_pinned_server_and_the_code() {
     assert_eq!(trust.pins, [a, b]);
     assert!(EnrolmentLink::parse("https://pocketbook.example.org").is_err());
     assert!(EnrolmentLink::parse("pocketbook://enrol?code=X").is_err());
+    // A second server or code appended to a good link is refused, not
+    // taken: the code (and then the token) would go where it said.
+    let refused = |link: &str| match EnrolmentLink::parse(link) {
+        Err(ClientError::Settings(message)) => message,
+        other => panic!("{other:?}"),
+    };
+    let twice = format!("{link}&server=https%3A%2F%2Fattacker.example");
+    assert_eq!(refused(&twice), "not an enrolment link: server given twice");
+    assert_eq!(
+        refused(&format!("{link}&code=AAAAA-AAAAA")),
+        "not an enrolment link: code given twice"
+    );
+    let long = format!("{link}&x={}", "a".repeat(2048));
+    assert!(refused(&long).contains("longer than 2048 bytes"));
 }
 
 fn answer(status: u16, body: serde_json::Value) -> ClientError {

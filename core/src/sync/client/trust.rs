@@ -75,6 +75,10 @@ pub struct EnrolmentLink {
     pub code: String,
 }
 
+/// Longest enrolment link read: a server URL, a code and a few pins fit
+/// in a fraction of it (a QR code holds at most about 4 KB).
+const MAX_LINK_LEN: usize = 2048;
+
 impl EnrolmentLink {
     /// Reads `pocketbook://enrol?server=...&code=...&pin=...` (any order).
     pub fn parse(link: &str) -> Result<Self, ClientError> {
@@ -83,11 +87,24 @@ impl EnrolmentLink {
             .trim()
             .strip_prefix(crate::tls_pin::ENROLMENT_LINK_PREFIX)
             .ok_or_else(|| bad("it must start with pocketbook://enrol?"))?;
+        if link.len() > MAX_LINK_LEN {
+            return Err(bad(&format!("longer than {MAX_LINK_LEN} bytes")));
+        }
         let (mut server, mut code, mut pins) = (None, None, Vec::new());
+        // A server or code given twice is refused, not resolved: a link
+        // with a second `server=` appended would otherwise send the
+        // officer's code (and then their token) wherever its last one said.
+        let once = |slot: &mut Option<String>, key: &str, value: String| match slot {
+            Some(_) => Err(bad(&format!("{key} given twice"))),
+            None => {
+                *slot = Some(value);
+                Ok(())
+            }
+        };
         for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
             match &*key {
-                "server" => server = Some(value.into_owned()),
-                "code" => code = Some(value.into_owned()),
+                "server" => once(&mut server, "server", value.into_owned())?,
+                "code" => once(&mut code, "code", value.into_owned())?,
                 "pin" => pins.push(Pin::parse(&value).map_err(ClientError::Settings)?),
                 _ => {}
             }
