@@ -146,7 +146,7 @@ pub fn sync_request(data: &[u8]) {
 pub fn enrol_body(data: &[u8]) {
     if let Ok(request) = http::decode::<EnrolRequest>(data) {
         let _ = auth::normalise_code(&request.code);
-        let _: String = request.device_label.chars().take(80).collect();
+        let _ = auth::device_label(&request.device_label);
     }
 }
 

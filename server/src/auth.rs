@@ -61,6 +61,23 @@ pub fn normalise_code(typed: &str) -> Option<String> {
     (out.len() == 10).then_some(out)
 }
 
+/// Longest device label kept, in characters (longer ones are cut).
+pub const MAX_LABEL_CHARS: usize = 80;
+
+/// The label a device gave itself at enrolment, for `admin device list`:
+/// cut to [`MAX_LABEL_CHARS`]; refused (before the code is looked at) when
+/// it holds a control character: a NUL, which PostgreSQL cannot store, or
+/// a terminal escape or line break, which the listing would print to the
+/// admin's terminal as it is. An app sends its handset's model name.
+pub fn device_label(typed: &str) -> Result<String, &'static str> {
+    if typed.chars().any(char::is_control) {
+        return Err(
+            "device_label: control characters are not accepted; send the handset's name as plain text",
+        );
+    }
+    Ok(typed.chars().take(MAX_LABEL_CHARS).collect())
+}
+
 /// A new device token (sent to the device once).
 pub fn new_token() -> String {
     let mut bytes = [0u8; 32];

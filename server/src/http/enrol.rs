@@ -41,24 +41,6 @@ fn refused() -> HttpError {
     )
 }
 
-/// Longest device label kept, in characters (longer ones are cut).
-pub const MAX_LABEL_CHARS: usize = 80;
-
-/// The label a device gave itself, for `admin device list`: cut to
-/// [`MAX_LABEL_CHARS`]; refused (400, before the code is looked at) when
-/// it holds a control character: a NUL, which PostgreSQL cannot store, or
-/// a terminal escape or line break, which the listing would print to the
-/// admin's terminal as it is. An app sends its handset's model name.
-fn device_label(typed: &str) -> Result<String, HttpError> {
-    let label: String = typed.chars().take(MAX_LABEL_CHARS).collect();
-    if typed.chars().any(char::is_control) {
-        return Err(HttpError::malformed(
-            "device_label: control characters are not accepted; send the handset's name as plain text",
-        ));
-    }
-    Ok(label)
-}
-
 pub async fn handle(
     State(state): State<Arc<AppState>>,
     client: Option<Extension<ClientAddr>>,
@@ -71,7 +53,7 @@ pub async fn handle(
             .client_key(client.map(|Extension(ClientAddr(ip))| ip))
     );
     let code = auth::normalise_code(&request.code);
-    let label = device_label(&request.device_label)?;
+    let label = auth::device_label(&request.device_label).map_err(HttpError::malformed)?;
     let token = auth::new_token();
     let now = state.now();
     let device = DeviceRow {
