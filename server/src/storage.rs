@@ -233,7 +233,9 @@ pub struct FeedSlice {
     pub rows: Vec<FeedRow>,
     /// Where the reader may move its cursor: every entry of the audiences
     /// between the cursor and `end` is in `rows`. When nothing was left
-    /// out it is the feed's head (or the cursor, if that is further).
+    /// out it is the feed's head, even when the cursor is further (a store
+    /// restored from a backup older than the device's last sync): the
+    /// reader moves back to it, or it would miss what is written next.
     pub end: u64,
     /// A bound (rows or bytes) cut the slice: there may be more after `end`.
     pub more: bool,

@@ -87,7 +87,13 @@ pub fn feed_page(
             erased: row.erased,
         });
     }
-    page.cursor = page.cursor.max(slice.end);
+    // Unless a bound cut the slice, its end is the head, which is also
+    // where a cursor beyond it (a restored store) is brought back to.
+    page.cursor = if slice.more {
+        page.cursor.max(slice.end)
+    } else {
+        slice.end
+    };
     page.more = slice.more;
     Ok(page)
 }

@@ -564,7 +564,7 @@ pub(super) fn feed_for(
     let end = if more {
         rows.last().map_or(cursor, |r| r.seq)
     } else {
-        cursor.max(head as u64)
+        head as u64
     };
     Ok(FeedSlice {
         rows,

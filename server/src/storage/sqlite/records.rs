@@ -383,7 +383,7 @@ pub(super) fn feed_for(
     let end = if more {
         last.unwrap_or(cursor)
     } else {
-        cursor.max(head as u64)
+        head as u64
     };
     Ok(FeedSlice {
         rows,

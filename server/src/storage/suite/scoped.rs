@@ -106,6 +106,16 @@ pub(crate) fn scoped_reads(store: &dyn Storage) {
         (0, 0, head, false),
         "an idle device reads nothing twice"
     );
+    // A cursor beyond the head (the store was restored from a backup
+    // taken before the device's last sync) is brought back to the head:
+    // kept, the device would never see the entries numbered below it that
+    // the restored store writes next.
+    let beyond = feed_page(store, &pc1, head + 1000, None).unwrap();
+    assert_eq!(
+        (beyond.entries.len(), beyond.cursor, beyond.more),
+        (0, head, false),
+        "a cursor past the head is answered with the head"
+    );
 
     let page = feed_page(store, &ps1, 0, None).unwrap();
     assert_eq!(ids(&page), ["mine", "caused", "colleague"]);
