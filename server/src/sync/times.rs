@@ -166,10 +166,7 @@ pub(super) fn moved_past_making(
     made: &str,
     occurred_at: &str,
 ) -> Result<(), String> {
-    let field = match kind {
-        RecordKind::StopSearch | RecordKind::StopAccount => "datetime",
-        RecordKind::SceneAttendance | RecordKind::HomeBurglary => "call_received",
-    };
+    let field = occurred_field(kind);
     let made = DateTime::parse_from_rfc3339(made);
     let at = DateTime::parse_from_rfc3339(occurred_at);
     match (made, at) {
@@ -178,6 +175,14 @@ pub(super) fn moved_past_making(
             FUTURE_TOLERANCE.num_hours()
         )),
         _ => Ok(()),
+    }
+}
+
+/// The field that holds a kind's encounter or call time.
+fn occurred_field(kind: RecordKind) -> &'static str {
+    match kind {
+        RecordKind::StopSearch | RecordKind::StopAccount => "datetime",
+        RecordKind::SceneAttendance | RecordKind::HomeBurglary => "call_received",
     }
 }
 
@@ -197,10 +202,7 @@ pub(super) fn plausible(
     occurred_at: &str,
     arrival: &Arrival,
 ) -> Result<(), String> {
-    let field = match kind {
-        RecordKind::StopSearch | RecordKind::StopAccount => "datetime",
-        RecordKind::SceneAttendance | RecordKind::HomeBurglary => "call_received",
-    };
+    let field = occurred_field(kind);
     let at = DateTime::parse_from_rfc3339(occurred_at)
         .map_err(|_| time_problem(field))?
         .with_timezone(&Utc);

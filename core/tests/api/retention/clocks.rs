@@ -3,22 +3,25 @@
 
 use super::*;
 
+/// A notebook on a handset whose clock reads two years behind, with one
+/// search made on it; nothing is erased yet (no terms, no server time
+/// heard). Returns the clock and the search's id.
+fn a_search_on_a_clock_two_years_behind(dir: &Path) -> (DeviceClock, String) {
+    let behind = DeviceClock::system();
+    behind.advance(TimeDelta::days(-730));
+    let nb = Notebook::open_with_clock(dir.display().to_string(), officer("PC1"), behind.clone())
+        .unwrap();
+    let search = nb.create_stop_search(stop_search()).unwrap().header.id;
+    assert_eq!(nb.check_retention().unwrap().erased, 0);
+    (behind, search)
+}
+
 #[test]
 fn a_clock_set_back_before_the_first_sync_erases_on_time_while_open_never_early() {
     let dir = tempfile::tempdir().unwrap();
     // A handset whose clock reads two years behind from the start: no
     // server time heard, no terms, nothing erased.
-    let behind = DeviceClock::system();
-    behind.advance(TimeDelta::days(-730));
-    let nb = Notebook::open_with_clock(
-        dir.path().display().to_string(),
-        officer("PC1"),
-        behind.clone(),
-    )
-    .unwrap();
-    let search = nb.create_stop_search(stop_search()).unwrap().header.id;
-    assert_eq!(nb.check_retention().unwrap().erased, 0);
-    drop(nb);
+    let (behind, search) = a_search_on_a_clock_two_years_behind(dir.path());
 
     // The first sync brings the terms and the server's (true) time: "now"
     // for retention is never before it, so the record, made yesterday by
@@ -46,16 +49,7 @@ fn a_clock_set_back_before_the_first_sync_erases_on_time_while_open_never_early(
 #[test]
 fn a_clock_behind_after_a_restart_erases_late_never_early() {
     let dir = tempfile::tempdir().unwrap();
-    let behind = DeviceClock::system();
-    behind.advance(TimeDelta::days(-730));
-    let nb = Notebook::open_with_clock(
-        dir.path().display().to_string(),
-        officer("PC1"),
-        behind.clone(),
-    )
-    .unwrap();
-    let search = nb.create_stop_search(stop_search()).unwrap().header.id;
-    drop(nb);
+    let (behind, search) = a_search_on_a_clock_two_years_behind(dir.path());
     let mut first = answer(vec![]);
     first.server_time = Some(chrono::Utc::now().to_rfc3339());
     sync_with(dir.path(), first);
