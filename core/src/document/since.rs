@@ -79,6 +79,44 @@ impl RecordDoc {
         self.apply(before.clone(), &written).ok().flatten()
     }
 
+    /// The record after a local edit made on `heads_before`, with the
+    /// bytes of the edit's change to store: [`RecordDoc::record_since`]
+    /// and [`RecordDoc::last_local_change`] at once, the change taken from
+    /// the document once rather than encoded for each (no bytes when no
+    /// local change was made).
+    pub fn record_after_local_edit(
+        &mut self,
+        before: &Record,
+        heads_before: &[ChangeHash],
+    ) -> Result<(Record, Option<Vec<u8>>), DocumentError> {
+        let heads = self.doc.get_heads();
+        let Some(change) = self.doc.get_last_local_change() else {
+            return Ok((self.record_since(before, heads_before)?, None));
+        };
+        let bytes = change.raw_bytes().to_vec();
+        // The one change since `heads_before` when it stands on exactly
+        // those heads and is the only head now: then it is what
+        // `get_changes(heads_before)` would give.
+        let mut deps = change.deps().to_vec();
+        let mut expected = heads_before.to_vec();
+        deps.sort();
+        expected.sort();
+        let only = heads == [change.hash()] && deps == expected && !heads_before.is_empty();
+        let record = if only && before.header == self.header {
+            let written = Written::of(std::iter::once(change.decode()));
+            match written {
+                Some(written) => match self.apply(before.clone(), &written) {
+                    Ok(Some(record)) => record,
+                    _ => self.record_in_one_walk()?,
+                },
+                None => self.record_in_one_walk()?,
+            }
+        } else {
+            self.record_since(before, heads_before)?
+        };
+        Ok((record, Some(bytes)))
+    }
+
     /// `record` with what `written` names read from the document.
     fn apply(
         &self,

@@ -13,6 +13,7 @@
 //! own and shared records.
 
 use super::cache::Memo;
+use super::writes::columns_of;
 use super::{Store, StoreError};
 use crate::document::{DocumentError, RecordDoc};
 use crate::model::{Record, RecordHeader};
@@ -78,11 +79,13 @@ impl Store {
         // before with what the edit wrote read from the document (the new
         // entry, the field written), or read whole where that does not
         // apply (`RecordDoc::record_since`).
-        let after = doc.record_since(&before, &heads)?;
+        let (after, change) = doc.record_after_local_edit(&before, &heads)?;
         if let Err(refusal) = rules::check_write(actor, record, &before, &after) {
             return Err(forbidden(refusal.message));
         }
-        self.append_local_change(&mut doc, Some(&after))?;
+        let change =
+            change.ok_or_else(|| DocumentError::Shape("edit produced no change".into()))?;
+        self.append_changes(&mut doc, &change, true, columns_of(&after)?)?;
         let memo = Memo::of(&mut doc, after);
         self.cache.put_with_memo(doc, Some(memo));
         Ok(value)
