@@ -25,6 +25,8 @@ use std::collections::HashSet;
 use automerge::{AutoCommit, ChangeHash, ObjId, ObjType, Prop, ReadDoc, Value, legacy};
 use autosurgeon::{Hydrate, hydrate_prop};
 
+use crate::rules::Edited;
+
 use super::entries::{ATTENDING, NOTE_ENTRIES, PROMISE_ENTRIES, TICK_ENTRIES};
 use super::tree::{Node, Tree, slot};
 use super::{DocumentError, RecordDoc, inner_in, read_conflicts};
@@ -79,19 +81,23 @@ impl RecordDoc {
         self.apply(before.clone(), &written).ok().flatten()
     }
 
-    /// The record after a local edit made on `heads_before`, with the
-    /// bytes of the edit's change to store: [`RecordDoc::record_since`]
-    /// and [`RecordDoc::last_local_change`] at once, the change taken from
-    /// the document once rather than encoded for each (no bytes when no
-    /// local change was made).
+    /// The record after a local edit made on `heads_before` (`before`
+    /// being the record then), with the bytes of the edit's change to
+    /// store: [`RecordDoc::record_since`] and
+    /// [`RecordDoc::last_local_change`] at once, the change taken from the
+    /// document once rather than encoded for each (no bytes when no local
+    /// change was made). An edit that only appended scene actions is
+    /// [`Edited::ActionsAppended`]: `before` itself with the new
+    /// actions pushed, not a copy beside it.
     pub fn record_after_local_edit(
         &mut self,
-        before: &Record,
+        before: Record,
         heads_before: &[ChangeHash],
-    ) -> Result<(Record, Option<Vec<u8>>), DocumentError> {
+    ) -> Result<(Edited, Option<Vec<u8>>), DocumentError> {
         let heads = self.doc.get_heads();
         let Some(change) = self.doc.get_last_local_change() else {
-            return Ok((self.record_since(before, heads_before)?, None));
+            let after = self.record_since(&before, heads_before)?;
+            return Ok((Edited::Whole { before, after }, None));
         };
         let bytes = change.raw_bytes().to_vec();
         // The one change since `heads_before` when it stands on exactly
@@ -102,19 +108,90 @@ impl RecordDoc {
         deps.sort();
         expected.sort();
         let only = heads == [change.hash()] && deps == expected && !heads_before.is_empty();
-        let record = if only && before.header == self.header {
-            let written = Written::of(std::iter::once(change.decode()));
-            match written {
-                Some(written) => match self.apply(before.clone(), &written) {
-                    Ok(Some(record)) => record,
-                    _ => self.record_in_one_walk()?,
-                },
-                None => self.record_in_one_walk()?,
-            }
-        } else {
-            self.record_since(before, heads_before)?
+        if !only || before.header != self.header {
+            let after = self.record_since(&before, heads_before)?;
+            return Ok((Edited::Whole { before, after }, Some(bytes)));
+        }
+        let Some(written) = Written::of(std::iter::once(change.decode())) else {
+            let after = self.record_in_one_walk()?;
+            return Ok((Edited::Whole { before, after }, Some(bytes)));
         };
-        Ok((record, Some(bytes)))
+        let mut record = before;
+        if let Ok(Some(added)) = self.append_actions(&mut record, &written) {
+            return Ok((Edited::ActionsAppended { record, added }, Some(bytes)));
+        }
+        let after = match self.apply(record.clone(), &written) {
+            Ok(Some(after)) => after,
+            _ => self.record_in_one_walk()?,
+        };
+        Ok((
+            Edited::Whole {
+                before: record,
+                after,
+            },
+            Some(bytes),
+        ))
+    }
+
+    /// What [`RecordDoc::apply`] makes of `written` when it only appended
+    /// scene actions to the end of the record's one `actions` list: those
+    /// actions pushed onto `record`, and how many. `None` (and `record`
+    /// untouched) for anything else.
+    fn append_actions(
+        &self,
+        record: &mut Record,
+        written: &Written,
+    ) -> Result<Option<usize>, DocumentError> {
+        let (RecordBody::SceneAttendance { scene } | RecordBody::HomeBurglary { scene }) =
+            &mut record.body
+        else {
+            return Ok(None);
+        };
+        let doc = &self.doc;
+        let Some((_, Op::Insert(_))) = written.ops.first() else {
+            return Ok(None);
+        };
+        let list = &written.ops[0].0;
+        let mut elements: Vec<&ObjId> = Vec::with_capacity(written.ops.len());
+        for (obj, op) in &written.ops {
+            match op {
+                Op::Insert(element) if obj == list => elements.push(element),
+                _ => return Ok(None),
+            }
+        }
+        // The list must be the record's `actions`, held once.
+        let inner = inner_in(doc, self.kind())?;
+        match doc.get_all(&inner, "actions")?.as_slice() {
+            [(Value::Object(ObjType::List), id)] if id == list => {}
+            _ => return Ok(None),
+        }
+        // The new elements are the list's last (as `apply` requires).
+        let len = doc.length(list);
+        let Some(start) = len.checked_sub(elements.len()) else {
+            return Ok(None);
+        };
+        let mut at_end = Vec::with_capacity(elements.len());
+        for item in doc.list_range(list, start..) {
+            if item.conflict || !elements.contains(&&item.id()) {
+                return Ok(None);
+            }
+            at_end.push(item.id());
+        }
+        if at_end.len() != elements.len() {
+            return Ok(None);
+        }
+        let mut tree = Tree::new(doc);
+        let mut actions = Vec::with_capacity(at_end.len());
+        for element in &at_end {
+            walk(&mut tree, doc, element, ObjType::Map)?;
+            actions.push(SceneAction::hydrate_map(&tree, element)?);
+        }
+        let added = actions.len();
+        scene.actions.extend(actions);
+        let conflicts = std::mem::take(&mut record.derived.conflicts);
+        record.derived = record.body.derived();
+        record.derived.conflicts = conflicts;
+        Ok(Some(added))
     }
 
     /// `record` with what `written` names read from the document.
