@@ -20,6 +20,7 @@
 //! read's, only sometimes as slow. `tests` holds the property test of that
 //! equality over random histories of real edits and merges.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 use automerge::{AutoCommit, ChangeHash, ObjId, ObjType, Prop, ReadDoc, Value, legacy};
@@ -28,7 +29,7 @@ use autosurgeon::{Hydrate, hydrate_prop};
 use crate::rules::Edited;
 
 use super::entries::{ATTENDING, NOTE_ENTRIES, PROMISE_ENTRIES, TICK_ENTRIES};
-use super::tree::{Node, Tree, slot};
+use super::tree::{Node, Slot, Tree, slot};
 use super::{DocumentError, RecordDoc, inner_in, read_conflicts};
 use crate::model::{
     NoteEntry, PromiseEntry, Receipt, Record, RecordBody, SceneAction, StoredNote, Tick,
@@ -181,9 +182,14 @@ impl RecordDoc {
             return Ok(None);
         }
         let mut tree = Tree::new(doc);
+        if !written.made_maps(&mut tree, &at_end) {
+            tree = Tree::new(doc);
+            for element in &at_end {
+                walk(&mut tree, doc, element, ObjType::Map)?;
+            }
+        }
         let mut actions = Vec::with_capacity(at_end.len());
         for element in &at_end {
-            walk(&mut tree, doc, element, ObjType::Map)?;
             actions.push(SceneAction::hydrate_map(&tree, element)?);
         }
         let added = actions.len();
@@ -374,6 +380,20 @@ enum Op {
 /// are read with those objects).
 struct Written {
     ops: Vec<(ObjId, Op)>,
+    /// The operations inside objects the changes made, which hold what
+    /// those objects hold.
+    inside: Vec<Inside>,
+}
+
+/// One operation inside an object the changes made.
+struct Inside {
+    obj: ObjId,
+    /// The key written (`None`: an element of a list).
+    key: Option<String>,
+    value: Value<'static>,
+    id: ObjId,
+    /// Whether it overwrote nothing.
+    fresh: bool,
 }
 
 impl Written {
@@ -383,6 +403,7 @@ impl Written {
     fn of(changes: impl Iterator<Item = legacy::Change>) -> Option<Written> {
         let mut made: HashSet<ObjId> = HashSet::new();
         let mut ops = Vec::new();
+        let mut inside = Vec::new();
         for change in changes {
             let start = change.start_op.get();
             for (at, op) in change.operations.into_iter().enumerate() {
@@ -402,6 +423,20 @@ impl Written {
                     made.insert(id.clone());
                 }
                 if made.contains(&obj) {
+                    inside.push(Inside {
+                        key: match &op.key {
+                            legacy::Key::Map(key) => Some(key.to_string()),
+                            legacy::Key::Seq(_) => None,
+                        },
+                        value: match op.action {
+                            legacy::OpType::Make(ty) => Value::Object(ty),
+                            legacy::OpType::Put(value) => Value::Scalar(Cow::Owned(value)),
+                            _ => return None,
+                        },
+                        fresh: op.pred.is_empty() && !op.insert,
+                        obj,
+                        id,
+                    });
                     continue;
                 }
                 match (op.key, op.insert, &op.action) {
@@ -415,7 +450,49 @@ impl Written {
                 }
             }
         }
-        Some(Written { ops })
+        Some(Written { ops, inside })
+    }
+}
+
+impl Written {
+    /// Records in `tree` the maps `elements` and every map under them, as
+    /// the changes' own operations wrote them, when those are all they
+    /// hold: every key written once, overwriting nothing, and nothing but
+    /// maps and scalars (a fresh map's content is then exactly its
+    /// operations, as a walk of the document would read it; nothing else
+    /// can have written into objects the changes made, the changes being
+    /// all there is since). `false` where that does not hold: `walk` the
+    /// document then.
+    fn made_maps(&self, tree: &mut Tree<'_>, elements: &[ObjId]) -> bool {
+        let mut maps: Vec<(ObjId, Vec<(String, Slot)>)> =
+            elements.iter().map(|e| (e.clone(), Vec::new())).collect();
+        for op in &self.inside {
+            let (Some(key), true) = (&op.key, op.fresh) else {
+                return false;
+            };
+            match op.value {
+                Value::Object(ObjType::Map) => maps.push((op.id.clone(), Vec::new())),
+                Value::Object(_) => return false,
+                Value::Scalar(_) => {}
+            }
+            let Some((_, keys)) = maps.iter_mut().find(|(id, _)| *id == op.obj) else {
+                return false;
+            };
+            if keys.iter().any(|(k, _)| k == key) {
+                return false;
+            }
+            keys.push((
+                key.clone(),
+                Slot {
+                    winner: (op.value.clone(), op.id.clone()),
+                    all: None,
+                },
+            ));
+        }
+        for (id, keys) in maps {
+            tree.insert(id, Node::Map(keys));
+        }
+        true
     }
 }
 
