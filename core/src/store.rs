@@ -45,7 +45,7 @@ pub use schema::{APPLICATION_ID, CURRENT_VERSION};
 pub use sync_state::{
     AppliedPage, Credentials, PROGRESS_EVERY, PROGRESS_EVERY_RECORDS, PendingPush,
 };
-use writes::{columns_of, compaction_threshold, insert_record, write_changes, write_changes_with};
+use writes::{compaction_threshold, insert_record, write_changes, write_changes_with};
 
 /// File name of the store inside the notebook directory.
 pub const STORE_FILE: &str = "pocketbook.db";
@@ -264,7 +264,8 @@ impl Store {
     pub fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self
             .conn
-            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+            .query_row([key], |r| r.get(0))
             .optional()?)
     }
 
@@ -312,7 +313,7 @@ impl Store {
         let before = doc.heads();
         let result = edit(&mut doc).map_err(StoreError::from).and_then(|value| {
             if doc.heads() != before {
-                self.append_local_change(&mut doc, None)?;
+                self.append_local_change(&mut doc)?;
             }
             Ok(value)
         });
@@ -322,21 +323,12 @@ impl Store {
         result
     }
 
-    /// Appends the change the last local edit made; `after` is the record
-    /// after it when the caller read it (its index columns are taken from
-    /// it rather than read from the document again).
-    fn append_local_change(
-        &mut self,
-        doc: &mut RecordDoc,
-        after: Option<&Record>,
-    ) -> Result<(), StoreError> {
+    /// Appends the change the last local edit made.
+    fn append_local_change(&mut self, doc: &mut RecordDoc) -> Result<(), StoreError> {
         let change = doc
             .last_local_change()
             .ok_or_else(|| DocumentError::Shape("edit produced no change".into()))?;
-        let columns = match after {
-            Some(record) => columns_of(record)?,
-            None => doc.index_columns()?,
-        };
+        let columns = doc.index_columns()?;
         self.append_changes(doc, &change, true, columns)
     }
 

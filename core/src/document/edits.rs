@@ -4,6 +4,8 @@
 //! the offence category, a promise entry or its correction, the receipt) as one targeted Automerge change, validated before it is
 //! committed, so its change is small and nothing is rewritten.
 
+use std::collections::HashMap;
+
 use super::*;
 
 impl RecordDoc {
@@ -29,7 +31,10 @@ impl RecordDoc {
         if at >= MAX_ACTIONS {
             return Err(full("actions", MAX_ACTIONS));
         }
-        autosurgeon::reconcile::reconcile_insert(&mut self.doc, actions, at, &action)?;
+        if let Err(e) = insert_action(&mut self.doc, &actions, at, &action) {
+            self.doc.rollback();
+            return Err(e.into());
+        }
         self.commit("add-action");
         Ok(action.id)
     }
@@ -348,6 +353,90 @@ impl RecordDoc {
     }
 }
 
+/// Writes a scene action as a new map at `at` of the actions list: the
+/// map `autosurgeon::reconcile_insert` makes for a [`SceneAction`] (the
+/// same keys, value types and nesting: `id`, `recorded_by`,
+/// `recorded_at`, and `detail` holding one map under the variant's name),
+/// written as one Automerge batch. Reconciling put each value on its own
+/// (one splice of the document's columns per value, and a lookup of each
+/// key of the fresh map before writing it), most of an edit's cost; the
+/// batch splices the whole map in at once. The operations differ in order
+/// and ids from the reconciled ones, the document they make does not. The
+/// destructuring names every field, so a field added to the model fails
+/// to compile here rather than going unwritten; `direct_put_tests` below
+/// checks the document and the record read against reconciling.
+fn insert_action(
+    doc: &mut AutoCommit,
+    actions: &ObjId,
+    at: usize,
+    action: &SceneAction,
+) -> Result<(), automerge::AutomergeError> {
+    use automerge::hydrate::Value as H;
+    let map = |entries: Vec<(&str, H)>| H::from(entries.into_iter().collect::<HashMap<_, _>>());
+    let SceneAction {
+        id,
+        recorded_by,
+        recorded_at,
+        detail,
+    } = action;
+    let (variant, fields) = match detail {
+        ActionDetail::EvidenceCollected {
+            what,
+            where_found,
+            exhibit_number,
+        } => (
+            "EvidenceCollected",
+            vec![
+                ("what", H::from(what.as_str())),
+                ("where_found", H::from(where_found.as_str())),
+                ("exhibit_number", H::from(exhibit_number.as_str())),
+            ],
+        ),
+        ActionDetail::SuspectDescription {
+            description,
+            circulated,
+        } => (
+            "SuspectDescription",
+            vec![
+                ("description", H::from(description.as_str())),
+                ("circulated", H::scalar(*circulated)),
+            ],
+        ),
+        ActionDetail::Search {
+            area,
+            victim_pointed_out_suspect,
+        } => (
+            "Search",
+            vec![
+                ("area", H::from(area.as_str())),
+                (
+                    "victim_pointed_out_suspect",
+                    H::scalar(*victim_pointed_out_suspect),
+                ),
+            ],
+        ),
+        ActionDetail::Witness {
+            found,
+            contact_details,
+        } => (
+            "Witness",
+            vec![
+                ("found", H::scalar(*found)),
+                ("contact_details", H::from(contact_details.as_str())),
+            ],
+        ),
+        ActionDetail::Note { text } => ("Note", vec![("text", H::from(text.as_str()))]),
+    };
+    let value = map(vec![
+        ("id", H::from(id.as_str())),
+        ("recorded_by", H::from(recorded_by.as_str())),
+        ("recorded_at", H::from(recorded_at.as_str())),
+        ("detail", map(vec![(variant, map(fields))])),
+    ]);
+    doc.batch_create_object(actions, at, &value, true)?;
+    Ok(())
+}
+
 /// A time given to an edit, as a record's time field; `field` names it
 /// when it is refused.
 fn time(field: &str, text: &str) -> Result<Timestamp, DocumentError> {
@@ -365,4 +454,187 @@ fn full(field: &str, bound: usize) -> DocumentError {
         field: field.into(),
         problem: format!("the record already holds {bound}, the most it may"),
     }])
+}
+
+/// [`insert_action`] against the autosurgeon reconcile it replaced: the
+/// same document (every key, value and type, as Automerge hydrates it)
+/// and the same record read, for every kind of action, after the change
+/// is stored and loaded again as the store does; and devices on either
+/// code converge on the record both would read.
+#[cfg(test)]
+mod direct_put_tests {
+    use automerge::{ActorId, ROOT};
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::model::{Officer, SceneAttendance, SceneInput};
+
+    fn actor(n: u8) -> ActorId {
+        ActorId::from(vec![n; 16])
+    }
+
+    pub(super) fn scene_doc() -> RecordDoc {
+        let input: SceneInput = serde_json::from_value(serde_json::json!({
+            "reasons": ["crime in progress"],
+            "grade": "priority",
+            "call_received": "2026-11-02T10:00:00Z",
+            "location": { "street": "12 Acacia Avenue" },
+            "notes": "First note"
+        }))
+        .unwrap();
+        let header = RecordHeader {
+            id: "0190a0a0-0000-7000-8000-000000000007".into(),
+            kind: RecordKind::SceneAttendance,
+            reference: "REF".into(),
+            created_at: Timestamp::parse("2026-11-02T10:01:00Z").unwrap(),
+            author: Officer {
+                shoulder_number: "PC1".into(),
+                name: "Name".into(),
+                station: "Lewisham".into(),
+            },
+        };
+        let body = RecordBody::SceneAttendance {
+            scene: SceneAttendance::from_input(input),
+        };
+        RecordDoc::create(header, &body, actor(9)).unwrap()
+    }
+
+    fn detail() -> impl Strategy<Value = ActionDetail> {
+        let text = "[a-zA-Z0-9 ,.;é'\"-]{0,40}";
+        prop_oneof![
+            (text, text, text).prop_map(|(what, where_found, exhibit_number)| {
+                ActionDetail::EvidenceCollected {
+                    what,
+                    where_found,
+                    exhibit_number,
+                }
+            }),
+            (text, any::<bool>()).prop_map(|(description, circulated)| {
+                ActionDetail::SuspectDescription {
+                    description,
+                    circulated,
+                }
+            }),
+            (text, any::<bool>()).prop_map(|(area, victim_pointed_out_suspect)| {
+                ActionDetail::Search {
+                    area,
+                    victim_pointed_out_suspect,
+                }
+            }),
+            (any::<bool>(), text).prop_map(|(found, contact_details)| ActionDetail::Witness {
+                found,
+                contact_details,
+            }),
+            text.prop_map(|text| ActionDetail::Note { text }),
+        ]
+    }
+
+    fn action(detail: ActionDetail, n: u32) -> SceneAction {
+        SceneAction {
+            id: format!("0190a0a0-0000-7000-8000-{n:012}"),
+            recorded_by: format!("PC{}", n % 7),
+            recorded_at: Timestamp::parse(&format!("2026-11-02T10:{:02}:00Z", n % 60)).unwrap(),
+            detail,
+        }
+    }
+
+    /// The code before `insert_action`: autosurgeon's reconcile.
+    fn reconciled(doc: &mut RecordDoc, action: &SceneAction) {
+        let inner = doc.inner_obj().unwrap();
+        let actions = doc.child(&inner, "actions", ObjType::List).unwrap();
+        let at = doc.doc.length(&actions);
+        autosurgeon::reconcile::reconcile_insert(&mut doc.doc, actions, at, action).unwrap();
+        doc.commit("add-action");
+    }
+
+    /// What `add_action` does now.
+    fn batched(doc: &mut RecordDoc, action: &SceneAction) {
+        let inner = doc.inner_obj().unwrap();
+        let actions = doc.child(&inner, "actions", ObjType::List).unwrap();
+        let at = doc.doc.length(&actions);
+        insert_action(&mut doc.doc, &actions, at, action).unwrap();
+        doc.commit("add-action");
+    }
+
+    /// The whole document as Automerge hydrates it: every key, value and
+    /// type, no operation ids.
+    fn tree(doc: &RecordDoc) -> automerge::hydrate::Value {
+        doc.doc.hydrate(ROOT, None).unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn a_batched_action_is_the_document_reconcile_makes(
+            details in proptest::collection::vec(detail(), 1..6),
+        ) {
+            let mut base = scene_doc();
+            let mut old = base.fork(actor(1));
+            let mut new = base.fork(actor(1));
+            // A copy that only gets the change bytes, as the store appends
+            // and reloads them.
+            let mut stored = RecordDoc::load(&base.save(), actor(1)).unwrap();
+            for (n, detail) in details.into_iter().enumerate() {
+                let action = action(detail, n as u32);
+                reconciled(&mut old, &action);
+                batched(&mut new, &action);
+                stored.apply_changes(&new.last_local_change().unwrap()).unwrap();
+                prop_assert_eq!(tree(&old), tree(&new));
+                let record = new.record().unwrap();
+                prop_assert_eq!(&old.record().unwrap(), &record);
+                prop_assert_eq!(&new.record_in_one_walk().unwrap(), &record);
+                prop_assert_eq!(&stored.record().unwrap(), &record);
+                prop_assert_eq!(record.body.scene().unwrap().actions.last(), Some(&action));
+                new.check_schema().unwrap();
+            }
+            let reloaded = RecordDoc::load(&new.save(), actor(1)).unwrap();
+            prop_assert_eq!(tree(&reloaded), tree(&old));
+        }
+
+        #[test]
+        fn devices_on_the_old_and_the_new_code_converge(
+            mine in proptest::collection::vec(detail(), 1..5),
+            theirs in proptest::collection::vec(detail(), 1..5),
+        ) {
+            // Device 1 runs the old code, device 2 the new (`add_action`
+            // itself for its last action); a pair both on the old code
+            // making the same actions is the reference.
+            let mut base = scene_doc();
+            let (mut old, mut new) = (base.fork(actor(1)), base.fork(actor(2)));
+            let (mut ref1, mut ref2) = (base.fork(actor(1)), base.fork(actor(2)));
+            for (n, detail) in mine.into_iter().enumerate() {
+                let action = action(detail, n as u32);
+                reconciled(&mut old, &action);
+                reconciled(&mut ref1, &action);
+            }
+            for (n, detail) in theirs.into_iter().enumerate() {
+                let action = action(detail, 100 + n as u32);
+                batched(&mut new, &action);
+                reconciled(&mut ref2, &action);
+            }
+            new.add_action(
+                ActionDetail::Note { text: "Last".into() },
+                "PC2",
+                "2026-11-02T11:00:00Z",
+            )
+            .unwrap();
+            let written = new.record().unwrap();
+            let last = written.body.scene().unwrap().actions.last().unwrap().clone();
+            reconciled(&mut ref2, &last);
+            // Each merges the other's changes, as sync brings them.
+            let (mut old_copy, mut new_copy) = (old.fork(actor(3)), new.fork(actor(4)));
+            old.merge(&mut new_copy).unwrap();
+            new.merge(&mut old_copy).unwrap();
+            let (mut r1, mut r2) = (ref1.fork(actor(5)), ref2.fork(actor(6)));
+            ref1.merge(&mut r2).unwrap();
+            ref2.merge(&mut r1).unwrap();
+            let merged = old.record().unwrap();
+            prop_assert_eq!(&merged, &new.record().unwrap());
+            prop_assert_eq!(&merged, &ref1.record().unwrap());
+            prop_assert_eq!(&merged, &ref2.record().unwrap());
+            prop_assert_eq!(tree(&old), tree(&ref1));
+            prop_assert_eq!(tree(&new), tree(&ref2));
+        }
+    }
 }

@@ -20,13 +20,16 @@
 //! read's, only sometimes as slow. `tests` holds the property test of that
 //! equality over random histories of real edits and merges.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 use automerge::{AutoCommit, ChangeHash, ObjId, ObjType, Prop, ReadDoc, Value, legacy};
 use autosurgeon::{Hydrate, hydrate_prop};
 
+use crate::rules::Edited;
+
 use super::entries::{ATTENDING, NOTE_ENTRIES, PROMISE_ENTRIES, TICK_ENTRIES};
-use super::tree::{Node, Tree, slot};
+use super::tree::{Node, Slot, Tree, slot};
 use super::{DocumentError, RecordDoc, inner_in, read_conflicts};
 use crate::model::{
     NoteEntry, PromiseEntry, Receipt, Record, RecordBody, SceneAction, StoredNote, Tick,
@@ -77,6 +80,124 @@ impl RecordDoc {
         let changes = self.doc.get_changes(heads_before);
         let written = Written::of(changes.iter().map(|c| c.decode()))?;
         self.apply(before.clone(), &written).ok().flatten()
+    }
+
+    /// The record after a local edit made on `heads_before` (`before`
+    /// being the record then), with the bytes of the edit's change to
+    /// store: [`RecordDoc::record_since`] and
+    /// [`RecordDoc::last_local_change`] at once, the change taken from the
+    /// document once rather than encoded for each (no bytes when no local
+    /// change was made). An edit that only appended scene actions is
+    /// [`Edited::ActionsAppended`]: `before` itself with the new
+    /// actions pushed, not a copy beside it.
+    pub fn record_after_local_edit(
+        &mut self,
+        before: Record,
+        heads_before: &[ChangeHash],
+    ) -> Result<(Edited, Option<Vec<u8>>), DocumentError> {
+        let heads = self.doc.get_heads();
+        let Some(change) = self.doc.get_last_local_change() else {
+            let after = self.record_since(&before, heads_before)?;
+            return Ok((Edited::Whole { before, after }, None));
+        };
+        let bytes = change.raw_bytes().to_vec();
+        // The one change since `heads_before` when it stands on exactly
+        // those heads and is the only head now: then it is what
+        // `get_changes(heads_before)` would give.
+        let mut deps = change.deps().to_vec();
+        let mut expected = heads_before.to_vec();
+        deps.sort();
+        expected.sort();
+        let only = heads == [change.hash()] && deps == expected && !heads_before.is_empty();
+        if !only || before.header != self.header {
+            let after = self.record_since(&before, heads_before)?;
+            return Ok((Edited::Whole { before, after }, Some(bytes)));
+        }
+        let Some(written) = Written::of(std::iter::once(change.decode())) else {
+            let after = self.record_in_one_walk()?;
+            return Ok((Edited::Whole { before, after }, Some(bytes)));
+        };
+        let mut record = before;
+        if let Ok(Some(added)) = self.append_actions(&mut record, &written) {
+            return Ok((Edited::ActionsAppended { record, added }, Some(bytes)));
+        }
+        let after = match self.apply(record.clone(), &written) {
+            Ok(Some(after)) => after,
+            _ => self.record_in_one_walk()?,
+        };
+        Ok((
+            Edited::Whole {
+                before: record,
+                after,
+            },
+            Some(bytes),
+        ))
+    }
+
+    /// What [`RecordDoc::apply`] makes of `written` when it only appended
+    /// scene actions to the end of the record's one `actions` list: those
+    /// actions pushed onto `record`, and how many. `None` (and `record`
+    /// untouched) for anything else.
+    fn append_actions(
+        &self,
+        record: &mut Record,
+        written: &Written,
+    ) -> Result<Option<usize>, DocumentError> {
+        let (RecordBody::SceneAttendance { scene } | RecordBody::HomeBurglary { scene }) =
+            &mut record.body
+        else {
+            return Ok(None);
+        };
+        let doc = &self.doc;
+        let Some((_, Op::Insert(_))) = written.ops.first() else {
+            return Ok(None);
+        };
+        let list = &written.ops[0].0;
+        let mut elements: Vec<&ObjId> = Vec::with_capacity(written.ops.len());
+        for (obj, op) in &written.ops {
+            match op {
+                Op::Insert(element) if obj == list => elements.push(element),
+                _ => return Ok(None),
+            }
+        }
+        // The list must be the record's `actions`, held once.
+        let inner = inner_in(doc, self.kind())?;
+        match doc.get_all(&inner, "actions")?.as_slice() {
+            [(Value::Object(ObjType::List), id)] if id == list => {}
+            _ => return Ok(None),
+        }
+        // The new elements are the list's last (as `apply` requires).
+        let len = doc.length(list);
+        let Some(start) = len.checked_sub(elements.len()) else {
+            return Ok(None);
+        };
+        let mut at_end = Vec::with_capacity(elements.len());
+        for item in doc.list_range(list, start..) {
+            if item.conflict || !elements.contains(&&item.id()) {
+                return Ok(None);
+            }
+            at_end.push(item.id());
+        }
+        if at_end.len() != elements.len() {
+            return Ok(None);
+        }
+        let mut tree = Tree::new(doc);
+        if !written.made_maps(&mut tree, &at_end) {
+            tree = Tree::new(doc);
+            for element in &at_end {
+                walk(&mut tree, doc, element, ObjType::Map)?;
+            }
+        }
+        let mut actions = Vec::with_capacity(at_end.len());
+        for element in &at_end {
+            actions.push(SceneAction::hydrate_map(&tree, element)?);
+        }
+        let added = actions.len();
+        scene.actions.extend(actions);
+        let conflicts = std::mem::take(&mut record.derived.conflicts);
+        record.derived = record.body.derived();
+        record.derived.conflicts = conflicts;
+        Ok(Some(added))
     }
 
     /// `record` with what `written` names read from the document.
@@ -259,6 +380,20 @@ enum Op {
 /// are read with those objects).
 struct Written {
     ops: Vec<(ObjId, Op)>,
+    /// The operations inside objects the changes made, which hold what
+    /// those objects hold.
+    inside: Vec<Inside>,
+}
+
+/// One operation inside an object the changes made.
+struct Inside {
+    obj: ObjId,
+    /// The key written (`None`: an element of a list).
+    key: Option<String>,
+    value: Value<'static>,
+    id: ObjId,
+    /// Whether it overwrote nothing.
+    fresh: bool,
 }
 
 impl Written {
@@ -268,6 +403,7 @@ impl Written {
     fn of(changes: impl Iterator<Item = legacy::Change>) -> Option<Written> {
         let mut made: HashSet<ObjId> = HashSet::new();
         let mut ops = Vec::new();
+        let mut inside = Vec::new();
         for change in changes {
             let start = change.start_op.get();
             for (at, op) in change.operations.into_iter().enumerate() {
@@ -287,6 +423,20 @@ impl Written {
                     made.insert(id.clone());
                 }
                 if made.contains(&obj) {
+                    inside.push(Inside {
+                        key: match &op.key {
+                            legacy::Key::Map(key) => Some(key.to_string()),
+                            legacy::Key::Seq(_) => None,
+                        },
+                        value: match op.action {
+                            legacy::OpType::Make(ty) => Value::Object(ty),
+                            legacy::OpType::Put(value) => Value::Scalar(Cow::Owned(value)),
+                            _ => return None,
+                        },
+                        fresh: op.pred.is_empty() && !op.insert,
+                        obj,
+                        id,
+                    });
                     continue;
                 }
                 match (op.key, op.insert, &op.action) {
@@ -300,7 +450,49 @@ impl Written {
                 }
             }
         }
-        Some(Written { ops })
+        Some(Written { ops, inside })
+    }
+}
+
+impl Written {
+    /// Records in `tree` the maps `elements` and every map under them, as
+    /// the changes' own operations wrote them, when those are all they
+    /// hold: every key written once, overwriting nothing, and nothing but
+    /// maps and scalars (a fresh map's content is then exactly its
+    /// operations, as a walk of the document would read it; nothing else
+    /// can have written into objects the changes made, the changes being
+    /// all there is since). `false` where that does not hold: `walk` the
+    /// document then.
+    fn made_maps(&self, tree: &mut Tree<'_>, elements: &[ObjId]) -> bool {
+        let mut maps: Vec<(ObjId, Vec<(String, Slot)>)> =
+            elements.iter().map(|e| (e.clone(), Vec::new())).collect();
+        for op in &self.inside {
+            let (Some(key), true) = (&op.key, op.fresh) else {
+                return false;
+            };
+            match op.value {
+                Value::Object(ObjType::Map) => maps.push((op.id.clone(), Vec::new())),
+                Value::Object(_) => return false,
+                Value::Scalar(_) => {}
+            }
+            let Some((_, keys)) = maps.iter_mut().find(|(id, _)| *id == op.obj) else {
+                return false;
+            };
+            if keys.iter().any(|(k, _)| k == key) {
+                return false;
+            }
+            keys.push((
+                key.clone(),
+                Slot {
+                    winner: (op.value.clone(), op.id.clone()),
+                    all: None,
+                },
+            ));
+        }
+        for (id, keys) in maps {
+            tree.insert(id, Node::Map(keys));
+        }
+        true
     }
 }
 

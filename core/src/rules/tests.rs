@@ -284,3 +284,78 @@ fn an_encounter_is_frozen_once_its_receipt_is_recorded() {
     search_mut(&mut after).receipt = None;
     assert_eq!(refused(&before, &after, AUTHOR).field, "receipt");
 }
+
+mod appended_actions {
+    //! [`writes::check_appended_actions`] gives [`check_write`]'s answer
+    //! on every write that appends scene actions: by the author, a
+    //! colleague attending, another officer, a supervisor or staff of
+    //! the station; new actions in the writer's or another's name, with
+    //! ids new or already held (same content or not); and records whose
+    //! lists already hold an id twice.
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::rules::scope::{Actor, RecordScope, Role};
+
+    /// An entry id from a small pool, so ids repeat now and then.
+    fn id() -> impl Strategy<Value = String> {
+        (0..6u8).prop_map(|n| format!("e{n}"))
+    }
+
+    fn by() -> impl Strategy<Value = String> {
+        prop_oneof![3 => Just(AUTHOR.to_string()), 1 => Just(COLLEAGUE.to_string()), 1 => Just("PC9".to_string())]
+    }
+
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![Just("Text".to_string()), Just("Other".to_string())]
+    }
+
+    fn an_action() -> impl Strategy<Value = SceneAction> {
+        (id(), by(), text()).prop_map(|(id, by, text)| SceneAction {
+            detail: ActionDetail::Note { text },
+            ..action(&id, &by)
+        })
+    }
+
+    fn role() -> impl Strategy<Value = Role> {
+        prop_oneof![
+            Just(Role::Officer),
+            Just(Role::Supervisor),
+            Just(Role::Staff),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn the_answer_is_check_writes(
+            held in proptest::collection::vec(an_action(), 0..5),
+            added in proptest::collection::vec(an_action(), 0..4),
+            ticks in proptest::collection::vec((id(), by()), 0..3),
+            notes in proptest::collection::vec((id(), by(), text()), 0..3),
+            writer in by(),
+            role in role(),
+            station in prop_oneof![Just("Lewisham"), Just("Brixton")],
+        ) {
+            let mut before = scene_record();
+            let scene = scene_mut(&mut before);
+            scene.actions = held;
+            scene.checklist = ticks.iter().map(|(id, by)| tick(id, by)).collect();
+            scene.notes = notes
+                .iter()
+                .map(|(id, by, text)| NoteEntry { text: text.clone(), ..note(id, by, None) })
+                .collect();
+            let mut after = before.clone();
+            scene_mut(&mut after).actions.extend(added.iter().cloned());
+            let actor = Actor { shoulder_number: &writer, role, station };
+            let readers = [COLLEAGUE.to_string()];
+            let scope = RecordScope { author: AUTHOR, station: "Lewisham", readers: &readers };
+            prop_assert_eq!(
+                writes::check_appended_actions(actor, scope, &after, added.len()),
+                check_write(actor, scope, &before, &after)
+            );
+        }
+    }
+}

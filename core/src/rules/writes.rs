@@ -19,8 +19,8 @@
 use std::collections::HashSet;
 
 use super::scope::{Actor, RecordScope, Role, may_change};
-use super::{EditRefusal, check_edit_adding, refuse};
-use crate::model::{PromiseEntry, PromiseEntryKind, Record, RecordBody};
+use super::{EditRefusal, check_edit_adding, check_entries, refuse};
+use crate::model::{NoteEntry, PromiseEntry, PromiseEntryKind, Record, RecordBody};
 
 /// Whether `actor` may add a promise entry of `kind` to the record.
 pub fn may_add_entry(actor: Actor<'_>, record: RecordScope<'_>, kind: PromiseEntryKind) -> bool {
@@ -123,17 +123,146 @@ pub fn check_write(
             .retain(|e| known.contains(e.id.as_str()));
     }
     if stripped != before.body {
-        return Err(refuse(
-            "record",
-            None,
-            "this record is read-only for you: only its author and the officers attending may change it (you may add the promise entries your role allows)".into(),
-        ));
+        return Err(refuse("record", None, READ_ONLY.into()));
     }
     Ok(Write {
         new_entries,
         entries_only: true,
     })
 }
+
+/// [`check_write`] for a write that appended the last `added` scene
+/// actions of `after` (a scene or burglary record) and changed nothing
+/// else: the same answer as `check_write(actor, scope, before, after)`,
+/// `before` being `after` without those actions, without `before` having
+/// to be built. The device store checks its own appends this way
+/// (`core/src/store/checked.rs`); `rules::tests` holds the check of both
+/// answers against each other.
+///
+/// Each list the write did not touch is checked against itself, as
+/// [`check_write`] finds it in both records (an entry id held twice with
+/// different content is refused there too); the actions against the
+/// actions before the new ones. No promise entry is new, so a writer who
+/// may not otherwise change the record is refused, as the comparison of
+/// the rest of the record does in [`check_write`].
+pub(crate) fn check_appended_actions(
+    actor: Actor<'_>,
+    scope: RecordScope<'_>,
+    after: &Record,
+    added: usize,
+) -> Result<Write, EditRefusal> {
+    if !may_write(actor, scope) {
+        return Err(refuse(
+            "record",
+            None,
+            "you may not change this record".into(),
+        ));
+    }
+    let editor = actor.shoulder_number;
+    let notes = after.body.notes();
+    check_entries(
+        "notes",
+        "note entry",
+        notes,
+        notes,
+        editor,
+        |e: &NoteEntry| e.id.as_str(),
+        |e| e.written_by.as_str(),
+        NoteEntry::same_entry,
+    )?;
+    if let Some(scene) = after.body.scene() {
+        let actions = scene.actions.as_slice();
+        let before = &actions[..actions.len().saturating_sub(added)];
+        check_entries(
+            "actions",
+            "scene action",
+            before,
+            actions,
+            editor,
+            |a| a.id.as_str(),
+            |a| a.recorded_by.as_str(),
+            |a, b| a == b,
+        )?;
+        let promises = scene.promise_entries.as_slice();
+        check_entries(
+            "promise_entries",
+            "promise entry",
+            promises,
+            promises,
+            editor,
+            |e| e.id.as_str(),
+            |e| e.made_by.as_str(),
+            |a, b| a == b,
+        )?;
+        let ticks = scene.checklist.as_slice();
+        check_entries(
+            "checklist",
+            "tick",
+            ticks,
+            ticks,
+            editor,
+            |t| t.id.as_str(),
+            |t| t.ticked_by.as_str(),
+            |a, b| a == b,
+        )?;
+    }
+    if may_change(actor, scope) {
+        return Ok(Write {
+            new_entries: Vec::new(),
+            entries_only: false,
+        });
+    }
+    if added > 0 {
+        return Err(refuse("record", None, READ_ONLY.into()));
+    }
+    Ok(Write {
+        new_entries: Vec::new(),
+        entries_only: true,
+    })
+}
+
+/// A record before and after a write, as the device store hands it to
+/// the rule: whole records both, or (a write that only appended scene
+/// actions) the record after and how many actions it appended, the record
+/// before being the same without them.
+#[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)] // made and moved once per edit
+pub enum Edited {
+    ActionsAppended { record: Record, added: usize },
+    Whole { before: Record, after: Record },
+}
+
+impl Edited {
+    /// [`check_write`] on this write (for appended actions, through
+    /// [`check_appended_actions`], the same answer).
+    pub fn check(&self, actor: Actor<'_>, scope: RecordScope<'_>) -> Result<Write, EditRefusal> {
+        match self {
+            Edited::ActionsAppended { record, added } => {
+                check_appended_actions(actor, scope, record, *added)
+            }
+            Edited::Whole { before, after } => check_write(actor, scope, before, after),
+        }
+    }
+
+    /// The record after the write.
+    pub fn after(&self) -> &Record {
+        match self {
+            Edited::ActionsAppended { record, .. } => record,
+            Edited::Whole { after, .. } => after,
+        }
+    }
+
+    /// The record after the write, owned.
+    pub fn into_after(self) -> Record {
+        match self {
+            Edited::ActionsAppended { record, .. } => record,
+            Edited::Whole { after, .. } => after,
+        }
+    }
+}
+
+/// The refusal of a change by someone who may only add promise entries.
+const READ_ONLY: &str = "this record is read-only for you: only its author and the officers attending may change it (you may add the promise entries your role allows)";
 
 fn entries(body: &RecordBody) -> &[PromiseEntry] {
     body.scene()

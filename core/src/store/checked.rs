@@ -13,6 +13,7 @@
 //! own and shared records.
 
 use super::cache::Memo;
+use super::writes::columns_of;
 use super::{Store, StoreError};
 use crate::document::{DocumentError, RecordDoc};
 use crate::model::{Record, RecordHeader};
@@ -46,12 +47,14 @@ impl Store {
             }
         };
         let record = scope_of(&before);
+        let station = access
+            .as_ref()
+            .map_or(&before.header.author.station, |a| &a.station)
+            .clone();
         let actor = Actor {
             shoulder_number: editor,
             role,
-            station: access
-                .as_ref()
-                .map_or(before.header.author.station.as_str(), |a| &a.station),
+            station: &station,
         };
         if !rules::may_write(actor, record) {
             let refusal = forbidden(if rules::may_see(actor, record) {
@@ -73,17 +76,25 @@ impl Store {
             self.cache.put_with_memo(doc, Some(memo));
             return Ok(value);
         }
-        // The whole record after the edit against the whole record before
-        // it: the rule the server runs. The record after is the record
-        // before with what the edit wrote read from the document (the new
-        // entry, the field written), or read whole where that does not
-        // apply (`RecordDoc::record_since`).
-        let after = doc.record_since(&before, &heads)?;
-        if let Err(refusal) = rules::check_write(actor, record, &before, &after) {
+        // The record after the edit against the record before it: the
+        // rule the server runs. The record after is the record before
+        // with what the edit wrote read from the document (the new entry,
+        // the field written), or read whole where that does not apply
+        // (`RecordDoc::record_since`); an edit that only appended scene
+        // actions is checked on what it appended
+        // (`rules::Edited::ActionsAppended`), the record before not copied.
+        let (edited, change) = doc.record_after_local_edit(before, &heads)?;
+        let scope = match &edited {
+            rules::Edited::ActionsAppended { record, .. } => scope_of(record),
+            rules::Edited::Whole { before, .. } => scope_of(before),
+        };
+        if let Err(refusal) = edited.check(actor, scope) {
             return Err(forbidden(refusal.message));
         }
-        self.append_local_change(&mut doc, Some(&after))?;
-        let memo = Memo::of(&mut doc, after);
+        let change =
+            change.ok_or_else(|| DocumentError::Shape("edit produced no change".into()))?;
+        self.append_changes(&mut doc, &change, true, columns_of(edited.after())?)?;
+        let memo = Memo::of(&mut doc, edited.into_after());
         self.cache.put_with_memo(doc, Some(memo));
         Ok(value)
     }

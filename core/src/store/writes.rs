@@ -82,33 +82,35 @@ pub(super) fn write_changes_with(
     columns: IndexColumns,
 ) -> Result<(), StoreError> {
     let id = doc.header().id.clone();
-    conn.execute(
-        "INSERT INTO changes (record_id, bytes) VALUES (?1, ?2)",
-        params![id, bytes],
-    )?;
-    let pending: i64 = conn.query_row(
-        "UPDATE records SET status = ?2, occurred_at = ?3, updated_at = ?4,
+    let id = id.as_str();
+    conn.prepare_cached("INSERT INTO changes (record_id, bytes) VALUES (?1, ?2)")?
+        .execute(params![id, bytes])?;
+    let pending: i64 = conn
+        .prepare_cached(
+            "UPDATE records SET status = ?2, occurred_at = ?3, updated_at = ?4,
                 changes_since_snapshot = changes_since_snapshot + 1,
                 unsynced = unsynced OR ?5,
                 local_edits = local_edits + ?5,
                 rejection = CASE WHEN ?5 THEN NULL ELSE rejection END
          WHERE id = ?1 RETURNING changes_since_snapshot",
-        params![
-            id,
-            columns.status.as_str(),
-            columns.occurred_at,
-            now(),
-            local
-        ],
-        |r| r.get(0),
-    )?;
+        )?
+        .query_row(
+            params![
+                id,
+                columns.status.as_str(),
+                columns.occurred_at,
+                now(),
+                local
+            ],
+            |r| r.get(0),
+        )?;
     if pending >= compact_after {
         let snapshot = doc.save();
         conn.execute(
             "UPDATE records SET snapshot = ?2, changes_since_snapshot = 0 WHERE id = ?1",
             params![id, snapshot],
         )?;
-        conn.execute("DELETE FROM changes WHERE record_id = ?1", [&id])?;
+        conn.execute("DELETE FROM changes WHERE record_id = ?1", [id])?;
     }
     Ok(())
 }

@@ -352,6 +352,45 @@ struct Device {
 }
 
 impl Device {
+    /// After a local edit: the record and change the store takes from
+    /// [`RecordDoc::record_after_local_edit`] are the whole read and the
+    /// last local change; then [`Device::read`].
+    fn read_local(&mut self) -> Result<(), TestCaseError> {
+        let whole = self.doc.record_in_one_walk();
+        let local = self
+            .doc
+            .record_after_local_edit(self.record.clone(), &self.heads);
+        match (whole, local) {
+            (Ok(whole), Ok((edited, change))) => {
+                prop_assert_eq!(edited.after(), &whole);
+                match edited {
+                    Edited::Whole { before, .. } => prop_assert_eq!(&before, &self.record),
+                    Edited::ActionsAppended { record, added } => {
+                        let actions = &record.body.scene().unwrap().actions;
+                        let mut before = record.clone();
+                        if let RecordBody::SceneAttendance { scene }
+                        | RecordBody::HomeBurglary { scene } = &mut before.body
+                        {
+                            scene.actions.truncate(actions.len() - added);
+                        }
+                        before.derived = before.body.derived();
+                        before.derived.conflicts = record.derived.conflicts.clone();
+                        prop_assert!(added > 0);
+                        prop_assert_eq!(&before, &self.record);
+                    }
+                }
+                let last = self.doc.last_local_change();
+                if self.doc.heads() == self.heads {
+                    // A refused edit: no change of its own was made now.
+                } else {
+                    prop_assert_eq!(change, last);
+                }
+            }
+            (whole, local) => prop_assert_eq!(whole.is_err(), local.is_err()),
+        }
+        self.read()
+    }
+
     /// Reads the record since the last read and checks it against the
     /// whole read; the result is the next step's "before".
     fn read(&mut self) -> Result<(), TestCaseError> {
@@ -395,7 +434,7 @@ proptest! {
                 Step::Edit(d, edit) => {
                     let device = &mut devices[d];
                     make(&mut device.doc, &device.record, &edit);
-                    device.read()?;
+                    device.read_local()?;
                 }
                 Step::Merge(a, b) if a != b => {
                     let mut other = devices[b].doc.fork(actor(99));
