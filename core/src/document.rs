@@ -237,16 +237,7 @@ impl RecordDoc {
         kind: RecordKind,
     ) -> Result<(Self, bool, Option<Result<Record, DocumentError>>), DocumentError> {
         let (doc, exact) = Self::load_changes(bytes, actor)?;
-        if let Ok(tree) = schema::walk(&doc, kind, SCHEMA_VERSION)
-            && let Ok((header, version)) = header_in(&tree)
-            && header.kind == kind
-        {
-            // A document without schema-v1 keys walks the same at version 1.
-            let record = read_record(&tree, &header).and_then(|record| {
-                record.body.validate().map_err(DocumentError::Invalid)?;
-                Ok(record)
-            });
-            drop(tree);
+        if let Some((header, version, record)) = walked(&doc, kind) {
             let doc = RecordDoc {
                 doc,
                 header,
@@ -264,6 +255,28 @@ impl RecordDoc {
         let doc = std::mem::take(&mut self.doc);
         *self = Self::from_automerge(doc)?;
         Ok(())
+    }
+
+    /// [`RecordDoc::reread_header`], with what
+    /// [`RecordDoc::checked_record_in_one_walk`] would then answer read in
+    /// the same walk (the server's check of an update): the schema walk of
+    /// the record's kind as it was, the header taken from it, so the
+    /// header is not read in walks of its own first. As in
+    /// [`RecordDoc::from_changes_walked`], when the walk refuses the
+    /// document or the header names another kind, the header is read as
+    /// before and the record is not (`None`: the caller reads it after its
+    /// own checks), so every answer and refusal, and their order, is the
+    /// same as those of the two steps.
+    pub fn reread_header_walked(
+        &mut self,
+    ) -> Result<Option<Result<Record, DocumentError>>, DocumentError> {
+        if let Some((header, version, record)) = walked(&self.doc, self.header.kind) {
+            self.header = header;
+            self.version = Some(version);
+            return Ok(Some(record));
+        }
+        self.reread_header()?;
+        Ok(None)
     }
 
     fn from_automerge(doc: AutoCommit) -> Result<Self, DocumentError> {
@@ -566,6 +579,27 @@ fn header_in<D: tree::Reader>(tree: &D) -> Result<(RecordHeader, u64), DocumentE
     }
     let header: RecordHeader = hydrate_prop(tree, ROOT, "header")?;
     Ok((header, version))
+}
+
+/// The header, schema version and checked record of a document of `kind`
+/// from one schema walk, if the walk accepts it and the header it read is
+/// of that kind. The walk is that of the newest schema version: a document
+/// without schema-v1 keys walks the same at version 1, and one with them
+/// is refused here and read the usual way by the caller.
+fn walked(
+    doc: &AutoCommit,
+    kind: RecordKind,
+) -> Option<(RecordHeader, u64, Result<Record, DocumentError>)> {
+    let tree = schema::walk(doc, kind, SCHEMA_VERSION).ok()?;
+    let (header, version) = header_in(&tree).ok()?;
+    if header.kind != kind {
+        return None;
+    }
+    let record = read_record(&tree, &header).and_then(|record| {
+        record.body.validate().map_err(DocumentError::Invalid)?;
+        Ok(record)
+    });
+    Some((header, version, record))
 }
 
 /// How many changes a document holds.

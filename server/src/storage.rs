@@ -146,6 +146,15 @@ pub struct StoredRecord {
     pub version: i64,
 }
 
+/// What the store holds under a pushed record's id, read in one query
+/// ([`Storage::record_or_tombstone`]): the record, or the tombstone of its
+/// erasure.
+#[derive(Debug, Clone)]
+pub enum Held {
+    Record(StoredRecord),
+    Tombstone(Tombstone),
+}
+
 /// One accepted push, committed atomically: new snapshot, index, feed entry.
 /// `index.updated_at` is the server's receive time of the push; the feed
 /// entry keeps it as [`FeedRow::received_at`].
@@ -511,6 +520,18 @@ pub trait Storage:
     fn touch_device(&self, device_id: &str, at: &str) -> Result<(), StorageError>;
 
     fn record(&self, id: &str) -> Result<Option<StoredRecord>, StorageError>;
+    /// The record with this id, else the tombstone of its erasure, else
+    /// `None`: what [`Storage::record`] and then
+    /// [`RetentionStore::tombstone`] answer, in one query (every push asks
+    /// it before merging, and a new record is in neither). Both backends
+    /// answer it in one query; this default, the two reads, serves a
+    /// wrapper that delegates only the two.
+    fn record_or_tombstone(&self, id: &str) -> Result<Option<Held>, StorageError> {
+        if let Some(record) = self.record(id)? {
+            return Ok(Some(Held::Record(record)));
+        }
+        Ok(self.tombstone(id)?.map(Held::Tombstone))
+    }
     /// Commits a push in one transaction: the record row (inserted, or
     /// updated only if its `version` is still `expected_version`, a
     /// compare-and-swap) and one feed entry. `Conflict` if the record was

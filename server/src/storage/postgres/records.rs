@@ -13,7 +13,8 @@ use super::pool::Statements;
 use super::sequencer::{self, Staged};
 use super::{PostgresStorage, audit, backend, col, instant, vocabulary};
 use crate::storage::{
-    Audience, FeedRow, FeedSlice, RecordCommit, RecordIndex, StorageError, StoredRecord,
+    Audience, FeedRow, FeedSlice, Held, RecordCommit, RecordIndex, StorageError, StoredRecord,
+    Tombstone,
 };
 
 pub(super) const INDEX_COLUMNS: &str =
@@ -95,6 +96,47 @@ pub(super) fn record(
         .first()
         .map(stored_row)
         .transpose()
+}
+
+/// The record, else its tombstone, in one query (one round trip): the
+/// record's row as [`stored_row`] reads it, and the tombstone's fields in
+/// the same columns where they fit (id, kind, author, station, readers)
+/// and two more (`erased_at`, `reason`); the last column says which table
+/// it is. Were both to hold the id, the record wins, as [`record`] asked
+/// first.
+pub(super) fn record_or_tombstone(
+    store: &PostgresStorage,
+    id: &str,
+) -> Result<Option<Held>, StorageError> {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "SELECT {}, NULL::text, NULL::text, 0 AS held FROM records WHERE id = $1
+             UNION ALL
+             SELECT record_id, kind, NULL, author, station, NULL, NULL, NULL, NULL,
+                    NULL::bytea, NULL::bigint, {}, erased_at, reason, 1
+             FROM tombstones WHERE record_id = $1
+             ORDER BY held LIMIT 1",
+            stored_columns(),
+            readers_of("tombstones.record_id")
+        )
+    });
+    let rows = store.query_prepared(&SQL, &[&id])?;
+    let Some(r) = rows.first() else {
+        return Ok(None);
+    };
+    Ok(Some(if col::<i32>(r, 14)? == 0 {
+        Held::Record(stored_row(r)?)
+    } else {
+        Held::Tombstone(Tombstone {
+            record_id: col(r, 0)?,
+            kind: kind_of(col(r, 1)?)?,
+            erased_at: col(r, 12)?,
+            reason: col(r, 13)?,
+            author: col(r, 3)?,
+            station: col(r, 4)?,
+            readers: col(r, 11)?,
+        })
+    }))
 }
 
 /// One record: its row, its feed entry and its audit events staged, in
