@@ -415,7 +415,7 @@ impl Walker<'_> {
                 for item in doc.list_range(id, ..) {
                     path.truncate(base);
                     // Written in place: no string made per element.
-                    let _ = write!(path, "[{}]", item.index);
+                    write!(path, "[{}]", item.index).expect("a String takes any write");
                     let winner = (item.value.clone().into_value(), item.id());
                     let slot = slot_of(doc, id, || Prop::Seq(item.index), winner, item.conflict)?;
                     for (value, element) in slot.each() {
