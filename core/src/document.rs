@@ -32,6 +32,7 @@ use autosurgeon::{hydrate_prop, reconcile_prop};
 
 mod edits;
 mod entries;
+mod read;
 mod schema;
 mod since;
 #[cfg(test)]
@@ -48,6 +49,7 @@ use crate::model::{
 
 pub use entries::legacy_tick_id;
 use entries::{ATTENDING, NOTE_ENTRIES, PROMISE_ENTRIES, TICK_ENTRIES};
+use read::{change_count, header_in, inner_in, read_body, read_conflicts, read_record, walked};
 
 /// Marks a document as a Pocketbook record.
 pub const SCHEMA_ID: &str = "pocketbook.record";
@@ -237,16 +239,7 @@ impl RecordDoc {
         kind: RecordKind,
     ) -> Result<(Self, bool, Option<Result<Record, DocumentError>>), DocumentError> {
         let (doc, exact) = Self::load_changes(bytes, actor)?;
-        if let Ok(tree) = schema::walk(&doc, kind, SCHEMA_VERSION)
-            && let Ok((header, version)) = header_in(&tree)
-            && header.kind == kind
-        {
-            // A document without schema-v1 keys walks the same at version 1.
-            let record = read_record(&tree, &header).and_then(|record| {
-                record.body.validate().map_err(DocumentError::Invalid)?;
-                Ok(record)
-            });
-            drop(tree);
+        if let Some((header, version, record)) = walked(&doc, kind) {
             let doc = RecordDoc {
                 doc,
                 header,
@@ -264,6 +257,28 @@ impl RecordDoc {
         let doc = std::mem::take(&mut self.doc);
         *self = Self::from_automerge(doc)?;
         Ok(())
+    }
+
+    /// [`RecordDoc::reread_header`], with what
+    /// [`RecordDoc::checked_record_in_one_walk`] would then answer read in
+    /// the same walk (the server's check of an update): the schema walk of
+    /// the record's kind as it was, the header taken from it, so the
+    /// header is not read in walks of its own first. As in
+    /// [`RecordDoc::from_changes_walked`], when the walk refuses the
+    /// document or the header names another kind, the header is read as
+    /// before and the record is not (`None`: the caller reads it after its
+    /// own checks), so every answer and refusal, and their order, is the
+    /// same as those of the two steps.
+    pub fn reread_header_walked(
+        &mut self,
+    ) -> Result<Option<Result<Record, DocumentError>>, DocumentError> {
+        if let Some((header, version, record)) = walked(&self.doc, self.header.kind) {
+            self.header = header;
+            self.version = Some(version);
+            return Ok(Some(record));
+        }
+        self.reread_header()?;
+        Ok(None)
     }
 
     fn from_automerge(doc: AutoCommit) -> Result<Self, DocumentError> {
@@ -487,88 +502,4 @@ impl RecordDoc {
             version: self.version,
         }
     }
-}
-
-/// The map inside `body` that holds the fields of a record of `kind`.
-fn inner_in<D: tree::Reader>(doc: &D, kind: RecordKind) -> Result<ObjId, DocumentError> {
-    let (variant, field) = match kind {
-        RecordKind::SceneAttendance => ("SceneAttendance", "scene"),
-        RecordKind::HomeBurglary => ("HomeBurglary", "scene"),
-        RecordKind::StopSearch => ("StopSearch", "search"),
-        RecordKind::StopAccount => ("StopAccount", "account"),
-    };
-    let existing = |parent: &ObjId, key: &str| match autosurgeon::ReadDoc::get(doc, parent, key)? {
-        Some((Value::Object(ObjType::Map), id)) => Ok(id),
-        _ => Err(DocumentError::Shape(format!("missing {key}"))),
-    };
-    let body = existing(&ROOT, "body")?;
-    let variant = existing(&body, variant)?;
-    existing(&variant, field)
-}
-
-/// [`RecordDoc::body`] from any reader of the document.
-fn read_body<D: tree::Reader>(doc: &D, header: &RecordHeader) -> Result<RecordBody, DocumentError> {
-    let mut body: RecordBody = hydrate_prop(doc, ROOT, "body")?;
-    if body.kind() != header.kind {
-        return Err(DocumentError::Shape("body kind differs from header".into()));
-    }
-    let inner = inner_in(doc, header.kind)?;
-    *body.notes_mut() = entries::read_notes(doc, &inner, header)?;
-    if let RecordBody::SceneAttendance { scene } | RecordBody::HomeBurglary { scene } = &mut body {
-        scene.checklist = entries::read_ticks(doc, &inner)?;
-        scene.attending = entries::read_attending(doc, &inner)?;
-        scene.promise_entries = entries::read_promise_entries(doc, &inner)?;
-        scene.updates_agreed_at = entries::read_agreed_at(doc, &inner)?;
-    }
-    Ok(body)
-}
-
-/// [`RecordDoc::record`] from any reader of the document.
-fn read_record<D: tree::Reader>(doc: &D, header: &RecordHeader) -> Result<Record, DocumentError> {
-    let body = read_body(doc, header)?;
-    let mut derived = body.derived();
-    derived.conflicts = read_conflicts(doc, header.kind)?;
-    Ok(Record {
-        header: header.clone(),
-        derived,
-        body,
-    })
-}
-
-/// [`RecordDoc::conflicts`] from any reader of the document.
-fn read_conflicts<D: tree::Reader>(
-    doc: &D,
-    kind: RecordKind,
-) -> Result<Vec<String>, DocumentError> {
-    let inner = inner_in(doc, kind)?;
-    Ok(doc
-        .conflicting_keys(&inner)
-        .into_iter()
-        .filter(|key| !entries::COMBINED.contains(&key.as_str()))
-        .collect())
-}
-
-/// The header of a record's document and its schema version, with the
-/// checks of a load: a Pocketbook record, of a schema version this code
-/// reads.
-fn header_in<D: tree::Reader>(tree: &D) -> Result<(RecordHeader, u64), DocumentError> {
-    match autosurgeon::ReadDoc::get(tree, &ROOT, "schema")? {
-        Some((Value::Scalar(s), _)) if s.as_str() == Some(SCHEMA_ID) => {}
-        _ => return Err(DocumentError::NotPocketbook),
-    }
-    let version: u64 =
-        hydrate_prop(tree, ROOT, "schema_version").map_err(|_| DocumentError::NotPocketbook)?;
-    if version > SCHEMA_VERSION {
-        return Err(DocumentError::TooNew {
-            found: version,
-            supported: SCHEMA_VERSION,
-        });
-    }
-    let header: RecordHeader = hydrate_prop(tree, ROOT, "header")?;
-    Ok((header, version))
-}
-
-/// How many changes a document holds.
-fn change_count(doc: &AutoCommit) -> u64 {
-    automerge::ReadDoc::stats(doc).num_changes
 }

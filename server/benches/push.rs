@@ -22,7 +22,10 @@
 //!   since the server's copy), against a store holding them; nothing
 //!   written, so one store serves every iteration.
 //! - `steps/*`: the document steps of those two paths alone, each over the
-//!   1,000 records, to say where the time goes.
+//!   1,000 records, to say where the time goes, and the store's read.
+//!
+//! Before the benchmarks it prints the stored snapshot's size, deflated
+//! against uncompressed, for each record kind.
 //!
 //! The pushes are two requests of 500 records (`MAX_PUSH_RECORDS`), a mix
 //! of stop-and-account and scene records made by a real device core. Each
@@ -231,7 +234,144 @@ fn on_fresh_stores(b: &mut criterion::Bencher<'_>, work: impl Fn(&SqliteStorage)
     });
 }
 
+/// A note of about 100 characters, words drawn from an officer's usual
+/// vocabulary by a fixed pseudo-random sequence: text that deflates about
+/// as real notes do, not one sentence repeated (which deflates far better).
+fn note_text(seed: &mut u64) -> String {
+    const WORDS: &[&str] = &[
+        "spoke",
+        "to",
+        "the",
+        "neighbour",
+        "at",
+        "number",
+        "who",
+        "saw",
+        "two",
+        "males",
+        "leave",
+        "by",
+        "back",
+        "gate",
+        "about",
+        "rear",
+        "window",
+        "forced",
+        "victim",
+        "says",
+        "nothing",
+        "taken",
+        "from",
+        "kitchen",
+        "car",
+        "parked",
+        "outside",
+        "blue",
+        "van",
+        "witness",
+        "will",
+        "call",
+        "station",
+        "tomorrow",
+        "morning",
+        "CCTV",
+        "requested",
+        "shop",
+        "opposite",
+        "door",
+        "frame",
+        "damaged",
+        "footprint",
+        "in",
+        "garden",
+        "bag",
+        "recovered",
+        "scene",
+        "photographed",
+        "advised",
+        "on",
+        "crime",
+        "prevention",
+        "locks",
+        "a",
+        "and",
+        "was",
+        "of",
+        "with",
+        "after",
+        "left",
+        "home",
+        "returned",
+        "found",
+    ];
+    let mut text = String::new();
+    while text.len() < 100 {
+        *seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        if !text.is_empty() {
+            text.push(' ');
+        }
+        text.push_str(WORDS[(*seed >> 33) as usize % WORDS.len()]);
+    }
+    text.push('.');
+    text
+}
+
+/// The stored snapshot's size, deflated (`save`) against as the server
+/// stores it (`save_uncompressed`), for each record kind as created and
+/// after 10 and 50 notes of a typical length (about 100 characters, of
+/// varied words: [`note_text`]), in
+/// bytes. Sizes, not times: printed once, before the benchmarks.
+fn snapshot_sizes() {
+    let (_dir, nb) = pocketbook_fixtures::notebook_of(pocketbook_fixtures::officer("PC2"));
+    let created = [
+        (
+            "scene attendance",
+            nb.create_scene(pocketbook_fixtures::emergency_scene())
+                .unwrap(),
+        ),
+        (
+            "home burglary",
+            nb.create_burglary(pocketbook_fixtures::emergency_scene())
+                .unwrap(),
+        ),
+        (
+            "stop and search",
+            nb.create_stop_search(pocketbook_fixtures::stop_search())
+                .unwrap(),
+        ),
+        (
+            "stop and account",
+            nb.create_stop_account(pocketbook_fixtures::stop_account())
+                .unwrap(),
+        ),
+    ];
+    eprintln!(
+        "snapshot sizes (bytes): kind | notes | deflated (save) | uncompressed (stored) | ratio"
+    );
+    for (name, record) in created {
+        let id = record.header.id;
+        let mut notes = 0;
+        let mut seed = 7u64;
+        for target in [0, 10, 50] {
+            while notes < target {
+                nb.add_note(id.clone(), note_text(&mut seed)).unwrap();
+                notes += 1;
+            }
+            let mut doc =
+                RecordDoc::load(&nb.export(id.clone()).unwrap(), ActorId::random()).unwrap();
+            let (deflated, plain) = (doc.save().len(), doc.save_uncompressed().len());
+            eprintln!(
+                "snapshot sizes: {name} | {notes} | {deflated} | {plain} | {:.2}",
+                plain as f64 / deflated as f64
+            );
+        }
+    }
+}
+
 fn bench(c: &mut Criterion) {
+    snapshot_sizes();
     let (device, pushes) = pushes();
     let principal = principal();
     let prepared = commits(&principal, &pushes);
@@ -319,16 +459,32 @@ fn bench(c: &mut Criterion) {
     steps(c, &pushes, &updates);
 }
 
-/// The store's two reads of a push (the record, its tombstone) alone, for
-/// every record: on an empty store (a new record) and on one holding them
-/// (an update). Part of `merge_and_checks`, but the store's work.
+/// The store's read of a push alone, for every record: on an empty store
+/// (a new record) and on one holding them (an update); as two reads (the
+/// record, then its tombstone: `store_reads_*`) and as the one query a
+/// push now makes (`record_or_tombstone`: `store_read_one_*`). Part of
+/// `merge_and_checks`, but the store's work.
 fn store_reads(c: &mut Criterion, stored: &SqliteStorage, pushes: &[PushedRecord]) {
     let (_dir, empty) = fresh();
     let mut group = c.benchmark_group("steps");
     group.sample_size(10);
     group.warm_up_time(Duration::from_millis(500));
     group.measurement_time(Duration::from_secs(5));
-    for (name, store) in [("store_reads_new", &empty), ("store_reads_stored", stored)] {
+    let two = |store: &SqliteStorage, p: &PushedRecord| {
+        black_box(store.record(&p.record_id).unwrap());
+        black_box(store.tombstone(&p.record_id).unwrap());
+    };
+    let one = |store: &SqliteStorage, p: &PushedRecord| {
+        black_box(store.record_or_tombstone(&p.record_id).unwrap());
+    };
+    type Read<'a> = &'a dyn Fn(&SqliteStorage, &PushedRecord);
+    let cases: [(&str, &SqliteStorage, Read<'_>); 4] = [
+        ("store_reads_new", &empty, &two),
+        ("store_reads_stored", stored, &two),
+        ("store_read_one_new", &empty, &one),
+        ("store_read_one_stored", stored, &one),
+    ];
+    for (name, store, read) in cases {
         let spent = Spent::default();
         group.bench_function(name, |b| {
             b.iter_custom(|iters| {
@@ -337,8 +493,7 @@ fn store_reads(c: &mut Criterion, stored: &SqliteStorage, pushes: &[PushedRecord
                     total += spent
                         .time(|| {
                             for p in pushes {
-                                black_box(store.record(&p.record_id).unwrap());
-                                black_box(store.tombstone(&p.record_id).unwrap());
+                                read(store, p);
                             }
                         })
                         .1;

@@ -14,6 +14,7 @@
 
 pub mod chain;
 pub mod postgres;
+mod rows;
 pub mod sqlite;
 #[cfg(test)]
 mod suite;
@@ -21,9 +22,10 @@ mod suite;
 use std::path::Path;
 use std::sync::Arc;
 
-use pocketbook_core::model::{RecordKind, RecordStatus};
+use pocketbook_core::model::RecordKind;
 
 pub use crate::identity::{DeviceRow, OfficerRow, Principal, RevokeReason};
+pub use rows::*;
 
 /// Opens the backend a server or admin command was configured with, once,
 /// at start: the PostgreSQL database at `database_url` when one is given
@@ -120,170 +122,6 @@ impl std::error::Error for BackendError {
     }
 }
 
-/// The index columns kept beside each record's document.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct RecordIndex {
-    pub id: String,
-    pub kind: RecordKind,
-    pub reference: String,
-    pub author: String,
-    pub station: String,
-    /// Time of the search / encounter / call, for retention and lookup, in
-    /// the one indexed form ([`crate::clock::index_time`]).
-    pub occurred_at: String,
-    pub status: RecordStatus,
-    pub created_at: String,
-    pub updated_at: String,
-}
-
-/// A stored record: its compacted document and a version for compare-and-swap.
-#[derive(Debug, Clone)]
-pub struct StoredRecord {
-    pub index: RecordIndex,
-    /// Officers other than the author who may see and change it (co-attending).
-    pub readers: Vec<String>,
-    pub snapshot: Vec<u8>,
-    pub version: i64,
-}
-
-/// One accepted push, committed atomically: new snapshot, index, feed entry.
-/// `index.updated_at` is the server's receive time of the push; the feed
-/// entry keeps it as [`FeedRow::received_at`].
-#[derive(Debug, Clone)]
-pub struct RecordCommit {
-    pub index: RecordIndex,
-    pub snapshot: Vec<u8>,
-    /// The changes the server did not have before this push.
-    pub new_changes: Vec<u8>,
-    /// `None` for a new record; else the version it was loaded at.
-    pub expected_version: Option<i64>,
-    pub origin_device: String,
-    /// Officers to add to the record's readers, in the same transaction.
-    pub grant: Vec<String>,
-    /// Audit events of this change (sharing), appended in the same
-    /// transaction at `index.updated_at`.
-    pub audit: Vec<NewAuditEvent>,
-}
-
-/// One entry of the change feed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FeedRow {
-    pub seq: u64,
-    pub record_id: String,
-    pub kind: RecordKind,
-    pub author: String,
-    pub station: String,
-    pub origin_device: String,
-    pub changes: Vec<u8>,
-    /// The record's readers now (not when the entry was written), so an
-    /// officer added later receives the entry that shared it with them.
-    pub readers: Vec<String>,
-    /// The record was erased; `changes` is empty.
-    pub erased: bool,
-    /// The server's receive time of the push this entry came from (RFC
-    /// 3339, UTC; the commit's `index.updated_at`), beside the device
-    /// times inside the document. `None` for an erasure entry and for
-    /// entries stored before the server kept it.
-    pub received_at: Option<String>,
-}
-
-/// Whom feed entries are for, as the audience index keys them: every
-/// entry is indexed under its author, each officer it is shared with, and
-/// its station (which only the station's supervisors read). A device reads
-/// the feed under the audiences of its officer ([`crate::scope::audience`])
-/// and so touches only entries it may see; the scope rule is still asked
-/// of every entry returned: the index narrows the read, it decides nothing.
-///
-/// Both backends key the index as [`Audience::key`] spells it (`o:` and an
-/// officer's shoulder number, `s:` and a station), in their SQL too.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Audience {
-    /// The officer with this shoulder number: the entries they authored
-    /// and those of records shared with them.
-    Officer(String),
-    /// Every entry made at this station.
-    Station(String),
-}
-
-impl Audience {
-    /// The key the audience index stores.
-    pub fn key(&self) -> String {
-        match self {
-            Audience::Officer(number) => format!("o:{number}"),
-            Audience::Station(station) => format!("s:{station}"),
-        }
-    }
-
-    /// Whether the entry is indexed under this audience: the rule each
-    /// backend's index follows (its author, each reader, its station).
-    pub fn holds(&self, entry: &FeedRow) -> bool {
-        match self {
-            Audience::Officer(number) => {
-                entry.author == *number || entry.readers.iter().any(|r| r == number)
-            }
-            Audience::Station(station) => entry.station == *station,
-        }
-    }
-}
-
-/// The feed after a cursor as some audiences see it ([`Storage::feed_for`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FeedSlice {
-    /// The entries, oldest first.
-    pub rows: Vec<FeedRow>,
-    /// Where the reader may move its cursor: every entry of the audiences
-    /// between the cursor and `end` is in `rows`. When nothing was left
-    /// out it is the feed's head, even when the cursor is further (a store
-    /// restored from a backup older than the device's last sync): the
-    /// reader moves back to it, or it would miss what is written next.
-    pub end: u64,
-    /// A bound (rows or bytes) cut the slice: there may be more after `end`.
-    pub more: bool,
-    /// Rows the read touched: audience index entries and feed entries. It
-    /// depends on what the audiences may see, never on how many entries
-    /// others wrote.
-    pub examined: u64,
-}
-
-/// An audit event to append; the backend gives it its sequence number,
-/// time and place in the hash chain.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewAuditEvent {
-    /// Who acted: `admin`, `officer:PC1234`, `device:<id>`, `public`, `system`.
-    pub actor: String,
-    /// What happened, from [`crate::audit::Action`].
-    pub action: String,
-    pub record_id: Option<String>,
-    /// Ids, codes and counts only: never names or record content.
-    pub detail: serde_json::Value,
-}
-
-/// A stored audit event, as chained.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct AuditEvent {
-    pub seq: u64,
-    pub at: String,
-    pub actor: String,
-    pub action: String,
-    pub record_id: Option<String>,
-    pub detail: serde_json::Value,
-    /// Hex SHA-256 of the previous event (64 zeros for the first).
-    pub prev_hash: String,
-    /// Hex SHA-256 over `prev_hash` and this event's fields.
-    pub hash: String,
-}
-
-/// Which audit events to read, oldest first.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AuditQuery {
-    /// Events with a greater sequence number only.
-    pub after_seq: u64,
-    pub limit: u32,
-    pub record_id: Option<String>,
-    pub actor: Option<String>,
-    pub action: Option<String>,
-}
-
 /// The append-only, hash-chained audit trail ([`chain`] has the chain
 /// rule; `crate::audit` verifies it).
 pub trait AuditLog {
@@ -296,31 +134,6 @@ pub trait AuditLog {
     /// append time (`None` for an empty trail), so truncating the trail is
     /// detected too.
     fn audit_head(&self) -> Result<Option<(u64, String)>, StorageError>;
-}
-
-/// What is left of an erased record: no content, enough to refuse it, and
-/// who could see it (ids only), so a device outside that scope gets the
-/// same answer as for a record it may not change.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Tombstone {
-    pub record_id: String,
-    pub kind: RecordKind,
-    pub erased_at: String,
-    pub reason: String,
-    /// Shoulder number of the author (empty for records erased before it was kept).
-    pub author: String,
-    pub station: String,
-    /// Officers the record was shared with.
-    pub readers: Vec<String>,
-}
-
-/// A legal hold: a complaint or court case names the record, so retention
-/// must not erase it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct LegalHold {
-    pub record_id: String,
-    pub reason: String,
-    pub set_at: String,
 }
 
 /// Builds the audit events of a state change from what the change did,
@@ -513,6 +326,18 @@ pub trait Storage:
     fn touch_device(&self, device_id: &str, at: &str) -> Result<(), StorageError>;
 
     fn record(&self, id: &str) -> Result<Option<StoredRecord>, StorageError>;
+    /// The record with this id, else the tombstone of its erasure, else
+    /// `None`: what [`Storage::record`] and then
+    /// [`RetentionStore::tombstone`] answer, in one query (every push asks
+    /// it before merging, and a new record is in neither). Both backends
+    /// answer it in one query; this default, the two reads, serves a
+    /// wrapper that delegates only the two.
+    fn record_or_tombstone(&self, id: &str) -> Result<Option<Held>, StorageError> {
+        if let Some(record) = self.record(id)? {
+            return Ok(Some(Held::Record(record)));
+        }
+        Ok(self.tombstone(id)?.map(Held::Tombstone))
+    }
     /// Commits a push in one transaction: the record row (inserted, or
     /// updated only if its `version` is still `expected_version`, a
     /// compare-and-swap) and one feed entry. `Conflict` if the record was

@@ -38,7 +38,7 @@ use crate::audit::{self, Action, actor};
 use crate::retention::RetentionPolicy;
 use crate::scope::{self, RecordScope};
 use crate::storage::{
-    NewAuditEvent, Principal, RecordCommit, RecordIndex, Storage, StorageError, StoredRecord,
+    Held, NewAuditEvent, Principal, RecordCommit, RecordIndex, Storage, StorageError, StoredRecord,
 };
 
 /// How often a push is retried when another device changed the same record
@@ -227,42 +227,44 @@ fn route(
     arrival: &Arrival,
 ) -> Result<Prepared, StorageError> {
     let id = &push.record_id;
-    if let Some(stored) = storage.record(id)? {
-        let record_scope = RecordScope {
-            author: &stored.index.author,
-            station: &stored.index.station,
-            readers: &stored.readers,
-        };
-        return if scope::may_write(principal, record_scope) {
-            push_existing(storage, principal, push, stored, arrival)
-        } else if scope::may_see(principal, record_scope) {
-            // A supervisor's view of their station: seen, never changed.
-            Ok(Prepared::Answer(reject(
-                id,
-                RejectionCode::Forbidden,
-                OUT_OF_SCOPE,
-            )))
-        } else {
-            Ok(Prepared::Answer(as_if_new(principal, push, arrival)))
-        };
-    }
-    if let Some(tombstone) = storage.tombstone(id)? {
-        let record_scope = RecordScope {
-            author: &tombstone.author,
-            station: &tombstone.station,
-            readers: &tombstone.readers,
-        };
-        // An erased record stays erased: a stale device that saw it is
-        // told so, and erases its copy.
-        return Ok(Prepared::Answer(
-            if scope::may_see(principal, record_scope) {
-                reject(id, RejectionCode::Erased, ERASED)
+    match storage.record_or_tombstone(id)? {
+        Some(Held::Record(stored)) => {
+            let record_scope = RecordScope {
+                author: &stored.index.author,
+                station: &stored.index.station,
+                readers: &stored.readers,
+            };
+            if scope::may_write(principal, record_scope) {
+                push_existing(storage, principal, push, stored, arrival)
+            } else if scope::may_see(principal, record_scope) {
+                // A supervisor's view of their station: seen, never changed.
+                Ok(Prepared::Answer(reject(
+                    id,
+                    RejectionCode::Forbidden,
+                    OUT_OF_SCOPE,
+                )))
             } else {
-                as_if_new(principal, push, arrival)
-            },
-        ));
+                Ok(Prepared::Answer(as_if_new(principal, push, arrival)))
+            }
+        }
+        Some(Held::Tombstone(tombstone)) => {
+            let record_scope = RecordScope {
+                author: &tombstone.author,
+                station: &tombstone.station,
+                readers: &tombstone.readers,
+            };
+            // An erased record stays erased: a stale device that saw it is
+            // told so, and erases its copy.
+            Ok(Prepared::Answer(
+                if scope::may_see(principal, record_scope) {
+                    reject(id, RejectionCode::Erased, ERASED)
+                } else {
+                    as_if_new(principal, push, arrival)
+                },
+            ))
+        }
+        None => push_new(storage, principal, push, arrival),
     }
-    push_new(storage, principal, push, arrival)
 }
 
 /// The answer to a push of an id the device may not see, as if it were new.
@@ -358,9 +360,12 @@ fn push_existing(
             heads: doc.heads_hex(),
         })));
     }
-    if let Err(e) = doc.reread_header() {
-        return Ok(Prepared::Answer(document_rejection(id, e)));
-    }
+    // The merged record is read in the walk that reads the header again;
+    // it is judged below, after the header, as before.
+    let walked = match doc.reread_header_walked() {
+        Ok(walked) => walked,
+        Err(e) => return Ok(Prepared::Answer(document_rejection(id, e))),
+    };
     let merged = &doc;
     if *merged.header() != header_before {
         return Ok(Prepared::Answer(reject(
@@ -379,7 +384,7 @@ fn push_existing(
         made_at: &stored.index.created_at,
     };
     let (occurred_at, record, write) =
-        match check_merged(id, merged, None, Some(server_copy), principal, arrival) {
+        match check_merged(id, merged, walked, Some(server_copy), principal, arrival) {
             Ok(checked) => checked,
             Err(rejection) => return Ok(Prepared::Answer(rejection)),
         };

@@ -21,6 +21,7 @@ use crate::model::{
     MAX_ACTIONS, MAX_ATTENDING, MAX_NOTE_ENTRIES, MAX_PROMISE_ENTRIES, MAX_SHORT_LEN, MAX_TEXT_LEN,
     MAX_TICKS, RecordKind,
 };
+use std::fmt::Write as _;
 
 /// Longest time string (RFC 3339 with a nine-digit fraction and an offset is 35).
 const TIME: Shape = Shape::Str(64);
@@ -311,6 +312,22 @@ fn wrong(path: &str, problem: impl std::fmt::Display) -> DocumentError {
     DocumentError::Shape(format!("{at}: {problem}"))
 }
 
+/// [`slot`], making the key or index to look up only when Automerge
+/// flags a conflict (most values have none).
+fn slot_of(
+    doc: &AutoCommit,
+    obj: &ObjId,
+    prop: impl FnOnce() -> Prop,
+    winner: (Value<'static>, ObjId),
+    conflict: bool,
+) -> Result<Slot, automerge::AutomergeError> {
+    if conflict {
+        slot(doc, obj, prop(), winner, true)
+    } else {
+        Ok(Slot { winner, all: None })
+    }
+}
+
 impl Walker<'_> {
     /// The keys of the map `obj`: each one of `fields`, every conflicting
     /// value checked.
@@ -321,7 +338,7 @@ impl Walker<'_> {
         path: &mut String,
     ) -> Result<(), DocumentError> {
         let doc = self.doc;
-        let mut keys = Vec::new();
+        let mut keys = Vec::with_capacity(fields.len());
         for item in doc.map_range(obj, ..) {
             let key = item.key.as_ref();
             let Some(field) = fields.iter().find(|f| f.key == key) else {
@@ -335,13 +352,14 @@ impl Walker<'_> {
                 path.push('.');
             }
             path.push_str(field.key);
+            let key = key.to_string();
             let winner = (item.value.clone().into_value(), item.id());
-            let slot = slot(doc, obj, Prop::Map(key.to_string()), winner, item.conflict)?;
+            let slot = slot_of(doc, obj, || Prop::Map(key.clone()), winner, item.conflict)?;
             for (value, id) in slot.each() {
                 self.value(value, id, &field.shape, path)?;
             }
             path.truncate(len);
-            keys.push((key.to_string(), slot));
+            keys.push((key, slot));
         }
         self.tree.insert(obj.clone(), Node::Map(keys));
         Ok(())
@@ -396,9 +414,10 @@ impl Walker<'_> {
                 let mut items = Vec::with_capacity(len);
                 for item in doc.list_range(id, ..) {
                     path.truncate(base);
-                    path.push_str(&format!("[{}]", item.index));
+                    // Written in place: no string made per element.
+                    write!(path, "[{}]", item.index).expect("a String takes any write");
                     let winner = (item.value.clone().into_value(), item.id());
-                    let slot = slot(doc, id, Prop::Seq(item.index), winner, item.conflict)?;
+                    let slot = slot_of(doc, id, || Prop::Seq(item.index), winner, item.conflict)?;
                     for (value, element) in slot.each() {
                         self.value(value, element, inner, path)?;
                     }
@@ -423,7 +442,7 @@ impl Walker<'_> {
                     path.push_str("[]");
                     let key = item.key.to_string();
                     let winner = (item.value.clone().into_value(), item.id());
-                    let slot = slot(doc, id, Prop::Map(key.clone()), winner, item.conflict)?;
+                    let slot = slot_of(doc, id, || Prop::Map(key.clone()), winner, item.conflict)?;
                     for (value, element) in slot.each() {
                         self.value(value, element, inner, path)?;
                     }

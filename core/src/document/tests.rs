@@ -455,3 +455,89 @@ fn a_new_record_read_in_the_headers_walk_is_what_the_two_steps_give() {
         assert_eq!(one, two, "case {n}");
     }
 }
+
+/// What the server reads of an update: the pushed changes applied to its
+/// copy, then the header and record read in one walk
+/// (`reread_header_walked`) or in two steps (`reread_header`, then
+/// `checked_record_in_one_walk`): the same header, the same record and the
+/// same refusal, for a note added, conflicts, a key outside the schema, a
+/// header changed (another reference; another kind), a body that breaks
+/// its kind's rules, and a change that makes it a schema-v1 record with a
+/// legacy key; the walk is used where it can be.
+#[test]
+fn an_update_read_in_the_headers_walk_is_what_the_two_steps_give() {
+    use automerge::transaction::Transactable;
+    let mut base = new_record();
+    let stored = base.save_uncompressed();
+    let header_of = |d: &RecordDoc| match automerge::ReadDoc::get(&d.doc, ROOT, "header") {
+        Ok(Some((_, id))) => id,
+        _ => panic!("no header"),
+    };
+    let inner = inner_in(&base.doc, RecordKind::SceneAttendance).unwrap();
+    let heads = base.heads();
+    let changed = |base: &mut RecordDoc, n: u8, edit: &dyn Fn(&mut RecordDoc)| {
+        let mut d = base.fork(actor(n));
+        edit(&mut d);
+        d.doc.commit();
+        d.changes_since(&heads)
+    };
+    let noted = changed(&mut base, 2, &|d| {
+        d.add_note("Spoke to the neighbour.", "PC1", "2026-11-02T10:30:00Z")
+            .map(drop)
+            .unwrap()
+    });
+    let conflicted = {
+        let mut b = base.fork(actor(3));
+        let mut c = base.fork(actor(4));
+        b.doc.put(&inner, "offence", "burglary").unwrap();
+        c.doc.put(&inner, "offence", "theft").unwrap();
+        b.merge(&mut c).unwrap();
+        b.changes_since(&heads)
+    };
+    let extra_key = changed(&mut base, 5, &|d| d.doc.put(ROOT, "extra", "x").unwrap());
+    let other_reference = changed(&mut base, 6, &|d| {
+        let header = header_of(d);
+        d.doc.put(&header, "reference", "OTHER").unwrap()
+    });
+    let other_kind = changed(&mut base, 7, &|d| {
+        let header = header_of(d);
+        d.doc
+            .put(&header, "kind", RecordKind::HomeBurglary.as_str())
+            .unwrap()
+    });
+    let broken_rule = changed(&mut base, 8, &|d| {
+        d.doc.put(&inner, "grade", "no such grade").unwrap()
+    });
+    let legacy = changed(&mut base, 9, &|d| {
+        d.doc
+            .put_object(&inner, entries::LEGACY_CHECKLIST, ObjType::Map)
+            .unwrap();
+        d.doc.put(ROOT, "schema_version", 1u64).unwrap();
+    });
+    let cases = [
+        (noted, true),
+        (conflicted, true),
+        (extra_key, false),
+        (other_reference, true),
+        (other_kind, false),
+        (broken_rule, true),
+        (legacy, false),
+    ];
+    for (n, (push, in_the_walk)) in cases.into_iter().enumerate() {
+        let read = |walk: bool| {
+            let mut d = RecordDoc::load(&stored, actor(10)).unwrap();
+            d.apply_changes(&push).unwrap();
+            let (header, record) = if walk {
+                let walked = d.reread_header_walked().map_err(|e| e.to_string())?;
+                assert_eq!(walked.is_some(), in_the_walk, "case {n}");
+                let record = walked.unwrap_or_else(|| d.checked_record_in_one_walk());
+                (d.header().clone(), record)
+            } else {
+                d.reread_header().map_err(|e| e.to_string())?;
+                (d.header().clone(), d.checked_record_in_one_walk())
+            };
+            Ok::<_, String>((header, record.map_err(|e| e.to_string())))
+        };
+        assert_eq!(read(true), read(false), "case {n}");
+    }
+}

@@ -47,7 +47,7 @@ use postgres::{NoTls, Transaction};
 use r2d2_postgres::PostgresConnectionManager;
 
 use super::{
-    Audience, AuditOf, DeviceRow, FeedRow, FeedSlice, NewAuditEvent, OfficerRow, Principal,
+    Audience, AuditOf, DeviceRow, FeedRow, FeedSlice, Held, NewAuditEvent, OfficerRow, Principal,
     RecordCommit, RecordIndex, RevokeReason, Storage, StorageError, StoredRecord,
 };
 
@@ -410,6 +410,10 @@ impl Storage for PostgresStorage {
 
     fn record(&self, id: &str) -> Result<Option<StoredRecord>, StorageError> {
         records::record(self, id)
+    }
+
+    fn record_or_tombstone(&self, id: &str) -> Result<Option<Held>, StorageError> {
+        records::record_or_tombstone(self, id)
     }
 
     fn commit_record(&self, commit: &RecordCommit) -> Result<u64, StorageError> {

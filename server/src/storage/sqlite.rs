@@ -15,7 +15,7 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 use super::{
-    Audience, AuditOf, DeviceRow, FeedRow, FeedSlice, NewAuditEvent, OfficerRow, Principal,
+    Audience, AuditOf, DeviceRow, FeedRow, FeedSlice, Held, NewAuditEvent, OfficerRow, Principal,
     RecordCommit, RecordIndex, RevokeReason, Storage, StorageError, StoredRecord,
 };
 
@@ -245,6 +245,10 @@ impl Storage for SqliteStorage {
 
     fn record(&self, id: &str) -> Result<Option<StoredRecord>, StorageError> {
         records::record(self, id)
+    }
+
+    fn record_or_tombstone(&self, id: &str) -> Result<Option<Held>, StorageError> {
+        records::record_or_tombstone(self, id)
     }
 
     fn commit_record(&self, commit: &RecordCommit) -> Result<u64, StorageError> {

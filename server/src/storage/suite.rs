@@ -18,6 +18,7 @@
 //! | `revoke_device`, `request_retire`   | `devices::devices_close`                              |
 //! | `touch_device`                      | `run`; `scoped::idle_syncs_do_not_write`              |
 //! | `record`, `records`                 | `run`; `retention::erasure`                           |
+//! | `record_or_tombstone`               | `retention::erasure` (`held_as_read_apart`)           |
 //! | `commit_record`                     | `run` (CAS, races, duplicates); `access::access`      |
 //! | `commit_records`                    | `grouped::grouped_commits` (refusals refuse only one) |
 //! | `feed_window`, `feed_after`         | `run`; `access::access`; `retention::erasure`         |

@@ -1,8 +1,9 @@
 //! Records and the change feed in PostgreSQL: snapshots with their index
 //! columns and readers, the compare-and-swap commit with its feed entry
 //! staged for the sequencing run (`sequencer.rs`) that gives it its
-//! position, and the byte-bounded feed window. The column lists
-//! and row readers here are shared with the copy and retention queries.
+//! position; the reads (one record, the byte-bounded feed window, the feed
+//! per audience) are in `records/reads.rs`. The column lists and row
+//! readers here are shared with the reads, the copy and retention queries.
 
 use chrono::{DateTime, Utc};
 use pocketbook_core::model::{RecordKind, RecordStatus};
@@ -12,9 +13,17 @@ use postgres::{Row, Transaction};
 use super::pool::Statements;
 use super::sequencer::{self, Staged};
 use super::{PostgresStorage, audit, backend, col, instant, vocabulary};
+
 use crate::storage::{
-    Audience, FeedRow, FeedSlice, RecordCommit, RecordIndex, StorageError, StoredRecord,
+    Audience, FeedRow, FeedSlice, Held, RecordCommit, RecordIndex, StorageError, StoredRecord,
+    Tombstone,
 };
+
+mod reads;
+pub(super) use reads::{feed_for, feed_window, record, record_or_tombstone, records};
+// The plans of these queries are checked in the PostgreSQL tests.
+#[cfg(test)]
+pub(super) use reads::{audience_positions_sql, entries_at_sql, feed_window_sql};
 
 pub(super) const INDEX_COLUMNS: &str =
     "id, kind, reference, author, station, occurred_at, status, created_at, updated_at";
@@ -81,20 +90,6 @@ pub(super) fn next_seq(tx: &mut Transaction<'_>) -> Result<i64, StorageError> {
         )
         .map_err(backend)?
         .get(0))
-}
-
-pub(super) fn record(
-    store: &PostgresStorage,
-    id: &str,
-) -> Result<Option<StoredRecord>, StorageError> {
-    store
-        .query_prepared(
-            &format!("SELECT {} FROM records WHERE id = $1", stored_columns()),
-            &[&id],
-        )?
-        .first()
-        .map(stored_row)
-        .transpose()
 }
 
 /// One record: its row, its feed entry and its audit events staged, in
@@ -415,161 +410,4 @@ fn stage_feed(
         .map_err(backend)?,
         0,
     )
-}
-
-pub(super) fn records(store: &PostgresStorage) -> Result<Vec<RecordIndex>, StorageError> {
-    store.read(|c| {
-        c.query(
-            &format!("SELECT {INDEX_COLUMNS} FROM records ORDER BY created_at, id"),
-            &[],
-        )
-        .map_err(backend)?
-        .iter()
-        .map(index_row)
-        .collect()
-    })
-}
-
-/// The feed entries `entries` (a query of `feed` rows), oldest first,
-/// until the change bytes before one reach the parameter `budget` (the
-/// first always comes). The budget is applied in the database, by a
-/// running sum over the sizes (read without loading the bytes), so only
-/// the rows that go out are sent.
-fn byte_bounded_feed_sql(entries: &str, budget: &str) -> String {
-    format!(
-        "SELECT seq, record_id, kind, author, station, origin_device, changes, {}, erased,
-                received_at
-         FROM (SELECT f.*, coalesce(sum(octet_length(f.changes)) OVER (
-                        ORDER BY f.seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
-                      ), 0) AS bytes_before
-               FROM ({entries}) f) w
-         WHERE bytes_before < {budget}
-         ORDER BY seq",
-        readers_of("w.record_id")
-    )
-}
-
-/// The feed window's query: `$1` cursor, `$2` limit, `$3` byte budget.
-pub(super) fn feed_window_sql() -> String {
-    byte_bounded_feed_sql(
-        "SELECT * FROM feed WHERE seq > $1 ORDER BY seq LIMIT $2",
-        "$3",
-    )
-}
-
-fn feed_row(r: &Row) -> Result<FeedRow, StorageError> {
-    Ok(FeedRow {
-        seq: col::<i64>(r, 0)? as u64,
-        record_id: col(r, 1)?,
-        kind: kind_of(col(r, 2)?)?,
-        author: col(r, 3)?,
-        station: col(r, 4)?,
-        origin_device: col(r, 5)?,
-        changes: col(r, 6)?,
-        readers: col(r, 7)?,
-        erased: col(r, 8)?,
-        received_at: col(r, 9)?,
-    })
-}
-
-pub(super) fn feed_window(
-    store: &PostgresStorage,
-    cursor: u64,
-    limit: u32,
-    max_bytes: usize,
-) -> Result<Vec<FeedRow>, StorageError> {
-    let cursor = i64::try_from(cursor).unwrap_or(i64::MAX);
-    let max_bytes = i64::try_from(max_bytes).unwrap_or(i64::MAX);
-    store
-        .query_prepared(
-            &feed_window_sql(),
-            &[&cursor, &i64::from(limit), &max_bytes],
-        )?
-        .iter()
-        .map(feed_row)
-        .collect()
-}
-
-/// The positions a feed read per audience may return, with the head, in
-/// one statement and so one snapshot: `$1` the audience keys, `$2` the
-/// cursor, `$3` the limit. One row per position found (each audience's
-/// first `$3` after the cursor, up to the head: one index range each),
-/// or one row with a null position when there is none.
-pub(super) fn audience_positions_sql() -> &'static str {
-    "SELECT h.seq, p.seq
-     FROM feed_head h
-     LEFT JOIN LATERAL (
-         SELECT x.seq FROM unnest($1::text[]) AS k(audience)
-         CROSS JOIN LATERAL (
-             SELECT fa.seq FROM feed_audience fa
-             WHERE fa.audience = k.audience AND fa.seq > $2 AND fa.seq <= h.seq
-             ORDER BY fa.seq LIMIT $3) x
-     ) p ON TRUE
-     WHERE h.id = 1"
-}
-
-/// The entries at positions `$1`, oldest first, until the change bytes
-/// before one reach `$2` (the first always comes).
-pub(super) fn entries_at_sql() -> String {
-    byte_bounded_feed_sql("SELECT * FROM feed WHERE seq = ANY($1)", "$2")
-}
-
-/// The feed after `cursor` under `audience`, through the audience index:
-/// the head and the positions in one snapshot (so a position is returned
-/// only if every earlier one has committed, see [`next_seq`]), then the
-/// entries at them, byte-bounded in the database.
-pub(super) fn feed_for(
-    store: &PostgresStorage,
-    audience: &[Audience],
-    cursor: u64,
-    limit: u32,
-    max_bytes: usize,
-) -> Result<FeedSlice, StorageError> {
-    let keys: Vec<String> = audience.iter().map(Audience::key).collect();
-    let from = i64::try_from(cursor).unwrap_or(i64::MAX);
-    let found =
-        store.query_prepared(audience_positions_sql(), &[&keys, &from, &i64::from(limit)])?;
-    let mut head = 0i64;
-    let mut seqs: Vec<i64> = Vec::with_capacity(found.len());
-    for r in &found {
-        head = col(r, 0)?;
-        if let Some(seq) = col::<Option<i64>>(r, 1)? {
-            seqs.push(seq);
-        }
-    }
-    let mut examined = seqs.len() as u64;
-    seqs.sort_unstable();
-    seqs.dedup();
-    seqs.truncate(limit as usize);
-    let mut more = seqs.len() >= limit as usize;
-    let mut rows = Vec::new();
-    if !seqs.is_empty() {
-        let max_bytes = i64::try_from(max_bytes).unwrap_or(i64::MAX);
-        rows = store
-            .query_prepared(&entries_at_sql(), &[&seqs, &max_bytes])?
-            .iter()
-            .map(feed_row)
-            .collect::<Result<Vec<_>, _>>()?;
-        examined += rows.len() as u64;
-        // The byte budget cut the list: the reader stops at the last entry
-        // returned. (An entry erased since its position was read is simply
-        // gone, and does not cut it.)
-        if let Some(last) = rows.last()
-            && seqs.iter().any(|s| *s as u64 > last.seq)
-            && rows.iter().map(|r| r.changes.len()).sum::<usize>() as i64 >= max_bytes
-        {
-            more = true;
-        }
-    }
-    let end = if more {
-        rows.last().map_or(cursor, |r| r.seq)
-    } else {
-        head as u64
-    };
-    Ok(FeedSlice {
-        rows,
-        end,
-        more,
-        examined,
-    })
 }

@@ -10,7 +10,8 @@ use rusqlite::{ErrorCode, OptionalExtension, params};
 
 use super::{SqliteStorage, all_rows, audit, backend, vocabulary};
 use crate::storage::{
-    Audience, FeedRow, FeedSlice, RecordCommit, RecordIndex, StorageError, StoredRecord,
+    Audience, FeedRow, FeedSlice, Held, RecordCommit, RecordIndex, StorageError, StoredRecord,
+    Tombstone,
 };
 
 pub(super) fn kind_of(text: String) -> rusqlite::Result<RecordKind> {
@@ -90,6 +91,50 @@ pub(super) fn record(
     let mut statement = conn.prepare_cached(&SQL).map_err(backend)?;
     statement
         .query_row([id], stored_row)
+        .optional()
+        .map_err(backend)
+}
+
+/// The record, else its tombstone, in one statement: the record's row as
+/// [`stored_row`] reads it, and the tombstone's fields in the same columns
+/// where they fit (id, kind, author, station, readers) and two more
+/// (`erased_at`, `reason`); the last column says which table it is. Ids
+/// are unique in each table; were both to hold one, the record wins, as
+/// [`record`] asked first.
+pub(super) fn record_or_tombstone(
+    store: &SqliteStorage,
+    id: &str,
+) -> Result<Option<Held>, StorageError> {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT {}, NULL, NULL, 0 AS held FROM records WHERE id = ?1
+             UNION ALL
+             SELECT record_id, kind, NULL, author, station, NULL, NULL, NULL, NULL, NULL, NULL,
+                    {}, erased_at, reason, 1
+             FROM tombstones WHERE record_id = ?1
+             ORDER BY held LIMIT 1",
+            stored_columns(),
+            readers_of("tombstones.record_id")
+        )
+    });
+    let conn = store.conn();
+    let mut statement = conn.prepare_cached(&SQL).map_err(backend)?;
+    statement
+        .query_row([id], |r| {
+            Ok(if r.get::<_, i64>(14)? == 0 {
+                Held::Record(stored_row(r)?)
+            } else {
+                Held::Tombstone(Tombstone {
+                    record_id: r.get(0)?,
+                    kind: kind_of(r.get(1)?)?,
+                    erased_at: r.get(12)?,
+                    reason: r.get(13)?,
+                    author: r.get(3)?,
+                    station: r.get(4)?,
+                    readers: readers(r.get(11)?)?,
+                })
+            })
+        })
         .optional()
         .map_err(backend)
 }

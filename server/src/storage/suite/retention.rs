@@ -245,6 +245,8 @@ pub(crate) fn erasure(store: &dyn Storage) {
         })
     );
     assert!(store.tombstone("e2").unwrap().is_none());
+    // The one read a push makes answers what the two reads answer.
+    held_as_read_apart(store, &["e1", "e2", "never"]);
 
     // The record's entries are gone; one `erased` entry, after every
     // earlier one, tells each device that may hold a copy (the co-attending
@@ -313,4 +315,33 @@ pub(crate) fn erasure(store: &dyn Storage) {
     assert!(store.record("e1").unwrap().is_none());
     assert_eq!(store.feed_after(0, 100).unwrap(), feed);
     assert!(crate::audit::verify(store).unwrap().intact());
+}
+
+/// [`Storage::record_or_tombstone`] for each id is the record (its row,
+/// readers and version) if [`Storage::record`] finds one, else the
+/// tombstone if [`RetentionStore::tombstone`] finds one, else nothing.
+pub(crate) fn held_as_read_apart(store: &dyn Storage, ids: &[&str]) {
+    use crate::storage::Held;
+    for id in ids {
+        let held = store.record_or_tombstone(id).unwrap();
+        match (
+            store.record(id).unwrap(),
+            store.tombstone(id).unwrap(),
+            held,
+        ) {
+            (Some(record), _, Some(Held::Record(held))) => {
+                assert_eq!(held.index, record.index, "{id}");
+                assert_eq!(held.readers, record.readers, "{id}");
+                assert_eq!(held.snapshot, record.snapshot, "{id}");
+                assert_eq!(held.version, record.version, "{id}");
+            }
+            (None, Some(tombstone), Some(Held::Tombstone(held))) => {
+                assert_eq!(held, tombstone, "{id}")
+            }
+            (None, None, None) => {}
+            (record, tombstone, held) => {
+                panic!("{id}: read apart {record:?} and {tombstone:?}, in one {held:?}")
+            }
+        }
+    }
 }
