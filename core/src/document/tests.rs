@@ -99,15 +99,24 @@ fn a_document_saved_before_promise_fields_reads_checks_and_takes_them() {
 }
 
 fn new_record() -> RecordDoc {
-    let input: SceneInput = serde_json::from_value(serde_json::json!({
+    scene_record("0190a0a0-0000-7000-8000-000000000001", None)
+}
+
+/// A priority scene record made by PC1 on a fixed day, with the given id
+/// and, when given, a first note; the document layer's tests start from it.
+pub(super) fn scene_record(id: &str, notes: Option<&str>) -> RecordDoc {
+    let mut input = serde_json::json!({
         "reasons": ["crime in progress"],
         "grade": "priority",
         "call_received": "2026-11-02T10:00:00Z",
         "location": { "street": "12 Acacia Avenue" }
-    }))
-    .unwrap();
+    });
+    if let Some(notes) = notes {
+        input["notes"] = notes.into();
+    }
+    let input: SceneInput = serde_json::from_value(input).unwrap();
     let header = RecordHeader {
-        id: "0190a0a0-0000-7000-8000-000000000001".into(),
+        id: id.into(),
         kind: RecordKind::SceneAttendance,
         reference: "REF".into(),
         created_at: Timestamp::parse("2026-11-02T10:01:00Z").unwrap(),
