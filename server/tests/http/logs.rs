@@ -4,7 +4,7 @@
 //! or hand-typed address), in a form post and as JSON, and none of them
 //! appears in any log line, while each request is still logged by its endpoint.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 /// The server process, killed if the test ends before it stops it.
@@ -76,22 +76,7 @@ async fn what_the_public_types_is_not_logged_even_at_trace() {
         .unwrap();
     assert!(figures.status().is_success() || figures.status().is_client_error());
 
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &child.0.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
-    assert!(child.0.wait().unwrap().success());
-    let mut logs = String::new();
-    child
-        .0
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .unwrap();
+    let logs = crate::support::stop_and_read_logs(&mut child.0);
     // Each request is still logged, by its endpoint.
     for endpoint in ["copy-page", "copy", "figures"] {
         assert!(

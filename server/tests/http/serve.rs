@@ -92,22 +92,7 @@ async fn the_binary_serves_with_defaults_logs_json_and_stops_on_sigterm() {
     assert!(listing.contains(&push.record_id), "{listing}");
     assert!(listing.contains("PC8642"));
 
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    assert!(child.wait().unwrap().success());
-    let mut logs = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .unwrap();
+    let logs = stop_and_read_logs(&mut child);
     assert!(logs.contains("device enrolled"), "{logs}");
     for line in logs.lines() {
         serde_json::from_str::<serde_json::Value>(line)

@@ -196,6 +196,26 @@ impl TestServer {
 /// Runs blocking storage work from a test: on a multi-threaded runtime
 /// off its worker (the PostgreSQL driver blocks on a runtime of its own,
 /// which may not start inside another), else in place.
+/// Stops a server process as a service manager would (SIGTERM), checks it
+/// exited cleanly, and returns what it logged on stderr.
+pub fn stop_and_read_logs(child: &mut std::process::Child) -> String {
+    use std::io::Read;
+    let stopped = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    assert!(child.wait().unwrap().success());
+    let mut logs = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    logs
+}
+
 pub fn off_runtime<T>(work: impl FnOnce() -> T) -> T {
     match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
         Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
