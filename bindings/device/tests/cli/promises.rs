@@ -8,7 +8,7 @@ use std::path::Path;
 use pocketbook_fixtures::{at_text, day_time};
 use serde_json::{Value, json};
 
-use super::{device, ok};
+use super::{device, init, ok};
 
 /// [`super::failure`], also for clap's own errors (exit 2), which are text.
 fn failure(store: &Path, args: &[&str], exit: i32) -> Value {
@@ -38,18 +38,7 @@ fn summary(list: &Value) -> Vec<(String, String, Value)> {
 fn promises_are_listed_with_due_times_and_kept_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("device");
-    ok(
-        &store,
-        &[
-            "init",
-            "--shoulder-number",
-            "PC600",
-            "--name",
-            "Jo Smith",
-            "--station",
-            "Lewisham",
-        ],
-    );
+    init(&store, "PC600");
     let input = dir.path().join("scene.json");
     std::fs::write(
         &input,
@@ -151,18 +140,7 @@ fn promises_are_listed_with_due_times_and_kept_from_the_command_line() {
 fn bad_input_gets_a_precise_error() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("device");
-    ok(
-        &store,
-        &[
-            "init",
-            "--shoulder-number",
-            "PC601",
-            "--name",
-            "Jo Smith",
-            "--station",
-            "Lewisham",
-        ],
-    );
+    init(&store, "PC601");
     let clap = failure(&store, &["promises", "--status", "sideways"], 2);
     assert!(clap["clap"].as_str().unwrap().contains("\"due soon\""));
     let clap = failure(&store, &["promises", "offence", "some-id", "arson"], 2);
