@@ -140,6 +140,32 @@ pub struct FeedSlice {
     pub examined: u64,
 }
 
+impl FeedSlice {
+    /// A slice as both backends end it: where a bound cut it, at the last
+    /// position read (`last_read`, or the cursor if none was); else at the
+    /// feed's head, even when the cursor is further.
+    pub fn ending(
+        rows: Vec<FeedRow>,
+        more: bool,
+        examined: u64,
+        cursor: u64,
+        last_read: Option<u64>,
+        head: u64,
+    ) -> Self {
+        let end = if more {
+            last_read.unwrap_or(cursor)
+        } else {
+            head
+        };
+        FeedSlice {
+            rows,
+            end,
+            more,
+            examined,
+        }
+    }
+}
+
 /// An audit event to append; the backend gives it its sequence number,
 /// time and place in the hash chain.
 #[derive(Debug, Clone, PartialEq, Eq)]

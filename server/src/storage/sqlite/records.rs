@@ -425,15 +425,12 @@ pub(super) fn feed_for(
             rows.push(row);
         }
     }
-    let end = if more {
-        last.unwrap_or(cursor)
-    } else {
-        head as u64
-    };
-    Ok(FeedSlice {
+    Ok(FeedSlice::ending(
         rows,
-        end,
         more,
         examined,
-    })
+        cursor,
+        last,
+        head as u64,
+    ))
 }

@@ -206,15 +206,13 @@ pub(in crate::storage::postgres) fn feed_for(
             more = true;
         }
     }
-    let end = if more {
-        rows.last().map_or(cursor, |r| r.seq)
-    } else {
-        head as u64
-    };
-    Ok(FeedSlice {
+    let last_read = rows.last().map(|r| r.seq);
+    Ok(FeedSlice::ending(
         rows,
-        end,
         more,
         examined,
-    })
+        cursor,
+        last_read,
+        head as u64,
+    ))
 }
