@@ -25,24 +25,12 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group, criterion_main};
 use pocketbook_core::Notebook;
 use pocketbook_core::api::promises::PromiseFilter;
-use pocketbook_core::document::RecordDoc;
 use pocketbook_core::model::*;
 use pocketbook_core::store::ListFilter;
 use pocketbook_fixtures::thread_cpu;
 
-fn officer() -> Officer {
-    pocketbook_fixtures::officer("PC1")
-}
-
-fn scene_input() -> SceneInput {
-    pocketbook_fixtures::emergency_scene()
-}
-
-fn note(n: usize) -> ActionDetail {
-    ActionDetail::Note {
-        text: format!("Spoke to neighbour at number {n}; saw a man in a grey hoodie"),
-    }
-}
+mod common;
+use common::*;
 
 /// A clock for a benchmark: wall time, or the CPU time of this thread.
 type Clock = fn() -> Duration;
@@ -125,16 +113,6 @@ fn encrypted_scene_action(c: &mut Criterion) {
     group.finish();
 }
 
-/// How many entries a record of the `after_10` benchmarks takes before a
-/// fresh one is filled to 10 again: those edits are timed on records of 10
-/// to 60 entries, as the name says, not on one record that grows through
-/// the whole run (which made the mean depend on how many iterations the
-/// run happened to make).
-const AFTER_10_BOUND: usize = 60;
-
-/// The benches' store key (raw, as the app passes it).
-const KEY: [u8; 32] = [0x5a; 32];
-
 /// A notebook entry, the edit that replaced rewriting a notes text.
 fn note_entry(c: &mut Criterion) {
     let mut group = c.benchmark_group("note_entry");
@@ -159,34 +137,6 @@ fn note_entry(c: &mut Criterion) {
     group.finish();
 }
 
-/// The bytes of one real scene-action change, as the store appends them.
-fn one_change() -> Vec<u8> {
-    let header = pocketbook_fixtures::header(RecordKind::SceneAttendance, officer());
-    let body = RecordBody::SceneAttendance {
-        scene: SceneAttendance::from_input(scene_input()),
-    };
-    let mut doc = RecordDoc::create(header, &body, automerge::ActorId::random()).unwrap();
-    doc.add_action(note(1), "PC1", &pocketbook_fixtures::at(10, 1))
-        .unwrap();
-    doc.last_local_change().unwrap()
-}
-
-/// A database for the floors, plain or keyed as the store keys itself (a
-/// raw 256-bit key), with the store's pragmas.
-fn floor_db(dir: &std::path::Path, keyed: bool) -> rusqlite::Connection {
-    let conn = rusqlite::Connection::open(dir.join("floor.db")).unwrap();
-    if keyed {
-        let hex: String = KEY.iter().map(|b| format!("{b:02x}")).collect();
-        conn.execute_batch(&format!("PRAGMA key = \"x'{hex}'\";"))
-            .unwrap();
-    }
-    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
-    conn.pragma_update(None, "synchronous", "FULL").unwrap();
-    conn.execute_batch("CREATE TABLE changes (seq INTEGER PRIMARY KEY, bytes BLOB NOT NULL)")
-        .unwrap();
-    conn
-}
-
 /// The floors: one change inserted and committed, nothing else.
 const FLOORS: [(&str, bool); 2] = [
     ("raw_sqlite_insert_commit", false),
@@ -202,8 +152,7 @@ fn bench_floor(
     b.iter_custom(|iters| {
         let started = clock();
         for _ in 0..iters {
-            conn.execute("INSERT INTO changes (bytes) VALUES (?1)", [change])
-                .unwrap();
+            floor_insert(conn, change);
         }
         clock() - started
     })
@@ -214,7 +163,7 @@ fn floor(c: &mut Criterion) {
     let mut group = c.benchmark_group("floor");
     for (name, keyed) in FLOORS {
         let dir = tempfile::tempdir().unwrap();
-        let conn = floor_db(dir.path(), keyed);
+        let conn = floor_db(dir.path(), "floor.db", keyed);
         group.bench_function(name, |b| bench_floor(b, &conn, &change, wall));
     }
     group.finish();
@@ -243,7 +192,7 @@ fn cpu(c: &mut Criterion) {
     let change = one_change();
     for (name, keyed) in FLOORS {
         let dir = tempfile::tempdir().unwrap();
-        let conn = floor_db(dir.path(), keyed);
+        let conn = floor_db(dir.path(), "floor.db", keyed);
         group.bench_function(name, |b| bench_floor(b, &conn, &change, thread_cpu));
     }
     group.finish();
