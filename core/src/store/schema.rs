@@ -12,7 +12,7 @@ use super::StoreError;
 /// `PRAGMA application_id` of a Pocketbook device store ("PBK1").
 pub const APPLICATION_ID: i32 = 0x5042_4B31;
 /// The schema version this code writes.
-pub const CURRENT_VERSION: u32 = 4;
+pub const CURRENT_VERSION: u32 = 5;
 
 const V1: &str = "
 CREATE TABLE meta (
@@ -112,8 +112,47 @@ CREATE TABLE legal_holds (
 ) STRICT;
 ";
 
+/// Version 5: an edit writes fewer pages (each page of an encrypted store
+/// is encrypted and authenticated as it is written; see
+/// `store/writes.rs`).
+///
+/// - A change row is keyed by its record and its place in the record's
+///   log since the snapshot (`seq`, 1, 2, ... as `changes_since_snapshot`
+///   counts), in one B-tree (`WITHOUT ROWID`): the row and its index were
+///   two B-trees, and `AUTOINCREMENT` wrote `sqlite_sequence` on every
+///   insert. A `seq` is used again after a compaction or a rollback folds
+///   the log into the snapshot (they delete every change row of the
+///   record in the same transaction that resets the count), which matters
+///   to nothing: the order of a record's rows is all `seq` is read for
+///   (loading), pushes are built from the document's heads against the
+///   heads the server acknowledged (`synced_heads`), and no cursor, sync
+///   state or other table names a change row.
+/// - `records_by_updated` goes: no query reads records by `updated_at`
+///   alone (the list orders by `created_at`; pruning synced records uses
+///   `records_synced_by_updated`), and its entry moved on every edit.
+///
+/// Existing rows keep their order (numbered per record in the order of
+/// their old `seq`), and the count since the snapshot is made the number
+/// of rows, which it already was.
+const V5: &str = "
+CREATE TABLE changes_v5 (
+    record_id TEXT NOT NULL REFERENCES records (id) ON DELETE CASCADE,
+    seq       INTEGER NOT NULL,
+    bytes     BLOB NOT NULL,
+    PRIMARY KEY (record_id, seq)
+) STRICT, WITHOUT ROWID;
+INSERT INTO changes_v5 (record_id, seq, bytes)
+    SELECT record_id, row_number() OVER (PARTITION BY record_id ORDER BY seq), bytes
+    FROM changes;
+UPDATE records SET changes_since_snapshot =
+    (SELECT count(*) FROM changes_v5 WHERE record_id = records.id);
+DROP TABLE changes;
+ALTER TABLE changes_v5 RENAME TO changes;
+DROP INDEX records_by_updated;
+";
+
 /// Each migration moves the schema from version `index` to `index + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// Brings the schema to [`CURRENT_VERSION`] in one transaction.
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

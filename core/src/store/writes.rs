@@ -1,6 +1,6 @@
 //! How a record reaches the device's SQLite file: its row with the first
 //! snapshot, each change appended with the row's index columns (status,
-//! encounter time) refreshed in the same statement, and the change log
+//! encounter time) refreshed in the same transaction, and the change log
 //! folded into a new snapshot once it is long enough. Every write of the
 //! store goes through here, so the index a listing reads never disagrees
 //! with the document.
@@ -83,34 +83,46 @@ pub(super) fn write_changes_with(
 ) -> Result<(), StoreError> {
     let id = doc.header().id.clone();
     let id = id.as_str();
-    conn.prepare_cached("INSERT INTO changes (record_id, bytes) VALUES (?1, ?2)")?
-        .execute(params![id, bytes])?;
-    let pending: i64 = conn
+    // Only what moves on every edit is written here, so an edit's
+    // transaction dirties the record's row and the change's page and no
+    // index (schema version 5): the status and the sync flags are written
+    // below only when they change, since SQLite rewrites the index entries
+    // of every indexed column an UPDATE names, changed or not.
+    let (pending, status, queued): (i64, String, bool) = conn
         .prepare_cached(
-            "UPDATE records SET status = ?2, occurred_at = ?3, updated_at = ?4,
+            "UPDATE records SET occurred_at = ?2, updated_at = ?3,
                 changes_since_snapshot = changes_since_snapshot + 1,
-                unsynced = unsynced OR ?5,
-                local_edits = local_edits + ?5,
-                rejection = CASE WHEN ?5 THEN NULL ELSE rejection END
-         WHERE id = ?1 RETURNING changes_since_snapshot",
+                local_edits = local_edits + ?4
+             WHERE id = ?1
+             RETURNING changes_since_snapshot, status, unsynced = 1 AND rejection IS NULL",
         )?
-        .query_row(
-            params![
-                id,
-                columns.status.as_str(),
-                columns.occurred_at,
-                now(),
-                local
-            ],
-            |r| r.get(0),
-        )?;
+        .query_row(params![id, columns.occurred_at, now(), local], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+    // A local change marks the record for the next sync and clears an
+    // earlier refusal: already so when it is queued with no refusal.
+    if status != columns.status.as_str() || (local && !queued) {
+        conn.prepare_cached(
+            "UPDATE records SET status = ?2,
+                unsynced = unsynced OR ?3,
+                rejection = CASE WHEN ?3 THEN NULL ELSE rejection END
+             WHERE id = ?1",
+        )?
+        .execute(params![id, columns.status.as_str(), local])?;
+    }
     if pending >= compact_after {
+        // The snapshot holds this change too: the log is folded into it
+        // rather than appended to and then emptied.
         let snapshot = doc.save();
         conn.execute(
             "UPDATE records SET snapshot = ?2, changes_since_snapshot = 0 WHERE id = ?1",
             params![id, snapshot],
         )?;
         conn.execute("DELETE FROM changes WHERE record_id = ?1", [id])?;
+    } else {
+        // Its place in the record's log: the count since the snapshot.
+        conn.prepare_cached("INSERT INTO changes (record_id, seq, bytes) VALUES (?1, ?2, ?3)")?
+            .execute(params![id, pending, bytes])?;
     }
     Ok(())
 }

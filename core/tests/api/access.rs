@@ -140,6 +140,7 @@ fn a_store_of_the_previous_version_migrates_with_its_state() {
     // rollback columns, no set-aside table; one record acknowledged.
     {
         let conn = rusqlite::Connection::open(dir.path().join("pocketbook.db")).unwrap();
+        conn.execute_batch(crate::edit_pages::TO_VERSION_4).unwrap();
         conn.execute_batch(
             "UPDATE records SET synced_heads = x'00', unsynced = 0, rejection = 'old refusal';
              DROP TABLE set_aside;

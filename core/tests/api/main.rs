@@ -10,6 +10,7 @@ mod access;
 mod bounded;
 mod callbacks;
 mod crash;
+mod edit_pages;
 mod encryption;
 mod feed;
 mod merge;

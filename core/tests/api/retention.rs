@@ -301,6 +301,7 @@ fn a_store_of_the_previous_version_takes_the_terms_and_applies_them() {
     {
         // As the previous app left it: schema 3, no list of holds.
         let conn = rusqlite::Connection::open(dir.path().join(STORE_FILE)).unwrap();
+        conn.execute_batch(crate::edit_pages::TO_VERSION_4).unwrap();
         conn.execute_batch("DROP TABLE legal_holds; PRAGMA user_version = 3;")
             .unwrap();
     }
