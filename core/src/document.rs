@@ -127,6 +127,32 @@ pub struct RecordDoc {
     /// the checks a lookup (a seek through the document). `None`: read it
     /// from the document.
     version: Option<u64>,
+    /// Where scene actions go, as this copy's last scene action found
+    /// them (see [`Places`]).
+    places: Option<Places>,
+}
+
+/// Where a scene's actions go in one copy of its document: the record's
+/// fields and its actions list, which [`RecordDoc::add_action`] looks up
+/// (a seek through the document each) and the read after the edit looks
+/// up again; and the action that edit appended. Kept beside the document
+/// and true at `heads` only: this copy's own scene action moves them on
+/// (it writes nothing but one new element of the list), and anything else
+/// that changes the document (a merge, changes applied, another edit, a
+/// load, which starts without) leaves them behind, so the next use looks
+/// them up afresh. A merge that replaced the list, or put a second list
+/// beside it, is never written past.
+#[derive(Debug, Clone)]
+struct Places {
+    heads: Vec<ChangeHash>,
+    /// The record's fields (`body.<variant>.<field>`).
+    inner: ObjId,
+    /// The list under `actions` (the value that wins, if there are two).
+    actions: ObjId,
+    /// Whether that list is the only value under `actions`.
+    alone: bool,
+    /// The element the last scene action appended at the end of the list.
+    appended: ObjId,
 }
 
 impl std::fmt::Debug for RecordDoc {
@@ -161,6 +187,7 @@ impl RecordDoc {
             doc,
             header,
             version: Some(SCHEMA_VERSION),
+            places: None,
         })
     }
 
@@ -244,6 +271,7 @@ impl RecordDoc {
                 doc,
                 header,
                 version: Some(version),
+                places: None,
             };
             return Ok((doc, exact, Some(record)));
         }
@@ -291,6 +319,7 @@ impl RecordDoc {
             doc,
             header,
             version: Some(version),
+            places: None,
         })
     }
 
@@ -438,6 +467,7 @@ impl RecordDoc {
         let census = crate::chunks::check_changes(bytes, &crate::chunks::CHANGES)?;
         let before = change_count(&self.doc);
         self.version = None;
+        self.places = None;
         crate::chunks::no_panic(|| self.doc.load_incremental(bytes))?
             .map_err(|e| DocumentError::Corrupt(e.to_string()))?;
         if !self.doc.get_missing_deps(&[]).is_empty() {
@@ -459,6 +489,7 @@ impl RecordDoc {
             return Err(DocumentError::Shape("a different record".into()));
         }
         self.version = None;
+        self.places = None;
         self.doc.merge(&mut other.doc)?;
         Ok(())
     }
@@ -500,6 +531,7 @@ impl RecordDoc {
             doc: self.doc.fork().with_actor(actor),
             header: self.header.clone(),
             version: self.version,
+            places: None,
         }
     }
 }

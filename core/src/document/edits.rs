@@ -26,17 +26,60 @@ impl RecordDoc {
             recorded_at: time("action.recorded_at", recorded_at)?,
             detail,
         };
-        let actions = self.child(&self.inner_obj()?, "actions", ObjType::List)?;
+        let (inner, actions, alone) = match self.places_now() {
+            Some(Places {
+                inner,
+                actions,
+                alone,
+                ..
+            }) => (inner, actions, alone),
+            None => {
+                let inner = self.inner_obj()?;
+                let actions = self.child(&inner, "actions", ObjType::List)?;
+                let alone = self.doc.get_all(&inner, "actions")?.len() == 1;
+                (inner, actions, alone)
+            }
+        };
         let at = self.doc.length(&actions);
         if at >= MAX_ACTIONS {
             return Err(full("actions", MAX_ACTIONS));
         }
-        if let Err(e) = insert_action(&mut self.doc, &actions, at, &action) {
-            self.doc.rollback();
-            return Err(e.into());
-        }
+        let appended = match insert_action(&mut self.doc, &actions, at, &action) {
+            Ok(element) => element,
+            Err(e) => {
+                self.doc.rollback();
+                return Err(e.into());
+            }
+        };
         self.commit("add-action");
+        // This edit wrote one element at the end of the list and nothing
+        // else: the places hold at the new heads.
+        self.places = Some(Places {
+            heads: self.doc.get_heads(),
+            inner,
+            actions,
+            alone,
+            appended,
+        });
         Ok(action.id)
+    }
+
+    /// The [`Places`] found by this copy's last scene action, while the
+    /// document is as that edit left it.
+    fn places_now(&mut self) -> Option<Places> {
+        let heads = self.doc.get_heads();
+        self.places.take().filter(|p| p.heads == heads)
+    }
+
+    /// Where the action of this copy's last scene action is, when the
+    /// document is still as that edit left it (`heads`) and the list it
+    /// went to is `list`, alone under the record's `actions`: the
+    /// element, at the end of that list.
+    pub(super) fn appended_action(&self, heads: &[ChangeHash], list: &ObjId) -> Option<&ObjId> {
+        self.places
+            .as_ref()
+            .filter(|p| p.heads == heads && p.alone && p.actions == *list)
+            .map(|p| &p.appended)
     }
 
     /// Ticks one checklist item (done, not applicable, or not done with a
@@ -353,7 +396,8 @@ impl RecordDoc {
     }
 }
 
-/// Writes a scene action as a new map at `at` of the actions list: the
+/// Writes a scene action as a new map at `at` of the actions list (and
+/// returns the map, the list's new element): the
 /// map `autosurgeon::reconcile_insert` makes for a [`SceneAction`] (the
 /// same keys, value types and nesting: `id`, `recorded_by`,
 /// `recorded_at`, and `detail` holding one map under the variant's name),
@@ -370,7 +414,7 @@ fn insert_action(
     actions: &ObjId,
     at: usize,
     action: &SceneAction,
-) -> Result<(), automerge::AutomergeError> {
+) -> Result<ObjId, automerge::AutomergeError> {
     use automerge::hydrate::Value as H;
     let map = |entries: Vec<(&str, H)>| H::from(entries.into_iter().collect::<HashMap<_, _>>());
     let SceneAction {
@@ -433,8 +477,7 @@ fn insert_action(
         ("recorded_at", H::from(recorded_at.as_str())),
         ("detail", map(vec![(variant, map(fields))])),
     ]);
-    doc.batch_create_object(actions, at, &value, true)?;
-    Ok(())
+    doc.batch_create_object(actions, at, &value, true)
 }
 
 /// A time given to an edit, as a record's time field; `field` names it
@@ -463,3 +506,8 @@ fn full(field: &str, bound: usize) -> DocumentError {
 /// code converge on the record both would read.
 #[cfg(test)]
 mod direct_put_tests;
+
+/// The places kept between scene actions against a merge that replaced
+/// the actions list or put a second one beside it.
+#[cfg(test)]
+mod places_tests;

@@ -118,7 +118,7 @@ impl RecordDoc {
             return Ok((Edited::Whole { before, after }, Some(bytes)));
         };
         let mut record = before;
-        if let Ok(Some(added)) = self.append_actions(&mut record, &written) {
+        if let Ok(Some(added)) = self.append_actions(&mut record, &written, &heads) {
             return Ok((Edited::ActionsAppended { record, added }, Some(bytes)));
         }
         let after = match self.apply(record.clone(), &written) {
@@ -142,6 +142,7 @@ impl RecordDoc {
         &self,
         record: &mut Record,
         written: &Written,
+        heads: &[ChangeHash],
     ) -> Result<Option<usize>, DocumentError> {
         let (RecordBody::SceneAttendance { scene } | RecordBody::HomeBurglary { scene }) =
             &mut record.body
@@ -160,27 +161,36 @@ impl RecordDoc {
                 _ => return Ok(None),
             }
         }
-        // The list must be the record's `actions`, held once.
-        let inner = inner_in(doc, self.kind())?;
-        match doc.get_all(&inner, "actions")?.as_slice() {
-            [(Value::Object(ObjType::List), id)] if id == list => {}
-            _ => return Ok(None),
-        }
-        // The new elements are the list's last (as `apply` requires).
-        let len = doc.length(list);
-        let Some(start) = len.checked_sub(elements.len()) else {
-            return Ok(None);
-        };
-        let mut at_end = Vec::with_capacity(elements.len());
-        for item in doc.list_range(list, start..) {
-            if item.conflict || !elements.contains(&&item.id()) {
-                return Ok(None);
+        let at_end = match self.appended_action(heads, list) {
+            // This copy's own scene action, the document as it left it:
+            // the one element it appended at the end of the record's one
+            // `actions` list, found without looking it up again.
+            Some(appended) if elements.as_slice() == [appended] => vec![appended.clone()],
+            _ => {
+                // The list must be the record's `actions`, held once.
+                let inner = inner_in(doc, self.kind())?;
+                match doc.get_all(&inner, "actions")?.as_slice() {
+                    [(Value::Object(ObjType::List), id)] if id == list => {}
+                    _ => return Ok(None),
+                }
+                // The new elements are the list's last (as `apply` requires).
+                let len = doc.length(list);
+                let Some(start) = len.checked_sub(elements.len()) else {
+                    return Ok(None);
+                };
+                let mut at_end = Vec::with_capacity(elements.len());
+                for item in doc.list_range(list, start..) {
+                    if item.conflict || !elements.contains(&&item.id()) {
+                        return Ok(None);
+                    }
+                    at_end.push(item.id());
+                }
+                if at_end.len() != elements.len() {
+                    return Ok(None);
+                }
+                at_end
             }
-            at_end.push(item.id());
-        }
-        if at_end.len() != elements.len() {
-            return Ok(None);
-        }
+        };
         let mut tree = Tree::new(doc);
         if !written.made_maps(&mut tree, &at_end) {
             tree = Tree::new(doc);
