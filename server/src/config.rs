@@ -201,6 +201,9 @@ pub fn parse_listen(text: &str, what: &str) -> Result<SocketAddr, String> {
 /// Default pause between retention runs.
 pub const DEFAULT_RETENTION_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 
+/// Longest pause between retention runs that `every_minutes` may set.
+pub const MAX_RETENTION_EVERY_MINUTES: u64 = 24 * 60;
+
 /// The `[retention]` table of the config file.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -369,9 +372,23 @@ pub fn resolve(
     if retention.encounter_months == 0 {
         return Err("retention.encounter_months must be at least 1".into());
     }
+    // 0 days would erase every scene and burglary record at the next run,
+    // the one just made included, on the server and on every device.
+    if retention.attendance_days == Some(0) {
+        return Err(
+            "retention.attendance_days must be at least 1 (leave it out to keep scene and burglary records)"
+                .into(),
+        );
+    }
     let retention_every = match file.retention.every_minutes {
-        Some(0) => return Err("retention.every_minutes must be at least 1".into()),
-        Some(minutes) => std::time::Duration::from_secs(minutes * 60),
+        Some(minutes @ 1..=MAX_RETENTION_EVERY_MINUTES) => {
+            std::time::Duration::from_secs(minutes * 60)
+        }
+        Some(_) => {
+            return Err(format!(
+                "retention.every_minutes must be between 1 and {MAX_RETENTION_EVERY_MINUTES} (a day), so records are erased on the day they are due"
+            ));
+        }
         None => DEFAULT_RETENTION_EVERY,
     };
     Ok(ServerConfig {
