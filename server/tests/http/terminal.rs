@@ -103,4 +103,22 @@ async fn a_place_a_device_typed_reaches_admin_tables_as_visible_text() {
     let records = off_runtime(|| admin(&server, &["records", "list"]));
     assert_inert(&records);
     assert_eq!(records.lines().count(), 2, "{records}");
+
+    // The person's copy, written over a file others may read: it is
+    // made the owner's alone (0600) before the copy is written into it,
+    // and the place is in it escaped as HTML text.
+    use std::os::unix::fs::PermissionsExt;
+    let out = server.dir.path().join("copy.html");
+    std::fs::write(&out, "").unwrap();
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let path = out.to_str().unwrap().to_string();
+    off_runtime(|| {
+        admin(
+            &server,
+            &["copy", "issue", &id, "--staff", "ST1", "--out", &path],
+        )
+    });
+    let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the copy over a readable file");
+    assert!(std::fs::read_to_string(&out).unwrap().contains("High St"));
 }
