@@ -202,7 +202,8 @@ pub fn copy_page(copy: &RecordCopy) -> String {
         "<p class=\"print-note\">Copy made {}.</p>\n<p class=\"no-print\"><a href=\"/copy\">Look up another record</a></p>\n",
         escape(&copy.issued_at)
     ));
-    layout(&format!("Your record {}", copy.reference), &body)
+    // Not the reference: a browser keeps the title in its history.
+    layout(&format!("Your record: {}", copy.title), &body)
 }
 
 #[cfg(test)]
