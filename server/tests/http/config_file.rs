@@ -126,3 +126,47 @@ fn a_retention_that_would_erase_everything_or_nothing_on_time_is_refused() {
         .unwrap();
     assert!(out.status.success(), "{out:?}");
 }
+
+/// A settings path mistyped onto something huge (a log file, a disk
+/// image; `/dev/zero` too, which never ends): the config file, the TLS
+/// certificate and the TLS key are each refused at once for their size,
+/// not read whole into memory.
+#[test]
+fn a_settings_path_onto_a_huge_file_is_refused_for_its_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let huge = dir.path().join("huge.log");
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(64 * 1024 * 1024)
+        .unwrap();
+    let huge = huge.to_str().unwrap();
+    let key = dir.path().join("key.pem");
+    std::fs::write(
+        &key,
+        "-----BEGIN PRIVATE KEY-----\n-----END PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    let key = key.to_str().unwrap();
+    for (args, named) in [
+        (vec!["--config", huge], "config file"),
+        (
+            vec!["--tls-cert", huge, "--tls-key", key],
+            "TLS certificate",
+        ),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_pocketbook-server"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(&args)
+            .env_remove("POCKETBOOK_CONFIG")
+            .env_remove("POCKETBOOK_DATABASE_URL")
+            .env("POCKETBOOK_DATA_DIR", dir.path().join("data"))
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            said.contains(named) && said.contains("larger than"),
+            "{args:?}: {said}"
+        );
+    }
+}
