@@ -422,7 +422,10 @@ fn audit(admin: &Admin, json: bool, command: AuditCommand) -> Result<(), String>
                 let Some(last) = page.last() else { break };
                 after_seq = last.seq;
                 for event in &page {
-                    let line = serde_json::to_string(event).map_err(|e| e.to_string())?;
+                    // The same JSON value, nothing in it acting on a terminal.
+                    let line = render::json_for_terminal(
+                        &serde_json::to_string(event).map_err(|e| e.to_string())?,
+                    );
                     match writeln!(sink, "{line}") {
                         // A reader of stdout that stopped reading (`| head`).
                         Err(e) if out.is_none() && e.kind() == std::io::ErrorKind::BrokenPipe => {

@@ -104,6 +104,21 @@ async fn a_place_a_device_typed_reaches_admin_tables_as_visible_text() {
     assert_inert(&records);
     assert_eq!(records.lines().count(), 2, "{records}");
 
+    // An admin's own text (a hold's reason pasted from elsewhere, with a
+    // bidi override in it) in the hold list and the audit export on
+    // stdout: still the same JSON lines, nothing reordered.
+    let reason = "complaint \u{202E}21 ref";
+    off_runtime(|| admin(&server, &["hold", "set", &id, "--reason", reason]));
+    assert_inert(&off_runtime(|| admin(&server, &["hold", "list"])));
+    let export = off_runtime(|| admin(&server, &["audit", "export"]));
+    assert_inert(&export);
+    let held = export
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|e| e["action"] == "legal-hold-set")
+        .expect("the hold's event");
+    assert_eq!(held["detail"]["reason"], reason);
+
     // The person's copy, written over a file others may read: it is
     // made the owner's alone (0600) before the copy is written into it,
     // and the place is in it escaped as HTML text.
