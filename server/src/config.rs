@@ -201,6 +201,9 @@ pub fn parse_listen(text: &str, what: &str) -> Result<SocketAddr, String> {
 /// Default pause between retention runs.
 pub const DEFAULT_RETENTION_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 
+/// Longest pause between retention runs that `every_minutes` may set.
+pub const MAX_RETENTION_EVERY_MINUTES: u64 = 24 * 60;
+
 /// The `[retention]` table of the config file.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -290,10 +293,37 @@ pub fn resolve_log_format(
     })
 }
 
+/// Largest file the server reads as configuration: the config file, a
+/// TLS certificate chain or key. Real ones are a few kilobytes.
+pub const MAX_SETTINGS_FILE_BYTES: u64 = 1024 * 1024;
+
+/// The bytes of a small settings file (`what` names it in errors), at
+/// most [`MAX_SETTINGS_FILE_BYTES`]: a path mistyped onto a log file, a
+/// disk image or `/dev/zero` is refused at once, not read until memory
+/// runs out.
+pub fn read_settings_file(path: &Path, what: &str) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| {
+            file.take(MAX_SETTINGS_FILE_BYTES + 1)
+                .read_to_end(&mut bytes)
+        })
+        .map_err(|e| format!("cannot read {what} {}: {e}", path.display()))?;
+    if bytes.len() as u64 > MAX_SETTINGS_FILE_BYTES {
+        return Err(format!(
+            "{what} {} is larger than {} KiB: is that the right file?",
+            path.display(),
+            MAX_SETTINGS_FILE_BYTES / 1024
+        ));
+    }
+    Ok(bytes)
+}
+
 impl FileConfig {
     pub fn read(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+        let text = String::from_utf8(read_settings_file(path, "config file")?)
+            .map_err(|_| format!("config file {}: not UTF-8 text", path.display()))?;
         toml::from_str(&text)
             .map_err(|e| format!("config file {}: {}", path.display(), unquoted(&e, &text)))
     }
@@ -369,9 +399,23 @@ pub fn resolve(
     if retention.encounter_months == 0 {
         return Err("retention.encounter_months must be at least 1".into());
     }
+    // 0 days would erase every scene and burglary record at the next run,
+    // the one just made included, on the server and on every device.
+    if retention.attendance_days == Some(0) {
+        return Err(
+            "retention.attendance_days must be at least 1 (leave it out to keep scene and burglary records)"
+                .into(),
+        );
+    }
     let retention_every = match file.retention.every_minutes {
-        Some(0) => return Err("retention.every_minutes must be at least 1".into()),
-        Some(minutes) => std::time::Duration::from_secs(minutes * 60),
+        Some(minutes @ 1..=MAX_RETENTION_EVERY_MINUTES) => {
+            std::time::Duration::from_secs(minutes * 60)
+        }
+        Some(_) => {
+            return Err(format!(
+                "retention.every_minutes must be between 1 and {MAX_RETENTION_EVERY_MINUTES} (a day), so records are erased on the day they are due"
+            ));
+        }
         None => DEFAULT_RETENTION_EVERY,
     };
     Ok(ServerConfig {

@@ -68,8 +68,9 @@ pub fn leaf_certificate(path: &Path) -> Result<CertificateDer<'static>, String> 
 }
 
 fn read_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let chain = CertificateDer::pem_file_iter(path)
-        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+    let pem = crate::config::read_settings_file(path, "TLS certificate")?;
+    let chain = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
         .map_err(|e| format!("TLS certificate {}: {e}", path.display()))?;
     if chain.is_empty() {
         return Err(format!(
@@ -82,7 +83,8 @@ fn read_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
 
 fn server_config(files: &TlsFiles) -> Result<Arc<rustls::ServerConfig>, String> {
     let chain = read_chain(&files.cert)?;
-    let key = PrivateKeyDer::from_pem_file(&files.key)
+    let pem = crate::config::read_settings_file(&files.key, "TLS key")?;
+    let key = PrivateKeyDer::from_pem_slice(&pem)
         .map_err(|e| format!("TLS key {}: {e}", files.key.display()))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)

@@ -208,6 +208,8 @@ fn run(cli: Cli, key: Option<Vec<u8>>) -> Result<serde_json::Value, Failure> {
                     "record_id": r.record_id, "code": r.code, "message": r.message,
                 })).collect::<Vec<_>>(),
                 "rolled_back": summary.rolled_back,
+                "pruned": summary.pruned,
+                "held": summary.held,
                 "expired": summary.expired,
             }))
         }

@@ -86,14 +86,20 @@ pub(super) fn run(data: DataDir, json: bool, command: AdminCommand) -> Result<()
 }
 
 /// A file only its owner may read (0600), created or emptied: a person's
-/// copy of their record and the audit trail are personal data.
+/// copy of their record and the audit trail are personal data. `mode`
+/// applies only to a file the call creates, so a file that was already
+/// there (made with `touch`, or an earlier one copied about) is made
+/// 0600 too, through the open handle, before anything is written to it.
 fn private_file(path: &std::path::Path) -> std::io::Result<std::fs::File> {
-    std::fs::OpenOptions::new()
+    use std::os::unix::fs::PermissionsExt;
+    let file = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
-        .open(path)
+        .open(path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    Ok(file)
 }
 
 /// The store `data` names: PostgreSQL by URL, else the data directory's
@@ -416,7 +422,10 @@ fn audit(admin: &Admin, json: bool, command: AuditCommand) -> Result<(), String>
                 let Some(last) = page.last() else { break };
                 after_seq = last.seq;
                 for event in &page {
-                    let line = serde_json::to_string(event).map_err(|e| e.to_string())?;
+                    // The same JSON value, nothing in it acting on a terminal.
+                    let line = render::json_for_terminal(
+                        &serde_json::to_string(event).map_err(|e| e.to_string())?,
+                    );
                     match writeln!(sink, "{line}") {
                         // A reader of stdout that stopped reading (`| head`).
                         Err(e) if out.is_none() && e.kind() == std::io::ErrorKind::BrokenPipe => {

@@ -29,6 +29,11 @@ dd{margin:0;overflow-wrap:anywhere}\
 a{color:#000;text-decoration:none}h1{font-size:16pt}main{max-width:none}}";
 
 /// HTML-escapes text for element content and quoted attribute values.
+/// Control characters other than the whitespace HTML allows (line feed,
+/// carriage return, tab) are not allowed in HTML either: an escape
+/// sequence or a bell an officer's device stored in a field is shown as
+/// U+FFFD, so the page (saved, printed, or read in a terminal) carries
+/// none of them.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -38,6 +43,8 @@ pub fn escape(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
+            '\n' | '\r' | '\t' => out.push(c),
+            c if c.is_control() => out.push('\u{FFFD}'),
             c => out.push(c),
         }
     }
@@ -202,7 +209,8 @@ pub fn copy_page(copy: &RecordCopy) -> String {
         "<p class=\"print-note\">Copy made {}.</p>\n<p class=\"no-print\"><a href=\"/copy\">Look up another record</a></p>\n",
         escape(&copy.issued_at)
     ));
-    layout(&format!("Your record {}", copy.reference), &body)
+    // Not the reference: a browser keeps the title in its history.
+    layout(&format!("Your record: {}", copy.title), &body)
 }
 
 #[cfg(test)]

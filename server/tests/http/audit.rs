@@ -50,6 +50,16 @@ fn show_export_and_verify_an_intact_trail() {
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&out), 0o600, "the export");
     assert_eq!(mode(&data), 0o700, "the data directory");
+    // Exported again over a file others may read (one an admin made
+    // with `touch`, or an earlier export copied about): it becomes the
+    // owner's alone before a line is written.
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o644)).unwrap();
+    run(
+        &data,
+        &["admin", "audit", "export", "--out", out.to_str().unwrap()],
+    );
+    assert_eq!(mode(&out), 0o600, "the export over a readable file");
+    assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 4);
 
     let verified = run(&data, &["admin", "audit", "verify"]);
     assert!(String::from_utf8_lossy(&verified.stdout).contains("intact: 4 events"));

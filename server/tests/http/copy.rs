@@ -7,6 +7,7 @@
 //! no test depends on today's date and none sleeps out a window.
 
 mod due;
+mod hostile_text;
 mod limits;
 mod lookup;
 mod refusals;
@@ -77,6 +78,16 @@ impl Desk {
     /// PC1 records a search (with the device's exact position), issues the
     /// receipt and syncs. Returns (record id, reference).
     async fn search(&self, nb: &Notebook, token: &str) -> (String, String) {
+        self.search_with(nb, token, |_| {}).await
+    }
+
+    /// [`Desk::search`] with the search changed by `edit` first.
+    async fn search_with(
+        &self,
+        nb: &Notebook,
+        token: &str,
+        edit: impl FnOnce(&mut StopSearch),
+    ) -> (String, String) {
         // On this desk's own fixed day, not the fixtures' (relative) one:
         // the copy is looked up by date, against a clock fixed at TODAY.
         let mut search = stop_search();
@@ -89,6 +100,7 @@ impl Desk {
         search.self_defined_ethnicity = Some(SelfDefinedEthnicity::B1);
         search.gender = Some(Gender::Male);
         search.age_range = Some(AgeRange::From18To24);
+        edit(&mut search);
         let id = nb.create_stop_search(search).unwrap().header.id;
         let reference = nb
             .issue_receipt(id.clone(), ReceiptMedium::Printed)

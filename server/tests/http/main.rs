@@ -26,5 +26,6 @@ mod protocol;
 mod serve;
 mod strings;
 mod sync;
+mod terminal;
 mod tls;
 mod trust;

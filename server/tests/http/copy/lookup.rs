@@ -74,6 +74,12 @@ async fn a_copy_is_found_by_reference_and_date_as_json_and_as_a_page() {
     }
     assert!(!page.body.contains("51.46") && !page.body.contains("Officer PC1"));
     assert!(!page.body.contains("<script"));
+    // The reference unlocks the copy: it is on the page, not in its
+    // title, which a browser keeps in its history (and tab lists) after
+    // the page itself, never cached, is gone.
+    let title = &page.body[page.body.find("<title>").unwrap()..page.body.find("</title>").unwrap()];
+    assert!(title.contains("Your record"), "{title}");
+    assert!(!title.contains(&reference), "{title}");
 
     let issued = desk.server.audit("copy-issued");
     assert_eq!(issued.len(), 2);
