@@ -43,7 +43,8 @@ use opening::{OpenFailure, load_or_create_actor, move_aside};
 pub use rollback::{RolledBack, SetAside};
 pub use schema::{APPLICATION_ID, CURRENT_VERSION};
 pub use sync_state::{
-    AppliedPage, Credentials, PROGRESS_EVERY, PROGRESS_EVERY_RECORDS, PendingPush,
+    AppliedPage, Credentials, KEPT_FROM_ERASURE, PROGRESS_EVERY, PROGRESS_EVERY_RECORDS,
+    PendingPush,
 };
 use writes::{compaction_threshold, insert_record, write_changes, write_changes_with};
 

@@ -328,7 +328,7 @@ impl super::engine::Transport for SyncClient {
 /// `wipe: true` orders an erasure; every other refusal leaves the store be.
 fn error_of(status: reqwest::StatusCode, bytes: &[u8]) -> ClientError {
     let (code, message, wipe) = match serde_json::from_slice::<ErrorBody>(bytes) {
-        Ok(body) => (body.error, body.message, body.wipe),
+        Ok(body) => (body.error, shown(&body.message), body.wipe),
         Err(_) => (
             String::new(),
             status.canonical_reason().unwrap_or("error").to_string(),
@@ -349,6 +349,32 @@ fn error_of(status: reqwest::StatusCode, bytes: &[u8]) -> ClientError {
             detail: format!("server error {status}: {message}"),
         },
     }
+}
+
+/// Longest server message a device passes on, in characters.
+const MAX_SERVER_MESSAGE_CHARS: usize = 500;
+
+/// A server's message as the device passes it on to an app, a log or a
+/// terminal: at most [`MAX_SERVER_MESSAGE_CHARS`] characters, with control
+/// characters (a terminal's escape sequences among them, C1 included) and
+/// bidirectional overrides shown as U+FFFD. A server's messages name fields,
+/// never content; a broken or hostile server's could be anything.
+fn shown(message: &str) -> String {
+    let mut shown: String = message
+        .chars()
+        .take(MAX_SERVER_MESSAGE_CHARS)
+        .map(|c| {
+            if c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}') {
+                '\u{FFFD}'
+            } else {
+                c
+            }
+        })
+        .collect();
+    if message.chars().nth(MAX_SERVER_MESSAGE_CHARS).is_some() {
+        shown.push('…');
+    }
+    shown
 }
 
 fn check_protocol(protocol: u32) -> Result<(), ClientError> {

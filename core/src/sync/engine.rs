@@ -212,6 +212,16 @@ pub async fn run(
         outcome.rejected.extend(response.rejected);
         observer.progress(outcome.sent, outcome.received);
         let progressed = page.acknowledged > 0 || !page.received.is_empty();
+        // An honest server's `more` always moves the cursor past what it
+        // read; one that says more and moves nothing would be asked again
+        // and again (every pending record pushed each time) to no end.
+        if response.more && response.cursor == cursor.unwrap_or(0) && !progressed && page.held == 0
+        {
+            return Err(ClientError::Protocol(
+                "the server said more was waiting but sent nothing and moved no cursor".into(),
+            )
+            .into());
+        }
         if !response.more && (pending == 0 || !progressed) {
             break;
         }

@@ -213,14 +213,21 @@ pub const MAX_LEGAL_HOLDS: usize = 100_000;
 pub const MAX_RECORD_ID_LEN: usize = 64;
 
 /// Why a sync answer cannot be used as it stands: announced pins
-/// ([`check_next_pins`]), retention terms below a month for encounters, or
-/// a list of legal holds too long or naming something that is no record id.
+/// ([`check_next_pins`]), retention terms below a month for encounters or
+/// a day for scenes and burglaries (a device would erase them as soon as
+/// the server had them), or a list of legal holds too long or naming
+/// something that is no record id.
 pub fn check_answer(response: &SyncResponse) -> Result<(), String> {
     check_next_pins(&response.next_pins).map_err(|e| format!("the server announced {e}"))?;
     if let Some(terms) = &response.retention
         && terms.encounter_months == 0
     {
         return Err("retention terms keeping encounters less than a month".into());
+    }
+    if let Some(terms) = &response.retention
+        && terms.attendance_days == Some(0)
+    {
+        return Err("retention terms keeping scenes and burglaries less than a day".into());
     }
     if let Some(holds) = &response.legal_holds {
         if holds.len() > MAX_LEGAL_HOLDS {
@@ -455,6 +462,15 @@ mod tests {
             check_answer(&answer)
                 .unwrap_err()
                 .contains("less than a month")
+        );
+        answer.retention = Some(RetentionTerms {
+            encounter_months: 12,
+            attendance_days: Some(0),
+        });
+        assert!(
+            check_answer(&answer)
+                .unwrap_err()
+                .contains("less than a day")
         );
         answer.retention = Some(terms);
         answer.legal_holds = Some(vec![String::new()]);

@@ -12,7 +12,7 @@ use pocketbook_core::api::{ApiError, CallbackError};
 use pocketbook_core::model::*;
 use pocketbook_core::pledge::{PromiseId, PromiseStatus};
 use pocketbook_core::store::{ListFilter, Store};
-use pocketbook_core::sync::wire::{FeedEntry, SyncResponse};
+use pocketbook_core::sync::wire::{Ack, FeedEntry, SyncResponse};
 
 use crate::support::*;
 
@@ -276,10 +276,24 @@ fn an_erased_record_takes_its_promises_with_it_and_a_closed_notebook_says_so() {
     assert!(matches!(watch.check(), Err(ApiError::Closed { .. })));
     drop(nb);
 
-    // The server erased one record (retention): the sync applies its
-    // erased feed entry, as `Notebook::sync` does.
+    // The server acknowledged both records, then erased one (retention):
+    // the syncs apply its answers, as `Notebook::sync` does (a record the
+    // server never acknowledged would be kept: it may be the only copy).
     {
         let mut store = Store::open(dir.path()).unwrap();
+        let pushed = store.pending_pushes(10, usize::MAX).unwrap();
+        let mut acknowledged = erase_entry(&erased);
+        acknowledged.changes.clear();
+        acknowledged.acknowledged = pushed
+            .iter()
+            .map(|p| Ack {
+                record_id: p.record_id.clone(),
+                heads: Vec::new(),
+            })
+            .collect();
+        store
+            .apply_sync(&pushed, &acknowledged, &mut |_| {})
+            .unwrap();
         store
             .apply_sync(&[], &erase_entry(&erased), &mut |_| {})
             .unwrap();

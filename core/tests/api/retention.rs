@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
-use chrono::TimeDelta;
+use chrono::{DateTime, TimeDelta, Utc};
 use pocketbook_core::Notebook;
 use pocketbook_core::api::{ApiError, ChangeOrigin, DeviceClock};
 use pocketbook_core::model::*;

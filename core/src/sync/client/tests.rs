@@ -106,3 +106,23 @@ fn an_unknown_token_never_wipes() {
         assert!(!matches!(e, ClientError::Wipe(_)), "{status}: {e:?}");
     }
 }
+
+/// A server's message reaches an app, a log or a terminal bounded and
+/// inert, however long and whatever it holds.
+#[test]
+fn a_servers_message_is_cut_short_and_its_control_characters_made_inert() {
+    let hostile = format!("bad\u{1b}[2J\u{9b}31m\u{202e}{}", "x".repeat(5_000_000));
+    let ClientError::Refused { message, .. } = answer(
+        400,
+        serde_json::json!({"error": "bad-request", "message": hostile}),
+    ) else {
+        panic!("a 400 is a refusal");
+    };
+    assert!(message.chars().count() <= 501, "{}", message.len());
+    assert!(
+        message.starts_with("bad\u{FFFD}[2J\u{FFFD}31m\u{FFFD}x"),
+        "{message:.40}"
+    );
+    assert!(message.ends_with('…'));
+    assert!(!message.chars().any(char::is_control));
+}

@@ -85,3 +85,62 @@ fn a_new_record_the_server_refused_stays_overdue_and_refused_until_the_officer_a
     assert_eq!(record_ids(&nb), vec![scene]);
     assert!(nb.overdue_records().unwrap().is_empty());
 }
+
+/// An answer in which the server says it erased `id` (a push refused as
+/// erased), at `server_time`; nothing else is acknowledged.
+fn erased_by_the_server(dir: &Path, id: &str, server_time: DateTime<Utc>) {
+    let mut store = Store::open(dir).unwrap();
+    let pushes = store.pending_pushes(500, usize::MAX).unwrap();
+    let mut answer = answer(vec![]);
+    answer.server_time = Some(server_time.to_rfc3339());
+    answer.rejected = vec![Rejection {
+        record_id: id.into(),
+        code: RejectionCode::Erased,
+        message: "this record was erased by retention".into(),
+    }];
+    store.apply_sync(&pushes, &answer, &mut |_| {}).unwrap();
+}
+
+/// The server's word that it erased a record is honoured for a copy, not
+/// for what may be the only one: a record it never acknowledged is kept
+/// (listed as refused, with a reason naming no content) whatever time the
+/// server claims; edits made here to one it acknowledged go with it once
+/// it is past its period by the retention clock, not before.
+#[test]
+fn an_erasure_by_the_server_takes_only_what_it_held_and_only_when_due() {
+    let dir = tempfile::tempdir().unwrap();
+    let (search, _, _, _) = three_synced_records(dir.path());
+    let nb = Notebook::open(dir.path().display().to_string(), officer("PC1")).unwrap();
+    let never_held = nb.create_stop_search(stop_search()).unwrap().header.id;
+    nb.add_note(search.clone(), "added after the acknowledgement".into())
+        .unwrap();
+    drop(nb);
+    let years_on = Utc::now() + chrono::TimeDelta::days(3 * 366);
+
+    // Acknowledged, edited since, and not yet due: kept.
+    erased_by_the_server(dir.path(), &search, Utc::now());
+    let mut store = Store::open(dir.path()).unwrap();
+    assert!(store.get(&search).is_ok(), "erased before its period");
+    drop(store);
+
+    // Never acknowledged: kept, whatever time the server gives.
+    erased_by_the_server(dir.path(), &never_held, years_on);
+    let mut store = Store::open(dir.path()).unwrap();
+    assert!(store.get(&never_held).is_ok(), "the only copy is kept");
+    assert_eq!(
+        store.rejection(&never_held).unwrap().as_deref(),
+        Some(pocketbook_core::store::KEPT_FROM_ERASURE)
+    );
+    drop(store);
+
+    // Kept as refused, it is not sent again until the officer edits it;
+    // pushed again past its period by the server's time, it goes, with the
+    // edits.
+    let nb = Notebook::open(dir.path().display().to_string(), officer("PC1")).unwrap();
+    nb.add_note(search.clone(), "a second note".into()).unwrap();
+    drop(nb);
+    erased_by_the_server(dir.path(), &search, years_on);
+    let mut store = Store::open(dir.path()).unwrap();
+    assert!(store.get(&search).is_err(), "kept past its period");
+    assert!(store.get(&never_held).is_ok());
+}
