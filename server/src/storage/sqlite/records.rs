@@ -3,6 +3,7 @@
 //! for [`SqliteStorage`]. The column lists and row readers here are shared
 //! with the copy and retention queries.
 
+use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use pocketbook_core::model::{RecordKind, RecordStatus};
@@ -10,8 +11,8 @@ use rusqlite::{ErrorCode, OptionalExtension, params};
 
 use super::{SqliteStorage, all_rows, audit, backend, vocabulary};
 use crate::storage::{
-    Audience, FeedRow, FeedSlice, Held, RecordCommit, RecordIndex, StorageError, StoredRecord,
-    Tombstone,
+    Audience, FeedRow, FeedSlice, Held, RecordCommit, RecordIndex, RecordNow, StorageError,
+    StoredRecord, Tombstone,
 };
 
 pub(super) fn kind_of(text: String) -> rusqlite::Result<RecordKind> {
@@ -403,13 +404,17 @@ pub(super) fn feed_for(
     seqs.dedup();
     seqs.truncate(limit as usize);
     let mut more = seqs.len() >= limit as usize;
+    // Each entry with its record as it is now (`FeedSlice::records`):
+    // the record's row and its hold, each by its primary key.
     let mut entry = conn
         .prepare_cached(&format!(
-            "SELECT {} FROM feed WHERE seq = ?1",
+            "SELECT {}, (SELECT occurred_at FROM records WHERE id = feed.record_id),
+                    EXISTS (SELECT 1 FROM legal_holds WHERE record_id = feed.record_id)
+             FROM feed WHERE seq = ?1",
             feed_columns()
         ))
         .map_err(backend)?;
-    let (mut rows, mut bytes, mut last) = (Vec::new(), 0usize, None);
+    let (mut rows, mut records, mut bytes, mut last) = (Vec::new(), BTreeMap::new(), 0usize, None);
     for seq in &seqs {
         if bytes >= max_bytes {
             more = true;
@@ -421,12 +426,17 @@ pub(super) fn feed_for(
         if let Some(r) = found.next().map_err(backend)? {
             examined += 1;
             let row = feed_row(r)?;
+            if let Some(occurred_at) = r.get::<_, Option<String>>(10).map_err(backend)? {
+                let held = r.get(11).map_err(backend)?;
+                records.insert(row.record_id.clone(), RecordNow { occurred_at, held });
+            }
             bytes = bytes.saturating_add(row.changes.len());
             rows.push(row);
         }
     }
     Ok(FeedSlice::ending(
         rows,
+        records,
         more,
         examined,
         cursor,
