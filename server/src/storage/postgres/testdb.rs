@@ -100,6 +100,8 @@ pub fn full_error(e: &(dyn std::error::Error + 'static)) -> String {
                 db.file().unwrap_or("-"),
                 db.line().unwrap_or(0),
             )),
+            // A wrapper repeating its source's words adds nothing.
+            None if text.ends_with(&cause.to_string()) => {}
             None => text.push_str(&format!(": {cause}")),
         }
         under = cause.source();
