@@ -100,11 +100,14 @@ fn both_backends_have_the_same_tables_and_columns() {
 /// version row, every instance's failure (with the database's own words,
 /// so a flaky failure says everything the first time), in order.
 fn open_at_once(config: &postgres::Config) -> Vec<String> {
+    // Released together, so their creates meet.
+    let start = std::sync::Barrier::new(6);
     std::thread::scope(|threads| {
         let instances: Vec<_> = (0..6)
             .map(|_| {
-                let config = config.clone();
+                let (config, start) = (config.clone(), &start);
                 threads.spawn(move || {
+                    start.wait();
                     super::PostgresStorage::open_config(config, 1).and_then(|store| store.ping())
                 })
             })
