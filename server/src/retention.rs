@@ -81,6 +81,46 @@ impl RetentionPolicy {
     }
 }
 
+/// The retention bounds at one instant, each kind's computed once, for
+/// asking of many records (a feed page) whether each is past its period.
+#[derive(Debug, Clone)]
+pub struct Deadlines {
+    policy: RetentionPolicy,
+    now: DateTime<Utc>,
+    /// Each kind asked so far, with the [`index_time`] before which it is
+    /// due (`None`: kept indefinitely).
+    cutoffs: Vec<(RecordKind, Option<String>)>,
+}
+
+impl Deadlines {
+    pub fn new(policy: &RetentionPolicy, now: DateTime<Utc>) -> Self {
+        Deadlines {
+            policy: *policy,
+            now,
+            cutoffs: Vec::new(),
+        }
+    }
+
+    /// Whether a record of `kind` that occurred at `occurred_at` (as the
+    /// store keeps it, in [`index_time`]'s form) is past its period: the
+    /// comparison `retention_due` makes, so it says exactly what the job
+    /// would erase now (a legal hold aside, which the caller asks).
+    pub fn passed(&mut self, kind: RecordKind, occurred_at: &str) -> bool {
+        let at = match self.cutoffs.iter().position(|(k, _)| *k == kind) {
+            Some(at) => at,
+            None => {
+                let cutoff = self.policy.due_before(kind, self.now).map(index_time);
+                self.cutoffs.push((kind, cutoff));
+                self.cutoffs.len() - 1
+            }
+        };
+        self.cutoffs[at]
+            .1
+            .as_deref()
+            .is_some_and(|cutoff| occurred_at < cutoff)
+    }
+}
+
 /// One record the job erased (or would erase): ids and times only.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Due {

@@ -408,6 +408,11 @@ pub trait Storage:
     /// when a record is shared every earlier entry of it is indexed under
     /// the new reader, as the feed's scope uses a record's readers now.
     ///
+    /// Beside the entries comes each one's record as it is now
+    /// ([`FeedSlice::records`]: its encounter time and legal hold, read
+    /// with the entries), so the feed can hold back a record past its
+    /// retention period that the job has not erased yet.
+    ///
     /// No default: a backend without the index would read past everyone's
     /// entries on every sync, the cost this method exists to avoid.
     fn feed_for(

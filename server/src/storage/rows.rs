@@ -4,6 +4,8 @@
 //! query, tombstones and legal holds. Plain data: every backend reads and
 //! writes them the same way.
 
+use std::collections::BTreeMap;
+
 use pocketbook_core::model::{RecordKind, RecordStatus};
 
 /// The index columns kept beside each record's document.
@@ -138,6 +140,23 @@ pub struct FeedSlice {
     /// depends on what the audiences may see, never on how many entries
     /// others wrote.
     pub examined: u64,
+    /// The records of `rows` as they are now, by id, read with the
+    /// entries: a record erased meanwhile (its entry is the erasure) is
+    /// absent. The feed leaves out a record past its retention period and
+    /// not on hold (`crate::sync::feed`), which the job has not erased yet.
+    pub records: BTreeMap<String, RecordNow>,
+}
+
+/// What a feed entry's record is now, as the feed read finds it beside the
+/// entry: when it occurred and whether it is on legal hold, the two facts
+/// retention decides by ([`crate::retention::RetentionPolicy::is_due`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordNow {
+    /// The encounter time as stored (`records.occurred_at`, in
+    /// [`crate::clock::index_time`]'s form, as `retention_due` compares it).
+    pub occurred_at: String,
+    /// The record is on legal hold.
+    pub held: bool,
 }
 
 impl FeedSlice {
@@ -146,6 +165,7 @@ impl FeedSlice {
     /// feed's head, even when the cursor is further.
     pub fn ending(
         rows: Vec<FeedRow>,
+        records: BTreeMap<String, RecordNow>,
         more: bool,
         examined: u64,
         cursor: u64,
@@ -162,6 +182,7 @@ impl FeedSlice {
             end,
             more,
             examined,
+            records,
         }
     }
 }

@@ -23,6 +23,7 @@
 //! | `commit_records`                    | `grouped::grouped_commits` (refusals refuse only one) |
 //! | `feed_window`, `feed_after`         | `run`; `access::access`; `retention::erasure`         |
 //! | `feed_for` (the read per scope)     | `scoped::scoped_reads`; `scoped::reader_added_later`  |
+//! | `feed_for`'s records now            | `retention::feed_reads_records_now` (time, hold)      |
 //! | `AuditLog::append_audit`            | `audit::audit_chain`                                  |
 //! | `audit_events`, `audit_head`        | `audit::audit_chain` (filters, paging); `audit::empty`|
 //! | `RetentionStore::retention_due`     | `retention::retention_due`                            |
@@ -155,6 +156,16 @@ macro_rules! storage_suite {
                 return;
             }
             $crate::storage::suite::fresh($crate::storage::suite::retention::erasure, $make)
+        }
+        #[test]
+        fn suite_feed_reads_records_now() {
+            if !($ready)() {
+                return;
+            }
+            $crate::storage::suite::fresh(
+                $crate::storage::suite::retention::feed_reads_records_now,
+                $make,
+            )
         }
         #[test]
         fn suite_lookups_by_reference_and_station() {

@@ -16,6 +16,7 @@ mod cost;
 mod devices;
 mod edge;
 mod enrol;
+mod feed_retention;
 mod figures;
 mod group_commit;
 mod hostile;

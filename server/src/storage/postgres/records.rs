@@ -15,8 +15,8 @@ use super::sequencer::{self, Staged};
 use super::{PostgresStorage, audit, backend, col, instant, vocabulary};
 
 use crate::storage::{
-    Audience, FeedRow, FeedSlice, Held, RecordCommit, RecordIndex, StorageError, StoredRecord,
-    Tombstone,
+    Audience, FeedRow, FeedSlice, Held, RecordCommit, RecordIndex, RecordNow, StorageError,
+    StoredRecord, Tombstone,
 };
 
 mod reads;

@@ -81,3 +81,30 @@ pub fn open(dir: &Path) -> PostgresStorage {
 pub fn open_sized(dir: &Path, size: u32) -> PostgresStorage {
     PostgresStorage::open_config(config(&schema_for(dir)), size).expect("open the PostgreSQL store")
 }
+
+/// An error with every error under it, down to the database's own words
+/// (its SQLSTATE, message and where it was raised), for a test's failure
+/// message: the store's own message gives only the SQLSTATE
+/// (`storage/postgres.rs`, `backend`), and a flaky failure must say all
+/// it can the first time it happens.
+pub fn full_error(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut under = e.source();
+    while let Some(cause) = under {
+        match cause.downcast_ref::<postgres::error::DbError>() {
+            Some(db) => text.push_str(&format!(
+                ": {} {} ({:?}, {}:{})",
+                db.code().code(),
+                db.message(),
+                db.routine(),
+                db.file().unwrap_or("-"),
+                db.line().unwrap_or(0),
+            )),
+            // A wrapper repeating its source's words adds nothing.
+            None if text.ends_with(&cause.to_string()) => {}
+            None => text.push_str(&format!(": {cause}")),
+        }
+        under = cause.source();
+    }
+    text
+}

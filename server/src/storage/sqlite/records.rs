@@ -3,6 +3,7 @@
 //! for [`SqliteStorage`]. The column lists and row readers here are shared
 //! with the copy and retention queries.
 
+use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use pocketbook_core::model::{RecordKind, RecordStatus};
@@ -10,8 +11,8 @@ use rusqlite::{ErrorCode, OptionalExtension, params};
 
 use super::{SqliteStorage, all_rows, audit, backend, vocabulary};
 use crate::storage::{
-    Audience, FeedRow, FeedSlice, Held, RecordCommit, RecordIndex, StorageError, StoredRecord,
-    Tombstone,
+    Audience, FeedRow, FeedSlice, Held, RecordCommit, RecordIndex, RecordNow, StorageError,
+    StoredRecord, Tombstone,
 };
 
 pub(super) fn kind_of(text: String) -> rusqlite::Result<RecordKind> {
@@ -361,10 +362,42 @@ pub(super) fn feed_window(
     Ok(out)
 }
 
+/// The query [`feed_for`] reads the feed per audience with, for `keys`
+/// audience keys (`?1`..`?n`; then the cursor, the head and the limit):
+/// each audience's positions after the cursor up to the head, one range of
+/// the audience index's primary key each, merged in position order and
+/// cut at the limit (a compound `SELECT` whose arms are each already in
+/// order: SQLite merges them, so no arm is read past the limit), and each
+/// position's entry by the feed's rowid, with its record as it is now
+/// (`FeedSlice::records`) and the position. Rows come in position order
+/// without a sort, so they stream and the byte budget stops the reading
+/// (its plan is checked in `storage/sqlite/tests.rs`).
+pub(super) fn feed_for_sql(keys: usize) -> String {
+    let (cursor, head, limit) = (keys + 1, keys + 2, keys + 3);
+    let ranges: Vec<String> = (1..=keys.max(1))
+        .map(|k| {
+            format!(
+                "SELECT seq FROM feed_audience
+                 WHERE audience = ?{k} AND seq > ?{cursor} AND seq <= ?{head}"
+            )
+        })
+        .collect();
+    format!(
+        "SELECT {}, (SELECT occurred_at FROM records WHERE id = feed.record_id),
+                EXISTS (SELECT 1 FROM legal_holds WHERE record_id = feed.record_id),
+                p.position
+         FROM (SELECT seq AS position FROM ({} ORDER BY seq LIMIT ?{limit})) p
+         LEFT JOIN feed ON feed.seq = p.position
+         ORDER BY p.position",
+        feed_columns(),
+        ranges.join(" UNION ")
+    )
+}
+
 /// The feed after `cursor` under `audience`, through the audience index:
-/// the head first, then each audience's first `limit` positions after the
-/// cursor up to the head (one index range each), merged, and the entries
-/// at those positions until the byte budget is spent. All under the one
+/// the head first, then, in one query ([`feed_for_sql`]), the first
+/// `limit` positions of the audiences after the cursor up to the head and
+/// their entries, read until the byte budget is spent. All under the one
 /// connection, and only up to the head read first, so an entry committed
 /// meanwhile is left for the next read, never passed.
 pub(super) fn feed_for(
@@ -380,53 +413,48 @@ pub(super) fn feed_for(
         .and_then(|mut s| s.query_row([], |r| r.get(0)))
         .map_err(backend)?;
     let from = i64::try_from(cursor).unwrap_or(i64::MAX);
-    let mut examined = 0u64;
-    let mut seqs: Vec<i64> = Vec::new();
-    {
-        let mut positions = conn
-            .prepare_cached(
-                "SELECT seq FROM feed_audience
-                 WHERE audience = ?1 AND seq > ?2 AND seq <= ?3 ORDER BY seq LIMIT ?4",
-            )
+    let (mut rows, mut records) = (Vec::new(), BTreeMap::new());
+    let (mut found, mut bytes, mut cut, mut last) = (0u64, 0usize, false, None);
+    if !audience.is_empty() && limit > 0 {
+        let mut stmt = conn
+            .prepare_cached(&feed_for_sql(audience.len()))
             .map_err(backend)?;
-        for who in audience {
-            let found = positions
-                .query_map(params![who.key(), from, head, limit], |r| r.get(0))
-                .map_err(backend)?;
-            for seq in found {
-                seqs.push(seq.map_err(backend)?);
-                examined += 1;
+        let keys: Vec<String> = audience.iter().map(Audience::key).collect();
+        let mut params: Vec<&dyn rusqlite::ToSql> =
+            keys.iter().map(|k| k as &dyn rusqlite::ToSql).collect();
+        params.extend([&from as &dyn rusqlite::ToSql, &head, &limit]);
+        let mut entries = stmt.query(params.as_slice()).map_err(backend)?;
+        // Rows stream from SQLite; stop reading once the byte budget is
+        // spent.
+        while let Some(r) = entries.next().map_err(backend)? {
+            if bytes >= max_bytes {
+                cut = true;
+                break;
             }
-        }
-    }
-    seqs.sort_unstable();
-    seqs.dedup();
-    seqs.truncate(limit as usize);
-    let mut more = seqs.len() >= limit as usize;
-    let mut entry = conn
-        .prepare_cached(&format!(
-            "SELECT {} FROM feed WHERE seq = ?1",
-            feed_columns()
-        ))
-        .map_err(backend)?;
-    let (mut rows, mut bytes, mut last) = (Vec::new(), 0usize, None);
-    for seq in &seqs {
-        if bytes >= max_bytes {
-            more = true;
-            break;
-        }
-        last = Some(*seq as u64);
-        let mut found = entry.query([seq]).map_err(backend)?;
-        // An entry erased since its position was read is simply gone.
-        if let Some(r) = found.next().map_err(backend)? {
-            examined += 1;
+            found += 1;
+            last = Some(r.get::<_, i64>(12).map_err(backend)? as u64);
+            // A position without its entry (none: an erasure removes
+            // both in one transaction) is passed, not returned.
+            if r.get_ref(0).map_err(backend)? == rusqlite::types::ValueRef::Null {
+                continue;
+            }
             let row = feed_row(r)?;
+            if let Some(occurred_at) = r.get::<_, Option<String>>(10).map_err(backend)? {
+                let held = r.get(11).map_err(backend)?;
+                records.insert(row.record_id.clone(), RecordNow { occurred_at, held });
+            }
             bytes = bytes.saturating_add(row.changes.len());
             rows.push(row);
         }
     }
+    // The limit cut the positions, or the budget the entries: there may
+    // be more after the last one read.
+    let more = cut || found >= u64::from(limit);
+    // Each position found is an index entry read; each entry, a feed row.
+    let examined = found + rows.len() as u64;
     Ok(FeedSlice::ending(
         rows,
+        records,
         more,
         examined,
         cursor,

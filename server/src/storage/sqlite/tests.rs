@@ -390,3 +390,99 @@ fn a_version_7_feed_is_indexed_by_audience_when_it_migrates() {
     let store = super::SqliteStorage::open(dir.path()).unwrap();
     crate::storage::suite::scoped::backfilled(&store);
 }
+
+/// The feed read per audience is one query whose plan stays on the
+/// indexes: each audience's range of the audience index's primary key
+/// (never a scan of it or of the feed), merged in order, and each entry,
+/// its record and its hold by primary key. With 10,000 entries of another
+/// officer, a read of one officer's (and one station's) touches their few.
+#[test]
+fn the_feed_read_per_audience_is_one_query_on_the_audience_index() {
+    use crate::storage::{Audience, Storage};
+    let dir = tempfile::tempdir().unwrap();
+    let store = super::SqliteStorage::open(dir.path()).unwrap();
+    for keys in [1, 2, 3] {
+        let conn = store.conn();
+        let plan: Vec<String> = conn
+            .prepare(&format!(
+                "EXPLAIN QUERY PLAN {}",
+                super::records::feed_for_sql(keys)
+            ))
+            .unwrap()
+            .query_map(
+                rusqlite::params_from_iter(
+                    (0..keys)
+                        .map(|k| rusqlite::types::Value::Text(format!("o:PC{k}")))
+                        .chain([0, 10, 100].map(rusqlite::types::Value::Integer)),
+                ),
+                |r| r.get::<_, String>(3),
+            )
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let plan = plan.join("\n");
+        let ranges = plan
+            .matches("SEARCH feed_audience USING PRIMARY KEY (audience=? AND seq>? AND seq<?)")
+            .count();
+        assert_eq!(ranges, keys, "one index range per audience:\n{plan}");
+        for indexed in [
+            "SEARCH feed USING INTEGER PRIMARY KEY (rowid=?)",
+            "SEARCH records USING INDEX sqlite_autoindex_records_1 (id=?)",
+            "SEARCH legal_holds USING",
+        ] {
+            assert!(plan.contains(indexed), "{indexed} not in\n{plan}");
+        }
+        assert!(!plan.contains("SCAN feed"), "a scan in\n{plan}");
+        // No sort: rows stream in order, and reading stops at the budget.
+        assert!(!plan.contains("TEMP B-TREE"), "a sort in\n{plan}");
+        if keys > 1 {
+            assert!(
+                plan.contains("MERGE (UNION)"),
+                "no ordered merge in\n{plan}"
+            );
+        }
+    }
+
+    let commit = |n: usize, author: &str| {
+        let mut c = crate::storage::RecordCommit {
+            index: crate::storage::RecordIndex {
+                id: format!("r{n}"),
+                kind: RecordKind::StopSearch,
+                reference: format!("REF-{n}"),
+                author: author.into(),
+                station: if author == "PC1" {
+                    "Lewisham"
+                } else {
+                    "Brixton"
+                }
+                .into(),
+                occurred_at: "2026-11-28T10:00:00Z".into(),
+                status: pocketbook_core::model::RecordStatus::Open,
+                created_at: "2026-11-28T10:00:00Z".into(),
+                updated_at: "2026-11-28T10:00:00Z".into(),
+            },
+            snapshot: vec![0],
+            new_changes: vec![0],
+            expected_version: None,
+            origin_device: "d".into(),
+            grant: Vec::new(),
+            audit: Vec::new(),
+        };
+        c.index.id = format!("r{n}");
+        c
+    };
+    let others: Vec<_> = (0..10_000).map(|n| commit(n, "PC3")).collect();
+    store.commit_records(&others).unwrap();
+    store.commit_record(&commit(10_000, "PC1")).unwrap();
+    store.commit_record(&commit(10_001, "PC1")).unwrap();
+    let audience = [
+        Audience::Officer("PC1".into()),
+        Audience::Station("Lewisham".into()),
+    ];
+    let slice = store.feed_for(&audience, 0, 100, usize::MAX).unwrap();
+    assert_eq!(slice.rows.len(), 2);
+    assert_eq!((slice.examined, slice.more, slice.end), (4, false, 10_002));
+    // The limit cuts the read: the cursor stops at the last entry read.
+    let slice = store.feed_for(&audience, 0, 1, usize::MAX).unwrap();
+    assert_eq!((slice.rows.len(), slice.more, slice.end), (1, true, 10_001));
+}

@@ -345,3 +345,59 @@ pub(crate) fn held_as_read_apart(store: &dyn Storage, ids: &[&str]) {
         }
     }
 }
+
+/// `feed_for` reads each entry's record as it is now (`FeedSlice::records`),
+/// the facts the feed holds back a record past its period by
+/// (`crate::sync::feed`): its encounter time as last written, its legal
+/// hold as set or released since, and nothing once it is erased (its
+/// entry is then the erasure, which always goes out).
+pub(crate) fn feed_reads_records_now(store: &dyn Storage) {
+    let pc1 = [Audience::Officer("PC1".into())];
+    let read = || store.feed_for(&pc1, 0, 100, usize::MAX).unwrap();
+    let now_of = |slice: &FeedSlice, id: &str| slice.records.get(id).cloned();
+    let at = |occurred_at: &str, held: bool| {
+        Some(RecordNow {
+            occurred_at: occurred_at.into(),
+            held,
+        })
+    };
+    for (id, kind, occurred) in [
+        ("old", RecordKind::StopSearch, "2025-01-01T00:00:00Z"),
+        ("held", RecordKind::StopAccount, "2025-01-02T00:00:00Z"),
+        ("scene", RecordKind::SceneAttendance, "2025-01-03T00:00:00Z"),
+    ] {
+        store.commit_record(&record_at(id, kind, occurred)).unwrap();
+    }
+    store
+        .set_legal_hold(&hold("held", "complaint", T), &[])
+        .unwrap();
+    // A later edit moves the encounter: the record's time now is read.
+    let version = store.record("old").unwrap().unwrap().version;
+    let mut moved = record_at("old", RecordKind::StopSearch, "2025-01-05T00:00:00Z");
+    moved.expected_version = Some(version);
+    store.commit_record(&moved).unwrap();
+
+    let slice = read();
+    assert_eq!(slice.rows.len(), 4);
+    assert_eq!(slice.records.len(), 3);
+    assert_eq!(now_of(&slice, "old"), at("2025-01-05T00:00:00Z", false));
+    assert_eq!(now_of(&slice, "held"), at("2025-01-02T00:00:00Z", true));
+    assert_eq!(now_of(&slice, "scene"), at("2025-01-03T00:00:00Z", false));
+    // Only the records of the entries read are there.
+    let last = store.feed_for(&pc1, slice.rows[2].seq, 100, usize::MAX);
+    assert_eq!(
+        last.unwrap().records.keys().collect::<Vec<_>>(),
+        ["old"],
+        "the records of the entries after the cursor only"
+    );
+
+    store.release_legal_hold("held", T, &[]).unwrap();
+    store
+        .erase_record("old", "2026-11-28T12:00:00Z", "retention", &[])
+        .unwrap();
+    let slice = read();
+    assert_eq!(now_of(&slice, "held"), at("2025-01-02T00:00:00Z", false));
+    let erasure = slice.rows.iter().find(|r| r.record_id == "old").unwrap();
+    assert!(erasure.erased);
+    assert_eq!(now_of(&slice, "old"), None, "an erased record is not read");
+}

@@ -3,6 +3,8 @@
 //! writes, and the column lists and row readers shared with them, are in
 //! `records.rs`.
 
+use std::collections::BTreeMap;
+
 use super::*;
 
 pub(in crate::storage::postgres) fn record(
@@ -81,9 +83,15 @@ pub(in crate::storage::postgres) fn records(
 /// running sum over the sizes (read without loading the bytes), so only
 /// the rows that go out are sent.
 fn byte_bounded_feed_sql(entries: &str, budget: &str) -> String {
+    byte_bounded_feed_sql_with(entries, budget, "")
+}
+
+/// [`byte_bounded_feed_sql`], with `extra` columns (each after a comma)
+/// of the entry `w` after the row's own.
+fn byte_bounded_feed_sql_with(entries: &str, budget: &str, extra: &str) -> String {
     format!(
         "SELECT seq, record_id, kind, author, station, origin_device, changes, {}, erased,
-                received_at
+                received_at{extra}
          FROM (SELECT f.*, coalesce(sum(octet_length(f.changes)) OVER (
                         ORDER BY f.seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
                       ), 0) AS bytes_before
@@ -154,9 +162,16 @@ pub(in crate::storage::postgres) fn audience_positions_sql() -> &'static str {
 }
 
 /// The entries at positions `$1`, oldest first, until the change bytes
-/// before one reach `$2` (the first always comes).
+/// before one reach `$2` (the first always comes), each with its record as
+/// it is now (`FeedSlice::records`): its encounter time (null once
+/// erased) and its hold, each by its primary key.
 pub(in crate::storage::postgres) fn entries_at_sql() -> String {
-    byte_bounded_feed_sql("SELECT * FROM feed WHERE seq = ANY($1)", "$2")
+    byte_bounded_feed_sql_with(
+        "SELECT * FROM feed WHERE seq = ANY($1)",
+        "$2",
+        ", (SELECT r.occurred_at FROM records r WHERE r.id = w.record_id),
+           EXISTS (SELECT 1 FROM legal_holds h WHERE h.record_id = w.record_id)",
+    )
 }
 
 /// The feed after `cursor` under `audience`, through the audience index:
@@ -187,14 +202,17 @@ pub(in crate::storage::postgres) fn feed_for(
     seqs.dedup();
     seqs.truncate(limit as usize);
     let mut more = seqs.len() >= limit as usize;
-    let mut rows = Vec::new();
+    let (mut rows, mut records) = (Vec::new(), BTreeMap::new());
     if !seqs.is_empty() {
         let max_bytes = i64::try_from(max_bytes).unwrap_or(i64::MAX);
-        rows = store
-            .query_prepared(&entries_at_sql(), &[&seqs, &max_bytes])?
-            .iter()
-            .map(feed_row)
-            .collect::<Result<Vec<_>, _>>()?;
+        for r in store.query_prepared(&entries_at_sql(), &[&seqs, &max_bytes])? {
+            let row = feed_row(&r)?;
+            if let Some(occurred_at) = col::<Option<String>>(&r, 10)? {
+                let held = col(&r, 11)?;
+                records.insert(row.record_id.clone(), RecordNow { occurred_at, held });
+            }
+            rows.push(row);
+        }
         examined += rows.len() as u64;
         // The byte budget cut the list: the reader stops at the last entry
         // returned. (An entry erased since its position was read is simply
@@ -209,6 +227,7 @@ pub(in crate::storage::postgres) fn feed_for(
     let last_read = rows.last().map(|r| r.seq);
     Ok(FeedSlice::ending(
         rows,
+        records,
         more,
         examined,
         cursor,
