@@ -12,7 +12,7 @@
 //! purpose is audited.
 
 mod checks;
-mod feed;
+pub(crate) mod feed;
 mod group;
 mod round_trip;
 mod sharing;

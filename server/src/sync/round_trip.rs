@@ -11,7 +11,7 @@
 use chrono::{DateTime, Utc};
 use pocketbook_core::sync::wire::{Access, RejectionCode, SyncRequest, SyncResponse};
 
-use super::{Arrival, PushResult, feed_page, push_records};
+use super::{Arrival, PushResult, feed, push_records};
 use crate::identity::Principal;
 use crate::scope::{self, RecordScope};
 use crate::storage::{Storage, StorageError};
@@ -71,11 +71,13 @@ pub fn round_trip(
             PushResult::Rejected(rejection) => rejected.push(rejection),
         }
     }
-    let mut page = feed_page(
+    let mut page = feed::feed_page(
         storage,
         principal,
         request.cursor.unwrap_or(0),
         request.page_size,
+        &arrival.retention,
+        arrival.at,
     )?;
     // The whole list once the device is level with the feed: a device
     // paging through a backlog hears it with the page that ends it.

@@ -18,9 +18,6 @@ use crate::support::*;
 const PAST_DUE: i64 = 400 * 24 * 3600;
 
 #[tokio::test]
-// Passes once `sync/round_trip.rs` reads the feed through `feed_page_at`
-// (H3's report); remove this line then.
-#[ignore = "needs sync/round_trip.rs to call feed_page_at"]
 async fn a_record_due_for_erasure_is_not_sent_before_the_job_and_its_erasure_is_after() {
     let ahead = Arc::new(AtomicI64::new(0));
     let moved = ahead.clone();

@@ -8,7 +8,8 @@
 
 use super::*;
 use crate::identity::Role;
-use crate::sync::{Arrival, feed_page};
+use crate::sync::Arrival;
+use crate::sync::feed::feed_page_unchecked as feed_page;
 
 /// Entries written by officers the reading device may not see.
 const OTHERS: usize = 10_000;
