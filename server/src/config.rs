@@ -396,8 +396,14 @@ pub fn resolve(
             .unwrap_or(defaults.encounter_months),
         attendance_days: file.retention.attendance_days.or(defaults.attendance_days),
     };
-    if retention.encounter_months == 0 {
-        return Err("retention.encounter_months must be at least 1".into());
+    // The receipt tells the person searched that the record is kept for
+    // 12 months, and the public copy is promised for as long: a force may
+    // keep records longer, never shorter.
+    if retention.encounter_months < 12 {
+        return Err(
+            "retention.encounter_months must be at least 12 (the receipt promises the record for 12 months)"
+                .into(),
+        );
     }
     // 0 days would erase every scene and burglary record at the next run,
     // the one just made included, on the server and on every device.

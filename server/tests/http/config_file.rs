@@ -55,7 +55,8 @@ fn a_broken_config_file_is_refused_by_line_without_quoting_it() {
 
 /// Retention periods that would erase what they should keep: 0 days for
 /// scene and burglary records (every one erased at the next run, the one
-/// made a minute ago included, and on every device at its next sync), or a
+/// made a minute ago included, and on every device at its next sync),
+/// searches kept less than the 12 months their receipts promise, or a
 /// job run so rarely (or so large it overflowed) that records outlive
 /// their period. `serve` refuses to start and names the key; nothing is
 /// erased.
@@ -64,6 +65,7 @@ fn a_retention_that_would_erase_everything_or_nothing_on_time_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     for (i, (text, key)) in [
         ("[retention]\nattendance_days = 0\n", "attendance_days"),
+        ("[retention]\nencounter_months = 11\n", "encounter_months"),
         (
             "[retention]\nevery_minutes = 9223372036854775807\n",
             "every_minutes",
@@ -113,7 +115,7 @@ fn a_retention_that_would_erase_everything_or_nothing_on_time_is_refused() {
     let file = dir.path().join("sane.toml");
     std::fs::write(
         &file,
-        "[retention]\nattendance_days = 1\nevery_minutes = 1440\n",
+        "[retention]\nencounter_months = 12\nattendance_days = 1\nevery_minutes = 1440\n",
     )
     .unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_pocketbook-server"))
