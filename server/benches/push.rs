@@ -34,6 +34,12 @@
 //! Three engineers share two cores, so wall time swings with the load: the
 //! `merge_and_checks` benchmarks also print the thread's CPU time per
 //! record (`CLOCK_THREAD_CPUTIME_ID`), the figure of issue 15's target.
+//!
+//! With `POCKETBOOK_PUSH_COUNT=<records>` it runs no benchmark: the
+//! merge and checks of that many new records and of their updates, once
+//! each, for callgrind to count instructions per record (`count`; the
+//! recipe is in BENCHMARKS.md, "Group commit", fourth pass). It runs on
+//! the server binary's allocator (`src/allocator.rs`).
 
 // The server binary's allocator, so the bench measures what runs.
 #[path = "../src/allocator.rs"]
