@@ -34,6 +34,16 @@
 //! Three engineers share two cores, so wall time swings with the load: the
 //! `merge_and_checks` benchmarks also print the thread's CPU time per
 //! record (`CLOCK_THREAD_CPUTIME_ID`), the figure of issue 15's target.
+//!
+//! With `POCKETBOOK_PUSH_COUNT=<records>` it runs no benchmark: the
+//! merge and checks of that many new records and of their updates, once
+//! each, for callgrind to count instructions per record (`count`; the
+//! recipe is in BENCHMARKS.md, "Group commit", fourth pass). It runs on
+//! the server binary's allocator (`src/allocator.rs`).
+
+// The server binary's allocator, so the bench measures what runs.
+#[path = "../src/allocator.rs"]
+mod allocator;
 
 use std::cell::Cell;
 use std::hint::black_box;
@@ -42,7 +52,7 @@ use std::time::{Duration, Instant};
 use automerge::{ActorId, AutoCommit};
 use pocketbook_core::document::RecordDoc;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use pocketbook_core::model::RecordKind;
 use pocketbook_core::sync::wire::{MAX_PUSH_RECORDS, PushedRecord};
 use pocketbook_fixtures::thread_cpu;
@@ -60,10 +70,11 @@ struct Device {
     nb: std::sync::Arc<pocketbook_core::Notebook>,
 }
 
-/// 1,000 new records of one officer, as their device pushes them.
-fn pushes() -> (Device, Vec<PushedRecord>) {
+/// `records` new records of one officer (1,000 in the benchmarks), as
+/// their device pushes them.
+fn pushes(records: usize) -> (Device, Vec<PushedRecord>) {
     let (dir, nb) = pocketbook_fixtures::notebook_of(pocketbook_fixtures::officer("PC1"));
-    let pushes = (0..RECORDS)
+    let pushes = (0..records)
         .map(|n| {
             let (id, kind) = if n % 2 == 0 {
                 let r = nb
@@ -372,7 +383,7 @@ fn snapshot_sizes() {
 
 fn bench(c: &mut Criterion) {
     snapshot_sizes();
-    let (device, pushes) = pushes();
+    let (device, pushes) = pushes(RECORDS);
     let principal = principal();
     let prepared = commits(&principal, &pushes);
     let mut group = c.benchmark_group("push_1000");
@@ -398,12 +409,7 @@ fn bench(c: &mut Criterion) {
     });
     let arrival = arrival(CommitMode::Grouped);
     group.bench_function("merge_and_checks", |b| {
-        on_fresh_stores(b, |store| {
-            for push in &pushes {
-                let prepared = sync::prepare_commit(store, &principal, push, &arrival).unwrap();
-                assert!(black_box(prepared).is_ok(), "accepted");
-            }
-        })
+        on_fresh_stores(b, |store| new_records(store, &principal, &pushes, &arrival))
     });
     let spent = Spent::default();
     group.bench_function("merge_and_checks_cpu", |b| {
@@ -412,13 +418,7 @@ fn bench(c: &mut Criterion) {
             for _ in 0..iters {
                 let (_dir, store) = fresh();
                 total += spent
-                    .time(|| {
-                        for push in &pushes {
-                            let prepared =
-                                sync::prepare_commit(&store, &principal, push, &arrival).unwrap();
-                            assert!(black_box(prepared).is_ok(), "accepted");
-                        }
-                    })
+                    .time(|| new_records(&store, &principal, &pushes, &arrival))
                     .1;
             }
             total
@@ -441,13 +441,7 @@ fn bench(c: &mut Criterion) {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
                 total += spent
-                    .time(|| {
-                        for push in &updates {
-                            let prepared =
-                                sync::prepare_commit(&store, &principal, push, &arrival).unwrap();
-                            assert!(black_box(prepared).is_ok(), "accepted");
-                        }
-                    })
+                    .time(|| updated_records(&store, &principal, &updates, &arrival))
                     .1;
             }
             total
@@ -591,5 +585,66 @@ fn steps(c: &mut Criterion, pushes: &[PushedRecord], updates: &[PushedRecord]) {
     group.finish();
 }
 
+/// The server's merge and checks of every pushed new record, nothing
+/// written: what `push_1000/merge_and_checks_cpu` times, and what the
+/// instruction count ([`count`]) collects. Not inlined, so callgrind can
+/// collect this function alone (`--toggle-collect=push::new_records`).
+#[inline(never)]
+fn new_records(
+    store: &SqliteStorage,
+    principal: &Principal,
+    pushes: &[PushedRecord],
+    arrival: &Arrival,
+) {
+    for push in pushes {
+        let prepared = sync::prepare_commit(store, principal, push, arrival).unwrap();
+        assert!(black_box(prepared).is_ok(), "accepted");
+    }
+}
+
+/// [`new_records`] for updates of stored records: what
+/// `update_1000/merge_and_checks` times
+/// (`--toggle-collect=push::updated_records`).
+#[inline(never)]
+fn updated_records(
+    store: &SqliteStorage,
+    principal: &Principal,
+    updates: &[PushedRecord],
+    arrival: &Arrival,
+) {
+    for push in updates {
+        let prepared = sync::prepare_commit(store, principal, push, arrival).unwrap();
+        assert!(black_box(prepared).is_ok(), "accepted");
+    }
+}
+
+/// The instruction-count mode (`POCKETBOOK_PUSH_COUNT=<records>`, no
+/// criterion): `records` new records and then their updates, each through
+/// the server's merge and checks once, for callgrind to count
+/// instructions per record in [`new_records`] and [`updated_records`]
+/// alone (the device's set-up is not collected). Instruction counts do not
+/// move with the machine's load, as times do. The recipe is in
+/// BENCHMARKS.md ("Group commit", fourth pass).
+fn count(records: usize) {
+    let (device, pushes) = pushes(records);
+    let principal = principal();
+    let arrival = arrival(CommitMode::Grouped);
+    let (_dir, store) = fresh();
+    new_records(&store, &principal, &pushes, &arrival);
+    push_all(&store, &principal, &pushes, &arrival);
+    let updates = updates(&device, &pushes);
+    updated_records(&store, &principal, &updates, &arrival);
+    eprintln!("counted: {records} new records and {records} updates");
+}
+
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+fn main() {
+    if let Some(records) = std::env::var_os("POCKETBOOK_PUSH_COUNT") {
+        let records = records.to_str().and_then(|n| n.parse().ok());
+        count(records.expect("POCKETBOOK_PUSH_COUNT is a number of records"));
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -3,6 +3,8 @@
 
 #![forbid(unsafe_code)]
 
+mod allocator;
+
 fn main() -> std::process::ExitCode {
     pocketbook_server::cli::main()
 }
