@@ -8,7 +8,6 @@ use std::collections::{HashMap, HashSet};
 use autosurgeon::{Hydrate, Reconcile};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::common::MAX_TEXT_LEN;
 use super::time::Timestamp;
 use super::validate::{InvalidTime, Violations};
 
@@ -144,11 +143,7 @@ pub fn mark_corrections(entries: &mut [NoteEntry]) {
 
 /// Checks the text of one new entry (also used before an edit is written).
 pub fn validate_note_text(v: &mut Violations, text: &str) {
-    if text.trim().is_empty() {
-        v.push("notes.text", "required");
-    } else if text.len() > MAX_TEXT_LEN {
-        v.push("notes.text", format!("longer than {MAX_TEXT_LEN} bytes"));
-    }
+    v.required_text("notes.text", text);
 }
 
 /// Checks a whole notebook: every entry's text, author and time, and that

@@ -6,6 +6,12 @@ use serde::Serialize;
 
 use super::common::{MAX_SHORT_LEN, MAX_TEXT_LEN};
 
+/// What a field holding a control character is told: no keyboard types one
+/// (a terminal's escape sequences, C1 included, are made of them), and
+/// every place a record is shown, a terminal, a page or a CSV file among
+/// them, would have to make it inert.
+const CONTROL_CHARACTER: &str = "holds a control character";
+
 /// One broken rule: the field (dotted path, police.uk names) and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "ffi", derive(uniffi::Record))]
@@ -56,19 +62,28 @@ impl Violations {
         }
     }
 
-    /// Free text that may be empty but not oversized.
+    /// Free text that may be empty but not oversized, nor hold a control
+    /// character other than a line break or a tab.
     pub fn optional_text(&mut self, field: &str, value: &str) {
         if value.len() > MAX_TEXT_LEN {
             self.push(field, format!("longer than {MAX_TEXT_LEN} bytes"));
+        } else if value
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        {
+            self.push(field, CONTROL_CHARACTER);
         }
     }
 
-    /// A short identifier-like value that must be present.
+    /// A short identifier-like value that must be present, on one line,
+    /// with no control character.
     pub fn required_short(&mut self, field: &str, value: &str) {
         if value.trim().is_empty() {
             self.push(field, "required");
         } else if value.len() > MAX_SHORT_LEN {
             self.push(field, format!("longer than {MAX_SHORT_LEN} bytes"));
+        } else if value.chars().any(char::is_control) {
+            self.push(field, CONTROL_CHARACTER);
         }
     }
 

@@ -574,3 +574,27 @@ fn a_negative_list_limit_is_refused_naming_the_limit() {
     });
     assert_eq!(one.unwrap().len(), 1);
 }
+
+/// No keyboard types a control character, and a terminal's escape
+/// sequences are made of them: free text holding one is refused (both
+/// ends run this rule), naming the field; line breaks and tabs are text.
+#[test]
+fn free_text_with_a_control_character_is_refused_and_line_breaks_are_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let nb = notebook(&dir, "PC101");
+    for hostile in ["\u{1b}[2J", "a bell \u{7}", "C1 \u{9b}31m", "nul \u{0}"] {
+        let mut search = stop_search();
+        search.grounds = format!("Seen passing a package {hostile}");
+        let message = invalid_message(nb.create_stop_search(search));
+        assert!(
+            message.contains("grounds: holds a control character"),
+            "{message}"
+        );
+    }
+    let mut search = stop_search();
+    search.grounds = "Seen passing a package.\r\nSmelt of cannabis.\tAdmitted it.".into();
+    let record = nb.create_stop_search(search).unwrap();
+    let message =
+        invalid_message(nb.add_note(record.header.id.clone(), "note \u{1b}]0;x\u{7}".into()));
+    assert!(message.contains("holds a control character"), "{message}");
+}

@@ -220,6 +220,33 @@ async fn an_invalid_record_is_refused_and_nothing_is_stored() {
     assert_eq!(server.storage.feed_after(0, 10).unwrap().len(), 1);
 }
 
+/// A terminal's escape sequence written into a record behind the device's
+/// back is refused by the server's run of the same rule the device runs.
+#[tokio::test]
+async fn a_control_character_in_free_text_is_refused() {
+    let server = TestServer::start().await;
+    let token = server.device("PC1", "Lewisham").await;
+    let (_dir, nb) = notebook("PC1");
+    let mut push = new_search(&nb);
+    push.changes = tampered(&push.changes, |doc, search| {
+        doc.put(
+            search,
+            "grounds",
+            "Seen passing \u{1b}]0;pwned\u{7}a package",
+        )
+        .unwrap();
+    });
+    let response = server.sync(&token, &request(None, vec![push])).await;
+    assert_eq!(response.rejected.len(), 1);
+    assert_eq!(response.rejected[0].code, RejectionCode::Invalid);
+    let message = &response.rejected[0].message;
+    assert!(
+        message.contains("grounds: holds a control character"),
+        "{message}"
+    );
+    assert!(server.storage.records().unwrap().is_empty());
+}
+
 #[tokio::test]
 async fn forged_authors_wrong_kinds_and_header_rewrites_are_refused() {
     let server = TestServer::start().await;

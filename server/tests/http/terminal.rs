@@ -1,8 +1,9 @@
 //! What a device typed, shown on the admin's terminal. A record's place
 //! is free text an officer typed on a handset (or a hostile device sent):
 //! it reaches `admin copy find`'s table, and an audit event's detail
-//! reaches `admin audit show`. Escape sequences, line breaks, tabs and
-//! bidi controls in it must arrive as visible text, never as the bytes a
+//! reaches `admin audit show`. Line breaks, tabs and bidi controls in it
+//! (and escape sequences in a record stored before free text refused
+//! them) must arrive as visible text, never as the bytes a
 //! terminal acts on: no screen cleared, no title set, no forged row, no
 //! line read backwards.
 
@@ -39,8 +40,12 @@ fn assert_inert(shown: &str) {
     }
 }
 
-const HOSTILE_PLACE: &str =
-    "\u{1b}[2J\u{1b}]0;pwned\u{7}High St\tX\nfake-row\tA\u{202E}txt.exe\u{9b}31m";
+/// What free text may still hold (control characters other than line
+/// breaks and tabs are refused on both ends,
+/// `hostile::a_control_character_in_free_text_is_refused`): a tab and a
+/// line break that would forge a row, a bidi override that reads a line
+/// backwards.
+const HOSTILE_PLACE: &str = "High St\tX\nfake-row\tA\u{202E}txt.exe\u{2066}";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_place_a_device_typed_reaches_admin_tables_as_visible_text() {
@@ -77,7 +82,7 @@ async fn a_place_a_device_typed_reaches_admin_tables_as_visible_text() {
     // One header and one row: the line break did not forge a second row,
     // and the place is still there to read, its controls spelt out.
     assert_eq!(found.lines().count(), 2, "{found}");
-    assert!(found.contains(r"\u{1b}[2J"), "{found}");
+    assert!(found.contains(r"High St\u{9}X\u{a}fake-row"), "{found}");
     assert!(found.contains(r"A\u{202e}txt.exe"), "{found}");
     assert_eq!(
         found.lines().nth(1).unwrap().split('\t').count(),

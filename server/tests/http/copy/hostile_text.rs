@@ -1,7 +1,9 @@
 //! What an officer typed, shown on a person's copy page: markup and
-//! script are text, and control characters (an escape sequence, a bell,
-//! a C1 control; not the line breaks and tabs HTML allows), which HTML forbids and which would reach the terminal
-//! of anyone who reads the saved page there, are shown as U+FFFD.
+//! script are text. Control characters (an escape sequence, a bell, a C1
+//! control), which HTML forbids and which would reach the terminal of
+//! anyone who reads the saved page there, are refused in free text on both
+//! ends (`hostile::a_control_character_in_free_text_is_refused`); the page
+//! shows any in a record stored before that rule as U+FFFD.
 
 use super::*;
 
@@ -10,11 +12,12 @@ async fn markup_and_control_characters_an_officer_typed_are_inert_on_the_copy_pa
     let desk = Desk::start().await;
     let token = desk.token("PC1").await;
     let (_nb_dir, nb) = notebook("PC1");
-    let grounds = "</dd><script>document.title='x'</script><img src=x onerror=alert(1)>\u{1b}[2J\u{7}\u{9b}31m\nseen running";
+    let grounds =
+        "</dd><script>document.title='x'</script><img src=x onerror=alert(1)>\nseen running";
     let (_id, reference) = desk
         .search_with(&nb, &token, |search| {
             search.grounds = grounds.into();
-            search.location.street = "\u{1b}]0;title\u{7}High Street".into();
+            search.location.street = "<b>High Street</b>".into();
         })
         .await;
 
@@ -32,12 +35,7 @@ async fn markup_and_control_characters_an_officer_typed_are_inert_on_the_copy_pa
             "control character {c:?} on the page"
         );
     }
-    assert!(
-        page.body.contains("\u{FFFD}[2J\u{FFFD}\u{FFFD}31m"),
-        "{}",
-        page.body
-    );
-    assert!(page.body.contains("\u{FFFD}]0;title\u{FFFD}High Street"));
+    assert!(page.body.contains("&lt;b&gt;High Street&lt;/b&gt;"));
 
     // The JSON copy carries the text as it was stored, for a program.
     let copy = desk.json(&reference, SEARCH_DAY).await.json();
