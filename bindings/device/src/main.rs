@@ -98,11 +98,19 @@ fn input_error(message: String) -> Failure {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let key = key::find(cli.key_file.as_deref());
-    // Without a key, stderr says the notebook is unencrypted: a line of its
-    // own after a success, a field of the one error object after a failure.
-    let warning = matches!(key, Ok(None)).then_some(key::PLAIN_WARNING);
-    match key.and_then(|key| run(cli, key)) {
+    // Warnings (no key, an exposed key file) go to stderr: each a line of
+    // its own after a success, joined in a field of the one error object
+    // after a failure.
+    let mut warnings = Vec::new();
+    let key = key::find(cli.key_file.as_deref(), &mut warnings);
+    // A key error (an encrypted notebook opened without its key) means
+    // nothing was stored unencrypted: no warning saying so.
+    let plain = matches!(key, Ok(None));
+    let result = key.and_then(|key| run(cli, key, &mut warnings));
+    if plain && !matches!(&result, Err(failure) if failure.kind == "key") {
+        warnings.insert(0, key::PLAIN_WARNING.to_string());
+    }
+    match result {
         Ok(value) => {
             // A reader that stopped reading (`| head`) is not a failure: the
             // command's work is done and stored.
@@ -116,17 +124,15 @@ fn main() -> ExitCode {
                 );
                 return ExitCode::FAILURE;
             }
-            if let Some(warning) = warning {
+            for warning in warnings {
                 eprintln!("{}", serde_json::json!({ "warning": warning }));
             }
             ExitCode::SUCCESS
         }
         Err(failure) => {
             let mut body = failure.details;
-            // A key error (an encrypted notebook opened without its key)
-            // means nothing was stored unencrypted: no warning saying so.
-            if let Some(warning) = warning.filter(|_| failure.kind != "key") {
-                body.insert("warning".into(), warning.into());
+            if !warnings.is_empty() {
+                body.insert("warning".into(), warnings.join("; ").into());
             }
             body.insert("error".into(), failure.kind.into());
             body.insert("message".into(), failure.message.into());
@@ -136,7 +142,11 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli, key: Option<Vec<u8>>) -> Result<serde_json::Value, Failure> {
+fn run(
+    cli: Cli,
+    key: Option<Vec<u8>>,
+    warnings: &mut Vec<String>,
+) -> Result<serde_json::Value, Failure> {
     let store = cli.store.display().to_string();
     if let Command::Init {
         shoulder_number,
@@ -349,7 +359,7 @@ fn run(cli: Cli, key: Option<Vec<u8>>) -> Result<serde_json::Value, Failure> {
             json(&serde_json::json!({ "bytes": bytes.len(), "out": out }))
         }
         Command::Rekey { new_key_file } => {
-            nb.rekey(key::read(&new_key_file)?)?;
+            nb.rekey(key::read(&new_key_file, warnings)?)?;
             json(&serde_json::json!({ "rekeyed": true }))
         }
         Command::Promises(args) => promises::run(&nb, args),
