@@ -9,6 +9,12 @@
 //! (offline: refused, dns, tls, timeout, other), `reason` and `lost_edits`
 //! (wiped). A `sync` that finds this device revoked or retired erases its
 //! notebook and fails with kind `wiped`; the message says which happened.
+//!
+//! Much of what is printed came from elsewhere (a record's text typed on a
+//! handset or sent by a server, a server's message): stdout and stderr are
+//! JSON made inert for a terminal ([`pocketbook_core::text::json_for_terminal`],
+//! the one the server's admin commands use), the same value with no C1
+//! control or bidi override left to act.
 
 #![forbid(unsafe_code)]
 
@@ -28,6 +34,7 @@ use pocketbook_core::model::{
 };
 use pocketbook_core::store::ListFilter;
 use pocketbook_core::sync::client::EnrolmentLink;
+use pocketbook_core::text::json_for_terminal;
 use pocketbook_core::{ApiError, Notebook};
 use serde::Serialize;
 
@@ -114,18 +121,15 @@ fn main() -> ExitCode {
         Ok(value) => {
             // A reader that stopped reading (`| head`) is not a failure: the
             // command's work is done and stored.
-            let text = serde_json::to_string_pretty(&value).unwrap_or_default();
+            let text = json_for_terminal(&serde_json::to_string_pretty(&value).unwrap_or_default());
             if let Err(e) = writeln!(std::io::stdout(), "{text}")
                 && e.kind() != std::io::ErrorKind::BrokenPipe
             {
-                eprintln!(
-                    "{}",
-                    serde_json::json!({ "error": "output", "message": e.to_string() })
-                );
+                tell(&serde_json::json!({ "error": "output", "message": e.to_string() }));
                 return ExitCode::FAILURE;
             }
             for warning in warnings {
-                eprintln!("{}", serde_json::json!({ "warning": warning }));
+                tell(&serde_json::json!({ "warning": warning }));
             }
             ExitCode::SUCCESS
         }
@@ -136,10 +140,16 @@ fn main() -> ExitCode {
             }
             body.insert("error".into(), failure.kind.into());
             body.insert("message".into(), failure.message.into());
-            eprintln!("{}", serde_json::Value::Object(body));
+            tell(&serde_json::Value::Object(body));
             ExitCode::from(failure.exit)
         }
     }
+}
+
+/// One JSON line on stderr (a warning, the error object), inert for a
+/// terminal.
+fn tell(value: &serde_json::Value) {
+    eprintln!("{}", json_for_terminal(&value.to_string()));
 }
 
 fn run(
@@ -199,10 +209,7 @@ fn run(
         None => Notebook::open_existing(store)?,
     };
     if let Some(aside) = nb.store_moved_aside() {
-        eprintln!(
-            "{}",
-            serde_json::json!({"warning": "store unreadable; moved aside", "path": aside})
-        );
+        tell(&serde_json::json!({"warning": "store unreadable; moved aside", "path": aside}));
     }
     match cli.command {
         Command::Init { .. } | Command::Enrol { .. } => unreachable!("handled above"),
