@@ -34,6 +34,7 @@ pub mod rules;
 #[cfg(feature = "device")]
 pub mod store;
 pub mod sync;
+pub mod text;
 pub mod tls_pin;
 
 // The facade: a notebook, enrolment, sync, listeners (device end).

@@ -9,6 +9,12 @@
 //! (offline: refused, dns, tls, timeout, other), `reason` and `lost_edits`
 //! (wiped). A `sync` that finds this device revoked or retired erases its
 //! notebook and fails with kind `wiped`; the message says which happened.
+//!
+//! Much of what is printed came from elsewhere (a record's text typed on a
+//! handset or sent by a server, a server's message): stdout and stderr are
+//! JSON made inert for a terminal ([`pocketbook_core::text::json_for_terminal`],
+//! the one the server's admin commands use), the same value with no C1
+//! control or bidi override left to act.
 
 #![forbid(unsafe_code)]
 
@@ -28,6 +34,7 @@ use pocketbook_core::model::{
 };
 use pocketbook_core::store::ListFilter;
 use pocketbook_core::sync::client::EnrolmentLink;
+use pocketbook_core::text::json_for_terminal;
 use pocketbook_core::{ApiError, Notebook};
 use serde::Serialize;
 
@@ -98,45 +105,58 @@ fn input_error(message: String) -> Failure {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let key = key::find(cli.key_file.as_deref());
-    // Without a key, stderr says the notebook is unencrypted: a line of its
-    // own after a success, a field of the one error object after a failure.
-    let warning = matches!(key, Ok(None)).then_some(key::PLAIN_WARNING);
-    match key.and_then(|key| run(cli, key)) {
+    // Warnings (no key, an exposed key file) go to stderr: each a line of
+    // its own after a success, joined in a field of the one error object
+    // after a failure.
+    let mut warnings = Vec::new();
+    let key = key::find(cli.key_file.as_deref(), &mut warnings);
+    // A key error (an encrypted notebook opened without its key) means
+    // nothing was stored unencrypted: no warning saying so.
+    let plain = matches!(key, Ok(None));
+    let result = key.and_then(|key| run(cli, key, &mut warnings));
+    if plain && !matches!(&result, Err(failure) if failure.kind == "key") {
+        warnings.insert(0, key::PLAIN_WARNING.to_string());
+    }
+    match result {
         Ok(value) => {
             // A reader that stopped reading (`| head`) is not a failure: the
             // command's work is done and stored.
-            let text = serde_json::to_string_pretty(&value).unwrap_or_default();
+            let text = json_for_terminal(&serde_json::to_string_pretty(&value).unwrap_or_default());
             if let Err(e) = writeln!(std::io::stdout(), "{text}")
                 && e.kind() != std::io::ErrorKind::BrokenPipe
             {
-                eprintln!(
-                    "{}",
-                    serde_json::json!({ "error": "output", "message": e.to_string() })
-                );
+                tell(&serde_json::json!({ "error": "output", "message": e.to_string() }));
                 return ExitCode::FAILURE;
             }
-            if let Some(warning) = warning {
-                eprintln!("{}", serde_json::json!({ "warning": warning }));
+            for warning in warnings {
+                tell(&serde_json::json!({ "warning": warning }));
             }
             ExitCode::SUCCESS
         }
         Err(failure) => {
             let mut body = failure.details;
-            // A key error (an encrypted notebook opened without its key)
-            // means nothing was stored unencrypted: no warning saying so.
-            if let Some(warning) = warning.filter(|_| failure.kind != "key") {
-                body.insert("warning".into(), warning.into());
+            if !warnings.is_empty() {
+                body.insert("warning".into(), warnings.join("; ").into());
             }
             body.insert("error".into(), failure.kind.into());
             body.insert("message".into(), failure.message.into());
-            eprintln!("{}", serde_json::Value::Object(body));
+            tell(&serde_json::Value::Object(body));
             ExitCode::from(failure.exit)
         }
     }
 }
 
-fn run(cli: Cli, key: Option<Vec<u8>>) -> Result<serde_json::Value, Failure> {
+/// One JSON line on stderr (a warning, the error object), inert for a
+/// terminal.
+fn tell(value: &serde_json::Value) {
+    eprintln!("{}", json_for_terminal(&value.to_string()));
+}
+
+fn run(
+    cli: Cli,
+    key: Option<Vec<u8>>,
+    warnings: &mut Vec<String>,
+) -> Result<serde_json::Value, Failure> {
     let store = cli.store.display().to_string();
     if let Command::Init {
         shoulder_number,
@@ -189,10 +209,7 @@ fn run(cli: Cli, key: Option<Vec<u8>>) -> Result<serde_json::Value, Failure> {
         None => Notebook::open_existing(store)?,
     };
     if let Some(aside) = nb.store_moved_aside() {
-        eprintln!(
-            "{}",
-            serde_json::json!({"warning": "store unreadable; moved aside", "path": aside})
-        );
+        tell(&serde_json::json!({"warning": "store unreadable; moved aside", "path": aside}));
     }
     match cli.command {
         Command::Init { .. } | Command::Enrol { .. } => unreachable!("handled above"),
@@ -349,7 +366,7 @@ fn run(cli: Cli, key: Option<Vec<u8>>) -> Result<serde_json::Value, Failure> {
             json(&serde_json::json!({ "bytes": bytes.len(), "out": out }))
         }
         Command::Rekey { new_key_file } => {
-            nb.rekey(key::read(&new_key_file)?)?;
+            nb.rekey(key::read(&new_key_file, warnings)?)?;
             json(&serde_json::json!({ "rekeyed": true }))
         }
         Command::Promises(args) => promises::run(&nb, args),

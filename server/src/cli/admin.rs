@@ -423,7 +423,7 @@ fn audit(admin: &Admin, json: bool, command: AuditCommand) -> Result<(), String>
                 after_seq = last.seq;
                 for event in &page {
                     // The same JSON value, nothing in it acting on a terminal.
-                    let line = render::json_for_terminal(
+                    let line = pocketbook_core::text::json_for_terminal(
                         &serde_json::to_string(event).map_err(|e| e.to_string())?,
                     );
                     match writeln!(sink, "{line}") {

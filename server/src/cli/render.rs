@@ -4,13 +4,15 @@
 //!
 //! Much of what is shown was typed on a device (a place, a reference, an
 //! officer's number, an audit event's detail) and reaches the admin's
-//! terminal: every table cell goes through [`cell`] and every JSON answer
-//! through [`json_for_terminal`], so no escape sequence, line break, tab
-//! or bidi control chosen by a device can rewrite the screen, forge a row
-//! or reorder what the admin reads.
+//! terminal: every table cell goes through [`inert`] and every JSON answer
+//! through [`json_for_terminal`] (both `pocketbook_core::text`, which the
+//! device CLI shares), so no escape sequence, line break, tab or bidi
+//! control chosen by a device can rewrite the screen, forge a row or
+//! reorder what the admin reads.
 
-use std::borrow::Cow;
 use std::io::Write;
+
+use pocketbook_core::text::{inert, json_for_terminal};
 
 use crate::admin::ChangeReceived;
 use crate::audit::Verification;
@@ -47,66 +49,14 @@ pub fn out(text: &str) -> Result<(), String> {
     }
 }
 
-/// Characters that change how the rest of a line reads without being
-/// seen: bidi marks, embeddings, overrides and isolates, zero-width
-/// characters, the word joiner and the byte-order mark, and the Unicode
-/// line and paragraph separators. [`char::is_control`] covers the rest
-/// (C0, DEL, C1: escape sequences, tabs, line ends).
-fn is_invisible_format(c: char) -> bool {
-    matches!(c,
-        '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}'
-        | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
-}
-
-/// `text` as one cell of a table on a terminal: each control character
-/// and invisible format character written as `\u{...}`, so it is seen and
-/// does nothing.
-pub fn cell(text: &str) -> Cow<'_, str> {
-    if !text
-        .chars()
-        .any(|c| c.is_control() || is_invisible_format(c))
-    {
-        return Cow::Borrowed(text);
-    }
-    Cow::Owned(
-        text.chars()
-            .map(|c| {
-                if c.is_control() || is_invisible_format(c) {
-                    format!("\\u{{{:x}}}", u32::from(c))
-                } else {
-                    c.to_string()
-                }
-            })
-            .collect(),
-    )
-}
-
-/// A JSON text as serde_json writes it (which escapes C0 controls only)
-/// with DEL, the C1 controls (U+009B is a terminal's CSI) and each
-/// invisible format character escaped as `\uXXXX` too: the same JSON
-/// value, and nothing in it acts on the terminal. These characters occur
-/// only inside strings, where the escape is valid; the layout's line
-/// breaks and indents (C0, ASCII) are left alone.
-pub fn json_for_terminal(json: &str) -> String {
-    let mut out = String::with_capacity(json.len());
-    for c in json.chars() {
-        if (c.is_control() && c > '\u{7e}') || is_invisible_format(c) {
-            out.push_str(&format!("\\u{:04x}", u32::from(c)));
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 /// A tab-separated listing with a header line; each row's cells go
-/// through [`cell`].
+/// through [`inert`].
 fn table<T>(header: &str, rows: &[T], row: impl Fn(&T) -> Vec<String>) -> String {
     std::iter::once(header.to_string())
         .chain(rows.iter().map(|r| {
             row(r)
                 .iter()
-                .map(|text| cell(text))
+                .map(|text| inert(text))
                 .collect::<Vec<_>>()
                 .join("\t")
         }))
@@ -253,7 +203,7 @@ pub fn verification(verification: &Verification) -> String {
 
 pub fn overdue(station: &str, overdue: &[crate::pledge::OverduePromise]) -> String {
     if overdue.is_empty() {
-        return format!("no promise of {} is overdue", cell(station));
+        return format!("no promise of {} is overdue", inert(station));
     }
     table(
         "DUE AT\tPROMISE\tCLAUSE\tREFERENCE\tOFFICER\tRECORD",

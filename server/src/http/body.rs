@@ -12,9 +12,9 @@
 //!   request's arrival, or 408 ([`deadline`]). tower-http's `TimeoutBody`
 //!   is not used: it restarts its timer on every frame, so a body trickled
 //!   a byte at a time would never time out.
-//! - **Encoding**: `Content-Encoding` gzip or none (415 otherwise); the
-//!   protocol version is read before the whole body ([`decode`]), so an old
-//!   or new app gets 426, not a parse error.
+//! - **Encoding**: `Content-Encoding` gzip or none, named in any case
+//!   (415 otherwise); the protocol version is read before the whole body
+//!   ([`decode`]), so an old or new app gets 426, not a parse error.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -183,13 +183,17 @@ impl<T: DeserializeOwned + Send + 'static> FromRequest<Arc<AppState>> for Device
 }
 
 /// How the body is encoded, from `Content-Encoding`: `Ok(true)` for gzip.
+/// A content-coding's name is case-insensitive (RFC 9110, section 8.4.1):
+/// `GZIP` is gzip and `Identity` none. Only the one name is accepted: a
+/// list (`gzip, gzip`), a parameter or `x-gzip` is 415.
 pub fn gzipped(headers: &HeaderMap) -> Result<bool, HttpError> {
     match headers
         .get(header::CONTENT_ENCODING)
         .map(|v| v.to_str().unwrap_or("?"))
     {
-        None | Some("identity") => Ok(false),
-        Some("gzip") => Ok(true),
+        None => Ok(false),
+        Some(name) if name.eq_ignore_ascii_case("identity") => Ok(false),
+        Some(name) if name.eq_ignore_ascii_case("gzip") => Ok(true),
         Some(other) => Err(HttpError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported-encoding",

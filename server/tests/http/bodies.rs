@@ -83,3 +83,45 @@ async fn stacked_encodings_trailing_bytes_and_odd_protocols_are_refused_precisel
     let answer = server.sync(&token, &request(None, vec![])).await;
     assert!(answer.rejected.is_empty());
 }
+
+/// Content-coding names are case-insensitive (RFC 9110, section 8.4.1):
+/// `GZIP` and `Gzip` are gzip, `IDENTITY` is none, and every bound holds
+/// for them as for `gzip`: a bomb is 413 as it inflates, bytes after the
+/// stream are 400.
+#[tokio::test]
+async fn content_codings_are_named_in_any_case_and_keep_every_bound() {
+    let server = TestServer::start().await;
+    let token = server.device("PC1", "Lewisham").await;
+    let (_dir, nb) = notebook("PC1");
+
+    for (encoding, gzipped) in [("GZIP", true), ("Gzip", true), ("IDENTITY", false)] {
+        let push = serde_json::to_vec(&request(None, vec![new_search(&nb)])).unwrap();
+        let body = if gzipped { gzip(&push) } else { push };
+        let response = server
+            .http
+            .post(server.url(SYNC_PATH))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .header("content-encoding", encoding)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{encoding}");
+        let answer: SyncResponse = response.json().await.unwrap();
+        assert_eq!(answer.acknowledged.len(), 1, "{encoding}: {answer:?}");
+    }
+
+    let bomb = gzip(&vec![b' '; MAX_REQUEST_BYTES + 1024]);
+    let (status, error) = post(&server, &token, Some("GZIP"), bomb).await;
+    assert_eq!((status, error.error.as_str()), (413, "too-large"));
+    let push = serde_json::to_vec(&request(None, vec![new_search(&nb)])).unwrap();
+    let body = [gzip(&push), b"trailing garbage".to_vec()].concat();
+    let (status, error) = post(&server, &token, Some("Gzip"), body).await;
+    assert_eq!(
+        (status, error.error.as_str()),
+        (400, "malformed"),
+        "{error:?}"
+    );
+    assert_eq!(server.storage.records().unwrap().len(), 3);
+}

@@ -71,3 +71,70 @@ fn without_a_key_the_notebook_is_plain_and_stderr_says_so() {
     let raw = std::fs::read(store.join("pocketbook.db")).unwrap();
     assert!(raw.starts_with(b"SQLite format 3"));
 }
+
+/// A key file other accounts can read is used (refusing would lock an
+/// officer out of the notebook over a file's mode) but never in silence:
+/// stderr says so, a line of its own after a success and a field of the
+/// error object after a failure, until the file is the owner's only.
+#[cfg(unix)]
+#[test]
+fn a_key_file_other_accounts_can_read_is_named_on_stderr() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("device");
+    let file = dir.path().join("notebook.key");
+    std::fs::write(&file, "33".repeat(32)).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let file = file.display().to_string();
+    let init = [
+        "--key-file",
+        &file,
+        "init",
+        "--shoulder-number",
+        "PC512",
+        "--name",
+        "Jo Smith",
+        "--station",
+        "Lewisham",
+    ];
+    let out = device_with_key(&store, None, &init);
+    assert!(out.status.success(), "{out:?}");
+    let warning: Value = serde_json::from_slice(&out.stderr).expect("one JSON warning");
+    let text = warning["warning"].as_str().unwrap();
+    assert!(
+        text.contains("other accounts") && text.contains("0644"),
+        "{text}"
+    );
+
+    // A failure (an unknown record) carries it as a field of its one object.
+    let err = failure(&store, &["--key-file", &file, "show", "no-such-record"], 1);
+    assert_eq!(err["error"], "not-found", "{err}");
+    assert!(
+        err["warning"].as_str().unwrap().contains("other accounts"),
+        "{err}"
+    );
+
+    // The new key of a rekey is a key file too.
+    let new = dir.path().join("new.key");
+    std::fs::write(&new, "44".repeat(32)).unwrap();
+    std::fs::set_permissions(&new, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let new_key = new.display().to_string();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = device_with_key(
+        &store,
+        None,
+        &["--key-file", &file, "rekey", "--new-key-file", &new_key],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let warning: Value = serde_json::from_slice(&out.stderr).expect("one JSON warning");
+    assert!(
+        warning["warning"].as_str().unwrap().contains("0640"),
+        "{warning}"
+    );
+
+    // The owner's only: nothing said.
+    std::fs::set_permissions(&new, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = device_with_key(&store, None, &["--key-file", &new_key, "list"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(out.stderr.is_empty(), "{out:?}");
+}

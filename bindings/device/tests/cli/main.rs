@@ -13,6 +13,7 @@ mod keys;
 mod promises;
 mod records;
 mod server;
+mod terminal;
 
 fn device(store: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pocketbook-device"))
