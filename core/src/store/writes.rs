@@ -1,7 +1,8 @@
 //! How a record reaches the device's SQLite file: its row with the first
 //! snapshot, each change appended with the row's index columns (status,
 //! encounter time) refreshed in the same transaction, and the change log
-//! folded into a new snapshot once it is long enough. Every write of the
+//! folded into a new snapshot once it is long enough, and its promise
+//! terms (`store/promise_terms.rs`) where they may have changed. Every write of the
 //! store goes through here, so the index a listing reads never disagrees
 //! with the document.
 
@@ -9,13 +10,14 @@ use rusqlite::{Connection, ErrorCode, params};
 
 use super::{COMPACT_AFTER, StoreError, now};
 use crate::document::{DocumentError, IndexColumns, RecordDoc};
-use crate::model::{Record, normalise_stored_time};
+use crate::model::{Record, RecordBody, normalise_stored_time};
 
 /// Inserts a new record row with its first snapshot.
 pub(super) fn insert_record(
     conn: &Connection,
     doc: &mut RecordDoc,
     unsynced: bool,
+    body: Option<&RecordBody>,
 ) -> Result<(), StoreError> {
     let columns = doc.index_columns()?;
     let header = doc.header().clone();
@@ -38,7 +40,7 @@ pub(super) fn insert_record(
         ],
     );
     match result {
-        Ok(_) => Ok(()),
+        Ok(_) => super::promise_terms::write_terms_of(conn, doc, body),
         Err(e) if e.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) => {
             Err(StoreError::Duplicate)
         }
@@ -58,7 +60,9 @@ pub(super) fn write_changes(
     compact_after: i64,
 ) -> Result<(), StoreError> {
     let columns = doc.index_columns()?;
-    write_changes_with(conn, doc, bytes, local, compact_after, columns)
+    write_changes_with(conn, doc, bytes, local, compact_after, columns)?;
+    // Changes from elsewhere may change anything the terms stand on.
+    super::promise_terms::write_terms_of(conn, doc, None)
 }
 
 /// The index columns of a record already read: what
