@@ -185,14 +185,14 @@ fn open_store(dir: &std::path::Path, encrypted: bool) -> Store {
 /// One edit of the kinds that change promises (and some that do not),
 /// chosen by `dice`; refused edits (a departure before the arrival, a
 /// correction of nothing) store nothing and are part of the test.
-fn random_edit(nb: &Notebook, id: &str, dice: &mut Dice, entries: &mut Vec<String>) {
+fn random_edit(nb: &Notebook, id: &str, dice: &mut Dice, entries: &mut Vec<String>) -> bool {
     let call = at(10, 0);
     let id = id.to_string();
     let when = plus(
         &call,
         dice.pick(&[5, 11, 13, 40, 90, 60 * 20, 60 * 26, 60 * 24 * 9]),
     );
-    let _ = match dice.roll(9) {
+    let done = match dice.roll(9) {
         0 => nb.record_arrival(id, when),
         1 => nb.record_departure(id, plus(&when, 60)),
         2 => nb.record_offence(id, dice.pick(OffenceCategory::ALL)),
@@ -211,12 +211,13 @@ fn random_edit(nb: &Notebook, id: &str, dice: &mut Dice, entries: &mut Vec<Strin
             id,
             UpdateAgreement {
                 method: UpdateMethod::Phone,
-                every_days: dice.pick(&[1, 7, 28]) as i32,
+                every_days: dice.pick(&[1, 7, 28]),
             },
         ),
         7 => nb.add_note(id, "a note".into()).map(drop),
         _ => nb.add_scene_action(id, note("an action")).map(drop),
     };
+    done.is_ok()
 }
 
 fn records_of(nb: &Notebook) -> Vec<String> {
@@ -253,12 +254,13 @@ fn edits_merges_and_a_wipe(encrypted: bool) {
     let mut dice = Dice(if encrypted { 7 } else { 1 });
     let (mut mine, mut theirs) = (Vec::new(), Vec::new());
     let mut listed = assert_same(&nb, "created");
+    let mut stored = 0;
     for round in 0..12 {
         for _ in 0..6 {
             let id = ids[dice.roll(ids.len())].clone();
-            random_edit(&nb, &id, &mut dice, &mut mine);
+            stored += usize::from(random_edit(&nb, &id, &mut dice, &mut mine));
             let id = ids[dice.roll(ids.len())].clone();
-            random_edit(&other, &id, &mut dice, &mut theirs);
+            stored += usize::from(random_edit(&other, &id, &mut dice, &mut theirs));
         }
         // Merges both ways, some records at a time.
         for id in &ids {
@@ -271,6 +273,7 @@ fn edits_merges_and_a_wipe(encrypted: bool) {
         assert_same(&other, &format!("round {round}, the other device"));
     }
     assert!(listed > 200, "the test judged promises ({listed})");
+    assert!(stored > 60, "most edits were stored ({stored} of 144)");
 
     // Reopened, the terms are read from the file.
     nb.close();
@@ -411,10 +414,12 @@ fn a_store_of_schema_version_5_opens_with_the_same_promises() {
         let ids = records_of(&nb);
         let mut dice = Dice(3);
         let mut entries = Vec::new();
+        let mut stored = 0;
         for _ in 0..40 {
             let id = ids[dice.roll(ids.len())].clone();
-            random_edit(&nb, &id, &mut dice, &mut entries);
+            stored += usize::from(random_edit(&nb, &id, &mut dice, &mut entries));
         }
+        assert!(stored > 15, "{stored} of 40 edits stored");
         let answers: Vec<_> = filters(&nb)
             .into_iter()
             .map(|f| nb.promises(f).unwrap())
