@@ -155,7 +155,15 @@ DROP INDEX records_by_updated;
 /// screen reads one small table rather than every document (why a table
 /// and not columns of the row: `store/promise_terms.rs`). Filled for the
 /// records already stored by [`fill_v6`], in the same transaction.
+///
+/// And an index by kind and encounter time (`occurred_at`), so the
+/// device's own retention check (`store/expiry.rs`) reads the records
+/// past their period rather than every record. An edit never names
+/// `occurred_at` unless it changed (`store/writes.rs`), so the index costs
+/// an edit no page; [`fill_v6`] puts every stored time in the one UTC
+/// form whose text order is time order.
 const V6: &str = "
+CREATE INDEX records_by_occurred ON records (kind, occurred_at);
 CREATE TABLE promise_terms (
     record_id TEXT PRIMARY KEY NOT NULL REFERENCES records (id) ON DELETE CASCADE,
     kind      TEXT NOT NULL,
@@ -170,6 +178,7 @@ const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 /// What version 6 adds that SQL cannot compute: the terms of the records
 /// already stored, read from their documents.
 fn fill_v6(tx: &Connection) -> Result<(), StoreError> {
+    super::expiry::normalise_occurred(tx)?;
     super::promise_terms::fill(tx)
 }
 

@@ -92,27 +92,34 @@ pub(super) fn write_changes_with(
     // index (schema version 5): the status and the sync flags are written
     // below only when they change, since SQLite rewrites the index entries
     // of every indexed column an UPDATE names, changed or not.
-    let (pending, status, queued): (i64, String, bool) = conn
+    // The encounter time too (schema 6 indexes it for retention).
+    let (pending, status, queued, occurred): (i64, String, bool, String) = conn
         .prepare_cached(
-            "UPDATE records SET occurred_at = ?2, updated_at = ?3,
+            "UPDATE records SET updated_at = ?2,
                 changes_since_snapshot = changes_since_snapshot + 1,
-                local_edits = local_edits + ?4
+                local_edits = local_edits + ?3
              WHERE id = ?1
-             RETURNING changes_since_snapshot, status, unsynced = 1 AND rejection IS NULL",
+             RETURNING changes_since_snapshot, status, unsynced = 1 AND rejection IS NULL,
+                       occurred_at",
         )?
-        .query_row(params![id, columns.occurred_at, now(), local], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        .query_row(params![id, now(), local], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
         })?;
     // A local change marks the record for the next sync and clears an
     // earlier refusal: already so when it is queued with no refusal.
-    if status != columns.status.as_str() || (local && !queued) {
+    if status != columns.status.as_str() || occurred != columns.occurred_at || (local && !queued) {
         conn.prepare_cached(
-            "UPDATE records SET status = ?2,
+            "UPDATE records SET status = ?2, occurred_at = ?4,
                 unsynced = unsynced OR ?3,
                 rejection = CASE WHEN ?3 THEN NULL ELSE rejection END
              WHERE id = ?1",
         )?
-        .execute(params![id, columns.status.as_str(), local])?;
+        .execute(params![
+            id,
+            columns.status.as_str(),
+            local,
+            columns.occurred_at
+        ])?;
     }
     if pending >= compact_after {
         // The snapshot holds this change too: the log is folded into it

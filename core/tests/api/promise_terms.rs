@@ -23,8 +23,16 @@ use crate::support::*;
 
 const KEY: [u8; 32] = [0x5a; 32];
 
-/// A store this build wrote put back to schema version 5: no terms kept.
-pub const TO_VERSION_5: &str = "DROP TABLE promise_terms; PRAGMA user_version = 5;";
+/// A store this build wrote put back to schema version 5: no terms kept,
+/// no index by encounter time, and (as a store of an older build may
+/// hold) one encounter time stored with an offset.
+pub const TO_VERSION_5: &str = "
+DROP TABLE promise_terms;
+DROP INDEX records_by_occurred;
+UPDATE records SET occurred_at = '2026-12-01T11:00:00+01:00'
+    WHERE id = (SELECT min(id) FROM records);
+PRAGMA user_version = 5;
+";
 
 fn plus(at: &Timestamp, minutes: i64) -> Timestamp {
     Timestamp::from_instant(at.instant() + TimeDelta::minutes(minutes)).unwrap()
@@ -444,5 +452,27 @@ fn a_store_of_schema_version_5_opens_with_the_same_promises() {
             .collect();
         assert_eq!(again, answers, "encrypted: {encrypted}");
         assert_same(&nb, "migrated");
+        nb.close();
+        drop(nb);
+        // Every encounter time in the one UTC form the retention check's
+        // index orders by (`store/expiry.rs`).
+        let conn = rusqlite::Connection::open(dir.path().join(STORE_FILE)).unwrap();
+        if encrypted {
+            let hex: String = KEY.iter().map(|b| format!("{b:02x}")).collect();
+            conn.execute_batch(&format!("PRAGMA key = \"x'{hex}'\";"))
+                .unwrap();
+        }
+        let times: Vec<String> = conn
+            .prepare("SELECT occurred_at FROM records ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(times[0], "2026-12-01T10:00:00Z");
+        assert!(
+            times.iter().all(|t| t.len() == 20 && t.ends_with('Z')),
+            "{times:?}"
+        );
     }
 }
