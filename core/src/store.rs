@@ -296,7 +296,12 @@ impl Store {
     ) -> Result<Record, StoreError> {
         let mut doc = RecordDoc::create(header, body, self.actor.clone())?;
         let record = doc.record_in_one_walk()?;
-        insert_record(&self.conn, &mut doc, true, Some(&record.body))?;
+        // The row and its promise terms, or neither.
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        insert_record(&tx, &mut doc, true, Some(&record.body))?;
+        tx.commit()?;
         let memo = Memo::of(&mut doc, record.clone());
         self.cache.put_with_memo(doc, Some(memo));
         Ok(record)
@@ -389,7 +394,11 @@ impl Store {
         match self.take_doc(&id) {
             Err(StoreError::NotFound) => {
                 let record = incoming.record()?;
-                insert_record(&self.conn, &mut incoming, true, Some(&record.body))?;
+                let tx = self
+                    .conn
+                    .transaction_with_behavior(TransactionBehavior::Immediate)?;
+                insert_record(&tx, &mut incoming, true, Some(&record.body))?;
+                tx.commit()?;
                 let memo = Memo::of(&mut incoming, record.clone());
                 self.cache.put_with_memo(incoming, Some(memo));
                 Ok(record)

@@ -12,7 +12,8 @@ use super::{COMPACT_AFTER, StoreError, now};
 use crate::document::{DocumentError, IndexColumns, RecordDoc};
 use crate::model::{Record, RecordBody, normalise_stored_time};
 
-/// Inserts a new record row with its first snapshot.
+/// Inserts a new record row with its first snapshot and its promise terms
+/// (of `body`, or read from the document), inside the caller's transaction.
 pub(super) fn insert_record(
     conn: &Connection,
     doc: &mut RecordDoc,
