@@ -31,6 +31,10 @@
 //! the server refused, and a legal hold set while the handset is offline:
 //! `docs/device-retention.md`.
 //!
+//! A check reads only the records past their period: per kind, the rows
+//! before its cutoff from the index by kind and encounter time (schema 6,
+//! `records_by_occurred`), not every record row.
+//!
 //! Erasure is one transaction per check (the record's row, its changes,
 //! its held feed entries and set-aside changes, as an erasure the server
 //! orders), with `secure_delete` on and the write-ahead log truncated
