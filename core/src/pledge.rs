@@ -15,7 +15,9 @@ pub mod evaluate;
 pub mod rules;
 
 pub use calendar::{CalendarError, add_calendar_days, add_working_days, is_working_day};
-pub use evaluate::{PromiseState, PromiseStatus, due_soon_from, evaluate, open_status};
+pub use evaluate::{
+    PromiseState, PromiseStatus, PromiseTerms, due_soon_from, evaluate, open_status, terms,
+};
 pub use rules::{
     Clock, Due, Keeper, OffenceCategory, PROMISES, Promise, PromiseId, RecordFacts, Start, Terms,
     Trigger, promise, triggered_by,

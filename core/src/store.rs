@@ -20,6 +20,7 @@ mod feed;
 mod held;
 mod listing;
 mod opening;
+mod promise_terms;
 mod retention;
 mod rollback;
 mod schema;
@@ -40,6 +41,7 @@ pub use encryption::{KEY_CHECK_FILE, KeyProblem, StoreKey};
 pub use expiry::{Expiry, OverdueRecord};
 pub use held::{HeldReason, HeldRecord};
 use opening::{OpenFailure, load_or_create_actor, move_aside};
+pub use promise_terms::RecordTerms;
 pub use rollback::{RolledBack, SetAside};
 pub use schema::{APPLICATION_ID, CURRENT_VERSION};
 pub use sync_state::{
@@ -295,7 +297,12 @@ impl Store {
     ) -> Result<Record, StoreError> {
         let mut doc = RecordDoc::create(header, body, self.actor.clone())?;
         let record = doc.record_in_one_walk()?;
-        insert_record(&self.conn, &mut doc, true)?;
+        // The row and its promise terms, or neither.
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        insert_record(&tx, &mut doc, true, Some(&record.body))?;
+        tx.commit()?;
         let memo = Memo::of(&mut doc, record.clone());
         self.cache.put_with_memo(doc, Some(memo));
         Ok(record)
@@ -330,21 +337,28 @@ impl Store {
             .last_local_change()
             .ok_or_else(|| DocumentError::Shape("edit produced no change".into()))?;
         let columns = doc.index_columns()?;
-        self.append_changes(doc, &change, true, columns)
+        let terms = crate::pledge::terms(&doc.body()?);
+        self.append_changes(doc, &change, true, columns, Some(&terms))
     }
 
-    /// Appends change bytes for a record and refreshes its index row, in one transaction.
+    /// Appends change bytes for a record and refreshes its index row, in
+    /// one transaction, with its promise `terms` when they may have changed
+    /// (`None`: the caller knows they did not).
     fn append_changes(
         &mut self,
         doc: &mut RecordDoc,
         bytes: &[u8],
         local: bool,
         columns: IndexColumns,
+        terms: Option<&[crate::pledge::PromiseTerms]>,
     ) -> Result<(), StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         write_changes_with(&tx, doc, bytes, local, self.compact_after, columns)?;
+        if let Some(terms) = terms {
+            promise_terms::write_terms(&tx, doc, terms)?;
+        }
         tx.commit()?;
         Ok(())
     }
@@ -381,7 +395,11 @@ impl Store {
         match self.take_doc(&id) {
             Err(StoreError::NotFound) => {
                 let record = incoming.record()?;
-                insert_record(&self.conn, &mut incoming, true)?;
+                let tx = self
+                    .conn
+                    .transaction_with_behavior(TransactionBehavior::Immediate)?;
+                insert_record(&tx, &mut incoming, true, Some(&record.body))?;
+                tx.commit()?;
                 let memo = Memo::of(&mut incoming, record.clone());
                 self.cache.put_with_memo(incoming, Some(memo));
                 Ok(record)
@@ -402,7 +420,13 @@ impl Store {
                 let new_changes = merged.changes_since(&before);
                 if !new_changes.is_empty() {
                     let columns = merged.index_columns()?;
-                    self.append_changes(&mut merged, &new_changes, true, columns)?;
+                    self.append_changes(
+                        &mut merged,
+                        &new_changes,
+                        true,
+                        columns,
+                        Some(&crate::pledge::terms(&record.body)),
+                    )?;
                 }
                 let memo = Memo::of(&mut merged, record.clone());
                 self.cache.put_with_memo(merged, Some(memo));
@@ -447,24 +471,30 @@ impl Store {
         if let Some(entry) = self.cache.take_with_memo(id) {
             return Ok(entry);
         }
-        let snapshot: Vec<u8> = self
-            .conn
-            .query_row("SELECT snapshot FROM records WHERE id = ?1", [id], |r| {
-                r.get(0)
-            })
-            .optional()?
-            .ok_or(StoreError::NotFound)?;
-        let mut doc = RecordDoc::load(&snapshot, self.actor.clone())?;
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT bytes FROM changes WHERE record_id = ?1 ORDER BY seq")?;
-        let mut rows = stmt.query([id])?;
-        while let Some(row) = rows.next()? {
-            let bytes: Vec<u8> = row.get(0)?;
-            doc.apply_changes(&bytes)?;
-        }
+        let doc = load_doc(&self.conn, id, &self.actor)?.ok_or(StoreError::NotFound)?;
         Ok((doc, None))
     }
+}
+
+/// A record's document from its snapshot and the changes since, in their
+/// order; `None` when the store has no such record.
+fn load_doc(conn: &Connection, id: &str, actor: &ActorId) -> Result<Option<RecordDoc>, StoreError> {
+    let Some(snapshot): Option<Vec<u8>> = conn
+        .prepare_cached("SELECT snapshot FROM records WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let mut doc = RecordDoc::load(&snapshot, actor.clone())?;
+    let mut stmt =
+        conn.prepare_cached("SELECT bytes FROM changes WHERE record_id = ?1 ORDER BY seq")?;
+    let mut rows = stmt.query([id])?;
+    while let Some(row) = rows.next()? {
+        let bytes: Vec<u8> = row.get(0)?;
+        doc.apply_changes(&bytes)?;
+    }
+    Ok(Some(doc))
 }
 
 /// Moves an unreadable store aside and opens a fresh one in its place.

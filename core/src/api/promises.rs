@@ -1,7 +1,8 @@
 //! The Pledge's promises on the handset, offline, from the records on the
 //! device: [`Notebook::promises`] lists each promise a record triggers with
-//! its due time and status (`pledge::evaluate`, the function the server
-//! also calls); the calls that record what keeps a promise (the offence
+//! its due time and status (`pledge::evaluate`'s judgement, the one the
+//! server also makes, of the terms the store keeps beside each record:
+//! `store/promise_terms.rs`); the calls that record what keeps a promise (the offence
 //! category, a victim update, a review, a contact, and their corrections);
 //! and a [`PromiseWatch`] that tells the app when a promise becomes due
 //! soon or overdue, so it can notify the officer.
@@ -23,11 +24,9 @@ use std::sync::Weak;
 
 use chrono::{DateTime, Utc};
 
-use crate::model::{
-    OffenceCategory, PromiseEntry, PromiseEntryKind, Record, RecordKind, Timestamp,
-};
-use crate::pledge::{PromiseId, PromiseState, PromiseStatus, evaluate};
-use crate::store::ListFilter;
+use crate::model::{OffenceCategory, PromiseEntry, PromiseEntryKind, RecordKind, Timestamp};
+use crate::pledge::{PromiseId, PromiseState, PromiseStatus};
+use crate::store::RecordTerms;
 
 /// Which promises [`Notebook::promises`] lists. Every field narrows the
 /// list; the default lists every promise of every record on the device.
@@ -73,11 +72,11 @@ fn instant(at: Option<DateTime<Utc>>) -> Option<Timestamp> {
 }
 
 impl RecordPromise {
-    fn of(record: &Record, state: PromiseState) -> Option<RecordPromise> {
+    fn of(record: &RecordTerms, state: PromiseState) -> Option<RecordPromise> {
         Some(RecordPromise {
-            record_id: record.header.id.clone(),
-            reference: record.header.reference.clone(),
-            kind: record.header.kind,
+            record_id: record.record_id.clone(),
+            reference: record.reference.clone(),
+            kind: record.kind,
             promise: state.promise,
             clause: state.clause.to_string(),
             occurrence: state.occurrence,
@@ -107,39 +106,27 @@ fn rank(status: PromiseStatus) -> u8 {
     }
 }
 
-/// The promises of one record at `now`.
-fn of_record(record: &Record, now: DateTime<Utc>) -> Vec<RecordPromise> {
-    evaluate(&record.body, now)
-        .into_iter()
-        .filter_map(|state| RecordPromise::of(record, state))
-        .collect()
-}
-
-/// Every promise of every record on the device (or of `only`), at `now`.
-/// A record that left the device (erased, wiped) has none; an id that is
-/// not on the device is `NotFound`.
+/// Every promise of every record on the device (or of `only`), at `now`:
+/// the terms the store keeps beside each record (`pledge::terms` of the
+/// record, written with it), judged at `now` (`PromiseTerms::at`, what
+/// `pledge::evaluate` does with a record's own), without reading any
+/// document. A record that left the device (erased, wiped) has none; an
+/// id that is not on the device is `NotFound`.
 fn collect(
     shared: &Shared,
     only: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Vec<RecordPromise>, ApiError> {
-    let mut store = shared.store()?;
-    if let Some(id) = only {
-        return Ok(of_record(&store.get(id)?, now));
-    }
-    let mut ids = Vec::new();
-    for kind in [RecordKind::SceneAttendance, RecordKind::HomeBurglary] {
-        let filter = ListFilter {
-            kind: Some(kind),
-            ..ListFilter::default()
-        };
-        ids.extend(store.list(&filter)?.into_iter().map(|s| s.id));
-    }
-    let mut promises = Vec::new();
-    for id in ids {
-        promises.extend(of_record(&store.get(&id)?, now));
-    }
-    Ok(promises)
+    let records = shared.store()?.promise_terms(only)?;
+    Ok(records
+        .iter()
+        .flat_map(|record| {
+            record
+                .terms
+                .iter()
+                .filter_map(move |terms| RecordPromise::of(record, terms.at(now)))
+        })
+        .collect())
 }
 
 /// The device clock, or the app's.

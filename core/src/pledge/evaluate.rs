@@ -95,10 +95,60 @@ pub fn open_status(
     }
 }
 
+/// What a promise of a record stands on apart from the clock: when it
+/// started, falls due and is due soon, what kept it, and its status when
+/// no clock can change it. [`terms`] reads them from a record;
+/// [`PromiseTerms::at`] judges them at a moment. The device store keeps
+/// each record's terms beside its row (`store/promise_terms.rs`), so its
+/// promises screen judges them without reading the record: the same
+/// function on the same terms, whichever source they came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromiseTerms {
+    pub promise: PromiseId,
+    /// 0, or the n-th interval of victim updates (P4).
+    pub occurrence: u32,
+    pub started_at: DateTime<Utc>,
+    pub due_at: Option<DateTime<Utc>>,
+    pub due_soon_at: Option<DateTime<Utc>>,
+    pub kept_at: Option<DateTime<Utc>>,
+    /// Kept, broken, unknown, or due before leaving (P9): the status at
+    /// any moment. `None`: open against `due_at`, judged by
+    /// [`open_status`].
+    pub settled: Option<PromiseStatus>,
+}
+
+impl PromiseTerms {
+    /// The promise as it stands at `now`.
+    pub fn at(&self, now: DateTime<Utc>) -> PromiseState {
+        let status = match (self.settled, self.due_at) {
+            (Some(status), _) => status,
+            (None, Some(due)) => open_status(self.started_at, due, now),
+            // Never built (an open promise has its due time).
+            (None, None) => PromiseStatus::Unknown,
+        };
+        PromiseState {
+            promise: self.promise,
+            clause: super::rules::promise(self.promise).clause,
+            occurrence: self.occurrence,
+            started_at: self.started_at,
+            due_at: self.due_at,
+            due_soon_at: self.due_soon_at,
+            status,
+            kept_at: self.kept_at,
+        }
+    }
+}
+
 /// Every promise the record triggers, as it stands at `now`, in the
 /// table's order (victim updates in time order). Stop-search and
 /// stop-account records trigger none.
 pub fn evaluate(body: &RecordBody, now: DateTime<Utc>) -> Vec<PromiseState> {
+    terms(body).iter().map(|t| t.at(now)).collect()
+}
+
+/// The terms of every promise the record triggers (what [`evaluate`]
+/// judges), in the table's order (victim updates in time order).
+pub fn terms(body: &RecordBody) -> Vec<PromiseTerms> {
     let Some(scene) = body.scene() else {
         return Vec::new();
     };
@@ -120,17 +170,17 @@ pub fn evaluate(body: &RecordBody, now: DateTime<Utc>) -> Vec<PromiseState> {
         match promise.kept_by {
             Keeper::Arrival => {
                 let arrived = scene.arrived.as_ref().map(|a| a.instant());
-                states.push(once(promise, start, &terms, arrived, now));
+                states.push(once(promise, start, &terms, arrived));
             }
             Keeper::Review => {
                 let review = first_entry(scene, PromiseEntryKind::ReviewDone);
-                states.push(once(promise, start, &terms, review, now));
+                states.push(once(promise, start, &terms, review));
             }
             Keeper::Contact => {
                 let contact = first_entry(scene, PromiseEntryKind::ContactMade);
-                states.push(once(promise, start, &terms, contact, now));
+                states.push(once(promise, start, &terms, contact));
             }
-            Keeper::VictimUpdate => updates(promise, scene, &terms, now, &mut states),
+            Keeper::VictimUpdate => updates(promise, scene, &terms, &mut states),
             Keeper::Ticked(items) => {
                 if let Some(state) = before_leaving(promise, scene, start, items) {
                     states.push(state);
@@ -143,16 +193,15 @@ pub fn evaluate(body: &RecordBody, now: DateTime<Utc>) -> Vec<PromiseState> {
     states
 }
 
-fn state(promise: &Promise, occurrence: u32, started_at: DateTime<Utc>) -> PromiseState {
-    PromiseState {
+fn state(promise: &Promise, occurrence: u32, started_at: DateTime<Utc>) -> PromiseTerms {
+    PromiseTerms {
         promise: promise.id,
-        clause: promise.clause,
         occurrence,
         started_at,
         due_at: None,
         due_soon_at: None,
-        status: PromiseStatus::Unknown,
         kept_at: None,
+        settled: Some(PromiseStatus::Unknown),
     }
 }
 
@@ -162,9 +211,8 @@ fn once(
     start: DateTime<Utc>,
     terms: &Terms,
     keeping: Option<DateTime<Utc>>,
-    now: DateTime<Utc>,
-) -> PromiseState {
-    timed(promise, 0, start, promise.clock, terms, keeping, now)
+) -> PromiseTerms {
+    timed(promise, 0, start, promise.clock, terms, keeping)
 }
 
 fn timed(
@@ -174,8 +222,7 @@ fn timed(
     clock: Clock,
     terms: &Terms,
     keeping: Option<DateTime<Utc>>,
-    now: DateTime<Utc>,
-) -> PromiseState {
+) -> PromiseTerms {
     let mut s = state(promise, occurrence, start);
     s.kept_at = keeping;
     let Ok(Due::At(due)) = clock.due(start, terms) else {
@@ -183,10 +230,10 @@ fn timed(
     };
     s.due_at = Some(due);
     s.due_soon_at = Some(due_soon_from(start, due));
-    s.status = match keeping {
-        Some(at) if at <= due => PromiseStatus::Kept,
-        Some(_) => PromiseStatus::Broken,
-        None => open_status(start, due, now),
+    s.settled = match keeping {
+        Some(at) if at <= due => Some(PromiseStatus::Kept),
+        Some(_) => Some(PromiseStatus::Broken),
+        None => None,
     };
     s
 }
@@ -208,8 +255,7 @@ fn updates(
     promise: &Promise,
     scene: &SceneAttendance,
     terms: &Terms,
-    now: DateTime<Utc>,
-    states: &mut Vec<PromiseState>,
+    states: &mut Vec<PromiseTerms>,
 ) {
     let call = scene.call_received.instant();
     let mut start = scene
@@ -227,16 +273,8 @@ fn updates(
     given.dedup();
     let mut occurrence = 0;
     for at in given {
-        let s = timed(
-            promise,
-            occurrence,
-            start,
-            promise.clock,
-            terms,
-            Some(at),
-            now,
-        );
-        let unknown = s.status == PromiseStatus::Unknown;
+        let s = timed(promise, occurrence, start, promise.clock, terms, Some(at));
+        let unknown = s.settled == Some(PromiseStatus::Unknown);
         states.push(s);
         if unknown {
             return;
@@ -251,7 +289,6 @@ fn updates(
         promise.clock,
         terms,
         None,
-        now,
     ));
 }
 
@@ -264,7 +301,7 @@ fn before_leaving(
     scene: &SceneAttendance,
     start: DateTime<Utc>,
     items: &[crate::model::ChecklistItem],
-) -> Option<PromiseState> {
+) -> Option<PromiseTerms> {
     if scene.grade == ResponseGrade::NotAttended {
         return None;
     }
@@ -283,12 +320,12 @@ fn before_leaving(
     let mut s = state(promise, 0, start);
     s.due_at = left;
     s.kept_at = done_at;
-    s.status = match (done_at, left) {
+    s.settled = Some(match (done_at, left) {
         (Some(done), Some(left)) if done <= left => PromiseStatus::Kept,
         (_, Some(_)) => PromiseStatus::Broken,
         (Some(_), None) => PromiseStatus::Kept,
         (None, None) => PromiseStatus::Due,
-    };
+    });
     Some(s)
 }
 

@@ -93,7 +93,23 @@ impl Store {
         }
         let change =
             change.ok_or_else(|| DocumentError::Shape("edit produced no change".into()))?;
-        self.append_changes(&mut doc, &change, true, columns_of(edited.after())?)?;
+        // Scene actions are not what any promise stands on; for any other
+        // edit the terms are written when they changed (an arrival, an
+        // entry, a tick: not a note).
+        let terms = match &edited {
+            rules::Edited::ActionsAppended { .. } => None,
+            rules::Edited::Whole { before, after } => {
+                let terms = crate::pledge::terms(&after.body);
+                (crate::pledge::terms(&before.body) != terms).then_some(terms)
+            }
+        };
+        self.append_changes(
+            &mut doc,
+            &change,
+            true,
+            columns_of(edited.after())?,
+            terms.as_deref(),
+        )?;
         let memo = Memo::of(&mut doc, edited.into_after());
         self.cache.put_with_memo(doc, Some(memo));
         Ok(value)

@@ -31,6 +31,10 @@
 //! the server refused, and a legal hold set while the handset is offline:
 //! `docs/device-retention.md`.
 //!
+//! A check reads only the records past their period: per kind, the rows
+//! before its cutoff from the index by kind and encounter time (schema 6,
+//! `records_by_occurred`), not every record row.
+//!
 //! Erasure is one transaction per check (the record's row, its changes,
 //! its held feed entries and set-aside changes, as an erasure the server
 //! orders), with `secure_delete` on and the write-ahead log truncated
@@ -245,25 +249,45 @@ impl Store {
             return Ok(Vec::new());
         };
         let now = self.retention_now(device_now)?;
+        // Per kind, the rows before its cutoff from the index by kind and
+        // encounter time (schema 6): the stored times are all in the one
+        // UTC form of whole seconds, whose text order is time order, so a
+        // time before the cutoff is one whose text is before the cutoff's
+        // rounded up to the second. Each is checked again below as it was.
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, kind, reference, occurred_at, unsynced = 0, rejection
-             FROM records
-             WHERE id NOT IN (SELECT record_id FROM legal_holds)
-             ORDER BY occurred_at, id",
+             FROM records INDEXED BY records_by_occurred
+             WHERE kind = ?1 AND occurred_at < ?2
+               AND id NOT IN (SELECT record_id FROM legal_holds)",
         )?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, bool>(4)?,
-                r.get::<_, Option<String>>(5)?,
-            ))
-        })?;
+        let mut rows = Vec::new();
+        for kind in RecordKind::ALL {
+            let Some(cutoff) = terms.due_before(*kind, now) else {
+                continue;
+            };
+            let up = cutoff.timestamp() + i64::from(cutoff.timestamp_subsec_nanos() > 0);
+            let bound = DateTime::from_timestamp(up, 0)
+                .unwrap_or(cutoff)
+                .format("%Y-%m-%dT%H:%M:%SZ")
+                .to_string();
+            let found = stmt.query_map(params![kind.as_str(), bound], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, bool>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                ))
+            })?;
+            for row in found {
+                rows.push(row?);
+            }
+        }
+        // Oldest first, as the whole table was read before.
+        rows.sort_by(|a, b| (&a.3, &a.0).cmp(&(&b.3, &b.0)));
         let mut due = Vec::new();
-        for row in rows {
-            let (id, kind, reference, occurred_at, acknowledged, refusal) = row?;
+        for (id, kind, reference, occurred_at, acknowledged, refusal) in rows {
             let kind = RecordKind::parse(&kind)
                 .ok_or_else(|| DocumentError::Shape(format!("unknown kind for {id}")))?;
             let occurred_at = Timestamp::from_stored(&occurred_at)
@@ -342,6 +366,27 @@ impl Store {
         }
         Ok(expiry)
     }
+}
+
+/// Schema version 6: every stored encounter time in the one UTC form
+/// (`model::normalise_stored_time`), so the index by it is in time order.
+/// A time already in it (every one this build writes) is left alone.
+pub(super) fn normalise_occurred(tx: &Connection) -> Result<(), StoreError> {
+    let rows: Vec<(String, String)> = tx
+        .prepare("SELECT id, occurred_at FROM records")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    for (id, stored) in rows {
+        if let Ok(utc) = crate::model::normalise_stored_time(&stored)
+            && utc != stored
+        {
+            tx.execute(
+                "UPDATE records SET occurred_at = ?2 WHERE id = ?1",
+                params![id, utc],
+            )?;
+        }
+    }
+    Ok(())
 }
 
 fn overdue(c: Candidate) -> OverdueRecord {

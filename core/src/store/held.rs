@@ -177,7 +177,7 @@ impl Store {
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
             let stored = if t.is_new {
-                insert_record(&tx, &mut t.doc, false)
+                insert_record(&tx, &mut t.doc, false, None)
             } else {
                 write_changes(&tx, &mut t.doc, &t.changes, false, self.compact_after)
             };

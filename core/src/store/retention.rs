@@ -16,6 +16,7 @@ pub(super) fn delete_record(tx: &rusqlite::Connection, id: &str) -> Result<bool,
     tx.execute("DELETE FROM changes WHERE record_id = ?1", [id])?;
     tx.execute("DELETE FROM held_entries WHERE record_id = ?1", [id])?;
     tx.execute("DELETE FROM set_aside WHERE record_id = ?1", [id])?;
+    tx.execute("DELETE FROM promise_terms WHERE record_id = ?1", [id])?;
     Ok(tx.execute("DELETE FROM records WHERE id = ?1", [id])? > 0)
 }
 
@@ -97,6 +98,7 @@ impl Store {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute("DELETE FROM changes", [])?;
         tx.execute("DELETE FROM records", [])?;
+        tx.execute("DELETE FROM promise_terms", [])?;
         tx.execute("DELETE FROM held_entries", [])?;
         tx.execute("DELETE FROM set_aside", [])?;
         tx.execute("DELETE FROM legal_holds", [])?;

@@ -144,6 +144,8 @@ impl Store {
                     encode_heads(&rebuilt.heads()),
                 ],
             )?;
+            // The record as the server last acknowledged it: its terms too.
+            super::promise_terms::write_terms_of(&tx, &rebuilt, None)?;
             tx.commit()?;
             self.cache.take(&id);
             self.cache.put(rebuilt);

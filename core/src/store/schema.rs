@@ -12,7 +12,7 @@ use super::StoreError;
 /// `PRAGMA application_id` of a Pocketbook device store ("PBK1").
 pub const APPLICATION_ID: i32 = 0x5042_4B31;
 /// The schema version this code writes.
-pub const CURRENT_VERSION: u32 = 5;
+pub const CURRENT_VERSION: u32 = 6;
 
 const V1: &str = "
 CREATE TABLE meta (
@@ -151,8 +151,36 @@ ALTER TABLE changes_v5 RENAME TO changes;
 DROP INDEX records_by_updated;
 ";
 
+/// Version 6: each record's promise terms beside its row, so the promises
+/// screen reads one small table rather than every document (why a table
+/// and not columns of the row: `store/promise_terms.rs`). Filled for the
+/// records already stored by [`fill_v6`], in the same transaction.
+///
+/// And an index by kind and encounter time (`occurred_at`), so the
+/// device's own retention check (`store/expiry.rs`) reads the records
+/// past their period rather than every record. An edit never names
+/// `occurred_at` unless it changed (`store/writes.rs`), so the index costs
+/// an edit no page; [`fill_v6`] puts every stored time in the one UTC
+/// form whose text order is time order.
+const V6: &str = "
+CREATE INDEX records_by_occurred ON records (kind, occurred_at);
+CREATE TABLE promise_terms (
+    record_id TEXT PRIMARY KEY NOT NULL REFERENCES records (id) ON DELETE CASCADE,
+    kind      TEXT NOT NULL,
+    reference TEXT NOT NULL,
+    terms     BLOB NOT NULL
+) STRICT, WITHOUT ROWID;
+";
+
 /// Each migration moves the schema from version `index` to `index + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
+
+/// What version 6 adds that SQL cannot compute: the terms of the records
+/// already stored, read from their documents.
+fn fill_v6(tx: &Connection) -> Result<(), StoreError> {
+    super::expiry::normalise_occurred(tx)?;
+    super::promise_terms::fill(tx)
+}
 
 /// Brings the schema to [`CURRENT_VERSION`] in one transaction.
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
@@ -164,8 +192,11 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
             supported: CURRENT_VERSION,
         });
     }
-    for step in &MIGRATIONS[found as usize..] {
+    for (version, step) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         tx.execute_batch(step)?;
+        if version + 1 == 6 {
+            fill_v6(&tx)?;
+        }
     }
     if found < CURRENT_VERSION {
         tx.pragma_update(None, "application_id", APPLICATION_ID)?;

@@ -336,7 +336,7 @@ impl Store {
             // another record's) is held, not allowed to undo the page.
             let savepoint = tx.savepoint()?;
             let stored = if t.is_new {
-                insert_record(&savepoint, &mut t.doc, false)
+                insert_record(&savepoint, &mut t.doc, false, None)
             } else {
                 write_changes(
                     &savepoint,

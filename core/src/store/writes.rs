@@ -1,7 +1,8 @@
 //! How a record reaches the device's SQLite file: its row with the first
 //! snapshot, each change appended with the row's index columns (status,
 //! encounter time) refreshed in the same transaction, and the change log
-//! folded into a new snapshot once it is long enough. Every write of the
+//! folded into a new snapshot once it is long enough, and its promise
+//! terms (`store/promise_terms.rs`) where they may have changed. Every write of the
 //! store goes through here, so the index a listing reads never disagrees
 //! with the document.
 
@@ -9,13 +10,15 @@ use rusqlite::{Connection, ErrorCode, params};
 
 use super::{COMPACT_AFTER, StoreError, now};
 use crate::document::{DocumentError, IndexColumns, RecordDoc};
-use crate::model::{Record, normalise_stored_time};
+use crate::model::{Record, RecordBody, normalise_stored_time};
 
-/// Inserts a new record row with its first snapshot.
+/// Inserts a new record row with its first snapshot and its promise terms
+/// (of `body`, or read from the document), inside the caller's transaction.
 pub(super) fn insert_record(
     conn: &Connection,
     doc: &mut RecordDoc,
     unsynced: bool,
+    body: Option<&RecordBody>,
 ) -> Result<(), StoreError> {
     let columns = doc.index_columns()?;
     let header = doc.header().clone();
@@ -38,7 +41,7 @@ pub(super) fn insert_record(
         ],
     );
     match result {
-        Ok(_) => Ok(()),
+        Ok(_) => super::promise_terms::write_terms_of(conn, doc, body),
         Err(e) if e.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) => {
             Err(StoreError::Duplicate)
         }
@@ -58,7 +61,9 @@ pub(super) fn write_changes(
     compact_after: i64,
 ) -> Result<(), StoreError> {
     let columns = doc.index_columns()?;
-    write_changes_with(conn, doc, bytes, local, compact_after, columns)
+    write_changes_with(conn, doc, bytes, local, compact_after, columns)?;
+    // Changes from elsewhere may change anything the terms stand on.
+    super::promise_terms::write_terms_of(conn, doc, None)
 }
 
 /// The index columns of a record already read: what
@@ -88,27 +93,34 @@ pub(super) fn write_changes_with(
     // index (schema version 5): the status and the sync flags are written
     // below only when they change, since SQLite rewrites the index entries
     // of every indexed column an UPDATE names, changed or not.
-    let (pending, status, queued): (i64, String, bool) = conn
+    // The encounter time too (schema 6 indexes it for retention).
+    let (pending, status, queued, occurred): (i64, String, bool, String) = conn
         .prepare_cached(
-            "UPDATE records SET occurred_at = ?2, updated_at = ?3,
+            "UPDATE records SET updated_at = ?2,
                 changes_since_snapshot = changes_since_snapshot + 1,
-                local_edits = local_edits + ?4
+                local_edits = local_edits + ?3
              WHERE id = ?1
-             RETURNING changes_since_snapshot, status, unsynced = 1 AND rejection IS NULL",
+             RETURNING changes_since_snapshot, status, unsynced = 1 AND rejection IS NULL,
+                       occurred_at",
         )?
-        .query_row(params![id, columns.occurred_at, now(), local], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        .query_row(params![id, now(), local], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
         })?;
     // A local change marks the record for the next sync and clears an
     // earlier refusal: already so when it is queued with no refusal.
-    if status != columns.status.as_str() || (local && !queued) {
+    if status != columns.status.as_str() || occurred != columns.occurred_at || (local && !queued) {
         conn.prepare_cached(
-            "UPDATE records SET status = ?2,
+            "UPDATE records SET status = ?2, occurred_at = ?4,
                 unsynced = unsynced OR ?3,
                 rejection = CASE WHEN ?3 THEN NULL ELSE rejection END
              WHERE id = ?1",
         )?
-        .execute(params![id, columns.status.as_str(), local])?;
+        .execute(params![
+            id,
+            columns.status.as_str(),
+            local,
+            columns.occurred_at
+        ])?;
     }
     if pending >= compact_after {
         // The snapshot holds this change too: the log is folded into it

@@ -66,9 +66,14 @@ fn a_scene_action_writes_its_change_and_its_record_row_only() {
 
 /// The schema of version 4's change log (`AUTOINCREMENT` numbering every
 /// change of every record in one sequence, a second index by record) and
-/// its index by `updated_at`, put back on a store this build wrote (the
+/// its index by `updated_at`, put back on a store this build wrote, less
+/// version 6's promise terms and index (the
 /// other tests of an older store take it further back from there).
 pub const TO_VERSION_4: &str = "
+-- Version 6's promise terms and index by encounter time (version 5 had
+-- neither).
+DROP TABLE promise_terms;
+DROP INDEX records_by_occurred;
 CREATE TABLE changes_v4 (
     seq       INTEGER PRIMARY KEY AUTOINCREMENT,
     record_id TEXT NOT NULL REFERENCES records (id) ON DELETE CASCADE,

@@ -16,6 +16,7 @@ mod feed;
 mod merge;
 mod network;
 mod notebook;
+mod promise_terms;
 mod promises;
 mod records;
 mod retention;
