@@ -12,7 +12,7 @@
 //! | sync | `sync` | the wire format and the end of a device's life (shared); the sans-I/O engine and the HTTP client (device) | both |
 //! | rules | [`rules`], [`pledge`] | which edits of a record are allowed, and who may see and change it; the Pledge's promises and their clocks | both |
 //! | documents | [`document`], [`chunks`] | typed record <-> Automerge document, typed edits, the schema check; the bounded pre-parse of Automerge bytes | both |
-//! | bottom | [`model`], [`reference`](mod@reference), [`tls_pin`] | record kinds, vocabularies, validation, times; short references; public-key pins | both |
+//! | bottom | [`model`], [`reference`](mod@reference), [`tls_pin`], [`text`] | record kinds, vocabularies, validation, times; short references; public-key pins; text made inert for a terminal | both |
 //!
 //! The device end (`api`, `error`, `store`, the engine and the client) is
 //! the default `device` feature; the server builds the core without it

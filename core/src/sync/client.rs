@@ -355,16 +355,17 @@ fn error_of(status: reqwest::StatusCode, bytes: &[u8]) -> ClientError {
 const MAX_SERVER_MESSAGE_CHARS: usize = 500;
 
 /// A server's message as the device passes it on to an app, a log or a
-/// terminal: at most [`MAX_SERVER_MESSAGE_CHARS`] characters, with control
-/// characters (a terminal's escape sequences among them, C1 included) and
-/// bidirectional overrides shown as U+FFFD. A server's messages name fields,
+/// terminal: at most [`MAX_SERVER_MESSAGE_CHARS`] characters, with every
+/// character a terminal acts on ([`crate::text::acts_on_terminal`]: control
+/// characters, C1 included, and the bidi and zero-width format characters)
+/// shown as U+FFFD. A server's messages name fields,
 /// never content; a broken or hostile server's could be anything.
 fn shown(message: &str) -> String {
     let mut shown: String = message
         .chars()
         .take(MAX_SERVER_MESSAGE_CHARS)
         .map(|c| {
-            if c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}') {
+            if crate::text::acts_on_terminal(c) {
                 '\u{FFFD}'
             } else {
                 c
