@@ -17,7 +17,7 @@
 //!   snapshots of the records that changed, in bounded batches.
 //!
 //! Only scene attendance and home burglary records hold promises; every
-//! one of a station's is read, since a promise (a victim's next update)
+//! one of a station's is counted, since a promise (a victim's next update)
 //! can stay open for as long as the record is kept.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
