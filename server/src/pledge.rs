@@ -12,10 +12,12 @@
 //!   `pocketbook_promises_overdue{station, promise}` (no person, record or
 //!   officer in any label). A count decodes only the records that changed
 //!   since the last one ([`GaugeMemo`]): a record's promises and due times
-//!   depend on the record alone, overdue on the time alone.
+//!   depend on the record alone, overdue on the time alone. It reads only
+//!   ids and versions from storage, station by station, and fetches the
+//!   snapshots of the records that changed, in bounded batches.
 //!
 //! Only scene attendance and home burglary records hold promises; every
-//! one of a station's is read, since a promise (a victim's next update)
+//! one of a station's is counted, since a promise (a victim's next update)
 //! can stay open for as long as the record is kept.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -33,7 +35,7 @@ use serde_json::json;
 use crate::audit::{self, Action};
 use crate::clock::{Clock, stamp};
 use crate::metrics::PromiseLabels;
-use crate::storage::{Storage, StorageError, StoredRecord};
+use crate::storage::{RECORDS_PER_READ, Storage, StorageError, StoredRecord};
 
 /// The kinds that hold promises.
 const PROMISE_KINDS: [RecordKind; 2] = [RecordKind::SceneAttendance, RecordKind::HomeBurglary];
@@ -85,16 +87,6 @@ fn records_of(
         .records_at_station(station, &PROMISE_KINDS, EARLIEST, LATEST)?
         .into_iter()
         .filter_map(|stored| decoded(&stored).map(|record| (stored, record)))
-        .collect())
-}
-
-/// The stations with promise-holding records.
-fn stations(storage: &dyn Storage) -> Result<BTreeSet<String>, StorageError> {
-    Ok(storage
-        .records()?
-        .into_iter()
-        .filter(|r| PROMISE_KINDS.contains(&r.kind))
-        .map(|r| r.station)
         .collect())
 }
 
@@ -194,12 +186,21 @@ pub struct GaugeMemo {
     records: HashMap<String, OpenTerms>,
     /// How many records the last count decoded.
     decoded: usize,
+    /// How many snapshots the last count fetched from storage.
+    fetched: usize,
 }
 
 impl GaugeMemo {
     /// How many records the last count decoded (the others were kept).
     pub fn decoded_last_count(&self) -> usize {
         self.decoded
+    }
+
+    /// How many record snapshots the last count fetched from storage (the
+    /// records [`Storage::records_by_id`] returned): only those of records
+    /// new or changed since the count before.
+    pub fn fetched_last_count(&self) -> usize {
+        self.fetched
     }
 
     /// How many records the memo holds terms for.
@@ -214,7 +215,11 @@ impl GaugeMemo {
 
 /// Overdue promises at `now` per station and promise, every promise of
 /// every station with records listed (zeros included). Records whose
-/// version is the one in `memo` are not decoded again.
+/// version is the one in `memo` are not read again: each station's
+/// records are listed by id and version only
+/// ([`Storage::record_versions`]), and only the snapshots of those that
+/// changed are fetched, [`RECORDS_PER_READ`] at a time
+/// ([`Storage::records_by_id`]).
 pub fn overdue_counts(
     storage: &dyn Storage,
     now: DateTime<Utc>,
@@ -223,18 +228,12 @@ pub fn overdue_counts(
     let mut counts = BTreeMap::new();
     let mut read = HashMap::new();
     memo.decoded = 0;
-    for station in stations(storage)? {
+    memo.fetched = 0;
+    for station in storage.stations_holding(&PROMISE_KINDS)? {
         for id in PromiseId::ALL {
             counts.insert((station.clone(), id.as_str()), 0);
         }
-        for stored in storage.records_at_station(&station, &PROMISE_KINDS, EARLIEST, LATEST)? {
-            let terms = match memo.records.remove(&stored.index.id) {
-                Some(kept) if kept.version == stored.version => kept,
-                _ => {
-                    memo.decoded += 1;
-                    OpenTerms::read(&stored, now)
-                }
-            };
+        let mut tally = |terms: &OpenTerms| {
             for (promise, started_at, due_at) in &terms.terms {
                 if open_status(*started_at, *due_at, now) == PromiseStatus::Overdue {
                     *counts
@@ -242,7 +241,27 @@ pub fn overdue_counts(
                         .or_insert(0) += 1;
                 }
             }
-            read.insert(stored.index.id, terms);
+        };
+        let mut changed = Vec::new();
+        for listed in storage.record_versions(&station, &PROMISE_KINDS)? {
+            match memo.records.remove(&listed.id) {
+                Some(kept) if kept.version == listed.version => {
+                    tally(&kept);
+                    read.insert(listed.id, kept);
+                }
+                _ => changed.push(listed.id),
+            }
+        }
+        // A record changed or erased between the listing and this read is
+        // counted as read here (or not at all), as the next count would.
+        for ids in changed.chunks(RECORDS_PER_READ) {
+            for stored in storage.records_by_id(ids)? {
+                memo.fetched += 1;
+                memo.decoded += 1;
+                let terms = OpenTerms::read(&stored, now);
+                tally(&terms);
+                read.insert(stored.index.id, terms);
+            }
         }
     }
     // Records erased since the last count leave the memo.

@@ -34,6 +34,14 @@ pub struct StoredRecord {
     pub version: i64,
 }
 
+/// A record's id and the version it is at, without its content
+/// ([`crate::storage::Storage::record_versions`]).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RecordVersion {
+    pub id: String,
+    pub version: i64,
+}
+
 /// What the store holds under a pushed record's id, read in one query
 /// ([`crate::storage::Storage::record_or_tombstone`]): the record, or the tombstone of its
 /// erasure.

@@ -16,7 +16,7 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 use super::{
     Audience, AuditOf, DeviceRow, FeedRow, FeedSlice, Held, NewAuditEvent, OfficerRow, Principal,
-    RecordCommit, RecordIndex, RevokeReason, Storage, StorageError, StoredRecord,
+    RecordCommit, RecordIndex, RecordVersion, RevokeReason, Storage, StorageError, StoredRecord,
 };
 
 mod audit;
@@ -264,6 +264,25 @@ impl Storage for SqliteStorage {
 
     fn records(&self) -> Result<Vec<RecordIndex>, StorageError> {
         records::records(self)
+    }
+
+    fn stations_holding(
+        &self,
+        kinds: &[pocketbook_core::model::RecordKind],
+    ) -> Result<Vec<String>, StorageError> {
+        records::stations_holding(self, kinds)
+    }
+
+    fn record_versions(
+        &self,
+        station: &str,
+        kinds: &[pocketbook_core::model::RecordKind],
+    ) -> Result<Vec<RecordVersion>, StorageError> {
+        records::record_versions(self, station, kinds)
+    }
+
+    fn records_by_id(&self, ids: &[String]) -> Result<Vec<StoredRecord>, StorageError> {
+        records::records_by_id(self, ids)
     }
 
     fn feed_window(

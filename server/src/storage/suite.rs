@@ -33,6 +33,7 @@
 //! | `release_legal_hold`                | `retention::legal_holds`                              |
 //! | `CopyStore::records_by_reference`   | `copies::lookups`; `retention::erasure`               |
 //! | `records_at_station`                | `access::access`; `copies::lookups` (order)           |
+//! | `stations_holding`, `record_versions`, `records_by_id` | `versions::gauge_reads`    |
 //! | `add_attempt`, `attempts_since`     | `copies::attempts`                                    |
 //! | `nth_newest_attempt`                | `copies::attempts`; `copies::audited_attempts`        |
 //! | `prune_attempts`                    | `copies::attempts`                                    |
@@ -72,6 +73,7 @@ pub(crate) mod grouped;
 pub(crate) mod retention;
 pub(crate) mod scoped;
 pub(crate) mod shared;
+pub(crate) mod versions;
 
 use access::access;
 use audit::audit_chain;
@@ -180,6 +182,13 @@ macro_rules! storage_suite {
                 return;
             }
             $crate::storage::suite::fresh($crate::storage::suite::grouped::grouped_commits, $make)
+        }
+        #[test]
+        fn suite_gauge_reads_versions_and_batches() {
+            if !($ready)() {
+                return;
+            }
+            $crate::storage::suite::fresh($crate::storage::suite::versions::gauge_reads, $make)
         }
         #[test]
         fn suite_copy_attempts() {

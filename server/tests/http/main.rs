@@ -18,6 +18,7 @@ mod edge;
 mod enrol;
 mod feed_retention;
 mod figures;
+mod gauge_scale;
 mod group_commit;
 mod hostile;
 mod logs;

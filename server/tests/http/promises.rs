@@ -314,3 +314,93 @@ async fn the_gauge_count_reads_again_only_records_that_changed() {
     assert_eq!(memo.len(), 1);
     assert_eq!(counts[&("Lewisham".to_string(), "emergency attendance")], 1);
 }
+
+/// A count after one record of several changed fetches that record's
+/// snapshot alone (counted in what the store's fetch by id returned: the
+/// others are listed by id and version only), and counts what a count
+/// from nothing counts.
+#[tokio::test]
+async fn a_count_after_one_record_changed_fetches_only_its_snapshot() {
+    use ResponseGrade::*;
+    let desk = Desk::start().await;
+    let storage = desk.server.storage.clone();
+    let now = "2027-04-01T11:00:00Z"
+        .parse::<chrono::DateTime<chrono::Utc>>()
+        .unwrap();
+    let contact = |counts: &std::collections::BTreeMap<(String, &str), u64>| {
+        counts[&("Lewisham".to_string(), "domestic violence contact")]
+    };
+    for (officer, station) in [("PC2", "Lewisham"), ("PC3", "Brixton"), ("PC4", "Brixton")] {
+        record(
+            &desk,
+            officer,
+            station,
+            call(Emergency, "2027-04-01T09:00:00Z", None),
+            None,
+        )
+        .await;
+    }
+    // A domestic-violence call, not yet contacted, kept on its notebook.
+    let token = desk.server.device("PC1", "Lewisham").await;
+    let (_dir, nb) = notebook_of(Officer {
+        shoulder_number: "PC1".into(),
+        name: "Officer PC1".into(),
+        station: "Lewisham".into(),
+    });
+    let dv = nb
+        .create_scene(call(NotAttended, "2027-03-30T10:00:00Z", None))
+        .unwrap()
+        .header
+        .id;
+    nb.record_offence(dv.clone(), OffenceCategory::DomesticViolence)
+        .unwrap();
+    let push = |nb: &pocketbook_core::api::Notebook| {
+        request(
+            None,
+            vec![PushedRecord {
+                record_id: dv.clone(),
+                kind: RecordKind::SceneAttendance,
+                changes: changes_of(nb, &dv),
+            }],
+        )
+    };
+    assert!(
+        desk.server
+            .sync(&token, &push(&nb))
+            .await
+            .rejected
+            .is_empty()
+    );
+
+    let mut memo = GaugeMemo::default();
+    let first = overdue_counts(storage.as_ref(), now, &mut memo).unwrap();
+    assert_eq!((memo.fetched_last_count(), memo.len()), (4, 4));
+    assert_eq!(contact(&first), 1);
+    assert_eq!(first[&("Brixton".to_string(), "emergency attendance")], 2);
+    let again = overdue_counts(storage.as_ref(), now, &mut memo).unwrap();
+    assert_eq!((memo.fetched_last_count(), &again), (0, &first));
+
+    // A late contact: the promise is broken, no longer open.
+    nb.record_promise_entry(
+        dv.clone(),
+        PromiseEntryKind::ContactMade,
+        t("2027-04-01T10:00:00Z"),
+    )
+    .unwrap();
+    assert!(
+        desk.server
+            .sync(&token, &push(&nb))
+            .await
+            .rejected
+            .is_empty()
+    );
+    let after = overdue_counts(storage.as_ref(), now, &mut memo).unwrap();
+    assert_eq!((memo.fetched_last_count(), memo.len()), (1, 4));
+    assert_eq!(contact(&after), 0);
+    let mut fresh = GaugeMemo::default();
+    assert_eq!(
+        overdue_counts(storage.as_ref(), now, &mut fresh).unwrap(),
+        after
+    );
+    assert_eq!(fresh.fetched_last_count(), 4);
+}

@@ -20,10 +20,15 @@ use crate::storage::{
 };
 
 mod reads;
-pub(super) use reads::{feed_for, feed_window, record, record_or_tombstone, records};
+pub(super) use reads::{
+    feed_for, feed_window, record, record_or_tombstone, record_versions, records, records_by_id,
+    stations_holding,
+};
 // The plans of these queries are checked in the PostgreSQL tests.
 #[cfg(test)]
-pub(super) use reads::{audience_positions_sql, entries_at_sql, feed_window_sql};
+pub(super) use reads::{
+    STATIONS_HOLDING, VERSIONS_AT_STATION, audience_positions_sql, entries_at_sql, feed_window_sql,
+};
 
 pub(super) const INDEX_COLUMNS: &str =
     "id, kind, reference, author, station, occurred_at, status, created_at, updated_at";

@@ -21,7 +21,7 @@ use crate::storage::StorageError;
 use crate::storage::chain::GENESIS;
 
 /// The newest schema this server writes.
-pub(crate) const CURRENT_VERSION: i32 = 4;
+pub(crate) const CURRENT_VERSION: i32 = 5;
 
 /// The first version: the SQLite store's schema 5, in PostgreSQL types.
 const V1: &str = "
@@ -219,8 +219,16 @@ CREATE TABLE audit_pending (
 ALTER TABLE feed ADD COLUMN pending_id BIGINT;
 ";
 
+/// The promise gauges' reads (`crate::pledge`), the SQLite store's schema
+/// 9: a station's records of some kinds by id and version, from this
+/// index alone (an index-only scan, never the rows and their snapshots),
+/// and the stations listed one index seek each.
+const V5: &str = "
+CREATE INDEX records_by_station_kind ON records (station, kind) INCLUDE (id, version);
+";
+
 /// Every migration, oldest first: `MIGRATIONS[n]` takes version n to n+1.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// Creates the version row if this is an empty database, safely when
 /// several instances do so at once.

@@ -11,8 +11,8 @@ use rusqlite::{ErrorCode, OptionalExtension, params};
 
 use super::{SqliteStorage, all_rows, audit, backend, vocabulary};
 use crate::storage::{
-    Audience, FeedRow, FeedSlice, Held, RecordCommit, RecordIndex, RecordNow, StorageError,
-    StoredRecord, Tombstone,
+    Audience, FeedRow, FeedSlice, Held, RecordCommit, RecordIndex, RecordNow, RecordVersion,
+    StorageError, StoredRecord, Tombstone, check_batch,
 };
 
 pub(super) fn kind_of(text: String) -> rusqlite::Result<RecordKind> {
@@ -308,6 +308,70 @@ pub(super) fn records(store: &SqliteStorage) -> Result<Vec<RecordIndex>, Storage
         [],
         index_row,
     )
+}
+
+/// The stations holding a record of one of `?1` (a JSON array of kinds),
+/// in order: a loose scan of `records_by_station_kind`, one seek to the
+/// next station and one to find one of the kinds there.
+pub(super) const STATIONS_HOLDING: &str = "
+    WITH RECURSIVE s(station) AS (
+        SELECT min(station) FROM records
+        UNION ALL
+        SELECT (SELECT min(station) FROM records WHERE station > s.station)
+        FROM s WHERE s.station IS NOT NULL
+    )
+    SELECT station FROM s
+    WHERE station IS NOT NULL
+      AND EXISTS (SELECT 1 FROM records r
+                  WHERE r.station = s.station
+                    AND r.kind IN (SELECT value FROM json_each(?1)))";
+
+/// `?1` a station, `?2` a JSON array of kinds: ids and versions from
+/// `records_by_station_kind` alone.
+pub(super) const VERSIONS_AT_STATION: &str = "
+    SELECT id, version FROM records
+    WHERE station = ?1 AND kind IN (SELECT value FROM json_each(?2))";
+
+pub(super) fn stations_holding(
+    store: &SqliteStorage,
+    kinds: &[RecordKind],
+) -> Result<Vec<String>, StorageError> {
+    all_rows(&store.conn(), STATIONS_HOLDING, [kinds_json(kinds)?], |r| {
+        r.get(0)
+    })
+}
+
+pub(super) fn record_versions(
+    store: &SqliteStorage,
+    station: &str,
+    kinds: &[RecordKind],
+) -> Result<Vec<RecordVersion>, StorageError> {
+    all_rows(
+        &store.conn(),
+        VERSIONS_AT_STATION,
+        params![station, kinds_json(kinds)?],
+        |r| {
+            Ok(RecordVersion {
+                id: r.get(0)?,
+                version: r.get(1)?,
+            })
+        },
+    )
+}
+
+pub(super) fn records_by_id(
+    store: &SqliteStorage,
+    ids: &[String],
+) -> Result<Vec<StoredRecord>, StorageError> {
+    check_batch(ids)?;
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT {} FROM records WHERE id IN (SELECT value FROM json_each(?1))",
+            stored_columns()
+        )
+    });
+    let ids = serde_json::to_string(ids).map_err(|e| StorageError::backend_from(None, e))?;
+    all_rows(&store.conn(), &SQL, [ids], stored_row)
 }
 
 /// The columns [`feed_row`] reads, from `feed`.

@@ -12,7 +12,7 @@ use crate::storage::StorageError;
 /// File name of the server store in the data directory.
 pub const STORE_FILE: &str = "server.db";
 pub(super) const APPLICATION_ID: i32 = 0x5042_5331; // "PBS1"
-pub(super) const CURRENT_VERSION: u32 = 8;
+pub(super) const CURRENT_VERSION: u32 = 9;
 
 pub(super) const V1: &str = "
 CREATE TABLE officers (
@@ -212,7 +212,15 @@ INSERT INTO feed_audience (audience, seq)
           JOIN record_access a ON a.record_id = f.record_id;
 ";
 
-pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
+/// The promise gauges' reads (`crate::pledge`): a station's records of some
+/// kinds by id and version, answered from this index alone (never the
+/// rows, whose snapshots lie before `version`), and the stations listed
+/// one index seek each.
+pub(super) const V9: &str = "
+CREATE INDEX records_by_station_kind ON records (station, kind, id, version);
+";
+
+pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9];
 
 /// Creates the data directory 0700 if it is missing, and the database file
 /// 0600 before SQLite opens it: SQLite gives its `-wal` and `-shm` files the

@@ -384,7 +384,8 @@ fn a_version_7_feed_is_indexed_by_audience_when_it_migrates() {
             &crate::storage::suite::scoped::BEFORE_THE_INDEX.replace("CHANGES", "x'00'"),
         )
         .unwrap();
-        conn.execute_batch("DROP TABLE feed_audience").unwrap();
+        conn.execute_batch("DROP TABLE feed_audience; DROP INDEX records_by_station_kind")
+            .unwrap();
         conn.pragma_update(None, "user_version", 7).unwrap();
     }
     let store = super::SqliteStorage::open(dir.path()).unwrap();
@@ -485,4 +486,39 @@ fn the_feed_read_per_audience_is_one_query_on_the_audience_index() {
     // The limit cuts the read: the cursor stops at the last entry read.
     let slice = store.feed_for(&audience, 0, 1, usize::MAX).unwrap();
     assert_eq!((slice.rows.len(), slice.more, slice.end), (1, true, 10_001));
+}
+
+/// The promise gauges' reads, every minute, stay on
+/// `records_by_station_kind`: a station's ids and versions from the index
+/// alone (never the rows, whose snapshots lie before `version`), and the
+/// stations listed one seek at a time (never a scan of the records).
+#[test]
+fn the_gauge_reads_stay_on_the_station_and_kind_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = super::SqliteStorage::open(dir.path()).unwrap();
+    let conn = store.conn();
+    let plan = |sql: &str, params: &[&dyn rusqlite::ToSql]| {
+        conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap()
+            .query_map(params, |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap()
+            .join("\n")
+    };
+    let kinds = r#"["scene-attendance","home-burglary"]"#;
+    let versions = plan(super::records::VERSIONS_AT_STATION, &[&"Lewisham", &kinds]);
+    assert!(
+        versions.contains(
+            "SEARCH records USING COVERING INDEX records_by_station_kind (station=? AND kind=?)"
+        ),
+        "{versions}"
+    );
+    let stations = plan(super::records::STATIONS_HOLDING, &[&kinds]);
+    assert!(!stations.contains("SCAN records"), "{stations}");
+    assert!(
+        stations.contains("SEARCH r EXISTS USING COVERING INDEX records_by_station_kind"),
+        "{stations}"
+    );
+    eprintln!("{versions}\n--\n{stations}");
 }

@@ -77,6 +77,72 @@ pub(in crate::storage::postgres) fn records(
     })
 }
 
+/// The stations holding a record of one of `$1` (kind names), in order: a
+/// loose scan of `records_by_station_kind`, one seek to the next station
+/// and one to find one of the kinds there.
+pub(in crate::storage::postgres) const STATIONS_HOLDING: &str = "
+    WITH RECURSIVE s(station) AS (
+        SELECT min(station) FROM records
+        UNION ALL
+        SELECT (SELECT min(station) FROM records WHERE station > s.station)
+        FROM s WHERE s.station IS NOT NULL
+    )
+    SELECT station FROM s
+    WHERE station IS NOT NULL
+      AND EXISTS (SELECT 1 FROM records r
+                  WHERE r.station = s.station AND r.kind = ANY($1))";
+
+/// `$1` a station, `$2` kind names: ids and versions, an index-only scan of
+/// `records_by_station_kind`.
+pub(in crate::storage::postgres) const VERSIONS_AT_STATION: &str =
+    "SELECT id, version FROM records WHERE station = $1 AND kind = ANY($2)";
+
+pub(in crate::storage::postgres) fn stations_holding(
+    store: &PostgresStorage,
+    kinds: &[RecordKind],
+) -> Result<Vec<String>, StorageError> {
+    store
+        .query_prepared(STATIONS_HOLDING, &[&kind_names(kinds)])?
+        .iter()
+        .map(|r| col(r, 0))
+        .collect()
+}
+
+pub(in crate::storage::postgres) fn record_versions(
+    store: &PostgresStorage,
+    station: &str,
+    kinds: &[RecordKind],
+) -> Result<Vec<crate::storage::RecordVersion>, StorageError> {
+    store
+        .query_prepared(VERSIONS_AT_STATION, &[&station, &kind_names(kinds)])?
+        .iter()
+        .map(|r| {
+            Ok(crate::storage::RecordVersion {
+                id: col(r, 0)?,
+                version: col(r, 1)?,
+            })
+        })
+        .collect()
+}
+
+pub(in crate::storage::postgres) fn records_by_id(
+    store: &PostgresStorage,
+    ids: &[String],
+) -> Result<Vec<StoredRecord>, StorageError> {
+    crate::storage::check_batch(ids)?;
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "SELECT {} FROM records WHERE id = ANY($1)",
+            stored_columns()
+        )
+    });
+    store
+        .query_prepared(&SQL, &[&ids])?
+        .iter()
+        .map(stored_row)
+        .collect()
+}
+
 /// The feed entries `entries` (a query of `feed` rows), oldest first,
 /// until the change bytes before one reach the parameter `budget` (the
 /// first always comes). The budget is applied in the database, by a
