@@ -24,6 +24,7 @@ mod promise_terms;
 mod retention;
 mod rollback;
 mod schema;
+mod server_erasure;
 mod sync_state;
 mod writes;
 
@@ -44,9 +45,9 @@ use opening::{OpenFailure, load_or_create_actor, move_aside};
 pub use promise_terms::RecordTerms;
 pub use rollback::{RolledBack, SetAside};
 pub use schema::{APPLICATION_ID, CURRENT_VERSION};
+pub use server_erasure::KEPT_FROM_ERASURE;
 pub use sync_state::{
-    AppliedPage, Credentials, KEPT_FROM_ERASURE, PROGRESS_EVERY, PROGRESS_EVERY_RECORDS,
-    PendingPush,
+    AppliedPage, Credentials, PROGRESS_EVERY, PROGRESS_EVERY_RECORDS, PendingPush,
 };
 use writes::{compaction_threshold, insert_record, write_changes, write_changes_with};
 

@@ -125,62 +125,6 @@ pub(super) fn remember(tx: &Connection, response: &SyncResponse) -> Result<(), S
     Ok(())
 }
 
-/// Whether this device lets go of a record the server says it erased (a
-/// feed entry marked erased, or a push refused as erased).
-///
-/// The server erases only by retention, so an honest erasure is of a
-/// record the server held, past its period. The device honours it:
-/// - when the server holds everything this device has of the record (no
-///   change it has not acknowledged, `unsynced = 0`): only a copy goes;
-/// - when the server held the record before (`held_before`: it
-///   acknowledged it, or the record came from it) and it is past its
-///   period by the retention clock (`now`: the later of the device's clock
-///   and the server times heard): the edits made here since then go with
-///   it, as they would had they reached the server in time.
-///
-/// A record the server never held is kept, whatever the clocks say: it may be the only copy of what its officer wrote (an
-/// acknowledgement lost on the way and a server that no longer has the
-/// record, or a broken or hostile server). A record not on the device is
-/// always "erased" (its held entries and set-aside changes go).
-pub(super) fn honours_server_erasure(
-    tx: &Connection,
-    id: &str,
-    held_before: bool,
-    terms: Option<&RetentionTerms>,
-    now: DateTime<Utc>,
-) -> Result<bool, StoreError> {
-    let row = tx
-        .query_row(
-            "SELECT kind, occurred_at, unsynced FROM records WHERE id = ?1",
-            [id],
-            |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, bool>(2)?,
-                ))
-            },
-        )
-        .optional()?;
-    let Some((kind, occurred_at, unsynced)) = row else {
-        return Ok(true);
-    };
-    if !unsynced {
-        return Ok(true);
-    }
-    let (true, Some(kind), Ok(occurred_at), Some(terms)) = (
-        held_before,
-        RecordKind::parse(&kind),
-        Timestamp::from_stored(&occurred_at),
-        terms,
-    ) else {
-        return Ok(false);
-    };
-    Ok(terms
-        .due_before(kind, now)
-        .is_some_and(|cutoff| occurred_at.instant() < cutoff))
-}
-
 /// The server time an answer carries, if it reads as one.
 pub(super) fn answer_time(response: &SyncResponse) -> Option<DateTime<Utc>> {
     response.server_time.as_deref().and_then(instant)

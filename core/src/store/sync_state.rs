@@ -17,6 +17,7 @@ use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use super::feed::Touched;
 use super::held::Merge;
 use super::held::{HeldReason, HeldRow};
+use super::server_erasure::ServerErasures;
 use super::{Store, StoreError, insert_record, write_changes};
 use crate::document::{DocumentError, RecordDoc};
 use crate::model::RecordKind;
@@ -281,16 +282,9 @@ impl Store {
             }
         }
 
-        // What an erasure the server orders is checked against
-        // (`expiry::honours_server_erasure`): the terms this answer brings,
-        // else the last ones heard, at the device's retention clock.
-        let terms = match response.retention {
-            Some(terms) => Some(terms),
-            None => self.retention_terms()?,
-        };
-        let held_before = self.held_by_server_before(response)?;
-        let heard = self.retention_now(chrono::Utc::now())?;
-        let retention_now = super::expiry::answer_time(response).map_or(heard, |t| t.max(heard));
+        // What decides whether this device lets go of a record the server
+        // says it erased, read before the transaction.
+        let erasures = ServerErasures::of(self, response)?;
 
         let mut tx = self
             .conn
@@ -369,36 +363,7 @@ impl Store {
         }
         let mut seen = std::collections::HashSet::new();
         erased.retain(|(id, _)| seen.insert(id.clone()));
-        let mut kept = 0usize;
-        let mut honoured = Vec::with_capacity(erased.len());
-        for (id, kind) in erased {
-            if super::expiry::honours_server_erasure(
-                &tx,
-                &id,
-                held_before.contains(&id),
-                terms.as_ref(),
-                retention_now,
-            )? {
-                super::retention::delete_record(&tx, &id)?;
-                honoured.push((id, kind));
-            } else {
-                // Kept, and not pushed again as it stands: listed as
-                // refused, so the officer sees it (an edit sends it again).
-                tx.execute(
-                    "UPDATE records SET rejection = ?2, rollback_code = NULL WHERE id = ?1",
-                    params![id, KEPT_FROM_ERASURE],
-                )?;
-                kept += 1;
-            }
-        }
-        let erased = honoured;
-        if kept > 0 {
-            tracing::warn!(
-                records = kept,
-                "records the server says it erased kept on the device: it never \
-                 acknowledged them, or they are not past their period"
-            );
-        }
+        let erased = erasures.apply(&tx, erased)?;
         let now = super::now();
         for h in &held {
             tx.execute(
@@ -479,56 +444,6 @@ impl Store {
         Ok(page)
     }
 
-    /// Of the records an answer says the server erased, those holding
-    /// changes the server has not acknowledged that the server held
-    /// before: it acknowledged a push of them, or they hold another
-    /// device's changes, which came from the server (as a rollback counts
-    /// them, `store/rollback.rs`). What `expiry::honours_server_erasure`
-    /// needs to tell an erasure of a copy from one of the only copy.
-    fn held_by_server_before(
-        &mut self,
-        response: &SyncResponse,
-    ) -> Result<std::collections::HashSet<String>, StoreError> {
-        let ids: std::collections::HashSet<&str> = response
-            .changes
-            .iter()
-            .filter(|e| e.erased)
-            .map(|e| e.record_id.as_str())
-            .chain(
-                response
-                    .rejected
-                    .iter()
-                    .filter(|r| r.code == RejectionCode::Erased)
-                    .map(|r| r.record_id.as_str()),
-            )
-            .collect();
-        let mut held = std::collections::HashSet::new();
-        for id in ids {
-            let row: Option<(bool, bool)> = self
-                .conn
-                .query_row(
-                    "SELECT unsynced, acked_heads IS NOT NULL FROM records WHERE id = ?1",
-                    [id],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?;
-            let Some((true, acknowledged)) = row else {
-                continue;
-            };
-            let actor = self.actor.clone();
-            let foreign = !acknowledged
-                && self.with_doc(id, |doc| {
-                    let mut all = automerge::Automerge::new();
-                    all.load_incremental(&doc.changes_since(&[])).is_ok()
-                        && all.get_changes(&[]).iter().any(|c| c.actor_id() != &actor)
-                })?;
-            if acknowledged || foreign {
-                held.insert(id.to_string());
-            }
-        }
-        Ok(held)
-    }
-
     /// Edits made on this device that the server never acknowledged.
     pub fn unacknowledged_edits(&self) -> Result<i64, StoreError> {
         Ok(self.conn.query_row(
@@ -549,13 +464,6 @@ impl Store {
             .flatten())
     }
 }
-
-/// The refusal a record keeps when the server says it erased it but it
-/// may be this device's only copy (`expiry::honours_server_erasure`).
-/// Names no content.
-pub const KEPT_FROM_ERASURE: &str = "the server says it erased this record, but it never \
-     acknowledged this device's copy, or the record is not past its retention period: kept \
-     on this device, not sent again until it is edited";
 
 fn access_bytes(access: &Access) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(access).map_err(|e| DocumentError::Shape(format!("access: {e}")).into())
