@@ -399,52 +399,24 @@ pub trait Storage:
     /// The stations holding at least one record of one of `kinds`, in
     /// order, without reading every record: the promise gauges list them
     /// every minute. Both backends walk `records_by_station_kind` one
-    /// station at a time (a loose index scan); this default reads the
-    /// whole index and serves only a wrapper that delegates the rest.
-    fn stations_holding(&self, kinds: &[RecordKind]) -> Result<Vec<String>, StorageError> {
-        let stations: std::collections::BTreeSet<String> = self
-            .records()?
-            .into_iter()
-            .filter(|r| kinds.contains(&r.kind))
-            .map(|r| r.station)
-            .collect();
-        Ok(stations.into_iter().collect())
-    }
+    /// station at a time (a loose index scan).
+    fn stations_holding(&self, kinds: &[RecordKind]) -> Result<Vec<String>, StorageError>;
 
     /// The id and version of every record of these kinds at `station`, in
     /// no particular order, and nothing else (no snapshot): what a reader
     /// that keeps what it decoded by version needs to tell which records
-    /// changed. Both backends answer from `records_by_station_kind`
-    /// alone; this default reads the snapshots too.
+    /// changed. Both backends answer from `records_by_station_kind` alone.
     fn record_versions(
         &self,
         station: &str,
         kinds: &[RecordKind],
-    ) -> Result<Vec<RecordVersion>, StorageError> {
-        const EARLIEST: &str = "1970-01-01T00:00:00Z";
-        const LATEST: &str = "9999-12-31T23:59:59Z";
-        Ok(self
-            .records_at_station(station, kinds, EARLIEST, LATEST)?
-            .into_iter()
-            .map(|r| RecordVersion {
-                id: r.index.id,
-                version: r.version,
-            })
-            .collect())
-    }
+    ) -> Result<Vec<RecordVersion>, StorageError>;
 
     /// The records with these ids that exist (an unknown or erased id is
     /// left out), in no particular order, in one read. At most
     /// [`RECORDS_PER_READ`] ids: more are refused, so one read stays
     /// bounded; a caller reads a longer list in chunks of that size.
-    fn records_by_id(&self, ids: &[String]) -> Result<Vec<StoredRecord>, StorageError> {
-        check_batch(ids)?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            out.extend(self.record(id)?);
-        }
-        Ok(out)
-    }
+    fn records_by_id(&self, ids: &[String]) -> Result<Vec<StoredRecord>, StorageError>;
 
     /// Feed entries after `cursor`, oldest first: at most `limit` rows, and
     /// no further row once the rows' change bytes reach `max_bytes` (the

@@ -129,6 +129,22 @@ impl Storage for Counting {
     fn records(&self) -> Result<Vec<RecordIndex>, StorageError> {
         Ok(self.rows(self.call().records()?))
     }
+    fn stations_holding(
+        &self,
+        kinds: &[pocketbook_core::model::RecordKind],
+    ) -> Result<Vec<String>, StorageError> {
+        Ok(self.rows(self.call().stations_holding(kinds)?))
+    }
+    fn record_versions(
+        &self,
+        station: &str,
+        kinds: &[pocketbook_core::model::RecordKind],
+    ) -> Result<Vec<pocketbook_server::storage::RecordVersion>, StorageError> {
+        Ok(self.rows(self.call().record_versions(station, kinds)?))
+    }
+    fn records_by_id(&self, ids: &[String]) -> Result<Vec<StoredRecord>, StorageError> {
+        Ok(self.rows(self.call().records_by_id(ids)?))
+    }
     fn feed_window(
         &self,
         cursor: u64,
