@@ -215,6 +215,59 @@ async fn overdue_promises_are_listed_for_a_station_and_counted_in_gauges() {
 /// The gauges' count decodes only what changed since the last count: a
 /// promise falls overdue with time alone, a record changed is read again,
 /// an erased one leaves; and a count with a memo equals a fresh one.
+/// A domestic-violence call at Lewisham, not yet contacted, made on PC1's
+/// notebook and pushed by PC1's device: its token, the notebook (and its
+/// directory) and the record's id.
+async fn domestic_violence_call(
+    desk: &Desk,
+) -> (
+    String,
+    tempfile::TempDir,
+    std::sync::Arc<pocketbook_core::api::Notebook>,
+    String,
+) {
+    let token = desk.server.device("PC1", "Lewisham").await;
+    let (dir, nb) = notebook_of(Officer {
+        shoulder_number: "PC1".into(),
+        name: "Officer PC1".into(),
+        station: "Lewisham".into(),
+    });
+    let dv = nb
+        .create_scene(call(
+            ResponseGrade::NotAttended,
+            "2027-03-30T10:00:00Z",
+            None,
+        ))
+        .unwrap()
+        .header
+        .id;
+    nb.record_offence(dv.clone(), OffenceCategory::DomesticViolence)
+        .unwrap();
+    assert!(
+        desk.server
+            .sync(&token, &pushed_scene(&nb, &dv))
+            .await
+            .rejected
+            .is_empty()
+    );
+    (token, dir, nb, dv)
+}
+
+/// A sync request pushing the whole of scene `id` from `nb`.
+fn pushed_scene(
+    nb: &pocketbook_core::api::Notebook,
+    id: &str,
+) -> pocketbook_core::sync::wire::SyncRequest {
+    request(
+        None,
+        vec![PushedRecord {
+            record_id: id.to_string(),
+            kind: RecordKind::SceneAttendance,
+            changes: changes_of(nb, id),
+        }],
+    )
+}
+
 #[tokio::test]
 async fn the_gauge_count_reads_again_only_records_that_changed() {
     use ResponseGrade::*;
@@ -226,36 +279,8 @@ async fn the_gauge_count_reads_again_only_records_that_changed() {
     };
 
     // A domestic-violence call, not yet contacted, kept on its notebook.
-    let token = desk.server.device("PC1", "Lewisham").await;
-    let (_dir, nb) = notebook_of(Officer {
-        shoulder_number: "PC1".into(),
-        name: "Officer PC1".into(),
-        station: "Lewisham".into(),
-    });
-    let dv = nb
-        .create_scene(call(NotAttended, "2027-03-30T10:00:00Z", None))
-        .unwrap()
-        .header
-        .id;
-    nb.record_offence(dv.clone(), OffenceCategory::DomesticViolence)
-        .unwrap();
-    let push = |nb: &pocketbook_core::api::Notebook| {
-        request(
-            None,
-            vec![PushedRecord {
-                record_id: dv.clone(),
-                kind: RecordKind::SceneAttendance,
-                changes: changes_of(nb, &dv),
-            }],
-        )
-    };
-    assert!(
-        desk.server
-            .sync(&token, &push(&nb))
-            .await
-            .rejected
-            .is_empty()
-    );
+    let (token, _dir, nb, dv) = domestic_violence_call(&desk).await;
+    let push = |nb: &pocketbook_core::api::Notebook| pushed_scene(nb, &dv);
 
     let mut memo = GaugeMemo::default();
     let early = overdue_counts(storage.as_ref(), at("2027-03-30T11:00:00Z"), &mut memo).unwrap();
@@ -341,36 +366,8 @@ async fn a_count_after_one_record_changed_fetches_only_its_snapshot() {
         .await;
     }
     // A domestic-violence call, not yet contacted, kept on its notebook.
-    let token = desk.server.device("PC1", "Lewisham").await;
-    let (_dir, nb) = notebook_of(Officer {
-        shoulder_number: "PC1".into(),
-        name: "Officer PC1".into(),
-        station: "Lewisham".into(),
-    });
-    let dv = nb
-        .create_scene(call(NotAttended, "2027-03-30T10:00:00Z", None))
-        .unwrap()
-        .header
-        .id;
-    nb.record_offence(dv.clone(), OffenceCategory::DomesticViolence)
-        .unwrap();
-    let push = |nb: &pocketbook_core::api::Notebook| {
-        request(
-            None,
-            vec![PushedRecord {
-                record_id: dv.clone(),
-                kind: RecordKind::SceneAttendance,
-                changes: changes_of(nb, &dv),
-            }],
-        )
-    };
-    assert!(
-        desk.server
-            .sync(&token, &push(&nb))
-            .await
-            .rejected
-            .is_empty()
-    );
+    let (token, _dir, nb, dv) = domestic_violence_call(&desk).await;
+    let push = |nb: &pocketbook_core::api::Notebook| pushed_scene(nb, &dv);
 
     let mut memo = GaugeMemo::default();
     let first = overdue_counts(storage.as_ref(), now, &mut memo).unwrap();
