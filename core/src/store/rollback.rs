@@ -27,6 +27,7 @@ use automerge::ChangeHash;
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 use super::sync_state::{decode_heads, encode_heads};
+use super::writes::local_edits;
 use super::{Store, StoreError};
 use crate::document::RecordDoc;
 use crate::model::RecordKind;
@@ -73,10 +74,12 @@ impl Store {
     /// doc), each in one transaction; returns the records rolled back.
     pub fn roll_back_refused(&mut self) -> Result<Vec<RolledBack>, StoreError> {
         let due: Vec<Due> = {
-            let mut stmt = self.conn.prepare_cached(
-                "SELECT id, rollback_code, rejection, local_edits, acked_heads FROM records
-                 WHERE rollback_code IS NOT NULL",
-            )?;
+            let mut stmt = self.conn.prepare_cached(concat!(
+                "SELECT id, rollback_code, rejection, ",
+                local_edits!(),
+                ", acked_heads FROM records
+                 WHERE rollback_code IS NOT NULL"
+            ))?;
             stmt.query_map([], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
             })?
@@ -131,7 +134,7 @@ impl Store {
             )?;
             tx.execute("DELETE FROM changes WHERE record_id = ?1", [&id])?;
             tx.execute(
-                "UPDATE records SET snapshot = ?2, changes_since_snapshot = 0, status = ?3,
+                "UPDATE records SET snapshot = ?2, folded = 0, status = ?3,
                         occurred_at = ?4, updated_at = ?5, synced_heads = ?6, unsynced = 0,
                         local_edits = 0, rejection = NULL, rollback_code = NULL
                  WHERE id = ?1",

@@ -12,7 +12,7 @@ use super::StoreError;
 /// `PRAGMA application_id` of a Pocketbook device store ("PBK1").
 pub const APPLICATION_ID: i32 = 0x5042_4B31;
 /// The schema version this code writes.
-pub const CURRENT_VERSION: u32 = 6;
+pub const CURRENT_VERSION: u32 = 7;
 
 const V1: &str = "
 CREATE TABLE meta (
@@ -172,8 +172,42 @@ CREATE TABLE promise_terms (
 ) STRICT, WITHOUT ROWID;
 ";
 
+/// Version 7: a scene action on a record already queued for the next
+/// sync writes its change row and nothing else (one B-tree, so one page
+/// on most edits; see `store/writes.rs`). What the edit used to write
+/// into the record's row moves beside the change or is counted from the
+/// change rows:
+///
+/// - the count since the snapshot is the record's largest `seq` (rows are
+///   numbered 1, 2, ... since the snapshot, schema 5), so
+///   `changes_since_snapshot` goes;
+/// - each change row keeps the time it was written (`at`); the record's
+///   `updated_at` is the last row's past `folded`, else the row's own;
+/// - `local_edits` counts the edits folded into the row; every change row
+///   past `folded` is an edit made here (only those are appended without
+///   writing the row), so the edits the server has not acknowledged are
+///   `local_edits + max(seq) - folded` (`store/writes.rs`,
+///   `LOCAL_EDITS`).
+///
+/// Every write of the record's row for another reason (a change from
+/// elsewhere, a status or encounter-time change, a refusal cleared, an
+/// acknowledgement, a compaction, a rollback) folds the rows since into
+/// it, so a record the server holds in full (`unsynced = 0`) always has
+/// its true `updated_at` in its row, which pruning reads through
+/// `records_synced_by_updated`.
+///
+/// The rows already stored are folded (their time and count are in the
+/// record's row); `at` is NULL in them and never read.
+const V7: &str = "
+ALTER TABLE records ADD COLUMN folded INTEGER NOT NULL DEFAULT 0;
+UPDATE records SET folded =
+    (SELECT coalesce(max(seq), 0) FROM changes WHERE record_id = records.id);
+ALTER TABLE records DROP COLUMN changes_since_snapshot;
+ALTER TABLE changes ADD COLUMN at TEXT;
+";
+
 /// Each migration moves the schema from version `index` to `index + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
 
 /// What version 6 adds that SQL cannot compute: the terms of the records
 /// already stored, read from their documents.

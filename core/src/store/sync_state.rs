@@ -18,6 +18,7 @@ use super::feed::Touched;
 use super::held::Merge;
 use super::held::{HeldReason, HeldRow};
 use super::server_erasure::ServerErasures;
+use super::writes::{fold, local_edits, logged, updated_at};
 use super::{Store, StoreError, insert_record, write_changes};
 use crate::document::{DocumentError, RecordDoc};
 use crate::model::RecordKind;
@@ -150,10 +151,12 @@ impl Store {
         max_bytes: usize,
     ) -> Result<Vec<PendingPush>, StoreError> {
         let queued: Vec<(String, Option<Vec<u8>>, i64)> = {
-            let mut stmt = self.conn.prepare_cached(
-                "SELECT id, synced_heads, local_edits FROM records
-                 WHERE unsynced = 1 AND rejection IS NULL ORDER BY created_at LIMIT ?1",
-            )?;
+            let mut stmt = self.conn.prepare_cached(concat!(
+                "SELECT id, synced_heads, ",
+                local_edits!(),
+                " FROM records
+                 WHERE unsynced = 1 AND rejection IS NULL ORDER BY created_at LIMIT ?1"
+            ))?;
             stmt.query_map([max_records as i64], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
             })?
@@ -176,7 +179,13 @@ impl Store {
             if push.changes.is_empty() {
                 // Everything here is already on the server.
                 self.conn.execute(
-                    "UPDATE records SET unsynced = 0, local_edits = 0 WHERE id = ?1",
+                    concat!(
+                        "UPDATE records SET unsynced = 0, updated_at = ",
+                        updated_at!(),
+                        ", local_edits = 0, folded = ",
+                        logged!(),
+                        " WHERE id = ?1"
+                    ),
                     [&push.record_id],
                 )?;
                 continue;
@@ -295,9 +304,16 @@ impl Store {
                 continue;
             };
             tx.execute(
-                "UPDATE records SET synced_heads = ?2, acked_heads = ?2,
-                        local_edits = max(local_edits - ?3, 0)
-                 WHERE id = ?1",
+                concat!(
+                    "UPDATE records SET synced_heads = ?2, acked_heads = ?2,
+                        updated_at = ",
+                    updated_at!(),
+                    ", local_edits = max(",
+                    local_edits!(),
+                    " - ?3, 0), folded = ",
+                    logged!(),
+                    " WHERE id = ?1"
+                ),
                 params![push.record_id, encode_heads(&push.heads), push.edits],
             )?;
             page.acknowledged += 1;
@@ -428,8 +444,14 @@ impl Store {
                 .map(|t| &t.local_heads)
                 .or_else(|| untouched_heads.get(&push.record_id));
             let edited_since = local_heads.is_none_or(|h| !same_heads(h, &push.heads));
+            // Folded, so a record the server now holds in full has its
+            // true time in its row (pruning reads it there).
             tx.execute(
-                "UPDATE records SET unsynced = ?2 WHERE id = ?1",
+                concat!(
+                    "UPDATE records SET unsynced = ?2, ",
+                    fold!(),
+                    " WHERE id = ?1"
+                ),
                 params![push.record_id, edited_since],
             )?;
         }
@@ -447,7 +469,7 @@ impl Store {
     /// Edits made on this device that the server never acknowledged.
     pub fn unacknowledged_edits(&self) -> Result<i64, StoreError> {
         Ok(self.conn.query_row(
-            "SELECT coalesce(sum(local_edits), 0) FROM records",
+            concat!("SELECT coalesce(sum(", local_edits!(), "), 0) FROM records"),
             [],
             |r| r.get(0),
         )?)

@@ -1,6 +1,6 @@
 //! How a record reaches the device's SQLite file: its row with the first
 //! snapshot, each change appended with the row's index columns (status,
-//! encounter time) refreshed in the same transaction, and the change log
+//! encounter time) refreshed in the same transaction where they changed, and the change log
 //! folded into a new snapshot once it is long enough, and its promise
 //! terms (`store/promise_terms.rs`) where they may have changed. Every write of the
 //! store goes through here, so the index a listing reads never disagrees
@@ -77,7 +77,65 @@ pub(super) fn columns_of(record: &Record) -> Result<IndexColumns, StoreError> {
     })
 }
 
+/// SQL over a `records` row: the largest `seq` of its change rows, the
+/// count of changes since its snapshot (schema 7).
+macro_rules! logged {
+    () => {
+        "(SELECT coalesce(max(seq), 0) FROM changes WHERE record_id = records.id)"
+    };
+}
+
+/// SQL over a `records` row: edits made on this device that the server
+/// has not acknowledged, those folded into the row and every change row
+/// past `folded` (each an edit made here, see [`write_changes_with`]).
+macro_rules! local_edits {
+    () => {
+        concat!(
+            "(local_edits + ",
+            $crate::store::writes::logged!(),
+            " - folded)"
+        )
+    };
+}
+
+/// SQL over a `records` row: when the record was last written, the time of
+/// its last change row past `folded` if it has one.
+macro_rules! updated_at {
+    () => {
+        "coalesce((SELECT at FROM changes WHERE record_id = records.id AND seq > records.folded
+                   ORDER BY seq DESC LIMIT 1), records.updated_at)"
+    };
+}
+
+/// SQL assignments folding a record's change rows past `folded` into its
+/// row (its time, its unacknowledged edits): for any statement that writes
+/// the row for another reason and does not set those itself.
+macro_rules! fold {
+    () => {
+        concat!(
+            "updated_at = ",
+            $crate::store::writes::updated_at!(),
+            ", local_edits = ",
+            $crate::store::writes::local_edits!(),
+            ", folded = ",
+            $crate::store::writes::logged!()
+        )
+    };
+}
+
+pub(super) use {fold, local_edits, logged, updated_at};
+
 /// [`write_changes`] with the record's index columns already known.
+///
+/// An edit made here on a record already queued for the next sync, with
+/// its status and encounter time unchanged (every scene action but the
+/// first after a sync), writes its change row and nothing else (schema 7):
+/// the row's place (`seq`) is the count since the snapshot, its `at` the
+/// record's time, and it counts as an unacknowledged edit by being past
+/// the record's `folded`. Any other change writes the record's row and
+/// folds the rows before it in, so rows past `folded` are only ever such
+/// edits, and a record the server holds in full (`unsynced = 0`: never
+/// queued, so never appended to alone) has its true time in its row.
 pub(super) fn write_changes_with(
     conn: &Connection,
     doc: &mut RecordDoc,
@@ -88,27 +146,41 @@ pub(super) fn write_changes_with(
 ) -> Result<(), StoreError> {
     let id = doc.header().id.clone();
     let id = id.as_str();
-    // Only what moves on every edit is written here, so an edit's
-    // transaction dirties the record's row and the change's page and no
-    // index (schema version 5): the status and the sync flags are written
-    // below only when they change, since SQLite rewrites the index entries
-    // of every indexed column an UPDATE names, changed or not.
-    // The encounter time too (schema 6 indexes it for retention).
-    let (pending, status, queued, occurred): (i64, String, bool, String) = conn
-        .prepare_cached(
-            "UPDATE records SET updated_at = ?2,
-                changes_since_snapshot = changes_since_snapshot + 1,
-                local_edits = local_edits + ?3
-             WHERE id = ?1
-             RETURNING changes_since_snapshot, status, unsynced = 1 AND rejection IS NULL,
-                       occurred_at",
-        )?
-        .query_row(params![id, now(), local], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-        })?;
+    let (logged, status, queued, occurred): (i64, String, bool, String) = conn
+        .prepare_cached(concat!(
+            "SELECT ",
+            logged!(),
+            ", status, unsynced = 1 AND rejection IS NULL, occurred_at
+             FROM records WHERE id = ?1"
+        ))?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+    let seq = logged + 1;
+    let compacting = seq >= compact_after;
     // A local change marks the record for the next sync and clears an
     // earlier refusal: already so when it is queued with no refusal.
-    if status != columns.status.as_str() || occurred != columns.occurred_at || (local && !queued) {
+    let moved =
+        status != columns.status.as_str() || occurred != columns.occurred_at || (local && !queued);
+    let at = now();
+    if compacting || moved || !local {
+        // The rows since `folded` and this change folded into the row;
+        // after a compaction the log starts again from `seq` 1.
+        conn.prepare_cached(
+            "UPDATE records SET updated_at = ?2, local_edits = local_edits + ?3 - folded + ?4,
+                folded = ?5
+             WHERE id = ?1",
+        )?
+        .execute(params![
+            id,
+            at,
+            logged,
+            local,
+            if compacting { 0 } else { seq }
+        ])?;
+    }
+    if moved {
+        // Only when they change: SQLite rewrites the index entries of
+        // every indexed column an UPDATE names, changed or not (schema 5;
+        // the encounter time is indexed since schema 6).
         conn.prepare_cached(
             "UPDATE records SET status = ?2, occurred_at = ?4,
                 unsynced = unsynced OR ?3,
@@ -122,19 +194,20 @@ pub(super) fn write_changes_with(
             columns.occurred_at
         ])?;
     }
-    if pending >= compact_after {
+    if compacting {
         // The snapshot holds this change too: the log is folded into it
         // rather than appended to and then emptied.
         let snapshot = doc.save();
         conn.execute(
-            "UPDATE records SET snapshot = ?2, changes_since_snapshot = 0 WHERE id = ?1",
+            "UPDATE records SET snapshot = ?2 WHERE id = ?1",
             params![id, snapshot],
         )?;
         conn.execute("DELETE FROM changes WHERE record_id = ?1", [id])?;
     } else {
-        // Its place in the record's log: the count since the snapshot.
-        conn.prepare_cached("INSERT INTO changes (record_id, seq, bytes) VALUES (?1, ?2, ?3)")?
-            .execute(params![id, pending, bytes])?;
+        conn.prepare_cached(
+            "INSERT INTO changes (record_id, seq, bytes, at) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![id, seq, bytes, at])?;
     }
     Ok(())
 }

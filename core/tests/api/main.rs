@@ -9,6 +9,7 @@ mod support;
 mod access;
 mod bounded;
 mod callbacks;
+mod change_rows;
 mod crash;
 mod edit_pages;
 mod encryption;

@@ -26,13 +26,16 @@ const KEY: [u8; 32] = [0x5a; 32];
 /// A store this build wrote put back to schema version 5: no terms kept,
 /// no index by encounter time, and (as a store of an older build may
 /// hold) one encounter time stored with an offset.
-pub const TO_VERSION_5: &str = "
+pub const TO_VERSION_5: &str = concat!(
+    crate::edit_pages::to_version_6!(),
+    "
 DROP TABLE promise_terms;
 DROP INDEX records_by_occurred;
 UPDATE records SET occurred_at = '2026-12-01T11:00:00+01:00'
     WHERE id = (SELECT min(id) FROM records);
 PRAGMA user_version = 5;
-";
+"
+);
 
 fn plus(at: &Timestamp, minutes: i64) -> Timestamp {
     Timestamp::from_instant(at.instant() + TimeDelta::minutes(minutes)).unwrap()

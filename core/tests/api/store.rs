@@ -40,12 +40,12 @@ fn edits_survive_reopening_and_compaction() {
         id
     };
     // Compaction bounds the change log: the snapshot holds all but the
-    // edits since the last compaction.
+    // edits since the last compaction, numbered 1 to 5 (the largest is
+    // the count since the snapshot).
     let conn = rusqlite::Connection::open(dir.path().join(STORE_FILE)).unwrap();
     let (changes, since): (i64, i64) = conn
         .query_row(
-            "SELECT (SELECT count(*) FROM changes WHERE record_id = ?1),
-                    changes_since_snapshot FROM records WHERE id = ?1",
+            "SELECT count(*), max(seq) FROM changes WHERE record_id = ?1",
             [&id],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
