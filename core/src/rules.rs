@@ -28,7 +28,7 @@ pub mod scope;
 pub mod writes;
 
 pub use scope::{Actor, RecordScope, Role, UnknownRole, may_author, may_change, may_see};
-pub use writes::{Edited, NewEntry, Write, check_write, may_add_entry, may_write};
+pub use writes::{AppendIndex, Edited, NewEntry, Write, check_write, may_add_entry, may_write};
 
 use std::collections::{HashMap, HashSet};
 

@@ -368,9 +368,9 @@ impl Store {
     /// edited lately and has not changed since).
     pub fn get(&mut self, id: &str) -> Result<Record, StoreError> {
         let (mut doc, memo) = self.take_loaded(id)?;
-        match Memo::into_record(memo, &mut doc) {
-            Ok(record) => {
-                let memo = Memo::of(&mut doc, record.clone());
+        match Memo::into_parts(memo, &mut doc) {
+            Ok((record, index)) => {
+                let memo = Memo::of(&mut doc, record.clone()).with_index(index);
                 self.cache.put_with_memo(doc, Some(memo));
                 Ok(record)
             }

@@ -286,7 +286,7 @@ fn an_encounter_is_frozen_once_its_receipt_is_recorded() {
 }
 
 mod appended_actions {
-    //! [`writes::check_appended_actions`] gives [`check_write`]'s answer
+    //! [`writes::check_appended_with`] gives [`check_write`]'s answer
     //! on every write that appends scene actions: by the author, a
     //! colleague attending, another officer, a supervisor or staff of
     //! the station; new actions in the writer's or another's name, with
@@ -353,9 +353,45 @@ mod appended_actions {
             let readers = [COLLEAGUE.to_string()];
             let scope = RecordScope { author: AUTHOR, station: "Lewisham", readers: &readers };
             prop_assert_eq!(
-                writes::check_appended_actions(actor, scope, &after, added.len()),
+                writes::check_appended_with(actor, scope, &after, added.len(), &mut None),
                 check_write(actor, scope, &before, &after)
             );
         }
+
+        /// As the device store checks a run of appends: the index of
+        /// what the rule read kept from one accepted append to the next
+        /// (`writes::AppendIndex`), dropped after a refusal.
+        #[test]
+        fn the_answer_is_check_writes_along_a_run_of_appends(
+            held in proptest::collection::vec(an_action(), 0..4),
+            appends in proptest::collection::vec(
+                proptest::collection::vec(an_action(), 0..3), 1..6),
+            writer in by(),
+            role in role(),
+        ) {
+            let mut before = scene_record();
+            scene_mut(&mut before).actions = held;
+            let actor = Actor { shoulder_number: &writer, role, station: "Lewisham" };
+            let readers = [COLLEAGUE.to_string()];
+            let scope = RecordScope { author: AUTHOR, station: "Lewisham", readers: &readers };
+            let mut index = None;
+            for added in appends {
+                let mut after = before.clone();
+                scene_mut(&mut after).actions.extend(added.iter().cloned());
+                let answer =
+                    writes::check_appended_with(actor, scope, &after, added.len(), &mut index);
+                prop_assert_eq!(&answer, &check_write(actor, scope, &before, &after));
+                if answer.is_ok() {
+                    if let Some(index) = &index {
+                        prop_assert_eq!(index, &writes::AppendIndex::of(&after, after_len(&after)));
+                    }
+                    before = after;
+                }
+            }
+        }
+    }
+
+    fn after_len(record: &Record) -> usize {
+        record.body.scene().map_or(0, |s| s.actions.len())
     }
 }

@@ -18,9 +18,13 @@
 
 use std::collections::HashSet;
 
+mod appended;
+
+pub use appended::AppendIndex;
+
 use super::scope::{Actor, RecordScope, Role, may_change};
-use super::{EditRefusal, check_edit_adding, check_entries, refuse};
-use crate::model::{NoteEntry, PromiseEntry, PromiseEntryKind, Record, RecordBody};
+use super::{EditRefusal, check_edit_adding, refuse};
+use crate::model::{PromiseEntry, PromiseEntryKind, Record, RecordBody};
 
 /// Whether `actor` may add a promise entry of `kind` to the record.
 pub fn may_add_entry(actor: Actor<'_>, record: RecordScope<'_>, kind: PromiseEntryKind) -> bool {
@@ -145,11 +149,17 @@ pub fn check_write(
 /// actions before the new ones. No promise entry is new, so a writer who
 /// may not otherwise change the record is refused, as the comparison of
 /// the rest of the record does in [`check_write`].
-pub(crate) fn check_appended_actions(
+///
+/// What it reads of the record before the append is kept in `index` (see
+/// [`AppendIndex`]): used when it holds the actions before the append,
+/// built otherwise; on an accepted append it is brought up to `after` (or
+/// emptied, to be built again next time).
+pub(crate) fn check_appended_with(
     actor: Actor<'_>,
     scope: RecordScope<'_>,
     after: &Record,
     added: usize,
+    index: &mut Option<AppendIndex>,
 ) -> Result<Write, EditRefusal> {
     if !may_write(actor, scope) {
         return Err(refuse(
@@ -158,67 +168,35 @@ pub(crate) fn check_appended_actions(
             "you may not change this record".into(),
         ));
     }
-    let editor = actor.shoulder_number;
-    let notes = after.body.notes();
-    check_entries(
-        "notes",
-        "note entry",
-        notes,
-        notes,
-        editor,
-        |e: &NoteEntry| e.id.as_str(),
-        |e| e.written_by.as_str(),
-        NoteEntry::same_entry,
-    )?;
-    if let Some(scene) = after.body.scene() {
-        let actions = scene.actions.as_slice();
-        let before = &actions[..actions.len().saturating_sub(added)];
-        check_entries(
-            "actions",
-            "scene action",
-            before,
-            actions,
-            editor,
-            |a| a.id.as_str(),
-            |a| a.recorded_by.as_str(),
-            |a, b| a == b,
-        )?;
-        let promises = scene.promise_entries.as_slice();
-        check_entries(
-            "promise_entries",
-            "promise entry",
-            promises,
-            promises,
-            editor,
-            |e| e.id.as_str(),
-            |e| e.made_by.as_str(),
-            |a, b| a == b,
-        )?;
-        let ticks = scene.checklist.as_slice();
-        check_entries(
-            "checklist",
-            "tick",
-            ticks,
-            ticks,
-            editor,
-            |t| t.id.as_str(),
-            |t| t.ticked_by.as_str(),
-            |a, b| a == b,
-        )?;
-    }
-    if may_change(actor, scope) {
-        return Ok(Write {
+    let actions = after
+        .body
+        .scene()
+        .map(|s| s.actions.as_slice())
+        .unwrap_or_default();
+    let held = actions.len().saturating_sub(added);
+    let known = match index.take() {
+        Some(known) if known.held() == held => known,
+        _ => AppendIndex::of(after, held),
+    };
+    known.check(actions, actor.shoulder_number)?;
+    let write = if may_change(actor, scope) {
+        Write {
             new_entries: Vec::new(),
             entries_only: false,
-        });
-    }
-    if added > 0 {
+        }
+    } else if added > 0 {
         return Err(refuse("record", None, READ_ONLY.into()));
+    } else {
+        Write {
+            new_entries: Vec::new(),
+            entries_only: true,
+        }
+    };
+    let mut known = known;
+    if known.extend(actions) {
+        *index = Some(known);
     }
-    Ok(Write {
-        new_entries: Vec::new(),
-        entries_only: true,
-    })
+    Ok(write)
 }
 
 /// A record before and after a write, as the device store hands it to
@@ -234,13 +212,29 @@ pub enum Edited {
 
 impl Edited {
     /// [`check_write`] on this write (for appended actions, through
-    /// [`check_appended_actions`], the same answer).
+    /// [`check_appended_with`], the same answer).
     pub fn check(&self, actor: Actor<'_>, scope: RecordScope<'_>) -> Result<Write, EditRefusal> {
+        self.check_with(actor, scope, &mut None)
+    }
+
+    /// [`Edited::check`] with what the rule read of the record before
+    /// kept in `index` (an [`AppendIndex`] of the record before this
+    /// write, or none), left as the index of the record after an accepted
+    /// append of actions, and emptied by any other write.
+    pub fn check_with(
+        &self,
+        actor: Actor<'_>,
+        scope: RecordScope<'_>,
+        index: &mut Option<AppendIndex>,
+    ) -> Result<Write, EditRefusal> {
         match self {
             Edited::ActionsAppended { record, added } => {
-                check_appended_actions(actor, scope, record, *added)
+                check_appended_with(actor, scope, record, *added, index)
             }
-            Edited::Whole { before, after } => check_write(actor, scope, before, after),
+            Edited::Whole { before, after } => {
+                *index = None;
+                check_write(actor, scope, before, after)
+            }
         }
     }
 

@@ -13,6 +13,12 @@
 //! wrote ([`RecordDoc::record_since`], which reads the whole record when
 //! it cannot). It leaves the cache with its document (an erased record's
 //! text does not stay in memory).
+//!
+//! A memo may also keep what the write rule read of its record
+//! ([`AppendIndex`]: each list checked against itself, the ids of the
+//! scene actions), so the next append of actions is checked on what it
+//! appends, not on every entry of the record again. It is the record's
+//! only while the heads are the memo's.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -20,6 +26,7 @@ use automerge::ChangeHash;
 
 use crate::document::{DocumentError, RecordDoc};
 use crate::model::Record;
+use crate::rules::AppendIndex;
 
 /// Documents kept in memory.
 const CACHE_CAPACITY: usize = 32;
@@ -28,20 +35,23 @@ const CACHE_CAPACITY: usize = 32;
 pub(super) struct Memo {
     heads: Vec<ChangeHash>,
     record: Record,
+    index: Option<AppendIndex>,
 }
 
 impl Memo {
     /// The record of `doc` now: the memo's, when the document has not
     /// changed since it was read; else read from the memo and what changed
-    /// since; else (no memo) read whole.
-    pub(super) fn into_record(
+    /// since; else (no memo) read whole. With it, the write rule's index
+    /// of the record when the memo kept one and the document has not
+    /// changed since.
+    pub(super) fn into_parts(
         memo: Option<Memo>,
         doc: &mut RecordDoc,
-    ) -> Result<Record, DocumentError> {
+    ) -> Result<(Record, Option<AppendIndex>), DocumentError> {
         match memo {
-            Some(m) if m.heads == doc.heads() => Ok(m.record),
-            Some(m) => doc.record_since(&m.record, &m.heads),
-            None => doc.record_in_one_walk(),
+            Some(m) if m.heads == doc.heads() => Ok((m.record, m.index)),
+            Some(m) => Ok((doc.record_since(&m.record, &m.heads)?, None)),
+            None => Ok((doc.record_in_one_walk()?, None)),
         }
     }
 
@@ -50,7 +60,13 @@ impl Memo {
         Memo {
             heads: doc.heads(),
             record,
+            index: None,
         }
+    }
+
+    /// This memo with the write rule's `index` of its record.
+    pub(super) fn with_index(self, index: Option<AppendIndex>) -> Memo {
+        Memo { index, ..self }
     }
 }
 
@@ -81,7 +97,7 @@ impl DocCache {
     /// Puts a newer copy of a document in (a sync's merge of it), keeping
     /// the memo of the copy it replaces: the record at the memo's heads is
     /// the same in every copy that holds them, and the next read starts
-    /// from it ([`Memo::into_record`]).
+    /// from it ([`Memo::into_parts`]).
     pub(super) fn replace(&mut self, doc: RecordDoc) {
         let memo = self.docs.remove(&doc.header().id).and_then(|(_, m)| m);
         self.put_with_memo(doc, memo);

@@ -39,8 +39,8 @@ impl Store {
         let (mut doc, memo) = self.take_loaded(id)?;
         // The record as it is: from memory when the last read or edit of
         // it left it there and the document has not changed since.
-        let before = match Memo::into_record(memo, &mut doc) {
-            Ok(record) => record,
+        let (before, mut index) = match Memo::into_parts(memo, &mut doc) {
+            Ok(parts) => parts,
             Err(e) => {
                 self.cache.put(doc);
                 return Err(e.into());
@@ -62,7 +62,7 @@ impl Store {
             } else {
                 "you may not change this record"
             });
-            let memo = Memo::of(&mut doc, before);
+            let memo = Memo::of(&mut doc, before).with_index(index);
             self.cache.put_with_memo(doc, Some(memo));
             return Err(refusal);
         }
@@ -72,7 +72,7 @@ impl Store {
         let heads = doc.heads();
         let value = edit(&mut doc)?;
         if doc.heads() == heads {
-            let memo = Memo::of(&mut doc, before);
+            let memo = Memo::of(&mut doc, before).with_index(index);
             self.cache.put_with_memo(doc, Some(memo));
             return Ok(value);
         }
@@ -82,13 +82,15 @@ impl Store {
         // the field written), or read whole where that does not apply
         // (`RecordDoc::record_since`); an edit that only appended scene
         // actions is checked on what it appended
-        // (`rules::Edited::ActionsAppended`), the record before not copied.
+        // (`rules::Edited::ActionsAppended`), the record before not copied,
+        // and with what the rule read of it at the last append kept
+        // (`rules::AppendIndex`), on the new actions alone.
         let (edited, change) = doc.record_after_local_edit(before, &heads)?;
         let scope = match &edited {
             rules::Edited::ActionsAppended { record, .. } => scope_of(record),
             rules::Edited::Whole { before, .. } => scope_of(before),
         };
-        if let Err(refusal) = edited.check(actor, scope) {
+        if let Err(refusal) = edited.check_with(actor, scope, &mut index) {
             return Err(forbidden(refusal.message));
         }
         let change =
@@ -110,7 +112,7 @@ impl Store {
             columns_of(edited.after())?,
             terms.as_deref(),
         )?;
-        let memo = Memo::of(&mut doc, edited.into_after());
+        let memo = Memo::of(&mut doc, edited.into_after()).with_index(index);
         self.cache.put_with_memo(doc, Some(memo));
         Ok(value)
     }
