@@ -4,8 +4,6 @@
 //! the offence category, a promise entry or its correction, the receipt) as one targeted Automerge change, validated before it is
 //! committed, so its change is small and nothing is rewritten.
 
-use std::collections::HashMap;
-
 use super::*;
 
 impl RecordDoc {
@@ -415,8 +413,24 @@ fn insert_action(
     at: usize,
     action: &SceneAction,
 ) -> Result<ObjId, automerge::AutomergeError> {
-    use automerge::hydrate::Value as H;
-    let map = |entries: Vec<(&str, H)>| H::from(entries.into_iter().collect::<HashMap<_, _>>());
+    use automerge::hydrate::{Map, MapValue, Value as H};
+    // Each key hashed once into a map of its final size (collecting into a
+    // `HashMap<&str, _>` first, as `From` takes it, hashed every key twice
+    // and grew both maps).
+    let map = |entries: Vec<(&str, H)>| {
+        let mut map = Map::default();
+        map.reserve(entries.len());
+        for (key, value) in entries {
+            map.insert(
+                key.to_string(),
+                MapValue {
+                    value,
+                    conflict: false,
+                },
+            );
+        }
+        H::Map(map)
+    };
     let SceneAction {
         id,
         recorded_by,
