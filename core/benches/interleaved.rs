@@ -25,6 +25,8 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use clap::{Parser, ValueEnum};
+
 use pocketbook_core::Notebook;
 use pocketbook_fixtures::thread_cpu;
 
@@ -99,6 +101,31 @@ impl Op {
 }
 
 const NAMES: [&str; 4] = ["edit", "plain-edit", "plain-floor", "sqlcipher-floor"];
+
+/// The command line (after `--`).
+#[derive(Parser)]
+#[command(about = "The encrypted device edit against its floors, timed round-robin")]
+struct Args {
+    /// Timed rounds of the four operations, after the warm-up rounds.
+    #[arg(long, default_value_t = 2000)]
+    rounds: usize,
+    /// One operation only, `rounds` times, untimed: for callgrind, which
+    /// counts inside `measured`.
+    #[arg(long, value_enum)]
+    only: Option<Only>,
+    /// What `cargo bench` passes to every bench binary; ignored.
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+/// The operations, in the order of [`NAMES`].
+#[derive(Clone, Copy, ValueEnum)]
+enum Only {
+    Edit,
+    PlainEdit,
+    PlainFloor,
+    SqlcipherFloor,
+}
 const ENC_EDIT: usize = 0;
 const PLAIN_EDIT: usize = 1;
 const PLAIN_FLOOR: usize = 2;
@@ -132,14 +159,7 @@ fn quartiles(values: &mut [f64]) -> (f64, f64, f64) {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let value = |flag: &str| {
-        args.iter()
-            .position(|a| a == flag)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
-    let rounds: usize = value("--rounds").map_or(2000, |r| r.parse().expect("--rounds N"));
+    let Args { rounds, only, .. } = Args::parse();
     let dir = tempfile::tempdir().unwrap();
     let mut ops = ops(dir.path());
     for _ in 0..WARM_UP {
@@ -148,16 +168,13 @@ fn main() {
             op.run();
         }
     }
-    if let Some(only) = value("--only") {
-        let at = NAMES
-            .iter()
-            .position(|n| *n == only)
-            .unwrap_or_else(|| panic!("--only one of {NAMES:?}"));
+    if let Some(only) = only {
+        let at = only as usize;
         for _ in 0..rounds {
             ops[at].ready();
             measured(&mut ops[at]);
         }
-        println!("{only}: {rounds} operations counted in `measured`");
+        println!("{}: {rounds} operations counted in `measured`", NAMES[at]);
         return;
     }
 
