@@ -5,15 +5,16 @@
 //! facade and the store's sync calls and check that every answer those
 //! stood for is the same: the time a listing shows, the edits a wipe
 //! would lose (and a partial acknowledgement leaves), pruning of records
-//! the server holds, a compaction in the middle; and that a store of
-//! schema 6 opens with every record and answer kept.
+//! the server holds, a compaction in the middle, the edits a rollback sets
+//! aside; and that a store of schema 6 opens with every record and answer
+//! kept.
 
 use std::path::Path;
 
 use chrono::TimeDelta;
 use pocketbook_core::model::*;
 use pocketbook_core::store::{CURRENT_VERSION, ListFilter, STORE_FILE, Store};
-use pocketbook_core::sync::wire::{Ack, PROTOCOL_VERSION, SyncResponse};
+use pocketbook_core::sync::wire::{Ack, PROTOCOL_VERSION, Rejection, RejectionCode, SyncResponse};
 
 use crate::edit_pages::TO_VERSION_6;
 use crate::store::compact_often;
@@ -236,4 +237,45 @@ fn a_store_of_schema_version_6_opens_with_every_record_and_count() {
     let mut expected = vec![note("before the sync")];
     expected.extend((1..30).map(|n| note(&format!("action {n}"))));
     assert_eq!(details, expected);
+}
+
+#[test]
+fn a_rollback_sets_aside_every_edit_appended_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = {
+        let nb = open(dir.path());
+        nb.create_scene(scene(ResponseGrade::Emergency))
+            .unwrap()
+            .header
+            .id
+    };
+    sync_all(dir.path());
+    // The first after the sync writes the record's row (it queues the
+    // record again); the other five are appended alone.
+    edit(dir.path(), &id, 0, 6);
+    let mut store = Store::open(dir.path()).unwrap();
+    let pushes = store.pending_pushes(500, usize::MAX).unwrap();
+    assert_eq!(pushes[0].edits, 6);
+    let mut refusal = answer(vec![]);
+    refusal.rejected = vec![Rejection {
+        record_id: id.clone(),
+        code: RejectionCode::Forbidden,
+        message: "refused".into(),
+    }];
+    store.apply_sync(&pushes, &refusal, &mut |_| {}).unwrap();
+    assert_eq!(store.roll_back_refused().unwrap().len(), 1);
+    let aside = store.set_aside().unwrap();
+    assert_eq!((aside.len(), aside[0].edits, aside[0].changes), (1, 6, 6));
+    assert_eq!(store.unacknowledged_edits().unwrap(), 0);
+    assert!(scene_of(&store.get(&id).unwrap()).actions.is_empty());
+    drop(store);
+    // Edited again after the rollback: counted from nothing.
+    edit(dir.path(), &id, 6, 9);
+    assert_eq!(
+        Store::open(dir.path())
+            .unwrap()
+            .unacknowledged_edits()
+            .unwrap(),
+        3
+    );
 }

