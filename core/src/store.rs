@@ -441,8 +441,10 @@ impl Store {
     pub(crate) fn changes_stored(&self, id: &str) -> i64 {
         self.conn
             .query_row(
-                "SELECT count(*) FROM changes WHERE record_id = ?1",
-                [id],
+                "SELECT count(*) FROM changes
+                 WHERE key > (SELECT log FROM records WHERE id = ?1) * ?2
+                   AND key < ((SELECT log FROM records WHERE id = ?1) + 1) * ?2",
+                rusqlite::params![id, writes::LOG_SPAN],
                 |r| r.get(0),
             )
             .unwrap_or(-1)
@@ -480,17 +482,19 @@ impl Store {
 /// A record's document from its snapshot and the changes since, in their
 /// order; `None` when the store has no such record.
 fn load_doc(conn: &Connection, id: &str, actor: &ActorId) -> Result<Option<RecordDoc>, StoreError> {
-    let Some(snapshot): Option<Vec<u8>> = conn
-        .prepare_cached("SELECT snapshot FROM records WHERE id = ?1")?
-        .query_row([id], |r| r.get(0))
+    let Some((snapshot, log)): Option<(Vec<u8>, i64)> = conn
+        .prepare_cached("SELECT snapshot, log FROM records WHERE id = ?1")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?
     else {
         return Ok(None);
     };
     let mut doc = RecordDoc::load(&snapshot, actor.clone())?;
+    // The record's log: its rows in their order (`store/writes.rs`).
     let mut stmt =
-        conn.prepare_cached("SELECT bytes FROM changes WHERE record_id = ?1 ORDER BY seq")?;
-    let mut rows = stmt.query([id])?;
+        conn.prepare_cached("SELECT bytes FROM changes WHERE key > ?1 AND key < ?2 ORDER BY key")?;
+    let from = log * writes::LOG_SPAN;
+    let mut rows = stmt.query([from, from + writes::LOG_SPAN])?;
     while let Some(row) = rows.next()? {
         let bytes: Vec<u8> = row.get(0)?;
         doc.apply_changes(&bytes)?;

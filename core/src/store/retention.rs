@@ -13,7 +13,7 @@ use super::{STORE_FILE, Store, StoreError};
 /// Deletes one record whole (its changes, its row, any feed entries held
 /// for it) inside the caller's transaction; whether it was there.
 pub(super) fn delete_record(tx: &rusqlite::Connection, id: &str) -> Result<bool, StoreError> {
-    tx.execute("DELETE FROM changes WHERE record_id = ?1", [id])?;
+    super::writes::delete_log(tx, id)?;
     tx.execute("DELETE FROM held_entries WHERE record_id = ?1", [id])?;
     tx.execute("DELETE FROM set_aside WHERE record_id = ?1", [id])?;
     tx.execute("DELETE FROM promise_terms WHERE record_id = ?1", [id])?;

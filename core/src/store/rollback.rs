@@ -132,7 +132,7 @@ impl Store {
                     super::now()
                 ],
             )?;
-            tx.execute("DELETE FROM changes WHERE record_id = ?1", [&id])?;
+            super::writes::delete_log(&tx, &id)?;
             tx.execute(
                 "UPDATE records SET snapshot = ?2, folded = 0, status = ?3,
                         occurred_at = ?4, updated_at = ?5, synced_heads = ?6, unsynced = 0,

@@ -154,7 +154,8 @@ DROP INDEX records_by_updated;
 /// Version 6: each record's promise terms beside its row, so the promises
 /// screen reads one small table rather than every document (why a table
 /// and not columns of the row: `store/promise_terms.rs`). Filled for the
-/// records already stored by [`fill_v6`], in the same transaction.
+/// records already stored by [`fill_v6`], in the same transaction (once
+/// every later step ran too: it reads the documents as this code does).
 ///
 /// And an index by kind and encounter time (`occurred_at`), so the
 /// device's own retention check (`store/expiry.rs`) reads the records
@@ -173,10 +174,9 @@ CREATE TABLE promise_terms (
 ";
 
 /// Version 7: a scene action on a record already queued for the next
-/// sync writes its change row and nothing else (one B-tree, so one page
-/// on most edits; see `store/writes.rs`). What the edit used to write
-/// into the record's row moves beside the change or is counted from the
-/// change rows:
+/// sync writes its change row and nothing else (see `store/writes.rs`).
+/// What the edit used to write into the record's row moves beside the
+/// change or is counted from the change rows:
 ///
 /// - the count since the snapshot is the record's largest `seq` (rows are
 ///   numbered 1, 2, ... since the snapshot, schema 5), so
@@ -187,7 +187,7 @@ CREATE TABLE promise_terms (
 ///   past `folded` is an edit made here (only those are appended without
 ///   writing the row), so the edits the server has not acknowledged are
 ///   `local_edits + max(seq) - folded` (`store/writes.rs`,
-///   `LOCAL_EDITS`).
+///   `local_edits!`).
 ///
 /// Every write of the record's row for another reason (a change from
 /// elsewhere, a status or encounter-time change, a refusal cleared, an
@@ -196,14 +196,38 @@ CREATE TABLE promise_terms (
 /// its true `updated_at` in its row, which pruning reads through
 /// `records_synced_by_updated`.
 ///
+/// And the change log becomes a rowid table keyed by the record's number
+/// (`log`, given once when the row is inserted, never changed) times
+/// 2^24 plus `seq` (at most [`super::COMPACT_AFTER`]): each record's rows
+/// still lie together in their order, and an append to the newest record
+/// lands at the table's end, where SQLite splits a full page by starting a
+/// new one (its "quick balance": two pages) rather than rebalancing it
+/// with its neighbours as it does in a `WITHOUT ROWID` B-tree (three or
+/// four pages, twice as often, as a split leaves pages part full). A row
+/// is also kept whole in its page up to about 4 KB, where a `WITHOUT
+/// ROWID` row spilled past about 1 KB. The rows are deleted with their
+/// record by the store itself (`store/retention.rs`, as they already
+/// were), not by a foreign key, which SQLite also checked on every insert.
+///
 /// The rows already stored are folded (their time and count are in the
 /// record's row); `at` is NULL in them and never read.
 const V7: &str = "
 ALTER TABLE records ADD COLUMN folded INTEGER NOT NULL DEFAULT 0;
-UPDATE records SET folded =
+ALTER TABLE records ADD COLUMN log INTEGER;
+UPDATE records SET log = rowid, folded =
     (SELECT coalesce(max(seq), 0) FROM changes WHERE record_id = records.id);
+CREATE UNIQUE INDEX records_by_log ON records (log);
 ALTER TABLE records DROP COLUMN changes_since_snapshot;
-ALTER TABLE changes ADD COLUMN at TEXT;
+CREATE TABLE changes_v7 (
+    key   INTEGER PRIMARY KEY,
+    bytes BLOB NOT NULL,
+    at    TEXT
+) STRICT;
+INSERT INTO changes_v7 (key, bytes)
+    SELECT records.log * 16777216 + changes.seq, changes.bytes
+    FROM changes JOIN records ON records.id = changes.record_id;
+DROP TABLE changes;
+ALTER TABLE changes_v7 RENAME TO changes;
 ";
 
 /// Each migration moves the schema from version `index` to `index + 1`.
@@ -226,11 +250,12 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
             supported: CURRENT_VERSION,
         });
     }
-    for (version, step) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+    for step in MIGRATIONS.iter().skip(found as usize) {
         tx.execute_batch(step)?;
-        if version + 1 == 6 {
-            fill_v6(&tx)?;
-        }
+    }
+    // Once the schema is the one the store reads documents with.
+    if found < 6 {
+        fill_v6(&tx)?;
     }
     if found < CURRENT_VERSION {
         tx.pragma_update(None, "application_id", APPLICATION_ID)?;

@@ -25,8 +25,9 @@ pub(super) fn insert_record(
     let snapshot = doc.save();
     let result = conn.execute(
         "INSERT INTO records (id, kind, status, reference, author, created_at, updated_at,
-                              occurred_at, snapshot, unsynced, local_edits)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+                              occurred_at, snapshot, unsynced, local_edits, log)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10,
+                 (SELECT coalesce(max(log), 0) + 1 FROM records))",
         params![
             header.id,
             header.kind.as_str(),
@@ -77,11 +78,18 @@ pub(super) fn columns_of(record: &Record) -> Result<IndexColumns, StoreError> {
     })
 }
 
+/// A record's change rows are keyed `log * LOG_SPAN + seq` (schema 7).
+pub(super) const LOG_SPAN: i64 = 1 << 24;
+const _: () = assert!(COMPACT_AFTER < LOG_SPAN);
+
 /// SQL over a `records` row: the largest `seq` of its change rows, the
-/// count of changes since its snapshot (schema 7).
+/// count of changes since its snapshot (schema 7; `16777216` is
+/// [`LOG_SPAN`]).
 macro_rules! logged {
     () => {
-        "(SELECT coalesce(max(seq), 0) FROM changes WHERE record_id = records.id)"
+        "coalesce((SELECT key FROM changes
+                   WHERE key > records.log * 16777216 AND key < (records.log + 1) * 16777216
+                   ORDER BY key DESC LIMIT 1) - records.log * 16777216, 0)"
     };
 }
 
@@ -102,8 +110,10 @@ macro_rules! local_edits {
 /// its last change row past `folded` if it has one.
 macro_rules! updated_at {
     () => {
-        "coalesce((SELECT at FROM changes WHERE record_id = records.id AND seq > records.folded
-                   ORDER BY seq DESC LIMIT 1), records.updated_at)"
+        "coalesce((SELECT at FROM changes
+                   WHERE key > records.log * 16777216 + records.folded
+                     AND key < (records.log + 1) * 16777216
+                   ORDER BY key DESC LIMIT 1), records.updated_at)"
     };
 }
 
@@ -146,14 +156,16 @@ pub(super) fn write_changes_with(
 ) -> Result<(), StoreError> {
     let id = doc.header().id.clone();
     let id = id.as_str();
-    let (logged, status, queued, occurred): (i64, String, bool, String) = conn
+    let (logged, status, queued, occurred, log): (i64, String, bool, String, i64) = conn
         .prepare_cached(concat!(
             "SELECT ",
             logged!(),
-            ", status, unsynced = 1 AND rejection IS NULL, occurred_at
+            ", status, unsynced = 1 AND rejection IS NULL, occurred_at, log
              FROM records WHERE id = ?1"
         ))?
-        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+        .query_row([id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })?;
     let seq = logged + 1;
     let compacting = seq >= compact_after;
     // A local change marks the record for the next sync and clears an
@@ -202,13 +214,22 @@ pub(super) fn write_changes_with(
             "UPDATE records SET snapshot = ?2 WHERE id = ?1",
             params![id, snapshot],
         )?;
-        conn.execute("DELETE FROM changes WHERE record_id = ?1", [id])?;
+        delete_log(conn, id)?;
     } else {
-        conn.prepare_cached(
-            "INSERT INTO changes (record_id, seq, bytes, at) VALUES (?1, ?2, ?3, ?4)",
-        )?
-        .execute(params![id, seq, bytes, at])?;
+        conn.prepare_cached("INSERT INTO changes (key, bytes, at) VALUES (?1, ?2, ?3)")?
+            .execute(params![log * LOG_SPAN + seq, bytes, at])?;
     }
+    Ok(())
+}
+
+/// Deletes a record's change rows (its log since the snapshot).
+pub(super) fn delete_log(conn: &Connection, id: &str) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "DELETE FROM changes
+         WHERE key > (SELECT log FROM records WHERE id = ?1) * ?2
+           AND key < ((SELECT log FROM records WHERE id = ?1) + 1) * ?2",
+    )?
+    .execute(params![id, LOG_SPAN])?;
     Ok(())
 }
 

@@ -45,7 +45,8 @@ fn edits_survive_reopening_and_compaction() {
     let conn = rusqlite::Connection::open(dir.path().join(STORE_FILE)).unwrap();
     let (changes, since): (i64, i64) = conn
         .query_row(
-            "SELECT count(*), max(seq) FROM changes WHERE record_id = ?1",
+            "SELECT count(*), max(key) - log * 16777216 FROM changes, records
+             WHERE id = ?1 AND key > log * 16777216 AND key < (log + 1) * 16777216",
             [&id],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
