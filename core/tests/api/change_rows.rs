@@ -279,3 +279,51 @@ fn a_rollback_sets_aside_every_edit_appended_alone() {
         3
     );
 }
+
+#[test]
+fn a_record_made_after_the_newest_was_erased_reads_only_its_own_changes() {
+    // A change row is its record's by the record's number (`log`), and a
+    // new record takes the next after the largest held: the number of an
+    // erased newest record comes round again, with none of its rows.
+    let dir = tempfile::tempdir().unwrap();
+    let (kept, erased) = {
+        let nb = open(dir.path());
+        let make = || {
+            nb.create_scene(scene(ResponseGrade::Emergency))
+                .unwrap()
+                .header
+                .id
+        };
+        (make(), make())
+    };
+    edit(dir.path(), &kept, 0, 3);
+    edit(dir.path(), &erased, 0, 4);
+    let mut store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.erase(std::slice::from_ref(&erased)).unwrap(), 1);
+    drop(store);
+    let fresh = open(dir.path())
+        .create_scene(scene(ResponseGrade::Priority))
+        .unwrap()
+        .header
+        .id;
+    edit(dir.path(), &fresh, 10, 12);
+    let mut store = Store::open(dir.path()).unwrap();
+    let actions = |store: &mut Store, id: &str| -> Vec<ActionDetail> {
+        scene_of(&store.get(id).unwrap())
+            .actions
+            .iter()
+            .map(|a| a.detail.clone())
+            .collect()
+    };
+    assert_eq!(
+        actions(&mut store, &fresh),
+        vec![note("action 10"), note("action 11")]
+    );
+    assert_eq!(
+        actions(&mut store, &kept),
+        (0..3)
+            .map(|n| note(&format!("action {n}")))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(store.unacknowledged_edits().unwrap(), 1 + 3 + 1 + 2);
+}
