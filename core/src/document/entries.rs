@@ -15,7 +15,7 @@ use std::collections::HashSet;
 use automerge::{ObjId, ObjType, Value};
 use autosurgeon::hydrate_prop;
 
-use super::DocumentError;
+use super::error::DocumentError;
 use super::tree::Reader;
 use crate::model::{
     ChecklistItem, FieldViolation, LEGACY_NOTES_ID, NoteEntry, PromiseEntry, RecordHeader,

@@ -2,12 +2,15 @@
 //! checks of a load), its body and typed record, its named conflicts,
 //! from the document or from the tree a walk kept (any `tree::Reader`),
 //! and the one schema walk that reads a new or merged record's header and
-//! record together. `RecordDoc` (in `document.rs`) calls these.
+//! record together. `RecordDoc` (in `document.rs` and `incoming.rs`)
+//! calls these.
 
 use automerge::{AutoCommit, ObjId, ObjType, ROOT, Value};
 use autosurgeon::hydrate_prop;
 
-use super::{DocumentError, SCHEMA_ID, SCHEMA_VERSION, entries, schema, tree};
+use super::error::DocumentError;
+use super::schema::{SCHEMA_ID, SCHEMA_VERSION};
+use super::{entries, schema, tree};
 use crate::model::{Record, RecordBody, RecordHeader, RecordKind};
 
 /// The map inside `body` that holds the fields of a record of `kind`.

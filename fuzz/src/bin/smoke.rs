@@ -5,10 +5,50 @@
 //! `smoke [--seconds N] [--seed S] [--target NAME] [--replay FILE]
 //! [--write-seeds DIR]`: N seconds in all,
 //! shared by the targets. A panic saves the input under
-//! `fuzz/artifacts/smoke/` and exits 1.
+//! `fuzz/artifacts/smoke/` and exits 1. The flags are clap's, as the
+//! server's command line is: a value that does not parse, or a flag the
+//! harness does not know, is refused, naming it (exit 2), rather than
+//! run with a default nobody asked for.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
+
+use clap::Parser;
+
+/// Seeded random mutations of each fuzz target's seeds through the bodies
+/// cargo-fuzz runs, for a time budget.
+#[derive(Parser)]
+#[command(about)]
+struct Args {
+    /// Seconds of mutation in all, shared by the targets.
+    #[arg(long, value_name = "N", default_value_t = 30.0, value_parser = budget)]
+    seconds: f64,
+    /// The mutations' seed: the same seed makes the same inputs.
+    #[arg(long, value_name = "S", default_value_t = 0x5eed_b0b5)]
+    seed: u64,
+    /// Only this target.
+    #[arg(long, value_name = "NAME")]
+    target: Option<String>,
+    /// Runs one saved input through the target (`--target`, else the
+    /// first) and shows the panic's message.
+    #[arg(long, value_name = "FILE")]
+    replay: Option<PathBuf>,
+    /// Writes each target's seeds as a cargo-fuzz corpus directory under
+    /// DIR, and runs nothing.
+    #[arg(long, value_name = "DIR")]
+    write_seeds: Option<PathBuf>,
+}
+
+/// A time budget: a number of seconds a `Duration` holds (not negative,
+/// not infinite), so the run never panics on the flag it was given.
+fn budget(text: &str) -> Result<f64, String> {
+    let seconds: f64 = text.parse().map_err(|e| format!("{e}"))?;
+    match Duration::try_from_secs_f64(seconds) {
+        Ok(_) => Ok(seconds),
+        Err(_) => Err("a number of seconds, 0 or more".into()),
+    }
+}
 
 /// xorshift64*: small, seeded, reproducible.
 struct Rng(u64);
@@ -89,20 +129,13 @@ fn mutate(rng: &mut Rng, input: &mut Vec<u8>, seeds: &[Vec<u8>]) {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let value = |flag: &str| {
-        args.iter()
-            .position(|a| a == flag)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
-    let seconds: f64 = value("--seconds")
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(30.0);
-    let seed: u64 = value("--seed")
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0x5eed_b0b5);
-    let only = value("--target");
+    let Args {
+        seconds,
+        seed,
+        target: only,
+        replay,
+        write_seeds,
+    } = Args::parse();
     let targets: Vec<_> = pocketbook_fuzz::TARGETS
         .iter()
         .filter(|(name, _)| only.as_deref().is_none_or(|o| o == *name))
@@ -111,7 +144,7 @@ fn main() {
         eprintln!("no such target");
         std::process::exit(2);
     }
-    if let Some(dir) = value("--write-seeds") {
+    if let Some(dir) = write_seeds {
         // The seeds as cargo-fuzz corpus directories, one per target.
         for (name, _) in &targets {
             let target_dir = std::path::Path::new(&dir).join(name);
@@ -122,7 +155,7 @@ fn main() {
         }
         return;
     }
-    if let Some(file) = value("--replay") {
+    if let Some(file) = replay {
         // One saved input through one target, with the panic's message.
         let input = std::fs::read(&file).expect("the input file");
         let (_, body) = targets[0];
