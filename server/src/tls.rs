@@ -6,7 +6,9 @@
 //! deploy hook sends): connections already open keep the session they
 //! negotiated, and only new handshakes see the new certificate, so a
 //! renewal drops nothing. A file that does not load is refused with the
-//! error logged, and the certificate in use stays.
+//! error logged, and the certificate in use stays; so is a certificate
+//! outside its dates (devices refuse one, so serving it would cut off every
+//! handset), and `serve` will not start with one.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -83,6 +85,7 @@ fn read_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
 
 fn server_config(files: &TlsFiles) -> Result<Arc<rustls::ServerConfig>, String> {
     let chain = read_chain(&files.cert)?;
+    within_dates(&files.cert, &chain[0], chrono::Utc::now().timestamp())?;
     let pem = crate::config::read_settings_file(&files.key, "TLS key")?;
     let key = PrivateKeyDer::from_pem_slice(&pem)
         .map_err(|e| format!("TLS key {}: {e}", files.key.display()))?;
@@ -101,6 +104,35 @@ fn server_config(files: &TlsFiles) -> Result<Arc<rustls::ServerConfig>, String> 
         })?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
+}
+
+/// Refuses a certificate outside its dates at `now` (Unix seconds):
+/// devices check them for the pinned key too, so serving it would cut off
+/// every handset (`OfflineCause::CertificateExpired`).
+fn within_dates(path: &Path, leaf: &CertificateDer<'_>, now: i64) -> Result<(), String> {
+    let (not_before, not_after) = pocketbook_core::tls_pin::validity(leaf.as_ref())
+        .map_err(|e| format!("TLS certificate {}: {e}", path.display()))?;
+    let day = |t: i64| {
+        chrono::DateTime::from_timestamp(t, 0).map_or_else(
+            || t.to_string(),
+            |t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        )
+    };
+    if now > not_after {
+        return Err(format!(
+            "TLS certificate {}: expired at {}; devices refuse it: renew it and load it again",
+            path.display(),
+            day(not_after)
+        ));
+    }
+    if now < not_before {
+        return Err(format!(
+            "TLS certificate {}: not valid until {}; devices refuse it until then (or this machine's clock is wrong)",
+            path.display(),
+            day(not_before)
+        ));
+    }
+    Ok(())
 }
 
 /// Starts listening for SIGHUP now (so a signal sent once the server is

@@ -20,6 +20,7 @@
 
 mod args;
 mod key;
+mod output;
 mod promises;
 
 use std::io::Write;
@@ -354,15 +355,13 @@ fn run(
             out: Some(out),
         } => {
             let bytes = nb.set_aside_version(id)?;
-            std::fs::write(&out, &bytes)
-                .map_err(|e| input_error(format!("cannot write {}: {e}", out.display())))?;
+            output::write_private(&out, &bytes)?;
             json(&serde_json::json!({ "bytes": bytes.len(), "out": out }))
         }
         Command::SetAside { .. } => json(&nb.set_aside()?),
         Command::Export { id, out } => {
             let bytes = nb.export(id)?;
-            std::fs::write(&out, &bytes)
-                .map_err(|e| input_error(format!("cannot write {}: {e}", out.display())))?;
+            output::write_private(&out, &bytes)?;
             json(&serde_json::json!({ "bytes": bytes.len(), "out": out }))
         }
         Command::Rekey { new_key_file } => {

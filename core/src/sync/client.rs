@@ -227,6 +227,12 @@ impl SyncClient {
             // (the server's default idle limit is 10 s): a request sent on
             // a connection the server is closing at that instant would fail.
             .pool_idle_timeout(IDLE_CONNECTION)
+            // Never follow a redirect: a 307 or 308 would send the body
+            // (the enrolment code, a sync's records) again to wherever the
+            // server's `Location` says, plain http:// to any host included,
+            // past the loopback rule above, and take that host's answer as
+            // the server's. A 3xx is an answer like any other ([`error_of`]).
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("pocketbook-core/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ClientError::Protocol(format!("HTTP client: {e}")))?;
@@ -340,6 +346,11 @@ fn error_of(status: reqwest::StatusCode, bytes: &[u8]) -> ClientError {
         401 | 403 => ClientError::Unauthorised(message),
         400 if code == "enrolment-code-refused" => ClientError::Unauthorised(message),
         426 => ClientError::UpdateRequired(message),
+        300..=399 => ClientError::Protocol(format!(
+            "the server answered with a redirect ({}), which devices do not follow: \
+             check the server URL (enrol again with the enrolment link)",
+            status.as_u16()
+        )),
         code @ 400..=499 => ClientError::Refused {
             status: code,
             message,

@@ -30,4 +30,5 @@ mod strings;
 mod sync;
 mod terminal;
 mod tls;
+mod tls_dates;
 mod trust;

@@ -10,6 +10,7 @@ mod offline_retention;
 mod pins;
 mod promise_entries;
 mod random_histories;
+mod redirects;
 mod retention;
 mod retire;
 mod rollback;
