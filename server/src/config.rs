@@ -214,7 +214,14 @@ pub struct RetentionFile {
     pub attendance_days: Option<u32>,
     /// Minutes between runs of the job (default 60).
     pub every_minutes: Option<u64>,
+    /// Hours the clock may move ahead of the last trusted run before the
+    /// job stops erasing and waits for an admin (default 96).
+    pub clock_step_hours: Option<u32>,
 }
+
+/// Longest `clock_step_hours`: a jump smaller than the step is not caught,
+/// and may erase as much early (`docs/retention-clock.md`).
+pub const MAX_CLOCK_STEP_HOURS: u32 = 14 * 24;
 
 impl ServerConfig {
     /// A configuration for tests: the given data directory, a free loopback port.
@@ -395,6 +402,7 @@ pub fn resolve(
             .encounter_months
             .unwrap_or(defaults.encounter_months),
         attendance_days: file.retention.attendance_days.or(defaults.attendance_days),
+        clock_step_hours: defaults.clock_step_hours,
     };
     // The receipt tells the person searched that the record is kept for
     // 12 months, and the public copy is promised for as long: a force may
@@ -423,6 +431,21 @@ pub fn resolve(
             ));
         }
         None => DEFAULT_RETENTION_EVERY,
+    };
+    // A schedule moving the clock on by one interval, or two when a run
+    // failed, must never look like a jump.
+    let min_step = u32::try_from(retention_every.as_secs().div_ceil(3600) * 2).unwrap_or(u32::MAX);
+    let retention = RetentionPolicy {
+        clock_step_hours: match file.retention.clock_step_hours {
+            Some(hours) if (min_step..=MAX_CLOCK_STEP_HOURS).contains(&hours) => hours,
+            Some(_) => {
+                return Err(format!(
+                    "retention.clock_step_hours must be between {min_step} (twice the time between runs) and {MAX_CLOCK_STEP_HOURS} (two weeks: a smaller jump of the clock is not caught and erases that much early)"
+                ));
+            }
+            None => retention.clock_step_hours.max(min_step),
+        },
+        ..retention
     };
     Ok(ServerConfig {
         data_dir,

@@ -200,6 +200,25 @@ pub trait RetentionStore {
     /// for the first claimant only, whichever instance or handle it is,
     /// so a job runs once per period however many instances run it.
     fn claim_run(&self, job: &str, period: i64, at: &str) -> Result<bool, StorageError>;
+    /// The retention job's trusted reference of time, shared by every
+    /// instance on the store (`None` before the first run).
+    fn retention_clock(&self) -> Result<Option<RetentionClock>, StorageError>;
+    /// A run trusted the clock at `at`: the reference becomes `at` if it is
+    /// later (`exact`: becomes `at` whatever it was, an admin's
+    /// confirmation), and a held clock is cleared, with the audit events,
+    /// in one transaction.
+    fn trust_clock(
+        &self,
+        at: &str,
+        exact: bool,
+        audit: &[NewAuditEvent],
+    ) -> Result<(), StorageError>;
+    /// A run at `at` found the clock too far ahead: marks it held (if it
+    /// was not already) with the audit events, in one transaction; `true`
+    /// only for the call that marked it, so a clock held for days is
+    /// audited once, not at every run. A store with no reference yet has
+    /// nothing to hold against: `false`, nothing written.
+    fn hold_clock(&self, at: &str, audit: &[NewAuditEvent]) -> Result<bool, StorageError>;
 }
 
 /// Lookups for copies of a record, and the attempts that rate-limit them.

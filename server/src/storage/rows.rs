@@ -258,3 +258,17 @@ pub struct LegalHold {
     pub reason: String,
     pub set_at: String,
 }
+
+/// The retention job's trusted reference of time (`crate::retention::guard`),
+/// one for the whole store, so every instance judges its clock against the
+/// same one.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RetentionClock {
+    /// The newest time a retention run trusted (as the server stamps
+    /// times): runs never move it back; a confirmation sets it.
+    pub trusted: String,
+    /// When set, a run found the clock too far ahead of `trusted` at this
+    /// time (its own clock's) and erased nothing; cleared when a run
+    /// trusts the clock again or an admin confirms it.
+    pub held: Option<String>,
+}

@@ -39,6 +39,7 @@
 //! | `prune_attempts`                    | `copies::attempts`                                    |
 //! | `add_attempts_audited`              | `copies::audited_attempts`                            |
 //! | `claim_run`, `limit_salt`           | `shared::runs_and_salts` (two handles racing)         |
+//! | `retention_clock`, `trust_clock`, `hold_clock` | `clock::reference_shared` (two handles); `clock::jump_on_one_instance` |
 //! | `FiguresStore::freeze_figures`      | `figures::frozen_once` (two handles racing, audit once)|
 //! | `frozen_figures`                    | `figures::frozen_once` (after a restart too)          |
 //!
@@ -66,6 +67,7 @@ use crate::audit::Action;
 
 mod access;
 pub(crate) mod audit;
+pub(crate) mod clock;
 pub(crate) mod copies;
 mod devices;
 pub(crate) mod figures;
@@ -234,6 +236,20 @@ macro_rules! storage_suite {
                 return;
             }
             $crate::storage::suite::fresh($crate::storage::suite::copies::audited_attempts, $make)
+        }
+        #[test]
+        fn suite_retention_clock_shared() {
+            if !($ready)() {
+                return;
+            }
+            $crate::storage::suite::clock::reference_shared($make)
+        }
+        #[test]
+        fn suite_retention_clock_jump_on_one_instance() {
+            if !($ready)() {
+                return;
+            }
+            $crate::storage::suite::clock::jump_on_one_instance($make)
         }
     };
 }

@@ -7,12 +7,21 @@
 //! retention periods, and the last page of a sync the legal holds the
 //! device's officer may see, so a device erases on its own what is due and
 //! keeps what is held, offline too (`core/src/store/expiry.rs`).
+//!
+//! The time an answer reports (`server_time`), and the one the feed holds
+//! back records past their period by, is the server's clock unless that
+//! clock is further ahead of the retention job's trusted reference than
+//! the allowed step (`crate::retention::guard`): then it is the reference,
+//! so a clock that jumped makes no device erase early, and no entry is
+//! held back (and passed by the device's cursor) for a period not over.
 
 use chrono::{DateTime, Utc};
 use pocketbook_core::sync::wire::{Access, RejectionCode, SyncRequest, SyncResponse};
 
 use super::{Arrival, PushResult, feed, push_records};
+use crate::clock::stamp;
 use crate::identity::Principal;
+use crate::retention::guard;
 use crate::scope::{self, RecordScope};
 use crate::storage::{Storage, StorageError};
 
@@ -71,13 +80,20 @@ pub fn round_trip(
             PushResult::Rejected(rejection) => rejected.push(rejection),
         }
     }
+    // Devices erase by the latest server time they hear: never one the
+    // retention job does not trust.
+    let retention_now = guard::reported_time(
+        storage.retention_clock()?.as_ref(),
+        arrival.at,
+        arrival.retention.clock_step(),
+    );
     let mut page = feed::feed_page(
         storage,
         principal,
         request.cursor.unwrap_or(0),
         request.page_size,
         &arrival.retention,
-        arrival.at,
+        retention_now,
     )?;
     // The whole list once the device is level with the feed: a device
     // paging through a backlog hears it with the page that ends it.
@@ -107,7 +123,11 @@ pub fn round_trip(
             cursor: page.cursor,
             more: page.more,
             retire: principal.device.retire_requested_at.is_some(),
-            server_time: Some(arrival.stamp.clone()),
+            server_time: Some(if retention_now == arrival.at {
+                arrival.stamp.clone()
+            } else {
+                stamp(retention_now)
+            }),
             access: (request.protocol >= 2).then(|| Access {
                 role: principal.officer.role,
                 station: principal.officer.station.clone(),

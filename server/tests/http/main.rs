@@ -25,6 +25,7 @@ mod logs;
 mod ops;
 mod promises;
 mod protocol;
+mod retention_clock;
 mod serve;
 mod strings;
 mod sync;

@@ -10,7 +10,7 @@ use super::audit::Chained;
 use super::records::{INDEX_COLUMNS, index_row, kind_names, kind_of, next_seq, readers_of};
 use super::{PostgresStorage, audit, backend, col, instant, records, sequencer};
 use crate::storage::{
-    LegalHold, NewAuditEvent, RecordIndex, RetentionStore, StorageError, Tombstone,
+    LegalHold, NewAuditEvent, RecordIndex, RetentionClock, RetentionStore, StorageError, Tombstone,
 };
 
 /// The retention query: `$1` kinds, `$2` occurred before, `$3` limit.
@@ -215,6 +215,64 @@ impl RetentionStore for PostgresStorage {
             )
             .map(|claimed| claimed == 1)
             .map_err(backend)
+        })
+    }
+
+    fn retention_clock(&self) -> Result<Option<RetentionClock>, StorageError> {
+        self.read(|c| {
+            c.query_opt(
+                "SELECT trusted, held FROM retention_clock WHERE id = 1",
+                &[],
+            )
+            .map_err(backend)?
+            .map(|r| {
+                Ok(RetentionClock {
+                    trusted: col(&r, 0)?,
+                    held: col(&r, 1)?,
+                })
+            })
+            .transpose()
+        })
+    }
+
+    fn trust_clock(
+        &self,
+        at: &str,
+        exact: bool,
+        events: &[NewAuditEvent],
+    ) -> Result<(), StorageError> {
+        // Stamps are one fixed-width form, so text order is time order;
+        // the row lock orders instances trusting at once.
+        let trusted = if exact {
+            "excluded.trusted"
+        } else {
+            "GREATEST(retention_clock.trusted COLLATE \"C\", excluded.trusted COLLATE \"C\")"
+        };
+        self.write_audited(|tx, prepared| {
+            tx.execute(
+                &format!(
+                    "INSERT INTO retention_clock (id, trusted, held) VALUES (1, $1, NULL)
+                     ON CONFLICT (id) DO UPDATE SET trusted = {trusted}, held = NULL"
+                ),
+                &[&at],
+            )
+            .map_err(backend)?;
+            audit::stage_in(tx, prepared, at, events)
+        })
+    }
+
+    fn hold_clock(&self, at: &str, events: &[NewAuditEvent]) -> Result<bool, StorageError> {
+        self.write_audited(|tx, prepared| {
+            let marked = tx
+                .execute(
+                    "UPDATE retention_clock SET held = $1 WHERE id = 1 AND held IS NULL",
+                    &[&at],
+                )
+                .map_err(backend)?;
+            if marked == 1 {
+                audit::stage_in(tx, prepared, at, events)?;
+            }
+            Ok(marked == 1)
         })
     }
 

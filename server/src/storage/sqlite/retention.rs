@@ -11,7 +11,7 @@ use super::{
     readers_of, records,
 };
 use crate::storage::{
-    LegalHold, NewAuditEvent, RecordIndex, RetentionStore, StorageError, Tombstone,
+    LegalHold, NewAuditEvent, RecordIndex, RetentionClock, RetentionStore, StorageError, Tombstone,
 };
 
 impl RetentionStore for SqliteStorage {
@@ -197,6 +197,61 @@ impl RetentionStore for SqliteStorage {
             )
             .map_err(backend)?;
         Ok(claimed == 1)
+    }
+
+    fn retention_clock(&self) -> Result<Option<RetentionClock>, StorageError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached("SELECT trusted, held FROM retention_clock WHERE id = 1")
+            .map_err(backend)?;
+        stmt.query_row([], |r| {
+            Ok(RetentionClock {
+                trusted: r.get(0)?,
+                held: r.get(1)?,
+            })
+        })
+        .optional()
+        .map_err(backend)
+    }
+
+    fn trust_clock(
+        &self,
+        at: &str,
+        exact: bool,
+        events: &[NewAuditEvent],
+    ) -> Result<(), StorageError> {
+        // Stamps are one fixed-width form, so text order is time order.
+        let trusted = if exact {
+            "excluded.trusted"
+        } else {
+            "max(trusted, excluded.trusted)"
+        };
+        self.write(|tx| {
+            tx.execute(
+                &format!(
+                    "INSERT INTO retention_clock (id, trusted, held) VALUES (1, ?1, NULL)
+                     ON CONFLICT (id) DO UPDATE SET trusted = {trusted}, held = NULL"
+                ),
+                [at],
+            )
+            .map_err(backend)?;
+            audit::append_in(tx, at, events)
+        })
+    }
+
+    fn hold_clock(&self, at: &str, events: &[NewAuditEvent]) -> Result<bool, StorageError> {
+        self.write(|tx| {
+            let marked = tx
+                .execute(
+                    "UPDATE retention_clock SET held = ?1 WHERE id = 1 AND held IS NULL",
+                    [at],
+                )
+                .map_err(backend)?;
+            if marked == 1 {
+                audit::append_in(tx, at, events)?;
+            }
+            Ok(marked == 1)
+        })
     }
 
     fn legal_holds(&self) -> Result<Vec<LegalHold>, StorageError> {
