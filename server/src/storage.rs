@@ -195,6 +195,15 @@ pub trait RetentionStore {
         audit: &[NewAuditEvent],
     ) -> Result<(), StorageError>;
     fn legal_holds(&self) -> Result<Vec<LegalHold>, StorageError>;
+    /// The held records indexed under any of `audience` (their author, a
+    /// reader, or their station: [`Audience::holds`]'s rule), by record
+    /// id, at most `limit`, in one read with who may see each (no
+    /// snapshot): a sync's last page lists them, the scope rule deciding.
+    fn legal_holds_in(
+        &self,
+        audience: &[Audience],
+        limit: u32,
+    ) -> Result<Vec<HeldInScope>, StorageError>;
     /// Claims the run of a scheduled `job` (e.g. `retention`) for `period`
     /// (the schedule's interval number since the epoch), at `at`: `true`
     /// for the first claimant only, whichever instance or handle it is,

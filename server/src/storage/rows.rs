@@ -259,6 +259,18 @@ pub struct LegalHold {
     pub set_at: String,
 }
 
+/// A record on legal hold with who may see it (ids and names only, no
+/// content): what a sync's last page needs to list the holds a device's
+/// officer may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldInScope {
+    pub record_id: String,
+    pub author: String,
+    pub station: String,
+    /// Officers the record is shared with, sorted.
+    pub readers: Vec<String>,
+}
+
 /// The retention job's trusted reference of time (`crate::retention::guard`),
 /// one for the whole store, so every instance judges its clock against the
 /// same one.

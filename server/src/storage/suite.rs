@@ -31,6 +31,7 @@
 //! | `scrub`                             | `retention::erasure` (store intact after it)          |
 //! | `set_legal_hold`, `legal_holds`     | `retention::legal_holds`; `retention::retention_due`  |
 //! | `release_legal_hold`                | `retention::legal_holds`                              |
+//! | `legal_holds_in`                    | `scoped::holds_in_scope` (audiences, limit, readers)  |
 //! | `CopyStore::records_by_reference`   | `copies::lookups`; `retention::erasure`               |
 //! | `records_at_station`                | `access::access`; `copies::lookups` (order)           |
 //! | `stations_holding`, `record_versions`, `records_by_id` | `versions::gauge_reads`    |
@@ -236,6 +237,13 @@ macro_rules! storage_suite {
                 return;
             }
             $crate::storage::suite::fresh($crate::storage::suite::copies::audited_attempts, $make)
+        }
+        #[test]
+        fn suite_holds_in_scope() {
+            if !($ready)() {
+                return;
+            }
+            $crate::storage::suite::fresh($crate::storage::suite::scoped::holds_in_scope, $make)
         }
         #[test]
         fn suite_retention_clock_shared() {
