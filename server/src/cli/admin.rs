@@ -10,9 +10,11 @@ use pocketbook_core::model::Timestamp;
 
 use super::args::{
     AdminCommand, AuditCommand, CopyCommand, DataDir, DeviceCommand, HoldCommand, OfficerCommand,
-    PromisesCommand, RecordsCommand, RetentionCommand,
+    PromisesCommand, RecordsCommand,
 };
 use super::render::{self, print};
+
+mod retention;
 use crate::admin::{Admin, AdminError};
 use crate::clock::Clock;
 use crate::config::{self, DEFAULT_DATA_DIR};
@@ -73,52 +75,11 @@ pub(super) fn run(data: DataDir, json: bool, command: AdminCommand) -> Result<()
         AdminCommand::Device(command) => device(&admin, &data, json, command)?,
         AdminCommand::Records(command) => records(&admin, &data, json, command)?,
         AdminCommand::Audit(command) => audit(&admin, json, command)?,
-        AdminCommand::Retention(command) => retention(&admin, &settings.retention, json, command)?,
+        AdminCommand::Retention(command) => {
+            retention::run(&admin, &settings.retention, json, command)?
+        }
         AdminCommand::Hold(command) => hold(&admin, json, command)?,
         AdminCommand::Copy(command) => copies(&admin, json, command)?,
-    }
-    Ok(())
-}
-
-/// `admin retention`: a run that finds the clock too far ahead erases
-/// nothing and fails, saying how to confirm the clock.
-fn retention(
-    admin: &Admin,
-    policy: &crate::retention::RetentionPolicy,
-    json: bool,
-    command: RetentionCommand,
-) -> Result<(), String> {
-    match command {
-        RetentionCommand::Run {
-            dry_run,
-            confirm_clock,
-        } => {
-            let report = if confirm_clock {
-                admin.run_retention_confirmed(policy, dry_run)
-            } else {
-                admin.run_retention(policy, dry_run)
-            }
-            .map_err(failed)?;
-            print(json, &report, || render::retention(&report, dry_run))?;
-            if report.clock.is_ahead() {
-                return Err(render::CLOCK_HELD.to_string());
-            }
-        }
-        RetentionCommand::Clock => {
-            let status = admin.retention_clock(policy).map_err(failed)?;
-            print(json, &status, || render::retention_clock(&status))?;
-        }
-        RetentionCommand::ConfirmClock => {
-            let was = admin.confirm_clock(policy).map_err(failed)?;
-            let status = admin.retention_clock(policy).map_err(failed)?;
-            print(json, &status, || {
-                format!(
-                    "clock confirmed (it was {}); retention erases by it from the next run\n{}",
-                    render::clock_state(&was),
-                    render::retention_clock(&status)
-                )
-            })?;
-        }
     }
     Ok(())
 }

@@ -20,6 +20,7 @@ mod feed_retention;
 mod figures;
 mod gauge_scale;
 mod group_commit;
+mod holds_scale;
 mod hostile;
 mod logs;
 mod ops;
