@@ -9,6 +9,7 @@ use std::sync::Arc;
 use serde_json::json;
 
 mod pledge;
+mod retention;
 
 use crate::audit::{self, Action, Verification, actor};
 use crate::auth;
@@ -17,7 +18,7 @@ use crate::copy::RecordCopy;
 use crate::copy::staff::{self, RecordMatch, StaffError};
 use crate::figures::FiguresError;
 use crate::identity::Role;
-use crate::retention::{self, RetentionPolicy, RetentionReport};
+use crate::retention::RetentionPolicy;
 use crate::storage::{
     AuditEvent, AuditQuery, DeviceRow, LegalHold, NewAuditEvent, OfficerRow, RecordIndex,
     RevokeReason, Storage, StorageError,
@@ -353,64 +354,5 @@ impl Admin {
         );
         self.storage.request_retire(id, &self.now(), &event)?;
         Ok(device)
-    }
-
-    /// Runs the retention job now (or lists what it would erase).
-    pub fn run_retention(
-        &self,
-        policy: &RetentionPolicy,
-        dry_run: bool,
-    ) -> Result<RetentionReport, AdminError> {
-        Ok(retention::run(
-            self.storage.as_ref(),
-            policy,
-            self.clock.now(),
-            actor::ADMIN,
-            dry_run,
-        )?)
-    }
-
-    /// A complaint or court case names the record: retention keeps it.
-    pub fn hold(&self, record_id: &str, reason: &str) -> Result<LegalHold, AdminError> {
-        let reason = checked("reason", reason)?;
-        let hold = LegalHold {
-            record_id: record_id.to_string(),
-            reason: reason.clone(),
-            set_at: self.now(),
-        };
-        let event = audit::event(
-            actor::ADMIN,
-            Action::LegalHoldSet,
-            Some(record_id),
-            json!({"reason": reason}),
-        );
-        self.storage
-            .set_legal_hold(&hold, &[event])
-            .map_err(|e| match e {
-                StorageError::NotFound(_) => AdminError::NotFound(format!(
-                    "no record {record_id} on the server (see `admin records list`)"
-                )),
-                other => other.into(),
-            })?;
-        Ok(hold)
-    }
-
-    /// Lifts a hold; retention applies again from the next run.
-    pub fn release(&self, record_id: &str, reason: &str) -> Result<(), AdminError> {
-        let reason = checked("reason", reason)?;
-        let event = audit::event(
-            actor::ADMIN,
-            Action::LegalHoldReleased,
-            Some(record_id),
-            json!({"reason": reason}),
-        );
-        self.storage
-            .release_legal_hold(record_id, &self.now(), &[event])
-            .map_err(|e| match e {
-                StorageError::NotFound(_) => AdminError::NotFound(format!(
-                    "record {record_id} has no legal hold (see `admin hold list`)"
-                )),
-                other => other.into(),
-            })
     }
 }

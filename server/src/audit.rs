@@ -51,6 +51,12 @@ pub enum Action {
     FiguresFrozen,
     /// A supervisor (or an admin) listed a station's overdue promises.
     PromisesListed,
+    /// A retention run found the clock too far ahead of the last trusted
+    /// run and erased nothing (`crate::retention::guard`).
+    RetentionClockHeld,
+    /// The retention clock was trusted again: an admin confirmed it, or
+    /// a held clock came back within the step.
+    RetentionClockConfirmed,
 }
 
 impl Action {
@@ -76,6 +82,8 @@ impl Action {
         Action::PromiseEntryAdded,
         Action::FiguresFrozen,
         Action::PromisesListed,
+        Action::RetentionClockHeld,
+        Action::RetentionClockConfirmed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -101,6 +109,8 @@ impl Action {
             Action::PromiseEntryAdded => "promise-entry-added",
             Action::FiguresFrozen => "figures-frozen",
             Action::PromisesListed => "promises-listed",
+            Action::RetentionClockHeld => "retention-clock-held",
+            Action::RetentionClockConfirmed => "retention-clock-confirmed",
         }
     }
 }

@@ -16,6 +16,9 @@ use crate::clock::Clock;
 use crate::retention::RetentionPolicy;
 use crate::tls::TlsFiles;
 
+mod retention;
+pub use retention::*;
+
 /// Default data directory, relative to where the server is started.
 pub const DEFAULT_DATA_DIR: &str = "./pocketbook-data";
 /// Default listen address: loopback, so a fresh start exposes nothing.
@@ -198,24 +201,6 @@ pub fn parse_listen(text: &str, what: &str) -> Result<SocketAddr, String> {
         .map_err(|e| format!("{what} {text:?}: {e} (expected host:port, e.g. 127.0.0.1:8650)"))
 }
 
-/// Default pause between retention runs.
-pub const DEFAULT_RETENTION_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
-
-/// Longest pause between retention runs that `every_minutes` may set.
-pub const MAX_RETENTION_EVERY_MINUTES: u64 = 24 * 60;
-
-/// The `[retention]` table of the config file.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RetentionFile {
-    /// Months a stop and search or stop and account record is kept (default 12).
-    pub encounter_months: Option<u32>,
-    /// Days a scene or burglary record is kept (default: not erased automatically).
-    pub attendance_days: Option<u32>,
-    /// Minutes between runs of the job (default 60).
-    pub every_minutes: Option<u64>,
-}
-
 impl ServerConfig {
     /// A configuration for tests: the given data directory, a free loopback port.
     pub fn for_tests(data_dir: &Path) -> Self {
@@ -388,42 +373,7 @@ pub fn resolve(
         .as_deref()
         .map(|text| parse_listen(text, "metrics_listen"))
         .transpose()?;
-    let defaults = RetentionPolicy::default();
-    let retention = RetentionPolicy {
-        encounter_months: file
-            .retention
-            .encounter_months
-            .unwrap_or(defaults.encounter_months),
-        attendance_days: file.retention.attendance_days.or(defaults.attendance_days),
-    };
-    // The receipt tells the person searched that the record is kept for
-    // 12 months, and the public copy is promised for as long: a force may
-    // keep records longer, never shorter.
-    if retention.encounter_months < 12 {
-        return Err(
-            "retention.encounter_months must be at least 12 (the receipt promises the record for 12 months)"
-                .into(),
-        );
-    }
-    // 0 days would erase every scene and burglary record at the next run,
-    // the one just made included, on the server and on every device.
-    if retention.attendance_days == Some(0) {
-        return Err(
-            "retention.attendance_days must be at least 1 (leave it out to keep scene and burglary records)"
-                .into(),
-        );
-    }
-    let retention_every = match file.retention.every_minutes {
-        Some(minutes @ 1..=MAX_RETENTION_EVERY_MINUTES) => {
-            std::time::Duration::from_secs(minutes * 60)
-        }
-        Some(_) => {
-            return Err(format!(
-                "retention.every_minutes must be between 1 and {MAX_RETENTION_EVERY_MINUTES} (a day), so records are erased on the day they are due"
-            ));
-        }
-        None => DEFAULT_RETENTION_EVERY,
-    };
+    let (retention, retention_every) = file.retention.resolve()?;
     Ok(ServerConfig {
         data_dir,
         database_url: file.database_url,

@@ -68,6 +68,13 @@ pub struct Metrics {
     pub connections_open: Gauge,
     /// Promises overdue now, by station and promise (`crate::pledge`).
     pub promises_overdue: Family<PromiseLabels, Gauge>,
+    /// 1 while the retention job holds its erasures because the clock is
+    /// further ahead of the last trusted run than the step allows
+    /// (`crate::retention::guard`), else 0.
+    pub retention_clock_held: Gauge,
+    /// Seconds this instance's clock is ahead of the retention job's
+    /// trusted reference (negative: behind), as of its last retention tick.
+    pub retention_clock_ahead: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -155,6 +162,18 @@ impl Default for Metrics {
             "Pledge promises overdue now, by station and promise",
             promises_overdue.clone(),
         );
+        let retention_clock_held = Gauge::default();
+        registry.register(
+            "retention_clock_held",
+            "Whether retention erases nothing (1) because the clock jumped ahead of the last trusted run, until an admin confirms it (admin retention confirm-clock)",
+            retention_clock_held.clone(),
+        );
+        let retention_clock_ahead = Gauge::default();
+        registry.register(
+            "retention_clock_ahead_seconds",
+            "Seconds the clock is ahead of the last trusted retention run (negative: behind)",
+            retention_clock_ahead.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -170,6 +189,8 @@ impl Default for Metrics {
             throttled,
             connections_open,
             promises_overdue,
+            retention_clock_held,
+            retention_clock_ahead,
         }
     }
 }

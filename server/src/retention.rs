@@ -11,7 +11,11 @@
 //! so tests jump a year without sleeping. Before a record is erased, the
 //! published figures of its month are frozen (`crate::figures`), so the
 //! erasure changes no published number; and each run freezes the newest
-//! published month if nobody has asked for it yet.
+//! published month if nobody has asked for it yet. A run whose clock
+//! jumped ahead of the last trusted run erases nothing until an admin
+//! confirms the clock ([`guard`]).
+
+pub mod guard;
 
 use chrono::{DateTime, Months, Utc};
 use pocketbook_core::model::RecordKind;
@@ -22,6 +26,7 @@ use crate::audit::{self, Action};
 use crate::clock::index_time;
 use crate::clock::stamp;
 use crate::storage::{RecordIndex, Storage, StorageError};
+use guard::{ClockState, Verdict};
 
 /// Records erased per storage call; the job loops until none are due.
 const BATCH: u32 = 500;
@@ -35,13 +40,23 @@ pub struct RetentionPolicy {
     pub encounter_months: u32,
     /// Scene attendance and home burglary: days after the call, or never.
     pub attendance_days: Option<u32>,
+    /// How far (hours) the clock may be ahead of the last trusted run
+    /// before the job stops erasing and waits for an admin ([`guard`]).
+    pub clock_step_hours: u32,
 }
+
+/// The default of [`RetentionPolicy::clock_step_hours`]: four days, so a
+/// server down over a long weekend comes back erasing on its own, and a
+/// jump smaller than this erases at most four days early
+/// (`docs/retention-clock.md`).
+pub const DEFAULT_CLOCK_STEP_HOURS: u32 = 96;
 
 impl Default for RetentionPolicy {
     fn default() -> Self {
         RetentionPolicy {
             encounter_months: 12,
             attendance_days: None,
+            clock_step_hours: DEFAULT_CLOCK_STEP_HOURS,
         }
     }
 }
@@ -73,6 +88,11 @@ impl RetentionPolicy {
     /// accept such a record, it would only be erased again.
     pub fn due_before(&self, kind: RecordKind, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         self.terms().due_before(kind, now)
+    }
+
+    /// How far the clock may move ahead of the trusted reference.
+    pub fn clock_step(&self) -> chrono::TimeDelta {
+        chrono::TimeDelta::hours(i64::from(self.clock_step_hours))
     }
 
     /// The first day a copy can no longer exist: the start of the window.
@@ -148,6 +168,9 @@ pub struct RetentionReport {
     pub records: Vec<Due>,
     /// Records on legal hold, kept whatever their age.
     pub legal_holds: usize,
+    /// The clock against the trusted reference: when `ahead`, the run
+    /// erased nothing ([`guard`]).
+    pub clock: ClockState,
 }
 
 /// The name the schedule claims its periods under ([`Storage`]'s `claim_run`).
@@ -169,20 +192,43 @@ pub fn run_scheduled(
     if !storage.claim_run(JOB, period, &stamp(now))? {
         return Ok(None);
     }
-    run(storage, policy, now, audit::actor::SYSTEM, false).map(Some)
+    run(storage, policy, now, audit::actor::SYSTEM, false, false).map(Some)
 }
 
 /// Runs the job once at `now`. `actor` is who asked (`system` for the
 /// schedule, `admin` on demand); each erasure is audited in its own
-/// transaction.
+/// transaction. The clock is checked first ([`guard::check`]): a clock
+/// too far ahead of the last trusted run erases nothing, unless
+/// `confirm_clock` (an admin confirmed it, audited). A dry run writes
+/// nothing, the clock's check included.
 pub fn run(
     storage: &dyn Storage,
     policy: &RetentionPolicy,
     now: DateTime<Utc>,
     actor: &str,
     dry_run: bool,
+    confirm_clock: bool,
 ) -> Result<RetentionReport, StorageError> {
     let at = stamp(now);
+    let clock = match guard::check(
+        storage,
+        policy.clock_step(),
+        now,
+        actor,
+        confirm_clock,
+        dry_run,
+    )? {
+        Verdict::Erase(state) => state,
+        Verdict::Hold(state) => {
+            return Ok(RetentionReport {
+                ran_at: at,
+                dry_run,
+                records: Vec::new(),
+                legal_holds: storage.legal_holds()?.len(),
+                clock: state,
+            });
+        }
+    };
     let mut records = Vec::new();
     for (kinds, cutoff) in policy.cutoffs(now) {
         let cutoff = index_time(cutoff);
@@ -238,6 +284,51 @@ pub fn run(
         dry_run,
         records,
         legal_holds: storage.legal_holds()?.len(),
+        clock,
+    })
+}
+
+/// Confirms the clock at `now` without running the job: the reference
+/// becomes `now` and a held clock is released (audited); the next run
+/// erases by it.
+pub fn confirm_clock(
+    storage: &dyn Storage,
+    policy: &RetentionPolicy,
+    now: DateTime<Utc>,
+    actor: &str,
+) -> Result<ClockState, StorageError> {
+    let was = guard::judge(
+        storage.retention_clock()?.as_ref(),
+        now,
+        policy.clock_step(),
+    );
+    guard::check(storage, policy.clock_step(), now, actor, true, false)?;
+    Ok(was)
+}
+
+/// The clock's standing now, for an admin and the metrics: the stored
+/// reference and the state a run at `now` would find.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ClockStatus {
+    pub now: String,
+    /// The newest time a run trusted; `None` before the first run.
+    pub reference: Option<String>,
+    /// When a run found the clock too far ahead and erased nothing.
+    pub held_at: Option<String>,
+    pub state: ClockState,
+}
+
+pub fn clock_status(
+    storage: &dyn Storage,
+    policy: &RetentionPolicy,
+    now: DateTime<Utc>,
+) -> Result<ClockStatus, StorageError> {
+    let reference = storage.retention_clock()?;
+    Ok(ClockStatus {
+        now: stamp(now),
+        state: guard::judge(reference.as_ref(), now, policy.clock_step()),
+        held_at: reference.as_ref().and_then(|r| r.held.clone()),
+        reference: reference.map(|r| r.trusted),
     })
 }
 

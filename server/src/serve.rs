@@ -83,11 +83,18 @@ pub async fn start_with(
         .as_ref()
         .map(tokio::net::TcpListener::local_addr)
         .transpose()?;
-    let retention = tokio::spawn(retention_schedule(storage.clone(), config.clone()));
     let reloads = tls
         .clone()
         .map(|tls| tokio::spawn(crate::tls::reload_on_hangup(tls)));
-    let state = http::AppState::new(storage, config);
+    let state = http::AppState::new(storage.clone(), config.clone());
+    let retention = tokio::spawn(retention_schedule(
+        storage,
+        config,
+        ClockGauges {
+            held: state.metrics.retention_clock_held.clone(),
+            ahead: state.metrics.retention_clock_ahead.clone(),
+        },
+    ));
     refresh_salt(&state).await?;
     let summaries = tokio::spawn(throttle_summaries(state.clone()));
     let salts = tokio::spawn(salt_schedule(state.clone()));
@@ -189,8 +196,10 @@ impl<T> Drop for AbortOnDrop<T> {
 /// Runs the retention job now and then every `retention_every`, once per
 /// period whichever instances on the store run it (the period is claimed
 /// in the store). A failed run is logged and retried at the next tick;
-/// erasures already made stay.
-async fn retention_schedule(storage: Arc<dyn Storage>, config: ServerConfig) {
+/// erasures already made stay. Each tick shows in the metrics how this
+/// instance's clock stands against the job's trusted reference (whether
+/// or not it ran the period), so a clock that jumped is seen at once.
+async fn retention_schedule(storage: Arc<dyn Storage>, config: ServerConfig, metrics: ClockGauges) {
     let mut ticks = tokio::time::interval(config.retention_every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -200,17 +209,33 @@ async fn retention_schedule(storage: Arc<dyn Storage>, config: ServerConfig) {
         let now = config.clock.now();
         let every = config.retention_every;
         let run = tokio::task::spawn_blocking(move || {
-            retention::run_scheduled(storage.as_ref(), &policy, now, every)
+            let report = retention::run_scheduled(storage.as_ref(), &policy, now, every)?;
+            let status = retention::clock_status(storage.as_ref(), &policy, now)?;
+            Ok::<_, storage::StorageError>((report, status))
         })
         .await;
         match run {
-            Ok(Ok(_)) => {}
+            Ok(Ok((_, status))) => {
+                let ahead = status
+                    .reference
+                    .as_deref()
+                    .and_then(|r| chrono::DateTime::parse_from_rfc3339(r).ok())
+                    .map_or(0, |r| now.signed_duration_since(r).num_seconds());
+                metrics.ahead.set(ahead);
+                metrics.held.set(i64::from(status.state.is_ahead()));
+            }
             Ok(Err(e)) => {
                 tracing::error!(error = %e, "retention run failed; retrying at the next tick")
             }
             Err(e) => tracing::error!(error = %e, "retention run stopped"),
         }
     }
+}
+
+/// The metrics of the retention clock (`crate::metrics::Metrics`).
+struct ClockGauges {
+    held: prometheus_client::metrics::gauge::Gauge,
+    ahead: prometheus_client::metrics::gauge::Gauge,
 }
 
 /// Why the server could not start.

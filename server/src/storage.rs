@@ -13,6 +13,7 @@
 //! happen inside one method, so each backend makes them one transaction.
 
 pub mod chain;
+mod error;
 pub mod postgres;
 mod rows;
 pub mod sqlite;
@@ -25,6 +26,7 @@ use std::sync::Arc;
 use pocketbook_core::model::RecordKind;
 
 pub use crate::identity::{DeviceRow, OfficerRow, Principal, RevokeReason};
+pub use error::{BackendError, StorageError};
 pub use rows::*;
 
 /// Opens the backend a server or admin command was configured with, once,
@@ -59,81 +61,6 @@ pub(crate) fn check_batch(ids: &[String]) -> Result<(), StorageError> {
         )));
     }
     Ok(())
-}
-
-/// Storage failures. `Conflict` is expected under concurrency: the caller
-/// reloads and retries.
-#[derive(Debug, thiserror::Error)]
-pub enum StorageError {
-    #[error("storage failure: {0}")]
-    Backend(#[source] BackendError),
-    /// The store has no room left (the disk, or the store's size cap):
-    /// nothing of the failed write was kept; writes work again once there
-    /// is room, without a restart.
-    #[error(
-        "the store is full: free disk space (or raise the store's size cap) so writes can go on"
-    )]
-    Full,
-    #[error("the record changed concurrently; retry")]
-    Conflict,
-    #[error("{0} already exists")]
-    Duplicate(&'static str),
-    #[error("no such {0}")]
-    NotFound(&'static str),
-    #[error("the enrolment code is unknown, used or expired")]
-    CodeRefused,
-    #[error(
-        "the store was written by a newer server (schema {found}, this server reads up to {supported})"
-    )]
-    TooNew { found: u32, supported: u32 },
-}
-
-impl StorageError {
-    /// A backend failure described in words, with no underlying error.
-    pub fn backend(message: impl Into<String>) -> Self {
-        StorageError::Backend(BackendError {
-            message: message.into(),
-            source: None,
-        })
-    }
-
-    /// A backend failure caused by `source`, kept for `Error::source`;
-    /// `context` (ids and counts only) says what was being done.
-    pub fn backend_from(
-        context: Option<&str>,
-        source: impl std::error::Error + Send + Sync + 'static,
-    ) -> Self {
-        let message = match context {
-            Some(context) => format!("{context}: {source}"),
-            None => source.to_string(),
-        };
-        StorageError::Backend(BackendError {
-            message,
-            source: Some(Box::new(source)),
-        })
-    }
-}
-
-/// What went wrong inside a backend: a message for the operator and, when
-/// there is one, the driver's own error as the source.
-#[derive(Debug)]
-pub struct BackendError {
-    message: String,
-    source: Option<Box<dyn std::error::Error + Send + Sync>>,
-}
-
-impl std::fmt::Display for BackendError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for BackendError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
-            .as_deref()
-            .map(|e| e as &(dyn std::error::Error + 'static))
-    }
 }
 
 /// The append-only, hash-chained audit trail ([`chain`] has the chain
@@ -195,11 +122,39 @@ pub trait RetentionStore {
         audit: &[NewAuditEvent],
     ) -> Result<(), StorageError>;
     fn legal_holds(&self) -> Result<Vec<LegalHold>, StorageError>;
+    /// The held records indexed under any of `audience` (their author, a
+    /// reader, or their station: [`Audience::holds`]'s rule), by record
+    /// id, at most `limit`, in one read with who may see each (no
+    /// snapshot): a sync's last page lists them, the scope rule deciding.
+    fn legal_holds_in(
+        &self,
+        audience: &[Audience],
+        limit: u32,
+    ) -> Result<Vec<HeldInScope>, StorageError>;
     /// Claims the run of a scheduled `job` (e.g. `retention`) for `period`
     /// (the schedule's interval number since the epoch), at `at`: `true`
     /// for the first claimant only, whichever instance or handle it is,
     /// so a job runs once per period however many instances run it.
     fn claim_run(&self, job: &str, period: i64, at: &str) -> Result<bool, StorageError>;
+    /// The retention job's trusted reference of time, shared by every
+    /// instance on the store (`None` before the first run).
+    fn retention_clock(&self) -> Result<Option<RetentionClock>, StorageError>;
+    /// A run trusted the clock at `at`: the reference becomes `at` if it is
+    /// later (`exact`: becomes `at` whatever it was, an admin's
+    /// confirmation), and a held clock is cleared, with the audit events,
+    /// in one transaction.
+    fn trust_clock(
+        &self,
+        at: &str,
+        exact: bool,
+        audit: &[NewAuditEvent],
+    ) -> Result<(), StorageError>;
+    /// A run at `at` found the clock too far ahead: marks it held (if it
+    /// was not already) with the audit events, in one transaction; `true`
+    /// only for the call that marked it, so a clock held for days is
+    /// audited once, not at every run. A store with no reference yet has
+    /// nothing to hold against: `false`, nothing written.
+    fn hold_clock(&self, at: &str, audit: &[NewAuditEvent]) -> Result<bool, StorageError>;
 }
 
 /// Lookups for copies of a record, and the attempts that rate-limit them.

@@ -10,9 +10,11 @@ use pocketbook_core::model::Timestamp;
 
 use super::args::{
     AdminCommand, AuditCommand, CopyCommand, DataDir, DeviceCommand, HoldCommand, OfficerCommand,
-    PromisesCommand, RecordsCommand, RetentionCommand,
+    PromisesCommand, RecordsCommand,
 };
 use super::render::{self, print};
+
+mod retention;
 use crate::admin::{Admin, AdminError};
 use crate::clock::Clock;
 use crate::config::{self, DEFAULT_DATA_DIR};
@@ -73,11 +75,8 @@ pub(super) fn run(data: DataDir, json: bool, command: AdminCommand) -> Result<()
         AdminCommand::Device(command) => device(&admin, &data, json, command)?,
         AdminCommand::Records(command) => records(&admin, &data, json, command)?,
         AdminCommand::Audit(command) => audit(&admin, json, command)?,
-        AdminCommand::Retention(RetentionCommand::Run { dry_run }) => {
-            let report = admin
-                .run_retention(&settings.retention, dry_run)
-                .map_err(failed)?;
-            print(json, &report, || render::retention(&report, dry_run))?;
+        AdminCommand::Retention(command) => {
+            retention::run(&admin, &settings.retention, json, command)?
         }
         AdminCommand::Hold(command) => hold(&admin, json, command)?,
         AdminCommand::Copy(command) => copies(&admin, json, command)?,

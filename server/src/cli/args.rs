@@ -153,7 +153,15 @@ pub(super) enum RetentionCommand {
         /// List what would be erased, erase nothing.
         #[arg(long)]
         dry_run: bool,
+        /// The server's clock is right although it moved further than the
+        /// allowed step since the last run: trust it (audited) and erase by it.
+        #[arg(long)]
+        confirm_clock: bool,
     },
+    /// Show the clock against the last trusted run: whether runs erase.
+    Clock,
+    /// The server's clock is right: trust it (audited); the next run erases by it.
+    ConfirmClock,
 }
 
 #[derive(Subcommand)]

@@ -258,3 +258,29 @@ pub struct LegalHold {
     pub reason: String,
     pub set_at: String,
 }
+
+/// A record on legal hold with who may see it (ids and names only, no
+/// content): what a sync's last page needs to list the holds a device's
+/// officer may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldInScope {
+    pub record_id: String,
+    pub author: String,
+    pub station: String,
+    /// Officers the record is shared with, sorted.
+    pub readers: Vec<String>,
+}
+
+/// The retention job's trusted reference of time (`crate::retention::guard`),
+/// one for the whole store, so every instance judges its clock against the
+/// same one.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RetentionClock {
+    /// The newest time a retention run trusted (as the server stamps
+    /// times): runs never move it back; a confirmation sets it.
+    pub trusted: String,
+    /// When set, a run found the clock too far ahead of `trusted` at this
+    /// time (its own clock's) and erased nothing; cleared when a run
+    /// trusts the clock again or an admin confirms it.
+    pub held: Option<String>,
+}

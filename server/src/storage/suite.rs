@@ -31,6 +31,7 @@
 //! | `scrub`                             | `retention::erasure` (store intact after it)          |
 //! | `set_legal_hold`, `legal_holds`     | `retention::legal_holds`; `retention::retention_due`  |
 //! | `release_legal_hold`                | `retention::legal_holds`                              |
+//! | `legal_holds_in`                    | `scoped::holds_in_scope` (audiences, limit, readers)  |
 //! | `CopyStore::records_by_reference`   | `copies::lookups`; `retention::erasure`               |
 //! | `records_at_station`                | `access::access`; `copies::lookups` (order)           |
 //! | `stations_holding`, `record_versions`, `records_by_id` | `versions::gauge_reads`    |
@@ -39,6 +40,7 @@
 //! | `prune_attempts`                    | `copies::attempts`                                    |
 //! | `add_attempts_audited`              | `copies::audited_attempts`                            |
 //! | `claim_run`, `limit_salt`           | `shared::runs_and_salts` (two handles racing)         |
+//! | `retention_clock`, `trust_clock`, `hold_clock` | `clock::reference_shared` (two handles); `clock::jump_on_one_instance` |
 //! | `FiguresStore::freeze_figures`      | `figures::frozen_once` (two handles racing, audit once)|
 //! | `frozen_figures`                    | `figures::frozen_once` (after a restart too)          |
 //!
@@ -66,6 +68,7 @@ use crate::audit::Action;
 
 mod access;
 pub(crate) mod audit;
+pub(crate) mod clock;
 pub(crate) mod copies;
 mod devices;
 pub(crate) mod figures;
@@ -234,6 +237,27 @@ macro_rules! storage_suite {
                 return;
             }
             $crate::storage::suite::fresh($crate::storage::suite::copies::audited_attempts, $make)
+        }
+        #[test]
+        fn suite_holds_in_scope() {
+            if !($ready)() {
+                return;
+            }
+            $crate::storage::suite::fresh($crate::storage::suite::scoped::holds_in_scope, $make)
+        }
+        #[test]
+        fn suite_retention_clock_shared() {
+            if !($ready)() {
+                return;
+            }
+            $crate::storage::suite::clock::reference_shared($make)
+        }
+        #[test]
+        fn suite_retention_clock_jump_on_one_instance() {
+            if !($ready)() {
+                return;
+            }
+            $crate::storage::suite::clock::jump_on_one_instance($make)
         }
     };
 }

@@ -7,12 +7,23 @@
 //! retention periods, and the last page of a sync the legal holds the
 //! device's officer may see, so a device erases on its own what is due and
 //! keeps what is held, offline too (`core/src/store/expiry.rs`).
+//!
+//! The time an answer reports (`server_time`), and the one the feed holds
+//! back records past their period by, is the server's clock unless that
+//! clock is further ahead of the retention job's trusted reference than
+//! the allowed step (`crate::retention::guard`): then it is the reference,
+//! so a clock that jumped makes no device erase early, and no entry is
+//! held back (and passed by the device's cursor) for a period not over.
 
 use chrono::{DateTime, Utc};
-use pocketbook_core::sync::wire::{Access, RejectionCode, SyncRequest, SyncResponse};
+use pocketbook_core::sync::wire::{
+    Access, MAX_LEGAL_HOLDS, RejectionCode, SyncRequest, SyncResponse,
+};
 
 use super::{Arrival, PushResult, feed, push_records};
+use crate::clock::stamp;
 use crate::identity::Principal;
+use crate::retention::guard;
 use crate::scope::{self, RecordScope};
 use crate::storage::{Storage, StorageError};
 
@@ -71,20 +82,27 @@ pub fn round_trip(
             PushResult::Rejected(rejection) => rejected.push(rejection),
         }
     }
+    // Devices erase by the latest server time they hear: never one the
+    // retention job does not trust.
+    let retention_now = guard::reported_time(
+        storage.retention_clock()?.as_ref(),
+        arrival.at,
+        arrival.retention.clock_step(),
+    );
     let mut page = feed::feed_page(
         storage,
         principal,
         request.cursor.unwrap_or(0),
         request.page_size,
         &arrival.retention,
-        arrival.at,
+        retention_now,
     )?;
     // The whole list once the device is level with the feed: a device
     // paging through a backlog hears it with the page that ends it.
     let legal_holds = if page.more {
         None
     } else {
-        Some(held_in_scope(storage, principal)?)
+        held_in_scope(storage, principal)?
     };
     // Nothing leaves unaudited: the reads are durable before the page is sent.
     audit_events.append(&mut page.reads);
@@ -107,7 +125,11 @@ pub fn round_trip(
             cursor: page.cursor,
             more: page.more,
             retire: principal.device.retire_requested_at.is_some(),
-            server_time: Some(arrival.stamp.clone()),
+            server_time: Some(if retention_now == arrival.at {
+                arrival.stamp.clone()
+            } else {
+                stamp(retention_now)
+            }),
             access: (request.protocol >= 2).then(|| Access {
                 role: principal.officer.role,
                 station: principal.officer.station.clone(),
@@ -121,31 +143,48 @@ pub fn round_trip(
 }
 
 /// The records on legal hold that this device's officer may see (by the
-/// one scope rule, as the feed is filtered): holds are few (a complaint,
-/// a court case), so each is looked up; a hold on a record no longer
-/// stored names nothing to keep.
+/// one scope rule, as the feed is filtered), in one read of the holds
+/// indexed under the officer's audiences with who may see each
+/// ([`crate::storage::RetentionStore::legal_holds_in`]): no read per hold,
+/// no snapshot, and nothing of holds outside the audiences beyond the
+/// join. At most [`MAX_LEGAL_HOLDS`] (a device refuses a longer list, and
+/// the whole answer with it): past that the answer carries no list, so
+/// the device keeps the one it has (a list the protocol cannot carry is
+/// logged, without ids, for an admin: `docs/sync-protocol.md`).
 fn held_in_scope(
     storage: &dyn Storage,
     principal: &Principal,
-) -> Result<Vec<String>, StorageError> {
-    let mut held = Vec::new();
-    for hold in storage.legal_holds()? {
-        let Some(record) = storage.record(&hold.record_id)? else {
-            continue;
-        };
-        let visible = scope::may_see(
-            principal,
-            RecordScope {
-                author: &record.index.author,
-                station: &record.index.station,
-                readers: &record.readers,
-            },
-        );
-        if visible {
-            held.push(hold.record_id);
-        }
+) -> Result<Option<Vec<String>>, StorageError> {
+    let audience = scope::audience(principal);
+    if audience.is_empty() {
+        return Ok(Some(Vec::new()));
     }
-    Ok(held)
+    let limit = u32::try_from(MAX_LEGAL_HOLDS + 1).unwrap_or(u32::MAX);
+    let indexed = storage.legal_holds_in(&audience, limit)?;
+    // More than a device may take (the audiences are the scope's, the
+    // rule only confirms them): no list rather than a partial one.
+    if indexed.len() > MAX_LEGAL_HOLDS {
+        tracing::error!(
+            limit = MAX_LEGAL_HOLDS,
+            "more legal holds in a device's scope than one sync answer may list: the device keeps the list it has"
+        );
+        return Ok(None);
+    }
+    let held = indexed
+        .into_iter()
+        .filter(|hold| {
+            scope::may_see(
+                principal,
+                RecordScope {
+                    author: &hold.author,
+                    station: &hold.station,
+                    readers: &hold.readers,
+                },
+            )
+        })
+        .map(|hold| hold.record_id)
+        .collect();
+    Ok(Some(held))
 }
 
 #[cfg(test)]

@@ -71,6 +71,14 @@ fn a_retention_that_would_erase_everything_or_nothing_on_time_is_refused() {
             "every_minutes",
         ),
         ("[retention]\nevery_minutes = 1441\n", "every_minutes"),
+        // A step that would hold every scheduled run, or let a jump of
+        // weeks erase early (the retention clock guard).
+        ("[retention]\nclock_step_hours = 0\n", "clock_step_hours"),
+        ("[retention]\nclock_step_hours = 337\n", "clock_step_hours"),
+        (
+            "[retention]\nevery_minutes = 1440\nclock_step_hours = 47\n",
+            "clock_step_hours",
+        ),
     ]
     .into_iter()
     .enumerate()

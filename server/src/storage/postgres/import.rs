@@ -118,6 +118,7 @@ const TABLES: &[(&str, &[&str])] = &[
     ("job_runs", &["job", "period", "claimed_at"]),
     ("limit_salts", &["period", "salt"]),
     ("published_figures", &["month", "computed_at", "body"]),
+    ("retention_clock", &["id", "trusted", "held"]),
 ];
 
 /// One SQLite value as a PostgreSQL parameter of type `to` (a NULL is

@@ -10,7 +10,8 @@ use super::audit::Chained;
 use super::records::{INDEX_COLUMNS, index_row, kind_names, kind_of, next_seq, readers_of};
 use super::{PostgresStorage, audit, backend, col, instant, records, sequencer};
 use crate::storage::{
-    LegalHold, NewAuditEvent, RecordIndex, RetentionStore, StorageError, Tombstone,
+    Audience, HeldInScope, LegalHold, NewAuditEvent, RecordIndex, RetentionClock, RetentionStore,
+    StorageError, Tombstone,
 };
 
 /// The retention query: `$1` kinds, `$2` occurred before, `$3` limit.
@@ -215,6 +216,103 @@ impl RetentionStore for PostgresStorage {
             )
             .map(|claimed| claimed == 1)
             .map_err(backend)
+        })
+    }
+
+    fn retention_clock(&self) -> Result<Option<RetentionClock>, StorageError> {
+        self.read(|c| {
+            c.query_opt(
+                "SELECT trusted, held FROM retention_clock WHERE id = 1",
+                &[],
+            )
+            .map_err(backend)?
+            .map(|r| {
+                Ok(RetentionClock {
+                    trusted: col(&r, 0)?,
+                    held: col(&r, 1)?,
+                })
+            })
+            .transpose()
+        })
+    }
+
+    fn trust_clock(
+        &self,
+        at: &str,
+        exact: bool,
+        events: &[NewAuditEvent],
+    ) -> Result<(), StorageError> {
+        // Stamps are one fixed-width form, so text order is time order;
+        // the row lock orders instances trusting at once.
+        let trusted = if exact {
+            "excluded.trusted"
+        } else {
+            "GREATEST(retention_clock.trusted COLLATE \"C\", excluded.trusted COLLATE \"C\")"
+        };
+        self.write_audited(|tx, prepared| {
+            tx.execute(
+                &format!(
+                    "INSERT INTO retention_clock (id, trusted, held) VALUES (1, $1, NULL)
+                     ON CONFLICT (id) DO UPDATE SET trusted = {trusted}, held = NULL"
+                ),
+                &[&at],
+            )
+            .map_err(backend)?;
+            audit::stage_in(tx, prepared, at, events)
+        })
+    }
+
+    fn hold_clock(&self, at: &str, events: &[NewAuditEvent]) -> Result<bool, StorageError> {
+        self.write_audited(|tx, prepared| {
+            let marked = tx
+                .execute(
+                    "UPDATE retention_clock SET held = $1 WHERE id = 1 AND held IS NULL",
+                    &[&at],
+                )
+                .map_err(backend)?;
+            if marked == 1 {
+                audit::stage_in(tx, prepared, at, events)?;
+            }
+            Ok(marked == 1)
+        })
+    }
+
+    fn legal_holds_in(
+        &self,
+        audience: &[Audience],
+        limit: u32,
+    ) -> Result<Vec<HeldInScope>, StorageError> {
+        let (mut officers, mut stations) = (Vec::new(), Vec::new());
+        for a in audience {
+            match a {
+                Audience::Officer(number) => officers.push(number.clone()),
+                Audience::Station(station) => stations.push(station.clone()),
+            }
+        }
+        self.read(|c| {
+            c.query(
+                &format!(
+                    "SELECT h.record_id, r.author, r.station, {}
+                     FROM legal_holds h JOIN records r ON r.id = h.record_id
+                     WHERE r.author = ANY($1) OR r.station = ANY($2)
+                        OR EXISTS (SELECT 1 FROM record_access a
+                                   WHERE a.record_id = h.record_id AND a.officer = ANY($1))
+                     ORDER BY h.record_id LIMIT $3",
+                    readers_of("h.record_id")
+                ),
+                &[&officers, &stations, &i64::from(limit)],
+            )
+            .map_err(backend)?
+            .iter()
+            .map(|r| {
+                Ok(HeldInScope {
+                    record_id: col(r, 0)?,
+                    author: col(r, 1)?,
+                    station: col(r, 2)?,
+                    readers: col(r, 3)?,
+                })
+            })
+            .collect()
         })
     }
 

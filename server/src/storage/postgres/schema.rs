@@ -21,7 +21,7 @@ use crate::storage::StorageError;
 use crate::storage::chain::GENESIS;
 
 /// The newest schema this server writes.
-pub(crate) const CURRENT_VERSION: i32 = 5;
+pub(crate) const CURRENT_VERSION: i32 = 6;
 
 /// The first version: the SQLite store's schema 5, in PostgreSQL types.
 const V1: &str = "
@@ -227,8 +227,22 @@ const V5: &str = "
 CREATE INDEX records_by_station_kind ON records (station, kind) INCLUDE (id, version);
 ";
 
+/// The retention job's trusted reference of time, the SQLite store's
+/// schema 10 (`crate::retention::guard`): one row, shared by every
+/// instance, started from the newest retention period claimed.
+const V6: &str = "
+CREATE TABLE retention_clock (
+    id      BIGINT PRIMARY KEY CHECK (id = 1),
+    trusted TEXT NOT NULL,
+    held    TEXT
+);
+INSERT INTO retention_clock (id, trusted)
+    SELECT 1, max(claimed_at) FROM job_runs WHERE job = 'retention'
+    HAVING max(claimed_at) IS NOT NULL;
+";
+
 /// Every migration, oldest first: `MIGRATIONS[n]` takes version n to n+1.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 /// Creates the version row if this is an empty database, safely when
 /// several instances do so at once.

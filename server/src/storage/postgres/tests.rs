@@ -180,7 +180,7 @@ fn a_version_2_feed_is_indexed_by_audience_when_it_migrates() {
     client
         .batch_execute(
             "UPDATE feed_head SET seq = 3;
-             DROP TABLE feed_audience, feed_pending, audit_pending;
+             DROP TABLE feed_audience, feed_pending, audit_pending, retention_clock;
              ALTER TABLE feed DROP COLUMN pending_id;
              DROP INDEX records_by_station_kind;
              UPDATE schema_version SET version = 2;",

@@ -11,8 +11,24 @@ use super::{
     readers_of, records,
 };
 use crate::storage::{
-    LegalHold, NewAuditEvent, RecordIndex, RetentionStore, StorageError, Tombstone,
+    Audience, HeldInScope, LegalHold, NewAuditEvent, RecordIndex, RetentionClock, RetentionStore,
+    StorageError, Tombstone,
 };
+
+/// An audience as JSON arrays of officers and of stations, for `json_each`.
+fn audience_lists(audience: &[Audience]) -> Result<(String, String), StorageError> {
+    let (mut officers, mut stations) = (Vec::new(), Vec::new());
+    for a in audience {
+        match a {
+            Audience::Officer(number) => officers.push(number.as_str()),
+            Audience::Station(station) => stations.push(station.as_str()),
+        }
+    }
+    let json = |list: &[&str]| {
+        serde_json::to_string(list).map_err(|e| StorageError::backend_from(None, e))
+    };
+    Ok((json(&officers)?, json(&stations)?))
+}
 
 impl RetentionStore for SqliteStorage {
     fn retention_due(
@@ -197,6 +213,94 @@ impl RetentionStore for SqliteStorage {
             )
             .map_err(backend)?;
         Ok(claimed == 1)
+    }
+
+    fn retention_clock(&self) -> Result<Option<RetentionClock>, StorageError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached("SELECT trusted, held FROM retention_clock WHERE id = 1")
+            .map_err(backend)?;
+        stmt.query_row([], |r| {
+            Ok(RetentionClock {
+                trusted: r.get(0)?,
+                held: r.get(1)?,
+            })
+        })
+        .optional()
+        .map_err(backend)
+    }
+
+    fn trust_clock(
+        &self,
+        at: &str,
+        exact: bool,
+        events: &[NewAuditEvent],
+    ) -> Result<(), StorageError> {
+        // Stamps are one fixed-width form, so text order is time order.
+        let trusted = if exact {
+            "excluded.trusted"
+        } else {
+            "max(trusted, excluded.trusted)"
+        };
+        self.write(|tx| {
+            tx.execute(
+                &format!(
+                    "INSERT INTO retention_clock (id, trusted, held) VALUES (1, ?1, NULL)
+                     ON CONFLICT (id) DO UPDATE SET trusted = {trusted}, held = NULL"
+                ),
+                [at],
+            )
+            .map_err(backend)?;
+            audit::append_in(tx, at, events)
+        })
+    }
+
+    fn hold_clock(&self, at: &str, events: &[NewAuditEvent]) -> Result<bool, StorageError> {
+        self.write(|tx| {
+            let marked = tx
+                .execute(
+                    "UPDATE retention_clock SET held = ?1 WHERE id = 1 AND held IS NULL",
+                    [at],
+                )
+                .map_err(backend)?;
+            if marked == 1 {
+                audit::append_in(tx, at, events)?;
+            }
+            Ok(marked == 1)
+        })
+    }
+
+    fn legal_holds_in(
+        &self,
+        audience: &[Audience],
+        limit: u32,
+    ) -> Result<Vec<HeldInScope>, StorageError> {
+        let (officers, stations) = audience_lists(audience)?;
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT h.record_id, r.author, r.station, {}
+                 FROM legal_holds h JOIN records r ON r.id = h.record_id
+                 WHERE r.author IN (SELECT value FROM json_each(?1))
+                    OR r.station IN (SELECT value FROM json_each(?2))
+                    OR EXISTS (SELECT 1 FROM record_access a
+                               WHERE a.record_id = h.record_id
+                                 AND a.officer IN (SELECT value FROM json_each(?1)))
+                 ORDER BY h.record_id LIMIT ?3",
+                readers_of("h.record_id")
+            ))
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map(params![officers, stations, limit], |r| {
+                Ok(HeldInScope {
+                    record_id: r.get(0)?,
+                    author: r.get(1)?,
+                    station: r.get(2)?,
+                    readers: readers(r.get(3)?)?,
+                })
+            })
+            .map_err(backend)?;
+        rows.collect::<Result<_, _>>().map_err(backend)
     }
 
     fn legal_holds(&self) -> Result<Vec<LegalHold>, StorageError> {

@@ -12,7 +12,7 @@ use crate::storage::StorageError;
 /// File name of the server store in the data directory.
 pub const STORE_FILE: &str = "server.db";
 pub(super) const APPLICATION_ID: i32 = 0x5042_5331; // "PBS1"
-pub(super) const CURRENT_VERSION: u32 = 9;
+pub(super) const CURRENT_VERSION: u32 = 10;
 
 pub(super) const V1: &str = "
 CREATE TABLE officers (
@@ -220,7 +220,22 @@ pub(super) const V9: &str = "
 CREATE INDEX records_by_station_kind ON records (station, kind, id, version);
 ";
 
-pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9];
+/// The retention job's trusted reference of time (`crate::retention::guard`):
+/// one row for the store, so every instance judges its clock against the
+/// same reference. A store that ran the schedule before starts from the
+/// newest period it claimed, so an upgrade is guarded from its first run.
+pub(super) const V10: &str = "
+CREATE TABLE retention_clock (
+    id      INTEGER PRIMARY KEY NOT NULL CHECK (id = 1),
+    trusted TEXT NOT NULL,
+    held    TEXT
+) STRICT;
+INSERT INTO retention_clock (id, trusted)
+    SELECT 1, max(claimed_at) FROM job_runs WHERE job = 'retention'
+    HAVING max(claimed_at) IS NOT NULL;
+";
+
+pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10];
 
 /// Creates the data directory 0700 if it is missing, and the database file
 /// 0600 before SQLite opens it: SQLite gives its `-wal` and `-shm` files the

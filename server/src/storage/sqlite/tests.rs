@@ -384,7 +384,9 @@ fn a_version_7_feed_is_indexed_by_audience_when_it_migrates() {
             &crate::storage::suite::scoped::BEFORE_THE_INDEX.replace("CHANGES", "x'00'"),
         )
         .unwrap();
-        conn.execute_batch("DROP TABLE feed_audience; DROP INDEX records_by_station_kind")
+        conn.execute_batch(
+            "DROP TABLE feed_audience; DROP INDEX records_by_station_kind; DROP TABLE retention_clock",
+        )
             .unwrap();
         conn.pragma_update(None, "user_version", 7).unwrap();
     }

@@ -296,3 +296,56 @@ pub(crate) fn backfilled(store: &dyn Storage) {
     assert_eq!(read(&[officer("PC3"), station("Brixton")]), [2, 3]);
     assert_eq!(read(&[]), Vec::<u64>::new());
 }
+
+/// `legal_holds_in`: the held records indexed under the audiences (their
+/// author, a reader, their station), by id, at most `limit`, with who may
+/// see each; never a record not held, nor one outside the audiences.
+pub(crate) fn holds_in_scope(store: &dyn Storage) {
+    let mut shared = by("c-shared", "PC9", "Brixton", "dev-9");
+    shared.grant = vec!["PC1".into()];
+    for commit in [
+        by("b-own", "PC1", "Lewisham", "dev-1"),
+        shared,
+        by("a-station", "PC7", "Lewisham", "dev-7"),
+        by("d-other", "PC9", "Brixton", "dev-9"),
+        by("e-unheld", "PC1", "Lewisham", "dev-1"),
+    ] {
+        store.commit_record(&commit).unwrap();
+    }
+    for id in ["b-own", "c-shared", "a-station", "d-other"] {
+        let hold = LegalHold {
+            record_id: id.into(),
+            reason: "complaint".into(),
+            set_at: T.into(),
+        };
+        store.set_legal_hold(&hold, &[]).unwrap();
+    }
+    let listed = |audience: &[Audience], limit: u32| -> Vec<String> {
+        store
+            .legal_holds_in(audience, limit)
+            .unwrap()
+            .into_iter()
+            .map(|h| h.record_id)
+            .collect()
+    };
+    let officer = [Audience::Officer("PC1".into())];
+    assert_eq!(listed(&officer, 10), ["b-own", "c-shared"]);
+    let supervisor = [
+        Audience::Officer("PC1".into()),
+        Audience::Station("Lewisham".into()),
+    ];
+    assert_eq!(listed(&supervisor, 10), ["a-station", "b-own", "c-shared"]);
+    assert_eq!(listed(&supervisor, 2), ["a-station", "b-own"]);
+    assert!(listed(&[], 10).is_empty());
+    let held = store.legal_holds_in(&officer, 10).unwrap();
+    assert_eq!(
+        (
+            held[1].author.as_str(),
+            held[1].station.as_str(),
+            held[1].readers.clone()
+        ),
+        ("PC9", "Brixton", vec!["PC1".to_string()])
+    );
+    store.release_legal_hold("b-own", T, &[]).unwrap();
+    assert_eq!(listed(&officer, 10), ["c-shared"]);
+}
