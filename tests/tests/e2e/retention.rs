@@ -69,7 +69,7 @@ async fn a_search_is_erased_everywhere_after_twelve_months_unless_held() {
     station.advance(chrono::TimeDelta::days(335));
     let early = station
         .admin_service()
-        .run_retention(&RetentionPolicy::default(), true)
+        .run_retention_confirmed(&RetentionPolicy::default(), true)
         .unwrap();
     assert!(early.records.is_empty());
 
@@ -77,7 +77,7 @@ async fn a_search_is_erased_everywhere_after_twelve_months_unless_held() {
     station.advance(chrono::TimeDelta::days(31));
     let dry = station
         .admin_service()
-        .run_retention(&RetentionPolicy::default(), true)
+        .run_retention_confirmed(&RetentionPolicy::default(), true)
         .unwrap();
     assert_eq!(dry.records.len(), 1);
     assert_eq!(
@@ -87,7 +87,7 @@ async fn a_search_is_erased_everywhere_after_twelve_months_unless_held() {
     );
     let report = station
         .admin_service()
-        .run_retention(&RetentionPolicy::default(), false)
+        .run_retention_confirmed(&RetentionPolicy::default(), false)
         .unwrap();
     assert_eq!(report.records.len(), 1);
     assert_eq!(report.records[0].record_id, erased);
@@ -146,6 +146,12 @@ async fn the_server_runs_retention_on_its_own_schedule() {
     device.create_stop_account(stop_account_now()).unwrap();
     device.sync(None).await.unwrap();
     station.advance(chrono::TimeDelta::days(367));
+    // A year at once: an admin confirms the clock (the retention clock
+    // guard), then the schedule erases by it.
+    station
+        .admin_service()
+        .confirm_clock(&RetentionPolicy::default())
+        .unwrap();
     // The schedule's first tick runs at start; a restart runs it again now.
     let mut station = station;
     station.kill().await;
@@ -234,7 +240,7 @@ async fn a_search_backdated_after_its_receipt_stays_for_its_persons_twelve_month
     station.advance(chrono::TimeDelta::days(100));
     let report = station
         .admin_service()
-        .run_retention(&RetentionPolicy::default(), false)
+        .run_retention_confirmed(&RetentionPolicy::default(), false)
         .unwrap();
     assert!(report.records.is_empty());
     let (status, copy) = ask_for_copy(&station, &reference, &date).await;
@@ -245,7 +251,7 @@ async fn a_search_backdated_after_its_receipt_stays_for_its_persons_twelve_month
     station.advance(chrono::TimeDelta::days(266));
     let report = station
         .admin_service()
-        .run_retention(&RetentionPolicy::default(), false)
+        .run_retention_confirmed(&RetentionPolicy::default(), false)
         .unwrap();
     assert_eq!(report.records.len(), 1);
     assert_eq!(report.records[0].record_id, id);
