@@ -1,7 +1,8 @@
 //! While the retention job holds a clock that jumped ahead
 //! (`server/src/retention/guard.rs`), through a real server: a record made
 //! today is judged against its retention period by the trusted time, not
-//! refused as a year old.
+//! refused as a year old; and the readiness answer shows the held clock,
+//! read from the store when asked, with the metrics brought up to date.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -59,5 +60,67 @@ async fn a_record_made_today_is_not_refused_as_too_old_while_the_clock_is_held()
             .contains("older than the retention period"),
         "{}",
         answer.rejected[0].message
+    );
+}
+
+async fn get(server: &TestServer, path: &str) -> (u16, String) {
+    let answer = server.http.get(server.url(path)).send().await.unwrap();
+    let status = answer.status().as_u16();
+    (status, answer.text().await.unwrap())
+}
+
+fn clock_lines(metrics: &str) -> Vec<String> {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with("pocketbook_retention_clock"))
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test]
+async fn readiness_shows_the_held_clock_and_a_confirmation_at_once() {
+    let start = pocketbook_fixtures::station_now();
+    let (server, ahead) = moving_server(start).await;
+    let policy = RetentionPolicy::default();
+    off_runtime(|| server.admin().run_retention(&policy, false).unwrap());
+    let (status, body) = get(&server, "/readyz").await;
+    assert_eq!(status, 200);
+    assert_eq!(body, "ready\nretention clock: trusted\n");
+
+    // A year ahead: still ready (syncs are served; only erasure waits),
+    // and the answer says the clock is held and by how much.
+    ahead.store(TimeDelta::days(366).num_seconds(), Ordering::SeqCst);
+    let (status, body) = get(&server, "/readyz").await;
+    assert_eq!(status, 200);
+    assert!(
+        body.starts_with(
+            "ready\nretention clock: held, 8784 hour(s) ahead of the last trusted run"
+        ),
+        "{body}"
+    );
+    assert!(body.contains("admin retention confirm-clock"), "{body}");
+    let ahead_seconds = TimeDelta::days(366).num_seconds();
+    let (_, metrics) = get(&server, "/metrics").await;
+    assert_eq!(
+        clock_lines(&metrics),
+        [
+            "pocketbook_retention_clock_held 1".to_string(),
+            format!("pocketbook_retention_clock_ahead_seconds {ahead_seconds}"),
+        ],
+    );
+
+    // Confirmed by an admin: the next readiness answer, and the metrics
+    // after it, show it without waiting for the schedule's next tick.
+    off_runtime(|| server.admin().confirm_clock(&policy).unwrap());
+    let (status, body) = get(&server, "/readyz").await;
+    assert_eq!(status, 200);
+    assert_eq!(body, "ready\nretention clock: trusted\n");
+    let (_, metrics) = get(&server, "/metrics").await;
+    assert_eq!(
+        clock_lines(&metrics),
+        [
+            "pocketbook_retention_clock_held 0",
+            "pocketbook_retention_clock_ahead_seconds 0"
+        ],
     );
 }
