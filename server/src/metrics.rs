@@ -2,12 +2,15 @@
 //! outcome, rejection code, and the station and promise of the overdue
 //! promise gauges): never an officer, a device, a record or a reference.
 
+use chrono::{DateTime, Utc};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+
+use crate::retention::ClockStatus;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
@@ -73,7 +76,8 @@ pub struct Metrics {
     /// (`crate::retention::guard`), else 0.
     pub retention_clock_held: Gauge,
     /// Seconds this instance's clock is ahead of the retention job's
-    /// trusted reference (negative: behind), as of its last retention tick.
+    /// trusted reference (negative: behind), as of its last retention tick
+    /// or readiness check (`/readyz` reads the reference and sets both).
     pub retention_clock_ahead: Gauge,
 }
 
@@ -196,6 +200,22 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// Shows the retention clock as `status` found it at `now`: held (a
+    /// run now would erase nothing), and how far the clock is from the
+    /// trusted reference (0 before the first run). The readiness check
+    /// calls it with what it read, so a confirmation shows at the next
+    /// check instead of the schedule's next tick.
+    pub fn show_retention_clock(&self, status: &ClockStatus, now: DateTime<Utc>) {
+        let ahead = status
+            .reference
+            .as_deref()
+            .and_then(|r| DateTime::parse_from_rfc3339(r).ok())
+            .map_or(0, |r| now.signed_duration_since(r).num_seconds());
+        self.retention_clock_ahead.set(ahead);
+        self.retention_clock_held
+            .set(i64::from(status.state.is_ahead()));
+    }
+
     /// The text exposition format.
     pub fn encode(&self) -> String {
         let mut out = String::new();

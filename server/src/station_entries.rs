@@ -91,6 +91,9 @@ pub fn add_entry(
         at: now,
         stamp: at.clone(),
         retention,
+        // An entry moves no encounter time, and only an encounter time is
+        // judged against the retention period: the clock serves.
+        retention_now: now,
         commit: CommitMode::Grouped,
     };
     let mut refusals = Vec::new();

@@ -60,6 +60,15 @@ pub struct Arrival {
     /// The same instant as the store writes it.
     pub stamp: String,
     pub retention: RetentionPolicy,
+    /// The time retention is judged by: `at`, unless `at` is further
+    /// ahead of the retention job's trusted reference than the step allows
+    /// (`crate::retention::guard::reported_time`), then the reference. A
+    /// pushed time is "older than its retention period" by this time, as
+    /// the answer's `server_time` and the feed count; "in the future" is
+    /// judged by `at` (`sync/times.rs` says why). [`round_trip`] sets it
+    /// from the one read of the reference it makes; a caller outside a
+    /// round trip sets `at`.
+    pub retention_now: DateTime<Utc>,
     /// How the accepted records of the push are committed.
     pub commit: CommitMode,
 }

@@ -103,6 +103,7 @@ pub(crate) fn arrival(commit: CommitMode) -> Arrival {
         at,
         stamp: at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         retention: RetentionPolicy::default(),
+        retention_now: at,
         commit,
     }
 }

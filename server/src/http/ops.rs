@@ -1,4 +1,5 @@
-//! Endpoints for the people running the server: liveness, readiness, metrics.
+//! Endpoints for the people running the server: liveness, readiness (with
+//! the retention clock's state, read from the store when asked), metrics.
 
 use std::sync::Arc;
 
@@ -7,20 +8,55 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 
 use super::{AppState, HttpError, blocking};
+use crate::retention::{self, guard::ClockState};
 
 pub async fn healthz() -> &'static str {
     "ok\n"
 }
 
-pub async fn readyz(State(state): State<Arc<AppState>>) -> Result<&'static str, HttpError> {
+/// Ready when the store answers; the second line is the retention clock
+/// as a run now would find it (`crate::retention::guard`). A held clock
+/// is still ready: syncs are served and only erasure waits, and a 503
+/// would take every instance out of the load balancer. What it read also
+/// sets the clock metrics, so an admin's confirmation shows at the next
+/// check, not at the schedule's next tick. No personal data: a state, a
+/// time and a number of hours.
+pub async fn readyz(State(state): State<Arc<AppState>>) -> Result<String, HttpError> {
     let storage = state.storage.clone();
-    blocking(move || {
-        storage
-            .ping()
-            .map_err(|_| HttpError::unavailable("the store is not answering"))
+    let policy = state.config.retention;
+    let now = state.now();
+    let status = blocking(move || {
+        let unavailable = |_| HttpError::unavailable("the store is not answering");
+        storage.ping().map_err(unavailable)?;
+        retention::clock_status(storage.as_ref(), &policy, now).map_err(unavailable)
     })
     .await?;
-    Ok("ready\n")
+    state.metrics.show_retention_clock(&status, now);
+    Ok(format!(
+        "ready\nretention clock: {}\n",
+        clock(&status.state)
+    ))
+}
+
+/// The retention clock's state in words, with what to do about it.
+fn clock(state: &ClockState) -> String {
+    match state {
+        ClockState::Trusted => "trusted".to_string(),
+        ClockState::Ahead {
+            reference,
+            ahead_seconds,
+        } => format!(
+            "held, {} hour(s) ahead of the last trusted run ({reference}): nothing is erased until the clock is set right or an admin confirms it (admin retention confirm-clock)",
+            ahead_seconds / 3600
+        ),
+        ClockState::Behind {
+            reference,
+            behind_seconds,
+        } => format!(
+            "{} hour(s) behind the last trusted run ({reference}): records are erased late until the clock is set right",
+            behind_seconds / 3600
+        ),
+    }
 }
 
 pub async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {

@@ -192,6 +192,8 @@ async fn sync(state: &Arc<AppState>, request: Request) -> Result<SyncResponse, H
         at: clock,
         stamp: now,
         retention: state.config.retention,
+        // Set by the round trip from its read of the trusted reference.
+        retention_now: clock,
         commit: CommitMode::configured(),
     };
     let storage = state.storage.clone();

@@ -14,6 +14,9 @@
 //! the allowed step (`crate::retention::guard`): then it is the reference,
 //! so a clock that jumped makes no device erase early, and no entry is
 //! held back (and passed by the device's cursor) for a period not over.
+//! The push judges "older than its retention period" by the same time
+//! (one read of the reference per round trip), so while the clock is held
+//! a record made today is not refused as a year old.
 
 use chrono::{DateTime, Utc};
 use pocketbook_core::sync::wire::{
@@ -64,6 +67,19 @@ pub fn round_trip(
     request: &SyncRequest,
     arrival: &Arrival,
 ) -> Result<RoundTrip, StorageError> {
+    // Devices erase by the latest server time they hear: never one the
+    // retention job does not trust. Read once, before the push, so the
+    // push's "older than its retention period" is judged by the same time
+    // (`Arrival::retention_now`).
+    let retention_now = guard::reported_time(
+        storage.retention_clock()?.as_ref(),
+        arrival.at,
+        arrival.retention.clock_step(),
+    );
+    let arrival = &Arrival {
+        retention_now,
+        ..arrival.clone()
+    };
     if needs_touch(principal.device.last_seen.as_deref(), arrival.at) {
         storage.touch_device(&principal.device.id, &arrival.stamp)?;
     }
@@ -82,13 +98,6 @@ pub fn round_trip(
             PushResult::Rejected(rejection) => rejected.push(rejection),
         }
     }
-    // Devices erase by the latest server time they hear: never one the
-    // retention job does not trust.
-    let retention_now = guard::reported_time(
-        storage.retention_clock()?.as_ref(),
-        arrival.at,
-        arrival.retention.clock_step(),
-    );
     let mut page = feed::feed_page(
         storage,
         principal,

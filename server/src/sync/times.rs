@@ -1,7 +1,8 @@
 //! The times of a pushed record: every time in the one accepted spelling
 //! (RFC 3339's exact form), an encounter or call time the server can
 //! believe (not far ahead of its clock, not so old that retention would
-//! erase it at once), and an attendance time (arrived, left) not after the
+//! erase it at once: judged by the time retention trusts, see
+//! [`plausible`]), and an attendance time (arrived, left) not after the
 //! server received it, give or take a wrong handset clock: a response
 //! target is computed from the call and arrival times (docs/clocks.md).
 
@@ -197,6 +198,18 @@ fn too_late(field: &str, arrival: &Arrival) -> String {
 /// An encounter or call time the server can believe: not more than
 /// [`FUTURE_TOLERANCE`] after its own clock, and not so old that retention
 /// would erase the record at once.
+///
+/// The two bounds are judged by different times when the clock jumped
+/// (`docs/retention-clock.md`), each the one that cannot refuse a true
+/// time. "Too old" is judged by [`Arrival::retention_now`], the time
+/// retention erases by: while the clock is held a year ahead, the trusted
+/// reference, so a record made today is not refused as a year old (and the
+/// retention job, which erases nothing while held, erases it by the same
+/// time once the clock is confirmed). "In the future" stays judged by the
+/// clock (`arrival.at`): a held clock is ahead of the true time, so it
+/// bounds a true time from above, while the reference does not move while
+/// held, and judging by it would refuse every record made more than
+/// [`FUTURE_TOLERANCE`] after the last trusted run, within hours of a hold.
 pub(super) fn plausible(
     kind: RecordKind,
     occurred_at: &str,
@@ -211,7 +224,7 @@ pub(super) fn plausible(
     }
     if arrival
         .retention
-        .due_before(kind, arrival.at)
+        .due_before(kind, arrival.retention_now)
         .is_some_and(|cutoff| at < cutoff)
     {
         return Err(format!(

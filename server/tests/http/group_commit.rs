@@ -91,6 +91,7 @@ async fn a_record_that_lost_a_race_inside_a_group_leaves_the_others_committed() 
         at,
         stamp: at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         retention: pocketbook_server::RetentionPolicy::default(),
+        retention_now: at,
         commit: pocketbook_server::sync::CommitMode::Grouped,
     };
     let (_d, nb) = notebook("PC1");

@@ -27,6 +27,7 @@ mod ops;
 mod promises;
 mod protocol;
 mod retention_clock;
+mod retention_clock_held;
 mod serve;
 mod strings;
 mod sync;

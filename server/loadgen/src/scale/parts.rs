@@ -188,6 +188,7 @@ pub fn commits(records: &[PushedRecord]) -> Vec<RecordCommit> {
             at,
             stamp: at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             retention: RetentionPolicy::default(),
+            retention_now: at,
             commit: CommitMode::Grouped,
         };
         let principal = principal();

@@ -236,6 +236,7 @@ pub(crate) fn idle_syncs_do_not_write(store: &dyn Storage) {
             at: at.parse().unwrap(),
             stamp: at.into(),
             retention: Default::default(),
+            retention_now: at.parse().unwrap(),
             commit: Default::default(),
         };
         let request = pocketbook_core::sync::wire::SyncRequest {
