@@ -100,9 +100,10 @@ impl Tls {
             && !trusted.contains(&served.pin)
         {
             return Err(format!(
-                "TLS key {}: its pin {} is not one devices were given (the key in use, \
-                 tls_pin, tls_backup_pin or an announced --tls-next-pin), so every device \
-                 would refuse it: announce it with --tls-next-pin, let devices sync, then reload",
+                "TLS key {}: its pin {} is none devices were given (the key in use, tls_pin, \
+                 tls_backup_pin, an announced --tls-next-pin), so every device would refuse it; \
+                 the key in use stays, but a restart would load these files: put the old ones \
+                 back, announce this pin with --tls-next-pin, let devices sync, then reload",
                 self.files.key.display(),
                 served.pin
             ));
