@@ -14,9 +14,11 @@ use serde::Deserialize;
 
 use crate::clock::Clock;
 use crate::retention::RetentionPolicy;
-use crate::tls::TlsFiles;
+use crate::tls::{DevicePins, TlsFiles};
 
+mod pins;
 mod retention;
+pub use pins::*;
 pub use retention::*;
 
 /// Default data directory, relative to where the server is started.
@@ -52,6 +54,10 @@ pub struct ServerConfig {
     /// `POCKETBOOK_TLS_NEXT_PIN`, config key `tls_next_pins`). Checked by
     /// [`next_pins`].
     pub next_pins: Vec<String>,
+    /// The pins devices were given for the key they see (config keys
+    /// `tls_pin` and `tls_backup_pin`, as `admin device enrol` reads
+    /// them): a certificate reload is held to these ([`crate::tls`]).
+    pub device_pins: DevicePins,
 }
 
 /// The bounds that keep slow, idle or numerous clients from holding the
@@ -216,6 +222,7 @@ impl ServerConfig {
             metrics_listen: None,
             tls: None,
             next_pins: Vec::new(),
+            device_pins: DevicePins::default(),
         }
     }
 }
@@ -386,26 +393,11 @@ pub fn resolve(
         metrics_listen,
         tls: tls_files(file.tls_cert, file.tls_key)?,
         next_pins: next_pins(file.tls_next_pins)?,
+        device_pins: DevicePins {
+            pin: pin(file.tls_pin.as_deref(), "tls_pin")?,
+            backup: pin(file.tls_backup_pin.as_deref(), "tls_backup_pin")?,
+        },
     })
-}
-
-/// The pins to announce, each written exactly as a pin (`sha256/` and the
-/// base64 of 32 bytes), at most
-/// [`pocketbook_core::sync::wire::MAX_NEXT_PINS`]: what devices accept.
-pub fn next_pins(pins: Vec<String>) -> Result<Vec<String>, String> {
-    let pins: Vec<String> = pins.iter().map(|p| p.trim().to_string()).collect();
-    pocketbook_core::sync::wire::check_next_pins(&pins)
-        .map_err(|e| format!("--tls-next-pin / tls_next_pins: {e}"))?;
-    Ok(pins)
-}
-
-/// The TLS files: both or neither.
-pub fn tls_files(cert: Option<PathBuf>, key: Option<PathBuf>) -> Result<Option<TlsFiles>, String> {
-    match (cert, key) {
-        (Some(cert), Some(key)) => Ok(Some(TlsFiles { cert, key })),
-        (None, None) => Ok(None),
-        _ => Err("TLS needs both a certificate and its key (--tls-cert and --tls-key)".into()),
-    }
 }
 
 /// The enrolment link's settings: flag or environment over the file.
@@ -465,18 +457,5 @@ mod tests {
                 .unwrap_err()
                 .contains("max_connections")
         );
-    }
-
-    #[test]
-    fn next_pins_come_from_the_file_and_must_be_pins() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("server.toml");
-        let pin = pocketbook_core::tls_pin::Pin([9; 32]).to_string();
-        std::fs::write(&path, format!("tls_next_pins = [\"{pin}\"]\n")).unwrap();
-        assert_eq!(resolve(None, None, Some(&path)).unwrap().next_pins.len(), 1);
-        std::fs::write(&path, "tls_next_pins = [\"sha256/short\"]\n").unwrap();
-        let err = resolve(None, None, Some(&path)).unwrap_err();
-        assert!(err.contains("tls_next_pins"), "{err}");
-        assert!(next_pins(vec![pin; 5]).unwrap_err().contains("at most 4"));
     }
 }

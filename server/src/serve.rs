@@ -67,12 +67,22 @@ pub async fn start_with(
     storage: Arc<dyn Storage>,
 ) -> Result<RunningServer, StartError> {
     let config_tls = config.tls.is_some();
-    let tls = config
-        .tls
-        .clone()
-        .map(crate::tls::Tls::load)
-        .transpose()
-        .map_err(StartError::Tls)?;
+    let tls = match config.tls.clone() {
+        Some(files) => {
+            // Checked when read: each one is a pin.
+            let next = config
+                .next_pins
+                .iter()
+                .map(|pin| pocketbook_core::tls_pin::Pin::parse(pin))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(StartError::Tls)?;
+            Some(
+                crate::tls::Tls::load(files, &config.device_pins, &next)
+                    .map_err(StartError::Tls)?,
+            )
+        }
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     let metrics_listener = match config.metrics_listen {

@@ -9,10 +9,20 @@
 //! error logged, and the certificate in use stays; so is a certificate
 //! outside its dates (devices refuse one, so serving it would cut off every
 //! handset), and `serve` will not start with one.
+//!
+//! Devices trust only the keys pinned at enrolment and those announced
+//! since, so a reload is held to them too: the new key must be the one in
+//! use, one the server started with, an announced `--tls-next-pin`, or the
+//! configured `tls_pin` / `tls_backup_pin`. Any other would cut off every
+//! device (`tls`), so it is refused the same way. When `tls_pin` names a
+//! key the server does not serve, devices see another key (a proxy's,
+//! terminating TLS in front), so the server's own key is not pinned and its
+//! reloads are not held to the pins.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
+use pocketbook_core::tls_pin::Pin;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
@@ -23,30 +33,82 @@ pub struct TlsFiles {
     pub key: PathBuf,
 }
 
+/// The pins devices were given at enrolment for the key they see (config
+/// keys `tls_pin` and `tls_backup_pin`, the same `admin device enrol` puts
+/// in the link).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DevicePins {
+    /// The key devices see; unset, the one the server serves.
+    pub pin: Option<Pin>,
+    /// The key kept aside to move to.
+    pub backup: Option<Pin>,
+}
+
 /// The TLS settings new connections are accepted with; replaced on reload.
 #[derive(Debug)]
 pub struct Tls {
     files: TlsFiles,
-    current: RwLock<Arc<rustls::ServerConfig>>,
+    current: RwLock<Served>,
+    /// The keys devices trust, a reload's new key must be among them (or
+    /// be the one in use); `None` when devices see another key (a proxy's).
+    trusted: Option<Vec<Pin>>,
+}
+
+/// A certificate in use and the pin of its key.
+#[derive(Debug)]
+struct Served {
+    config: Arc<rustls::ServerConfig>,
+    pin: Pin,
 }
 
 impl Tls {
-    /// Loads the files, or says what is wrong with them.
-    pub fn load(files: TlsFiles) -> Result<Arc<Self>, String> {
-        let config = server_config(&files)?;
+    /// Loads the files, or says what is wrong with them. `given` and
+    /// `next` (the announced pins) are the keys devices trust besides the
+    /// one loaded now.
+    pub fn load(files: TlsFiles, given: &DevicePins, next: &[Pin]) -> Result<Arc<Self>, String> {
+        let served = served(&files)?;
+        let trusted: Vec<Pin> = [Some(served.pin), given.pin, given.backup]
+            .into_iter()
+            .flatten()
+            .chain(next.iter().copied())
+            .collect();
+        let proxied = given.pin.is_some_and(|pin| pin != served.pin)
+            && given.backup != Some(served.pin)
+            && !next.contains(&served.pin);
+        if proxied {
+            tracing::info!(
+                "the TLS key served is not the pinned one (tls_pin): devices see another key, a proxy's, so reloads are not held to the pins"
+            );
+        }
         Ok(Arc::new(Tls {
             files,
-            current: RwLock::new(config),
+            current: RwLock::new(served),
+            trusted: (!proxied).then_some(trusted),
         }))
     }
 
-    /// Reads the files again; on failure the certificate in use stays.
+    /// Reads the files again; on failure, or when devices do not trust
+    /// the new key, the certificate in use stays.
     pub fn reload(&self) -> Result<(), String> {
-        let config = server_config(&self.files)?;
-        *self
+        let served = served(&self.files)?;
+        let mut current = self
             .current
             .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = config;
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(trusted) = &self.trusted
+            && served.pin != current.pin
+            && !trusted.contains(&served.pin)
+        {
+            return Err(format!(
+                "TLS key {}: its pin {} is none devices were given (the key in use, tls_pin, \
+                 tls_backup_pin, an announced --tls-next-pin), so every device would refuse it; \
+                 the key in use stays, but a restart would load these files: put the old ones \
+                 back, announce this pin with --tls-next-pin, let devices sync, then reload",
+                self.files.key.display(),
+                served.pin
+            ));
+        }
+        *current = served;
         Ok(())
     }
 
@@ -56,6 +118,7 @@ impl Tls {
             .current
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .config
             .clone();
         tokio_rustls::TlsAcceptor::from(config)
     }
@@ -83,9 +146,11 @@ fn read_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
     Ok(chain)
 }
 
-fn server_config(files: &TlsFiles) -> Result<Arc<rustls::ServerConfig>, String> {
+fn served(files: &TlsFiles) -> Result<Served, String> {
     let chain = read_chain(&files.cert)?;
     within_dates(&files.cert, &chain[0], chrono::Utc::now().timestamp())?;
+    let pin = Pin::of_certificate(chain[0].as_ref())
+        .map_err(|e| format!("TLS certificate {}: {e}", files.cert.display()))?;
     let pem = crate::config::read_settings_file(&files.key, "TLS key")?;
     let key = PrivateKeyDer::from_pem_slice(&pem)
         .map_err(|e| format!("TLS key {}: {e}", files.key.display()))?;
@@ -103,7 +168,10 @@ fn server_config(files: &TlsFiles) -> Result<Arc<rustls::ServerConfig>, String> 
             )
         })?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
+    Ok(Served {
+        config: Arc::new(config),
+        pin,
+    })
 }
 
 /// Refuses a certificate outside its dates at `now` (Unix seconds):

@@ -34,4 +34,5 @@ mod sync;
 mod terminal;
 mod tls;
 mod tls_dates;
+mod tls_pins;
 mod trust;

@@ -1,5 +1,5 @@
 //! HTTPS end to end. The server terminating TLS itself: `serve --tls-cert
-//! --tls-key` answers over HTTPS, and a SIGHUP swaps the certificate for
+//! --tls-key` answers over HTTPS, and a SIGHUP to an announced key swaps the certificate for
 //! new handshakes while a connection already open goes on being served; a
 //! broken file on reload keeps the certificate in use. A device enrolled
 //! with the enrolment link trusts exactly the pinned keys: it syncs over
@@ -96,6 +96,9 @@ async fn https_with_the_certificate_reloaded_on_sighup_without_dropping_connecti
         .arg(&cert_path)
         .arg("--tls-key")
         .arg(&key_path)
+        // The rotation as documented: the next key is announced first.
+        .arg("--tls-next-pin")
+        .arg(Pin::of_certificate(second.as_ref()).unwrap().to_string())
         .env_remove("POCKETBOOK_CONFIG")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -113,7 +116,7 @@ async fn https_with_the_certificate_reloaded_on_sighup_without_dropping_connecti
     assert_eq!(shown, first);
     assert_eq!(health(&mut open).await, 200);
 
-    // Renewal: new files, then SIGHUP.
+    // The change of key: new files, then SIGHUP.
     std::fs::write(&cert_path, &second_pem).unwrap();
     std::fs::write(&key_path, &second_key).unwrap();
     let hup = |pid: u32| {

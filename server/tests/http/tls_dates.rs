@@ -75,7 +75,7 @@ impl rustls::client::danger::ServerCertVerifier for Shown {
 }
 
 /// The certificate a new handshake with `addr` is shown.
-async fn shown(addr: &str) -> CertificateDer<'static> {
+pub(crate) async fn shown(addr: &str) -> CertificateDer<'static> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -91,7 +91,11 @@ async fn shown(addr: &str) -> CertificateDer<'static> {
     stream.get_ref().1.peer_certificates().unwrap()[0].clone()
 }
 
-fn serve(dir: &std::path::Path, cert: &std::path::Path, key: &std::path::Path) -> Command {
+pub(crate) fn serve(
+    dir: &std::path::Path,
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_pocketbook-server"));
     command
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])

@@ -1,3 +1,4 @@
+use crate::sync::lifecycle::WipeReason;
 use crate::tls_pin::Pin;
 use reqwest::StatusCode;
 
