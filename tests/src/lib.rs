@@ -115,6 +115,15 @@ impl Station {
         tls::wait_until_served(&format!("https://{}", self.addr), tls.pin()).await;
     }
 
+    /// Moves the server to its next key by writing the files and
+    /// restarting it: the only way onto a key never announced, which a
+    /// SIGHUP refuses (no device would trust it).
+    pub async fn restart_on_next_key(&mut self) {
+        self.tls.as_mut().expect("an HTTPS station").rotate();
+        self.kill().await;
+        self.restart().await;
+    }
+
     /// An HTTP client trusting this station's certificate (or plain).
     pub fn http_client(&self) -> reqwest::Client {
         match &self.tls {
