@@ -51,6 +51,9 @@ impl Notebook {
     /// change, the notebook opens with exactly one of the two keys (the
     /// other is refused as `Key` with problem `RekeyInterrupted`). Keep the
     /// old key until this returns, and the new one from before it is called.
+    /// Two key changes at once (two handles, two processes) run one after
+    /// the other: the second is refused as `Key` with problem `Wrong` (the
+    /// key it holds is no longer the notebook's), nothing changed.
     pub fn rekey(&self, new_key: Vec<u8>) -> Result<(), ApiError> {
         let key = StoreKey::from_bytes(&new_key)?;
         let mut store = self.store()?;
