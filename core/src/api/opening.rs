@@ -16,7 +16,7 @@ use super::records::invalid;
 use super::sync::{blocking, off_thread};
 use super::{ApiError, DeviceClock, Notebook, OFFICER_META, Shared, Slot, check_network, lock};
 use crate::model::{Officer, Violations};
-use crate::store::{Credentials, Store, StoreKey};
+use crate::store::{Credentials, KeyProblem, Store, StoreError, StoreKey};
 use crate::sync::client::{ClientError, EnrolmentLink, NetworkSettings, SyncClient};
 use crate::sync::wire::{EnrolRequest, PROTOCOL_VERSION};
 
@@ -53,12 +53,20 @@ impl Notebook {
     /// old key until this returns, and the new one from before it is called.
     /// Two key changes at once (two handles, two processes) run one after
     /// the other: the second is refused as `Key` with problem `Wrong` (the
-    /// key it holds is no longer the notebook's), nothing changed.
+    /// key it holds is no longer the notebook's), nothing changed, and its
+    /// handle is closed (later calls fail with `Closed`): open the notebook
+    /// again with the key the first change set.
     pub fn rekey(&self, new_key: Vec<u8>) -> Result<(), ApiError> {
         let key = StoreKey::from_bytes(&new_key)?;
         let mut store = self.store()?;
-        store.rekey(&key)?;
-        Ok(())
+        let result = store.rekey(&key);
+        drop(store);
+        if let Err(StoreError::Key(KeyProblem::Wrong)) = result {
+            // Another handle changed the key: this one's connection reads
+            // the file that change replaced, so it is closed, not used.
+            self.close();
+        }
+        Ok(result?)
     }
 }
 

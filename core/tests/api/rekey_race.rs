@@ -1,7 +1,7 @@
 //! Two key changes of one encrypted notebook at once (two handles, as two
 //! app processes or two CLI runs hold): one wins, the other is refused as
-//! a key problem (its key is no longer the notebook's), and the notebook
-//! opens with the winner's key, every record kept.
+//! a key problem (its key is no longer the notebook's) and its handle is
+//! closed, and the notebook opens with the winner's key, every record kept.
 
 use std::path::Path;
 use std::sync::{Arc, Barrier};
@@ -63,11 +63,20 @@ fn refused_on_open(dir: &Path, key: &[u8]) {
 #[test]
 fn a_key_change_by_a_handle_whose_key_was_changed_meanwhile_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let refs = filled(dir.path());
+    let before = filled(dir.path());
     let a = open(dir.path(), &KEY).unwrap();
     let b = open(dir.path(), &KEY).unwrap();
     a.rekey(FIRST.to_vec()).unwrap();
     refused_as_wrong_key(b.rekey(SECOND.to_vec()));
+    // The refused handle is closed rather than left on a replaced file.
+    assert!(matches!(
+        b.list(ListFilter::default()),
+        Err(ApiError::Closed { .. })
+    ));
+    // The winner's handle goes on under its new key.
+    a.create_stop_account(stop_account()).unwrap();
+    let refs = references(&a);
+    assert!(before.iter().all(|r| refs.contains(r)) && refs.len() == before.len() + 1);
     drop((a, b));
     refused_on_open(dir.path(), &KEY);
     refused_on_open(dir.path(), &SECOND);
@@ -99,6 +108,14 @@ fn of_two_key_changes_at_once_one_wins_and_the_other_is_refused_as_a_key_problem
                 .collect();
             runs.into_iter().map(|r| r.join().unwrap()).collect()
         });
+        for (nb, result) in handles.iter().zip(&results) {
+            if result.is_err() {
+                assert!(matches!(
+                    nb.list(ListFilter::default()),
+                    Err(ApiError::Closed { .. })
+                ));
+            }
+        }
         drop(handles);
         let (winner, loser) = match (&results[0], &results[1]) {
             (Ok(()), Err(_)) => (FIRST, SECOND),
