@@ -14,6 +14,7 @@ mod hostile_server;
 mod keys;
 mod promises;
 mod records;
+mod rekey_race;
 mod server;
 mod terminal;
 
