@@ -16,8 +16,8 @@ use super::records::invalid;
 use super::sync::{blocking, off_thread};
 use super::{ApiError, DeviceClock, Notebook, OFFICER_META, Shared, Slot, check_network, lock};
 use crate::model::{Officer, Violations};
-use crate::store::{Credentials, Store, StoreKey};
-use crate::sync::client::{EnrolmentLink, NetworkSettings, SyncClient};
+use crate::store::{Credentials, KeyProblem, Store, StoreError, StoreKey};
+use crate::sync::client::{ClientError, EnrolmentLink, NetworkSettings, SyncClient};
 use crate::sync::wire::{EnrolRequest, PROTOCOL_VERSION};
 
 #[uniffi::export]
@@ -51,11 +51,22 @@ impl Notebook {
     /// change, the notebook opens with exactly one of the two keys (the
     /// other is refused as `Key` with problem `RekeyInterrupted`). Keep the
     /// old key until this returns, and the new one from before it is called.
+    /// Two key changes at once (two handles, two processes) run one after
+    /// the other: the second is refused as `Key` with problem `Wrong` (the
+    /// key it holds is no longer the notebook's), nothing changed, and its
+    /// handle is closed (later calls fail with `Closed`): open the notebook
+    /// again with the key the first change set.
     pub fn rekey(&self, new_key: Vec<u8>) -> Result<(), ApiError> {
         let key = StoreKey::from_bytes(&new_key)?;
         let mut store = self.store()?;
-        store.rekey(&key)?;
-        Ok(())
+        let result = store.rekey(&key);
+        drop(store);
+        if let Err(StoreError::Key(KeyProblem::Wrong)) = result {
+            // Another handle changed the key: this one's connection reads
+            // the file that change replaced, so it is closed, not used.
+            self.close();
+        }
+        Ok(result?)
     }
 }
 
@@ -85,9 +96,7 @@ impl Notebook {
             let owner: Officer = serde_json::from_slice(&bytes)
                 .map_err(|e| ApiError::storage(format!("unreadable notebook owner: {e}")))?;
             if owner.shoulder_number != officer.shoulder_number {
-                return Err(ApiError::conflict(
-                    "this notebook belongs to another officer",
-                ));
+                return Err(another_officer());
             }
         }
         let json = serde_json::to_vec(&officer).map_err(|e| ApiError::storage(e.to_string()))?;
@@ -116,6 +125,13 @@ impl Notebook {
     pub fn is_encrypted(&self) -> Result<bool, ApiError> {
         Ok(self.store()?.is_encrypted())
     }
+}
+
+/// The refusal of a notebook to another officer than its own: on opening,
+/// and on enrolling with a code issued for someone else (the server
+/// answers 409 to that before it spends the code).
+fn another_officer() -> ApiError {
+    ApiError::conflict("this notebook belongs to another officer")
 }
 
 pub(super) fn check_officer(officer: &Officer) -> Result<(), ApiError> {
@@ -228,8 +244,11 @@ pub async fn enrol_device_with_network(
 /// The one enrolment flow, plain or encrypted: the server's address and
 /// trust checked, then the store opened (a wrong key or an unusable
 /// directory must not spend the one-time code), then the code, then the
-/// credentials and the access the server granted, in the notebook of the officer the code was issued for. Runs as a task of
-/// the ambient runtime, so a cancelled caller aborts it.
+/// credentials and the access the server granted, in the notebook of the
+/// officer the code was issued for. A notebook that already belongs to an
+/// officer sends their shoulder number with the code, and a code issued
+/// for anyone else is refused (`Conflict`) unspent. Runs as a task of the
+/// ambient runtime, so a cancelled caller aborts it.
 pub(super) async fn enrol_into(
     open: impl FnOnce() -> Result<Store, ApiError> + Send + 'static,
     server_url: String,
@@ -242,13 +261,27 @@ pub(super) async fn enrol_into(
         // The settings, then the store: neither spends the code, and
         // unusable settings leave the directory untouched.
         let client = SyncClient::new(&server_url, None, &network)?;
-        let store = blocking(open).await?;
+        let (store, notebook_officer) = blocking(move || {
+            let store = open()?;
+            let owner = match store.meta(OFFICER_META)? {
+                Some(_) => Some(owner(&store)?.shoulder_number),
+                None => None,
+            };
+            Ok((store, owner))
+        })
+        .await?;
+        // A notebook that already belongs to an officer names them, so the
+        // server refuses a code for anyone else before spending it.
         let request = EnrolRequest {
             protocol: PROTOCOL_VERSION,
             code: code.trim().to_string(),
             device_label,
+            notebook_officer,
         };
-        let response = client.enrol(&request).await?;
+        let response = client.enrol(&request).await.map_err(|e| match e {
+            ClientError::Refused { status: 409, .. } => another_officer(),
+            other => other.into(),
+        })?;
         blocking(move || {
             let notebook =
                 Notebook::with_store(store, response.officer.clone(), DeviceClock::system())?;

@@ -16,6 +16,15 @@
 //! rename it into place; `recover` (run before every open) finishes or
 //! undoes a swap a crash interrupted, so every crash point leaves the old
 //! store or the new one, never neither.
+//!
+//! One key change at a time: a key change holds an OS lock on
+//! `pocketbook.rekey-lock` (created by the first key change; the lock is
+//! released when its process ends, so a crash leaves none stale), and so
+//! does `recover` while it clears a swap's leftovers. Two handles or two processes changing the key at once run
+//! one after the other; the second finds the key it holds is no longer the
+//! notebook's and is refused as [`KeyProblem::Wrong`], nothing changed,
+//! rather than exporting from a file the first change replaced, and an
+//! open never deletes the copy a running key change is writing.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -34,6 +43,8 @@ const ENCRYPTING: &str = "pocketbook.db.encrypting";
 const PLAINTEXT_OLD: &str = "pocketbook.db.plaintext";
 /// The store under its new key, before it replaces the store.
 const REKEYING: &str = "pocketbook.db.rekeying";
+/// The empty file a key change (and `recover`) holds locked.
+const REKEY_LOCK: &str = "pocketbook.rekey-lock";
 /// The first 16 bytes of every unencrypted SQLite file.
 const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
 const CHECK_MAGIC: &str = "pocketbook-key-check 1";
@@ -251,6 +262,17 @@ pub(super) fn apply_key(conn: &Connection, key: &StoreKey) -> Result<(), StoreEr
 /// Finishes or undoes a file swap a crash interrupted, and removes the
 /// half-written files a crash left. Run before the store is opened.
 pub(super) fn recover(dir: &Path) -> Result<(), StoreError> {
+    // A key change running in another handle or process is not a crash:
+    // wait for it rather than delete the copy it is writing. (No lock
+    // file: no key change ever ran here.)
+    let _held = match OpenOptions::new().write(true).open(dir.join(REKEY_LOCK)) {
+        Ok(file) => {
+            file.lock()?;
+            Some(file)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e.into()),
+    };
     let store = dir.join(STORE_FILE);
     let old = dir.join(PLAINTEXT_OLD);
     if old.exists() {
@@ -348,6 +370,13 @@ pub(super) fn rekey(
     old: &StoreKey,
     new: &StoreKey,
 ) -> Result<(), StoreError> {
+    let _held = rekey_lock(dir)?;
+    // Another handle changed the key while this one waited or before: the
+    // key held here is no longer the notebook's, and `conn` reads the file
+    // that change replaced. Exporting it would undo that change.
+    if read_key_check(dir)?.is_some_and(|check| !check.accepts(old)) {
+        return Err(StoreError::Key(KeyProblem::Wrong));
+    }
     let rekeyed = export(&conn, dir, REKEYING, new)?;
     close(conn)?;
     crash_seam("rekey-exported");
@@ -357,6 +386,18 @@ pub(super) fn rekey(
     sync_dir(dir)?;
     crash_seam("rekey-renamed");
     write_key_check(dir, &[new])
+}
+
+/// Waits for, then holds, the lock of key changes in `dir` until the file
+/// returned is dropped.
+fn rekey_lock(dir: &Path) -> Result<File, StoreError> {
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(REKEY_LOCK))?;
+    file.lock()?;
+    Ok(file)
 }
 
 fn close(conn: Connection) -> Result<(), StoreError> {

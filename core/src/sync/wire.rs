@@ -66,6 +66,14 @@ pub struct EnrolRequest {
     /// A label for the admin listing, e.g. the handset model.
     #[serde(default)]
     pub device_label: String,
+    /// The shoulder number of the officer the device's notebook already
+    /// belongs to (absent for a new notebook, and from older devices). A
+    /// code issued for another officer is refused with `409
+    /// notebook-of-another-officer` before it is spent, so it still works
+    /// for the right notebook. Sent only when present, so a new notebook
+    /// enrols with a server that predates the field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notebook_officer: Option<String>,
 }
 
 /// The answer to a redeemed code: the device's long-lived credential.

@@ -23,6 +23,7 @@ mod promise_terms;
 mod promises;
 mod records;
 mod redirects;
+mod rekey_race;
 mod retention;
 mod scenes;
 mod sharing;

@@ -8,13 +8,18 @@
 //! (`limits.audited_refusals_per_hour`, shared with the copy door).
 //! Successful enrolments do not count, so a station enrolling many
 //! devices from one address is not held up.
+//!
+//! A device whose notebook already belongs to an officer names them
+//! (`notebook_officer`); a code issued for anyone else is refused with 409
+//! inside the code's transaction, so it stays unspent and no device is
+//! registered that nobody holds the token of.
 
 use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use pocketbook_core::model::Officer;
+use pocketbook_core::model::{Officer, Violations, validate_shoulder_number};
 use pocketbook_core::sync::wire::{Access, EnrolRequest, EnrolResponse};
 use serde_json::json;
 
@@ -32,6 +37,31 @@ pub const ENROL_CLIENT: Limit = Limit {
     max: 10,
     failed_only: true,
 };
+
+/// A good code for another officer than the notebook's: the device keeps
+/// its notebook, and the code stays for the right one.
+fn for_another_officer() -> HttpError {
+    HttpError::new(
+        StatusCode::CONFLICT,
+        "notebook-of-another-officer",
+        "this enrolment code was issued for another officer than the one this notebook belongs to; the code was not used: enrol the right officer's notebook with it",
+    )
+}
+
+/// The notebook's officer as the device sent it: empty when it sent none.
+fn notebook_officer(request: &EnrolRequest) -> Result<String, HttpError> {
+    let Some(number) = &request.notebook_officer else {
+        return Ok(String::new());
+    };
+    let mut v = Violations::new();
+    validate_shoulder_number(&mut v, "notebook_officer", number);
+    v.finish().map_err(|_| {
+        HttpError::malformed(
+            "notebook_officer: the shoulder number the notebook belongs to (short, printable), or absent",
+        )
+    })?;
+    Ok(number.clone())
+}
 
 fn refused() -> HttpError {
     HttpError::new(
@@ -54,11 +84,13 @@ pub async fn handle(
     );
     let code = auth::normalise_code(&request.code);
     let label = auth::device_label(&request.device_label).map_err(HttpError::malformed)?;
+    // Checked in the code's transaction: a code for another officer stays unspent.
+    let officer = notebook_officer(&request)?;
     let token = auth::new_token();
     let now = state.now();
     let device = DeviceRow {
         id: uuid::Uuid::now_v7().to_string(),
-        officer: String::new(),
+        officer,
         label,
         enrolled_at: now.to_rfc3339(),
         revoked_at: None,
@@ -116,6 +148,31 @@ pub async fn handle(
         );
         match redeemed {
             Ok(officer) => Ok(officer),
+            // The caller holds a good code: counted and audited as a
+            // refusal all the same, so it cannot probe codes for free.
+            Err(StorageError::CodeForAnotherOfficer) => {
+                storage.add_attempt(&client_key, now_unix, true)?;
+                if shared.throttled.single_event(now) {
+                    storage.append_audit(
+                        &at,
+                        &[audit::event(
+                            actor::PUBLIC,
+                            Action::EnrolmentRefused,
+                            None,
+                            json!({"reason": "notebook of another officer"}),
+                        )],
+                    )?;
+                } else {
+                    shared.throttled.refused(
+                        limit::AUDIT_BUDGET,
+                        Action::EnrolmentRefused,
+                        "notebook-of-another-officer",
+                        None,
+                        now,
+                    );
+                }
+                Err(for_another_officer())
+            }
             // Refusals are audited too: a run of them is someone guessing.
             Err(StorageError::CodeRefused) => {
                 storage.add_attempt(&client_key, now_unix, true)?;

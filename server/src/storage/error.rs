@@ -24,6 +24,11 @@ pub enum StorageError {
     NotFound(&'static str),
     #[error("the enrolment code is unknown, used or expired")]
     CodeRefused,
+    /// The code is good but was issued for another officer than the one
+    /// the enrolling notebook belongs to: nothing was written, and the
+    /// code still works.
+    #[error("the enrolment code was issued for another officer than the notebook's")]
+    CodeForAnotherOfficer,
     #[error(
         "the store was written by a newer server (schema {found}, this server reads up to {supported})"
     )]

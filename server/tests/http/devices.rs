@@ -142,6 +142,7 @@ async fn enrolment_is_audited_including_refused_codes() {
             protocol: PROTOCOL_VERSION,
             code: "ABCDE-FGHJK".into(),
             device_label: "guess".into(),
+            notebook_officer: None,
         })
         .send()
         .await

@@ -16,6 +16,7 @@ mod cost;
 mod devices;
 mod edge;
 mod enrol;
+mod enrol_owner;
 mod feed_retention;
 mod figures;
 mod gauge_scale;

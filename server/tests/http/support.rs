@@ -130,6 +130,7 @@ impl TestServer {
                 protocol: PROTOCOL_VERSION,
                 code,
                 device_label: "test".into(),
+                notebook_officer: None,
             })
             .send()
             .await

@@ -8,11 +8,13 @@ use std::process::{Command, Output};
 use pocketbook_fixtures::at_text;
 use serde_json::{Value, json};
 
+mod enrol_owner;
 mod files;
 mod hostile_server;
 mod keys;
 mod promises;
 mod records;
+mod rekey_race;
 mod server;
 mod terminal;
 

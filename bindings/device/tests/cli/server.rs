@@ -7,13 +7,13 @@ use super::{failure, ok, stop_search_json, write};
 
 /// A real sync server on a loopback port, with an officer PC505, and the
 /// admin operations over its store.
-struct Station {
+pub(super) struct Station {
     /// Serving until dropped (its shutdown handle lives here).
     _server: pocketbook_server::RunningServer,
     _runtime: tokio::runtime::Runtime,
     _data: tempfile::TempDir,
-    url: String,
-    admin: pocketbook_server::admin::Admin,
+    pub(super) url: String,
+    pub(super) admin: pocketbook_server::admin::Admin,
 }
 
 impl Station {
@@ -24,7 +24,7 @@ impl Station {
     }
 }
 
-fn station() -> Station {
+pub(super) fn station() -> Station {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let data = tempfile::tempdir().unwrap();
     // Serves on the runtime's worker threads while the CLI runs.

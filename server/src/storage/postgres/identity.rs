@@ -177,6 +177,10 @@ pub(super) fn add_enrolment_code(
     })
 }
 
+/// `device.officer` is empty to register the device for whoever the code
+/// was issued for, or the officer the enrolling notebook already belongs
+/// to: a code issued for anyone else is refused
+/// ([`StorageError::CodeForAnotherOfficer`]) and stays unspent.
 pub(super) fn redeem_enrolment_code(
     store: &PostgresStorage,
     code_hash: &[u8],
@@ -200,6 +204,11 @@ pub(super) fn redeem_enrolment_code(
         let Some(officer) = officer else {
             return Err(StorageError::CodeRefused);
         };
+        // The device's notebook belongs to someone else: the error rolls
+        // the transaction back, so the code stays unspent.
+        if !device.officer.is_empty() && device.officer != officer {
+            return Err(StorageError::CodeForAnotherOfficer);
+        }
         let row = active_officer_locked(tx, &officer)?.ok_or(StorageError::CodeRefused)?;
         tx.execute(
             "INSERT INTO devices (id, officer, token_hash, label, enrolled_at)

@@ -167,6 +167,10 @@ pub(super) fn add_enrolment_code(
     })
 }
 
+/// `device.officer` is empty to register the device for whoever the code
+/// was issued for, or the officer the enrolling notebook already belongs
+/// to: a code issued for anyone else is refused
+/// ([`StorageError::CodeForAnotherOfficer`]) and stays unspent.
 pub(super) fn redeem_enrolment_code(
     store: &SqliteStorage,
     code_hash: &[u8],
@@ -190,6 +194,11 @@ pub(super) fn redeem_enrolment_code(
         let Some(officer) = officer else {
             return Err(StorageError::CodeRefused);
         };
+        // The device's notebook belongs to someone else: the error rolls
+        // the transaction back, so the code stays unspent.
+        if !device.officer.is_empty() && device.officer != officer {
+            return Err(StorageError::CodeForAnotherOfficer);
+        }
         let row = tx
             .query_row(
                 &format!(
