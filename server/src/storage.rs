@@ -262,7 +262,11 @@ pub trait Storage:
         audit: &[NewAuditEvent],
     ) -> Result<(), StorageError>;
     /// Uses a code once and registers the device with its token hash, in
-    /// one transaction with the audit events made from the officer.
+    /// one transaction with the audit events made from the officer. A
+    /// non-empty `device.officer` (the notebook already belongs to that
+    /// officer) requires the code to have been issued for them, else
+    /// [`StorageError::CodeForAnotherOfficer`] and nothing is written: the
+    /// code stays unspent.
     fn redeem_enrolment_code(
         &self,
         code_hash: &[u8],
