@@ -17,7 +17,6 @@ use pocketbook_core::text::{inert, json_for_terminal};
 use crate::admin::ChangeReceived;
 use crate::audit::Verification;
 use crate::copy::staff::RecordMatch;
-use crate::retention::guard::ClockState;
 use crate::retention::{ClockStatus, RetentionReport};
 use crate::storage::{AuditEvent, DeviceRow, LegalHold, OfficerRow, RecordIndex};
 
@@ -140,43 +139,19 @@ pub fn history(history: &[ChangeReceived]) -> String {
 /// Why `admin retention run` failed when the clock is held.
 pub const CLOCK_HELD: &str = "nothing was erased: the server's clock is further ahead of the last trusted retention run than retention.clock_step_hours allows. Check the clock (date -u, NTP); if it is right, run `admin retention confirm-clock` (or `admin retention run --confirm-clock`)";
 
-/// A clock state in words.
-pub fn clock_state(state: &ClockState) -> String {
-    match state {
-        ClockState::Trusted => "trusted".to_string(),
-        ClockState::Ahead {
-            reference,
-            ahead_seconds,
-        } => format!(
-            "{} hour(s) ahead of the last trusted run ({reference})",
-            ahead_seconds / 3600
-        ),
-        ClockState::Behind {
-            reference,
-            behind_seconds,
-        } => format!(
-            "{} hour(s) behind the last trusted run ({reference}): records are erased late",
-            behind_seconds / 3600
-        ),
-    }
-}
-
 pub fn retention_clock(status: &ClockStatus) -> String {
     format!(
         "now {}\nlast trusted run {}\nheld since {}\nclock {}",
         status.now,
         status.reference.as_deref().unwrap_or("none yet"),
         status.held_at.as_deref().unwrap_or("-"),
-        clock_state(&status.state)
+        status.state.in_words()
     )
 }
 
 pub fn retention(report: &RetentionReport, dry_run: bool) -> String {
     if report.clock.is_ahead() {
-        return format!(
-            "erased nothing: the clock is {}",
-            clock_state(&report.clock)
-        );
+        return format!("erased nothing: the clock is {}", report.clock.in_words());
     }
     let verb = if dry_run { "would erase" } else { "erased" };
     let header = format!(

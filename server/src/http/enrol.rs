@@ -146,55 +146,41 @@ pub async fn handle(
             &at,
             &enrolled,
         );
-        match redeemed {
-            Ok(officer) => Ok(officer),
-            // The caller holds a good code: counted and audited as a
-            // refusal all the same, so it cannot probe codes for free.
-            Err(StorageError::CodeForAnotherOfficer) => {
-                storage.add_attempt(&client_key, now_unix, true)?;
-                if shared.throttled.single_event(now) {
-                    storage.append_audit(
-                        &at,
-                        &[audit::event(
-                            actor::PUBLIC,
-                            Action::EnrolmentRefused,
-                            None,
-                            json!({"reason": "notebook of another officer"}),
-                        )],
-                    )?;
-                } else {
-                    shared.throttled.refused(
-                        limit::AUDIT_BUDGET,
-                        Action::EnrolmentRefused,
-                        "notebook-of-another-officer",
-                        None,
-                        now,
-                    );
-                }
-                Err(for_another_officer())
-            }
-            // Refusals are audited too: a run of them is someone guessing.
-            Err(StorageError::CodeRefused) => {
-                storage.add_attempt(&client_key, now_unix, true)?;
-                if !shared.throttled.single_event(now) {
-                    shared.throttled.refused(
-                        limit::AUDIT_BUDGET,
-                        Action::EnrolmentRefused,
-                        "code-refused",
-                        None,
-                        now,
-                    );
-                    return Err(refused());
-                }
+        // A refused code is counted against the address and audited: one
+        // event each while refusals are few, a throttled count after (a
+        // run of them is someone guessing, and a good code refused is
+        // counted all the same, so codes cannot be probed for free).
+        let refuse = |code: &'static str, reason: &str| -> Result<(), HttpError> {
+            storage.add_attempt(&client_key, now_unix, true)?;
+            if shared.throttled.single_event(now) {
                 storage.append_audit(
                     &at,
                     &[audit::event(
                         actor::PUBLIC,
                         Action::EnrolmentRefused,
                         None,
-                        json!({"reason": "unknown, used or expired code"}),
+                        json!({ "reason": reason }),
                     )],
                 )?;
+            } else {
+                shared.throttled.refused(
+                    limit::AUDIT_BUDGET,
+                    Action::EnrolmentRefused,
+                    code,
+                    None,
+                    now,
+                );
+            }
+            Ok(())
+        };
+        match redeemed {
+            Ok(officer) => Ok(officer),
+            Err(StorageError::CodeForAnotherOfficer) => {
+                refuse("notebook-of-another-officer", "notebook of another officer")?;
+                Err(for_another_officer())
+            }
+            Err(StorageError::CodeRefused) => {
+                refuse("code-refused", "unknown, used or expired code")?;
                 Err(refused())
             }
             Err(other) => Err(other.into()),

@@ -40,22 +40,13 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> Result<String, HttpEr
 
 /// The retention clock's state in words, with what to do about it.
 fn clock(state: &ClockState) -> String {
+    let words = state.in_words();
     match state {
-        ClockState::Trusted => "trusted".to_string(),
-        ClockState::Ahead {
-            reference,
-            ahead_seconds,
-        } => format!(
-            "held, {} hour(s) ahead of the last trusted run ({reference}): nothing is erased until the clock is set right or an admin confirms it (admin retention confirm-clock)",
-            ahead_seconds / 3600
+        ClockState::Trusted => words,
+        ClockState::Ahead { .. } => format!(
+            "held, {words}: nothing is erased until the clock is set right or an admin confirms it (admin retention confirm-clock)"
         ),
-        ClockState::Behind {
-            reference,
-            behind_seconds,
-        } => format!(
-            "{} hour(s) behind the last trusted run ({reference}): records are erased late until the clock is set right",
-            behind_seconds / 3600
-        ),
+        ClockState::Behind { .. } => format!("{words} until the clock is set right"),
     }
 }
 

@@ -48,6 +48,28 @@ impl ClockState {
     pub fn is_ahead(&self) -> bool {
         matches!(self, ClockState::Ahead { .. })
     }
+
+    /// The state in words, as the admin command line and the readiness
+    /// check show it.
+    pub fn in_words(&self) -> String {
+        match self {
+            ClockState::Trusted => "trusted".to_string(),
+            ClockState::Ahead {
+                reference,
+                ahead_seconds,
+            } => format!(
+                "{} hour(s) ahead of the last trusted run ({reference})",
+                ahead_seconds / 3600
+            ),
+            ClockState::Behind {
+                reference,
+                behind_seconds,
+            } => format!(
+                "{} hour(s) behind the last trusted run ({reference}): records are erased late",
+                behind_seconds / 3600
+            ),
+        }
+    }
 }
 
 /// The reference as an instant; a value this server did not write (it

@@ -17,7 +17,7 @@ use crate::admin::{admin_json, server as cli};
 use crate::support::*;
 
 /// A server whose clock is `start` plus the seconds in the returned cell.
-async fn moving_server(start: DateTime<Utc>) -> (TestServer, Arc<AtomicI64>) {
+pub(crate) async fn moving_server(start: DateTime<Utc>) -> (TestServer, Arc<AtomicI64>) {
     let ahead = Arc::new(AtomicI64::new(0));
     let moved = ahead.clone();
     let server = TestServer::start_with_clock(Clock::new(move || {

@@ -4,26 +4,14 @@
 //! refused as a year old; and the readiness answer shows the held clock,
 //! read from the store when asked, with the metrics brought up to date.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::Ordering;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::TimeDelta;
 use pocketbook_core::sync::wire::RejectionCode;
-use pocketbook_server::Clock;
 use pocketbook_server::retention::RetentionPolicy;
 
+use crate::retention_clock::moving_server;
 use crate::support::*;
-
-/// A server whose clock is `start` plus the seconds in the returned cell.
-async fn moving_server(start: DateTime<Utc>) -> (TestServer, Arc<AtomicI64>) {
-    let ahead = Arc::new(AtomicI64::new(0));
-    let moved = ahead.clone();
-    let server = TestServer::start_with_clock(Clock::new(move || {
-        start + TimeDelta::seconds(moved.load(Ordering::SeqCst))
-    }))
-    .await;
-    (server, ahead)
-}
 
 #[tokio::test]
 async fn a_record_made_today_is_not_refused_as_too_old_while_the_clock_is_held() {

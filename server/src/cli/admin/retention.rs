@@ -41,7 +41,7 @@ pub(super) fn run(
             print(json, &status, || {
                 format!(
                     "clock confirmed (it was {}); retention erases by it from the next run\n{}",
-                    render::clock_state(&was),
+                    was.in_words(),
                     render::retention_clock(&status)
                 )
             })?;
