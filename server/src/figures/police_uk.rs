@@ -186,17 +186,23 @@ pub fn sort(rows: &mut [SearchRow]) {
 /// One CSV field (RFC 4180 quoting). Free text that a spreadsheet would
 /// run as a formula gets a leading `'`.
 fn field(out: &mut String, value: &str, free_text: bool) {
+    out.push_str(&cell(value, free_text));
+}
+
+/// A CSV cell (RFC 4180 quoting), the one rule of both CSVs of the
+/// figures (this one and `publish::csv`): free text that a spreadsheet
+/// would run as a formula (a leading `=`, `+`, `-`, `@`, tab or carriage
+/// return) gets a leading `'`.
+pub(super) fn cell(value: &str, free_text: bool) -> String {
     let value = if free_text && value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{value}")
     } else {
         value.to_string()
     };
     if value.contains([',', '"', '\n', '\r']) {
-        out.push('"');
-        out.push_str(&value.replace('"', "\"\""));
-        out.push('"');
+        format!("\"{}\"", value.replace('"', "\"\""))
     } else {
-        out.push_str(&value);
+        value
     }
 }
 
@@ -297,5 +303,11 @@ mod tests {
         let mut out = String::new();
         field(&mut out, "Op Bluebell, phase 2", true);
         assert_eq!(out, "\"Op Bluebell, phase 2\"");
+        // A tab or carriage return first is a formula to some spreadsheets
+        // too; the station names of the published CSV go through the same
+        // cell (`publish::csv`).
+        assert_eq!(cell("\t=1+1", true), "'\t=1+1");
+        assert_eq!(cell("\r=1+1", true), "\"'\r=1+1\"");
+        assert_eq!(cell("-", false), "-");
     }
 }

@@ -246,18 +246,7 @@ pub fn station_figures(month: &str, computed_at: &str, tally: &StationTally) -> 
 /// `Station,Month,Figure,Value,Count,Suppressed,Share percent`.
 pub fn csv(figures: &[StationFigures]) -> String {
     let mut out = String::from("Station,Month,Figure,Value,Count,Suppressed,Share percent\r\n");
-    let quote = |v: &str| {
-        let v = if v.starts_with(['=', '+', '-', '@']) {
-            format!("'{v}")
-        } else {
-            v.to_string()
-        };
-        if v.contains([',', '"', '\n', '\r']) {
-            format!("\"{}\"", v.replace('"', "\"\""))
-        } else {
-            v
-        }
-    };
+    let quote = |v: &str| super::police_uk::cell(v, true);
     for f in figures {
         let mut line = |figure: &str, value: &str, cell: Option<Cell>, share: Option<f64>| {
             out.push_str(&format!(
@@ -321,6 +310,32 @@ pub fn csv(figures: &[StationFigures]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_station_name_is_never_a_formula_in_the_csv() {
+        let cell = Cell {
+            count: Some(12),
+            suppressed: false,
+        };
+        let figures = StationFigures {
+            month: "2026-10".into(),
+            station: "\t=HYPERLINK(\"x\")".into(),
+            computed_at: "2026-11-01T00:00:00.000Z".into(),
+            suppression_threshold: 5,
+            attendance: Vec::new(),
+            searches: cell,
+            breakdowns: Vec::new(),
+            outcome_linked: LinkedFigure {
+                linked: cell,
+                recorded: cell,
+                share_percent: None,
+            },
+            promises: Vec::new(),
+        };
+        let text = csv(&[figures]);
+        let row = text.lines().nth(1).expect("a row for the station");
+        assert!(row.starts_with("\"'\t=HYPERLINK("), "{row}");
+    }
 
     fn cells(ns: &[u64]) -> Vec<(String, u64)> {
         ns.iter()
