@@ -6,7 +6,6 @@
 //! HTTPS, a server showing another key gets no byte of the token, and a
 //! configured certificate authority is honoured.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
@@ -104,12 +103,7 @@ async fn https_with_the_certificate_reloaded_on_sighup_without_dropping_connecti
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut ready = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut ready)
-        .unwrap();
-    let url = ready.split_whitespace().nth(3).unwrap().to_string();
-    let addr = url.strip_prefix("https://").expect(&ready).to_string();
+    let addr = crate::tls_dates::served_address(&mut child);
     let roots = [first.clone(), second.clone()];
 
     let (mut open, shown) = connect(&addr, &roots).await;

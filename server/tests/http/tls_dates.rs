@@ -108,6 +108,17 @@ pub(crate) fn serve(
     command
 }
 
+/// The address an HTTPS server started with a piped stdout listens on, from
+/// the line it writes first (`... listening on https://ADDR ...`).
+pub(crate) fn served_address(child: &mut std::process::Child) -> String {
+    let mut ready = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    let url = ready.split_whitespace().nth(3).expect(&ready).to_string();
+    url.strip_prefix("https://").expect(&ready).to_string()
+}
+
 #[test]
 fn serve_refuses_a_certificate_outside_its_dates() {
     let dir = tempfile::tempdir().unwrap();
@@ -158,12 +169,7 @@ async fn a_reload_that_finds_an_expired_certificate_keeps_the_one_in_use() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut ready = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut ready)
-        .unwrap();
-    let url = ready.split_whitespace().nth(3).unwrap().to_string();
-    let addr = url.strip_prefix("https://").expect(&ready).to_string();
+    let addr = served_address(&mut child);
     assert_eq!(shown(&addr).await, good);
 
     std::fs::write(&cert_path, &expired_pem).unwrap();

@@ -55,12 +55,7 @@ fn start(
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut ready = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut ready)
-        .unwrap();
-    let url = ready.split_whitespace().nth(3).expect(&ready).to_string();
-    let addr = url.strip_prefix("https://").expect(&ready).to_string();
+    let addr = crate::tls_dates::served_address(&mut child);
     let (lines, logged) = std::sync::mpsc::channel();
     let stderr = child.stderr.take().unwrap();
     std::thread::spawn(move || {
