@@ -309,10 +309,12 @@ impl CopyStore for Counting {
     }
 }
 
-/// Storage calls and rows read by one idle sync of a device that is up to
-/// date, after `records` records were pushed by another device.
-async fn idle_sync_cost(records: usize) -> (u64, u64) {
-    let plain = TestServer::start().await;
+/// A second server on `plain`'s store that counts the storage calls and
+/// rows its requests make: the counter, the server (keep it alive) and
+/// its sync URL.
+pub(crate) async fn counting_server(
+    plain: &TestServer,
+) -> (Arc<Counting>, pocketbook_server::RunningServer, String) {
     let counting = Arc::new(Counting {
         inner: plain.storage.clone(),
         calls: AtomicU64::new(0),
@@ -323,6 +325,14 @@ async fn idle_sync_cost(records: usize) -> (u64, u64) {
         .await
         .unwrap();
     let url = format!("{}{}", server.url(), pocketbook_core::sync::wire::SYNC_PATH);
+    (counting, server, url)
+}
+
+/// Storage calls and rows read by one idle sync of a device that is up to
+/// date, after `records` records were pushed by another device.
+async fn idle_sync_cost(records: usize) -> (u64, u64) {
+    let plain = TestServer::start().await;
+    let (counting, server, url) = counting_server(&plain).await;
     let writer = plain.device("PC1", "Lewisham").await;
     // The station's supervisor: receives every record, then is up to date.
     let idle = plain

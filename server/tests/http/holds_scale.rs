@@ -3,13 +3,9 @@
 //! for the holds the device's officer may see, and a hold released is gone
 //! from the next list. Counted storage calls and rows, never a time.
 
-use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
-
-use pocketbook_server::ServerConfig;
 use pocketbook_server::storage::*;
 
-use crate::cost::Counting;
+use crate::cost::counting_server;
 use crate::support::*;
 
 /// A record of `author` at `station`, committed straight into the store,
@@ -44,16 +40,7 @@ fn held_record(id: &str, author: &str, station: &str, grant: &[&str]) -> RecordC
 #[tokio::test]
 async fn the_last_page_lists_many_holds_in_one_read() {
     let plain = TestServer::start().await;
-    let counting = Arc::new(Counting {
-        inner: plain.storage.clone(),
-        calls: AtomicU64::new(0),
-        rows_read: AtomicU64::new(0),
-    });
-    let config = ServerConfig::for_tests(plain.dir.path());
-    let server = pocketbook_server::start_with(config, counting.clone())
-        .await
-        .unwrap();
-    let url = format!("{}{}", server.url(), pocketbook_core::sync::wire::SYNC_PATH);
+    let (counting, server, url) = counting_server(&plain).await;
     let phone = plain.device("PC1", "Lewisham").await;
     let mut in_scope = Vec::new();
     off_runtime(|| {
