@@ -79,6 +79,10 @@ pub struct Metrics {
     /// trusted reference (negative: behind), as of its last retention tick
     /// or readiness check (`/readyz` reads the reference and sets both).
     pub retention_clock_ahead: Gauge,
+    /// Tickets of the retention clock's judgements: the next to hand out,
+    /// and the one the gauges show.
+    retention_clock_tickets: std::sync::atomic::AtomicU64,
+    retention_clock_shown: std::sync::Mutex<u64>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -195,6 +199,8 @@ impl Default for Metrics {
             promises_overdue,
             retention_clock_held,
             retention_clock_ahead,
+            retention_clock_tickets: std::sync::atomic::AtomicU64::new(1),
+            retention_clock_shown: std::sync::Mutex::new(0),
         }
     }
 }
@@ -205,7 +211,22 @@ impl Metrics {
     /// trusted reference (0 before the first run). The readiness check
     /// calls it with what it read, so a confirmation shows at the next
     /// check instead of the schedule's next tick.
-    pub fn show_retention_clock(&self, status: &ClockStatus, now: DateTime<Utc>) {
+    ///
+    /// The schedule and the readiness check judge the clock on their own
+    /// threads and may finish out of order: each takes a
+    /// [`Metrics::retention_clock_ticket`] before it reads the clock, and
+    /// the gauges keep the judgement of the latest ticket, so a run that
+    /// started earlier and finished later does not overwrite a newer one
+    /// (whichever way the clock moved in between).
+    pub fn show_retention_clock(&self, ticket: u64, status: &ClockStatus, now: DateTime<Utc>) {
+        let mut shown = self
+            .retention_clock_shown
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if *shown > ticket {
+            return;
+        }
+        *shown = ticket;
         let ahead = status
             .reference
             .as_deref()
@@ -214,6 +235,13 @@ impl Metrics {
         self.retention_clock_ahead.set(ahead);
         self.retention_clock_held
             .set(i64::from(status.state.is_ahead()));
+    }
+
+    /// A ticket for a judgement of the retention clock, taken before the
+    /// clock is read ([`Metrics::show_retention_clock`]).
+    pub fn retention_clock_ticket(&self) -> u64 {
+        self.retention_clock_tickets
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The text exposition format.

@@ -97,14 +97,7 @@ pub async fn start_with(
         .clone()
         .map(|tls| tokio::spawn(crate::tls::reload_on_hangup(tls)));
     let state = http::AppState::new(storage.clone(), config.clone());
-    let retention = tokio::spawn(retention_schedule(
-        storage,
-        config,
-        ClockGauges {
-            held: state.metrics.retention_clock_held.clone(),
-            ahead: state.metrics.retention_clock_ahead.clone(),
-        },
-    ));
+    let retention = tokio::spawn(retention_schedule(storage, config, state.clone()));
     refresh_salt(&state).await?;
     let summaries = tokio::spawn(throttle_summaries(state.clone()));
     let salts = tokio::spawn(salt_schedule(state.clone()));
@@ -209,13 +202,18 @@ impl<T> Drop for AbortOnDrop<T> {
 /// erasures already made stay. Each tick shows in the metrics how this
 /// instance's clock stands against the job's trusted reference (whether
 /// or not it ran the period), so a clock that jumped is seen at once.
-async fn retention_schedule(storage: Arc<dyn Storage>, config: ServerConfig, metrics: ClockGauges) {
+async fn retention_schedule(
+    storage: Arc<dyn Storage>,
+    config: ServerConfig,
+    state: Arc<http::AppState>,
+) {
     let mut ticks = tokio::time::interval(config.retention_every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
         let storage = storage.clone();
         let policy = config.retention;
+        let ticket = state.metrics.retention_clock_ticket();
         let now = config.clock.now();
         let every = config.retention_every;
         let run = tokio::task::spawn_blocking(move || {
@@ -225,27 +223,13 @@ async fn retention_schedule(storage: Arc<dyn Storage>, config: ServerConfig, met
         })
         .await;
         match run {
-            Ok(Ok((_, status))) => {
-                let ahead = status
-                    .reference
-                    .as_deref()
-                    .and_then(|r| chrono::DateTime::parse_from_rfc3339(r).ok())
-                    .map_or(0, |r| now.signed_duration_since(r).num_seconds());
-                metrics.ahead.set(ahead);
-                metrics.held.set(i64::from(status.state.is_ahead()));
-            }
+            Ok(Ok((_, status))) => state.metrics.show_retention_clock(ticket, &status, now),
             Ok(Err(e)) => {
                 tracing::error!(error = %e, "retention run failed; retrying at the next tick")
             }
             Err(e) => tracing::error!(error = %e, "retention run stopped"),
         }
     }
-}
-
-/// The metrics of the retention clock (`crate::metrics::Metrics`).
-struct ClockGauges {
-    held: prometheus_client::metrics::gauge::Gauge,
-    ahead: prometheus_client::metrics::gauge::Gauge,
 }
 
 /// Why the server could not start.

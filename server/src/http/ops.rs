@@ -24,6 +24,7 @@ pub async fn healthz() -> &'static str {
 pub async fn readyz(State(state): State<Arc<AppState>>) -> Result<String, HttpError> {
     let storage = state.storage.clone();
     let policy = state.config.retention;
+    let ticket = state.metrics.retention_clock_ticket();
     let now = state.now();
     let status = blocking(move || {
         let unavailable = |_| HttpError::unavailable("the store is not answering");
@@ -31,7 +32,7 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> Result<String, HttpEr
         retention::clock_status(storage.as_ref(), &policy, now).map_err(unavailable)
     })
     .await?;
-    state.metrics.show_retention_clock(&status, now);
+    state.metrics.show_retention_clock(ticket, &status, now);
     Ok(format!(
         "ready\nretention clock: {}\n",
         clock(&status.state)
